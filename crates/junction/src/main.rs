@@ -1,0 +1,74 @@
+//! The `junction` binary: parses the command line and hands each subcommand to the crate that owns
+//! it. Wiring only.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "junction", version, about = "Self-hosted connector platform for Infusionsoft (Keap)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (HTTP API, hub API, console). Not built yet: see the README's roadmap.
+    Serve,
+    /// Run the Infusionsoft simulator alone (OAuth, REST v1/v2, hooks, rate limits, test controls).
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, env = "JUNCTION_SANDBOX_BIND", default_value = "127.0.0.1:8091")]
+        bind: String,
+        /// A TOML or JSON file with clients, users, accounts, lifetimes and limits (defaults: the
+        /// sandbox of the spec).
+        #[arg(long, env = "JUNCTION_SANDBOX_CONFIG")]
+        config: Option<PathBuf>,
+        /// Start with empty accounts instead of the generated demo records.
+        #[arg(long)]
+        no_demo_data: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve => anyhow::bail!("`junction serve` is not implemented yet; `junction sandbox` runs the simulator"),
+        Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
+    }
+}
+
+async fn sandbox(bind: &str, config: Option<PathBuf>, no_demo_data: bool) -> anyhow::Result<()> {
+    let config = match config {
+        Some(path) => keap_sim::SimConfig::from_file(&path).map_err(anyhow::Error::msg)?,
+        None => keap_sim::SimConfig::sandbox(),
+    };
+    let config = if no_demo_data { config.with_demo_data(false) } else { config };
+    let running = keap_sim::spawn(config, bind).await.with_context(|| format!("cannot start the simulator on {bind}"))?;
+    tracing::info!(url = %running.url(), "Infusionsoft simulator listening; authorize at /app/oauth/authorize");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,231 @@
+//! The parts of orders and products that are not plain records: order items (kept inside the
+//! order, totals recomputed on every change), order payments (their own collection, in the
+//! `invoice_order_payments` shape) and product inventory adjustments.
+
+use super::builders::{order_item, recompute_order_totals, to_cents, BuildCtx};
+use super::handlers::{self, record_change, Change, Scope};
+use super::resources::{ORDERS, PAYMENTS, PRODUCTS};
+use crate::clock::iso;
+use crate::errors::ApiError;
+use crate::gateway::Caller;
+use crate::http_util::{json_object, QueryParams};
+use crate::records::parse_id;
+use crate::state::{Account, Sim};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// `POST /orders/{id}/items` with a `CreateOrderItemRequest` → 201 `OrderItem`.
+pub async fn add_item(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(order): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let request = json_object(&headers, body).await?;
+    let item = handlers::with_account(&sim, &caller.0.account, |a| {
+        let order_id = existing_order(a, &order)?;
+        let next_item_id = items_of(a, order_id).iter().filter_map(|i| i.get("id")?.as_str()?.parse::<u64>().ok()).max().unwrap_or(0) + 1;
+        let now = iso(sim.clock.now());
+        let ctx = BuildCtx { records: &a.records, now: &now, creating: true };
+        let item = Value::Object(order_item(&ctx, request, next_item_id)?);
+        change_order(&sim, a, order_id, |o| {
+            if let Some(items) = o.get_mut("order_items").and_then(Value::as_array_mut) {
+                items.push(item.clone());
+            } else {
+                o.as_object_mut().map(|m| m.insert("order_items".into(), json!([item.clone()])));
+            }
+        });
+        Ok(item)
+    })?;
+    Ok((StatusCode::CREATED, Json(item)).into_response())
+}
+
+/// `GET /orders/{id}/items/{item_id}`.
+pub async fn get_item(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path((order, item)): Path<(String, String)>,
+) -> Result<Response> {
+    let found = handlers::with_account(&sim, &caller.0.account, |a| {
+        let order_id = existing_order(a, &order)?;
+        items_of(a, order_id)
+            .into_iter()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(item.as_str()))
+            .ok_or_else(|| ApiError::not_found(format!("Order item with id {item} was not found")))
+    })?;
+    Ok(Json(found).into_response())
+}
+
+/// `DELETE /orders/{id}/items/{item_id}` → 204.
+pub async fn delete_item(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path((order, item)): Path<(String, String)>,
+) -> Result<Response> {
+    handlers::with_account(&sim, &caller.0.account, |a| {
+        let order_id = existing_order(a, &order)?;
+        let exists = items_of(a, order_id).iter().any(|i| i.get("id").and_then(Value::as_str) == Some(item.as_str()));
+        if !exists {
+            return Err(ApiError::not_found(format!("Order item with id {item} was not found")));
+        }
+        change_order(&sim, a, order_id, |o| {
+            if let Some(items) = o.get_mut("order_items").and_then(Value::as_array_mut) {
+                items.retain(|i| i.get("id").and_then(Value::as_str) != Some(item.as_str()));
+            }
+        });
+        Ok(())
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /orders/{id}/payments` → `{"invoice_order_payments": [...]}`.
+pub async fn list_payments(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(order): Path<String>,
+    params: QueryParams,
+) -> Result<Response> {
+    let order_id = handlers::with_account(&sim, &caller.0.account, |a| existing_order(a, &order))?;
+    super::list_response(&sim, &caller, &PAYMENTS, Some(Scope { field: "order_id", id: order_id }), &params)
+}
+
+/// `POST /orders/{id}/payments` with a `RestCreatePaymentRequest` → 201 `PaymentResult`.
+pub async fn add_payment(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(order): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let request = json_object(&headers, body).await?;
+    let result = handlers::with_account(&sim, &caller.0.account, |a| {
+        let order_id = existing_order(a, &order)?;
+        let amount = request.get("payment_amount").and_then(Value::as_f64);
+        if amount.is_some_and(|x| x <= 0.0) {
+            return Err(ApiError::bad_request("payment_amount must be positive"));
+        }
+        let invoice_id = a.records.collection("orders").get(order_id).and_then(|o| o.get("invoice_id").cloned());
+        let mut stored = handlers::create(&sim, a, &PAYMENTS, Some(Scope { field: "order_id", id: order_id }), request.clone())?;
+        let payment_id = query_id(&stored);
+        let now = iso(sim.clock.now());
+        if let Some(Value::Object(p)) = a.records.collection_mut("payments").get_mut(payment_id) {
+            let shaped = payment_record(&request, payment_id, invoice_id.clone(), &now);
+            p.retain(|k, _| k == "id" || k == "order_id");
+            p.extend(shaped);
+            stored = Value::Object(p.clone());
+        }
+        change_order(&sim, a, order_id, |_| {});
+        Ok(json!({
+            "id": payment_id.to_string(),
+            "invoice_id": invoice_id.unwrap_or(json!(order_id.to_string())),
+            "payment_amount": stored.get("amount"),
+            "payment_status_message": "Payment recorded",
+            "transaction_id": payment_id.to_string(),
+        }))
+    })?;
+    Ok((StatusCode::CREATED, Json(result)).into_response())
+}
+
+/// `POST /products/{id}:adjustInventory` with `{"type": "INCREASE"|"DECREASE", "quantity": N}`.
+pub async fn adjust_inventory(sim: &Sim, caller: &Caller, product: &str, headers: &HeaderMap, body: Body) -> Result<Response> {
+    let request = json_object(headers, body).await?;
+    if let Some(unknown) = request.keys().find(|k| !matches!(k.as_str(), "type" | "quantity")) {
+        return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
+    }
+    let quantity = request.get("quantity").and_then(Value::as_i64).filter(|q| *q > 0);
+    let Some(quantity) = quantity else { return Err(ApiError::bad_request("quantity must be a positive integer")) };
+    let sign = match request.get("type").and_then(Value::as_str) {
+        Some("INCREASE") => 1,
+        Some("DECREASE") => -1,
+        _ => return Err(ApiError::bad_request("type must be INCREASE or DECREASE")),
+    };
+    let updated = handlers::with_account(sim, &caller.0.account, |a| {
+        let id = parse_id(product).ok_or_else(|| ApiError::bad_request(format!("Invalid product id: {product}")))?;
+        let now = iso(sim.clock.now());
+        let Some(Value::Object(p)) = a.records.collection_mut("products").get_mut(id) else {
+            return Err(ApiError::not_found(format!("Product with id {product} was not found")));
+        };
+        let inventory = p.entry("inventory").or_insert_with(|| json!({})).as_object_mut();
+        let Some(inventory) = inventory else { return Err(ApiError::conflict("Product inventory is not tracked")) };
+        let count = inventory.get("inventory_count").and_then(Value::as_i64).unwrap_or(0) + sign * quantity;
+        if count < 0 {
+            return Err(ApiError::bad_request("Inventory cannot go below zero"));
+        }
+        inventory.insert("inventory_count".into(), json!(count));
+        p.insert("update_time".into(), json!(now));
+        let updated = Value::Object(p.clone());
+        record_change(sim, a, &PRODUCTS, Change::Edit, id);
+        Ok(updated)
+    })?;
+    Ok(Json(updated).into_response())
+}
+
+/// An `invoice_order_payments` record from a payment request (amounts in major units).
+fn payment_record(request: &Map<String, Value>, id: u64, invoice_id: Option<Value>, now: &str) -> Map<String, Value> {
+    let amount = request.get("payment_amount").and_then(Value::as_f64).unwrap_or(0.0);
+    let mut p = Map::new();
+    p.insert("amount".into(), json!(amount));
+    p.insert("payment_amount".into(), json!(amount));
+    p.insert("payment_id".into(), json!(id.to_string()));
+    if let Some(invoice) = invoice_id {
+        p.insert("invoice_id".into(), invoice);
+    }
+    p.insert("pay_time".into(), request.get("payment_time").cloned().unwrap_or(json!(now)));
+    p.insert("pay_status".into(), json!("MANUAL_PAID"));
+    p.insert("last_updated_time".into(), json!(now));
+    p.insert("skip_commission".into(), json!(!request.get("apply_to_commissions").and_then(Value::as_bool).unwrap_or(true)));
+    if let Some(note) = request.get("notes") {
+        p.insert("note".into(), note.clone());
+    }
+    p
+}
+
+fn query_id(record: &Value) -> u64 {
+    super::query::id_of(record)
+}
+
+fn existing_order(account: &Account, raw: &str) -> Result<u64> {
+    parse_id(raw)
+        .filter(|id| account.records.collection("orders").get(*id).is_some())
+        .ok_or_else(|| ApiError::not_found(format!("Order with id {raw} was not found")))
+}
+
+fn items_of(account: &Account, order_id: u64) -> Vec<Value> {
+    account
+        .records
+        .collection("orders")
+        .get(order_id)
+        .and_then(|o| o.get("order_items"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Applies `edit` to an order, recomputes its totals from items and payments, stamps the change.
+fn change_order(sim: &Sim, account: &mut Account, order_id: u64, edit: impl FnOnce(&mut Value)) {
+    let paid_cents: i64 = account
+        .records
+        .collection("payments")
+        .iter()
+        .filter(|p| p.get("order_id").and_then(Value::as_str) == Some(order_id.to_string().as_str()))
+        .filter_map(|p| p.get("amount").and_then(Value::as_f64))
+        .map(to_cents)
+        .sum();
+    let now = iso(sim.clock.now());
+    if let Some(order) = account.records.collection_mut("orders").get_mut(order_id) {
+        edit(order);
+        recompute_order_totals(order, paid_cents);
+        if let Some(o) = order.as_object_mut() {
+            o.insert("modification_time".into(), json!(now));
+        }
+    }
+    record_change(sim, account, &ORDERS, Change::Edit, order_id);
+}

@@ -1,0 +1,189 @@
+//! Tags on contacts: applying and removing a tag for a list of contacts (with the vendor's
+//! per-contact result codes), the tags of a contact, the contacts of a tag, and the duplicate
+//! check of `POST /contacts?duplicate_option=...`.
+
+use super::handlers::{self, paginate, Page};
+use super::query;
+use super::resources::{CONTACTS, TAGS};
+use crate::clock::iso;
+use crate::errors::ApiError;
+use crate::gateway::Caller;
+use crate::http_util::{json_object, QueryParams};
+use crate::json_path::text_at;
+use crate::records::parse_id;
+use crate::state::{Account, Sim};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// `POST /tags/{id}/contacts:applyTags` with `{"contact_ids": [...]}`.
+pub async fn apply(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let contact_ids = contact_ids(&headers, body).await?;
+    let results = handlers::with_account(&sim, &caller.0.account, |a| {
+        let tag_id = existing_tag(a, &tag)?;
+        let now = sim.clock.now_secs();
+        let mut results = Map::new();
+        for raw in &contact_ids {
+            let outcome = match parse_id(raw).filter(|id| a.records.collection("contacts").get(*id).is_some()) {
+                None => "CONTACT_NOT_FOUND",
+                Some(id) if a.tag_applied.contains_key(&(id, tag_id)) => "DUPLICATE",
+                Some(id) => {
+                    a.tag_applied.insert((id, tag_id), now);
+                    write_tag_ids(&sim, a, id);
+                    "SUCCESS"
+                }
+            };
+            results.insert(raw.clone(), json!(outcome));
+        }
+        Ok(results)
+    })?;
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
+/// `POST /tags/{id}/contacts:removeTags` with `{"contact_ids": [...]}` → 204.
+pub async fn remove(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let contact_ids = contact_ids(&headers, body).await?;
+    handlers::with_account(&sim, &caller.0.account, |a| {
+        let tag_id = existing_tag(a, &tag)?;
+        for id in contact_ids.iter().filter_map(|raw| parse_id(raw)) {
+            if a.tag_applied.remove(&(id, tag_id)).is_some() {
+                write_tag_ids(&sim, a, id);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /contacts/{id}/tags` → `{"tags": [{"tag": Tag, "applied_time": ...}]}`.
+pub async fn tags_of_contact(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(contact): Path<String>,
+    params: QueryParams,
+) -> Result<Response> {
+    let page = handlers::with_account(&sim, &caller.0.account, |a| {
+        let Some(contact_id) = parse_id(&contact).filter(|id| a.records.collection("contacts").get(*id).is_some()) else {
+            return Err(ApiError::not_found(format!("Contact with id {contact} was not found")));
+        };
+        let applied: Vec<(u64, i64)> =
+            a.tag_applied.iter().filter(|((c, _), _)| *c == contact_id).map(|((_, t), at)| (*t, *at)).collect();
+        let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size)?;
+        let fingerprint = query::fingerprint(&["contact-tags", &contact]);
+        let tags = a.records.collection("tags");
+        paginate(&sim, &applied, size, &params, fingerprint, |(tag, at)| {
+            json!({"tag": tags.get(*tag).cloned().unwrap_or(Value::Null), "applied_time": time(*at)})
+        })
+    })?;
+    Ok(page_response("tags", page))
+}
+
+/// `GET /tags/{id}/contacts` → `{"contacts": [{id, email, given_name, family_name, applied_time}]}`.
+pub async fn contacts_with_tag(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(tag): Path<String>,
+    params: QueryParams,
+) -> Result<Response> {
+    let page = handlers::with_account(&sim, &caller.0.account, |a| {
+        let tag_id = existing_tag(a, &tag)?;
+        let applied: Vec<(u64, i64)> =
+            a.tag_applied.iter().filter(|((_, t), _)| *t == tag_id).map(|((c, _), at)| (*c, *at)).collect();
+        let size = query::parse_page_size(params.get("page_size"), CONTACTS.max_page_size)?;
+        let fingerprint = query::fingerprint(&["tag-contacts", &tag]);
+        let contacts = a.records.collection("contacts");
+        paginate(&sim, &applied, size, &params, fingerprint, |(id, at)| {
+            let c = contacts.get(*id).cloned().unwrap_or(Value::Null);
+            json!({"id": id.to_string(), "email": text_at(&c, "email_addresses[field=EMAIL1].email"),
+                "given_name": c.get("given_name"), "family_name": c.get("family_name"), "applied_time": time(*at)})
+        })
+    })?;
+    Ok(page_response("contacts", page))
+}
+
+/// The contact a `duplicate_option` (`Email`, `EmailAndName`, `EmailAndNameAndCompany`) matches.
+pub fn find_duplicate(account: &Account, request: &Map<String, Value>, option: &str) -> Result<Option<u64>> {
+    if !matches!(option, "Email" | "EmailAndName" | "EmailAndNameAndCompany") {
+        return Err(ApiError::bad_request(format!(
+            "Invalid duplicate_option '{option}': use Email, EmailAndName or EmailAndNameAndCompany"
+        )));
+    }
+    let wanted = Value::Object(request.clone());
+    let Some(email) = text_at(&wanted, "email_addresses[field=EMAIL1].email") else { return Ok(None) };
+    let same = |c: &Value, path: &str| text_at(c, path).map(|s| s.to_lowercase()) == text_at(&wanted, path).map(|s| s.to_lowercase());
+    let found = account.records.collection("contacts").iter().find(|c| {
+        let email_matches = text_at(c, "email_addresses[field=EMAIL1].email").is_some_and(|e| e.eq_ignore_ascii_case(&email));
+        let names_match = option == "Email" || (same(c, "given_name") && same(c, "family_name"));
+        let company_matches = option != "EmailAndNameAndCompany" || same(c, "company.id");
+        email_matches && names_match && company_matches
+    });
+    Ok(found.map(query::id_of))
+}
+
+async fn contact_ids(headers: &HeaderMap, body: Body) -> Result<Vec<String>> {
+    let request = json_object(headers, body).await?;
+    if let Some(unknown) = request.keys().find(|k| *k != "contact_ids") {
+        return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
+    }
+    let ids = request.get("contact_ids").and_then(Value::as_array).filter(|ids| !ids.is_empty());
+    let Some(ids) = ids else { return Err(ApiError::bad_request("contact_ids must be a non-empty array")) };
+    if ids.len() > 1000 {
+        return Err(ApiError::bad_request("contact_ids may hold at most 1000 ids"));
+    }
+    ids.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(ApiError::bad_request("contact_ids must hold ids")),
+        })
+        .collect()
+}
+
+fn existing_tag(account: &Account, raw: &str) -> Result<u64> {
+    parse_id(raw)
+        .filter(|id| account.records.collection("tags").get(*id).is_some())
+        .ok_or_else(|| ApiError::not_found(format!("Tag with id {raw} was not found")))
+}
+
+/// Mirrors the applied tags into the contact's `tag_ids` and reports the contact as edited.
+fn write_tag_ids(sim: &Sim, account: &mut Account, contact_id: u64) {
+    let ids: Vec<Value> =
+        account.tag_applied.keys().filter(|(c, _)| *c == contact_id).map(|(_, t)| json!(t.to_string())).collect();
+    let now = iso(sim.clock.now());
+    if let Some(Value::Object(contact)) = account.records.collection_mut("contacts").get_mut(contact_id) {
+        contact.insert("tag_ids".into(), Value::Array(ids));
+        contact.insert("update_time".into(), Value::String(now));
+    }
+    handlers::record_change(sim, account, &CONTACTS, handlers::Change::Edit, contact_id);
+}
+
+fn time(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0).map(iso).unwrap_or_default()
+}
+
+fn page_response(key: &str, page: Page) -> Response {
+    let mut body = Map::new();
+    body.insert(key.into(), Value::Array(page.items));
+    if let Some(token) = page.next_page_token {
+        body.insert("next_page_token".into(), Value::String(token));
+    }
+    Json(Value::Object(body)).into_response()
+}
