@@ -113,12 +113,13 @@ impl Sim {
             .map(|a| {
                 let counts = if a.seed_demo_data { seed::SeedCounts::demo() } else { seed::SeedCounts::empty() };
                 let records = Records::from_seed(seed::generate(self.config.demo_seed, now, &counts));
+                let tag_applied = seeded_tag_applications(&records);
                 let account = Account {
                     host: a.host.clone(),
                     encrypted_key: a.encrypted_key.clone(),
                     records,
                     hooks: HookRegistry::default(),
-                    tag_applied: BTreeMap::new(),
+                    tag_applied,
                 };
                 (a.host.clone(), account)
             })
@@ -161,4 +162,22 @@ impl Sim {
     pub fn base_url(&self) -> &str {
         self.base_url.get().map(String::as_str).unwrap_or("http://127.0.0.1")
     }
+}
+
+/// The seed data's contact `tag_ids` as tag applications, dated at the contact's creation.
+fn seeded_tag_applications(records: &Records) -> BTreeMap<(u64, u64), i64> {
+    let mut applied = BTreeMap::new();
+    for contact in records.collection("contacts").iter() {
+        let id = crate::rest_v2::query::id_of(contact);
+        let created = contact
+            .get("create_time")
+            .and_then(serde_json::Value::as_str)
+            .and_then(crate::clock::parse_iso)
+            .map_or(0, |t| t.timestamp());
+        let tags = contact.get("tag_ids").and_then(serde_json::Value::as_array).into_iter().flatten();
+        for tag in tags.filter_map(|t| t.as_str().and_then(crate::records::parse_id)) {
+            applied.insert((id, tag), created);
+        }
+    }
+    applied
 }

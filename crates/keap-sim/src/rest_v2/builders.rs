@@ -161,6 +161,10 @@ pub fn order(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Stri
         request.insert("status".into(), json!("DRAFT"));
         request.insert("source_type".into(), json!("API"));
         request.entry("order_items").or_insert(json!([]));
+        let mut order = Value::Object(request);
+        recompute_order_totals(&mut order, 0);
+        let Value::Object(request) = order else { unreachable!("built from an object") };
+        return Ok(request);
     }
     Ok(request)
 }

@@ -78,7 +78,7 @@ fn check_value(field: &FilterField, value: &str) -> Result<(), ApiError> {
     let ok = match field.kind {
         FilterKind::Number => value.parse::<f64>().is_ok(),
         FilterKind::IdSet => value.split(',').all(|id| crate::records::parse_id(id.trim()).is_some()),
-        FilterKind::Bool | FilterKind::Switch => value == "true" || value == "false",
+        FilterKind::Bool | FilterKind::Switch | FilterKind::Present | FilterKind::Paid => value == "true" || value == "false",
         FilterKind::Since | FilterKind::Until => parse_iso(value).is_some(),
         FilterKind::Text | FilterKind::Prefix | FilterKind::Exact | FilterKind::Contains => true,
     };
@@ -114,6 +114,8 @@ fn clause_matches(record: &Value, clause: &Clause) -> bool {
         }
         FilterKind::Contains => texts.iter().any(|t| t.to_lowercase().contains(&wanted.to_lowercase())),
         FilterKind::Switch => true,
+        FilterKind::Present => (wanted == "true") == !texts.is_empty(),
+        FilterKind::Paid => (wanted == "true") == texts.iter().any(|t| t == "PAID"),
         FilterKind::Exact | FilterKind::Bool => texts.iter().any(|t| t == wanted),
         FilterKind::IdSet => wanted.split(',').any(|id| texts.iter().any(|t| t == id.trim())),
         FilterKind::Number => {

@@ -27,6 +27,10 @@ pub enum FilterKind {
     Until,
     /// Case-insensitive substring match, or prefix match with a trailing `*`.
     Contains,
+    /// `true` when the field is present and not null, `false` when absent (`has_due_date`).
+    Present,
+    /// `true` for orders whose status is PAID.
+    Paid,
     /// A switch that changes what is listed rather than filtering (`include_inactive`); accepted
     /// as `true`/`false`, all records are kept.
     Switch,
@@ -242,9 +246,12 @@ pub static OPPORTUNITIES: Resource = Resource {
         f("contact_id", "contact.id", Exact),
         f("opportunity_title", "opportunity_title", Prefix),
         f("lead_source_name", "lead_source", Prefix),
+        f("affiliate_id", "affiliate_id", Exact),
+        f("opportunity_id", "id", Number),
         f("ids", "id", IdSet),
-        f("start_update_time", "last_updated_time", Since),
-        f("end_update_time", "last_updated_time", Until),
+        f("contact_phone", "contact.phone_number", Prefix),
+        f("projected_revenue_high", "projected_revenue_high", Number),
+        f("projected_revenue_low", "projected_revenue_low", Number),
     ],
     order_by: &[
         ("next_action_time", "next_action_time"),
@@ -373,7 +380,7 @@ pub static TASKS: Resource = Resource {
     v1_path: Some("tasks"),
     filters: &[
         f("contact_id", "contact_id", Exact),
-        f("has_due_date", "due_time", Exact),
+        f("has_due_date", "due_time", Present),
         f("is_completed", "completed", Bool),
         f("user_id", "assigned_to_user_id", Exact),
         f("opportunity_id", "opportunity_id", Exact),
@@ -381,6 +388,8 @@ pub static TASKS: Resource = Resource {
         f("priority", "priority", Exact),
         f("since_time", "modification_time", Since),
         f("until_time", "modification_time", Until),
+        f("id", "id", Number),
+        f("title", "title", Prefix),
     ],
     order_by: &[
         ("id", "id"),
@@ -448,7 +457,7 @@ pub static PRODUCTS: Resource = Resource {
         f("description", "description", Prefix),
         f("short_description", "short_description", Prefix),
         f("product_id", "id", Number),
-        f("active", "active", Bool),
+        f("product_ids", "id", IdSet),
     ],
     order_by: &[("name", "name"), ("sku", "sku"), ("last_updated_time", "update_time"), ("id", "id")],
     default_order: "id",
@@ -494,11 +503,17 @@ pub static ORDERS: Resource = Resource {
         f("product_id", "order_items[*].product.id", Exact),
         f("contact_id", "contact.id", Exact),
         f("invoice_id", "invoice_id", Exact),
-        f("paid", "paid", Bool),
+        f("paid", "status", Paid),
         f("created_since_time", "creation_time", Since),
         f("created_until_time", "creation_time", Until),
-        f("updated_since_time", "modification_time", Since),
-        f("updated_until_time", "modification_time", Until),
+        f("modified_since_time", "modification_time", Since),
+        f("modified_until_time", "modification_time", Until),
+        f("title", "title", Prefix),
+        f("order_type", "order_type", Exact),
+        f("shipping_locality", "shipping_information.locality", Text),
+        f("shipping_region_code", "shipping_information.region", Text),
+        f("shipping_postal_code", "shipping_information.zip", Text),
+        f("shipping_country_code", "shipping_information.country", Text),
     ],
     order_by: &[("id", "id"), ("order_time", "order_time"), ("modification_time", "modification_time")],
     default_order: "id",
@@ -544,6 +559,7 @@ pub static SUBSCRIPTIONS: Resource = Resource {
         f("id", "id", Number),
         f("billing_amount", "billing_amount", Number),
         f("ids", "id", IdSet),
+        f("subscription_plan_ids", "subscription_plan_id", IdSet),
     ],
     order_by: &[
         ("id", "id"),
