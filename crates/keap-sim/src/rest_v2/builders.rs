@@ -242,7 +242,15 @@ pub fn recompute_order_totals(order: &mut Value, paid_cents: i64) {
 pub fn money(cents: i64) -> Value {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
-    json!({"amount": cents, "currency_code": "USD", "formatted_amount": format!("{sign}${}.{:02}", abs / 100, abs % 100)})
+    let dollars = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in dollars.chars().enumerate() {
+        if i > 0 && (dollars.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    json!({"amount": cents, "currency_code": "USD", "formatted_amount": format!("{sign}${grouped}.{:02}", abs % 100)})
 }
 
 pub fn to_cents(amount: f64) -> i64 {
@@ -334,5 +342,17 @@ fn strip_nulls(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::money;
+
+    #[test]
+    fn money_is_cents_with_a_formatted_dollar_amount() {
+        assert_eq!(money(123_599)["formatted_amount"], "$1,235.99");
+        assert_eq!(money(5)["formatted_amount"], "$0.05");
+        assert_eq!(money(-100_000_000)["formatted_amount"], "-$1,000,000.00");
     }
 }
