@@ -214,19 +214,9 @@ fn list(sim: &Sim, caller: &Caller, view: &View, headers: &HeaderMap, params: &Q
     let offset = number_param(params, "offset", 0)?;
     let v2_params = v2_query(view, params)?;
     let (items, count) = with_account(sim, &caller.0.account, |a| {
-        let mut all = v2_params.clone();
-        all.0.push(("page_size".into(), view.resource.max_page_size.to_string()));
-        let mut rows = Vec::new();
-        loop {
-            let page = handlers::list(sim, a, view.resource, None, &all)?;
-            rows.extend(page.items);
-            let Some(token) = page.next_page_token else { break };
-            all.0.retain(|(k, _)| k != "page_token");
-            all.0.push(("page_token".into(), token));
-        }
-        let count = rows.len();
+        let rows = handlers::matching(a, view.resource, None, &v2_params)?;
         let items: Vec<Value> = rows.iter().skip(offset).take(limit).map(|r| to_v1(view, r)).collect();
-        Ok((items, count))
+        Ok((items, rows.len()))
     })?;
     let base = format!("http://{}/crm/rest/v1/{}", host(headers), view.path);
     let link = |offset: usize| format!("{base}?limit={limit}&offset={offset}");

@@ -53,14 +53,20 @@ pub struct Page {
 
 /// `GET` on a collection.
 pub fn list(sim: &Sim, account: &Account, resource: &Resource, scope: Option<Scope>, params: &QueryParams) -> Result<Page, ApiError> {
-    let filter_text = params.get("filter").unwrap_or("");
-    let clauses = query::parse_filter(resource, filter_text)?;
-    let order_text = params.get("order_by").unwrap_or(resource.default_order);
-    let order = query::parse_order_by(resource, order_text)?;
     let page_size = query::parse_page_size(params.get("page_size"), resource.max_page_size)?;
     let projection = projection(resource, params)?;
+    let rows = matching(account, resource, scope, params)?;
     let scope_key = scope.map(|s| format!("{}={}", s.field, s.id)).unwrap_or_default();
+    let filter_text = params.get("filter").unwrap_or("");
+    let order_text = params.get("order_by").unwrap_or(resource.default_order);
     let fingerprint = query::fingerprint(&[resource.collection, &scope_key, filter_text, order_text]);
+    paginate(sim, &rows, page_size, params, fingerprint, |r| project(r, projection.as_deref()))
+}
+
+/// Every record of the collection that `filter` selects, in `order_by` order.
+pub fn matching<'a>(account: &'a Account, resource: &Resource, scope: Option<Scope>, params: &QueryParams) -> Result<Vec<&'a Value>, ApiError> {
+    let clauses = query::parse_filter(resource, params.get("filter").unwrap_or(""))?;
+    let order = query::parse_order_by(resource, params.get("order_by").unwrap_or(resource.default_order))?;
     let mut rows: Vec<&Value> = account
         .records
         .collection(resource.collection)
@@ -68,7 +74,7 @@ pub fn list(sim: &Sim, account: &Account, resource: &Resource, scope: Option<Sco
         .filter(|r| in_scope(r, scope) && query::matches(r, &clauses))
         .collect();
     query::sort(&mut rows, order);
-    paginate(sim, &rows, page_size, params, fingerprint, |r| project(r, projection.as_deref()))
+    Ok(rows)
 }
 
 /// Cuts the page that `page_token` points at (the first without one) out of `rows`.

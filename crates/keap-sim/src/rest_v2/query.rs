@@ -178,28 +178,41 @@ pub fn parse_order_by(resource: &Resource, raw: &str) -> Result<OrderBy, ApiErro
 }
 
 /// Sorts records by `order` (numbers numerically, text case-insensitively, missing values last),
-/// ties broken by id so paging is stable.
-pub fn sort(records: &mut [&Value], order: OrderBy) {
-    records.sort_by(|a, b| {
-        let by_field = compare_values(sort_key(a, order.path), sort_key(b, order.path));
+/// ties broken by id so paging is stable. Keys are computed once per record, not per comparison.
+pub fn sort(records: &mut Vec<&Value>, order: OrderBy) {
+    if order.path == "id" && !order.descending {
+        return; // the store already yields records by increasing id
+    }
+    let mut keyed: Vec<(SortKey, u64, &Value)> =
+        records.drain(..).map(|r| (sort_key(r, order.path), id_of(r), r)).collect();
+    keyed.sort_by(|(a, a_id, _), (b, b_id, _)| {
+        let by_field = a.cmp(b);
         let by_field = if order.descending { by_field.reverse() } else { by_field };
-        by_field.then_with(|| id_of(a).cmp(&id_of(b)))
+        by_field.then_with(|| a_id.cmp(b_id))
     });
+    records.extend(keyed.into_iter().map(|(_, _, r)| r));
 }
 
-fn sort_key(record: &Value, path: &str) -> Option<String> {
-    values_at(record, path).into_iter().find_map(as_text)
+/// A field's value as sortable: numbers before text before missing.
+#[derive(Debug, PartialEq, PartialOrd)]
+enum SortKey {
+    Number(f64),
+    Text(String),
+    Missing,
 }
 
-fn compare_values(a: Option<String>, b: Option<String>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-            _ => a.to_lowercase().cmp(&b.to_lowercase()),
-        },
+impl Eq for SortKey {}
+
+impl Ord for SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.partial_cmp(other).unwrap_or(Ordering::Equal)
+    }
+}
+
+fn sort_key(record: &Value, path: &str) -> SortKey {
+    match values_at(record, path).into_iter().find_map(as_text) {
+        None => SortKey::Missing,
+        Some(text) => text.parse::<f64>().map(SortKey::Number).unwrap_or_else(|_| SortKey::Text(text.to_lowercase())),
     }
 }
 
