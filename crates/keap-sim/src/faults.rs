@@ -131,6 +131,37 @@ impl FaultTable {
     }
 }
 
+/// Middleware applying injected faults to every route but `/__sim/...`.
+pub async fn inject(
+    axum::extract::State(sim): axum::extract::State<std::sync::Arc<crate::state::Sim>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    if path.starts_with("/__sim/") {
+        return next.run(request).await;
+    }
+    let roll: f64 = rand::random();
+    let fault = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).take(request.method().as_str(), path, roll);
+    let Some(fault) = fault else { return next.run(request).await };
+    crate::state::Stats::bump(&sim.stats.faults_injected);
+    if fault.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
+    }
+    if fault.drop_connection {
+        if let Some(kill) = request.extensions().get::<crate::server::ConnectionKill>() {
+            kill.kill();
+        }
+        // The connection is being torn down; this future is dropped with it.
+        std::future::pending::<()>().await;
+    }
+    match fault.status.and_then(|s| axum::http::StatusCode::from_u16(s).ok()) {
+        Some(status) => crate::errors::ApiError { status, message: "Injected fault".into() }.into_response(),
+        None => next.run(request).await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,36 +204,5 @@ mod tests {
         assert!(s.validate().is_err());
         assert!(spec("nope", None, None).validate().is_err());
         assert!(spec("/", None, Some(1.5)).validate().is_err());
-    }
-}
-
-/// Middleware applying injected faults to every route but `/__sim/...`.
-pub async fn inject(
-    axum::extract::State(sim): axum::extract::State<std::sync::Arc<crate::state::Sim>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = request.uri().path();
-    if path.starts_with("/__sim/") {
-        return next.run(request).await;
-    }
-    let roll: f64 = rand::random();
-    let fault = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).take(request.method().as_str(), path, roll);
-    let Some(fault) = fault else { return next.run(request).await };
-    crate::state::Stats::bump(&sim.stats.faults_injected);
-    if fault.delay_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
-    }
-    if fault.drop_connection {
-        if let Some(kill) = request.extensions().get::<crate::server::ConnectionKill>() {
-            kill.kill();
-        }
-        // The connection is being torn down; this future is dropped with it.
-        std::future::pending::<()>().await;
-    }
-    match fault.status.and_then(|s| axum::http::StatusCode::from_u16(s).ok()) {
-        Some(status) => crate::errors::ApiError { status, message: "Injected fault".into() }.into_response(),
-        None => next.run(request).await,
     }
 }

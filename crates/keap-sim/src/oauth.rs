@@ -4,11 +4,11 @@
 //! or HTTP Basic, RFC 6749 error JSON).
 
 use crate::errors::OAuthError;
-use crate::http_util::{form_pairs, read_body};
+use crate::http_util::{form_pairs, read_body, QueryParams};
 use crate::state::{Sim, Stats};
 use crate::tokens::{GrantError, Principal};
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -43,7 +43,8 @@ impl AuthorizeRequest {
 
 /// `GET /app/oauth/authorize`: the login and consent page, or an error page (never a redirect)
 /// when the client or redirect URI cannot be trusted.
-pub async fn authorize_page(State(sim): State<Arc<Sim>>, Query(pairs): Query<HashMap<String, String>>) -> Response {
+pub async fn authorize_page(State(sim): State<Arc<Sim>>, params: QueryParams) -> Response {
+    let pairs: HashMap<String, String> = params.0.into_iter().rev().collect();
     let request = AuthorizeRequest::from_pairs(&pairs);
     let redirect = match trusted_redirect(&sim, &request) {
         Ok(url) => url,

@@ -114,7 +114,7 @@ fn clause_matches(record: &Value, clause: &Clause) -> bool {
         }
         FilterKind::Contains => texts.iter().any(|t| t.to_lowercase().contains(&wanted.to_lowercase())),
         FilterKind::Switch => true,
-        FilterKind::Present => (wanted == "true") == !texts.is_empty(),
+        FilterKind::Present => (wanted == "true") != texts.is_empty(),
         FilterKind::Paid => (wanted == "true") == texts.iter().any(|t| t == "PAID"),
         FilterKind::Exact | FilterKind::Bool => texts.iter().any(|t| t == wanted),
         FilterKind::IdSet => wanted.split(',').any(|id| texts.iter().any(|t| t == id.trim())),
@@ -194,18 +194,28 @@ pub fn sort(records: &mut Vec<&Value>, order: OrderBy) {
 }
 
 /// A field's value as sortable: numbers before text before missing.
-#[derive(Debug, PartialEq, PartialOrd)]
+#[derive(Debug)]
 enum SortKey {
     Number(f64),
     Text(String),
     Missing,
 }
 
-impl Eq for SortKey {}
-
-impl Ord for SortKey {
+impl SortKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.partial_cmp(other).unwrap_or(Ordering::Equal)
+        match (self, other) {
+            (SortKey::Number(a), SortKey::Number(b)) => a.total_cmp(b),
+            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            SortKey::Number(_) => 0,
+            SortKey::Text(_) => 1,
+            SortKey::Missing => 2,
+        }
     }
 }
 
