@@ -218,8 +218,16 @@ fn list(sim: &Sim, caller: &Caller, view: &View, headers: &HeaderMap, params: &Q
         let items: Vec<Value> = rows.iter().skip(offset).take(limit).map(|r| to_v1(view, r)).collect();
         Ok((items, rows.len()))
     })?;
+    // Links keep the query's filters and order, as the vendor's do.
+    let kept: Vec<(String, String)> =
+        params.0.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
     let base = format!("http://{}/crm/rest/v1/{}", host(headers), view.path);
-    let link = |offset: usize| format!("{base}?limit={limit}&offset={offset}");
+    let link = |offset: usize| {
+        let mut query = kept.clone();
+        query.push(("limit".into(), limit.to_string()));
+        query.push(("offset".into(), offset.to_string()));
+        format!("{base}?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+    };
     let mut body = Map::new();
     body.insert(view.resource.list_key.into(), Value::Array(items));
     body.insert("count".into(), json!(count));

@@ -94,7 +94,10 @@ pub fn note(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Strin
     Ok(request)
 }
 
-pub fn task(ctx: &BuildCtx, request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+pub fn task(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    if ctx.creating {
+        request.entry("completed").or_insert(json!(false));
+    }
     for (field, collection) in [("assigned_to_user_id", "users"), ("contact_id", "contacts"), ("opportunity_id", "opportunities")] {
         if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
             existing(ctx, collection, reference_id(Some(value), field)?, field)?;
@@ -233,8 +236,11 @@ pub fn recompute_order_totals(order: &mut Value, paid_cents: i64) {
     order.insert("total".into(), money(total));
     order.insert("total_paid".into(), money(paid_cents));
     order.insert("total_due".into(), money((total - paid_cents).max(0)));
-    if total > 0 && paid_cents >= total {
+    let fully_paid = total > 0 && paid_cents >= total;
+    if fully_paid {
         order.insert("status".into(), json!("PAID"));
+    } else if order.get("status").and_then(Value::as_str) == Some("PAID") {
+        order.insert("status".into(), json!("SENT"));
     }
 }
 

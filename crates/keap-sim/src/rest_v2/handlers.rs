@@ -181,11 +181,28 @@ pub fn delete(sim: &Sim, account: &mut Account, resource: &Resource, scope: Opti
         return Err(not_found(resource, raw_id));
     }
     collection.remove(id);
-    if resource.collection == "contacts" {
-        account.tag_applied.retain(|(contact, _), _| *contact != id);
+    match resource.collection {
+        "contacts" => account.tag_applied.retain(|(contact, _), _| *contact != id),
+        "tags" => remove_tag_everywhere(sim, account, id),
+        _ => {}
     }
     record_change(sim, account, resource, Change::Delete, id);
     Ok(())
+}
+
+/// A deleted tag is no longer applied to any contact (nor listed in their `tag_ids`).
+fn remove_tag_everywhere(sim: &Sim, account: &mut Account, tag: u64) {
+    let contacts: Vec<u64> = account.tag_applied.keys().filter(|(_, t)| *t == tag).map(|(c, _)| *c).collect();
+    account.tag_applied.retain(|(_, t), _| *t != tag);
+    let tag_text = tag.to_string();
+    for contact in contacts {
+        if let Some(Value::Object(record)) = account.records.collection_mut("contacts").get_mut(contact) {
+            if let Some(Value::Array(ids)) = record.get_mut("tag_ids") {
+                ids.retain(|t| t.as_str() != Some(tag_text.as_str()));
+            }
+        }
+        record_change(sim, account, &super::resources::CONTACTS, Change::Edit, contact);
+    }
 }
 
 /// Queues the REST hook event of a write (`contact.add`, ...), if the resource has hooks.

@@ -186,8 +186,12 @@ pub fn sort(records: &mut Vec<&Value>, order: OrderBy) {
     let mut keyed: Vec<(SortKey, u64, &Value)> =
         records.drain(..).map(|r| (sort_key(r, order.path), id_of(r), r)).collect();
     keyed.sort_by(|(a, a_id, _), (b, b_id, _)| {
-        let by_field = a.cmp(b);
-        let by_field = if order.descending { by_field.reverse() } else { by_field };
+        let by_field = match (a, b) {
+            // Records without the field come last in either direction.
+            (SortKey::Missing, _) | (_, SortKey::Missing) => a.cmp(b),
+            _ if order.descending => b.cmp(a),
+            _ => a.cmp(b),
+        };
         by_field.then_with(|| a_id.cmp(b_id))
     });
     records.extend(keyed.into_iter().map(|(_, _, r)| r));
