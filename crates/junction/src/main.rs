@@ -37,7 +37,9 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve => anyhow::bail!("`junction serve` is not implemented yet; `junction sandbox` runs the simulator"),
+        Command::Serve => {
+            anyhow::bail!("`junction serve` is not implemented yet; `junction sandbox` runs the simulator")
+        }
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
     }
 }
@@ -48,7 +50,8 @@ async fn sandbox(bind: &str, config: Option<PathBuf>, no_demo_data: bool) -> any
         None => keap_sim::SimConfig::sandbox(),
     };
     let config = if no_demo_data { config.with_demo_data(false) } else { config };
-    let running = keap_sim::spawn(config, bind).await.with_context(|| format!("cannot start the simulator on {bind}"))?;
+    let running =
+        keap_sim::spawn(config, bind).await.with_context(|| format!("cannot start the simulator on {bind}"))?;
     tracing::info!(url = %running.url(), "Infusionsoft simulator listening; authorize at /app/oauth/authorize");
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -16,7 +16,11 @@ struct Options {
 fn options() -> Options {
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str, default: u64| {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     Options { seconds: value("--seconds", 5), clients: value("--clients", 16) as usize }
 }
@@ -86,7 +90,8 @@ async fn access_token(base: &str) -> String {
         ("client_id", "sandbox-client-id"),
         ("client_secret", "sandbox-client-secret"),
     ];
-    let tokens: serde_json::Value = http.post(format!("{base}/token")).form(&exchange).send().await.unwrap().json().await.unwrap();
+    let tokens: serde_json::Value =
+        http.post(format!("{base}/token")).form(&exchange).send().await.unwrap().json().await.unwrap();
     tokens["access_token"].as_str().unwrap().to_string()
 }
 
@@ -94,11 +99,17 @@ fn main() {
     let opts = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let config = SimConfig { limits: Limits { per_second: None, per_minute: None, per_day: None }, ..SimConfig::sandbox() };
+        let config =
+            SimConfig { limits: Limits { per_second: None, per_minute: None, per_day: None }, ..SimConfig::sandbox() };
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.unwrap();
         let token = access_token(&sim.url()).await;
         let floor_url = hello_server().await;
-        println!("simulator throughput: {} clients, {} s per case, {} cores", opts.clients, opts.seconds, std::thread::available_parallelism().map_or(1, |n| n.get()));
+        println!(
+            "simulator throughput: {} clients, {} s per case, {} cores",
+            opts.clients,
+            opts.seconds,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
         let (floor, _) = measure(floor_url, None, &opts).await;
         println!("{:<44} {:>10.0} req/s  (floor)", "bare axum GET / (same process)", floor);
         let cases = [

@@ -5,6 +5,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// How far ahead of wall time the clock may run in total: 100 years.
+pub const MAX_OFFSET_SECS: i64 = 100 * 366 * 86_400;
+
 /// Shared simulated clock. The offset only grows (or is reset), so simulated time never runs
 /// backwards.
 #[derive(Debug, Default)]
@@ -23,9 +26,15 @@ impl Clock {
         self.now().timestamp()
     }
 
-    /// Moves the clock forward by `seconds`.
-    pub fn advance(&self, seconds: i64) {
-        self.offset_ms.fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
+    /// Moves the clock forward by `seconds`, unless that would take it more than
+    /// [`MAX_OFFSET_SECS`] ahead of wall time in total; returns whether it moved.
+    pub fn advance(&self, seconds: i64) -> bool {
+        let step = seconds.saturating_mul(1000);
+        self.offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                offset.checked_add(step).filter(|total| (0..=MAX_OFFSET_SECS * 1000).contains(total))
+            })
+            .is_ok()
     }
 
     /// Back to wall time.

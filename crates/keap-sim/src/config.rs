@@ -130,8 +130,7 @@ impl SimConfig {
         } else {
             toml::from_str(&text).map_err(|e| e.to_string())
         };
-        let config: SimConfig =
-            parsed.map_err(|e| format!("invalid simulator config {}: {e}", path.display()))?;
+        let config: SimConfig = parsed.map_err(|e| format!("invalid simulator config {}: {e}", path.display()))?;
         config.validate()?;
         Ok(config)
     }

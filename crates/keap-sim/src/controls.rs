@@ -67,7 +67,10 @@ pub async fn advance_clock(State(sim): State<Arc<Sim>>, headers: HeaderMap, body
     if !(1..=10 * 366 * 86_400).contains(&seconds) {
         return ApiError::bad_request("seconds must be between 1 and 316224000").into_response();
     }
-    sim.clock.advance(seconds);
+    if !sim.clock.advance(seconds) {
+        return ApiError::bad_request("The clock may run at most 100 years ahead; POST /__sim/reset to start over")
+            .into_response();
+    }
     sim.hook_wake.notify_one();
     Json(json!({"now": crate::clock::iso(sim.clock.now())})).into_response()
 }
@@ -111,7 +114,9 @@ pub async fn set_limits(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
             Value::Null => None,
             v => match v.as_u64().filter(|n| *n >= 1) {
                 Some(n) => Some(n),
-                None => return ApiError::bad_request(format!("{key} must be a positive integer or null")).into_response(),
+                None => {
+                    return ApiError::bad_request(format!("{key} must be a positive integer or null")).into_response()
+                }
             },
         };
     }

@@ -89,9 +89,7 @@ pub fn gateway_unauthorized(problem: TokenProblem) -> Response {
     };
     let body = json!({"fault": {"faultstring": text, "detail": {"errorcode": code}}});
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 

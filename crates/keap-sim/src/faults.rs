@@ -64,8 +64,7 @@ impl FaultSpec {
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        path.starts_with(&self.path_prefix)
-            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        path.starts_with(&self.path_prefix) && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
     }
 }
 
@@ -101,10 +100,7 @@ impl FaultTable {
     }
 
     pub fn list(&self) -> Vec<serde_json::Value> {
-        self.armed
-            .iter()
-            .map(|a| serde_json::json!({"fault": a.spec, "remaining": a.remaining}))
-            .collect()
+        self.armed.iter().map(|a| serde_json::json!({"fault": a.spec, "remaining": a.remaining})).collect()
     }
 
     /// The fault for a call, consuming one use of a counted fault. `roll` is a uniform number in

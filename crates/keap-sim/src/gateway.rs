@@ -2,13 +2,13 @@
 //! the gateway's `fault` body before any routing), enforces the client's rate limits (429), counts
 //! the call, and stamps the quota and throttle headers on every answer.
 
-use crate::errors::{gateway_unauthorized, throttled, TokenProblem};
+use crate::errors::{gateway_unauthorized, throttled, ApiError, TokenProblem};
 use crate::state::{Sim, Stats};
 use crate::tokens::{BearerCheck, Principal};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// The authenticated caller, put in the request's extensions for the handlers.
@@ -17,6 +17,9 @@ pub struct Caller(pub Principal);
 
 /// Middleware for every REST route.
 pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Next) -> Response {
+    if !crate::http_util::path_is_utf8(request.uri().path()) {
+        return ApiError::bad_request("Invalid URL: the path is not valid UTF-8 once decoded").into_response();
+    }
     let principal = match bearer_token(&request) {
         None => return unauthorized(&sim, TokenProblem::Missing),
         Some(token) => match sim.world().grants.check_bearer(token, sim.clock.now_secs()) {
@@ -68,7 +71,11 @@ fn count_route(sim: &Sim, request: &Request) {
         .map(|seg| {
             let (id, action) = seg.split_once(':').unwrap_or((seg, ""));
             let id = if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) { "{id}" } else { id };
-            if action.is_empty() { id.to_string() } else { format!("{id}:{action}") }
+            if action.is_empty() {
+                id.to_string()
+            } else {
+                format!("{id}:{action}")
+            }
         })
         .collect();
     let key = format!("{} {}", request.method(), path.join("/"));

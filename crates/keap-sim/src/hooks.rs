@@ -26,20 +26,54 @@ use std::time::Duration;
 
 /// The event keys the vendor lists at `GET /hooks/event_keys`.
 pub const EVENT_KEYS: &[&str] = &[
-    "appointment.add", "appointment.delete", "appointment.edit",
-    "company.add", "company.delete", "company.edit",
-    "contact.add", "contact.delete", "contact.edit", "contact.redact",
-    "contactGroup.add", "contactGroup.applied", "contactGroup.delete", "contactGroup.edit", "contactGroup.removed",
-    "invoice.add", "invoice.delete", "invoice.edit",
-    "invoice.payment.add", "invoice.payment.delete", "invoice.payment.edit",
-    "leadsource.add", "leadsource.delete", "leadsource.edit",
-    "note.add", "note.delete", "note.edit",
-    "opportunity.add", "opportunity.delete", "opportunity.edit", "opportunity.stage_move",
-    "order.add", "order.delete", "order.edit",
-    "product.add", "product.delete", "product.edit",
-    "subscription.add", "subscription.delete", "subscription.edit",
-    "task.add", "task.complete", "task.delete", "task.edit", "task.incomplete",
-    "user.activate", "user.add", "user.edit",
+    "appointment.add",
+    "appointment.delete",
+    "appointment.edit",
+    "company.add",
+    "company.delete",
+    "company.edit",
+    "contact.add",
+    "contact.delete",
+    "contact.edit",
+    "contact.redact",
+    "contactGroup.add",
+    "contactGroup.applied",
+    "contactGroup.delete",
+    "contactGroup.edit",
+    "contactGroup.removed",
+    "invoice.add",
+    "invoice.delete",
+    "invoice.edit",
+    "invoice.payment.add",
+    "invoice.payment.delete",
+    "invoice.payment.edit",
+    "leadsource.add",
+    "leadsource.delete",
+    "leadsource.edit",
+    "note.add",
+    "note.delete",
+    "note.edit",
+    "opportunity.add",
+    "opportunity.delete",
+    "opportunity.edit",
+    "opportunity.stage_move",
+    "order.add",
+    "order.delete",
+    "order.edit",
+    "product.add",
+    "product.delete",
+    "product.edit",
+    "subscription.add",
+    "subscription.delete",
+    "subscription.edit",
+    "task.add",
+    "task.complete",
+    "task.delete",
+    "task.edit",
+    "task.incomplete",
+    "user.activate",
+    "user.add",
+    "user.edit",
 ];
 
 /// Largest number of object keys in one delivery.
@@ -112,7 +146,15 @@ struct Batch {
 
 impl HookRegistry {
     /// Queues a changed object for every verified hook on `event_key`; true if any hook took it.
-    pub fn record(&mut self, event_key: &str, object_type: &str, id: u64, api_url: String, timestamp: String, due: i64) -> bool {
+    pub fn record(
+        &mut self,
+        event_key: &str,
+        object_type: &str,
+        id: u64,
+        api_url: String,
+        timestamp: String,
+        due: i64,
+    ) -> bool {
         let mut queued = false;
         for hook in self.hooks.iter_mut().filter(|h| h.status == HookStatus::Verified && h.event_key == event_key) {
             hook.object_type = object_type.to_string();
@@ -128,8 +170,10 @@ impl HookRegistry {
         Value::Array(
             self.hooks
                 .iter()
-                .map(|h| json!({"key": h.key.to_string(), "eventKey": h.event_key, "status": h.status.as_str(),
-                    "pending": h.pending.len(), "failures": h.failures}))
+                .map(|h| {
+                    json!({"key": h.key.to_string(), "eventKey": h.event_key, "status": h.status.as_str(),
+                    "pending": h.pending.len(), "failures": h.failures})
+                })
                 .collect(),
         )
     }
@@ -236,7 +280,11 @@ pub async fn deliver_due(sim: &Arc<Sim>) -> usize {
         let sim = sim.clone();
         tokio::spawn(async move {
             let outcome = post_batch(&sim, &batch).await;
-            let counter = if outcome == Outcome::Delivered { &sim.stats.hook_deliveries_ok } else { &sim.stats.hook_deliveries_failed };
+            let counter = if outcome == Outcome::Delivered {
+                &sim.stats.hook_deliveries_ok
+            } else {
+                &sim.stats.hook_deliveries_failed
+            };
             Stats::bump(counter);
             let now = sim.clock.now_secs();
             if let Some(account) = sim.world().accounts.get_mut(&batch.account) {
@@ -259,7 +307,14 @@ async fn post_batch(sim: &Sim, batch: &Batch) -> Outcome {
 /// POSTs the verification request; true when the receiver answered 200 echoing the secret.
 async fn verify_remote(sim: &Sim, url: &str, secret: &str) -> bool {
     Stats::bump(&sim.stats.hook_verifications);
-    let sent = sim.http.post(url).header("X-Hook-Secret", secret).header("Content-Type", "application/json").body("{}").send().await;
+    let sent = sim
+        .http
+        .post(url)
+        .header("X-Hook-Secret", secret)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await;
     let Ok(response) = sent else { return false };
     let echoed = response.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()) == Some(secret);
     response.status().as_u16() == 200 && echoed
@@ -276,18 +331,28 @@ pub async fn event_keys() -> Json<&'static [&'static str]> {
 
 /// `GET /crm/rest/v1/hooks`.
 pub async fn list(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>) -> V1Result {
-    let hooks = with_account(&sim, &caller.0.account, |a| Ok(a.hooks.hooks.iter().map(Hook::to_json).collect::<Vec<_>>()))?;
+    let hooks =
+        with_account(&sim, &caller.0.account, |a| Ok(a.hooks.hooks.iter().map(Hook::to_json).collect::<Vec<_>>()))?;
     Ok(Json(hooks).into_response())
 }
 
 /// `GET /crm/rest/v1/hooks/{key}`.
-pub async fn get(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> V1Result {
+pub async fn get(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> V1Result {
     let hook = with_account(&sim, &caller.0.account, |a| a.hooks.find(&key).map(|h| h.to_json()))?;
     Ok(Json(hook).into_response())
 }
 
 /// `POST /crm/rest/v1/hooks` with `{eventKey, hookUrl}`: creates the hook and runs the handshake.
-pub async fn create(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Body) -> V1Result {
+pub async fn create(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> V1Result {
     let (event_key, hook_url) = subscription_request(&headers, body).await?;
     let key = with_account(&sim, &caller.0.account, |a| {
         a.hooks.next_key += 1;
@@ -334,7 +399,11 @@ pub async fn update(
 }
 
 /// `DELETE /crm/rest/v1/hooks/{key}`.
-pub async fn delete(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> V1Result {
+pub async fn delete(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> V1Result {
     with_account(&sim, &caller.0.account, |a| {
         let wanted = a.hooks.find(&key)?.key;
         a.hooks.hooks.retain(|h| h.key != wanted);
@@ -344,7 +413,11 @@ pub async fn delete(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Ca
 }
 
 /// `POST /crm/rest/v1/hooks/{key}/verify`: runs the handshake again (reactivates an Inactive hook).
-pub async fn verify(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> V1Result {
+pub async fn verify(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> V1Result {
     let hook = run_verification(&sim, &caller.0.account, &key).await?;
     Ok(Json(hook).into_response())
 }
@@ -360,7 +433,8 @@ pub async fn delayed_verify(
     let hook = with_account(&sim, &caller.0.account, |a| {
         let hook = a.hooks.find(&key)?;
         let expected = hook.secret.as_deref().unwrap_or("");
-        let matches = !expected.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), presented.as_bytes()));
+        let matches = !expected.is_empty()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), presented.as_bytes()));
         if !matches {
             return Err(ApiError::bad_request("X-Hook-Secret does not match the verification request"));
         }
@@ -381,7 +455,8 @@ async fn subscription_request(headers: &HeaderMap, body: Body) -> Result<(String
         return Err(ApiError::bad_request(format!("Invalid eventKey '{event_key}': see /hooks/event_keys")));
     }
     let hook_url = request.get("hookUrl").and_then(Value::as_str).unwrap_or("");
-    let valid_url = reqwest::Url::parse(hook_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    let valid_url =
+        reqwest::Url::parse(hook_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     if !valid_url || hook_url.len() > 2048 {
         return Err(ApiError::bad_request("hookUrl must be an absolute http(s) URL"));
     }

@@ -4,7 +4,10 @@
 
 use crate::errors::ApiError;
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -17,6 +20,44 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         message: format!("Request body is larger than {limit} bytes"),
     })
+}
+
+/// Outermost middleware: reads every request body (up to [`MAX_JSON_BODY`]) before any handler
+/// runs. Handlers that answer without reading the body (a 401 from the gateway, a 404, a GET with
+/// a body) would otherwise leave it unread on the wire, and hyper then closes the keep-alive
+/// connection without saying so. A larger body gets a 413 with `Connection: close`.
+pub async fn buffer_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match read_body(body, MAX_JSON_BODY).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(error) => {
+            let v1 = parts.uri.path().starts_with("/crm/rest/v1/");
+            let mut response = if v1 { crate::errors::V1Error(error).into_response() } else { error.into_response() };
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+/// Whether a request path is valid UTF-8 once percent-decoded (ids are read from it as text).
+pub fn path_is_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// Decodes `application/x-www-form-urlencoded` bytes; the first value of a repeated key wins.
@@ -91,6 +132,13 @@ pub async fn json_object(headers: &HeaderMap, body: Body) -> Result<Map<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoded_paths_must_be_utf8() {
+        assert!(path_is_utf8("/crm/rest/v2/contacts/caf%C3%A9"));
+        assert!(!path_is_utf8("/crm/rest/v2/contacts/%FF"));
+        assert!(path_is_utf8("/a/%zz/%"));
+    }
 
     #[test]
     fn query_lists_accept_repeated_and_comma_forms() {

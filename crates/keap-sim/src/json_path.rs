@@ -12,11 +12,7 @@ pub fn values_at<'a>(record: &'a Value, path: &str) -> Vec<&'a Value> {
             Some((key, rest)) => (key, Some(rest.trim_end_matches(']'))),
             None => (step, None),
         };
-        current = current
-            .into_iter()
-            .filter_map(|v| v.get(key))
-            .flat_map(|v| select(v, selector))
-            .collect();
+        current = current.into_iter().filter_map(|v| v.get(key)).flat_map(|v| select(v, selector)).collect();
     }
     current.retain(|v| !v.is_null());
     current

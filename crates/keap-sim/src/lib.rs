@@ -46,6 +46,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .nest("/crm/rest/v2", rest_v2::router())
         .nest("/crm/rest/v1", rest_v1::router())
         .fallback(|| async { errors::ApiError::not_found("No such resource") })
+        .method_not_allowed_fallback(|| async { errors::ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(sim.clone(), gateway::gateway));
     Router::new()
         .route("/app/oauth/authorize", get(oauth::authorize_page).post(oauth::authorize_decision))
@@ -57,6 +58,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/__sim/reset", post(controls::reset))
         .merge(rest)
         .layer(axum::middleware::from_fn_with_state(sim.clone(), faults::inject))
+        .layer(axum::middleware::from_fn(http_util::buffer_body))
         .with_state(sim)
 }
 

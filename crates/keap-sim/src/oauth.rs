@@ -75,11 +75,7 @@ pub async fn authorize_decision(State(sim): State<Arc<Sim>>, body: Body) -> Resp
     match pairs.get("decision").map(String::as_str) {
         Some("deny") => redirect_with(
             redirect,
-            &[
-                ("state", &state),
-                ("error", "access_denied"),
-                ("error_description", "User denied access to resource"),
-            ],
+            &[("state", &state), ("error", "access_denied"), ("error_description", "User denied access to resource")],
         ),
         Some("allow") => grant_code(&sim, &request, &pairs, redirect),
         _ => login_page(&request, Some("Choose Allow or Deny."), StatusCode::BAD_REQUEST),
@@ -151,12 +147,9 @@ fn error_page(message: &str) -> Response {
 }
 
 fn login_page(request: &AuthorizeRequest, problem: Option<&str>, status: StatusCode) -> Response {
-    let hidden = |name: &str, value: &str| {
-        format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
-    };
-    let problem = problem
-        .map(|p| format!("<p role=\"alert\" id=\"error\">{}</p>", escape(p)))
-        .unwrap_or_default();
+    let hidden =
+        |name: &str, value: &str| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value));
+    let problem = problem.map(|p| format!("<p role=\"alert\" id=\"error\">{}</p>", escape(p))).unwrap_or_default();
     let body = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in - Infusionsoft (simulator)</title>
@@ -261,9 +254,10 @@ async fn token_grant(sim: &Sim, headers: &HeaderMap, body: Body) -> Result<Respo
 /// sent they must name the same client. Secrets are compared in constant time.
 fn authenticate_client(sim: &Sim, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<String, OAuthError> {
     let basic = basic_credentials(headers)?;
-    let body = form.get("client_id").filter(|v| !v.is_empty()).map(|id| {
-        (id.clone(), form.get("client_secret").cloned().unwrap_or_default())
-    });
+    let body = form
+        .get("client_id")
+        .filter(|v| !v.is_empty())
+        .map(|id| (id.clone(), form.get("client_secret").cloned().unwrap_or_default()));
     let (id, secret) = match (basic, body) {
         (Some(b), Some(f)) if b.0 != f.0 => {
             return Err(OAuthError::new("invalid_request", "client_id in the body and the Authorization header differ"))

@@ -54,7 +54,13 @@ pub static VIEWS: &[View] = &[
         ],
         id_fields: &["/company/id", "/owner_id", "/lead_source_id"],
         money_fields: &[],
-        params: &[("email", "email"), ("given_name", "given_name"), ("family_name", "family_name"), ("since", "start_update_time"), ("until", "end_update_time")],
+        params: &[
+            ("email", "email"),
+            ("given_name", "given_name"),
+            ("family_name", "family_name"),
+            ("since", "start_update_time"),
+            ("until", "end_update_time"),
+        ],
         orders: &[("id", "id"), ("date_created", "create_time"), ("last_updated", "update_time"), ("email", "email")],
         references: &[],
         writes: true,
@@ -82,7 +88,12 @@ pub static VIEWS: &[View] = &[
         id_fields: &["/contact/id", "/stage/id", "/user/id"],
         money_fields: &[],
         params: &[("stage_id", "stage_id"), ("user_id", "user_id"), ("search_term", "opportunity_title")],
-        orders: &[("date_created", "created_time"), ("next_action", "next_action_time"), ("opportunity_name", "opportunity_title"), ("contact_name", "contact_name")],
+        orders: &[
+            ("date_created", "created_time"),
+            ("next_action", "next_action_time"),
+            ("opportunity_name", "opportunity_title"),
+            ("contact_name", "contact_name"),
+        ],
         references: &[("contact", "contact_id"), ("stage", "stage_id"), ("user", "user_id")],
         writes: true,
     },
@@ -110,7 +121,13 @@ pub static VIEWS: &[View] = &[
         ],
         id_fields: &["/user_id", "/contact_id", "/opportunity_id"],
         money_fields: &[],
-        params: &[("contact_id", "contact_id"), ("user_id", "user_id"), ("completed", "is_completed"), ("since", "since_time"), ("until", "until_time")],
+        params: &[
+            ("contact_id", "contact_id"),
+            ("user_id", "user_id"),
+            ("completed", "is_completed"),
+            ("since", "since_time"),
+            ("until", "until_time"),
+        ],
         orders: &[("due_date", "due_time"), ("created", "create_time"), ("updated", "update_time")],
         references: &[],
         writes: true,
@@ -134,10 +151,19 @@ pub static VIEWS: &[View] = &[
     View {
         path: "orders",
         resource: &v2::ORDERS,
-        renames: &[("order_time", "order_date"), ("creation_time", "creation_date"), ("modification_time", "modification_date")],
+        renames: &[
+            ("order_time", "order_date"),
+            ("creation_time", "creation_date"),
+            ("modification_time", "modification_date"),
+        ],
         id_fields: &["/contact/id"],
         money_fields: &["total", "total_paid", "total_due", "refund_total"],
-        params: &[("contact_id", "contact_id"), ("product_id", "product_id"), ("since", "modified_since_time"), ("until", "modified_until_time")],
+        params: &[
+            ("contact_id", "contact_id"),
+            ("product_id", "product_id"),
+            ("since", "modified_since_time"),
+            ("until", "modified_until_time"),
+        ],
         orders: &[("order_date", "order_time"), ("update_date", "modification_time")],
         references: &[],
         writes: false,
@@ -177,12 +203,17 @@ pub fn router() -> Router<Arc<Sim>> {
 }
 
 fn collection(view: &'static View) -> MethodRouter<Arc<Sim>> {
-    let lister = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, headers: HeaderMap, params: QueryParams| async move {
-        list(&sim, &caller, view, &headers, &params)
-    };
-    let creator = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, headers: HeaderMap, body: Body| async move {
+    let lister = move |State(sim): State<Arc<Sim>>,
+                       Extension(caller): Extension<Caller>,
+                       headers: HeaderMap,
+                       params: QueryParams| async move { list(&sim, &caller, view, &headers, &params) };
+    let creator = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        headers: HeaderMap,
+                        body: Body| async move {
         let request = write_request(view, &headers, body).await?;
-        let created = with_account(&sim, &caller.0.account, |a| handlers::create(&sim, a, view.resource, None, request))?;
+        let created =
+            with_account(&sim, &caller.0.account, |a| handlers::create(&sim, a, view.resource, None, request))?;
         Ok::<_, V1Error>((StatusCode::CREATED, Json(to_v1(view, &created))).into_response())
     };
     get(lister).post(creator)
@@ -190,12 +221,20 @@ fn collection(view: &'static View) -> MethodRouter<Arc<Sim>> {
 
 fn item(view: &'static View) -> MethodRouter<Arc<Sim>> {
     let getter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>| async move {
-        let record = with_account(&sim, &caller.0.account, |a| handlers::get(a, view.resource, None, &id, &QueryParams::default()))?;
+        let record = with_account(&sim, &caller.0.account, |a| {
+            handlers::get(a, view.resource, None, &id, &QueryParams::default())
+        })?;
         Ok::<_, V1Error>(Json(to_v1(view, &record)).into_response())
     };
-    let patcher = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, headers: HeaderMap, body: Body| async move {
+    let patcher = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        Path(id): Path<String>,
+                        headers: HeaderMap,
+                        body: Body| async move {
         let request = write_request(view, &headers, body).await?;
-        let updated = with_account(&sim, &caller.0.account, |a| handlers::update(&sim, a, view.resource, None, &id, request, None))?;
+        let updated = with_account(&sim, &caller.0.account, |a| {
+            handlers::update(&sim, a, view.resource, None, &id, request, None)
+        })?;
         Ok::<_, V1Error>(Json(to_v1(view, &updated)).into_response())
     };
     let deleter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>| async move {
@@ -219,8 +258,7 @@ fn list(sim: &Sim, caller: &Caller, view: &View, headers: &HeaderMap, params: &Q
         Ok((items, rows.len()))
     })?;
     // Links keep the query's filters and order, as the vendor's do.
-    let kept: Vec<(String, String)> =
-        params.0.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
+    let kept: Vec<(String, String)> = params.0.iter().filter(|(k, _)| k != "limit" && k != "offset").cloned().collect();
     let base = format!("http://{}/crm/rest/v1/{}", host(headers), view.path);
     let link = |offset: usize| {
         let mut query = kept.clone();
@@ -231,7 +269,7 @@ fn list(sim: &Sim, caller: &Caller, view: &View, headers: &HeaderMap, params: &Q
     let mut body = Map::new();
     body.insert(view.resource.list_key.into(), Value::Array(items));
     body.insert("count".into(), json!(count));
-    if offset + limit < count {
+    if offset.saturating_add(limit) < count {
         body.insert("next".into(), json!(link(offset + limit)));
     }
     if offset > 0 {
@@ -269,9 +307,9 @@ fn v2_query(view: &View, params: &QueryParams) -> Result<QueryParams> {
 fn number_param(params: &QueryParams, name: &str, default: usize) -> Result<usize> {
     match params.get(name).filter(|v| !v.is_empty()) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse::<usize>()
-            .map_err(|_| V1Error(ApiError::bad_request(format!("Invalid {name}: {raw} is not a non-negative integer")))),
+        Some(raw) => raw.parse::<usize>().map_err(|_| {
+            V1Error(ApiError::bad_request(format!("Invalid {name}: {raw} is not a non-negative integer")))
+        }),
     }
 }
 
@@ -298,7 +336,8 @@ pub fn to_v1(view: &View, record: &Value) -> Value {
         numeric_id(&mut out, pointer);
     }
     if let Some(tags) = out.get_mut("tag_ids").and_then(Value::as_array_mut) {
-        tags.iter_mut().for_each(|t| *t = t.as_str().and_then(|s| s.parse::<u64>().ok()).map_or(t.clone(), |n| json!(n)));
+        tags.iter_mut()
+            .for_each(|t| *t = t.as_str().and_then(|s| s.parse::<u64>().ok()).map_or(t.clone(), |n| json!(n)));
     }
     for field in view.money_fields {
         if let Some(cents) = out.pointer(&format!("/{field}/amount")).and_then(Value::as_i64) {
@@ -318,7 +357,11 @@ fn numeric_id(value: &mut Value, pointer: &str) {
 
 /// A v1 write body as a v2 request: v1 names renamed back, numeric ids as strings, object
 /// references (`"contact": {"id": 5}`) as v2 reference fields (`"contact_id": "5"`).
-async fn write_request(view: &View, headers: &HeaderMap, body: Body) -> std::result::Result<Map<String, Value>, V1Error> {
+async fn write_request(
+    view: &View,
+    headers: &HeaderMap,
+    body: Body,
+) -> std::result::Result<Map<String, Value>, V1Error> {
     if !view.writes {
         return Err(V1Error(ApiError::method_not_allowed()));
     }

@@ -97,30 +97,15 @@ impl SeedCounts {
 /// `opportunities`, `products`, `orders`, `payments`, `notes`, `tasks`, `subscriptions`
 /// (always all present, possibly empty). Each collection draws from its own random stream, so
 /// changing one count only changes that collection and the ones referring to it.
-pub fn generate(
-    seed: u64,
-    now_epoch_secs: i64,
-    counts: &SeedCounts,
-) -> BTreeMap<&'static str, Vec<Value>> {
-    let g = Gen {
-        seed,
-        now: now_epoch_secs,
-        start: now_epoch_secs - HISTORY,
-    };
+pub fn generate(seed: u64, now_epoch_secs: i64, counts: &SeedCounts) -> BTreeMap<&'static str, Vec<Value>> {
+    let g = Gen { seed, now: now_epoch_secs, start: now_epoch_secs - HISTORY };
     let mut emails = BTreeSet::new();
     let users = users(&g, counts.users, &mut emails);
     let companies = companies(&g, counts.companies, &users);
     let tag_categories = tag_categories(&g, counts.tags);
     let tags = tags(&g, counts.tags);
     let stages = opportunity_stages(&g);
-    let contacts = contacts(
-        &g,
-        counts.contacts,
-        &users,
-        &companies,
-        tags.len(),
-        &mut emails,
-    );
+    let contacts = contacts(&g, counts.contacts, &users, &companies, tags.len(), &mut emails);
     let opportunities = opportunities(&g, counts.opportunities, &contacts, &users, &stages);
     let products = products(&g, counts.products);
     let (orders, payments) = orders(&g, counts.orders, &contacts, &products);
@@ -264,10 +249,7 @@ struct Batch {
 
 impl Batch {
     fn new() -> Self {
-        Batch {
-            records: Vec::new(),
-            created: Vec::new(),
-        }
+        Batch { records: Vec::new(), created: Vec::new() }
     }
 
     fn push(&mut self, record: Value, created: i64) {
@@ -298,10 +280,7 @@ fn set(record: &mut Value, key: &str, value: impl Into<Value>) {
 
 /// Lower-case ASCII letters and digits only ("O'Brien" → "obrien").
 fn slug(s: &str) -> String {
-    s.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 /// `local@domain`, or `local2@domain`, `local3@domain`… if already taken.
@@ -378,15 +357,7 @@ fn address(rng: &mut Rng, city: &City, field: &str) -> Value {
         "field": field,
     });
     if rng.chance(20) {
-        set(
-            &mut a,
-            "line2",
-            format!(
-                "{} {}",
-                rng.pick(&["Suite", "Unit", "Apt"]),
-                rng.between(100, 450)
-            ),
-        );
+        set(&mut a, "line2", format!("{} {}", rng.pick(&["Suite", "Unit", "Apt"]), rng.between(100, 450)));
     }
     a
 }
@@ -411,17 +382,9 @@ fn users(g: &Gen, n: usize, emails: &mut BTreeSet<String>) -> Batch {
                 break name;
             }
         };
-        let created = if id == 1 {
-            g.start - 30 * DAY
-        } else {
-            rng.between(g.start - 30 * DAY, g.now - 30 * DAY)
-        };
+        let created = if id == 1 { g.start - 30 * DAY } else { rng.between(g.start - 30 * DAY, g.now - 30 * DAY) };
         let updated = rng.between(created, g.now);
-        let email = unique_email(
-            &format!("{}.{}", slug(given), slug(family)),
-            TENANT_DOMAIN,
-            emails,
-        );
+        let email = unique_email(&format!("{}.{}", slug(given), slug(family)), TENANT_DOMAIN, emails);
         let city = rng.pick(CITIES);
         batch.push(
             json!({
@@ -449,34 +412,19 @@ fn users(g: &Gen, n: usize, emails: &mut BTreeSet<String>) -> Batch {
 }
 
 /// A unique company name and its web domain.
-fn company_name(
-    rng: &mut Rng,
-    id: usize,
-    taken: &mut BTreeSet<(usize, usize)>,
-) -> (String, String) {
+fn company_name(rng: &mut Rng, id: usize, taken: &mut BTreeSet<(usize, usize)>) -> (String, String) {
     let suffix = rng.pick(COMPANY_SUFFIXES);
     for _ in 0..50 {
-        let key = (
-            rng.below(COMPANY_PREFIXES.len()),
-            rng.below(COMPANY_TRADES.len()),
-        );
+        let key = (rng.below(COMPANY_PREFIXES.len()), rng.below(COMPANY_TRADES.len()));
         if taken.insert(key) {
             let (prefix, trade) = (COMPANY_PREFIXES[key.0], COMPANY_TRADES[key.1]);
             let domain = format!("{}{}.example.com", slug(prefix), slug(trade));
-            return (
-                format!("{prefix} {trade} {suffix}").trim_end().to_string(),
-                domain,
-            );
+            return (format!("{prefix} {trade} {suffix}").trim_end().to_string(), domain);
         }
     }
     let (prefix, trade) = (rng.pick(COMPANY_PREFIXES), rng.pick(COMPANY_TRADES));
     let domain = format!("{}{}{id}.example.com", slug(prefix), slug(trade));
-    (
-        format!("{prefix} {trade} {id} {suffix}")
-            .trim_end()
-            .to_string(),
-        domain,
-    )
+    (format!("{prefix} {trade} {id} {suffix}").trim_end().to_string(), domain)
 }
 
 fn companies(g: &Gen, n: usize, users: &Batch) -> Batch {
@@ -548,11 +496,7 @@ fn tags(g: &Gen, n: usize) -> Batch {
     for i in 0..n {
         let (cat, base) = flat[i % flat.len()];
         let round = i / flat.len();
-        let name = if round == 0 {
-            base.to_string()
-        } else {
-            format!("{base} {}", round + 1)
-        };
+        let name = if round == 0 { base.to_string() } else { format!("{base} {}", round + 1) };
         let created = rng.between(g.start - 30 * DAY, g.now);
         let updated = rng.between(created, g.now);
         batch.push(
@@ -625,19 +569,11 @@ fn contacts(
         });
         if let Some(c) = company {
             let c = &companies.records[c];
-            set(
-                &mut rec,
-                "company",
-                json!({ "id": text(c, "id"), "company_name": text(c, "company_name") }),
-            );
+            set(&mut rec, "company", json!({ "id": text(c, "id"), "company_name": text(c, "company_name") }));
             set(&mut rec, "job_title", *rng.pick(JOB_TITLES));
         }
         if !users.is_empty() {
-            set(
-                &mut rec,
-                "owner_id",
-                (rng.below(users.len()) + 1).to_string(),
-            );
+            set(&mut rec, "owner_id", (rng.below(users.len()) + 1).to_string());
         }
         batch.push(rec, created);
     }
@@ -653,20 +589,11 @@ fn contact_emails(
     taken: &mut BTreeSet<String>,
 ) -> Value {
     let domain = match company {
-        Some(c) if rng.chance(60) => text(c, "website")
-            .trim_start_matches("https://www.")
-            .to_string(),
-        _ => rng
-            .pick(&["example.com", "example.org", "example.net"])
-            .to_string(),
+        Some(c) if rng.chance(60) => text(c, "website").trim_start_matches("https://www.").to_string(),
+        _ => rng.pick(&["example.com", "example.org", "example.net"]).to_string(),
     };
     let local = email_local(rng, given, family);
-    let status = rng.pick(&[
-        "SINGLE_OPT_IN",
-        "DOUBLE_OPT_IN",
-        "UNENGAGED_MARKETABLE",
-        "NON_MARKETABLE",
-    ]);
+    let status = rng.pick(&["SINGLE_OPT_IN", "DOUBLE_OPT_IN", "UNENGAGED_MARKETABLE", "NON_MARKETABLE"]);
     let mut list = vec![json!({
         "email": unique_email(&local, &domain, taken),
         "field": "EMAIL1",
@@ -695,11 +622,7 @@ fn contact_phones(rng: &mut Rng, city: &City, works_somewhere: bool) -> Value {
 fn contact_addresses(rng: &mut Rng, city: &City) -> Value {
     let mut list = vec![address(rng, city, "BILLING")];
     if rng.chance(25) {
-        let other = if rng.chance(70) {
-            city
-        } else {
-            rng.pick(CITIES)
-        };
+        let other = if rng.chance(70) { city } else { rng.pick(CITIES) };
         list.push(address(rng, other, "SHIPPING"));
     }
     Value::Array(list)
@@ -713,30 +636,19 @@ fn contact_tags(rng: &mut Rng, tag_count: usize) -> Value {
     let k = rng.below(5);
     let mut ids = rng.sample(tag_count, k);
     ids.sort_unstable();
-    ids.into_iter()
-        .map(|i| Value::String((i + 1).to_string()))
-        .collect()
+    ids.into_iter().map(|i| Value::String((i + 1).to_string())).collect()
 }
 
 /// The contact's owner, else a random user (`None` without users).
 fn user_for(rng: &mut Rng, contact: &Value, users: &Batch) -> Option<usize> {
-    match contact["owner_id"]
-        .as_str()
-        .and_then(|s| s.parse::<usize>().ok())
-    {
+    match contact["owner_id"].as_str().and_then(|s| s.parse::<usize>().ok()) {
         Some(id) => Some(id - 1),
         None if !users.is_empty() => Some(rng.below(users.len())),
         None => None,
     }
 }
 
-fn opportunities(
-    g: &Gen,
-    n: usize,
-    contacts: &Batch,
-    users: &Batch,
-    stages: &[Value],
-) -> Vec<Value> {
+fn opportunities(g: &Gen, n: usize, contacts: &Batch, users: &Batch, stages: &[Value]) -> Vec<Value> {
     let mut rng = g.rng(6);
     let weights: Vec<u32> = STAGES.iter().map(|s| s.weight).collect();
     let mut out = Vec::new();
@@ -753,9 +665,7 @@ fn opportunities(
         let entered = rng.between(created, updated);
         let low = rng.between(10, 400) * 50;
         let high = (low * rng.between(120, 200) / 100 / 50) * 50;
-        let who = contact["company"]["company_name"]
-            .as_str()
-            .unwrap_or_else(|| text(contact, "family_name"));
+        let who = contact["company"]["company_name"].as_str().unwrap_or_else(|| text(contact, "family_name"));
         let mut rec = json!({
             "id": id.to_string(),
             "opportunity_title": format!("{who} - {}", rng.pick(DEAL_NAMES)),
@@ -772,19 +682,11 @@ fn opportunities(
             "last_updated_time": timestamp(updated),
         });
         if !closed {
-            set(
-                &mut rec,
-                "next_action_time",
-                timestamp(rng.between(updated, g.now)),
-            );
+            set(&mut rec, "next_action_time", timestamp(rng.between(updated, g.now)));
             set(&mut rec, "next_action_notes", *rng.pick(NEXT_ACTIONS));
         }
         if si == 5 {
-            set(
-                &mut rec,
-                "objection",
-                *rng.pick(&["Price", "Timing", "Went with a competitor", "No budget"]),
-            );
+            set(&mut rec, "objection", *rng.pick(&["Price", "Timing", "Went with a competitor", "No budget"]));
         }
         if let Some(u) = user_for(&mut rng, contact, users) {
             let user = &users.records[u];
@@ -842,11 +744,7 @@ fn products(g: &Gen, n: usize) -> Batch {
         let id = i + 1;
         let (base, kind) = PRODUCTS[i % PRODUCTS.len()];
         let round = i / PRODUCTS.len();
-        let name = if round == 0 {
-            base.to_string()
-        } else {
-            format!("{base} (v{})", round + 1)
-        };
+        let name = if round == 0 { base.to_string() } else { format!("{base} (v{})", round + 1) };
         let cents = product_price(&mut rng, kind);
         let created = rng.between(g.start - 30 * DAY, g.now);
         let updated = rng.between(created, g.now);
@@ -969,8 +867,7 @@ fn orders(g: &Gen, n: usize, contacts: &Batch, products: &Batch) -> (Vec<Value>,
             items.push(item);
         }
         let online = rng.chance(65);
-        let (paid, last_paid) =
-            order_payments(&mut rng, g, id, total, created, online, &mut payments);
+        let (paid, last_paid) = order_payments(&mut rng, g, id, total, created, online, &mut payments);
         let status = if paid == total {
             "PAID"
         } else if paid > 0 || rng.chance(50) {
@@ -1027,11 +924,7 @@ fn orders(g: &Gen, n: usize, contacts: &Batch, products: &Batch) -> (Vec<Value>,
 /// An `OrderItem` for a product, and its line total in cents.
 fn order_item(rng: &mut Rng, id: usize, product: &Value) -> (Value, i64) {
     let unit = product["price"]["amount"].as_i64().unwrap_or(0);
-    let quantity = if product["shippable"] == true {
-        rng.between(1, 5)
-    } else {
-        rng.between(1, 2)
-    };
+    let quantity = if product["shippable"] == true { rng.between(1, 5) } else { rng.between(1, 2) };
     let item = json!({
         "id": id.to_string(),
         "name": text(product, "name"),
@@ -1116,11 +1009,7 @@ fn notes(g: &Gen, n: usize, contacts: &Batch, users: &Batch) -> Vec<Value> {
         let ci = rng.below(contacts.len());
         let contact = &contacts.records[ci];
         let created = rng.between(contacts.created[ci], g.now);
-        let updated = if rng.chance(70) {
-            created
-        } else {
-            rng.between(created, g.now)
-        };
+        let updated = if rng.chance(70) { created } else { rng.between(created, g.now) };
         let (kind, title, body) = *rng.pick(NOTE_TEMPLATES);
         let mut rec = json!({
             "id": id.to_string(),
@@ -1164,11 +1053,7 @@ fn tasks(g: &Gen, n: usize, contacts: &Batch, users: &Batch) -> Vec<Value> {
         let due = rng.between(created, (created + 21 * DAY).min(g.now));
         let completed = rng.chance(45);
         let (kind, title, description) = *rng.pick(TASK_TEMPLATES);
-        let name = format!(
-            "{} {}",
-            text(contact, "given_name"),
-            text(contact, "family_name")
-        );
+        let name = format!("{} {}", text(contact, "given_name"), text(contact, "family_name"));
         let priority = ["ESSENTIAL", "NONESSENTIAL", "CRITICAL"][rng.weighted(&[50, 30, 20])];
         let mut rec = json!({
             "id": id.to_string(),
@@ -1209,13 +1094,7 @@ fn subscriptions(g: &Gen, n: usize, contacts: &Batch, products: &Batch) -> Vec<V
     let plans: Vec<(&Value, &Value)> = products
         .records
         .iter()
-        .flat_map(|p| {
-            p["subscription_plans"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |plan| (p, plan))
-        })
+        .flat_map(|p| p["subscription_plans"].as_array().into_iter().flatten().map(move |plan| (p, plan)))
         .collect();
     if contacts.is_empty() || plans.is_empty() {
         return out;
@@ -1229,21 +1108,12 @@ fn subscriptions(g: &Gen, n: usize, contacts: &Batch, products: &Batch) -> Vec<V
         let started = rng.between(contacts.created[ci], g.now);
         let start = utc(started).date_naive();
         let active = rng.chance(80);
-        let stop = if active {
-            today
-        } else {
-            utc(rng.between(started, g.now)).date_naive()
-        };
+        let stop = if active { today } else { utc(rng.between(started, g.now)).date_naive() };
         let mut cycles = 0;
-        while start
-            .checked_add_months(chrono::Months::new(months * (cycles + 1)))
-            .is_some_and(|d| d <= stop)
-        {
+        while start.checked_add_months(chrono::Months::new(months * (cycles + 1))).is_some_and(|d| d <= stop) {
             cycles += 1;
         }
-        let last_bill = start
-            .checked_add_months(chrono::Months::new(months * cycles))
-            .unwrap_or(start);
+        let last_bill = start.checked_add_months(chrono::Months::new(months * cycles)).unwrap_or(start);
         let mut rec = json!({
             "id": id.to_string(),
             "contact_id": text(&contacts.records[ci], "id"),
@@ -1263,24 +1133,14 @@ fn subscriptions(g: &Gen, n: usize, contacts: &Batch, products: &Batch) -> Vec<V
             "modification_time": timestamp(rng.between(started, g.now)),
         });
         if active {
-            let next = start
-                .checked_add_months(chrono::Months::new(months * (cycles + 1)))
-                .unwrap_or(start);
-            set(
-                &mut rec,
-                "next_bill_date",
-                next.format("%Y-%m-%d").to_string(),
-            );
+            let next = start.checked_add_months(chrono::Months::new(months * (cycles + 1))).unwrap_or(start);
+            set(&mut rec, "next_bill_date", next.format("%Y-%m-%d").to_string());
         } else {
             set(&mut rec, "end_date", stop.format("%Y-%m-%d").to_string());
             set(
                 &mut rec,
                 "reason_stopped",
-                *rng.pick(&[
-                    "Customer requested cancellation",
-                    "Payment failed",
-                    "Switched plans",
-                ]),
+                *rng.pick(&["Customer requested cancellation", "Payment failed", "Switched plans"]),
             );
         }
         out.push(rec);
@@ -1309,14 +1169,7 @@ const fn city(
     area: u16,
     tz: &'static str,
 ) -> City {
-    City {
-        name,
-        state,
-        code,
-        zip3,
-        area,
-        tz,
-    }
+    City { name, state, code, zip3, area, tz }
 }
 
 #[rustfmt::skip]
@@ -1473,15 +1326,7 @@ const DEAL_NAMES: &[&str] = &[
     "Team Training",
 ];
 
-const LEAD_SOURCES: &[&str] = &[
-    "Website",
-    "Referral",
-    "Google Ads",
-    "Facebook",
-    "Trade Show",
-    "Cold Call",
-    "Webinar",
-];
+const LEAD_SOURCES: &[&str] = &["Website", "Referral", "Google Ads", "Facebook", "Trade Show", "Cold Call", "Webinar"];
 
 const OPPORTUNITY_NOTES: &[&str] = &[
     "Decision expected after their budget review.",
@@ -1621,9 +1466,7 @@ mod tests {
     }
 
     fn epoch(ts: &str) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(ts)
-            .unwrap_or_else(|e| panic!("bad timestamp {ts}: {e}"))
-            .timestamp()
+        chrono::DateTime::parse_from_rfc3339(ts).unwrap_or_else(|e| panic!("bad timestamp {ts}: {e}")).timestamp()
     }
 
     #[test]
@@ -1654,13 +1497,8 @@ mod tests {
             assert_eq!(d[key].len(), n, "{key}");
         }
         assert_eq!(d.len(), 13);
-        let paid_orders: BTreeSet<&str> =
-            d["payments"].iter().map(|p| text(p, "order_id")).collect();
-        assert!(
-            (90..=150).contains(&paid_orders.len()),
-            "{} orders with payments",
-            paid_orders.len()
-        );
+        let paid_orders: BTreeSet<&str> = d["payments"].iter().map(|p| text(p, "order_id")).collect();
+        assert!((90..=150).contains(&paid_orders.len()), "{} orders with payments", paid_orders.len());
     }
 
     #[test]
@@ -1682,18 +1520,10 @@ mod tests {
         let stages = ids(&d["opportunity_stages"]);
         let products = ids(&d["products"]);
         let orders = ids(&d["orders"]);
-        let companies: BTreeMap<&str, &str> = d["companies"]
-            .iter()
-            .map(|c| (text(c, "id"), text(c, "company_name")))
-            .collect();
-        let with_company = d["contacts"]
-            .iter()
-            .filter(|c| c.get("company").is_some())
-            .count();
-        assert!(
-            (180..=240).contains(&with_company),
-            "{with_company} contacts with a company"
-        );
+        let companies: BTreeMap<&str, &str> =
+            d["companies"].iter().map(|c| (text(c, "id"), text(c, "company_name"))).collect();
+        let with_company = d["contacts"].iter().filter(|c| c.get("company").is_some()).count();
+        assert!((180..=240).contains(&with_company), "{with_company} contacts with a company");
         for c in &d["contacts"] {
             assert!(users.contains(text(c, "owner_id")));
             for t in c["tag_ids"].as_array().unwrap() {
@@ -1744,8 +1574,7 @@ mod tests {
         let d = demo();
         let mut paid: BTreeMap<&str, i64> = BTreeMap::new();
         for p in &d["payments"] {
-            *paid.entry(text(p, "order_id")).or_default() +=
-                (p["amount"].as_f64().unwrap() * 100.0).round() as i64;
+            *paid.entry(text(p, "order_id")).or_default() += (p["amount"].as_f64().unwrap() * 100.0).round() as i64;
         }
         for o in &d["orders"] {
             let amount = |key: &str| o[key]["amount"].as_i64().unwrap();
@@ -1753,23 +1582,12 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|i| {
-                    i["quantity"].as_i64().unwrap()
-                        * i["price_per_unit"]["amount"].as_i64().unwrap()
-                })
+                .map(|i| i["quantity"].as_i64().unwrap() * i["price_per_unit"]["amount"].as_i64().unwrap())
                 .sum();
             assert_eq!(amount("total"), sum);
-            assert_eq!(
-                amount("total_paid"),
-                paid.get(text(o, "id")).copied().unwrap_or(0)
-            );
+            assert_eq!(amount("total_paid"), paid.get(text(o, "id")).copied().unwrap_or(0));
             assert_eq!(amount("total_due"), amount("total") - amount("total_paid"));
-            assert_eq!(
-                o["status"] == "PAID",
-                amount("total_due") == 0,
-                "order {}",
-                o["id"]
-            );
+            assert_eq!(o["status"] == "PAID", amount("total_due") == 0, "order {}", o["id"]);
             assert_eq!(o["total"]["formatted_amount"], usd(amount("total")));
         }
     }
@@ -1825,19 +1643,10 @@ mod tests {
     fn empty_counts_and_missing_parents() {
         let d = generate(7, NOW, &SeedCounts::empty());
         assert_eq!(d["opportunity_stages"].len(), 6);
-        assert!(d
-            .iter()
-            .filter(|(k, _)| **k != "opportunity_stages")
-            .all(|(_, v)| v.is_empty()));
+        assert!(d.iter().filter(|(k, _)| **k != "opportunity_stages").all(|(_, v)| v.is_empty()));
 
-        let orphans = SeedCounts {
-            notes: 5,
-            tasks: 5,
-            orders: 5,
-            opportunities: 5,
-            subscriptions: 5,
-            ..SeedCounts::empty()
-        };
+        let orphans =
+            SeedCounts { notes: 5, tasks: 5, orders: 5, opportunities: 5, subscriptions: 5, ..SeedCounts::empty() };
         let d = generate(7, NOW, &orphans);
         assert!(d["notes"].is_empty() && d["orders"].is_empty() && d["subscriptions"].is_empty());
 
@@ -1854,26 +1663,15 @@ mod tests {
         let d = generate(7, NOW, &no_users);
         assert_eq!(d["orders"].len(), 10);
         assert_eq!(d["subscriptions"].len(), 5);
-        assert!(d["contacts"]
-            .iter()
-            .all(|c| c.get("owner_id").is_none() && c.get("company").is_none()));
+        assert!(d["contacts"].iter().all(|c| c.get("owner_id").is_none() && c.get("company").is_none()));
     }
 
     #[test]
     fn large_counts_keep_names_unique() {
-        let big = SeedCounts {
-            tags: 120,
-            products: 130,
-            companies: 800,
-            ..SeedCounts::empty()
-        };
+        let big = SeedCounts { tags: 120, products: 130, companies: 800, ..SeedCounts::empty() };
         let d = generate(1, NOW, &big);
-        for (key, field) in [
-            ("tags", "name"),
-            ("products", "sku"),
-            ("products", "name"),
-            ("companies", "company_name"),
-        ] {
+        for (key, field) in [("tags", "name"), ("products", "sku"), ("products", "name"), ("companies", "company_name")]
+        {
             let names: BTreeSet<&str> = d[key].iter().map(|r| text(r, field)).collect();
             assert_eq!(names.len(), d[key].len(), "{key}.{field}");
         }

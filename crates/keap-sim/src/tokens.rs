@@ -88,7 +88,13 @@ impl Grants {
     pub fn issue_code(&mut self, principal: Principal, redirect_uri: &str, now: i64, life: Lifetimes) -> String {
         self.codes.retain(|_, c| c.expires_at > now - 3_600);
         let code = random_token(24);
-        let grant = Code { principal, redirect_uri: redirect_uri.into(), expires_at: now + life.code, used: false, family: None };
+        let grant = Code {
+            principal,
+            redirect_uri: redirect_uri.into(),
+            expires_at: now + life.code,
+            used: false,
+            family: None,
+        };
         self.codes.insert(code.clone(), grant);
         code
     }
@@ -132,7 +138,13 @@ impl Grants {
     }
 
     /// Rotates a refresh token: returns a new pair and retires the presented token at once.
-    pub fn refresh(&mut self, token: &str, client_id: &str, now: i64, life: Lifetimes) -> Result<IssuedTokens, GrantError> {
+    pub fn refresh(
+        &mut self,
+        token: &str,
+        client_id: &str,
+        now: i64,
+        life: Lifetimes,
+    ) -> Result<IssuedTokens, GrantError> {
         let Some(grant) = self.refresh.get_mut(token) else {
             return Err(GrantError::InvalidGrant("Invalid refresh token"));
         };
@@ -174,8 +186,10 @@ impl Grants {
         let access_token = random_token(28);
         let refresh_token = random_token(32);
         let account = principal.account.clone();
-        self.access
-            .insert(access_token.clone(), Access { principal: principal.clone(), expires_at: now + life.access, family });
+        self.access.insert(
+            access_token.clone(),
+            Access { principal: principal.clone(), expires_at: now + life.access, family },
+        );
         self.refresh.insert(
             refresh_token.clone(),
             Refresh { principal, expires_at: now + life.refresh, retired: false, family },

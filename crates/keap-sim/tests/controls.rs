@@ -71,13 +71,19 @@ async fn a_dropped_connection_gives_the_client_no_response_at_all() {
     let outcome = h.http.get(h.url("/crm/rest/v2/contacts")).bearer_auth(&token).send().await;
     let error = outcome.expect_err("no HTTP response");
     assert!(!error.is_status() && !error.is_timeout(), "{error}");
-    assert_eq!(h.get(&token, "/crm/rest/v2/contacts?page_size=1").await.status(), StatusCode::OK, "the server lives on");
+    assert_eq!(
+        h.get(&token, "/crm/rest/v2/contacts?page_size=1").await.status(),
+        StatusCode::OK,
+        "the server lives on"
+    );
 }
 
 #[tokio::test]
 async fn the_clock_moves_forward_only_by_sane_amounts() {
     let h = start().await;
-    for bad in [json!({"seconds": -5}), json!({"seconds": 0}), json!({"seconds": "60"}), json!({}), json!({"seconds": 1e12})] {
+    for bad in
+        [json!({"seconds": -5}), json!({"seconds": 0}), json!({"seconds": "60"}), json!({}), json!({"seconds": 1e12})]
+    {
         assert_eq!(h.control("/__sim/clock/advance", &bad).await.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     let before = h.stats().await["clock"].as_str().unwrap().to_string();

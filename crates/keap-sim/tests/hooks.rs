@@ -95,7 +95,8 @@ async fn subscribe(h: &Harness, token: &str, event: &str, url: &str) -> Value {
 
 async fn create_contact(h: &Harness, token: &str, email: &str) -> String {
     let body = json!({"given_name": "Hook", "email_addresses": [{"email": email, "field": "EMAIL1"}]});
-    let created = json_with(h.send_json(Method::POST, token, "/crm/rest/v2/contacts", &body).await, StatusCode::CREATED).await;
+    let created =
+        json_with(h.send_json(Method::POST, token, "/crm/rest/v2/contacts", &body).await, StatusCode::CREATED).await;
     created["id"].as_str().unwrap().to_string()
 }
 
@@ -162,7 +163,8 @@ async fn changes_through_v1_and_v2_are_delivered_as_one_batch_of_object_keys() {
     subscribe(&h, &token, "contact.add", &receiver.url).await;
     let first = create_contact(&h, &token, "one@example.com").await;
     let v1 = json!({"given_name": "Two", "email_addresses": [{"email": "two@example.com", "field": "EMAIL1"}]});
-    let second = json_with(h.send_json(Method::POST, &token, "/crm/rest/v1/contacts", &v1).await, StatusCode::CREATED).await;
+    let second =
+        json_with(h.send_json(Method::POST, &token, "/crm/rest/v1/contacts", &v1).await, StatusCode::CREATED).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.deliveries().is_empty(), "nothing before the vendor's delay");
     advance(&h, 31).await;
@@ -186,7 +188,8 @@ async fn batches_hold_at_most_a_thousand_object_keys() {
     let receiver = Receiver::start(Mode::Echo).await;
     subscribe(&h, &token, "contact.edit", &receiver.url).await;
     let contacts = json_with(h.get(&token, "/crm/rest/v2/contacts?page_size=300").await, StatusCode::OK).await;
-    let ids: Vec<String> = contacts["contacts"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> =
+        contacts["contacts"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     for round in 0..4 {
         for id in &ids {
             let body = json!({"job_title": format!("Round {round}")});
@@ -226,7 +229,8 @@ async fn failed_deliveries_are_retried_and_the_hook_goes_inactive_after_four_att
     assert_eq!(receiver.deliveries().len(), 4, "an inactive hook receives nothing");
 
     receiver.set_mode(Mode::Echo);
-    let verify = h.http.post(h.url(&format!("/crm/rest/v1/hooks/{key}/verify"))).bearer_auth(&token).send().await.unwrap();
+    let verify =
+        h.http.post(h.url(&format!("/crm/rest/v1/hooks/{key}/verify"))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(json_with(verify, StatusCode::OK).await["status"], "Verified", "verify reactivates");
 }
 

@@ -173,7 +173,11 @@ async fn wrong_client_secret_is_invalid_client() {
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body = json_with(response, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["error"], "invalid_client");
-    let no_credentials = json_with(h.token_call(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).await, StatusCode::UNAUTHORIZED).await;
+    let no_credentials = json_with(
+        h.token_call(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     assert_eq!(no_credentials["error"], "invalid_client");
 }
 

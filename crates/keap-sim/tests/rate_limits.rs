@@ -101,8 +101,16 @@ async fn the_minute_throttle_counts_only_accepted_calls() {
 async fn limits_are_shared_by_every_account_of_one_oauth_client() {
     let mut config = unlimited();
     config.limits = Limits { per_second: None, per_minute: None, per_day: Some(2) };
-    config.accounts.push(AccountConfig { host: "two.infusionsoft.com".into(), encrypted_key: "k".into(), seed_demo_data: false });
-    config.users.push(UserConfig { username: "two@example.com".into(), password: "pw".into(), accounts: vec!["two.infusionsoft.com".into()] });
+    config.accounts.push(AccountConfig {
+        host: "two.infusionsoft.com".into(),
+        encrypted_key: "k".into(),
+        seed_demo_data: false,
+    });
+    config.users.push(UserConfig {
+        username: "two@example.com".into(),
+        password: "pw".into(),
+        accounts: vec!["two.infusionsoft.com".into()],
+    });
     let h = start_with(config).await;
     align_to_midnight(&h).await;
     let first = h.bearer().await;
@@ -115,7 +123,8 @@ async fn limits_are_shared_by_every_account_of_one_oauth_client() {
         ("decision", "allow"),
     ];
     let redirect = h.http.post(h.url("/app/oauth/authorize")).form(&form).send().await.unwrap();
-    let code = query_param(&reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap(), "code").unwrap();
+    let code =
+        query_param(&reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap(), "code").unwrap();
     let exchange = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -134,7 +143,9 @@ async fn limits_are_shared_by_every_account_of_one_oauth_client() {
 async fn null_lifts_a_limit_and_its_headers() {
     let h = start_with(SimConfig::sandbox()).await;
     let token = h.bearer().await;
-    let answer = json_with(h.control("/__sim/limits", &json!({"per_day": null, "per_minute": null})).await, StatusCode::OK).await;
+    let answer =
+        json_with(h.control("/__sim/limits", &json!({"per_day": null, "per_minute": null})).await, StatusCode::OK)
+            .await;
     assert_eq!(answer, json!({"per_second": 25, "per_minute": null, "per_day": null}));
     let response = h.get(&token, "/crm/rest/v2/tags").await;
     assert_eq!(response.status(), StatusCode::OK);

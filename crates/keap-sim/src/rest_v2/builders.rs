@@ -27,7 +27,13 @@ pub fn plain(_: &BuildCtx, request: Map<String, Value>) -> Result<Map<String, Va
 
 pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     check_array_items(&request, "email_addresses", "field", &["EMAIL1", "EMAIL2", "EMAIL3"], "email")?;
-    check_array_items(&request, "phone_numbers", "field", &["PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"], "number")?;
+    check_array_items(
+        &request,
+        "phone_numbers",
+        "field",
+        &["PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"],
+        "number",
+    )?;
     check_array_items(&request, "fax_numbers", "field", &["FAX1", "FAX2"], "number")?;
     check_array_items(&request, "addresses", "field", &["BILLING", "SHIPPING", "OTHER"], "field")?;
     check_emails(&request)?;
@@ -67,7 +73,8 @@ pub fn opportunity(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Ma
     }
     if let Some(id) = take_reference(&mut request, "user_id")? {
         let user = existing(ctx, "users", id, "user_id")?;
-        let user = json!({"id": id.to_string(), "first_name": user.get("given_name"), "last_name": user.get("family_name")});
+        let user =
+            json!({"id": id.to_string(), "first_name": user.get("given_name"), "last_name": user.get("family_name")});
         request.insert("user".into(), strip_nulls(user));
     }
     Ok(request)
@@ -98,7 +105,9 @@ pub fn task(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Strin
     if ctx.creating {
         request.entry("completed").or_insert(json!(false));
     }
-    for (field, collection) in [("assigned_to_user_id", "users"), ("contact_id", "contacts"), ("opportunity_id", "opportunities")] {
+    for (field, collection) in
+        [("assigned_to_user_id", "users"), ("contact_id", "contacts"), ("opportunity_id", "opportunities")]
+    {
         if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
             existing(ctx, collection, reference_id(Some(value), field)?, field)?;
         }
@@ -110,7 +119,7 @@ pub fn task(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Strin
 pub fn product(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     // The request's price is an integer in the smallest currency unit, like CurrencyValue.amount.
     if let Some(price) = request.get("price").filter(|p| !p.is_null()) {
-        let Some(cents) = price.as_i64().filter(|c| *c >= 0) else {
+        let Some(cents) = price.as_i64().filter(|c| (0..=(MAX_AMOUNT as i64) * 100).contains(c)) else {
             return Err(ApiError::bad_request("price must be a non-negative integer amount in cents"));
         };
         request.insert("price".into(), money(cents));
@@ -148,7 +157,9 @@ pub fn order(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Stri
     if let Some(title) = request.remove("order_title") {
         request.entry("title").or_insert(title);
     }
-    request.remove("promo_codes").map(|codes| request.insert("promo_code".into(), codes.get(0).cloned().unwrap_or(Value::Null)));
+    request
+        .remove("promo_codes")
+        .map(|codes| request.insert("promo_code".into(), codes.get(0).cloned().unwrap_or(Value::Null)));
     if let Some(items) = request.remove("order_items") {
         let items = items.as_array().cloned().unwrap_or_default();
         let mut built = Vec::with_capacity(items.len());
@@ -175,15 +186,23 @@ pub fn order(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Stri
 /// Builds an `OrderItem` from a `CreateOrderItemRequest`; prices in the request are in major units.
 pub fn order_item(ctx: &BuildCtx, mut item: Map<String, Value>, id: u64) -> Result<Map<String, Value>, ApiError> {
     const KNOWN: [&str; 10] = [
-        "name", "description", "quantity", "notes", "product_id", "subscription_plan_id",
-        "subscription_plan_description", "item_type", "price_per_unit", "cost_per_unit",
+        "name",
+        "description",
+        "quantity",
+        "notes",
+        "product_id",
+        "subscription_plan_id",
+        "subscription_plan_description",
+        "item_type",
+        "price_per_unit",
+        "cost_per_unit",
     ];
     if let Some(unknown) = item.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("Unknown field in order item: {unknown}")));
     }
-    let quantity = item.get("quantity").and_then(Value::as_i64).filter(|q| *q > 0);
+    let quantity = item.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
     let Some(quantity) = quantity else {
-        return Err(ApiError::bad_request("Order item quantity must be a positive integer"));
+        return Err(ApiError::bad_request(format!("Order item quantity must be an integer from 1 to {MAX_QUANTITY}")));
     };
     let mut built = Map::new();
     built.insert("id".into(), json!(id.to_string()));
@@ -204,12 +223,12 @@ pub fn order_item(ctx: &BuildCtx, mut item: Map<String, Value>, id: u64) -> Resu
             built.insert(field.into(), v.clone());
         }
     }
-    if let Some(price) = item.get("price_per_unit").and_then(Value::as_f64) {
-        unit_cents = Some(to_cents(price));
+    if let Some(price) = item.get("price_per_unit").filter(|v| !v.is_null()) {
+        unit_cents = Some(amount_cents(price, "price_per_unit")?);
     }
     built.insert("price_per_unit".into(), money(unit_cents.unwrap_or(0)));
-    if let Some(cost) = item.get("cost_per_unit").and_then(Value::as_f64) {
-        built.insert("cost_per_unit".into(), money(to_cents(cost)));
+    if let Some(cost) = item.get("cost_per_unit").filter(|v| !v.is_null()) {
+        built.insert("cost_per_unit".into(), money(amount_cents(cost, "cost_per_unit")?));
     }
     let item_type = item.get("item_type").and_then(Value::as_str).unwrap_or("PRODUCT");
     built.insert("item_type".into(), json!(item_type));
@@ -227,15 +246,15 @@ pub fn recompute_order_totals(order: &mut Value, paid_cents: i64) {
                 .iter()
                 .map(|i| {
                     let unit = i.pointer("/price_per_unit/amount").and_then(Value::as_i64).unwrap_or(0);
-                    unit * i.get("quantity").and_then(Value::as_i64).unwrap_or(1)
+                    unit.saturating_mul(i.get("quantity").and_then(Value::as_i64).unwrap_or(1))
                 })
-                .sum()
+                .fold(0i64, i64::saturating_add)
         })
         .unwrap_or(0);
     let Some(order) = order.as_object_mut() else { return };
     order.insert("total".into(), money(total));
     order.insert("total_paid".into(), money(paid_cents));
-    order.insert("total_due".into(), money((total - paid_cents).max(0)));
+    order.insert("total_due".into(), money(total.saturating_sub(paid_cents).max(0)));
     let fully_paid = total > 0 && paid_cents >= total;
     if fully_paid {
         order.insert("status".into(), json!("PAID"));
@@ -263,6 +282,19 @@ pub fn to_cents(amount: f64) -> i64 {
     (amount * 100.0).round() as i64
 }
 
+/// Largest money amount a request may carry, in major units (the vendor's own limits are lower).
+pub const MAX_AMOUNT: f64 = 1_000_000_000.0;
+/// Largest item quantity or inventory adjustment.
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// A request's money amount (major units) in cents, refusing negative, non-finite or absurd values.
+pub fn amount_cents(value: &Value, key: &str) -> Result<i64, ApiError> {
+    match value.as_f64() {
+        Some(x) if x.is_finite() && (0.0..=MAX_AMOUNT).contains(&x) => Ok(to_cents(x)),
+        _ => Err(ApiError::bad_request(format!("{key} must be a number from 0 to {MAX_AMOUNT}"))),
+    }
+}
+
 fn empty_array(request: &Map<String, Value>, key: &str) -> bool {
     request.get(key).and_then(Value::as_array).is_none_or(Vec::is_empty)
 }
@@ -281,10 +313,7 @@ fn check_array_items(
     for (i, item) in items.iter().enumerate() {
         let value = item.get(field).and_then(Value::as_str);
         let Some(value) = value.filter(|v| allowed.contains(v)) else {
-            return Err(ApiError::bad_request(format!(
-                "{key}[{i}].{field} must be one of {}",
-                allowed.join(", ")
-            )));
+            return Err(ApiError::bad_request(format!("{key}[{i}].{field} must be one of {}", allowed.join(", "))));
         };
         if seen.contains(&value) {
             return Err(ApiError::bad_request(format!("{key}: {field} {value} appears twice")));

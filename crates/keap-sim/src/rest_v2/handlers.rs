@@ -39,7 +39,11 @@ impl Change {
 }
 
 /// Runs `f` on the caller's account under the world lock.
-pub fn with_account<T>(sim: &Sim, host: &str, f: impl FnOnce(&mut Account) -> Result<T, ApiError>) -> Result<T, ApiError> {
+pub fn with_account<T>(
+    sim: &Sim,
+    host: &str,
+    f: impl FnOnce(&mut Account) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let mut world = sim.world();
     let account = world.accounts.get_mut(host).ok_or_else(|| ApiError::not_found("Account not found"))?;
     f(account)
@@ -52,7 +56,13 @@ pub struct Page {
 }
 
 /// `GET` on a collection.
-pub fn list(sim: &Sim, account: &Account, resource: &Resource, scope: Option<Scope>, params: &QueryParams) -> Result<Page, ApiError> {
+pub fn list(
+    sim: &Sim,
+    account: &Account,
+    resource: &Resource,
+    scope: Option<Scope>,
+    params: &QueryParams,
+) -> Result<Page, ApiError> {
     let page_size = query::parse_page_size(params.get("page_size"), resource.max_page_size)?;
     let projection = projection(resource, params)?;
     let rows = matching(account, resource, scope, params)?;
@@ -64,7 +74,12 @@ pub fn list(sim: &Sim, account: &Account, resource: &Resource, scope: Option<Sco
 }
 
 /// Every record of the collection that `filter` selects, in `order_by` order.
-pub fn matching<'a>(account: &'a Account, resource: &Resource, scope: Option<Scope>, params: &QueryParams) -> Result<Vec<&'a Value>, ApiError> {
+pub fn matching<'a>(
+    account: &'a Account,
+    resource: &Resource,
+    scope: Option<Scope>,
+    params: &QueryParams,
+) -> Result<Vec<&'a Value>, ApiError> {
     let clauses = query::parse_filter(resource, params.get("filter").unwrap_or(""))?;
     let order = query::parse_order_by(resource, params.get("order_by").unwrap_or(resource.default_order))?;
     let mut rows: Vec<&Value> = account
@@ -98,7 +113,13 @@ pub fn paginate<T>(
 }
 
 /// `GET` on one record.
-pub fn get(account: &Account, resource: &Resource, scope: Option<Scope>, raw_id: &str, params: &QueryParams) -> Result<Value, ApiError> {
+pub fn get(
+    account: &Account,
+    resource: &Resource,
+    scope: Option<Scope>,
+    raw_id: &str,
+    params: &QueryParams,
+) -> Result<Value, ApiError> {
     let projection = projection(resource, params)?;
     let id = parse_record_id(resource, raw_id)?;
     let record = account
@@ -111,7 +132,13 @@ pub fn get(account: &Account, resource: &Resource, scope: Option<Scope>, raw_id:
 }
 
 /// `POST` on a collection: validates, builds and stores a record; returns it.
-pub fn create(sim: &Sim, account: &mut Account, resource: &Resource, scope: Option<Scope>, request: Map<String, Value>) -> Result<Value, ApiError> {
+pub fn create(
+    sim: &Sim,
+    account: &mut Account,
+    resource: &Resource,
+    scope: Option<Scope>,
+    request: Map<String, Value>,
+) -> Result<Value, ApiError> {
     check_fields(resource, &request)?;
     if let Some(missing) = resource.required.iter().find(|f| request.get(**f).is_none_or(Value::is_null)) {
         return Err(ApiError::bad_request(format!("Missing required field: {missing}")));
@@ -174,7 +201,13 @@ pub fn update(
 }
 
 /// `DELETE` on one record.
-pub fn delete(sim: &Sim, account: &mut Account, resource: &Resource, scope: Option<Scope>, raw_id: &str) -> Result<(), ApiError> {
+pub fn delete(
+    sim: &Sim,
+    account: &mut Account,
+    resource: &Resource,
+    scope: Option<Scope>,
+    raw_id: &str,
+) -> Result<(), ApiError> {
     let id = parse_record_id(resource, raw_id)?;
     let collection = account.records.collection_mut(resource.collection);
     if !collection.get(id).is_some_and(|r| in_scope(r, scope)) {
@@ -287,5 +320,7 @@ fn projection(resource: &Resource, params: &QueryParams) -> Result<Option<Vec<St
 
 fn project(record: &Value, fields: Option<&[String]>) -> Value {
     let (Some(fields), Value::Object(map)) = (fields, record) else { return record.clone() };
-    Value::Object(map.iter().filter(|(k, _)| *k == "id" || fields.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(
+        map.iter().filter(|(k, _)| *k == "id" || fields.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+    )
 }

@@ -41,9 +41,7 @@ pub fn router() -> Router<Arc<Sim>> {
         ("/orders", &ORDERS),
         ("/subscriptions", &SUBSCRIPTIONS),
     ] {
-        router = router
-            .route(path, collection(resource))
-            .route(&format!("{path}/{{id}}"), item(resource));
+        router = router.route(path, collection(resource)).route(&format!("{path}/{{id}}"), item(resource));
     }
     router
         .route("/notes", get(all_notes))
@@ -63,7 +61,11 @@ fn collection(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
     let lister = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, params: QueryParams| async move {
         list_response(&sim, &caller, resource, None, &params)
     };
-    let creator = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, params: QueryParams, headers: HeaderMap, body: Body| async move {
+    let creator = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        params: QueryParams,
+                        headers: HeaderMap,
+                        body: Body| async move {
         create_response(&sim, &caller, resource, None, &params, &headers, body).await
     };
     get(lister).post(creator)
@@ -72,16 +74,28 @@ fn collection(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
 /// Get, update and delete on one record of a top-level collection. `POST /{id}:action` forms
 /// (`/products/{id}:adjustInventory`) arrive here too, since the id segment carries the action.
 fn item(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
-    let getter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, params: QueryParams| async move {
+    let getter = move |State(sim): State<Arc<Sim>>,
+                       Extension(caller): Extension<Caller>,
+                       Path(id): Path<String>,
+                       params: QueryParams| async move {
         handlers::with_account(&sim, &caller.0.account, |a| handlers::get(a, resource, None, &id, &params)).map(Json)
     };
-    let patcher = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, params: QueryParams, headers: HeaderMap, body: Body| async move {
+    let patcher = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        Path(id): Path<String>,
+                        params: QueryParams,
+                        headers: HeaderMap,
+                        body: Body| async move {
         update_response(&sim, &caller, resource, None, &id, &params, &headers, body).await
     };
     let deleter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>| async move {
         delete_response(&sim, &caller, resource, None, &id)
     };
-    let action = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>, headers: HeaderMap, body: Body| async move {
+    let action = move |State(sim): State<Arc<Sim>>,
+                       Extension(caller): Extension<Caller>,
+                       Path(id): Path<String>,
+                       headers: HeaderMap,
+                       body: Body| async move {
         match (resource.collection, id.split_once(':')) {
             ("products", Some((product, "adjustInventory"))) => {
                 orders::adjust_inventory(&sim, &caller, product, &headers, body).await
@@ -93,12 +107,24 @@ fn item(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
 }
 
 /// List and create on the children of a parent record (which must exist).
-fn scoped_collection(resource: &'static Resource, field: &'static str, parent: &'static Resource) -> MethodRouter<Arc<Sim>> {
-    let lister = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(parent_id): Path<String>, params: QueryParams| async move {
+fn scoped_collection(
+    resource: &'static Resource,
+    field: &'static str,
+    parent: &'static Resource,
+) -> MethodRouter<Arc<Sim>> {
+    let lister = move |State(sim): State<Arc<Sim>>,
+                       Extension(caller): Extension<Caller>,
+                       Path(parent_id): Path<String>,
+                       params: QueryParams| async move {
         let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         list_response(&sim, &caller, resource, Some(scope), &params)
     };
-    let creator = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(parent_id): Path<String>, params: QueryParams, headers: HeaderMap, body: Body| async move {
+    let creator = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        Path(parent_id): Path<String>,
+                        params: QueryParams,
+                        headers: HeaderMap,
+                        body: Body| async move {
         let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         create_response(&sim, &caller, resource, Some(scope), &params, &headers, body).await
     };
@@ -107,18 +133,30 @@ fn scoped_collection(resource: &'static Resource, field: &'static str, parent: &
 
 fn scoped_item(resource: &'static Resource, field: &'static str) -> MethodRouter<Arc<Sim>> {
     let scope_of = move |parent: &str| -> Result<Scope> {
-        let id = crate::records::parse_id(parent).ok_or_else(|| ApiError::bad_request(format!("Invalid {field}: {parent}")))?;
+        let id = crate::records::parse_id(parent)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid {field}: {parent}")))?;
         Ok(Scope { field, id })
     };
-    let getter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path((parent, id)): Path<(String, String)>, params: QueryParams| async move {
+    let getter = move |State(sim): State<Arc<Sim>>,
+                       Extension(caller): Extension<Caller>,
+                       Path((parent, id)): Path<(String, String)>,
+                       params: QueryParams| async move {
         let scope = scope_of(&parent)?;
-        handlers::with_account(&sim, &caller.0.account, |a| handlers::get(a, resource, Some(scope), &id, &params)).map(Json)
+        handlers::with_account(&sim, &caller.0.account, |a| handlers::get(a, resource, Some(scope), &id, &params))
+            .map(Json)
     };
-    let patcher = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path((parent, id)): Path<(String, String)>, params: QueryParams, headers: HeaderMap, body: Body| async move {
+    let patcher = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        Path((parent, id)): Path<(String, String)>,
+                        params: QueryParams,
+                        headers: HeaderMap,
+                        body: Body| async move {
         let scope = scope_of(&parent)?;
         update_response(&sim, &caller, resource, Some(scope), &id, &params, &headers, body).await
     };
-    let deleter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path((parent, id)): Path<(String, String)>| async move {
+    let deleter = move |State(sim): State<Arc<Sim>>,
+                        Extension(caller): Extension<Caller>,
+                        Path((parent, id)): Path<(String, String)>| async move {
         let scope = scope_of(&parent)?;
         delete_response(&sim, &caller, resource, Some(scope), &id)
     };
@@ -126,7 +164,11 @@ fn scoped_item(resource: &'static Resource, field: &'static str) -> MethodRouter
 }
 
 /// `GET /notes`: every note of the account.
-async fn all_notes(State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, params: QueryParams) -> Result<Response> {
+async fn all_notes(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    params: QueryParams,
+) -> Result<Response> {
     list_response(&sim, &caller, &NOTES, None, &params)
 }
 
@@ -143,7 +185,13 @@ fn parent_scope(sim: &Sim, caller: &Caller, parent: &Resource, field: &'static s
 
 /// A list response: `{"<list_key>": [...], "next_page_token": "..."}` (the token only when more
 /// pages follow).
-pub(crate) fn list_response(sim: &Sim, caller: &Caller, resource: &Resource, scope: Option<Scope>, params: &QueryParams) -> Result<Response> {
+pub(crate) fn list_response(
+    sim: &Sim,
+    caller: &Caller,
+    resource: &Resource,
+    scope: Option<Scope>,
+    params: &QueryParams,
+) -> Result<Response> {
     let page = handlers::with_account(sim, &caller.0.account, |a| handlers::list(sim, a, resource, scope, params))?;
     let mut body = Map::new();
     body.insert(resource.list_key.into(), Value::Array(page.items));
@@ -195,11 +243,19 @@ async fn update_response(
     }
     let request = json_object(headers, body).await?;
     let mask = params.list("update_mask");
-    let updated = handlers::with_account(sim, &caller.0.account, |a| handlers::update(sim, a, resource, scope, id, request, mask))?;
+    let updated = handlers::with_account(sim, &caller.0.account, |a| {
+        handlers::update(sim, a, resource, scope, id, request, mask)
+    })?;
     Ok(Json(updated).into_response())
 }
 
-fn delete_response(sim: &Sim, caller: &Caller, resource: &'static Resource, scope: Option<Scope>, id: &str) -> Result<Response> {
+fn delete_response(
+    sim: &Sim,
+    caller: &Caller,
+    resource: &'static Resource,
+    scope: Option<Scope>,
+    id: &str,
+) -> Result<Response> {
     if !resource.writes {
         return Err(ApiError::method_not_allowed());
     }

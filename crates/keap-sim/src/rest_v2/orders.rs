@@ -2,7 +2,7 @@
 //! order, totals recomputed on every change), order payments (their own collection, in the
 //! `invoice_order_payments` shape) and product inventory adjustments.
 
-use super::builders::{order_item, recompute_order_totals, to_cents, BuildCtx};
+use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, BuildCtx, MAX_QUANTITY};
 use super::handlers::{self, record_change, Change, Scope};
 use super::resources::{ORDERS, PAYMENTS, PRODUCTS};
 use crate::clock::iso;
@@ -32,7 +32,9 @@ pub async fn add_item(
     let request = json_object(&headers, body).await?;
     let item = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
-        let next_item_id = items_of(a, order_id).iter().filter_map(|i| i.get("id")?.as_str()?.parse::<u64>().ok()).max().unwrap_or(0) + 1;
+        let next_item_id =
+            items_of(a, order_id).iter().filter_map(|i| i.get("id")?.as_str()?.parse::<u64>().ok()).max().unwrap_or(0)
+                + 1;
         let now = iso(sim.clock.now());
         let ctx = BuildCtx { records: &a.records, now: &now, creating: true };
         let item = Value::Object(order_item(&ctx, request, next_item_id)?);
@@ -108,12 +110,14 @@ pub async fn add_payment(
     let request = json_object(&headers, body).await?;
     let result = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
-        let amount = request.get("payment_amount").and_then(Value::as_f64);
-        if amount.is_some_and(|x| x <= 0.0) {
-            return Err(ApiError::bad_request("payment_amount must be positive"));
+        if let Some(amount) = request.get("payment_amount").filter(|v| !v.is_null()) {
+            if amount_cents(amount, "payment_amount")? == 0 {
+                return Err(ApiError::bad_request("payment_amount must be positive"));
+            }
         }
         let invoice_id = a.records.collection("orders").get(order_id).and_then(|o| o.get("invoice_id").cloned());
-        let mut stored = handlers::create(&sim, a, &PAYMENTS, Some(Scope { field: "order_id", id: order_id }), request.clone())?;
+        let mut stored =
+            handlers::create(&sim, a, &PAYMENTS, Some(Scope { field: "order_id", id: order_id }), request.clone())?;
         let payment_id = query_id(&stored);
         let now = iso(sim.clock.now());
         if let Some(Value::Object(p)) = a.records.collection_mut("payments").get_mut(payment_id) {
@@ -135,13 +139,21 @@ pub async fn add_payment(
 }
 
 /// `POST /products/{id}:adjustInventory` with `{"type": "INCREASE"|"DECREASE", "quantity": N}`.
-pub async fn adjust_inventory(sim: &Sim, caller: &Caller, product: &str, headers: &HeaderMap, body: Body) -> Result<Response> {
+pub async fn adjust_inventory(
+    sim: &Sim,
+    caller: &Caller,
+    product: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response> {
     let request = json_object(headers, body).await?;
     if let Some(unknown) = request.keys().find(|k| !matches!(k.as_str(), "type" | "quantity")) {
         return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
     }
-    let quantity = request.get("quantity").and_then(Value::as_i64).filter(|q| *q > 0);
-    let Some(quantity) = quantity else { return Err(ApiError::bad_request("quantity must be a positive integer")) };
+    let quantity = request.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
+    let Some(quantity) = quantity else {
+        return Err(ApiError::bad_request(format!("quantity must be an integer from 1 to {MAX_QUANTITY}")));
+    };
     let sign = match request.get("type").and_then(Value::as_str) {
         Some("INCREASE") => 1,
         Some("DECREASE") => -1,
@@ -155,10 +167,11 @@ pub async fn adjust_inventory(sim: &Sim, caller: &Caller, product: &str, headers
         };
         let inventory = p.entry("inventory").or_insert_with(|| json!({})).as_object_mut();
         let Some(inventory) = inventory else { return Err(ApiError::conflict("Product inventory is not tracked")) };
-        let count = inventory.get("inventory_count").and_then(Value::as_i64).unwrap_or(0) + sign * quantity;
-        if count < 0 {
-            return Err(ApiError::bad_request("Inventory cannot go below zero"));
-        }
+        let current = inventory.get("inventory_count").and_then(Value::as_i64).unwrap_or(0);
+        let count = current.checked_add(sign * quantity).filter(|c| (0..=i64::from(i32::MAX)).contains(c));
+        let Some(count) = count else {
+            return Err(ApiError::bad_request("Inventory cannot go below zero or above 2147483647"));
+        };
         inventory.insert("inventory_count".into(), json!(count));
         p.insert("update_time".into(), json!(now));
         let updated = Value::Object(p.clone());
@@ -181,7 +194,10 @@ fn payment_record(request: &Map<String, Value>, id: u64, invoice_id: Option<Valu
     p.insert("pay_time".into(), request.get("payment_time").cloned().unwrap_or(json!(now)));
     p.insert("pay_status".into(), json!("MANUAL_PAID"));
     p.insert("last_updated_time".into(), json!(now));
-    p.insert("skip_commission".into(), json!(!request.get("apply_to_commissions").and_then(Value::as_bool).unwrap_or(true)));
+    p.insert(
+        "skip_commission".into(),
+        json!(!request.get("apply_to_commissions").and_then(Value::as_bool).unwrap_or(true)),
+    );
     if let Some(note) = request.get("notes") {
         p.insert("note".into(), note.clone());
     }
@@ -218,7 +234,7 @@ fn change_order(sim: &Sim, account: &mut Account, order_id: u64, edit: impl FnOn
         .filter(|p| p.get("order_id").and_then(Value::as_str) == Some(order_id.to_string().as_str()))
         .filter_map(|p| p.get("amount").and_then(Value::as_f64))
         .map(to_cents)
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let now = iso(sim.clock.now());
     if let Some(order) = account.records.collection_mut("orders").get_mut(order_id) {
         edit(order);

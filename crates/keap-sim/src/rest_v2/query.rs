@@ -78,7 +78,9 @@ fn check_value(field: &FilterField, value: &str) -> Result<(), ApiError> {
     let ok = match field.kind {
         FilterKind::Number => value.parse::<f64>().is_ok(),
         FilterKind::IdSet => value.split(',').all(|id| crate::records::parse_id(id.trim()).is_some()),
-        FilterKind::Bool | FilterKind::Switch | FilterKind::Present | FilterKind::Paid => value == "true" || value == "false",
+        FilterKind::Bool | FilterKind::Switch | FilterKind::Present | FilterKind::Paid => {
+            value == "true" || value == "false"
+        }
         FilterKind::Since | FilterKind::Until => parse_iso(value).is_some(),
         FilterKind::Text | FilterKind::Prefix | FilterKind::Exact | FilterKind::Contains => true,
     };
@@ -295,7 +297,8 @@ mod tests {
 
     #[test]
     fn filters_support_wildcards_ids_and_comparisons() {
-        let contact = json!({"id": "7", "given_name": "Mary", "email_addresses": [{"email": "m@x.com", "field": "EMAIL1"}]});
+        let contact =
+            json!({"id": "7", "given_name": "Mary", "email_addresses": [{"email": "m@x.com", "field": "EMAIL1"}]});
         let check = |f: &str| matches(&contact, &parse_filter(&CONTACTS, f).unwrap());
         assert!(check("given_name==Mar*"));
         assert!(check("given_name==mary"));

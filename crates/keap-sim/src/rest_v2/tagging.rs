@@ -81,7 +81,8 @@ pub async fn tags_of_contact(
     params: QueryParams,
 ) -> Result<Response> {
     let page = handlers::with_account(&sim, &caller.0.account, |a| {
-        let Some(contact_id) = parse_id(&contact).filter(|id| a.records.collection("contacts").get(*id).is_some()) else {
+        let Some(contact_id) = parse_id(&contact).filter(|id| a.records.collection("contacts").get(*id).is_some())
+        else {
             return Err(ApiError::not_found(format!("Contact with id {contact} was not found")));
         };
         let applied: Vec<(u64, i64)> =
@@ -89,9 +90,14 @@ pub async fn tags_of_contact(
         let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size)?;
         let fingerprint = query::fingerprint(&["contact-tags", &contact]);
         let tags = a.records.collection("tags");
-        paginate(&sim, &applied, size, &params, fingerprint, |(tag, at)| {
-            json!({"tag": tags.get(*tag).cloned().unwrap_or(Value::Null), "applied_time": time(*at)})
-        })
+        paginate(
+            &sim,
+            &applied,
+            size,
+            &params,
+            fingerprint,
+            |(tag, at)| json!({"tag": tags.get(*tag).cloned().unwrap_or(Value::Null), "applied_time": time(*at)}),
+        )
     })?;
     Ok(page_response("tags", page))
 }
@@ -128,9 +134,12 @@ pub fn find_duplicate(account: &Account, request: &Map<String, Value>, option: &
     }
     let wanted = Value::Object(request.clone());
     let Some(email) = text_at(&wanted, "email_addresses[field=EMAIL1].email") else { return Ok(None) };
-    let same = |c: &Value, path: &str| text_at(c, path).map(|s| s.to_lowercase()) == text_at(&wanted, path).map(|s| s.to_lowercase());
+    let same = |c: &Value, path: &str| {
+        text_at(c, path).map(|s| s.to_lowercase()) == text_at(&wanted, path).map(|s| s.to_lowercase())
+    };
     let found = account.records.collection("contacts").iter().find(|c| {
-        let email_matches = text_at(c, "email_addresses[field=EMAIL1].email").is_some_and(|e| e.eq_ignore_ascii_case(&email));
+        let email_matches =
+            text_at(c, "email_addresses[field=EMAIL1].email").is_some_and(|e| e.eq_ignore_ascii_case(&email));
         let names_match = option == "Email" || (same(c, "given_name") && same(c, "family_name"));
         let company_matches = option != "EmailAndNameAndCompany" || same(c, "company.id");
         email_matches && names_match && company_matches
