@@ -161,3 +161,40 @@ impl SimConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("keap-sim-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn toml_and_json_files_override_the_sandbox_defaults() {
+        let toml = write(
+            "c.toml",
+            "access_token_ttl_secs = 60\nlimits = { per_second = 5, per_minute = 10 }\n\n[[accounts]]\nhost = \"ab1.infusionsoft.com\"\nencrypted_key = \"k\"\n\n[[users]]\nusername = \"u\"\npassword = \"p\"\naccounts = [\"ab1.infusionsoft.com\"]\n",
+        );
+        let config = SimConfig::from_file(&toml).unwrap();
+        assert_eq!(config.access_token_ttl_secs, 60);
+        assert_eq!(config.limits, Limits { per_second: Some(5), per_minute: Some(10), per_day: None });
+        assert_eq!(config.clients[0].client_id, "sandbox-client-id", "unset keys keep the sandbox defaults");
+        assert!(config.accounts[0].seed_demo_data);
+        let json = write("c.json", r#"{"code_ttl_secs": 5}"#);
+        assert_eq!(SimConfig::from_file(&json).unwrap().code_ttl_secs, 5);
+    }
+
+    #[test]
+    fn files_with_unknown_keys_or_dangling_accounts_are_refused() {
+        let unknown = write("u.toml", "acess_token_ttl_secs = 60\n");
+        assert!(SimConfig::from_file(&unknown).unwrap_err().contains("acess_token_ttl_secs"));
+        let dangling = write(
+            "d.json",
+            r#"{"users": [{"username": "u", "password": "p", "accounts": ["nowhere.infusionsoft.com"]}]}"#,
+        );
+        assert!(SimConfig::from_file(&dangling).unwrap_err().contains("nowhere.infusionsoft.com"));
+    }
+}

@@ -1,7 +1,6 @@
 //! Test controls under `/__sim/`: stats, clock, faults, limits, reset. They exist only in the
 //! simulator (never in the platform's API) and need no token.
 
-use crate::config::Limits;
 use crate::errors::ApiError;
 use crate::faults::FaultSpec;
 use crate::http_util::json_object;
@@ -121,7 +120,7 @@ pub async fn set_limits(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
         };
     }
     limiter.set_limits(limits);
-    Json(json!(Limits { ..limits })).into_response()
+    Json(json!(limits)).into_response()
 }
 
 /// `POST /__sim/reset`.

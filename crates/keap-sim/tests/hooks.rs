@@ -298,32 +298,9 @@ async fn hooks_belong_to_their_account() {
     let token = h.bearer().await;
     let receiver = Receiver::start(Mode::Echo).await;
     let key = subscribe(&h, &token, "contact.add", &receiver.url).await["key"].as_str().unwrap().to_string();
-    let form = [
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "other@example.com"),
-        ("password", "pw"),
-        ("decision", "allow"),
-    ];
-    let redirect = h.http.post(h.url("/app/oauth/authorize")).form(&form).send().await.unwrap();
-    let location = reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
+    let location = h.decide_as("other@example.com", "pw", "allow", "s").await;
     assert_eq!(query_param(&location, "scope").as_deref(), Some("full|other.infusionsoft.com"));
-    let code = query_param(&location, "code").unwrap();
-    let other = tokens_of(
-        json_with(
-            h.token_call(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("client_id", CLIENT_ID),
-                ("client_secret", CLIENT_SECRET),
-            ])
-            .await,
-            StatusCode::OK,
-        )
-        .await,
-    );
+    let other = h.tokens_as("other@example.com", "pw").await;
     assert_eq!(h.get(&other.access, &format!("/crm/rest/v1/hooks/{key}")).await.status(), StatusCode::NOT_FOUND);
     let contacts = json_with(h.get(&other.access, "/crm/rest/v2/contacts").await, StatusCode::OK).await;
     assert!(contacts["contacts"].as_array().unwrap().is_empty(), "records are per account");

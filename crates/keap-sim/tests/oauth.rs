@@ -128,15 +128,8 @@ async fn http_basic_client_authentication_works_for_both_grants() {
 async fn reused_code_is_rejected_and_revokes_what_it_issued() {
     let h = start().await;
     let code = h.code().await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ];
-    let first = tokens_of(json_with(h.token_call(&form).await, StatusCode::OK).await);
-    let again = json_with(h.token_call(&form).await, StatusCode::BAD_REQUEST).await;
+    let first = tokens_of(json_with(h.exchange(&code, REDIRECT, CLIENT_SECRET).await, StatusCode::OK).await);
+    let again = json_with(h.exchange(&code, REDIRECT, CLIENT_SECRET).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(again["error"], "invalid_grant");
     assert!(again["error_description"].as_str().unwrap().contains("already been used"));
     let revoked = h.get(&first.access, "/crm/rest/v2/contacts").await;
@@ -147,14 +140,9 @@ async fn reused_code_is_rejected_and_revokes_what_it_issued() {
 async fn redirect_uri_must_match_the_authorization_request_exactly() {
     let h = start().await;
     let code = h.code().await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", "https://app.example.com/callback/"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ];
-    let body = json_with(h.token_call(&form).await, StatusCode::BAD_REQUEST).await;
+    let body =
+        json_with(h.exchange(&code, "https://app.example.com/callback/", CLIENT_SECRET).await, StatusCode::BAD_REQUEST)
+            .await;
     assert_eq!(body["error"], "invalid_grant");
 }
 
@@ -162,14 +150,7 @@ async fn redirect_uri_must_match_the_authorization_request_exactly() {
 async fn wrong_client_secret_is_invalid_client() {
     let h = start().await;
     let code = h.code().await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", "not-the-secret"),
-    ];
-    let response = h.token_call(&form).await;
+    let response = h.exchange(&code, REDIRECT, "not-the-secret").await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body = json_with(response, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["error"], "invalid_client");
@@ -186,14 +167,7 @@ async fn codes_expire_after_ten_minutes() {
     let h = start().await;
     let code = h.code().await;
     h.control("/__sim/clock/advance", &json!({"seconds": 601})).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ];
-    let body = json_with(h.token_call(&form).await, StatusCode::BAD_REQUEST).await;
+    let body = json_with(h.exchange(&code, REDIRECT, CLIENT_SECRET).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(body["error"], "invalid_grant");
     assert!(body["error_description"].as_str().unwrap().contains("expired"));
 }

@@ -114,25 +114,7 @@ async fn limits_are_shared_by_every_account_of_one_oauth_client() {
     let h = start_with(config).await;
     align_to_midnight(&h).await;
     let first = h.bearer().await;
-    let form = [
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "two@example.com"),
-        ("password", "pw"),
-        ("decision", "allow"),
-    ];
-    let redirect = h.http.post(h.url("/app/oauth/authorize")).form(&form).send().await.unwrap();
-    let code =
-        query_param(&reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap(), "code").unwrap();
-    let exchange = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ];
-    let second = tokens_of(json_with(h.token_call(&exchange).await, StatusCode::OK).await).access;
+    let second = h.tokens_as("two@example.com", "pw").await.access;
     assert_eq!(h.get(&first, "/crm/rest/v2/tags").await.status(), StatusCode::OK);
     assert_eq!(h.get(&second, "/crm/rest/v2/tags").await.status(), StatusCode::OK);
     assert_eq!(h.get(&first, "/crm/rest/v2/tags").await.status(), StatusCode::TOO_MANY_REQUESTS);

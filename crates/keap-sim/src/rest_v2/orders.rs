@@ -118,7 +118,7 @@ pub async fn add_payment(
         let invoice_id = a.records.collection("orders").get(order_id).and_then(|o| o.get("invoice_id").cloned());
         let mut stored =
             handlers::create(&sim, a, &PAYMENTS, Some(Scope { field: "order_id", id: order_id }), request.clone())?;
-        let payment_id = query_id(&stored);
+        let payment_id = super::query::id_of(&stored);
         let now = iso(sim.clock.now());
         if let Some(Value::Object(p)) = a.records.collection_mut("payments").get_mut(payment_id) {
             let shaped = payment_record(&request, payment_id, invoice_id.clone(), &now);
@@ -202,10 +202,6 @@ fn payment_record(request: &Map<String, Value>, id: u64, invoice_id: Option<Valu
         p.insert("note".into(), note.clone());
     }
     p
-}
-
-fn query_id(record: &Value) -> u64 {
-    super::query::id_of(record)
 }
 
 fn existing_order(account: &Account, raw: &str) -> Result<u64> {

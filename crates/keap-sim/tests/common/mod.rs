@@ -47,14 +47,19 @@ impl Harness {
 
     /// Submits the authorize form as the demo user and returns the redirect's `Location`.
     pub async fn decide(&self, decision: &str, state: &str) -> reqwest::Url {
+        self.decide_as("demo@example.com", "demo", decision, state).await
+    }
+
+    /// Submits the authorize form as `username` and returns the redirect's `Location`.
+    pub async fn decide_as(&self, username: &str, password: &str, decision: &str, state: &str) -> reqwest::Url {
         let form = [
             ("client_id", CLIENT_ID),
             ("redirect_uri", REDIRECT),
             ("response_type", "code"),
             ("scope", "full"),
             ("state", state),
-            ("username", "demo@example.com"),
-            ("password", "demo"),
+            ("username", username),
+            ("password", password),
             ("decision", decision),
         ];
         let response = self.http.post(self.url("/app/oauth/authorize")).form(&form).send().await.unwrap();
@@ -74,18 +79,28 @@ impl Harness {
         self.http.post(self.url("/token")).form(form).send().await.unwrap()
     }
 
-    /// Runs the whole flow: consent, code exchange with form credentials.
+    /// Exchanges `code` with form credentials, sending `redirect_uri` and `client_secret` as given.
+    pub async fn exchange(&self, code: &str, redirect_uri: &str, client_secret: &str) -> Response {
+        self.token_call(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", CLIENT_ID),
+            ("client_secret", client_secret),
+        ])
+        .await
+    }
+
+    /// Runs the whole flow for the demo user: consent, code exchange with form credentials.
     pub async fn tokens(&self) -> Tokens {
-        let code = self.code().await;
-        let response = self
-            .token_call(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("client_id", CLIENT_ID),
-                ("client_secret", CLIENT_SECRET),
-            ])
-            .await;
+        self.tokens_as("demo@example.com", "demo").await
+    }
+
+    /// Runs the whole flow for another user of the configuration.
+    pub async fn tokens_as(&self, username: &str, password: &str) -> Tokens {
+        let location = self.decide_as(username, password, "allow", "s").await;
+        let code = query_param(&location, "code").expect("code in the redirect");
+        let response = self.exchange(&code, REDIRECT, CLIENT_SECRET).await;
         assert_eq!(response.status(), StatusCode::OK);
         tokens_of(response.json().await.unwrap())
     }
