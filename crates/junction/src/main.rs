@@ -14,7 +14,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the platform (HTTP API, hub API, console). Not built yet: see the README's roadmap.
+    /// Run the platform (HTTP API, hub API, console). Not built yet: see the README's status.
     Serve,
     /// Run the Infusionsoft simulator alone (OAuth, REST v1/v2, hooks, rate limits, test controls).
     Sandbox {
