@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a test asks for.
+/// What a test asks for. Field aliases (`path`, `delay`, `drop`, `times`, `share`) accept the
+/// names a test written against another simulator may use.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// Calls whose path starts with this prefix are affected (e.g. `/crm/rest/v2/contacts`, `/token`).
-    #[serde(default = "root")]
+    #[serde(default = "root", alias = "path", alias = "prefix")]
     pub path_prefix: String,
     /// Only calls with this HTTP method (any when absent).
     #[serde(default)]
@@ -18,16 +19,16 @@ pub struct FaultSpec {
     #[serde(default)]
     pub status: Option<u16>,
     /// Wait this long before answering (or before dropping the connection).
-    #[serde(default)]
+    #[serde(default, alias = "delay")]
     pub delay_ms: u64,
     /// Close the connection without any response.
-    #[serde(default)]
+    #[serde(default, alias = "drop")]
     pub drop_connection: bool,
     /// Affect the next `count` matching calls (default 1); ignored when `probability` is set.
-    #[serde(default)]
+    #[serde(default, alias = "times", alias = "n")]
     pub count: Option<u64>,
     /// Affect this share (0.0–1.0) of matching calls until the faults are cleared.
-    #[serde(default)]
+    #[serde(default, alias = "share", alias = "rate")]
     pub probability: Option<f64>,
 }
 
@@ -191,6 +192,12 @@ mod tests {
         assert!(table.take("GET", "/x", 0.1).is_some());
         assert!(table.take("GET", "/x", 0.9).is_none());
         assert!(table.take("GET", "/x", 0.2).is_some(), "stays armed");
+    }
+
+    #[test]
+    fn accepts_the_usual_alternative_field_names() {
+        let spec: FaultSpec = serde_json::from_str(r#"{"path": "/token", "status": 503, "times": 2}"#).unwrap();
+        assert_eq!((spec.path_prefix.as_str(), spec.count), ("/token", Some(2)));
     }
 
     #[test]
