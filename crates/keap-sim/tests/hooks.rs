@@ -305,3 +305,28 @@ async fn hooks_belong_to_their_account() {
     let contacts = json_with(h.get(&other.access, "/crm/rest/v2/contacts").await, StatusCode::OK).await;
     assert!(contacts["contacts"].as_array().unwrap().is_empty(), "records are per account");
 }
+
+#[tokio::test]
+async fn stage_moves_and_task_completion_raise_their_own_events() {
+    let h = start().await;
+    let token = h.bearer().await;
+    let receiver = Receiver::start(Mode::Echo).await;
+    subscribe(&h, &token, "opportunity.stage_move", &receiver.url).await;
+    subscribe(&h, &token, "task.complete", &receiver.url).await;
+    let patch = |path: &'static str, body: Value| {
+        let (h, token) = (&h, &token);
+        async move { assert_eq!(h.send_json(Method::PATCH, token, path, &body).await.status(), StatusCode::OK) }
+    };
+    let opportunity = json_with(h.get(&token, "/crm/rest/v2/opportunities/1").await, StatusCode::OK).await;
+    let other_stage = if opportunity["stage"]["id"] == "2" { "3" } else { "2" };
+    patch("/crm/rest/v2/opportunities/1", json!({"opportunity_notes": "no move"})).await;
+    patch("/crm/rest/v2/opportunities/1", json!({"stage_id": other_stage})).await;
+    patch("/crm/rest/v2/tasks/1", json!({"completed": false})).await;
+    patch("/crm/rest/v2/tasks/1", json!({"completed": true})).await;
+    advance(&h, 31).await;
+    let deliveries = receiver.wait_for(2).await;
+    let mut keys: Vec<String> = deliveries.iter().map(|d| d["event_key"].as_str().unwrap().to_string()).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["opportunity.stage_move", "task.complete"]);
+    assert!(deliveries.iter().all(|d| d["object_keys"].as_array().unwrap().len() == 1));
+}

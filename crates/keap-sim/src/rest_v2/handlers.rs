@@ -26,6 +26,8 @@ pub enum Change {
     Add,
     Edit,
     Delete,
+    /// A named transition with its own event (`opportunity.stage_move`, `task.complete`).
+    Transition(&'static str),
 }
 
 impl Change {
@@ -34,7 +36,23 @@ impl Change {
             Change::Add => "add",
             Change::Edit => "edit",
             Change::Delete => "delete",
+            Change::Transition(verb) => verb,
         }
+    }
+}
+
+/// The transition event a change of `before` into `after` also raises, if any.
+fn transition(resource: &Resource, before: &Value, after: &Value) -> Option<Change> {
+    match resource.collection {
+        "opportunities" if before.pointer("/stage/id") != after.pointer("/stage/id") => {
+            Some(Change::Transition("stage_move"))
+        }
+        "tasks" => match (before.get("completed"), after.get("completed")) {
+            (b, Some(Value::Bool(true))) if b != Some(&Value::Bool(true)) => Some(Change::Transition("complete")),
+            (Some(Value::Bool(true)), a) if a != Some(&Value::Bool(true)) => Some(Change::Transition("incomplete")),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -187,6 +205,7 @@ pub fn update(
     let changes = (resource.build)(&ctx, request)?;
     let collection = account.records.collection_mut(resource.collection);
     let Some(Value::Object(record)) = collection.get_mut(id) else { return Err(not_found(resource, raw_id)) };
+    let before = Value::Object(record.clone());
     for (key, value) in changes {
         if value.is_null() {
             record.remove(&key);
@@ -197,6 +216,9 @@ pub fn update(
     record.insert(resource.times.1.into(), Value::String(now));
     let updated = Value::Object(record.clone());
     record_change(sim, account, resource, Change::Edit, id);
+    if let Some(change) = transition(resource, &before, &updated) {
+        record_change(sim, account, resource, change, id);
+    }
     Ok(updated)
 }
 
