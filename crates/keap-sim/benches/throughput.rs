@@ -99,8 +99,7 @@ fn main() {
     let opts = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let config =
-            SimConfig { limits: Limits { per_second: None, per_minute: None, per_day: None }, ..SimConfig::sandbox() };
+        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.unwrap();
         let token = access_token(&sim.url()).await;
         let floor_url = hello_server().await;

@@ -58,6 +58,16 @@ impl Limits {
     pub fn vendor() -> Self {
         Limits { per_second: Some(25), per_minute: Some(1500), per_day: Some(150_000) }
     }
+
+    /// The vendor's per-account limits (2026-06-08 on): 10,000/min and 250,000/day.
+    pub fn vendor_tenant() -> Self {
+        Limits { per_second: None, per_minute: Some(10_000), per_day: Some(250_000) }
+    }
+
+    /// No limit at all (benchmarks, tests that are not about limits).
+    pub fn none() -> Self {
+        Limits { per_second: None, per_minute: None, per_day: None }
+    }
 }
 
 /// Everything the simulator can be told at start.
@@ -74,6 +84,9 @@ pub struct SimConfig {
     /// Lifetime of authorization codes (10 minutes).
     pub code_ttl_secs: i64,
     pub limits: Limits,
+    /// Limits per account (tenant) across all clients; the vendor's since 2026-06-08: 10,000/min
+    /// and 250,000/day.
+    pub tenant_limits: Limits,
     /// Delay between a record change and its first REST hook delivery attempt (the vendor: 30–60 s),
     /// on the simulator's clock.
     pub hook_delivery_delay_secs: i64,
@@ -114,6 +127,7 @@ impl SimConfig {
             refresh_token_ttl_secs: 45 * 86_400,
             code_ttl_secs: 600,
             limits: Limits::vendor(),
+            tenant_limits: Limits::vendor_tenant(),
             hook_delivery_delay_secs: 30,
             hook_timeout_ms: 30_000,
             demo_seed: 42,

@@ -1,6 +1,7 @@
 //! Test controls under `/__sim/`: stats, clock, faults, limits, reset. They exist only in the
 //! simulator (never in the platform's API) and need no token.
 
+use crate::config::Limits;
 use crate::errors::ApiError;
 use crate::faults::FaultSpec;
 use crate::http_util::json_object;
@@ -28,7 +29,8 @@ pub async fn stats(State(sim): State<Arc<Sim>>) -> Json<Value> {
             world.accounts.values().map(|a| (a.host.clone(), a.hooks.summary())).collect();
         (records, world.grants.counts(now.timestamp()), hooks)
     };
-    let rate_limits = sim.limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
+    let mut rate_limits = sim.limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
+    rate_limits["tenant"] = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
     let faults = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).list();
     Json(json!({
         "token_grants": {
@@ -93,34 +95,55 @@ pub async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// `POST /__sim/limits` with `{"per_second": N|null, "per_minute": N|null, "per_day": N|null}`;
-/// a key left out keeps its current value, `null` lifts that limit.
+/// `POST /__sim/limits` with `{"per_second": N|null, "per_minute": N|null, "per_day": N|null}`
+/// for the OAuth client limits, and optionally `"tenant": {...}` of the same shape for the
+/// per-account limits; a key left out keeps its current value, `null` lifts that limit.
 pub async fn set_limits(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Body) -> Response {
-    let request = match json_object(&headers, body).await {
+    let mut request = match json_object(&headers, body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let mut limiter = sim.limiter.lock().unwrap_or_else(|e| e.into_inner());
-    let mut limits = limiter.limits();
-    for (key, value) in &request {
+    let tenant_request = match request.remove("tenant") {
+        None => None,
+        Some(Value::Object(t)) => Some(t),
+        Some(_) => return ApiError::bad_request("tenant must be an object of limits").into_response(),
+    };
+    let mut product = sim.limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let mut tenant = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let new_product = match updated_limits(product.limits(), &request) {
+        Ok(limits) => limits,
+        Err(e) => return e.into_response(),
+    };
+    let new_tenant = match tenant_request.map(|t| updated_limits(tenant.limits(), &t)).transpose() {
+        Ok(limits) => limits.unwrap_or(tenant.limits()),
+        Err(e) => return e.into_response(),
+    };
+    product.set_limits(new_product);
+    tenant.set_limits(new_tenant);
+    let mut answer = json!(new_product);
+    answer["tenant"] = json!(new_tenant);
+    Json(answer).into_response()
+}
+
+/// `limits` with the keys of `request` applied; nothing changes when any key is wrong.
+fn updated_limits(mut limits: Limits, request: &serde_json::Map<String, Value>) -> Result<Limits, ApiError> {
+    for (key, value) in request {
         let slot = match key.as_str() {
             "per_second" => &mut limits.per_second,
             "per_minute" => &mut limits.per_minute,
             "per_day" => &mut limits.per_day,
-            other => return ApiError::bad_request(format!("Unknown field: {other}")).into_response(),
+            other => return Err(ApiError::bad_request(format!("Unknown field: {other}"))),
         };
         *slot = match value {
             Value::Null => None,
-            v => match v.as_u64().filter(|n| *n >= 1) {
-                Some(n) => Some(n),
-                None => {
-                    return ApiError::bad_request(format!("{key} must be a positive integer or null")).into_response()
-                }
-            },
+            v => Some(
+                v.as_u64()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| ApiError::bad_request(format!("{key} must be a positive integer or null")))?,
+            ),
         };
     }
-    limiter.set_limits(limits);
-    Json(json!(limits)).into_response()
+    Ok(limits)
 }
 
 /// `POST /__sim/reset`.

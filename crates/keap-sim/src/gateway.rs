@@ -3,6 +3,7 @@
 //! the call, and stamps the quota and throttle headers on every answer.
 
 use crate::errors::{gateway_unauthorized, throttled, ApiError, TokenProblem};
+use crate::rate_limit::{HeaderFamily, Snapshot};
 use crate::state::{Sim, Stats};
 use crate::tokens::{BearerCheck, Principal};
 use axum::extract::{Request, State};
@@ -28,9 +29,8 @@ pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Ne
             BearerCheck::Unknown => return unauthorized(&sim, TokenProblem::Invalid),
         },
     };
-    let now_ms = sim.clock.now().timestamp_millis();
-    let snapshot = sim.limiter.lock().unwrap_or_else(|e| e.into_inner()).check(&principal.client_id, now_ms);
-    let mut response = if snapshot.allowed {
+    let (product, tenant) = admit(&sim, &principal);
+    let mut response = if product.allowed && tenant.allowed {
         Stats::bump(&sim.stats.api_calls);
         count_route(&sim, &request);
         let account = principal.account.clone();
@@ -44,8 +44,23 @@ pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Ne
         Stats::bump(&sim.stats.throttled);
         throttled()
     };
-    snapshot.write_headers(response.headers_mut());
+    product.write_headers(response.headers_mut(), HeaderFamily::Product);
+    tenant.write_headers(response.headers_mut(), HeaderFamily::Tenant);
     response
+}
+
+/// Checks the client's and the account's limits together, and counts the call in both only if
+/// both have room.
+fn admit(sim: &Sim, principal: &Principal) -> (Snapshot, Snapshot) {
+    let now_ms = sim.clock.now().timestamp_millis();
+    let mut product = sim.limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let mut tenant = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let (client, account) = (principal.client_id.as_str(), principal.account.as_str());
+    if product.peek(client, now_ms).allowed && tenant.peek(account, now_ms).allowed {
+        (product.check(client, now_ms), tenant.check(account, now_ms))
+    } else {
+        (product.peek(client, now_ms), tenant.peek(account, now_ms))
+    }
 }
 
 fn unauthorized(sim: &Sim, problem: TokenProblem) -> Response {

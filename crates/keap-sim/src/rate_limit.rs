@@ -1,7 +1,8 @@
-//! The vendor's rate limits, per OAuth client across all its accounts: a per-second spike limit, a
-//! per-minute throttle and a daily quota resetting at 00:00 UTC, each a fixed window on the
-//! simulator's clock. Produces the `x-keap-product-throttle-*` / `x-keap-product-quota-*` headers.
-//! Refused calls do not count against the windows (the vendor's gateway behaves the same way).
+//! The vendor's rate limits: per OAuth client across all its accounts (a per-second spike limit, a
+//! per-minute throttle and a daily quota resetting at 00:00 UTC) and, since 2026-06-08, per account
+//! (tenant) whatever the client. Each is a fixed window on the simulator's clock, reported in the
+//! `x-keap-product-*` and `x-keap-tenant-*` throttle and quota headers. Refused calls do not count
+//! against the windows (the vendor's gateway behaves the same way).
 
 use crate::config::Limits;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -73,28 +74,42 @@ impl RateLimiter {
         self.limits = limits;
     }
 
-    /// Counts a call by `client_id` at `now_ms` if every window has room.
-    pub fn check(&mut self, client_id: &str, now_ms: i64) -> Snapshot {
+    /// Counts a call by `key` (a client id or an account) at `now_ms` if every window has room.
+    pub fn check(&mut self, key: &str, now_ms: i64) -> Snapshot {
+        let snapshot = self.peek(key, now_ms);
+        if !snapshot.allowed {
+            return snapshot;
+        }
+        self.count(key, now_ms);
+        // The usage after counting this call, which was admitted even if it filled a window.
+        Snapshot { allowed: true, ..self.peek(key, now_ms) }
+    }
+
+    /// What a call by `key` would see now, without counting it.
+    pub fn peek(&self, key: &str, now_ms: i64) -> Snapshot {
         let limits = self.limits;
-        let usage = self.clients.entry(client_id.to_string()).or_default();
+        let usage = self.clients.get(key).copied().unwrap_or_default();
         let (second, minute, day) = window_starts(now_ms);
         let within = |limit: Option<u64>, used: u64| limit.is_none_or(|l| used < l);
-        let allowed = within(limits.per_second, usage.second.used_at(second))
-            && within(limits.per_minute, usage.minute.used_at(minute))
-            && within(limits.per_day, usage.day.used_at(day));
-        if allowed {
-            usage.second.count(second);
-            usage.minute.count(minute);
-            usage.day.count(day);
-        }
         Snapshot {
-            allowed,
+            allowed: within(limits.per_second, usage.second.used_at(second))
+                && within(limits.per_minute, usage.minute.used_at(minute))
+                && within(limits.per_day, usage.day.used_at(day)),
             minute_limit: limits.per_minute,
             minute_used: usage.minute.used_at(minute),
             day_limit: limits.per_day,
             day_used: usage.day.used_at(day),
             day_expiry_ms: (day + 86_400) * 1000,
         }
+    }
+
+    /// Counts a call by `key` in every window.
+    pub fn count(&mut self, key: &str, now_ms: i64) {
+        let usage = self.clients.entry(key.to_string()).or_default();
+        let (second, minute, day) = window_starts(now_ms);
+        usage.second.count(second);
+        usage.minute.count(minute);
+        usage.day.count(day);
     }
 
     /// Current usage of every client (for `/__sim/stats`).
@@ -122,30 +137,43 @@ fn window_starts(now_ms: i64) -> (i64, i64, i64) {
     (secs, secs - secs.rem_euclid(60), secs - secs.rem_euclid(86_400))
 }
 
+/// Which family of vendor headers a snapshot is reported in.
+#[derive(Debug, Clone, Copy)]
+pub enum HeaderFamily {
+    /// `x-keap-product-*`: the OAuth client's limits.
+    Product,
+    /// `x-keap-tenant-*`: the account's limits (in force since 2026-06-08).
+    Tenant,
+}
+
 impl Snapshot {
-    /// Writes the vendor's throttle (per minute) and quota (per day) headers.
-    pub fn write_headers(&self, headers: &mut HeaderMap) {
+    /// Writes the vendor's throttle (per minute) and quota (per day) headers of `family`.
+    pub fn write_headers(&self, headers: &mut HeaderMap, family: HeaderFamily) {
+        let prefix = match family {
+            HeaderFamily::Product => "x-keap-product",
+            HeaderFamily::Tenant => "x-keap-tenant",
+        };
         if let Some(limit) = self.minute_limit {
-            put(headers, "x-keap-product-throttle-limit", limit.to_string());
-            put(headers, "x-keap-product-throttle-time-unit", "minute".into());
-            put(headers, "x-keap-product-throttle-interval", "1".into());
-            put(headers, "x-keap-product-throttle-available", limit.saturating_sub(self.minute_used).to_string());
-            put(headers, "x-keap-product-throttle-used", self.minute_used.to_string());
+            put(headers, &format!("{prefix}-throttle-limit"), limit.to_string());
+            put(headers, &format!("{prefix}-throttle-time-unit"), "minute".into());
+            put(headers, &format!("{prefix}-throttle-interval"), "1".into());
+            put(headers, &format!("{prefix}-throttle-available"), limit.saturating_sub(self.minute_used).to_string());
+            put(headers, &format!("{prefix}-throttle-used"), self.minute_used.to_string());
         }
         if let Some(limit) = self.day_limit {
-            put(headers, "x-keap-product-quota-limit", limit.to_string());
-            put(headers, "x-keap-product-quota-time-unit", "day".into());
-            put(headers, "x-keap-product-quota-interval", "1".into());
-            put(headers, "x-keap-product-quota-available", limit.saturating_sub(self.day_used).to_string());
-            put(headers, "x-keap-product-quota-used", self.day_used.to_string());
-            put(headers, "x-keap-product-quota-expiry-time", self.day_expiry_ms.to_string());
+            put(headers, &format!("{prefix}-quota-limit"), limit.to_string());
+            put(headers, &format!("{prefix}-quota-time-unit"), "day".into());
+            put(headers, &format!("{prefix}-quota-interval"), "1".into());
+            put(headers, &format!("{prefix}-quota-available"), limit.saturating_sub(self.day_used).to_string());
+            put(headers, &format!("{prefix}-quota-used"), self.day_used.to_string());
+            put(headers, &format!("{prefix}-quota-expiry-time"), self.day_expiry_ms.to_string());
         }
     }
 }
 
-fn put(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(HeaderName::from_static(name), value);
+fn put(headers: &mut HeaderMap, name: &str, value: String) {
+    if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+        headers.insert(name, value);
     }
 }
 

@@ -64,6 +64,8 @@ pub struct Sim {
     pub clock: Clock,
     pub world: Mutex<World>,
     pub limiter: Mutex<RateLimiter>,
+    /// Per-account limits, keyed by account host.
+    pub tenant_limiter: Mutex<RateLimiter>,
     pub faults: Mutex<FaultTable>,
     pub stats: Stats,
     /// Wakes the hook delivery task when events are queued or the clock moves.
@@ -87,6 +89,7 @@ impl Sim {
             .unwrap_or_default();
         let sim = Sim {
             limiter: Mutex::new(RateLimiter::new(config.limits)),
+            tenant_limiter: Mutex::new(RateLimiter::new(config.tenant_limits)),
             config,
             clock: Clock::default(),
             world: Mutex::new(World::default()),
@@ -126,6 +129,7 @@ impl Sim {
             .collect();
         *self.world() = World { accounts, grants: Grants::default() };
         *self.limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.limits);
+        *self.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.tenant_limits);
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let stats = &self.stats;
         for counter in [

@@ -128,7 +128,11 @@ async fn null_lifts_a_limit_and_its_headers() {
     let answer =
         json_with(h.control("/__sim/limits", &json!({"per_day": null, "per_minute": null})).await, StatusCode::OK)
             .await;
-    assert_eq!(answer, json!({"per_second": 25, "per_minute": null, "per_day": null}));
+    assert_eq!(
+        answer,
+        json!({"per_second": 25, "per_minute": null, "per_day": null,
+            "tenant": {"per_second": null, "per_minute": 10_000, "per_day": 250_000}})
+    );
     let response = h.get(&token, "/crm/rest/v2/tags").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(header(&response, "x-keap-product-quota-limit").is_none());
@@ -136,4 +140,50 @@ async fn null_lifts_a_limit_and_its_headers() {
     let state: Value = h.stats().await["rate_limits"].clone();
     assert_eq!(state["limits"]["per_second"], 25);
     assert_eq!(state["clients"][CLIENT_ID]["day"], 1);
+}
+
+#[tokio::test]
+async fn account_limits_apply_across_oauth_clients_with_the_tenant_headers() {
+    let mut config = unlimited();
+    config.clients.push(keap_sim::config::ClientConfig {
+        client_id: "second-app".into(),
+        client_secret: "second-secret".into(),
+        redirect_uris: vec!["*".into()],
+    });
+    let h = start_with(config).await;
+    align_to_midnight(&h).await;
+    h.control("/__sim/limits", &json!({"tenant": {"per_day": 2}})).await;
+    let first = h.bearer().await;
+    let url =
+        format!("{}?client_id=second-app&redirect_uri={REDIRECT}&response_type=code", h.url("/app/oauth/authorize"));
+    assert_eq!(h.http.get(url).send().await.unwrap().status(), StatusCode::OK);
+    let form = [
+        ("client_id", "second-app"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("username", "demo@example.com"),
+        ("password", "demo"),
+        ("decision", "allow"),
+    ];
+    let redirect = h.http.post(h.url("/app/oauth/authorize")).form(&form).send().await.unwrap();
+    let code =
+        query_param(&reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap(), "code").unwrap();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("client_id", "second-app"),
+        ("client_secret", "second-secret"),
+    ];
+    let second = tokens_of(json_with(h.token_call(&exchange).await, StatusCode::OK).await).access;
+    let ok = h.get(&first, "/crm/rest/v2/tags").await;
+    assert_eq!(header(&ok, "x-keap-tenant-quota-used").as_deref(), Some("1"));
+    assert_eq!(header(&ok, "x-keap-tenant-id").as_deref(), Some("sandbox.infusionsoft.com"));
+    assert_eq!(h.get(&second, "/crm/rest/v2/tags").await.status(), StatusCode::OK);
+    let refused = h.get(&second, "/crm/rest/v2/tags").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&refused, "x-keap-tenant-quota-available").as_deref(), Some("0"));
+    assert_eq!(h.get(&first, "/crm/rest/v2/tags").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let stats = h.stats().await;
+    assert_eq!(stats["rate_limits"]["clients"][CLIENT_ID]["day"], 1, "refused calls are not counted");
 }

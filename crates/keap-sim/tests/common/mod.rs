@@ -19,7 +19,7 @@ pub struct Harness {
 
 /// The sandbox configuration without rate limits, so tests that are not about limits never trip them.
 pub fn unlimited() -> SimConfig {
-    SimConfig { limits: Limits { per_second: None, per_minute: None, per_day: None }, ..SimConfig::sandbox() }
+    SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() }
 }
 
 pub async fn start() -> Harness {
