@@ -1,0 +1,400 @@
+//! The token lifecycle rules of SPEC.md "Token lifecycle", as pure functions.
+//!
+//! Owns *when* an instance's vendor tokens must be refreshed, *what* a token-endpoint answer
+//! means for the instance, *how long* to wait before retrying, and what to do after waiting for
+//! another worker's refresh. It does not own locking, storage or HTTP: the connector and the store
+//! call these functions while holding the instance's lock.
+//!
+//! Infusionsoft access tokens live `expires_in` seconds (24 h); refresh tokens rotate on every
+//! refresh and lapse after 45 days unused. Hence three proactive deadlines: shortly before expiry,
+//! at `oauth.user.refresh_interval`, and at least every 30 days.
+
+use crate::secret::Secret;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How long before the access token's expiry a proactive refresh becomes due. Larger than the
+/// background scan period, so a token is refreshed before any call can see it expired.
+pub const EXPIRY_MARGIN: TimeDelta = TimeDelta::minutes(10);
+
+/// The longest a refresh token is left unused (the vendor retires it after 45 days).
+pub const MAX_REFRESH_AGE: TimeDelta = TimeDelta::days(30);
+
+/// The first retry delay after a transient failure; each further attempt doubles it.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(2);
+
+/// The longest retry delay: a vendor outage is retried at this pace for as long as it lasts.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// What is known about an instance's stored token pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// When the access token expires; `None` when there is no access token (e.g. an instance
+    /// provisioned from a refresh token alone), which makes a refresh due at once.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the current pair was obtained (code exchange or last refresh).
+    pub refreshed_at: DateTime<Utc>,
+    /// `oauth.user.refresh_interval`; zero or negative means "no interval".
+    pub refresh_interval: TimeDelta,
+}
+
+/// Why a proactive refresh is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshReason {
+    /// There is no access token to use.
+    NoAccessToken,
+    /// The access token expires within [`EXPIRY_MARGIN`].
+    NearExpiry,
+    /// `oauth.user.refresh_interval` has elapsed since the last refresh.
+    IntervalElapsed,
+    /// [`MAX_REFRESH_AGE`] has elapsed: refresh so the refresh token never lapses.
+    RefreshTokenAge,
+}
+
+/// The earliest moment a proactive refresh is due, and why. The background task sleeps until
+/// the smallest of these over all instances. Ties go to the first reason in declaration order.
+pub fn next_refresh(times: &TokenTimes) -> (DateTime<Utc>, RefreshReason) {
+    let Some(expires_at) = times.expires_at else {
+        return (times.refreshed_at, RefreshReason::NoAccessToken);
+    };
+    let mut deadlines = vec![(expires_at - EXPIRY_MARGIN, RefreshReason::NearExpiry)];
+    if times.refresh_interval > TimeDelta::zero() {
+        deadlines.push((times.refreshed_at + times.refresh_interval, RefreshReason::IntervalElapsed));
+    }
+    deadlines.push((times.refreshed_at + MAX_REFRESH_AGE, RefreshReason::RefreshTokenAge));
+    deadlines.into_iter().min_by_key(|(at, _)| *at).unwrap_or((times.refreshed_at, RefreshReason::NoAccessToken))
+}
+
+/// Whether a proactive refresh is due at `now`, and why.
+pub fn refresh_due(times: &TokenTimes, now: DateTime<Utc>) -> Option<RefreshReason> {
+    let (at, reason) = next_refresh(times);
+    (now >= at).then_some(reason)
+}
+
+/// Whether a vendor answer to an API call should trigger a reactive refresh: only a 401, and only
+/// once per call (the call is retried once with the new token; a second 401 is returned).
+pub fn reactive_refresh_allowed(vendor_status: u16, already_refreshed_for_this_call: bool) -> bool {
+    vendor_status == 401 && !already_refreshed_for_this_call
+}
+
+/// The tokens of a successful token-endpoint answer.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub access_token: Secret,
+    /// The rotated refresh token. `None` when the vendor sent none (RFC 6749 §6 allows it): the
+    /// caller then keeps the one it used.
+    pub refresh_token: Option<Secret>,
+    /// Seconds the access token lives, when the vendor said.
+    pub expires_in: Option<i64>,
+    pub scope: Option<String>,
+}
+
+impl TokenGrant {
+    /// The expiry instant for a grant received at `received_at`; `None` when unknown.
+    pub fn expires_at(&self, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.expires_in.and_then(TimeDelta::try_seconds).and_then(|lifetime| received_at.checked_add_signed(lifetime))
+    }
+}
+
+/// What a token-endpoint answer means for the instance.
+#[derive(Debug, Clone)]
+pub enum RefreshOutcome {
+    /// New tokens: persist them durably before using or returning them.
+    Refreshed(TokenGrant),
+    /// The vendor rejected the refresh token (`invalid_grant`): after re-reading the stored pair
+    /// (see [`on_invalid_grant`]) the instance becomes `valid: false`.
+    InvalidGrant { description: Option<String> },
+    /// Anything else: the instance stays valid; retry with [`retry_delay`].
+    Transient(TransientCause),
+}
+
+/// Why a refresh failed without invalidating the instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransientCause {
+    /// No answer: connection refused or dropped, timeout.
+    Transport,
+    /// A 5xx, 408, or a 4xx without an OAuth error body.
+    VendorStatus(u16),
+    /// 429 from the vendor.
+    RateLimited,
+    /// A 2xx whose body is not a token response.
+    MalformedSuccess,
+    /// An OAuth error other than `invalid_grant` (e.g. `invalid_client` after the app's secret
+    /// changed). The refresh token is still good, so the instance stays valid, but retrying will
+    /// not help until the configuration changes.
+    Refused { error: String, description: Option<String> },
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    error_description: Option<String>,
+}
+
+/// Classifies the token endpoint's answer (`status`, raw `body`) to a refresh. A request that got
+/// no answer at all is `RefreshOutcome::Transient(TransientCause::Transport)`.
+pub fn classify(status: u16, body: &str) -> RefreshOutcome {
+    match status {
+        200..=299 => parse_grant(body)
+            .map_or(RefreshOutcome::Transient(TransientCause::MalformedSuccess), RefreshOutcome::Refreshed),
+        429 => RefreshOutcome::Transient(TransientCause::RateLimited),
+        400..=499 if status != 408 => classify_refusal(status, body),
+        _ => RefreshOutcome::Transient(TransientCause::VendorStatus(status)),
+    }
+}
+
+fn parse_grant(body: &str) -> Option<TokenGrant> {
+    let parsed: TokenBody = serde_json::from_str(body).ok()?;
+    let access_token = parsed.access_token.filter(|token| !token.is_empty())?;
+    Some(TokenGrant {
+        access_token: Secret::new(access_token),
+        refresh_token: parsed.refresh_token.filter(|token| !token.is_empty()).map(Secret::new),
+        expires_in: parsed.expires_in.as_ref().and_then(seconds),
+        scope: parsed.scope,
+    })
+}
+
+/// `expires_in` as a number or a numeric string (both are seen in the wild).
+fn seconds(value: &serde_json::Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
+fn classify_refusal(status: u16, body: &str) -> RefreshOutcome {
+    let Ok(error) = serde_json::from_str::<OAuthErrorBody>(body) else {
+        return RefreshOutcome::Transient(TransientCause::VendorStatus(status));
+    };
+    if error.error == "invalid_grant" {
+        return RefreshOutcome::InvalidGrant { description: error.error_description };
+    }
+    RefreshOutcome::Transient(TransientCause::Refused { error: error.error, description: error.error_description })
+}
+
+/// The delay before retry number `attempt` (1-based) of a failed refresh: 2 s, 4 s, 8 s, ...
+/// capped at [`BACKOFF_CAP`]. Attempt 0 is treated as 1.
+pub fn backoff_delay(attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP)
+}
+
+/// The delay before retry `attempt`, never shorter than the vendor's `Retry-After`.
+pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    backoff_delay(attempt).max(retry_after.unwrap_or_default())
+}
+
+/// What a worker does once it holds the instance's refresh lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterLock {
+    /// Another worker refreshed while this one waited: use the stored pair, do not refresh.
+    UseStored,
+    /// The stored pair is the one this worker saw: refresh it.
+    Refresh,
+}
+
+/// Decides after taking the lock, from the pair's version (a counter the store increments on
+/// every stored refresh; counters, unlike clocks, agree across nodes).
+pub fn after_lock(seen_version: u64, stored_version: u64) -> AfterLock {
+    if stored_version > seen_version {
+        AfterLock::UseStored
+    } else {
+        AfterLock::Refresh
+    }
+}
+
+/// What to do when the vendor answered `invalid_grant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidGrantAction {
+    /// The stored pair changed since the refresh token was read (a concurrent refresh won): use it.
+    UseStored,
+    /// The refresh token that was rejected is still the stored one: mark the instance invalid.
+    MarkInvalid,
+}
+
+/// Decides after re-reading the stored pair's version once more.
+pub fn on_invalid_grant(used_version: u64, stored_version: u64) -> InvalidGrantAction {
+    if stored_version > used_version {
+        InvalidGrantAction::UseStored
+    } else {
+        InvalidGrantAction::MarkInvalid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date") + TimeDelta::hours(hours)
+    }
+
+    /// A 24 h token obtained at hour 0, with the given refresh interval in hours.
+    fn day_token(interval_hours: i64) -> TokenTimes {
+        TokenTimes { expires_at: Some(at(24)), refreshed_at: at(0), refresh_interval: TimeDelta::hours(interval_hours) }
+    }
+
+    #[test]
+    fn proactive_refresh_table() {
+        let minutes = TimeDelta::minutes;
+        let cases = [
+            ("fresh token, hourly interval", day_token(1), at(0) + minutes(30), None),
+            ("hourly interval elapsed", day_token(1), at(1), Some(RefreshReason::IntervalElapsed)),
+            ("no interval, far from expiry", day_token(0), at(12), None),
+            ("no interval, inside margin", day_token(0), at(24) - minutes(9), Some(RefreshReason::NearExpiry)),
+            ("no interval, just outside margin", day_token(0), at(24) - minutes(11), None),
+            ("interval longer than token life", day_token(48), at(24) - minutes(5), Some(RefreshReason::NearExpiry)),
+            ("already expired", day_token(0), at(30), Some(RefreshReason::NearExpiry)),
+            (
+                "no access token",
+                TokenTimes { expires_at: None, ..day_token(1) },
+                at(0),
+                Some(RefreshReason::NoAccessToken),
+            ),
+            (
+                "long-lived token, 30 days unused",
+                TokenTimes { expires_at: Some(at(24 * 60)), refreshed_at: at(0), refresh_interval: TimeDelta::zero() },
+                at(24 * 30),
+                Some(RefreshReason::RefreshTokenAge),
+            ),
+            (
+                "long-lived token, 29 days unused",
+                TokenTimes { expires_at: Some(at(24 * 60)), refreshed_at: at(0), refresh_interval: TimeDelta::zero() },
+                at(24 * 29),
+                None,
+            ),
+            (
+                "negative interval is ignored",
+                TokenTimes { refresh_interval: TimeDelta::hours(-1), ..day_token(0) },
+                at(1),
+                None,
+            ),
+        ];
+        for (name, times, now, expected) in cases {
+            assert_eq!(refresh_due(&times, now), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn next_refresh_is_the_earliest_deadline() {
+        assert_eq!(next_refresh(&day_token(1)), (at(1), RefreshReason::IntervalElapsed));
+        assert_eq!(next_refresh(&day_token(0)), (at(24) - EXPIRY_MARGIN, RefreshReason::NearExpiry));
+    }
+
+    #[test]
+    fn refresh_deadline_never_exceeds_thirty_days() {
+        let times =
+            TokenTimes { expires_at: Some(at(24 * 365)), refreshed_at: at(0), refresh_interval: TimeDelta::days(90) };
+        assert_eq!(next_refresh(&times), (at(0) + MAX_REFRESH_AGE, RefreshReason::RefreshTokenAge));
+    }
+
+    #[test]
+    fn classify_table() {
+        let success = r#"{"access_token":"at","token_type":"bearer","expires_in":86400,"refresh_token":"rt","scope":"full|x.infusionsoft.com"}"#;
+        let cases: [(u16, &str, &str); 12] = [
+            (200, success, "refreshed"),
+            (200, r#"{"access_token":"at","expires_in":"3600"}"#, "refreshed"),
+            (200, "<html>maintenance</html>", "malformed"),
+            (200, r#"{"access_token":""}"#, "malformed"),
+            (400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#, "invalid_grant"),
+            (401, r#"{"error":"invalid_grant"}"#, "invalid_grant"),
+            (401, r#"{"error":"invalid_client","error_description":"Invalid client credentials"}"#, "refused"),
+            (400, "not json", "status"),
+            (408, r#"{"error":"invalid_grant"}"#, "status"),
+            (429, "", "rate_limited"),
+            (500, r#"{"error":"invalid_grant"}"#, "status"),
+            (503, "", "status"),
+        ];
+        for (status, body, expected) in cases {
+            let kind = match classify(status, body) {
+                RefreshOutcome::Refreshed(_) => "refreshed",
+                RefreshOutcome::InvalidGrant { .. } => "invalid_grant",
+                RefreshOutcome::Transient(TransientCause::MalformedSuccess) => "malformed",
+                RefreshOutcome::Transient(TransientCause::Refused { .. }) => "refused",
+                RefreshOutcome::Transient(TransientCause::VendorStatus(_)) => "status",
+                RefreshOutcome::Transient(TransientCause::RateLimited) => "rate_limited",
+                RefreshOutcome::Transient(TransientCause::Transport) => "transport",
+            };
+            assert_eq!(kind, expected, "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn refreshed_grant_carries_the_rotated_pair_and_expiry() {
+        let body = r#"{"access_token":"new-at","expires_in":86400,"refresh_token":"new-rt","scope":"full"}"#;
+        let RefreshOutcome::Refreshed(grant) = classify(200, body) else { panic!("expected a grant") };
+        assert_eq!(grant.access_token.expose(), "new-at");
+        assert_eq!(grant.refresh_token.as_ref().map(Secret::expose), Some("new-rt"));
+        assert_eq!(grant.expires_at(at(0)), Some(at(24)));
+        assert_eq!(grant.scope.as_deref(), Some("full"));
+    }
+
+    #[test]
+    fn grant_without_refresh_token_or_expiry_is_still_a_grant() {
+        let RefreshOutcome::Refreshed(grant) = classify(200, r#"{"access_token":"a","expires_in":null}"#) else {
+            panic!("expected a grant")
+        };
+        assert!(grant.refresh_token.is_none());
+        assert_eq!(grant.expires_at(at(0)), None);
+    }
+
+    #[test]
+    fn absurd_expiry_does_not_overflow() {
+        let RefreshOutcome::Refreshed(grant) =
+            classify(200, r#"{"access_token":"a","expires_in":9223372036854775807}"#)
+        else {
+            panic!("expected a grant")
+        };
+        assert_eq!(grant.expires_at(at(0)), None);
+    }
+
+    #[test]
+    fn invalid_grant_keeps_the_vendor_description() {
+        let outcome = classify(400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#);
+        assert!(
+            matches!(outcome, RefreshOutcome::InvalidGrant { description: Some(ref text) } if text == "Invalid refresh token")
+        );
+    }
+
+    #[test]
+    fn backoff_schedule_doubles_up_to_the_cap() {
+        let seconds: Vec<u64> = (0..=12).map(|attempt| backoff_delay(attempt).as_secs()).collect();
+        assert_eq!(seconds, [2, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]);
+        assert_eq!(backoff_delay(u32::MAX), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn retry_after_extends_the_backoff_but_never_shortens_it() {
+        assert_eq!(retry_delay(1, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(retry_delay(5, Some(Duration::from_secs(1))), Duration::from_secs(32));
+        assert_eq!(retry_delay(3, None), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn reactive_refresh_happens_once_and_only_on_401() {
+        let table =
+            [(401, false, true), (401, true, false), (403, false, false), (500, false, false), (200, false, false)];
+        for (status, already, expected) in table {
+            assert_eq!(reactive_refresh_allowed(status, already), expected, "{status} {already}");
+        }
+    }
+
+    #[test]
+    fn waiting_worker_uses_a_pair_refreshed_meanwhile() {
+        assert_eq!(after_lock(3, 4), AfterLock::UseStored);
+        assert_eq!(after_lock(3, 3), AfterLock::Refresh);
+    }
+
+    #[test]
+    fn invalid_grant_marks_invalid_only_if_nobody_refreshed() {
+        assert_eq!(on_invalid_grant(7, 8), InvalidGrantAction::UseStored);
+        assert_eq!(on_invalid_grant(7, 7), InvalidGrantAction::MarkInvalid);
+    }
+}
