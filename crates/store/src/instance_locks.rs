@@ -1,0 +1,53 @@
+//! In-process, per-instance async locks taken before the database lock of a refresh.
+//!
+//! The database lock alone would be correct, but 200 requests racing for one expired token would
+//! each hold a pooled connection while blocked on the row lock (exhausting the pool), and on SQLite
+//! spin in the busy handler. Queuing them here first leaves one connection per instance in use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
+
+use crate::records::Id;
+
+/// A map from instance id to its lock. Entries are removed when the last holder or waiter is done,
+/// so the map stays as small as the number of instances being refreshed right now.
+#[derive(Debug, Default)]
+pub struct InstanceLocks {
+    /// A `std` mutex: it guards only the map and is never held across an `.await`.
+    locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Holds an instance's lock; dropping it releases the lock and prunes the map entry.
+pub struct InstanceGuard<'a> {
+    owner: &'a InstanceLocks,
+    id: Id,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl InstanceLocks {
+    /// Waits for and takes the lock of instance `id`.
+    pub async fn lock(&self, id: Id) -> InstanceGuard<'_> {
+        let mutex = {
+            let mut map = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(map.entry(id).or_default())
+        };
+        let guard = mutex.lock_owned().await;
+        InstanceGuard { owner: self, id, guard: Some(guard) }
+    }
+}
+
+impl Drop for InstanceGuard<'_> {
+    fn drop(&mut self) {
+        // Release first, then prune: if nobody else holds a clone of the Arc (the map's own plus
+        // this guard's mutex), no one is waiting and the entry can go.
+        let Some(guard) = self.guard.take() else { return };
+        let mutex = Arc::clone(OwnedMutexGuard::mutex(&guard));
+        drop(guard);
+        let mut map = self.owner.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if Arc::strong_count(&mutex) == 2 {
+            map.remove(&self.id);
+        }
+    }
+}

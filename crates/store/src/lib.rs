@@ -1,0 +1,92 @@
+//! Junction's persistent state: organizations, users, instances with their sealed secrets and token
+//! bookkeeping, and the audit of token events, on SQLite (one node) or PostgreSQL (many nodes).
+//!
+//! # Layout
+//! - [`repository`]: the [`Store`] trait every caller uses, and [`StoreError`];
+//! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
+//! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
+//! - `sealing`: which associated data each sealed column is bound to, and the row type;
+//! - `shared_sql`: the SQL both implementations share; [`sqlite`] and [`postgres`]: the
+//!   implementations, each with its connection settings, dialect and migrations
+//!   (`migrations/sqlite`, `migrations/postgres`);
+//! - `instance_locks`: the in-process queue in front of the refresh critical section.
+//!
+//! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
+
+pub mod crypto;
+mod instance_locks;
+pub mod postgres;
+pub mod records;
+pub mod repository;
+mod sealing;
+mod shared_sql;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use crypto::{CryptoError, Keyring, MasterKey};
+pub use postgres::PostgresStore;
+pub use records::*;
+pub use repository::{BoxFuture, RefreshFn, Result, Store, StoreError};
+pub use sqlite::SqliteStore;
+
+/// Connects to the store named by `url`, runs its migrations, and checks `keyring` against it:
+/// `sqlite://PATH` (created if missing, WAL) or `sqlite::memory:`; `postgres://...` or
+/// `postgresql://...`. A keyring that does not match the database is [`StoreError::WrongMasterKey`].
+pub async fn connect(url: &str, keyring: Keyring) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, keyring).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url, keyring).await?))
+    } else {
+        // Only the scheme: the rest of a URL may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::UnsupportedUrl(format!("{scheme}:")))
+    }
+}
+
+/// Runs [`Store::refresh_tokens`] in a task of its own and waits for it.
+///
+/// Use this from request handlers: if the caller's future is dropped (a client disconnects, a
+/// timeout fires) after the vendor has rotated the refresh token but before the commit, the section
+/// still runs to its commit instead of being cancelled with the only copy of the new pair.
+pub async fn refresh_tokens_detached(
+    store: Arc<dyn Store>,
+    instance_id: Id,
+    refresh: RefreshFn,
+) -> Result<RefreshResult> {
+    let section = tokio::spawn(async move { store.refresh_tokens(instance_id, refresh).await });
+    match section.await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// Where the generated master key file lives for a SQLite URL: beside the database, named
+/// `<database file>.key` (e.g. `junction.db.key`). `None` for other databases, where a missing
+/// master key is a startup error instead.
+pub fn key_file_beside(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{path}.key")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_sits_beside_the_sqlite_database() {
+        assert_eq!(key_file_beside("sqlite://junction.db"), Some(PathBuf::from("junction.db.key")));
+        assert_eq!(
+            key_file_beside("sqlite:///var/lib/j/db.sqlite?mode=rwc"),
+            Some(PathBuf::from("/var/lib/j/db.sqlite.key"))
+        );
+        assert_eq!(key_file_beside("sqlite::memory:"), None);
+        assert_eq!(key_file_beside("postgres://localhost/j"), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! The `Store` trait: every read and write of the platform's state, and the store's error type.
+//!
+//! One trait, two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one
+//! conformance suite (`tests/conformance.rs`) run against both. No SQL outside this crate.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::crypto::{CryptoError, Keyring};
+use crate::records::{
+    CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page, RefreshDecision,
+    RefreshResult, Secret, TokenEvent, User,
+};
+
+/// Errors of the store. No message ever contains a secret: sqlx errors carry no bound values, and
+/// the crypto errors name only key versions.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist, or belongs to another organization (callers answer 404 either way).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; names the rule, e.g. `organization name`.
+    #[error("conflict: {0} already exists")]
+    Conflict(&'static str),
+    /// The configured master key cannot open this database's canary: a startup error.
+    #[error("the master key does not match this database (was it created with another key?): {0}")]
+    WrongMasterKey(CryptoError),
+    /// A stored sealed value failed to open or parse.
+    #[error("stored secret unreadable: {0}")]
+    Crypto(#[from] CryptoError),
+    /// A stored row does not parse (names the column, never its content).
+    #[error("stored {0} unreadable")]
+    Corrupt(&'static str),
+    /// A `next_page` cursor this store did not issue.
+    #[error("invalid nextPage cursor")]
+    InvalidCursor,
+    /// The database URL names no supported database.
+    #[error("unsupported database URL (expected sqlite://PATH or postgres://...): {0}")]
+    UnsupportedUrl(String),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Shorthand for the store's results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A boxed, sendable future (the refresher's return type, kept dyn-compatible).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The refresher called inside the refresh critical section: it receives the state re-read under the
+/// lock and decides what to store. It may call the vendor; the lock is held meanwhile.
+pub type RefreshFn = Box<dyn FnOnce(CurrentTokens) -> BoxFuture<RefreshDecision> + Send>;
+
+/// Every operation on the platform's persistent state.
+///
+/// Invariants every implementation keeps (checked by the conformance suite):
+/// - an organization sees only its own instances: other organizations' rows are [`StoreError::NotFound`];
+/// - secrets are never stored in clear: user and organization secrets as salted hashes plus a keyed
+///   lookup hash, instance tokens and secret configuration sealed under the current master key;
+/// - at most one refresh critical section runs per instance at a time, across connections and nodes.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// True when no organization exists yet (first start: bootstrap `default`).
+    async fn is_empty(&self) -> Result<bool>;
+
+    /// Creates an organization with a generated secret, returned once and stored only hashed.
+    async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)>;
+
+    /// Like [`Store::create_organization`] with a caller-chosen secret (bootstrap from the environment).
+    async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization>;
+
+    /// Creates a user in `organization_id` with a generated secret, returned once.
+    async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)>;
+
+    /// Like [`Store::create_user`] with a caller-chosen secret (bootstrap from the environment).
+    async fn create_user_with_secret(
+        &self,
+        organization_id: Id,
+        email: &str,
+        is_admin: bool,
+        secret: &Secret,
+    ) -> Result<User>;
+
+    /// The user and organization both secrets belong to, or `None`: unknown secret, wrong hash, or a
+    /// user of another organization. Found by keyed hash, verified against the salted hash in
+    /// constant time.
+    async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
+
+    /// Stores a new instance with a fresh instance token, returned with the record.
+    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
+
+    /// The instance `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
+    async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord>;
+
+    /// The instance whose token this is (any organization), or `None` (unknown, deleted or reissued).
+    async fn find_instance_by_token(&self, token: &Secret) -> Result<Option<InstanceRecord>>;
+
+    /// A page of the organization's instances in id order.
+    async fn list_instances(&self, organization_id: Id, query: &InstanceQuery) -> Result<Page<InstanceRecord>>;
+
+    /// Applies `patch` under the row lock and returns the updated record.
+    async fn update_instance(&self, organization_id: Id, id: Id, patch: InstancePatch) -> Result<InstanceRecord>;
+
+    /// Deletes the instance; its token stops working at once. Token events are kept as audit.
+    async fn delete_instance(&self, organization_id: Id, id: Id) -> Result<()>;
+
+    /// Issues a new instance token; the old one stops working at once.
+    async fn reissue_instance_token(&self, organization_id: Id, id: Id) -> Result<Secret>;
+
+    /// Appends an audit entry. `detail` must not contain a secret.
+    async fn record_token_event(&self, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()>;
+
+    /// The newest `limit` token events of an instance, newest first.
+    async fn list_token_events(&self, instance_id: Id, limit: u32) -> Result<Vec<TokenEvent>>;
+
+    /// Ids of valid, enabled instances whose access token expires before `expires_before`, or that
+    /// were last refreshed (or created) before `refreshed_before`; soonest expiry first.
+    async fn instances_due_for_refresh(
+        &self,
+        expires_before: DateTime<Utc>,
+        refreshed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Id>>;
+
+    /// The refresh critical section of one instance.
+    ///
+    /// Takes the instance's lock (in process, then `BEGIN IMMEDIATE` on SQLite or `SELECT ... FOR
+    /// UPDATE` on PostgreSQL), re-reads the stored pair, calls `refresh` with it, and applies its
+    /// decision in the same transaction: a new pair is committed before this returns, so the store
+    /// never holds only a refresh token the vendor has retired. Records a token event for every
+    /// decision except `Unchanged`.
+    async fn refresh_tokens(&self, instance_id: Id, refresh: RefreshFn) -> Result<RefreshResult>;
+
+    /// Re-seals every sealed value under `keyring`'s current key, in batches, while serving: rows not
+    /// yet re-sealed stay readable through `keyring`'s older keys, which must include the key in use.
+    /// Returns how many instances were re-sealed. Another node still holding only the old key must be
+    /// restarted with the new keyring.
+    async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64>;
+
+    /// `Ok` when the database answers (readiness probe).
+    async fn ping(&self) -> Result<()>;
+}

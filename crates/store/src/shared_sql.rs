@@ -1,0 +1,677 @@
+//! The SQL both implementations share, written once and instantiated per database by
+//! `implement_store!`.
+//!
+//! Why a macro: the queries are the same text on SQLite and PostgreSQL (both accept `$1`
+//! placeholders, `RETURNING`, `ON CONFLICT`), but sqlx's executors are typed per database, and a
+//! function generic over `sqlx::Database` needs a wall of higher-ranked bounds for every bound and
+//! decoded type. `sqlx::Any` would erase the types we need (timestamps) and was ruled out. What
+//! differs between the dialects is a [`Dialect`] value, not an `if` at every query.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::records::Id;
+use crate::repository::{Result, StoreError};
+
+/// The few SQL fragments that differ between SQLite and PostgreSQL.
+#[derive(Debug)]
+pub(crate) struct Dialect {
+    /// Starts a transaction that will write. SQLite: `BEGIN IMMEDIATE` takes the write lock at once,
+    /// so a read-then-write transaction can neither deadlock on lock upgrade nor see data that
+    /// changes before it writes. PostgreSQL: a plain `BEGIN`; rows are locked with `FOR UPDATE`.
+    pub begin_write: &'static str,
+    /// Appended to a `SELECT` that reads rows about to be rewritten.
+    pub for_update: &'static str,
+    /// A condition true when `instances.tags` (JSON text) contains every tag of `$3` (a JSON array).
+    pub tags_contain_all: &'static str,
+}
+
+/// Maximum page size of `list_instances`.
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Rows re-sealed per transaction by a key rotation: small enough that a refresh waiting on a row
+/// lock waits milliseconds, large enough to keep round trips few.
+pub(crate) const ROTATION_BATCH: i64 = 100;
+
+/// Encodes a paging cursor: the last id returned, base64url (opaque, but not secret).
+pub(crate) fn encode_cursor(last_id: Id) -> String {
+    URL_SAFE_NO_PAD.encode(format!("after:{last_id}"))
+}
+
+/// Decodes a cursor made by [`encode_cursor`]; `None` means the first page.
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Id> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok(0) };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+    text.strip_prefix("after:").and_then(|id| id.parse().ok()).ok_or(StoreError::InvalidCursor)
+}
+
+/// A `LIKE` pattern matching `text` anywhere, lower-cased, with `\`, `%` and `_` escaped (used with
+/// `ESCAPE '\'`); the empty string when there is nothing to search.
+pub(crate) fn like_pattern(text: Option<&str>) -> String {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return String::new() };
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
+pub(crate) fn on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Implements [`crate::Store`] and the connect-time key check for `$store`, which must have fields
+/// `pool: sqlx::Pool<$db>`, `keys: KeyState`, `locks: InstanceLocks`, `dialect: &'static Dialect`.
+macro_rules! implement_store {
+    ($store:ident, $db:ty) => {
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use sqlx::Row;
+
+        use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
+        use crate::records::{
+            CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
+            RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent, TokenPair, User, ACCESS_TOKEN_KEY,
+            REFRESH_TOKEN_KEY,
+        };
+        use crate::repository::{RefreshFn, Result, Store, StoreError};
+        use crate::sealing::{
+            config_json, micros, now, secrets_equal, tags_json, Keys, RawInstance, INSTANCE_COLUMNS,
+            INSTANCE_TOKEN_PURPOSE, ORGANIZATION_PURPOSE, USER_PURPOSE,
+        };
+        use crate::shared_sql::{
+            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, ROTATION_BATCH,
+        };
+
+        type Db = $db;
+        type Tx = sqlx::Transaction<'static, Db>;
+
+        fn raw_instance(row: &<Db as sqlx::Database>::Row) -> Result<RawInstance> {
+            Ok(RawInstance {
+                id: row.try_get("id")?,
+                organization_id: row.try_get("organization_id")?,
+                element_key: row.try_get("element_key")?,
+                name: row.try_get("name")?,
+                tags: row.try_get("tags")?,
+                configuration: row.try_get("configuration")?,
+                secrets: row.try_get("secrets")?,
+                token_sealed: row.try_get("token_sealed")?,
+                key_version: row.try_get("key_version")?,
+                valid: row.try_get("valid")?,
+                disabled: row.try_get("disabled")?,
+                trace_logging: row.try_get("trace_logging")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                access_expires_at: row.try_get("access_expires_at")?,
+                refreshed_at: row.try_get("refreshed_at")?,
+                refresh_generation: row.try_get("refresh_generation")?,
+            })
+        }
+
+        impl $store {
+            /// Opens (or, on a new database, creates) the keyring canary and returns the keys.
+            /// A keyring that cannot open it is [`StoreError::WrongMasterKey`].
+            async fn load_keys(pool: &sqlx::Pool<Db>, dialect: &Dialect, ring: Keyring) -> Result<Keys> {
+                let select = format!("SELECT key_version FROM keyring_canary WHERE id = 1{}", dialect.for_update);
+                let mut tx = pool.begin_with(dialect.begin_write).await?;
+                let existing = sqlx::query(&select).fetch_optional(&mut *tx).await?;
+                if existing.is_none() {
+                    let lookup = LookupKey::generate();
+                    let sealed = ring.seal(lookup.as_bytes(), CANARY_AAD);
+                    // ON CONFLICT: two PostgreSQL nodes may start on an empty database at once;
+                    // the loser re-reads the winner's canary below.
+                    sqlx::query(
+                        "INSERT INTO keyring_canary (id, key_version, payload) VALUES (1, $1, $2) \
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(sealed.key_version)
+                    .bind(sealed.encode_payload())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                let canary = Self::read_canary(pool).await?;
+                let plain = ring.check(&canary).map_err(StoreError::WrongMasterKey)?;
+                Ok(Keys { ring, lookup: LookupKey::from_bytes(&plain).map_err(StoreError::WrongMasterKey)? })
+            }
+
+            async fn read_canary(pool: &sqlx::Pool<Db>) -> Result<Sealed> {
+                let row = sqlx::query("SELECT key_version, payload FROM keyring_canary WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?;
+                let payload: String = row.try_get("payload")?;
+                Ok(Sealed::decode_payload(row.try_get("key_version")?, &payload)?)
+            }
+
+            async fn begin_write(&self) -> Result<Tx> {
+                Ok(self.pool.begin_with(self.dialect.begin_write).await?)
+            }
+
+            /// Reads and locks one instance row inside `tx`; `organization_id` of `None` skips the tenant check
+            /// (internal callers that hold only an instance id).
+            async fn lock_instance(&self, tx: &mut Tx, organization_id: Option<Id>, id: Id) -> Result<InstanceRecord> {
+                let sql = format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1 AND ($2 OR organization_id = $3){}",
+                    self.dialect.for_update
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .bind(organization_id.is_none())
+                    .bind(organization_id.unwrap_or(0))
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                self.keys.get().open_instance(raw_instance(&row)?)
+            }
+
+            /// Writes every mutable column of `record` (re-sealed under the current key) inside `tx`.
+            async fn write_instance(&self, tx: &mut Tx, record: &InstanceRecord) -> Result<()> {
+                let sealed = self.keys.get().seal_instance(record.id, &record.secrets, &record.token);
+                let token_lookup = self.keys.get().lookup(INSTANCE_TOKEN_PURPOSE, &record.token);
+                sqlx::query(
+                    "UPDATE instances SET name = $2, tags = $3, configuration = $4, secrets = $5, token_lookup = $6, \
+                     token_sealed = $7, key_version = $8, valid = $9, disabled = $10, trace_logging = $11, \
+                     updated_at = $12, access_expires_at = $13, refreshed_at = $14, refresh_generation = $15 \
+                     WHERE id = $1",
+                )
+                .bind(record.id)
+                .bind(&record.name)
+                .bind(tags_json(&record.tags))
+                .bind(config_json(&record.configuration))
+                .bind(sealed.secrets)
+                .bind(token_lookup)
+                .bind(sealed.token)
+                .bind(sealed.key_version)
+                .bind(record.valid)
+                .bind(record.disabled)
+                .bind(record.trace_logging)
+                .bind(record.updated_at)
+                .bind(record.access_expires_at)
+                .bind(record.refreshed_at)
+                .bind(record.refresh_generation)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Appends a token event inside `tx`, so it commits (or not) with the change it describes.
+            async fn insert_event(tx: &mut Tx, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()> {
+                const INSERT: &str =
+                    "INSERT INTO token_events (instance_id, at, kind, outcome, detail) VALUES ($1, $2, $3, $4, $5)";
+                sqlx::query(INSERT)
+                    .bind(instance_id)
+                    .bind(now())
+                    .bind(kind)
+                    .bind(outcome)
+                    .bind(detail)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_organization(&self, name: &str, secret: &Secret) -> Result<Organization> {
+                let (salt, hash) = crypto::hash_secret(secret.expose());
+                let lookup = self.keys.get().lookup(ORGANIZATION_PURPOSE, secret);
+                let created_at = now();
+                let id: Id = sqlx::query_scalar(
+                    "INSERT INTO organizations (name, secret_salt, secret_hash, secret_lookup, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(name)
+                .bind(salt)
+                .bind(hash)
+                .bind(lookup)
+                .bind(created_at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(on_unique("organization"))?;
+                Ok(Organization { id, name: name.to_owned(), created_at })
+            }
+
+            async fn insert_user(
+                &self,
+                organization_id: Id,
+                email: &str,
+                is_admin: bool,
+                secret: &Secret,
+            ) -> Result<User> {
+                let (salt, hash) = crypto::hash_secret(secret.expose());
+                let lookup = self.keys.get().lookup(USER_PURPOSE, secret);
+                let created_at = now();
+                let id: Id = sqlx::query_scalar(
+                    "INSERT INTO users (organization_id, email, is_admin, secret_salt, secret_hash, secret_lookup, \
+                     created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(organization_id)
+                .bind(email)
+                .bind(is_admin)
+                .bind(salt)
+                .bind(hash)
+                .bind(lookup)
+                .bind(created_at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => on_unique("user")(e),
+                })?;
+                Ok(User { id, organization_id, email: email.to_owned(), is_admin, created_at })
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn is_empty(&self) -> Result<bool> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(&self.pool).await?;
+                Ok(count == 0)
+            }
+
+            async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)> {
+                let secret = Secret::new(crypto::generate_secret());
+                Ok((self.insert_organization(name, &secret).await?, secret))
+            }
+
+            async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization> {
+                self.insert_organization(name, secret).await
+            }
+
+            async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)> {
+                let secret = Secret::new(crypto::generate_secret());
+                Ok((self.insert_user(organization_id, email, is_admin, &secret).await?, secret))
+            }
+
+            async fn create_user_with_secret(
+                &self,
+                organization_id: Id,
+                email: &str,
+                is_admin: bool,
+                secret: &Secret,
+            ) -> Result<User> {
+                self.insert_user(organization_id, email, is_admin, secret).await
+            }
+
+            async fn authenticate(
+                &self,
+                user_secret: &Secret,
+                org_secret: &Secret,
+            ) -> Result<Option<(User, Organization)>> {
+                let keys = self.keys.get();
+                let row = sqlx::query(
+                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
+                     o.name AS org_name, o.created_at AS org_created_at, \
+                     o.secret_salt AS org_salt, o.secret_hash AS org_hash \
+                     FROM users u JOIN organizations o ON o.id = u.organization_id \
+                     WHERE u.secret_lookup = $1 AND o.secret_lookup = $2",
+                )
+                .bind(keys.lookup(USER_PURPOSE, user_secret))
+                .bind(keys.lookup(ORGANIZATION_PURPOSE, org_secret))
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                // Both verifications always run (`&`, not `&&`): the time taken does not tell which failed.
+                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
+                let user_ok = crypto::verify_secret(user_secret.expose(), salt, hash);
+                let (salt, hash): (&str, &str) = (row.try_get("org_salt")?, row.try_get("org_hash")?);
+                let org_ok = crypto::verify_secret(org_secret.expose(), salt, hash);
+                if !(user_ok & org_ok) {
+                    return Ok(None);
+                }
+                let organization_id: Id = row.try_get("organization_id")?;
+                let user = User {
+                    id: row.try_get("id")?,
+                    organization_id,
+                    email: row.try_get("email")?,
+                    is_admin: row.try_get("is_admin")?,
+                    created_at: row.try_get("created_at")?,
+                };
+                let org = Organization {
+                    id: organization_id,
+                    name: row.try_get("org_name")?,
+                    created_at: row.try_get("org_created_at")?,
+                };
+                Ok(Some((user, org)))
+            }
+
+            async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
+                let keys = self.keys.get();
+                let token = Secret::new(crypto::generate_secret());
+                let created_at = now();
+                let mut tx = self.begin_write().await?;
+                // The sealed columns are bound to the row id, which the database assigns: insert with
+                // empty sealed columns, then seal and fill them in the same transaction.
+                let id: Id = sqlx::query_scalar(
+                    "INSERT INTO instances (organization_id, element_key, name, tags, configuration, secrets, \
+                     token_lookup, token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, \
+                     access_expires_at, \
+                     refreshed_at, refresh_generation) \
+                     VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0) RETURNING id",
+                )
+                .bind(new.organization_id)
+                .bind(&new.element_key)
+                .bind(&new.name)
+                .bind(tags_json(&new.tags))
+                .bind(config_json(&new.configuration))
+                .bind(keys.lookup(INSTANCE_TOKEN_PURPOSE, &token))
+                .bind(keys.ring.current_version())
+                .bind(true)
+                .bind(false)
+                .bind(created_at)
+                .bind(new.access_expires_at.map(micros))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => on_unique("instance token")(e),
+                })?;
+                let sealed = keys.seal_instance(id, &new.secrets, &token);
+                sqlx::query("UPDATE instances SET secrets = $2, token_sealed = $3, key_version = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(sealed.secrets)
+                    .bind(sealed.token)
+                    .bind(sealed.key_version)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(InstanceRecord {
+                    id,
+                    organization_id: new.organization_id,
+                    element_key: new.element_key,
+                    name: new.name,
+                    tags: new.tags,
+                    configuration: new.configuration,
+                    secrets: new.secrets,
+                    token,
+                    valid: true,
+                    disabled: false,
+                    trace_logging: false,
+                    created_at,
+                    updated_at: created_at,
+                    access_expires_at: new.access_expires_at.map(micros),
+                    refreshed_at: Some(created_at),
+                    refresh_generation: 0,
+                })
+            }
+
+            async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord> {
+                let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE organization_id = $1 AND id = $2");
+                let row = sqlx::query(&sql)
+                    .bind(organization_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                self.keys.get().open_instance(raw_instance(&row)?)
+            }
+
+            async fn find_instance_by_token(&self, token: &Secret) -> Result<Option<InstanceRecord>> {
+                let keys = self.keys.get();
+                let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE token_lookup = $1");
+                let row = sqlx::query(&sql)
+                    .bind(keys.lookup(INSTANCE_TOKEN_PURPOSE, token))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let record = keys.open_instance(raw_instance(&row)?)?;
+                Ok(secrets_equal(&record.token, token).then_some(record))
+            }
+
+            async fn list_instances(&self, organization_id: Id, query: &InstanceQuery) -> Result<Page<InstanceRecord>> {
+                let after = decode_cursor(query.next_page.as_deref())?;
+                let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
+                let sql = format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE organization_id = $1 AND id > $2 \
+                     AND ($3 = '[]' OR {}) \
+                     AND ($4 = '' OR LOWER(name) LIKE $4 ESCAPE '\\') \
+                     ORDER BY id LIMIT $5",
+                    self.dialect.tags_contain_all
+                );
+                // One row more than asked tells whether another page exists.
+                let rows = sqlx::query(&sql)
+                    .bind(organization_id)
+                    .bind(after)
+                    .bind(tags_json(&query.tags_all_of))
+                    .bind(like_pattern(query.search_text.as_deref()))
+                    .bind(i64::from(page_size) + 1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let keys = self.keys.get();
+                let mut items = rows
+                    .iter()
+                    .map(|row| keys.open_instance(raw_instance(row)?))
+                    .collect::<Result<Vec<_>>>()?;
+                let more = items.len() > page_size as usize;
+                items.truncate(page_size as usize);
+                let next_page = if more { items.last().map(|i| encode_cursor(i.id)) } else { None };
+                Ok(Page { items, next_page })
+            }
+
+            async fn update_instance(
+                &self,
+                organization_id: Id,
+                id: Id,
+                patch: InstancePatch,
+            ) -> Result<InstanceRecord> {
+                let mut tx = self.begin_write().await?;
+                let mut record = self.lock_instance(&mut tx, Some(organization_id), id).await?;
+                if let Some(name) = patch.name {
+                    record.name = name;
+                }
+                if let Some(tags) = patch.tags {
+                    record.tags = tags;
+                }
+                for (key, value) in patch.configuration {
+                    match value {
+                        Some(value) => record.configuration.insert(key, value),
+                        None => record.configuration.remove(&key),
+                    };
+                }
+                let new_tokens = patch.secrets.keys().any(|k| k == ACCESS_TOKEN_KEY || k == REFRESH_TOKEN_KEY);
+                for (key, value) in patch.secrets {
+                    match value {
+                        Some(value) => record.secrets.0.insert(key, value),
+                        None => record.secrets.0.remove(&key),
+                    };
+                }
+                if new_tokens {
+                    record.refresh_generation += 1;
+                    record.refreshed_at = Some(now());
+                }
+                record.disabled = patch.disabled.unwrap_or(record.disabled);
+                record.trace_logging = patch.trace_logging.unwrap_or(record.trace_logging);
+                record.valid = patch.valid.unwrap_or(record.valid);
+                if let Some(at) = patch.access_expires_at {
+                    record.access_expires_at = at.map(micros);
+                }
+                record.updated_at = now();
+                self.write_instance(&mut tx, &record).await?;
+                if new_tokens {
+                    Self::insert_event(&mut tx, id, "reauthenticate", "stored", "").await?;
+                }
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn delete_instance(&self, organization_id: Id, id: Id) -> Result<()> {
+                let done = sqlx::query("DELETE FROM instances WHERE organization_id = $1 AND id = $2")
+                    .bind(organization_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn reissue_instance_token(&self, organization_id: Id, id: Id) -> Result<Secret> {
+                let mut tx = self.begin_write().await?;
+                let mut record = self.lock_instance(&mut tx, Some(organization_id), id).await?;
+                record.token = Secret::new(crypto::generate_secret());
+                record.updated_at = now();
+                self.write_instance(&mut tx, &record).await?;
+                Self::insert_event(&mut tx, id, "instance-token", "reissued", "").await?;
+                tx.commit().await?;
+                Ok(record.token)
+            }
+
+            async fn record_token_event(&self, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_event(&mut tx, instance_id, kind, outcome, detail).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_token_events(&self, instance_id: Id, limit: u32) -> Result<Vec<TokenEvent>> {
+                let rows = sqlx::query(
+                    "SELECT id, instance_id, at, kind, outcome, detail FROM token_events WHERE instance_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(instance_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TokenEvent {
+                            id: row.try_get("id")?,
+                            instance_id: row.try_get("instance_id")?,
+                            at: row.try_get("at")?,
+                            kind: row.try_get("kind")?,
+                            outcome: row.try_get("outcome")?,
+                            detail: row.try_get("detail")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn instances_due_for_refresh(
+                &self,
+                expires_before: DateTime<Utc>,
+                refreshed_before: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<Id>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM instances WHERE valid = $1 AND disabled = $2 \
+                     AND ((access_expires_at IS NOT NULL AND access_expires_at < $3) \
+                          OR COALESCE(refreshed_at, created_at) < $4) \
+                     ORDER BY COALESCE(access_expires_at, created_at), id LIMIT $5",
+                )
+                .bind(true)
+                .bind(false)
+                .bind(micros(expires_before))
+                .bind(micros(refreshed_before))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn refresh_tokens(&self, instance_id: Id, refresh: RefreshFn) -> Result<RefreshResult> {
+                // In-process queue first (see `instance_locks`), then the database lock that also
+                // excludes other processes and nodes.
+                let _queued = self.locks.lock(instance_id).await;
+                let mut tx = self.begin_write().await?;
+                let mut record = self.lock_instance(&mut tx, None, instance_id).await?;
+                let before = current_tokens(&record);
+                let (outcome, kind, detail) = match refresh(before.clone()).await {
+                    RefreshDecision::Unchanged => {
+                        tx.rollback().await?;
+                        return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: before });
+                    }
+                    RefreshDecision::Refreshed(pair) => {
+                        record.secrets.insert(ACCESS_TOKEN_KEY, pair.access_token);
+                        record.secrets.insert(REFRESH_TOKEN_KEY, pair.refresh_token);
+                        record.access_expires_at = pair.access_expires_at.map(micros);
+                        record.refreshed_at = Some(now());
+                        record.refresh_generation += 1;
+                        record.valid = true;
+                        (RefreshOutcome::Refreshed, "refreshed", String::new())
+                    }
+                    RefreshDecision::Invalid { detail } => {
+                        record.valid = false;
+                        (RefreshOutcome::Invalid, "invalid_grant", detail)
+                    }
+                    RefreshDecision::Failed { detail } => (RefreshOutcome::Failed, "failed", detail),
+                };
+                if outcome != RefreshOutcome::Failed {
+                    record.updated_at = now();
+                    self.write_instance(&mut tx, &record).await?;
+                }
+                Self::insert_event(&mut tx, instance_id, "refresh", kind, &detail).await?;
+                // The commit is the durability point: only after it does the caller get the new pair.
+                tx.commit().await?;
+                Ok(RefreshResult { outcome, current: current_tokens(&record) })
+            }
+
+            async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64> {
+                let canary = Self::read_canary(&self.pool).await?;
+                // The new keyring must still read what is stored, or the rotation would strand it.
+                keyring.check(&canary).map_err(StoreError::WrongMasterKey)?;
+                let lookup = self.keys.get().lookup.clone();
+                let target = keyring.current_version();
+                self.keys.set(Keys { ring: keyring, lookup });
+                let select = format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE key_version <> $1 ORDER BY id LIMIT $2{}",
+                    self.dialect.for_update
+                );
+                let mut resealed = 0u64;
+                loop {
+                    let mut tx = self.begin_write().await?;
+                    let rows = sqlx::query(&select).bind(target).bind(ROTATION_BATCH).fetch_all(&mut *tx).await?;
+                    if rows.is_empty() {
+                        tx.commit().await?;
+                        break;
+                    }
+                    for row in &rows {
+                        let record = self.keys.get().open_instance(raw_instance(row)?)?;
+                        self.write_instance(&mut tx, &record).await?;
+                        resealed += 1;
+                    }
+                    tx.commit().await?;
+                }
+                // The canary goes last: until every row is re-sealed, a restart with only the new key
+                // fails the startup check instead of finding unreadable rows.
+                let keys = self.keys.get();
+                let sealed = keys.ring.seal(keys.lookup.as_bytes(), CANARY_AAD);
+                sqlx::query("UPDATE keyring_canary SET key_version = $1, payload = $2 WHERE id = 1")
+                    .bind(sealed.key_version)
+                    .bind(sealed.encode_payload())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(resealed)
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+
+        fn current_tokens(record: &InstanceRecord) -> CurrentTokens {
+            let pair = record.secrets.token_pair().map(|(access_token, refresh_token)| TokenPair {
+                access_token,
+                refresh_token,
+                access_expires_at: record.access_expires_at,
+            });
+            CurrentTokens {
+                instance_id: record.id,
+                pair,
+                refresh_generation: record.refresh_generation,
+                refreshed_at: record.refreshed_at,
+                valid: record.valid,
+                secrets: record.secrets.clone(),
+            }
+        }
+    };
+}
+
+pub(crate) use implement_store;

@@ -1,0 +1,542 @@
+//! The store conformance suite: every case runs against SQLite (a temp file) and PostgreSQL (a fresh
+//! database per test on the machine's server), through the `Store` trait only, except where a case
+//! reads raw rows to prove what is (not) stored.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use common::TestDb;
+use store::{
+    InstancePatch, InstanceQuery, Keyring, MasterKey, NewInstance, RefreshDecision, RefreshFn, RefreshOutcome, Secret,
+    SecretMap, Store, StoreError, TokenPair, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY,
+};
+
+/// Declares each case once and instantiates it for both databases.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::common::run(crate::common::Backend::Sqlite, crate::$case).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::common::run(crate::common::Backend::Postgres, crate::$case).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_new_store_is_empty_until_an_organization_exists,
+    authenticate_needs_the_right_user_and_organization_secrets,
+    an_organization_cannot_see_or_touch_another_organizations_instance,
+    an_instance_is_found_by_its_token,
+    deleting_an_instance_revokes_its_token_at_once,
+    reissuing_a_token_revokes_the_old_one,
+    instances_filter_by_all_tags_and_search_text_and_page_with_a_cursor,
+    secrets_are_not_stored_in_clear,
+    patches_merge_configuration_and_secrets,
+    a_wrong_master_key_is_a_clear_error_at_connect,
+    tampered_sealed_columns_fail_to_open,
+    key_rotation_keeps_everything_readable,
+    concurrent_refreshes_on_one_store_refresh_once,
+    concurrent_refreshes_on_two_stores_refresh_once,
+    refresh_outcomes_are_stored_and_audited,
+    a_dropped_caller_does_not_lose_a_detached_refresh,
+    instances_due_for_refresh_are_the_expiring_and_the_stale,
+);
+
+fn keyring() -> Keyring {
+    Keyring::new(MasterKey::generate())
+}
+
+fn secrets(pairs: &[(&str, &str)]) -> SecretMap {
+    pairs.iter().map(|(k, v)| (*k, *v)).collect()
+}
+
+fn new_instance(organization_id: i64, name: &str, tags: &[&str]) -> NewInstance {
+    NewInstance {
+        organization_id,
+        element_key: "infusionsoftcrm".into(),
+        name: name.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        configuration: BTreeMap::from([("infusionsoft.server".to_string(), "sandbox.infusionsoft.com".to_string())]),
+        secrets: secrets(&[
+            ("oauth.api.secret", "client-secret-value"),
+            (ACCESS_TOKEN_KEY, "access-0"),
+            (REFRESH_TOKEN_KEY, "refresh-0"),
+        ]),
+        access_expires_at: Some(Utc::now() + TimeDelta::hours(24)),
+    }
+}
+
+/// A store with one organization and its id.
+async fn store_with_org(db: &TestDb) -> (Arc<dyn Store>, i64) {
+    let store = db.connect(keyring()).await;
+    let (org, _) = store.create_organization("acme").await.unwrap();
+    (store, org.id)
+}
+
+async fn a_new_store_is_empty_until_an_organization_exists(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    assert!(store.is_empty().await.unwrap());
+    store.create_organization("default").await.unwrap();
+    assert!(!store.is_empty().await.unwrap());
+    assert!(matches!(store.create_organization("default").await, Err(StoreError::Conflict(_))));
+    store.ping().await.unwrap();
+}
+
+async fn authenticate_needs_the_right_user_and_organization_secrets(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let (org_a, org_a_secret) = store.create_organization("a").await.unwrap();
+    let (_, org_b_secret) = store.create_organization("b").await.unwrap();
+    let (user, user_secret) = store.create_user(org_a.id, "admin@a.example", true).await.unwrap();
+
+    let (found_user, found_org) = store.authenticate(&user_secret, &org_a_secret).await.unwrap().unwrap();
+    assert_eq!((found_user.id, found_org.id), (user.id, org_a.id));
+    assert!(found_user.is_admin);
+    assert_eq!(found_user, user);
+
+    let wrong = Secret::new(store::crypto::generate_secret());
+    assert!(store.authenticate(&wrong, &org_a_secret).await.unwrap().is_none());
+    assert!(store.authenticate(&user_secret, &wrong).await.unwrap().is_none());
+    assert!(store.authenticate(&user_secret, &org_b_secret).await.unwrap().is_none(), "user of another organization");
+    assert!(store.authenticate(&org_a_secret, &user_secret).await.unwrap().is_none(), "secrets swapped");
+
+    // Bootstrap secrets chosen by the operator work the same way.
+    let chosen_org = Secret::new("org-from-env");
+    let org_c = store.create_organization_with_secret("c", &chosen_org).await.unwrap();
+    let chosen_user = Secret::new("user-from-env");
+    store.create_user_with_secret(org_c.id, "root@c.example", true, &chosen_user).await.unwrap();
+    assert!(store.authenticate(&chosen_user, &chosen_org).await.unwrap().is_some());
+    assert!(matches!(store.create_user(org_c.id, "root@c.example", false).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_user(9999, "x@y.example", false).await, Err(StoreError::NotFound)));
+}
+
+async fn an_organization_cannot_see_or_touch_another_organizations_instance(db: Arc<TestDb>) {
+    let (store, org_a) = store_with_org(&db).await;
+    let (org_b, _) = store.create_organization("intruder").await.unwrap();
+    let instance = store.insert_instance(new_instance(org_a, "a's", &["t"])).await.unwrap();
+
+    assert!(matches!(store.get_instance(org_b.id, instance.id).await, Err(StoreError::NotFound)));
+    let listed = store.list_instances(org_b.id, &InstanceQuery::default()).await.unwrap();
+    assert!(listed.items.is_empty());
+    let patch = InstancePatch { name: Some("stolen".into()), ..Default::default() };
+    assert!(matches!(store.update_instance(org_b.id, instance.id, patch).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.reissue_instance_token(org_b.id, instance.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_instance(org_b.id, instance.id).await, Err(StoreError::NotFound)));
+
+    let still = store.get_instance(org_a, instance.id).await.unwrap();
+    assert_eq!(still.name, "a's");
+    assert_eq!(still.token, instance.token);
+}
+
+async fn an_instance_is_found_by_its_token(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let created = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let found = store.find_instance_by_token(&created.token).await.unwrap().unwrap();
+    assert_eq!(found.id, created.id);
+    assert_eq!(found.secrets, created.secrets);
+    assert_eq!(found.configuration, created.configuration);
+    assert_eq!(found.created_at, created.created_at, "timestamps round-trip exactly");
+    assert_eq!(found.access_expires_at, created.access_expires_at);
+    let unknown = Secret::new(store::crypto::generate_secret());
+    assert!(store.find_instance_by_token(&unknown).await.unwrap().is_none());
+}
+
+async fn deleting_an_instance_revokes_its_token_at_once(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let created = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    store.delete_instance(org, created.id).await.unwrap();
+    assert!(store.find_instance_by_token(&created.token).await.unwrap().is_none());
+    assert!(matches!(store.get_instance(org, created.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_instance(org, created.id).await, Err(StoreError::NotFound)));
+    // Ids are never reused.
+    let next = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    assert!(next.id > created.id);
+}
+
+async fn reissuing_a_token_revokes_the_old_one(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let created = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let new_token = store.reissue_instance_token(org, created.id).await.unwrap();
+    assert_ne!(new_token, created.token);
+    assert!(store.find_instance_by_token(&created.token).await.unwrap().is_none());
+    let found = store.find_instance_by_token(&new_token).await.unwrap().unwrap();
+    assert_eq!(found.id, created.id);
+    assert_eq!(found.secrets, created.secrets, "secrets survive the reissue");
+    let events = store.list_token_events(created.id, 10).await.unwrap();
+    assert_eq!(events[0].outcome, "reissued");
+}
+
+async fn instances_filter_by_all_tags_and_search_text_and_page_with_a_cursor(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    for (name, tags) in [
+        ("Alpha CRM", &["prod", "eu"][..]),
+        ("Beta CRM", &["prod"][..]),
+        ("Gamma_ERP", &["prod", "eu", "vip"][..]),
+        ("Delta", &["test", "eu"][..]),
+        ("Epsilon 100%", &["prod", "eu"][..]),
+    ] {
+        store.insert_instance(new_instance(org, name, tags)).await.unwrap();
+    }
+    let names =
+        |page: &store::Page<store::InstanceRecord>| page.items.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+
+    let query = |tags: &[&str], search: Option<&str>, size: u32, next: Option<String>| InstanceQuery {
+        tags_all_of: tags.iter().map(|t| t.to_string()).collect(),
+        search_text: search.map(str::to_string),
+        page_size: size,
+        next_page: next,
+    };
+    let prod_eu = store.list_instances(org, &query(&["prod", "eu"], None, 10, None)).await.unwrap();
+    assert_eq!(names(&prod_eu), ["Alpha CRM", "Gamma_ERP", "Epsilon 100%"]);
+    assert!(prod_eu.next_page.is_none());
+
+    let crm = store.list_instances(org, &query(&[], Some("crm"), 10, None)).await.unwrap();
+    assert_eq!(names(&crm), ["Alpha CRM", "Beta CRM"], "case-insensitive");
+    let literal = store.list_instances(org, &query(&[], Some("a_e"), 10, None)).await.unwrap();
+    assert_eq!(names(&literal), ["Gamma_ERP"], "`_` is literal, not a wildcard");
+    let percent = store.list_instances(org, &query(&[], Some("0%"), 10, None)).await.unwrap();
+    assert_eq!(names(&percent), ["Epsilon 100%"]);
+    let none = store.list_instances(org, &query(&["prod", "nope"], None, 10, None)).await.unwrap();
+    assert!(none.items.is_empty());
+
+    let mut seen = Vec::new();
+    let mut next = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_instances(org, &query(&[], None, 2, next)).await.unwrap();
+        pages += 1;
+        seen.extend(names(&page));
+        next = page.next_page;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["Alpha CRM", "Beta CRM", "Gamma_ERP", "Delta", "Epsilon 100%"]);
+
+    let bad = query(&[], None, 2, Some("not-a-cursor".into()));
+    assert!(matches!(store.list_instances(org, &bad).await, Err(StoreError::InvalidCursor)));
+}
+
+async fn secrets_are_not_stored_in_clear(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let (org, org_secret) = store.create_organization("acme").await.unwrap();
+    let (_, user_secret) = store.create_user(org.id, "u@acme.example", false).await.unwrap();
+    let created = store.insert_instance(new_instance(org.id, "crm", &[])).await.unwrap();
+    let reissued = store.reissue_instance_token(org.id, created.id).await.unwrap();
+
+    let mut stored = db
+        .raw_texts(
+            "SELECT name || tags || configuration || secrets || token_lookup || token_sealed || \
+             CAST(key_version AS TEXT) FROM instances",
+        )
+        .await;
+    stored.extend(db.raw_texts("SELECT name || secret_salt || secret_hash || secret_lookup FROM organizations").await);
+    stored.extend(db.raw_texts("SELECT email || secret_salt || secret_hash || secret_lookup FROM users").await);
+    stored.extend(db.raw_texts("SELECT kind || outcome || detail FROM token_events").await);
+    let everything = stored.join("\n");
+    assert!(everything.contains("sandbox.infusionsoft.com"), "non-secret configuration is plain JSON");
+    for secret in [
+        created.token.expose(),
+        reissued.expose(),
+        org_secret.expose(),
+        user_secret.expose(),
+        "client-secret-value",
+        "access-0",
+        "refresh-0",
+    ] {
+        assert!(!everything.contains(secret), "a secret is stored in clear");
+    }
+    // Nor can a record reach a log line with its secrets: `Debug` masks them.
+    let record = store.get_instance(org.id, created.id).await.unwrap();
+    let debug = format!("{record:?} {org_secret:?} {user_secret:?}");
+    for secret in [reissued.expose(), org_secret.expose(), user_secret.expose(), "client-secret-value", "refresh-0"] {
+        assert!(!debug.contains(secret), "a secret is Debug-printable");
+    }
+}
+
+async fn patches_merge_configuration_and_secrets(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let created = store.insert_instance(new_instance(org, "crm", &["a"])).await.unwrap();
+    let patch = InstancePatch {
+        name: Some("renamed".into()),
+        tags: Some(vec!["b".into()]),
+        configuration: BTreeMap::from([
+            ("filter.response.nulls".into(), Some("false".into())),
+            ("infusionsoft.server".into(), None),
+        ]),
+        secrets: BTreeMap::from([("infusionsoft.private.key".into(), Some(Secret::new("encrypted-key")))]),
+        disabled: Some(true),
+        trace_logging: Some(true),
+        ..Default::default()
+    };
+    let updated = store.update_instance(org, created.id, patch).await.unwrap();
+    let read = store.get_instance(org, created.id).await.unwrap();
+    for record in [&updated, &read] {
+        assert_eq!(record.name, "renamed");
+        assert_eq!(record.tags, ["b"]);
+        assert_eq!(record.configuration, BTreeMap::from([("filter.response.nulls".into(), "false".into())]));
+        assert_eq!(record.secrets.get("infusionsoft.private.key").unwrap().expose(), "encrypted-key");
+        assert_eq!(record.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose(), "refresh-0", "untouched keys stay");
+        assert!(record.disabled && record.trace_logging && record.valid);
+        assert_eq!(record.refresh_generation, 0);
+    }
+    // Re-authentication stores a new pair and counts as a new generation.
+    let reauth = InstancePatch {
+        secrets: BTreeMap::from([
+            (ACCESS_TOKEN_KEY.into(), Some(Secret::new("access-r"))),
+            (REFRESH_TOKEN_KEY.into(), Some(Secret::new("refresh-r"))),
+        ]),
+        valid: Some(true),
+        ..Default::default()
+    };
+    let reauthed = store.update_instance(org, created.id, reauth).await.unwrap();
+    assert_eq!(reauthed.refresh_generation, 1);
+    assert_eq!(
+        store.get_instance(org, created.id).await.unwrap().secrets.get(REFRESH_TOKEN_KEY).unwrap().expose(),
+        "refresh-r"
+    );
+}
+
+async fn a_wrong_master_key_is_a_clear_error_at_connect(db: Arc<TestDb>) {
+    let right = MasterKey::generate();
+    let store = db.connect(Keyring::new(right.clone())).await;
+    store.create_organization("acme").await.unwrap();
+    drop(store);
+
+    let err = store::connect(&db.url, keyring()).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongMasterKey(_)), "{err:?}");
+    assert!(err.to_string().contains("master key does not match"), "{err}");
+    // The right key still works afterwards.
+    let again = db.connect(Keyring::new(right)).await;
+    assert!(!again.is_empty().await.unwrap());
+}
+
+async fn tampered_sealed_columns_fail_to_open(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let a = store.insert_instance(new_instance(org, "a", &[])).await.unwrap();
+    let b = store.insert_instance(new_instance(org, "b", &[])).await.unwrap();
+    // Copy a's sealed secrets onto b: the associated data (the row id) no longer matches.
+    db.raw_execute(&format!(
+        "UPDATE instances SET secrets = (SELECT secrets FROM instances WHERE id = {}) WHERE id = {}",
+        a.id, b.id
+    ))
+    .await;
+    let err = store.get_instance(org, b.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Crypto(store::CryptoError::Unauthentic)), "{err:?}");
+    assert!(store.get_instance(org, a.id).await.is_ok());
+}
+
+async fn key_rotation_keeps_everything_readable(db: Arc<TestDb>) {
+    let old = MasterKey::generate();
+    let store = db.connect(Keyring::new(old.clone())).await;
+    let (org, org_secret) = store.create_organization("acme").await.unwrap();
+    let (_, user_secret) = store.create_user(org.id, "u@acme.example", true).await.unwrap();
+    let mut created = Vec::new();
+    let started = std::time::Instant::now();
+    for i in 0..250 {
+        created.push(store.insert_instance(new_instance(org.id, &format!("i{i}"), &[])).await.unwrap());
+    }
+    eprintln!("{:?}: 250 sequential inserts took {:?}", db.backend, started.elapsed());
+
+    let new = MasterKey::generate();
+    // A keyring that cannot read the current data is refused before anything changes.
+    assert!(matches!(store.rotate_master_key(Keyring::new(new.clone())).await, Err(StoreError::WrongMasterKey(_))));
+    let started = std::time::Instant::now();
+    let resealed = store.rotate_master_key(Keyring::with_older(new.clone(), [old.clone()])).await.unwrap();
+    eprintln!("{:?}: rotating 250 instances took {:?}", db.backend, started.elapsed());
+    assert_eq!(resealed, 250);
+
+    let versions = db.raw_texts("SELECT DISTINCT CAST(key_version AS TEXT) FROM instances").await;
+    assert_eq!(versions, [new.version().to_string()]);
+    for instance in [&created[0], &created[249]] {
+        let found = store.find_instance_by_token(&instance.token).await.unwrap().unwrap();
+        assert_eq!(found.secrets, instance.secrets);
+    }
+    assert!(store.authenticate(&user_secret, &org_secret).await.unwrap().is_some());
+
+    // After the rotation the new key alone opens the database, and the old one alone does not.
+    let reopened = db.connect(Keyring::new(new)).await;
+    assert!(reopened.authenticate(&user_secret, &org_secret).await.unwrap().is_some());
+    assert_eq!(reopened.get_instance(org.id, created[7].id).await.unwrap().secrets, created[7].secrets);
+    let err = store::connect(&db.url, Keyring::new(old)).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongMasterKey(_)));
+}
+
+/// `tasks` refreshers, spread over `stores`, all starting from the same stored pair; each refreshes
+/// only if the pair it sees under the lock is still the one it started with (as the token lifecycle
+/// does). Returns how many times the mock vendor was called.
+async fn refresh_storm(stores: Vec<Arc<dyn Store>>, org: i64, instance: i64, tasks: usize) -> usize {
+    let vendor_calls = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+    let mut handles = Vec::new();
+    for task in 0..tasks {
+        let store = Arc::clone(&stores[task % stores.len()]);
+        let (vendor_calls, barrier) = (Arc::clone(&vendor_calls), Arc::clone(&barrier));
+        handles.push(tokio::spawn(async move {
+            let started_with = store.get_instance(org, instance).await.unwrap().secrets.get(REFRESH_TOKEN_KEY).cloned();
+            barrier.wait().await;
+            let refresher: RefreshFn = Box::new(move |current| {
+                Box::pin(async move {
+                    let seen = current.pair.map(|p| p.refresh_token);
+                    if seen != started_with {
+                        return RefreshDecision::Unchanged;
+                    }
+                    let n = vendor_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await; // the vendor round trip
+                    RefreshDecision::Refreshed(TokenPair {
+                        access_token: Secret::new(format!("access-{n}")),
+                        refresh_token: Secret::new(format!("refresh-{n}")),
+                        access_expires_at: Some(Utc::now() + TimeDelta::hours(24)),
+                    })
+                })
+            });
+            store.refresh_tokens(instance, refresher).await.unwrap().outcome
+        }));
+    }
+    let mut refreshed = 0;
+    for handle in handles {
+        if handle.await.unwrap() == RefreshOutcome::Refreshed {
+            refreshed += 1;
+        }
+    }
+    assert_eq!(refreshed, 1, "exactly one section reports a refresh");
+    vendor_calls.load(Ordering::SeqCst)
+}
+
+async fn concurrent_refreshes_on_one_store_refresh_once(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let started = std::time::Instant::now();
+    let calls = refresh_storm(vec![Arc::clone(&store)], org, instance.id, 50).await;
+    eprintln!("{:?}: 50 concurrent refreshes took {:?}", db.backend, started.elapsed());
+    assert_eq!(calls, 1);
+    let after = store.get_instance(org, instance.id).await.unwrap();
+    assert_eq!(after.refresh_generation, 1);
+    assert_eq!(after.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose(), "refresh-1");
+    assert!(store.find_instance_by_token(&instance.token).await.unwrap().is_some());
+}
+
+async fn concurrent_refreshes_on_two_stores_refresh_once(db: Arc<TestDb>) {
+    let ring = keyring();
+    let first = db.connect(ring.clone()).await;
+    let second = db.connect(ring).await;
+    let (org, _) = first.create_organization("acme").await.unwrap();
+    let instance = first.insert_instance(new_instance(org.id, "crm", &[])).await.unwrap();
+    let calls = refresh_storm(vec![first, Arc::clone(&second)], org.id, instance.id, 50).await;
+    assert_eq!(calls, 1);
+    assert_eq!(second.get_instance(org.id, instance.id).await.unwrap().refresh_generation, 1);
+}
+
+async fn refresh_outcomes_are_stored_and_audited(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let decide = |decision: RefreshDecision| -> RefreshFn { Box::new(move |_| Box::pin(async move { decision })) };
+
+    let failed = store
+        .refresh_tokens(instance.id, decide(RefreshDecision::Failed { detail: "vendor 503".into() }))
+        .await
+        .unwrap();
+    assert_eq!(failed.outcome, RefreshOutcome::Failed);
+    let read = store.get_instance(org, instance.id).await.unwrap();
+    assert!(read.valid, "a transient failure leaves the instance valid");
+    assert_eq!(read.secrets, instance.secrets);
+
+    let expires = Utc::now() + TimeDelta::hours(1);
+    let pair = TokenPair {
+        access_token: Secret::new("access-new"),
+        refresh_token: Secret::new("refresh-new"),
+        access_expires_at: Some(expires),
+    };
+    let refreshed = store.refresh_tokens(instance.id, decide(RefreshDecision::Refreshed(pair))).await.unwrap();
+    assert_eq!(refreshed.outcome, RefreshOutcome::Refreshed);
+    assert_eq!(refreshed.current.refresh_generation, 1);
+    let read = store.get_instance(org, instance.id).await.unwrap();
+    assert_eq!(read.secrets.get(ACCESS_TOKEN_KEY).unwrap().expose(), "access-new");
+    assert_eq!(read.secrets.get("oauth.api.secret").unwrap().expose(), "client-secret-value");
+    assert_eq!(read.access_expires_at.map(|t| t.timestamp_micros()), Some(expires.timestamp_micros()));
+
+    let invalid = store
+        .refresh_tokens(instance.id, decide(RefreshDecision::Invalid { detail: "invalid_grant".into() }))
+        .await
+        .unwrap();
+    assert_eq!(invalid.outcome, RefreshOutcome::Invalid);
+    assert!(!store.get_instance(org, instance.id).await.unwrap().valid);
+
+    let unchanged = store.refresh_tokens(instance.id, decide(RefreshDecision::Unchanged)).await.unwrap();
+    assert_eq!(unchanged.outcome, RefreshOutcome::Unchanged);
+
+    let outcomes: Vec<_> =
+        store.list_token_events(instance.id, 10).await.unwrap().into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, ["invalid_grant", "refreshed", "failed"], "newest first, none for unchanged");
+    store.record_token_event(instance.id, "refresh", "scheduled", "proactive").await.unwrap();
+    assert_eq!(store.list_token_events(instance.id, 1).await.unwrap()[0].detail, "proactive");
+    assert!(matches!(
+        store.refresh_tokens(987_654, decide(RefreshDecision::Unchanged)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn instances_due_for_refresh_are_the_expiring_and_the_stale(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let now = Utc::now();
+    let mut soon = new_instance(org, "soon", &[]);
+    soon.access_expires_at = Some(now + TimeDelta::minutes(2));
+    let soon = store.insert_instance(soon).await.unwrap();
+    let later = store.insert_instance(new_instance(org, "later", &[])).await.unwrap();
+    let mut disabled = new_instance(org, "disabled", &[]);
+    disabled.access_expires_at = Some(now + TimeDelta::minutes(1));
+    let disabled = store.insert_instance(disabled).await.unwrap();
+    let patch = InstancePatch { disabled: Some(true), ..Default::default() };
+    store.update_instance(org, disabled.id, patch).await.unwrap();
+
+    let long_ago = now - TimeDelta::days(30);
+    let due = store.instances_due_for_refresh(now + TimeDelta::minutes(5), long_ago, 10).await.unwrap();
+    assert_eq!(due, [soon.id]);
+    // Everything refreshed before "tomorrow" is stale by then.
+    let stale = store.instances_due_for_refresh(now, now + TimeDelta::days(1), 10).await.unwrap();
+    assert_eq!(stale.len(), 2);
+    assert!(stale.contains(&soon.id) && stale.contains(&later.id));
+}
+
+async fn a_dropped_caller_does_not_lose_a_detached_refresh(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let refresher: RefreshFn = Box::new(|_| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(100)).await; // the vendor has rotated the pair meanwhile
+            RefreshDecision::Refreshed(TokenPair {
+                access_token: Secret::new("access-late"),
+                refresh_token: Secret::new("refresh-late"),
+                access_expires_at: None,
+            })
+        })
+    });
+    let call = store::refresh_tokens_detached(Arc::clone(&store), instance.id, refresher);
+    assert!(tokio::time::timeout(Duration::from_millis(10), call).await.is_err(), "the caller gave up");
+    let mut stored = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let record = store.get_instance(org, instance.id).await.unwrap();
+        if record.refresh_generation == 1 {
+            stored = record.secrets.get(REFRESH_TOKEN_KEY).cloned();
+            break;
+        }
+    }
+    assert_eq!(stored, Some(Secret::new("refresh-late")));
+}
