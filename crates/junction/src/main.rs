@@ -38,7 +38,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve => {
-            eprintln!("junction serve is not built yet (see the README's status); `junction sandbox` runs the simulator");
+            eprintln!(
+                "junction serve is not built yet (see the README's status); `junction sandbox` runs the simulator"
+            );
             std::process::exit(2)
         }
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
