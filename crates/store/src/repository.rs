@@ -91,6 +91,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// constant time.
     async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
 
+    /// The user a user secret belongs to, with their organization, or `None`; for hub calls, which
+    /// carry `User` and `Element` but not always `Organization`. Verified like [`Store::authenticate`].
+    async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>>;
+
     /// Stores a new instance with a fresh instance token, returned with the record.
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
 

@@ -342,6 +342,38 @@ macro_rules! implement_store {
                 Ok(Some((user, org)))
             }
 
+            async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>> {
+                let keys = self.keys.get();
+                let row = sqlx::query(
+                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
+                     o.name AS org_name, o.created_at AS org_created_at \
+                     FROM users u JOIN organizations o ON o.id = u.organization_id \
+                     WHERE u.secret_lookup = $1",
+                )
+                .bind(keys.lookup(USER_PURPOSE, user_secret))
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
+                if !crypto::verify_secret(user_secret.expose(), salt, hash) {
+                    return Ok(None);
+                }
+                let organization_id: Id = row.try_get("organization_id")?;
+                let user = User {
+                    id: row.try_get("id")?,
+                    organization_id,
+                    email: row.try_get("email")?,
+                    is_admin: row.try_get("is_admin")?,
+                    created_at: row.try_get("created_at")?,
+                };
+                let org = Organization {
+                    id: organization_id,
+                    name: row.try_get("org_name")?,
+                    created_at: row.try_get("org_created_at")?,
+                };
+                Ok(Some((user, org)))
+            }
+
             async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
                 let keys = self.keys.get();
                 let token = Secret::new(crypto::generate_secret());

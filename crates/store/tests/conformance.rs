@@ -115,6 +115,15 @@ async fn authenticate_needs_the_right_user_and_organization_secrets(db: Arc<Test
     assert!(store.authenticate(&user_secret, &org_b_secret).await.unwrap().is_none(), "user of another organization");
     assert!(store.authenticate(&org_a_secret, &user_secret).await.unwrap().is_none(), "secrets swapped");
 
+    // A user secret alone (hub calls) finds the user and their organization, and nothing else.
+    let (alone_user, alone_org) = store.authenticate_user(&user_secret).await.unwrap().unwrap();
+    assert_eq!((alone_user.id, alone_org.id), (user.id, org_a.id));
+    assert!(store.authenticate_user(&wrong).await.unwrap().is_none());
+    assert!(
+        store.authenticate_user(&org_a_secret).await.unwrap().is_none(),
+        "an organization secret is no user secret"
+    );
+
     // Bootstrap secrets chosen by the operator work the same way.
     let chosen_org = Secret::new("org-from-env");
     let org_c = store.create_organization_with_secret("c", &chosen_org).await.unwrap();
