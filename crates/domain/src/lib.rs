@@ -15,6 +15,7 @@ pub mod instance_config;
 pub mod oauth_url;
 pub mod secret;
 pub mod token_rules;
+pub mod vendor_limits;
 
 pub use error::DomainError;
 pub use secret::Secret;
