@@ -1,6 +1,8 @@
 //! The `junction` binary: parses the command line and hands each subcommand to the crate that owns
 //! it. Wiring only.
 
+mod serve;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -14,8 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the platform (HTTP API, hub API, console). Not built yet: see the README's status.
-    Serve,
+    /// Run the platform: the HTTP API under /elements/api-v2 and the hub API.
+    Serve(serve::ServeArgs),
     /// Run the Infusionsoft simulator alone (OAuth, REST v1/v2, hooks, rate limits, test controls).
     Sandbox {
         /// Address to listen on.
@@ -33,16 +35,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr, so that stdout carries only what is meant for the operator (the bootstrap
+    // secrets, printed once).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve => {
-            eprintln!(
-                "junction serve is not built yet (see the README's status); `junction sandbox` runs the simulator"
-            );
-            std::process::exit(2)
-        }
+        Command::Serve(args) => serve::run(args).await,
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
     }
 }
@@ -61,7 +61,8 @@ async fn sandbox(bind: &str, config: Option<PathBuf>, no_demo_data: bool) -> any
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,92 @@
+//! The two ways a request authenticates (SPEC "Platform authentication").
+//!
+//! - [`PlatformAuth`]: `User <secret>, Organization <secret>`; both checked by the store in
+//!   constant time against salted hashes. Anything missing or wrong is a 401 that does not say which
+//!   part was wrong.
+//! - [`HubAuth`]: `User <secret>, Element <instance token>` (the `Organization` part may be present
+//!   too). The user secret is always verified (with the organization secret when sent); the
+//!   instance token names the instance, which must belong to the caller's organization (else a 404,
+//!   as if it did not exist). A deleted or reissued token is a 401, a disabled instance a 403.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use domain::auth_header::{self, Credentials, Part};
+use store::{InstanceRecord, Organization, User};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const INVALID: &str = "Invalid Authorization: the User and Organization secrets do not match";
+
+/// The caller of a platform API call.
+#[derive(Debug, Clone)]
+pub struct PlatformAuth {
+    pub user: User,
+    pub organization: Organization,
+}
+
+/// The caller of a hub call, and the instance its token names (as read when the call started).
+#[derive(Debug, Clone)]
+pub struct HubAuth {
+    pub instance: InstanceRecord,
+}
+
+fn credentials(parts: &Parts) -> Result<Credentials, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("Missing Authorization header".into()))?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("Invalid Authorization header: not visible ASCII".into()))?;
+    Ok(auth_header::parse(text).map_err(domain::DomainError::from)?)
+}
+
+impl FromRequestParts<AppState> for PlatformAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let credentials = credentials(parts)?;
+        let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
+        let org_secret = credentials.require(Part::Organization).map_err(domain::DomainError::from)?;
+        let Some((user, organization)) = state.store.authenticate(user_secret, org_secret).await? else {
+            return Err(ApiError::Unauthorized(INVALID.into()));
+        };
+        Ok(PlatformAuth { user, organization })
+    }
+}
+
+impl FromRequestParts<AppState> for HubAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let credentials = credentials(parts)?;
+        let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
+        let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
+        let caller = match &credentials.organization {
+            Some(org_secret) => state.store.authenticate(user_secret, org_secret).await?,
+            None => state.store.authenticate_user(user_secret).await?,
+        };
+        let Some((_, organization)) = caller else {
+            return Err(ApiError::Unauthorized(INVALID.into()));
+        };
+        let Some(instance) = state.store.find_instance_by_token(token).await? else {
+            return Err(ApiError::Unauthorized("Invalid Element token: no such instance".into()));
+        };
+        if instance.organization_id != organization.id {
+            // Another organization's instance does not exist, as far as this caller can tell.
+            return Err(ApiError::NotFound("No such instance".into()));
+        }
+        if instance.disabled {
+            return Err(ApiError::Forbidden {
+                message: format!(
+                    "Instance {} is disabled; enable it with PUT /instances/{}/enabled",
+                    instance.id, instance.id
+                ),
+                provider_message: None,
+            });
+        }
+        Ok(HubAuth { instance })
+    }
+}

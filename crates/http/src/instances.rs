@@ -1,0 +1,231 @@
+//! The instance routes (platform auth): create (`POST /instances`, `POST /elements/{keyOrId}/instances`),
+//! list, get, patch, delete, enable/disable, and the Junction extensions `PUT /instances/{id}/tokens/refresh`
+//! (refresh the vendor tokens now) and `PUT /instances/{id}/token` (issue a new instance token).
+//!
+//! Every route acts only on the caller's organization: another organization's instance is a 404.
+//! Not built yet (next slices): `PUT /instances/{id}` re-authentication, the configuration
+//! sub-resource, trace logging, events, docs, and the id-less forms.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use domain::instance_config;
+use domain::DomainError;
+use serde_json::Value;
+use store::{Id, InstancePatch, InstanceQuery, InstanceRecord, Secret};
+
+use crate::auth::PlatformAuth;
+use crate::error::ApiError;
+use crate::instance_view;
+use crate::json_body::JsonBody;
+use crate::provisioning::{self, ExternalAuthentication, PLATFORM_KEPT};
+use crate::state::AppState;
+use crate::token_refresh;
+
+/// The store's page size cap (`InstanceQuery::page_size`).
+const MAX_PAGE_SIZE: u32 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/instances", post(create).get(list))
+        .route("/elements/{key_or_id}/instances", post(create_for_element))
+        .route("/instances/{id}", get(read).patch(patch).delete(delete))
+        .route("/instances/{id}/enabled", put(enable).delete(disable))
+        .route("/instances/{id}/tokens/refresh", put(refresh_tokens))
+        .route("/instances/{id}/token", put(reissue_token))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    create_instance(&state, &auth, None, &body).await
+}
+
+async fn create_for_element(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(key_or_id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    create_instance(&state, &auth, Some(&key_or_id), &body).await
+}
+
+async fn create_instance(
+    state: &AppState,
+    auth: &PlatformAuth,
+    path_element: Option<&str>,
+    body: &Value,
+) -> Result<Response, ApiError> {
+    let request = provisioning::parse(state, path_element, body)?;
+    let (element, mode) = (request.element, request.mode);
+    let record = provisioning::provision(state, auth.organization.id, request).await?;
+    Ok(Json(instance_view::view(&record, element, auth.user.id, mode.as_str())).into_response())
+}
+
+/// The instance `id` of the caller's organization, as JSON.
+fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRecord) -> Result<Response, ApiError> {
+    let element = state.catalog.find(&record.element_key)?;
+    Ok(Json(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str())).into_response())
+}
+
+async fn read(State(state): State<AppState>, auth: PlatformAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    respond(&state, &auth, &record)
+}
+
+/// `GET /instances?tags[]=a&tags[]=b&searchText=&pageSize=&nextPage=`; the next page's cursor is in
+/// `Elements-Next-Page-Token`. Repeated `tags[]` (or `tags`) are parsed by hand: serde's
+/// form parsing does not collect repeated keys.
+async fn list(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut query = InstanceQuery::default();
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "tags[]" | "tags" if !value.is_empty() => query.tags_all_of.push(value.into_owned()),
+            "searchText" if !value.is_empty() => query.search_text = Some(value.into_owned()),
+            "nextPage" if !value.is_empty() => query.next_page = Some(value.into_owned()),
+            "pageSize" => {
+                let size = value.parse::<u32>().ok().filter(|size| (1..=MAX_PAGE_SIZE).contains(size));
+                query.page_size = size.ok_or_else(|| DomainError::InvalidParameter {
+                    name: "pageSize".into(),
+                    reason: format!("must be a number from 1 to {MAX_PAGE_SIZE}"),
+                })?;
+            }
+            _ => {}
+        }
+    }
+    let page = state.store.list_instances(auth.organization.id, &query).await?;
+    let mut views = Vec::with_capacity(page.items.len());
+    for record in &page.items {
+        let element = state.catalog.find(&record.element_key)?;
+        views.push(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str()));
+    }
+    let mut headers = HeaderMap::new();
+    if let Some(next) = page.next_page.as_deref().and_then(|next| HeaderValue::from_str(next).ok()) {
+        headers.insert("elements-next-page-token", next);
+    }
+    Ok((headers, Json(views)).into_response())
+}
+
+/// `PATCH /instances/{id}`: `name`, `tags` (replace), `configuration` (merged; masked values are
+/// left alone; the platform-kept token keys are refused), `disabled`.
+async fn patch(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let id = instance_id(&id)?;
+    let current = state.store.get_instance(auth.organization.id, id).await?;
+    let element = state.catalog.find(&current.element_key)?;
+    let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
+    let mut patch = InstancePatch::default();
+    if let Some(name) = body.get("name").filter(|name| !name.is_null()) {
+        let name = name.as_str().map(str::trim).filter(|name| !name.is_empty());
+        patch.name = Some(name.ok_or_else(|| invalid("name", "must be a non-empty string"))?.to_string());
+    }
+    if body.contains_key("tags") {
+        patch.tags = Some(provisioning::tags(body.get("tags"))?);
+    }
+    if let Some(disabled) = body.get("disabled").filter(|value| !value.is_null()) {
+        patch.disabled = Some(disabled.as_bool().ok_or_else(|| invalid("disabled", "must be true or false"))?);
+    }
+    match body.get("configuration") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(changes)) => {
+            for (key, value) in changes {
+                if value.as_str() == Some(instance_config::MASK) {
+                    continue;
+                }
+                if PLATFORM_KEPT.contains(&key.as_str()) {
+                    return Err(invalid(key, "is kept by the platform"));
+                }
+                let value = instance_config::validate_value(element, key, value, &state.policy)?;
+                if element.is_secret(key) {
+                    patch.secrets.insert(key.clone(), value.map(Secret::new));
+                } else {
+                    patch.configuration.insert(key.clone(), value);
+                }
+            }
+        }
+        Some(_) => return Err(invalid("configuration", "must be an object of strings")),
+    }
+    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    respond(&state, &auth, &record)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = instance_id(&id)?;
+    state.store.delete_instance(auth.organization.id, id).await?;
+    tracing::info!(instance_id = id, "instance deleted");
+    Ok(Json(serde_json::json!({"id": id})).into_response())
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_disabled(&state, &auth, &id, false).await
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_disabled(&state, &auth, &id, true).await
+}
+
+async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: &str, disabled: bool) -> Result<Response, ApiError> {
+    let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
+    let record = state.store.update_instance(auth.organization.id, instance_id(id)?, patch).await?;
+    respond(state, auth, &record)
+}
+
+/// Refreshes now, through the same critical section as the hub calls; answers the instance.
+async fn refresh_tokens(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = instance_id(&id)?;
+    let current = state.store.get_instance(auth.organization.id, id).await?;
+    token_refresh::refresh(&state, id, current.refresh_generation).await?;
+    let record = state.store.get_instance(auth.organization.id, id).await?;
+    respond(&state, &auth, &record)
+}
+
+/// Issues a new instance token (the old one stops working at once); answers the instance with it.
+async fn reissue_token(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = instance_id(&id)?;
+    state.store.reissue_instance_token(auth.organization.id, id).await?;
+    tracing::info!(instance_id = id, "instance token reissued");
+    let record = state.store.get_instance(auth.organization.id, id).await?;
+    respond(&state, &auth, &record)
+}
+
+fn instance_id(text: &str) -> Result<Id, ApiError> {
+    text.parse::<Id>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::NotFound(format!("No instance found with id '{}'", text.chars().take(32).collect::<String>()))
+    })
+}
+
+fn invalid(name: &str, reason: &str) -> ApiError {
+    DomainError::InvalidParameter { name: name.into(), reason: reason.into() }.into()
+}

@@ -1,0 +1,76 @@
+//! Request body extraction with the platform's JSON errors instead of axum's text rejections.
+//!
+//! Owns the body rules: `Content-Type` must be JSON (415), the body must fit the limit set by
+//! `DefaultBodyLimit` in [`crate::router`] (413), and it must parse (400, naming where it broke).
+//! Query strings are parsed here too ([`QueryParams`]) for the same reason.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body of type `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        if !content_type.is_some_and(is_json) {
+            return Err(ApiError::UnsupportedMediaType(
+                "The request body must be JSON (Content-Type: application/json)".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(BODY_LIMIT)
+            } else {
+                ApiError::BadRequest("The request body could not be read".into())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
+            // serde_json's messages name the position and expected type, never echo the input.
+            ApiError::BadRequest(format!("Malformed JSON body: {error}"))
+        })
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A query string parsed into `T` (form-URL-encoded), with a 400 JSON error on a bad one.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(QueryParams)
+            .map_err(|error| ApiError::BadRequest(format!("Invalid query string: {error}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types_are_recognized() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+}

@@ -1,0 +1,50 @@
+//! Junction's HTTP API: the platform API under `/elements/api-v2` (elements, instances), the first
+//! slice of the hub API (`/hubs/{hub}/contacts`), and the health probes at the root.
+//!
+//! # Layout
+//! - [`state`]: the one [`AppState`] every handler receives;
+//! - [`error`]: the one error type, mapped to a status and the JSON error body once;
+//! - [`request_id`]: `Elements-Request-Id` on every response, one log line per request;
+//! - [`json_body`]: JSON bodies and query strings with JSON errors, and the body limit;
+//! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
+//! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
+//! - [`provisioning`]: turning a create request into a stored instance (code exchange);
+//! - [`token_refresh`]: the one way vendor tokens are refreshed (the store's critical section);
+//! - [`instance_view`]: the instance as the seeds show it on the wire.
+//!
+//! Business rules live in `domain`; vendor HTTP for OAuth in `connector`; SQL in `store`.
+
+pub mod auth;
+pub mod elements;
+pub mod error;
+pub mod health;
+pub mod hub;
+pub mod instance_view;
+pub mod instances;
+pub mod json_body;
+pub mod provisioning;
+pub mod request_id;
+pub mod state;
+pub mod token_refresh;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The prefix the existing clients use for every platform and hub call.
+pub const API_PREFIX: &str = "/elements/api-v2";
+
+/// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
+    Router::new()
+        .nest(API_PREFIX, api)
+        .merge(health::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_id::assign))
+        .with_state(state)
+}

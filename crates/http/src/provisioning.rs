@@ -1,0 +1,214 @@
+//! Turning a create request (the seeds' `POST /instances` body) into a stored instance.
+//!
+//! Order matters: the body and the configuration are validated first, then the vendor is asked
+//! (code exchange, or with `externalAuthentication: "initial"` a refresh of the given refresh
+//! token), and only a successful answer is stored, so a failed exchange stores nothing.
+//!
+//! Decisions where the spec is silent:
+//! - the element in the path (`POST /elements/{keyOrId}/instances`) wins over the body's;
+//! - `name` defaults to the element's name; `tags` must be strings;
+//! - the platform-kept keys (`oauth.user.token`, `oauth.user.refresh_token`,
+//!   `oauth.user.refresh_time`) sent by a client are ignored, except the refresh token in the
+//!   `initial` mode, which is refreshed at once (proving it works and giving the first access token);
+//! - a vendor `invalid_client`/other OAuth refusal of the exchange is a 400 (the client's
+//!   `oauth.api.key`/`oauth.api.secret` are wrong), with the vendor's text as `providerMessage`.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use connector::oauth::ClientCredentials;
+use domain::elements::Element;
+use domain::instance_config::{self, Configuration};
+use domain::token_rules::{RefreshOutcome, TokenGrant, TransientCause};
+use domain::{DomainError, Secret};
+use serde_json::{Map, Value};
+use store::{Id, NewInstance, SecretMap, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::token_refresh;
+
+/// Configuration keys only the platform writes.
+pub const PLATFORM_KEPT: [&str; 3] = [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, "oauth.user.refresh_time"];
+
+/// How the first token pair is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalAuthentication {
+    /// Exchange `providerData.code` (the default).
+    None,
+    /// Refresh `configuration."oauth.user.refresh_token"`.
+    Initial,
+}
+
+impl ExternalAuthentication {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExternalAuthentication::None => "none",
+            ExternalAuthentication::Initial => "initial",
+        }
+    }
+}
+
+/// A validated create request, before the vendor is asked.
+#[derive(Debug)]
+pub struct CreateRequest<'a> {
+    pub element: &'a Element,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub configuration: Configuration,
+    pub mode: ExternalAuthentication,
+    /// The authorization code (mode `None`) or the client's refresh token (mode `Initial`).
+    pub grant: Secret,
+}
+
+/// Validates the body; `path_element` is the `{keyOrId}` of `POST /elements/{keyOrId}/instances`.
+pub fn parse<'a>(state: &'a AppState, path_element: Option<&str>, body: &Value) -> Result<CreateRequest<'a>, ApiError> {
+    let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
+    let element = match path_element {
+        Some(key_or_id) => state.catalog.find(key_or_id)?,
+        None => state.catalog.find(&element_reference(body)?)?,
+    };
+    let mode = match body.get("externalAuthentication") {
+        None | Some(Value::Null) => ExternalAuthentication::None,
+        Some(Value::String(text)) if text == "none" => ExternalAuthentication::None,
+        Some(Value::String(text)) if text == "initial" => ExternalAuthentication::Initial,
+        Some(_) => return Err(invalid("externalAuthentication", "must be \"none\" or \"initial\"")),
+    };
+    let empty = Map::new();
+    let input = match body.get("configuration") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(invalid("configuration", "must be an object of strings")),
+    };
+    let configuration = instance_config::validate(element, input, &state.policy)?;
+    let grant = match mode {
+        ExternalAuthentication::None => provider_code(body)?,
+        ExternalAuthentication::Initial => configuration
+            .get(REFRESH_TOKEN_KEY)
+            .map(Secret::new)
+            .ok_or_else(|| DomainError::MissingConfiguration(REFRESH_TOKEN_KEY.into()))?,
+    };
+    let name = match body.get("name") {
+        None | Some(Value::Null) => element.name.clone(),
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
+        Some(_) => return Err(invalid("name", "must be a non-empty string")),
+    };
+    Ok(CreateRequest { element, name, tags: tags(body.get("tags"))?, configuration, mode, grant })
+}
+
+fn element_reference(body: &Map<String, Value>) -> Result<String, ApiError> {
+    let element = body.get("element").and_then(Value::as_object);
+    let reference = element.and_then(|element| match (element.get("key"), element.get("id")) {
+        (Some(Value::String(key)), _) if !key.is_empty() => Some(key.clone()),
+        (_, Some(Value::Number(id))) => Some(id.to_string()),
+        (_, Some(Value::String(id))) if !id.is_empty() => Some(id.clone()),
+        _ => None,
+    });
+    reference.ok_or_else(|| DomainError::MissingParameter("element.key".into()).into())
+}
+
+fn provider_code(body: &Map<String, Value>) -> Result<Secret, ApiError> {
+    match body.get("providerData").and_then(|data| data.get("code")) {
+        Some(Value::String(code)) if !code.trim().is_empty() => Ok(Secret::new(code.trim())),
+        _ => Err(DomainError::MissingParameter("providerData.code".into()).into()),
+    }
+}
+
+/// Tags as the seeds send them: strings (the platforms' older `{"name": ...}` objects too).
+pub fn tags(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let Some(value) = value.filter(|value| !value.is_null()) else { return Ok(Vec::new()) };
+    let items = value.as_array().ok_or_else(|| invalid("tags", "must be an array of strings"))?;
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(tag) => Ok(tag.trim().to_string()),
+            Value::Object(object) => object
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| invalid("tags", "must be strings")),
+            _ => Err(invalid("tags", "must be an array of strings")),
+        })
+        .filter(|tag| tag.as_ref().map_or(true, |tag| !tag.is_empty()))
+        .collect()
+}
+
+fn invalid(name: &str, reason: &str) -> ApiError {
+    DomainError::InvalidParameter { name: name.into(), reason: reason.into() }.into()
+}
+
+/// Asks the vendor for the first token pair, then stores the instance. Nothing is stored on failure.
+pub async fn provision(
+    state: &AppState,
+    organization_id: Id,
+    request: CreateRequest<'_>,
+) -> Result<store::InstanceRecord, ApiError> {
+    let config = &request.configuration;
+    let client = ClientCredentials {
+        client_id: config.get("oauth.api.key").unwrap_or_default().to_string(),
+        client_secret: Secret::new(config.get("oauth.api.secret").unwrap_or_default()),
+    };
+    let outcome = match request.mode {
+        ExternalAuthentication::None => {
+            let redirect_uri = config.get("oauth.callback.url").unwrap_or_default();
+            state.oauth.exchange_code(&client, &request.grant, redirect_uri).await
+        }
+        ExternalAuthentication::Initial => state.oauth.refresh(&client, &request.grant).await,
+    };
+    let grant = granted(outcome, request.mode)?;
+    let refresh_token = match (grant.refresh_token.clone(), request.mode) {
+        (Some(token), _) => token,
+        (None, ExternalAuthentication::Initial) => request.grant.clone(),
+        (None, ExternalAuthentication::None) => {
+            return Err(ApiError::VendorError {
+                message: "The vendor issued no refresh token; the instance could not be created".into(),
+                provider_message: None,
+            })
+        }
+    };
+
+    let mut configuration = BTreeMap::new();
+    let mut secrets = SecretMap::default();
+    for (key, value) in config.iter().filter(|(key, _)| !PLATFORM_KEPT.contains(key)) {
+        if request.element.is_secret(key) {
+            secrets.insert(key, value);
+        } else {
+            configuration.insert(key.to_string(), value.to_string());
+        }
+    }
+    secrets.insert(ACCESS_TOKEN_KEY, grant.access_token.clone());
+    secrets.insert(REFRESH_TOKEN_KEY, refresh_token);
+    let new = NewInstance {
+        organization_id,
+        element_key: request.element.key.clone(),
+        name: request.name,
+        tags: request.tags,
+        configuration,
+        secrets,
+        access_expires_at: grant.expires_at(Utc::now()),
+    };
+    let record = state.store.insert_instance(new).await?;
+    tracing::info!(instance_id = record.id, element = %record.element_key, mode = request.mode.as_str(), "instance created");
+    Ok(record)
+}
+
+fn granted(outcome: RefreshOutcome, mode: ExternalAuthentication) -> Result<TokenGrant, ApiError> {
+    let what = match mode {
+        ExternalAuthentication::None => "authorization code (providerData.code)",
+        ExternalAuthentication::Initial => "refresh token (oauth.user.refresh_token)",
+    };
+    match outcome {
+        RefreshOutcome::Refreshed(grant) => Ok(grant),
+        RefreshOutcome::InvalidGrant { description } => Err(ApiError::VendorRejected {
+            message: format!("The vendor rejected the {what}"),
+            provider_message: description,
+        }),
+        RefreshOutcome::Transient(TransientCause::Refused { error, description }) => Err(ApiError::VendorRejected {
+            message: format!(
+                "The vendor refused the token request ({error}); check oauth.api.key and oauth.api.secret"
+            ),
+            provider_message: description,
+        }),
+        RefreshOutcome::Transient(cause) => Err(token_refresh::transient(&cause)),
+    }
+}

@@ -1,0 +1,70 @@
+//! The `Elements-Request-Id` of every response, and the one log line per request.
+//!
+//! The id is generated here (the platforms' 24 hex digits), made available to the error body
+//! through a task-local (handlers and extractors run inside the middleware's future), and set on
+//! every response, successful or not. The log line names method, path, status and latency: never
+//! the query string (`/oauth/url` carries `apiSecret` there) nor any header.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The response header carrying the request id.
+pub const HEADER: &str = "elements-request-id";
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served, or a fresh one outside a request.
+pub fn current() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| generate())
+}
+
+fn generate() -> String {
+    let bytes: [u8; 12] = rand::random();
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Middleware: assigns the id, runs the request with it in scope, tags and logs the response.
+pub async fn assign(request: Request, next: Next) -> Response {
+    let id = generate();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    tracing::info!(
+        request_id = %id,
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_24_hex_digits_and_differ() {
+        let (a, b) = (generate(), generate());
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn the_current_id_is_the_scoped_one() {
+        let seen = REQUEST_ID.scope("abc".to_string(), async { current() }).await;
+        assert_eq!(seen, "abc");
+    }
+}

@@ -1,0 +1,152 @@
+//! `junction serve`: configuration (flags and `JUNCTION_*` variables, SPEC "Names and layout"), the
+//! master key, the store, the first-start bootstrap, the vendor endpoints (real, `--sandbox` or
+//! `--sandbox-url`), and the HTTP server with graceful shutdown. Wiring only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use connector::endpoints::VendorEndpoints;
+use domain::instance_config::ServerPolicy;
+use domain::Secret;
+use store::{Keyring, MasterKey, Store, StoreError};
+use url::Url;
+
+/// Flags of `junction serve`; each also an environment variable.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "JUNCTION_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// `sqlite://PATH` (created on first start) or `postgres://...`.
+    #[arg(long, env = "JUNCTION_DATABASE_URL", default_value = "sqlite://junction.db")]
+    database: String,
+    /// A file holding the base64 master key (created with mode 0600 if missing). Without it,
+    /// `JUNCTION_MASTER_KEY` (base64 of 32 bytes) is used, else a key file beside the SQLite database.
+    #[arg(long, env = "JUNCTION_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// The externally visible base URL (console callback and links); default `http://<bind>`.
+    #[arg(long, env = "JUNCTION_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Also start the built-in Infusionsoft simulator and point the connectors at it.
+    #[arg(long, conflicts_with = "sandbox_url")]
+    sandbox: bool,
+    /// Where `--sandbox` starts the simulator.
+    #[arg(long, env = "JUNCTION_SANDBOX_BIND", default_value = "127.0.0.1:8091")]
+    sandbox_bind: String,
+    /// Point the connectors at a simulator already running at this URL (`junction sandbox`).
+    #[arg(long, env = "JUNCTION_SANDBOX_URL")]
+    sandbox_url: Option<String>,
+    /// Vendor rate limits per OAuth client, e.g. `25/s,1500/min,150000/day`, or `off`. Parsed and
+    /// validated now; the limiter that enforces them comes with the rest of the hub API.
+    #[arg(long, env = "JUNCTION_VENDOR_LIMITS", default_value = "25/s,1500/min,150000/day")]
+    vendor_limits: domain::vendor_limits::VendorLimits,
+}
+
+/// Runs the platform until SIGTERM or SIGINT.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let key = master_key(&args)?;
+    let store = store::connect(&args.database, Keyring::new(key)).await.map_err(|error| match error {
+        StoreError::WrongMasterKey(_) => {
+            anyhow::anyhow!("{error}; start with the master key this database was created with")
+        }
+        other => anyhow::Error::new(other).context("cannot open the database"),
+    })?;
+
+    // The simulator must outlive the server: `_sandbox` is dropped (and stopped) at the end of `run`.
+    let (endpoints, policy, _sandbox) = vendor(&args).await?;
+    let sandbox = args.sandbox || args.sandbox_url.is_some();
+    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox);
+    let listener =
+        tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    // Bootstrap last, once everything that can fail at startup has succeeded, so that printed
+    // secrets always belong to a server that started.
+    bootstrap(store.as_ref()).await?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    tracing::info!(%addr, %public_url, sandbox, vendor_limits = ?args.vendor_limits, "junction listening; API under /elements/api-v2");
+    axum::serve(listener, http_api::router(state)).with_graceful_shutdown(crate::shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// The master key: `--master-key-file`, else `JUNCTION_MASTER_KEY`, else a key file beside SQLite.
+fn master_key(args: &ServeArgs) -> anyhow::Result<MasterKey> {
+    if let Some(path) = &args.master_key_file {
+        return MasterKey::load_or_create(path).with_context(|| format!("master key file {}", path.display()));
+    }
+    if let Ok(encoded) = std::env::var("JUNCTION_MASTER_KEY") {
+        return MasterKey::from_base64(encoded.trim()).context("JUNCTION_MASTER_KEY must be the base64 of 32 bytes");
+    }
+    let Some(path) = store::key_file_beside(&args.database) else {
+        bail!("a master key is required for this database: set JUNCTION_MASTER_KEY (base64 of 32 bytes) or --master-key-file");
+    };
+    MasterKey::load_or_create(&path).with_context(|| format!("master key file {}", path.display()))
+}
+
+/// On an empty store: organization `default` with an admin user. Secrets from
+/// `JUNCTION_BOOTSTRAP_USER_SECRET` / `JUNCTION_BOOTSTRAP_ORG_SECRET`, else generated and printed
+/// once to stdout, the only place a secret is ever printed (never to the log).
+async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
+    if !store.is_empty().await? {
+        return Ok(());
+    }
+    let org_env = std::env::var("JUNCTION_BOOTSTRAP_ORG_SECRET").ok().filter(|s| !s.is_empty()).map(Secret::new);
+    let user_env = std::env::var("JUNCTION_BOOTSTRAP_USER_SECRET").ok().filter(|s| !s.is_empty()).map(Secret::new);
+    let (organization, org_secret) = match &org_env {
+        Some(secret) => (store.create_organization_with_secret("default", secret).await, None),
+        None => match store.create_organization("default").await {
+            Ok((organization, secret)) => (Ok(organization), Some(secret)),
+            Err(error) => (Err(error), None),
+        },
+    };
+    let organization = match organization {
+        Ok(organization) => organization,
+        // Another node bootstrapped first.
+        Err(StoreError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error).context("cannot create organization `default`"),
+    };
+    let user_secret = match &user_env {
+        Some(secret) => {
+            store.create_user_with_secret(organization.id, "admin", true, secret).await?;
+            None
+        }
+        None => Some(store.create_user(organization.id, "admin", true).await?.1),
+    };
+    tracing::info!(organization_id = organization.id, "bootstrapped organization `default` with user `admin`");
+    if org_secret.is_some() || user_secret.is_some() {
+        println!("Junction bootstrap: organization `default`, admin user `admin`. These secrets are shown once:");
+        if let Some(secret) = &user_secret {
+            println!("  User secret:         {}", secret.expose());
+        }
+        if let Some(secret) = &org_secret {
+            println!("  Organization secret: {}", secret.expose());
+        }
+        println!("  Authorization: User <user secret>, Organization <organization secret>");
+    }
+    Ok(())
+}
+
+/// The vendor endpoints, the `infusionsoft.server` policy, and the in-process simulator if any.
+async fn vendor(args: &ServeArgs) -> anyhow::Result<(VendorEndpoints, ServerPolicy, Option<keap_sim::RunningSim>)> {
+    if args.sandbox {
+        let running = keap_sim::spawn(keap_sim::SimConfig::sandbox(), &args.sandbox_bind)
+            .await
+            .with_context(|| format!("cannot start the simulator on {}", args.sandbox_bind))?;
+        let base = Url::parse(&running.url())?;
+        tracing::info!(url = %base, "Infusionsoft simulator (sandbox) listening");
+        let policy = ServerPolicy::with_sandbox_host(&running.addr().to_string());
+        return Ok((VendorEndpoints::simulator(&base)?, policy, Some(running)));
+    }
+    if let Some(url) = &args.sandbox_url {
+        let base = Url::parse(url).with_context(|| "--sandbox-url must be an absolute URL".to_string())?;
+        let host = match (base.host_str(), base.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => bail!("--sandbox-url must name a host"),
+        };
+        return Ok((VendorEndpoints::simulator(&base)?, ServerPolicy::with_sandbox_host(&host), None));
+    }
+    Ok((VendorEndpoints::infusionsoft(), ServerPolicy::vendor_only(), None))
+}
