@@ -1,0 +1,469 @@
+//! Load generator for the platform, in one process with the simulator (limits lifted) and the
+//! platform router over SQLite in a temporary directory. Every case is measured side by side in one
+//! run so that its ratio is comparable even on a noisy machine:
+//!
+//! 1. instances created per second through the real flow (consent on the simulator's form, then
+//!    `POST /instances` with the CRM seed's body), sequential and with 8 concurrent clients;
+//! 2. hub reads, `GET /hubs/crm/contacts?pageSize=50` through Junction against
+//!    `GET /crm/rest/v2/contacts?page_size=50` straight to the simulator with the same access token;
+//! 3. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
+//!    has just expired (exactly one refresh expected) against the same storm on a fresh instance,
+//!    for N in {50, 200}, each storm a fresh client's N connections released by one barrier.
+//!
+//! Run: `cargo bench -p junction-http --bench platform` (options: `-- --seconds N --clients N
+//! --storms N`, the last the rounds of each refresh storm).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::instance_config::ServerPolicy;
+use domain::Secret;
+use keap_sim::{Limits, SimConfig};
+use serde_json::{json, Value};
+use store::{Keyring, MasterKey, Store, ACCESS_TOKEN_KEY};
+
+const CLIENT_ID: &str = "sandbox-client-id";
+const CLIENT_SECRET: &str = "sandbox-client-secret";
+const CALLBACK: &str = "https://app.example.com/callback";
+const CREATE_CLIENTS: usize = 8;
+const STORMS: [usize; 2] = [50, 200];
+
+struct Options {
+    seconds: u64,
+    clients: usize,
+    storms: usize,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Options {
+        seconds: value("--seconds", 5),
+        clients: value("--clients", 16).max(1) as usize,
+        storms: value("--storms", 5).max(1) as usize,
+    }
+}
+
+struct Bench {
+    sim: keap_sim::RunningSim,
+    base: String,
+    store: Arc<dyn Store>,
+    organization_id: i64,
+    user_secret: Secret,
+    org_secret: Secret,
+    http: reqwest::Client,
+    dir: PathBuf,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
+        let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let dir = std::env::temp_dir().join(format!("junction-bench-{}-{unique}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}", dir.join("junction.db").display());
+        let store = store::connect(&url, Keyring::new(MasterKey::generate())).await.expect("store");
+        let (organization, org_secret) = store.create_organization("default").await.expect("organization");
+        let (_, user_secret) = store.create_user(organization.id, "admin", true).await.expect("user");
+
+        let sim_base = url::Url::parse(&sim.url()).expect("sim url");
+        let endpoints = connector::endpoints::VendorEndpoints::simulator(&sim_base).expect("endpoints");
+        let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
+        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, http_api::router(state)).await;
+        });
+        Bench {
+            sim,
+            base: format!("http://{addr}"),
+            store,
+            organization_id: organization.id,
+            user_secret,
+            org_secret,
+            http: client(),
+            dir,
+        }
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}/elements/api-v2{path}", self.base)
+    }
+
+    fn platform_auth(&self) -> String {
+        format!("User {}, Organization {}", self.user_secret.expose(), self.org_secret.expose())
+    }
+
+    fn hub_auth(&self, instance_token: &str) -> String {
+        format!("User {}, Element {instance_token}", self.user_secret.expose())
+    }
+
+    async fn sim_post(&self, path: &str, body: Value) {
+        let answer = self.http.post(format!("{}{path}", self.sim.url())).json(&body).send().await.expect("sim control");
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+    }
+
+    async fn refresh_grants(&self) -> u64 {
+        let stats: Value = self
+            .http
+            .get(format!("{}/__sim/stats", self.sim.url()))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON");
+        stats["token_grants"]["refresh_token"].as_u64().expect("a refresh count")
+    }
+
+    /// Creates an instance through the real flow; returns its id and token.
+    async fn create_instance(&self) -> (i64, String) {
+        let (_, answer) = create_once(&self.http, &self.sim.url(), &self.api("/instances"), &self.platform_auth())
+            .await
+            .expect("instance created");
+        (answer["id"].as_i64().expect("id"), answer["token"].as_str().expect("token").to_string())
+    }
+
+    /// The vendor access token the platform holds for an instance.
+    async fn access_token(&self, id: i64) -> String {
+        let record = self.store.get_instance(self.organization_id, id).await.expect("instance");
+        record.secrets.get(ACCESS_TOKEN_KEY).expect("an access token").expose().to_string()
+    }
+}
+
+/// Consent on the simulator's form, then `POST /instances` with the CRM seed's body; returns the
+/// latency of the POST alone and the answer.
+async fn create_once(
+    http: &reqwest::Client,
+    sim: &str,
+    instances: &str,
+    auth: &str,
+) -> Result<(Duration, Value), String> {
+    let form = [
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", CALLBACK),
+        ("response_type", "code"),
+        ("scope", "full"),
+        ("state", "infusionsoftcrm"),
+        ("username", "demo@example.com"),
+        ("password", "demo"),
+        ("decision", "allow"),
+    ];
+    let answer = http.post(format!("{sim}/app/oauth/authorize")).form(&form).send().await.map_err(|e| e.to_string())?;
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| url::Url::parse(value).ok())
+        .ok_or_else(|| format!("consent answered {}", answer.status()))?;
+    let code = location.query_pairs().find(|(key, _)| key == "code").ok_or("no code")?.1.into_owned();
+    let body = json!({
+        "element": {"key": "infusionsoftcrm"},
+        "providerData": {"code": code},
+        "configuration": {
+            "oauth.callback.url": CALLBACK,
+            "oauth.api.key": CLIENT_ID,
+            "oauth.api.secret": CLIENT_SECRET,
+            "infusionsoft.server": "sandbox.infusionsoft.com",
+            "infusionsoft.private.key": "sandbox-encrypted-key"
+        },
+        "tags": ["Docs"],
+        "name": "API Instance"
+    });
+    let started = Instant::now();
+    let answer =
+        http.post(instances).header("authorization", auth).json(&body).send().await.map_err(|e| e.to_string())?;
+    let status = answer.status();
+    let json: Value = answer.json().await.map_err(|e| e.to_string())?;
+    let latency = started.elapsed();
+    if status != 200 {
+        return Err(format!("POST /instances answered {status}: {json}"));
+    }
+    Ok((latency, json))
+}
+
+/// Throughput and latency of one measured case.
+struct Run {
+    rate: f64,
+    ok: usize,
+    failed: usize,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn from(mut latencies: Vec<Duration>, failed: usize, elapsed: Duration) -> Run {
+        latencies.sort();
+        Run { rate: latencies.len() as f64 / elapsed.as_secs_f64(), ok: latencies.len(), failed, latencies }
+    }
+
+    fn p(&self, percentile: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((percentile / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1].as_secs_f64() * 1000.0
+    }
+}
+
+/// `clients` concurrent loops creating instances until the deadline.
+async fn create_rate(bench: &Bench, clients: usize, seconds: u64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (sim, instances, auth) = (bench.sim.url(), bench.api("/instances"), bench.platform_auth());
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (sim, instances, auth) = (sim.clone(), instances.clone(), auth.clone());
+        tasks.spawn(async move {
+            let http = client();
+            let (mut latencies, mut failed, mut first_error) = (Vec::new(), 0, None);
+            while Instant::now() < deadline {
+                match create_once(&http, &sim, &instances, &auth).await {
+                    Ok((latency, _)) => latencies.push(latency),
+                    Err(error) => {
+                        failed += 1;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            (latencies, failed, first_error)
+        });
+    }
+    collect(tasks, started).await
+}
+
+/// `clients` concurrent keep-alive GET loops on `url` with the `authorization` header until the
+/// deadline.
+async fn read_rate(url: String, authorization: String, clients: usize, seconds: u64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (url, authorization) = (url.clone(), authorization.clone());
+        tasks.spawn(async move {
+            let http = client();
+            let (mut latencies, mut failed, mut first_error) = (Vec::new(), 0, None);
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                match http.get(&url).header("authorization", &authorization).send().await {
+                    Ok(answer) if answer.status().is_success() => {
+                        if answer.bytes().await.is_ok() {
+                            latencies.push(sent.elapsed());
+                        } else {
+                            failed += 1;
+                        }
+                    }
+                    Ok(answer) => {
+                        failed += 1;
+                        first_error.get_or_insert(format!("{url} answered {}", answer.status()));
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        first_error.get_or_insert(error.to_string());
+                    }
+                }
+            }
+            (latencies, failed, first_error)
+        });
+    }
+    collect(tasks, started).await
+}
+
+type TaskResult = (Vec<Duration>, usize, Option<String>);
+
+async fn collect(tasks: tokio::task::JoinSet<TaskResult>, started: Instant) -> Run {
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for (mut task_latencies, task_failed, first_error) in tasks.join_all().await {
+        latencies.append(&mut task_latencies);
+        failed += task_failed;
+        if let Some(error) = first_error {
+            eprintln!("  first failure: {error}");
+        }
+    }
+    Run::from(latencies, failed, started.elapsed())
+}
+
+/// A storm's outcome: every call fired at once from its own task.
+struct Storm {
+    run: Run,
+    wall: Duration,
+    refreshes: u64,
+}
+
+/// Fires `n` concurrent hub calls at once (released together by a barrier) with one instance token.
+async fn storm(bench: &Bench, instance_token: &str, n: usize) -> Storm {
+    let url = format!("{}?pageSize=50", bench.api("/hubs/crm/contacts"));
+    let authorization = bench.hub_auth(instance_token);
+    let http = client();
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let before = bench.refresh_grants().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let request = http.get(&url).header("authorization", &authorization);
+        let barrier = Arc::clone(&barrier);
+        tasks.spawn(async move {
+            barrier.wait().await;
+            let sent = Instant::now();
+            let ok = match request.send().await {
+                Ok(answer) => answer.status().is_success() && answer.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (sent, Instant::now(), ok)
+        });
+    }
+    let results = tasks.join_all().await;
+    let first = results.iter().map(|(sent, _, _)| *sent).min().expect("calls");
+    let last = results.iter().map(|(_, done, _)| *done).max().expect("calls");
+    let latencies: Vec<Duration> =
+        results.iter().filter(|(_, _, ok)| *ok).map(|(sent, done, _)| *done - *sent).collect();
+    let failed = n - latencies.len();
+    let wall = last - first;
+    let refreshes = bench.refresh_grants().await - before;
+    Storm { run: Run::from(latencies, failed, wall), wall, refreshes }
+}
+
+fn main() {
+    let opts = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let bench = Bench::start().await;
+        println!(
+            "platform benchmark: {} s per timed case, {} read clients, {} cores, load generator in-process",
+            opts.seconds,
+            opts.clients,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+
+        // 1. Instances created per second.
+        println!();
+        println!("| Instances created (consent + POST /instances) | instances/s | POST p50 ms | POST p99 ms | failed |");
+        println!("|---|---:|---:|---:|---:|");
+        let mut rates = Vec::new();
+        for clients in [1, CREATE_CLIENTS] {
+            let run = create_rate(&bench, clients, opts.seconds).await;
+            let name = if clients == 1 { "sequential (1 client)".to_string() } else { format!("{clients} concurrent clients") };
+            println!("| {name} | {:.1} | {:.2} | {:.2} | {} |", run.rate, run.p(50.0), run.p(99.0), run.failed);
+            rates.push(run.rate);
+        }
+        println!("ratio {CREATE_CLIENTS} clients / sequential: {:.2}", rates[1] / rates[0]);
+
+        // 2. Hub reads through Junction against the simulator straight, same access token.
+        let (id, token) = bench.create_instance().await;
+        let access_token = bench.access_token(id).await;
+        let hub = read_rate(
+            format!("{}?pageSize=50", bench.api("/hubs/crm/contacts")),
+            bench.hub_auth(&token),
+            opts.clients,
+            opts.seconds,
+        )
+        .await;
+        let direct = read_rate(
+            format!("{}/crm/rest/v2/contacts?page_size=50", bench.sim.url()),
+            format!("Bearer {access_token}"),
+            opts.clients,
+            opts.seconds,
+        )
+        .await;
+        println!();
+        println!("| Contacts page of 50, {} clients | req/s | p50 ms | p99 ms | failed | ratio |", opts.clients);
+        println!("|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| simulator straight `GET /crm/rest/v2/contacts?page_size=50` | {:.0} | {:.2} | {:.2} | {} | 1.00 |",
+            direct.rate,
+            direct.p(50.0),
+            direct.p(99.0),
+            direct.failed
+        );
+        println!(
+            "| through Junction `GET /hubs/crm/contacts?pageSize=50` | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+            hub.rate,
+            hub.p(50.0),
+            hub.p(99.0),
+            hub.failed,
+            hub.rate / direct.rate
+        );
+
+        // 3. Refresh storms: an instance whose access token just expired against a fresh instance.
+        // Each N is stormed `--storms` rounds (order alternating); latencies are pooled over the
+        // rounds, the wall time is the median round's.
+        println!();
+        println!(
+            "| Refresh storm ({} rounds each) | calls/storm | ok | refreshes/storm | wall ms (median) | p50 ms | p99 ms | p50 ratio | p99 ratio |",
+            opts.storms
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for n in STORMS {
+            let (mut expired, mut baseline) = (Vec::new(), Vec::new());
+            for round in 0..opts.storms {
+                // 24 h and a minute: the stormed instance's access token is expired at the vendor;
+                // the baseline instance is created after the jump, so its token is fresh.
+                bench.sim_post("/__sim/clock/advance", json!({"seconds": 86_400 + 60})).await;
+                let (_, baseline_token) = bench.create_instance().await;
+                if round % 2 == 0 {
+                    expired.push(storm(&bench, &token, n).await);
+                    baseline.push(storm(&bench, &baseline_token, n).await);
+                } else {
+                    baseline.push(storm(&bench, &baseline_token, n).await);
+                    expired.push(storm(&bench, &token, n).await);
+                }
+            }
+            let expired = Pooled::from(expired);
+            let baseline = Pooled::from(baseline);
+            for (name, s) in [("expired token", &expired), ("baseline, fresh token", &baseline)] {
+                println!(
+                    "| N={n}, {name} | {n} | {}/{} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    s.run.ok,
+                    s.run.ok + s.run.failed,
+                    s.refreshes,
+                    s.wall.as_secs_f64() * 1000.0,
+                    s.run.p(50.0),
+                    s.run.p(99.0),
+                    s.run.p(50.0) / baseline.run.p(50.0),
+                    s.run.p(99.0) / baseline.run.p(99.0),
+                );
+            }
+        }
+    });
+}
+
+/// Several storms of one kind, latencies pooled.
+struct Pooled {
+    run: Run,
+    wall: Duration,
+    /// The refreshes of each storm: "1" when every storm refreshed once, else the list.
+    refreshes: String,
+}
+
+impl Pooled {
+    fn from(storms: Vec<Storm>) -> Pooled {
+        let counts: Vec<u64> = storms.iter().map(|s| s.refreshes).collect();
+        let refreshes =
+            if counts.windows(2).all(|w| w[0] == w[1]) { counts[0].to_string() } else { format!("{counts:?}") };
+        let mut walls: Vec<Duration> = storms.iter().map(|s| s.wall).collect();
+        walls.sort();
+        let wall = walls[walls.len() / 2];
+        let total: Duration = walls.iter().sum();
+        let failed = storms.iter().map(|s| s.run.failed).sum();
+        let latencies = storms.into_iter().flat_map(|s| s.run.latencies).collect();
+        Pooled { run: Run::from(latencies, failed, total), wall, refreshes }
+    }
+}
