@@ -22,6 +22,8 @@ pub mod hub;
 pub mod instance_view;
 pub mod instances;
 pub mod json_body;
+pub mod organizations;
+pub mod proactive_refresh;
 pub mod provisioning;
 pub mod request_id;
 pub mod state;
@@ -39,6 +41,7 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
+    let api = api.merge(organizations::routes());
     Router::new()
         .nest(API_PREFIX, api)
         .merge(health::routes())

@@ -1,6 +1,7 @@
 //! The `junction` binary: parses the command line and hands each subcommand to the crate that owns
 //! it. Wiring only.
 
+mod admin;
 mod serve;
 
 use anyhow::Context;
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the platform: the HTTP API under /elements/api-v2 and the hub API.
     Serve(serve::ServeArgs),
+    /// Operator commands on the database: `junction admin rotate-key`.
+    Admin(admin::AdminArgs),
     /// Run the Infusionsoft simulator alone (OAuth, REST v1/v2, hooks, rate limits, test controls).
     Sandbox {
         /// Address to listen on.
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Admin(args) => admin::run(args).await,
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
     }
 }

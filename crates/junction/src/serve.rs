@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// validated now; the limiter that enforces them comes with the rest of the hub API.
     #[arg(long, env = "JUNCTION_VENDOR_LIMITS", default_value = "25/s,1500/min,150000/day")]
     vendor_limits: domain::vendor_limits::VendorLimits,
+    /// Seconds between background token refresh runs (jittered); `0` disables the task.
+    #[arg(long, env = "JUNCTION_REFRESH_PERIOD", default_value_t = 60)]
+    refresh_period: u64,
 }
 
 /// Runs the platform until SIGTERM or SIGINT.
@@ -66,7 +69,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     tracing::info!(%addr, %public_url, sandbox, vendor_limits = ?args.vendor_limits, "junction listening; API under /elements/api-v2");
-    axum::serve(listener, http_api::router(state)).with_graceful_shutdown(crate::shutdown_signal()).await?;
+    // The background token refresh stops when `stop` is dropped: on a shutdown signal, or when the
+    // server ends for any other reason.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let refresher = (args.refresh_period > 0).then(|| {
+        let period = std::time::Duration::from_secs(args.refresh_period);
+        let mut stopped = stopped.clone();
+        tokio::spawn(http_api::proactive_refresh::run(state.clone(), period, async move {
+            let _ = stopped.changed().await;
+        }))
+    });
+    let shutdown = async move {
+        crate::shutdown_signal().await;
+        drop(stop);
+    };
+    let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
+    drop(stopped);
+    if let Some(refresher) = refresher {
+        // The shutdown future (and `stop` with it) is dropped by now.
+        let _ = refresher.await;
+    }
+    served?;
     tracing::info!("shut down");
     Ok(())
 }
