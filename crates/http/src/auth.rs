@@ -26,6 +26,16 @@ pub struct PlatformAuth {
     pub organization: Organization,
 }
 
+/// The caller of an id-less instance call (`/instances/configuration`, `/instances/enabled`, ...):
+/// `User`, `Organization` and `Element` all in the header; the instance is the one the `Element`
+/// token names, which must belong to the caller's organization (else a 404). Unlike [`HubAuth`], a
+/// disabled instance is accepted (it is how one is enabled again).
+#[derive(Debug, Clone)]
+pub struct TokenInstance {
+    pub auth: PlatformAuth,
+    pub instance: InstanceRecord,
+}
+
 /// The caller of a hub call, and the instance its token names (as read when the call started).
 #[derive(Debug, Clone)]
 pub struct HubAuth {
@@ -88,5 +98,22 @@ impl FromRequestParts<AppState> for HubAuth {
             });
         }
         Ok(HubAuth { instance })
+    }
+}
+
+impl FromRequestParts<AppState> for TokenInstance {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let auth = PlatformAuth::from_request_parts(parts, state).await?;
+        let credentials = credentials(parts)?;
+        let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
+        let Some(instance) = state.store.find_instance_by_token(token).await? else {
+            return Err(ApiError::Unauthorized("Invalid Element token: no such instance".into()));
+        };
+        if instance.organization_id != auth.organization.id {
+            return Err(ApiError::NotFound("No such instance".into()));
+        }
+        Ok(TokenInstance { auth, instance })
     }
 }

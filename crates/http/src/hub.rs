@@ -23,6 +23,7 @@ use store::{InstanceRecord, ACCESS_TOKEN_KEY};
 use crate::auth::HubAuth;
 use crate::error::ApiError;
 use crate::json_body::QueryParams;
+use crate::metrics::Trigger;
 use crate::state::AppState;
 use crate::token_refresh::{self, Usable};
 
@@ -87,7 +88,7 @@ async fn call_vendor(
         (false, Some(access_token)) => {
             Usable { access_token: access_token.clone(), generation: instance.refresh_generation }
         }
-        _ => token_refresh::refresh(state, instance.id, instance.refresh_generation).await?,
+        _ => token_refresh::refresh_for(state, instance.id, instance.refresh_generation, Trigger::proactive).await?,
     };
     let mut refreshed = false;
     loop {
@@ -95,7 +96,7 @@ async fn call_vendor(
         let status = response.status().as_u16();
         if token_rules::reactive_refresh_allowed(status, refreshed) {
             tracing::info!(instance_id = instance.id, "vendor answered 401; refreshing once");
-            tokens = token_refresh::refresh(state, instance.id, tokens.generation).await?;
+            tokens = token_refresh::refresh_for(state, instance.id, tokens.generation, Trigger::reactive).await?;
             refreshed = true;
             continue;
         }
@@ -128,7 +129,9 @@ async fn send_get(
     tokens: &Usable,
 ) -> Result<reqwest::Response, ApiError> {
     let url = state.endpoints.api_base.join(path).map_err(|_| ApiError::BadRequest("Invalid vendor path".into()))?;
-    state.vendor_http.get(url).query(query).bearer_auth(tokens.access_token.expose()).send().await.map_err(|error| {
+    let answer = state.vendor_http.get(url).query(query).bearer_auth(tokens.access_token.expose()).send().await;
+    state.metrics.record_rest_call(answer.as_ref().ok().map(|response| response.status().as_u16()));
+    answer.map_err(|error| {
         if error.is_timeout() {
             ApiError::VendorTimeout("The vendor did not answer in time".into())
         } else {

@@ -2,27 +2,37 @@
 //! list, get, patch, delete, enable/disable, and the Junction extensions `PUT /instances/{id}/tokens/refresh`
 //! (refresh the vendor tokens now) and `PUT /instances/{id}/token` (issue a new instance token).
 //!
+//! Also trace logging (`PUT|DELETE /instances/{id}/trace-logging`, the flag only), and the id-less
+//! `PUT|DELETE /instances/enabled` and `/instances/trace-logging`, which act on the instance the
+//! `Element` token of a `User, Organization, Element` header names ([`TokenInstance`]). The
+//! configuration sub-resource is in [`crate::instance_configuration`], `PUT /instances/{id}`
+//! (re-authentication) in [`crate::reauthentication`].
+//!
 //! Every route acts only on the caller's organization: another organization's instance is a 404.
-//! Not built yet (next slices): `PUT /instances/{id}` re-authentication, the configuration
-//! sub-resource, trace logging, events, docs, and the id-less forms.
+//! Not built: events (they arrive with the events issue), docs, and the id-less forms on the
+//! collection path itself (`GET|PUT|PATCH|DELETE /instances` with an `Element` token): `GET
+//! /instances` is the list, and a collection path whose meaning depends on a header part is refused
+//! as a footgun; use `/instances/{id}`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use domain::elements::Element;
 use domain::instance_config;
 use domain::DomainError;
 use serde_json::Value;
 use store::{Id, InstancePatch, InstanceQuery, InstanceRecord, Secret};
 
-use crate::auth::PlatformAuth;
+use crate::auth::{PlatformAuth, TokenInstance};
 use crate::error::ApiError;
 use crate::instance_view;
 use crate::json_body::JsonBody;
 use crate::provisioning::{self, ExternalAuthentication, PLATFORM_KEPT};
 use crate::state::AppState;
 use crate::token_refresh;
+use crate::{instance_configuration, reauthentication};
 
 /// The store's page size cap (`InstanceQuery::page_size`).
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -31,10 +41,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/instances", post(create).get(list))
         .route("/elements/{key_or_id}/instances", post(create_for_element))
-        .route("/instances/{id}", get(read).patch(patch).delete(delete))
+        .route("/instances/{id}", get(read).put(reauthentication::put).patch(patch).delete(delete))
         .route("/instances/{id}/enabled", put(enable).delete(disable))
+        .route("/instances/{id}/trace-logging", put(trace_on).delete(trace_off))
+        .route("/instances/enabled", put(enable_by_token).delete(disable_by_token))
+        .route("/instances/trace-logging", put(trace_on_by_token).delete(trace_off_by_token))
         .route("/instances/{id}/tokens/refresh", put(refresh_tokens))
         .route("/instances/{id}/token", put(reissue_token))
+        .merge(instance_configuration::routes())
 }
 
 async fn create(
@@ -67,7 +81,7 @@ async fn create_instance(
 }
 
 /// The instance `id` of the caller's organization, as JSON.
-fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRecord) -> Result<Response, ApiError> {
+pub(crate) fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRecord) -> Result<Response, ApiError> {
     let element = state.catalog.find(&record.element_key)?;
     Ok(Json(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str())).into_response())
 }
@@ -137,28 +151,66 @@ async fn patch(
     if let Some(disabled) = body.get("disabled").filter(|value| !value.is_null()) {
         patch.disabled = Some(disabled.as_bool().ok_or_else(|| invalid("disabled", "must be true or false"))?);
     }
-    match body.get("configuration") {
-        None | Some(Value::Null) => {}
+    configuration_changes(&state, element, body.get("configuration"), KeptKeys::Refuse, &mut patch)?;
+    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    respond(&state, &auth, &record)
+}
+
+/// What a configuration change does with the platform-kept token keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeptKeys {
+    /// A 400 naming the key (`PATCH`).
+    Refuse,
+    /// Left out silently (re-authentication: the body is the instance as read, minus its tokens).
+    Ignore,
+}
+
+/// Adds the changes of a `configuration` object to `patch`: each value validated for its key,
+/// secrets to the sealed secrets, the rest to the configuration; values sent back masked are left
+/// alone.
+pub(crate) fn configuration_changes(
+    state: &AppState,
+    element: &Element,
+    configuration: Option<&Value>,
+    kept: KeptKeys,
+    patch: &mut InstancePatch,
+) -> Result<(), ApiError> {
+    match configuration {
+        None | Some(Value::Null) => Ok(()),
         Some(Value::Object(changes)) => {
             for (key, value) in changes {
                 if value.as_str() == Some(instance_config::MASK) {
                     continue;
                 }
                 if PLATFORM_KEPT.contains(&key.as_str()) {
-                    return Err(invalid(key, "is kept by the platform"));
+                    match kept {
+                        KeptKeys::Refuse => return Err(invalid(key, "is kept by the platform")),
+                        KeptKeys::Ignore => continue,
+                    }
                 }
-                let value = instance_config::validate_value(element, key, value, &state.policy)?;
-                if element.is_secret(key) {
-                    patch.secrets.insert(key.clone(), value.map(Secret::new));
-                } else {
-                    patch.configuration.insert(key.clone(), value);
-                }
+                set_value(state, element, key, value, patch)?;
             }
+            Ok(())
         }
-        Some(_) => return Err(invalid("configuration", "must be an object of strings")),
+        Some(_) => Err(invalid("configuration", "must be an object of strings")),
     }
-    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
-    respond(&state, &auth, &record)
+}
+
+/// Validates one value for `key` and puts it in `patch` (sealed when the key holds a secret).
+pub(crate) fn set_value(
+    state: &AppState,
+    element: &Element,
+    key: &str,
+    value: &Value,
+    patch: &mut InstancePatch,
+) -> Result<(), ApiError> {
+    let value = instance_config::validate_value(element, key, value, &state.policy)?;
+    if element.is_secret(key) {
+        patch.secrets.insert(key.to_string(), value.map(Secret::new));
+    } else {
+        patch.configuration.insert(key.to_string(), value);
+    }
+    Ok(())
 }
 
 async fn delete(
@@ -177,7 +229,7 @@ async fn enable(
     auth: PlatformAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_disabled(&state, &auth, &id, false).await
+    set_disabled(&state, &auth, instance_id(&id)?, false).await
 }
 
 async fn disable(
@@ -185,12 +237,53 @@ async fn disable(
     auth: PlatformAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    set_disabled(&state, &auth, &id, true).await
+    set_disabled(&state, &auth, instance_id(&id)?, true).await
 }
 
-async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: &str, disabled: bool) -> Result<Response, ApiError> {
+async fn enable_by_token(State(state): State<AppState>, caller: TokenInstance) -> Result<Response, ApiError> {
+    set_disabled(&state, &caller.auth, caller.instance.id, false).await
+}
+
+async fn disable_by_token(State(state): State<AppState>, caller: TokenInstance) -> Result<Response, ApiError> {
+    set_disabled(&state, &caller.auth, caller.instance.id, true).await
+}
+
+async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: Id, disabled: bool) -> Result<Response, ApiError> {
     let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
-    let record = state.store.update_instance(auth.organization.id, instance_id(id)?, patch).await?;
+    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    respond(state, auth, &record)
+}
+
+async fn trace_on(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_trace_logging(&state, &auth, instance_id(&id)?, true).await
+}
+
+async fn trace_off(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_trace_logging(&state, &auth, instance_id(&id)?, false).await
+}
+
+async fn trace_on_by_token(State(state): State<AppState>, caller: TokenInstance) -> Result<Response, ApiError> {
+    set_trace_logging(&state, &caller.auth, caller.instance.id, true).await
+}
+
+async fn trace_off_by_token(State(state): State<AppState>, caller: TokenInstance) -> Result<Response, ApiError> {
+    set_trace_logging(&state, &caller.auth, caller.instance.id, false).await
+}
+
+/// Sets `traceLoggingEnabled`; a body (the platforms' optional `config`) is ignored. The flag is
+/// stored and shown; what trace logging records is not built yet.
+async fn set_trace_logging(state: &AppState, auth: &PlatformAuth, id: Id, on: bool) -> Result<Response, ApiError> {
+    let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
+    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    tracing::info!(instance_id = record.id, trace_logging = on, "instance trace logging set");
     respond(state, auth, &record)
 }
 
@@ -220,12 +313,12 @@ async fn reissue_token(
     respond(&state, &auth, &record)
 }
 
-fn instance_id(text: &str) -> Result<Id, ApiError> {
+pub(crate) fn instance_id(text: &str) -> Result<Id, ApiError> {
     text.parse::<Id>().ok().filter(|id| *id > 0).ok_or_else(|| {
         ApiError::NotFound(format!("No instance found with id '{}'", text.chars().take(32).collect::<String>()))
     })
 }
 
-fn invalid(name: &str, reason: &str) -> ApiError {
+pub(crate) fn invalid(name: &str, reason: &str) -> ApiError {
     DomainError::InvalidParameter { name: name.into(), reason: reason.into() }.into()
 }

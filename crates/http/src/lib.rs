@@ -8,6 +8,7 @@
 //! - [`json_body`]: JSON bodies and query strings with JSON errors, and the body limit;
 //! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
 //! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
+//! - [`metrics`]: `GET /metrics` and every metric, recorded by its request middleware;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`token_refresh`]: the one way vendor tokens are refreshed (the store's critical section);
 //! - [`instance_view`]: the instance as the seeds show it on the wire.
@@ -19,12 +20,15 @@ pub mod elements;
 pub mod error;
 pub mod health;
 pub mod hub;
+pub mod instance_configuration;
 pub mod instance_view;
 pub mod instances;
 pub mod json_body;
+pub mod metrics;
 pub mod organizations;
 pub mod proactive_refresh;
 pub mod provisioning;
+pub mod reauthentication;
 pub mod request_id;
 pub mod state;
 pub mod token_refresh;
@@ -45,9 +49,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(API_PREFIX, api)
         .merge(health::routes())
+        .merge(metrics::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
         .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

@@ -26,6 +26,7 @@ use rand::Rng;
 use store::{CurrentTokens, Id, RefreshDecision, TokenEvent};
 
 use crate::error::ApiError;
+use crate::metrics::Trigger;
 use crate::state::AppState;
 use crate::token_refresh;
 
@@ -68,7 +69,7 @@ pub async fn refresh_due_instances(state: &AppState, now: DateTime<Utc>) -> stor
             summary.skipped += 1;
             continue;
         }
-        match token_refresh::refresh(state, id, current.refresh_generation).await {
+        match token_refresh::refresh_for(state, id, current.refresh_generation, Trigger::background).await {
             Ok(_) => summary.refreshed += 1,
             Err(ApiError::Forbidden { .. }) => summary.invalid += 1,
             Err(error) => {

@@ -155,6 +155,7 @@ pub async fn provision(
         }
         ExternalAuthentication::Initial => state.oauth.refresh(&client, &request.grant).await,
     };
+    state.metrics.record_token_call(&outcome);
     let grant = granted(outcome, request.mode)?;
     let refresh_token = match (grant.refresh_token.clone(), request.mode) {
         (Some(token), _) => token,
@@ -192,7 +193,9 @@ pub async fn provision(
     Ok(record)
 }
 
-fn granted(outcome: RefreshOutcome, mode: ExternalAuthentication) -> Result<TokenGrant, ApiError> {
+/// The grant of a code exchange or refresh, or the error the caller answers (400 for a refused
+/// code or client, 502/504 for a transient failure).
+pub(crate) fn granted(outcome: RefreshOutcome, mode: ExternalAuthentication) -> Result<TokenGrant, ApiError> {
     let what = match mode {
         ExternalAuthentication::None => "authorization code (providerData.code)",
         ExternalAuthentication::Initial => "refresh token (oauth.user.refresh_token)",

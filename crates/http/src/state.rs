@@ -9,6 +9,8 @@ use domain::elements::Catalog;
 use domain::instance_config::ServerPolicy;
 use store::Store;
 
+use crate::metrics::Metrics;
+
 /// How long one vendor REST call may take before the caller gets a 504.
 pub const VENDOR_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub vendor_http: reqwest::Client,
     /// True when the vendor is the simulator.
     pub sandbox: bool,
+    /// The process's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -45,6 +49,7 @@ impl AppState {
             policy: Arc::new(policy),
             vendor_http,
             sandbox,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }

@@ -19,6 +19,7 @@ use store::{
 };
 
 use crate::error::ApiError;
+use crate::metrics::{RefreshResult, Trigger};
 use crate::state::AppState;
 
 /// A usable access token and the generation of the pair it belongs to.
@@ -35,14 +36,34 @@ enum Failure {
     InvalidGrant(Option<String>),
 }
 
+/// [`refresh_for`] an explicit API request ([`Trigger::manual`], e.g. `PUT
+/// /instances/{id}/tokens/refresh`).
+pub async fn refresh(state: &AppState, instance_id: Id, seen_generation: i64) -> Result<Usable, ApiError> {
+    refresh_for(state, instance_id, seen_generation, Trigger::manual).await
+}
+
 /// Refreshes instance `instance_id`'s tokens unless the stored pair is already newer than
 /// `seen_generation`, and returns the pair to use. The new pair is committed before this returns.
-pub async fn refresh(state: &AppState, instance_id: Id, seen_generation: i64) -> Result<Usable, ApiError> {
+/// Counted in `junction_token_refreshes_total` under `trigger`.
+pub async fn refresh_for(
+    state: &AppState,
+    instance_id: Id,
+    seen_generation: i64,
+    trigger: Trigger,
+) -> Result<Usable, ApiError> {
     let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
     let refresher = refresher(state, seen_generation, Arc::clone(&failure));
-    let result = store::refresh_tokens_detached(Arc::clone(&state.store), instance_id, refresher).await?;
+    let result = store::refresh_tokens_detached(Arc::clone(&state.store), instance_id, refresher).await;
+    let counted = match result.as_ref().map(|result| &result.outcome) {
+        Ok(RefreshOutcome::Refreshed) => RefreshResult::refreshed,
+        Ok(RefreshOutcome::Unchanged) => RefreshResult::unchanged,
+        Ok(RefreshOutcome::Invalid) => RefreshResult::invalid,
+        Ok(RefreshOutcome::Failed) | Err(_) => RefreshResult::transient,
+    };
+    state.metrics.record_refresh(trigger, counted);
+    let result = result?;
     let failure = failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-    tracing::info!(instance_id, outcome = ?result.outcome, "token refresh");
+    tracing::info!(instance_id, outcome = ?result.outcome, ?trigger, "token refresh");
     match (result.outcome, failure) {
         (RefreshOutcome::Refreshed | RefreshOutcome::Unchanged, _) => usable(&result.current),
         (RefreshOutcome::Invalid, failure) => Err(invalid(instance_id, failure)),
@@ -56,6 +77,7 @@ pub async fn refresh(state: &AppState, instance_id: Id, seen_generation: i64) ->
 
 fn refresher(state: &AppState, seen_generation: i64, failure: Arc<Mutex<Option<Failure>>>) -> RefreshFn {
     let oauth = Arc::clone(&state.oauth);
+    let metrics = Arc::clone(&state.metrics);
     Box::new(move |current: CurrentTokens| {
         Box::pin(async move {
             let seen = u64::try_from(seen_generation).unwrap_or_default();
@@ -67,7 +89,9 @@ fn refresher(state: &AppState, seen_generation: i64, failure: Arc<Mutex<Option<F
             else {
                 return RefreshDecision::Invalid { detail: "no refresh token or client credentials stored".into() };
             };
-            let decision = match oauth.refresh(&client, refresh_token).await {
+            let outcome = oauth.refresh(&client, refresh_token).await;
+            metrics.record_token_call(&outcome);
+            match outcome {
                 Vendor::Refreshed(grant) => RefreshDecision::Refreshed(TokenPair {
                     access_expires_at: grant.expires_at(Utc::now()),
                     refresh_token: grant.refresh_token.unwrap_or_else(|| refresh_token.clone()),
@@ -83,8 +107,7 @@ fn refresher(state: &AppState, seen_generation: i64, failure: Arc<Mutex<Option<F
                     store_failure(&failure, Failure::Transient(cause));
                     RefreshDecision::Failed { detail }
                 }
-            };
-            decision
+            }
         })
     })
 }
