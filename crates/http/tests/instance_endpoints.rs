@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{error_message, Stack, CALLBACK, CLIENT_ID, CLIENT_SECRET, ENCRYPTED_KEY};
+use common::{error_message, Stack, CALLBACK, CLIENT_SECRET, ENCRYPTED_KEY};
 use reqwest::Method;
 use serde_json::{json, Value};
 use store::{ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY};
@@ -153,17 +153,7 @@ async fn an_invalid_instance_is_re_authenticated_with_a_new_code() {
     let token = instance["token"].as_str().unwrap();
 
     // The stored refresh token is refreshed behind the platform's back: the vendor retires it.
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
-    let refresh_token = record.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose().to_string();
-    let answer = stack
-        .http
-        .post(format!("{}/token", stack.sim.url()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    let refresh_token = stack.retire_refresh_token_elsewhere(id).await;
     stack.expire_access_tokens().await;
     error_message(stack.hub_contacts(token).await, 403).await;
     let read: Value = stack.platform(Method::GET, &format!("/instances/{id}")).await.json().await.unwrap();

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Stack, CLIENT_ID, CLIENT_SECRET};
+use common::Stack;
 use domain::instance_config::ServerPolicy;
 use http_api::proactive_refresh::{self, RunSummary};
 use http_api::AppState;
 use reqwest::Method;
 use serde_json::{json, Value};
-use store::{CurrentTokens, RefreshDecision, REFRESH_TOKEN_KEY};
+use store::{CurrentTokens, RefreshDecision};
 
 /// The state the stack's server runs with (same store, same simulator).
 fn state_of(stack: &Stack) -> AppState {
@@ -103,17 +103,7 @@ async fn invalid_grant_in_a_run_marks_the_instance_invalid() {
     let id = instance(&stack).await;
     make_near_expiry(&stack, id).await;
     // Someone refreshes the stored refresh token behind the platform's back.
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
-    let refresh_token = record.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose().to_string();
-    let answer = stack
-        .http
-        .post(format!("{}/token", stack.sim.url()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    stack.retire_refresh_token_elsewhere(id).await;
 
     let summary = proactive_refresh::refresh_due_instances(&state, Utc::now()).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, invalid: 1, ..RunSummary::default() });

@@ -61,17 +61,7 @@ async fn a_refresh_token_retired_elsewhere_makes_the_instance_invalid() {
     let id = instance["id"].as_i64().unwrap();
     let token = instance["token"].as_str().unwrap();
     // Someone refreshes the stored refresh token behind the platform's back.
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
-    let refresh_token = record.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose().to_string();
-    let answer = stack
-        .http
-        .post(format!("{}/token", stack.sim.url()))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    stack.retire_refresh_token_elsewhere(id).await;
 
     let answer = stack.platform(Method::PUT, &format!("/instances/{id}/tokens/refresh")).await;
     let body = error_message(answer, 403).await;

@@ -95,6 +95,24 @@ macro_rules! implement_store {
         type Db = $db;
         type Tx = sqlx::Transaction<'static, Db>;
 
+        /// A user and their organization from a `users u JOIN organizations o` row.
+        fn user_and_organization(row: &<Db as sqlx::Database>::Row) -> Result<(User, Organization)> {
+            let organization_id: Id = row.try_get("organization_id")?;
+            let user = User {
+                id: row.try_get("id")?,
+                organization_id,
+                email: row.try_get("email")?,
+                is_admin: row.try_get("is_admin")?,
+                created_at: row.try_get("created_at")?,
+            };
+            let org = Organization {
+                id: organization_id,
+                name: row.try_get("org_name")?,
+                created_at: row.try_get("org_created_at")?,
+            };
+            Ok((user, org))
+        }
+
         fn raw_instance(row: &<Db as sqlx::Database>::Row) -> Result<RawInstance> {
             Ok(RawInstance {
                 id: row.try_get("id")?,
@@ -326,20 +344,7 @@ macro_rules! implement_store {
                 if !(user_ok & org_ok) {
                     return Ok(None);
                 }
-                let organization_id: Id = row.try_get("organization_id")?;
-                let user = User {
-                    id: row.try_get("id")?,
-                    organization_id,
-                    email: row.try_get("email")?,
-                    is_admin: row.try_get("is_admin")?,
-                    created_at: row.try_get("created_at")?,
-                };
-                let org = Organization {
-                    id: organization_id,
-                    name: row.try_get("org_name")?,
-                    created_at: row.try_get("org_created_at")?,
-                };
-                Ok(Some((user, org)))
+                user_and_organization(&row).map(Some)
             }
 
             async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>> {
@@ -358,20 +363,7 @@ macro_rules! implement_store {
                 if !crypto::verify_secret(user_secret.expose(), salt, hash) {
                     return Ok(None);
                 }
-                let organization_id: Id = row.try_get("organization_id")?;
-                let user = User {
-                    id: row.try_get("id")?,
-                    organization_id,
-                    email: row.try_get("email")?,
-                    is_admin: row.try_get("is_admin")?,
-                    created_at: row.try_get("created_at")?,
-                };
-                let org = Organization {
-                    id: organization_id,
-                    name: row.try_get("org_name")?,
-                    created_at: row.try_get("org_created_at")?,
-                };
-                Ok(Some((user, org)))
+                user_and_organization(&row).map(Some)
             }
 
             async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {

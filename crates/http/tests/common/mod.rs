@@ -198,6 +198,23 @@ impl Stack {
     }
 
     /// Moves the vendor's clock past the access token's 24 h lifetime.
+    /// Refreshes instance `id`'s stored refresh token directly at the vendor, behind the
+    /// platform's back: the vendor retires the token the platform holds, which is returned.
+    pub async fn retire_refresh_token_elsewhere(&self, id: i64) -> String {
+        let record = self.store.get_instance(self.organization_id, id).await.unwrap();
+        let refresh_token = record.secrets.get(store::REFRESH_TOKEN_KEY).unwrap().expose().to_string();
+        let answer = self
+            .http
+            .post(format!("{}/token", self.sim.url()))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        refresh_token
+    }
+
     pub async fn expire_access_tokens(&self) {
         self.sim_post("/__sim/clock/advance", json!({"seconds": 86_400 + 60})).await;
     }
