@@ -7,7 +7,7 @@
 //! `GET /elements`). `POST /elements/{keyOrId}/instances` is an instance route (see
 //! [`crate::instances`]).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::elements::{ConfigEntry, Element, ElementMetadata};
@@ -15,6 +15,7 @@ use domain::oauth_url::{self, OAuthRedirect, OAuthUrlRequest};
 
 use crate::error::ApiError;
 use crate::json_body::{JsonBody, QueryParams};
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -35,27 +36,30 @@ async fn keys(State(state): State<AppState>) -> Json<Vec<&'static str>> {
     Json(state.catalog.keys())
 }
 
-async fn one(State(state): State<AppState>, Path(key_or_id): Path<String>) -> Result<Json<&'static Element>, ApiError> {
+async fn one(
+    State(state): State<AppState>,
+    PathParam(key_or_id): PathParam<String>,
+) -> Result<Json<&'static Element>, ApiError> {
     Ok(Json(state.catalog.find(&key_or_id)?))
 }
 
 async fn configuration(
     State(state): State<AppState>,
-    Path(key_or_id): Path<String>,
+    PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<&'static [ConfigEntry]>, ApiError> {
     Ok(Json(&state.catalog.find(&key_or_id)?.configuration))
 }
 
 async fn metadata(
     State(state): State<AppState>,
-    Path(key_or_id): Path<String>,
+    PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<ElementMetadata<'static>>, ApiError> {
     Ok(Json(state.catalog.find(&key_or_id)?.metadata()))
 }
 
 async fn oauth_url_get(
     State(state): State<AppState>,
-    Path(key_or_id): Path<String>,
+    PathParam(key_or_id): PathParam<String>,
     QueryParams(request): QueryParams<OAuthUrlRequest>,
 ) -> Result<Json<OAuthRedirect>, ApiError> {
     oauth_url(&state, &key_or_id, &request)
@@ -63,7 +67,7 @@ async fn oauth_url_get(
 
 async fn oauth_url_post(
     State(state): State<AppState>,
-    Path(key_or_id): Path<String>,
+    PathParam(key_or_id): PathParam<String>,
     JsonBody(request): JsonBody<OAuthUrlRequest>,
 ) -> Result<Json<OAuthRedirect>, ApiError> {
     oauth_url(&state, &key_or_id, &request)

@@ -84,11 +84,27 @@ async fn call_vendor(
     path: &str,
     query: &[(&str, String)],
 ) -> Result<Value, ApiError> {
-    let mut tokens = match (token_due(instance), instance.secrets.get(ACCESS_TOKEN_KEY)) {
-        (false, Some(access_token)) => {
-            Usable { access_token: access_token.clone(), generation: instance.refresh_generation }
-        }
-        _ => token_refresh::refresh_for(state, instance.id, instance.refresh_generation, Trigger::proactive).await?,
+    let stored = instance
+        .secrets
+        .get(ACCESS_TOKEN_KEY)
+        .map(|access_token| Usable { access_token: access_token.clone(), generation: instance.refresh_generation });
+    let mut tokens = match stored {
+        Some(tokens) if !token_due(instance) => tokens,
+        stored => match token_refresh::refresh_for(state, instance.id, instance.refresh_generation, Trigger::proactive)
+            .await
+        {
+            Ok(tokens) => tokens,
+            // An early refresh that failed transiently does not fail a call whose token still works:
+            // the stored one is used until it expires (a vendor 401 still triggers a reactive refresh).
+            Err(error @ (ApiError::VendorError { .. } | ApiError::VendorTimeout(_))) => match stored {
+                Some(tokens) if still_valid(instance) => {
+                    tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
+                    tokens
+                }
+                _ => return Err(error),
+            },
+            Err(error) => return Err(error),
+        },
     };
     let mut refreshed = false;
     loop {
@@ -102,6 +118,11 @@ async fn call_vendor(
         }
         return vendor_answer(status, response).await;
     }
+}
+
+/// Whether the stored access token has not expired yet (an unknown expiry counts as valid).
+fn still_valid(instance: &InstanceRecord) -> bool {
+    instance.access_expires_at.is_none_or(|expires_at| expires_at > Utc::now())
 }
 
 fn token_due(instance: &InstanceRecord) -> bool {

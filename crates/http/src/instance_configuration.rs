@@ -15,7 +15,7 @@
 //! - the platform-kept keys (`oauth.user.token`, `oauth.user.refresh_token`,
 //!   `oauth.user.refresh_time`) cannot be patched: 400 naming the key (re-authenticate instead).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,6 +29,7 @@ use crate::auth::{PlatformAuth, TokenInstance};
 use crate::error::ApiError;
 use crate::instances::{instance_id, invalid, set_value};
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::provisioning::PLATFORM_KEPT;
 use crate::state::AppState;
 
@@ -40,7 +41,11 @@ pub fn routes() -> Router<AppState> {
         .route("/instances/configuration/{config_id}", get(read_by_token).patch(patch_by_token))
 }
 
-async fn list(State(state): State<AppState>, auth: PlatformAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     list_entries(&state, &record)
 }
@@ -58,7 +63,7 @@ fn list_entries(state: &AppState, record: &InstanceRecord) -> Result<Response, A
 async fn read(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path((id, config_id)): Path<(String, String)>,
+    PathParam((id, config_id)): PathParam<(String, String)>,
 ) -> Result<Response, ApiError> {
     let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     read_entry(&state, &record, &config_id)
@@ -67,7 +72,7 @@ async fn read(
 async fn read_by_token(
     State(state): State<AppState>,
     caller: TokenInstance,
-    Path(config_id): Path<String>,
+    PathParam(config_id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     read_entry(&state, &caller.instance, &config_id)
 }
@@ -80,7 +85,7 @@ fn read_entry(state: &AppState, record: &InstanceRecord, config_id: &str) -> Res
 async fn patch(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path((id, config_id)): Path<(String, String)>,
+    PathParam((id, config_id)): PathParam<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let current = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
@@ -90,7 +95,7 @@ async fn patch(
 async fn patch_by_token(
     State(state): State<AppState>,
     caller: TokenInstance,
-    Path(config_id): Path<String>,
+    PathParam(config_id): PathParam<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     patch_entry(&state, &caller.auth, caller.instance, &config_id, &body).await

@@ -14,7 +14,7 @@
 //! /instances` is the list, and a collection path whose meaning depends on a header part is refused
 //! as a footgun; use `/instances/{id}`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -29,6 +29,7 @@ use crate::auth::{PlatformAuth, TokenInstance};
 use crate::error::ApiError;
 use crate::instance_view;
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::provisioning::{self, ExternalAuthentication, PLATFORM_KEPT};
 use crate::state::AppState;
 use crate::token_refresh;
@@ -62,7 +63,7 @@ async fn create(
 async fn create_for_element(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(key_or_id): Path<String>,
+    PathParam(key_or_id): PathParam<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     create_instance(&state, &auth, Some(&key_or_id), &body).await
@@ -86,7 +87,11 @@ pub(crate) fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRe
     Ok(Json(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str())).into_response())
 }
 
-async fn read(State(state): State<AppState>, auth: PlatformAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
     let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     respond(&state, &auth, &record)
 }
@@ -133,7 +138,7 @@ async fn list(
 async fn patch(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
@@ -216,7 +221,7 @@ pub(crate) fn set_value(
 async fn delete(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
     state.store.delete_instance(auth.organization.id, id).await?;
@@ -227,7 +232,7 @@ async fn delete(
 async fn enable(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     set_disabled(&state, &auth, instance_id(&id)?, false).await
 }
@@ -235,7 +240,7 @@ async fn enable(
 async fn disable(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     set_disabled(&state, &auth, instance_id(&id)?, true).await
 }
@@ -257,7 +262,7 @@ async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: Id, disabled: b
 async fn trace_on(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     set_trace_logging(&state, &auth, instance_id(&id)?, true).await
 }
@@ -265,7 +270,7 @@ async fn trace_on(
 async fn trace_off(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     set_trace_logging(&state, &auth, instance_id(&id)?, false).await
 }
@@ -291,7 +296,7 @@ async fn set_trace_logging(state: &AppState, auth: &PlatformAuth, id: Id, on: bo
 async fn refresh_tokens(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
     let current = state.store.get_instance(auth.organization.id, id).await?;
@@ -304,7 +309,7 @@ async fn refresh_tokens(
 async fn reissue_token(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
     state.store.reissue_instance_token(auth.organization.id, id).await?;

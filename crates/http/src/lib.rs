@@ -26,6 +26,7 @@ pub mod instances;
 pub mod json_body;
 pub mod metrics;
 pub mod organizations;
+mod path_param;
 pub mod proactive_refresh;
 pub mod provisioning;
 pub mod reauthentication;

@@ -14,7 +14,7 @@
 //! the flag. `PATCH /instances/{id}` already changes name, tags and configuration; a full
 //! replacement that would reset every key not re-sent is not offered.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::Utc;
 use connector::oauth::ClientCredentials;
@@ -26,6 +26,7 @@ use crate::auth::PlatformAuth;
 use crate::error::ApiError;
 use crate::instances::{configuration_changes, instance_id, invalid, respond, KeptKeys};
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::provisioning::{self, ExternalAuthentication};
 use crate::state::AppState;
 
@@ -33,7 +34,7 @@ use crate::state::AppState;
 pub async fn put(
     State(state): State<AppState>,
     auth: PlatformAuth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     RawQuery(raw): RawQuery,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {

@@ -99,3 +99,14 @@ async fn a_wrong_method_is_a_json_405() {
     let answer = stack.http.delete(stack.api("/elements/keys")).send().await.unwrap();
     error_message(answer, 405).await;
 }
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_a_json_400() {
+    let stack = Stack::start().await;
+    for path in ["/instances/%FF", "/instances/%FF/configuration/x", "/elements/%C0%AF/configuration"] {
+        let answer =
+            stack.http.get(stack.api(path)).header("authorization", stack.platform_auth()).send().await.unwrap();
+        let body = error_message(answer, 400).await;
+        assert!(body["message"].as_str().unwrap().contains("path"), "{path}: {body}");
+    }
+}

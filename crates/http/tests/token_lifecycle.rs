@@ -132,3 +132,26 @@ async fn a_token_past_its_refresh_interval_is_refreshed_before_the_call() {
     assert_eq!(stack.refresh_grants().await, grants + 1);
     assert_eq!(stack.sim_stats().await["unauthorized"], unauthorized, "proactive: the vendor never saw a stale token");
 }
+
+#[tokio::test]
+async fn a_failed_early_refresh_does_not_fail_a_call_whose_token_still_works() {
+    let stack = Stack::start().await;
+    let instance = stack.create_instance().await;
+    let id = instance["id"].as_i64().unwrap();
+    let token = instance["token"].as_str().unwrap();
+    let patch = stack
+        .http
+        .patch(stack.api(&format!("/instances/{id}/configuration/oauth.user.refresh_interval")))
+        .header("authorization", stack.platform_auth())
+        .json(&json!({"propertyValue": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    stack.sim_post("/__sim/faults", json!({"path_prefix": "/token", "status": 503, "count": 1})).await;
+    assert_eq!(stack.hub_contacts(token).await.status(), 200, "the stored access token still works");
+    assert_eq!(stack.sim_stats().await["faults_injected"], 1, "the early refresh was attempted, and failed");
+    let read: Value = stack.platform(Method::GET, &format!("/instances/{id}")).await.json().await.unwrap();
+    assert_eq!(read["valid"], true);
+}

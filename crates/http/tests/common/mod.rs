@@ -197,7 +197,6 @@ impl Stack {
         assert!(answer.status().is_success(), "{path}: {}", answer.status());
     }
 
-    /// Moves the vendor's clock past the access token's 24 h lifetime.
     /// Refreshes instance `id`'s stored refresh token directly at the vendor, behind the
     /// platform's back: the vendor retires the token the platform holds, which is returned.
     pub async fn retire_refresh_token_elsewhere(&self, id: i64) -> String {
@@ -215,6 +214,7 @@ impl Stack {
         refresh_token
     }
 
+    /// Moves the vendor's clock past the access token's 24 h lifetime.
     pub async fn expire_access_tokens(&self) {
         self.sim_post("/__sim/clock/advance", json!({"seconds": 86_400 + 60})).await;
     }
