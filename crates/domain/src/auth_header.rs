@@ -181,9 +181,19 @@ fn strip_leading_colon(value: &str) -> &str {
     }
 }
 
+/// The name of an unknown part is echoed only when the client wrote it as a name (`Foo:` or the
+/// usual `Bearer`/`Basic` schemes): a bare word could be a secret whose part name was forgotten
+/// (`User u, myorgsecret`), and must not reach a response or a log.
 fn unknown_part(token: &str) -> AuthHeaderError {
-    let name = token.split(':').next().unwrap_or_default();
-    let safe = name.len() <= MAX_ECHOED_NAME_LEN && !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic());
+    let (name, colon) = match token.split_once(':') {
+        Some((name, _)) => (name, true),
+        None => (token, false),
+    };
+    let well_known = ["bearer", "basic", "token"].iter().any(|scheme| name.eq_ignore_ascii_case(scheme));
+    let safe = (colon || well_known)
+        && name.len() <= MAX_ECHOED_NAME_LEN
+        && !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphabetic());
     AuthHeaderError::UnknownPart(safe.then(|| name.to_string()))
 }
 
@@ -199,6 +209,12 @@ mod tests {
 
     fn some(value: &str) -> Option<String> {
         Some(value.to_string())
+    }
+
+    #[test]
+    fn a_bare_word_that_may_be_a_forgotten_secret_is_never_echoed() {
+        assert_eq!(parse("User u, myorgsecret").unwrap_err(), AuthHeaderError::UnknownPart(None));
+        assert_eq!(parse("Bearer abc").unwrap_err(), AuthHeaderError::UnknownPart(Some("Bearer".into())));
     }
 
     #[test]

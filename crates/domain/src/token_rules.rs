@@ -134,12 +134,6 @@ struct TokenBody {
     scope: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct OAuthErrorBody {
-    error: String,
-    error_description: Option<String>,
-}
-
 /// Classifies the token endpoint's answer (`status`, raw `body`) to a refresh. A request that got
 /// no answer at all is `RefreshOutcome::Transient(TransientCause::Transport)`.
 pub fn classify(status: u16, body: &str) -> RefreshOutcome {
@@ -163,19 +157,26 @@ fn parse_grant(body: &str) -> Option<TokenGrant> {
     })
 }
 
-/// `expires_in` as a number or a numeric string (both are seen in the wild).
+/// `expires_in` as a number or a numeric string (both are seen in the wild); zero or negative is
+/// treated as unknown, or every pass would find the token due again at once.
 fn seconds(value: &serde_json::Value) -> Option<i64> {
-    value.as_i64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+    value.as_i64().or_else(|| value.as_str().and_then(|text| text.trim().parse().ok())).filter(|s| *s > 0)
 }
 
+/// Reads the RFC 6749 `error` (and `error_description` when it is text) leniently: a vendor body
+/// with odd extra fields must still be recognised as `invalid_grant`, or the instance would be
+/// retried forever instead of being marked invalid.
 fn classify_refusal(status: u16, body: &str) -> RefreshOutcome {
-    let Ok(error) = serde_json::from_str::<OAuthErrorBody>(body) else {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_string);
+    let Some(error) = field("error") else {
         return RefreshOutcome::Transient(TransientCause::VendorStatus(status));
     };
-    if error.error == "invalid_grant" {
-        return RefreshOutcome::InvalidGrant { description: error.error_description };
+    let description = field("error_description");
+    if error == "invalid_grant" {
+        return RefreshOutcome::InvalidGrant { description };
     }
-    RefreshOutcome::Transient(TransientCause::Refused { error: error.error, description: error.error_description })
+    RefreshOutcome::Transient(TransientCause::Refused { error, description })
 }
 
 /// The delay before retry number `attempt` (1-based) of a failed refresh: 2 s, 4 s, 8 s, ...
@@ -239,6 +240,16 @@ mod tests {
     /// A 24 h token obtained at hour 0, with the given refresh interval in hours.
     fn day_token(interval_hours: i64) -> TokenTimes {
         TokenTimes { expires_at: Some(at(24)), refreshed_at: at(0), refresh_interval: TimeDelta::hours(interval_hours) }
+    }
+
+    #[test]
+    fn invalid_grant_is_recognised_in_a_lenient_body_and_nonpositive_lifetimes_are_unknown() {
+        let odd = r#"{"error":"invalid_grant","error_description":{"text":"x"},"extra":1}"#;
+        assert!(matches!(classify(400, odd), RefreshOutcome::InvalidGrant { description: None }));
+        match classify(200, r#"{"access_token":"a","expires_in":0}"#) {
+            RefreshOutcome::Refreshed(grant) => assert_eq!(grant.expires_in, None),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -147,8 +147,7 @@ async fn patch(
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let mut patch = InstancePatch::default();
     if let Some(name) = body.get("name").filter(|name| !name.is_null()) {
-        let name = name.as_str().map(str::trim).filter(|name| !name.is_empty());
-        patch.name = Some(name.ok_or_else(|| invalid("name", "must be a non-empty string"))?.to_string());
+        patch.name = Some(provisioning::instance_name(name)?);
     }
     if body.contains_key("tags") {
         patch.tags = Some(provisioning::tags(body.get("tags"))?);

@@ -90,8 +90,7 @@ pub fn parse<'a>(state: &'a AppState, path_element: Option<&str>, body: &Value) 
     };
     let name = match body.get("name") {
         None | Some(Value::Null) => element.name.clone(),
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(_) => return Err(invalid("name", "must be a non-empty string")),
+        Some(value) => instance_name(value)?,
     };
     Ok(CreateRequest { element, name, tags: tags(body.get("tags"))?, configuration, mode, grant })
 }
@@ -114,11 +113,38 @@ fn provider_code(body: &Map<String, Value>) -> Result<Secret, ApiError> {
     }
 }
 
+/// Longest instance name and tag, and most tags, an instance may carry.
+const MAX_NAME_LEN: usize = 255;
+const MAX_TAG_LEN: usize = 128;
+const MAX_TAGS: usize = 100;
+
+/// An instance name: non-empty text without control characters (PostgreSQL refuses NUL in text,
+/// SQLite does not, so both are held to the stricter rule), at most 255 characters.
+pub fn instance_name(value: &Value) -> Result<String, ApiError> {
+    let name = value.as_str().map(str::trim).filter(|name| !name.is_empty());
+    let name = name.ok_or_else(|| invalid("name", "must be a non-empty string"))?;
+    plain_text(name, MAX_NAME_LEN).map_err(|reason| invalid("name", reason))?;
+    Ok(name.to_string())
+}
+
+fn plain_text(text: &str, max: usize) -> Result<(), &'static str> {
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    if text.chars().count() > max {
+        return Err("is too long");
+    }
+    Ok(())
+}
+
 /// Tags as the seeds send them: strings (the platforms' older `{"name": ...}` objects too).
 pub fn tags(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     let Some(value) = value.filter(|value| !value.is_null()) else { return Ok(Vec::new()) };
     let items = value.as_array().ok_or_else(|| invalid("tags", "must be an array of strings"))?;
-    items
+    if items.len() > MAX_TAGS {
+        return Err(invalid("tags", "may hold at most 100 tags"));
+    }
+    let tags = items
         .iter()
         .map(|item| match item {
             Value::String(tag) => Ok(tag.trim().to_string()),
@@ -130,7 +156,11 @@ pub fn tags(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
             _ => Err(invalid("tags", "must be an array of strings")),
         })
         .filter(|tag| tag.as_ref().map_or(true, |tag| !tag.is_empty()))
-        .collect()
+        .collect::<Result<Vec<String>, ApiError>>()?;
+    for tag in &tags {
+        plain_text(tag, MAX_TAG_LEN).map_err(|reason| invalid("tags", reason))?;
+    }
+    Ok(tags)
 }
 
 fn invalid(name: &str, reason: &str) -> ApiError {

@@ -110,3 +110,27 @@ async fn a_path_segment_that_is_not_utf8_is_a_json_400() {
         assert!(body["message"].as_str().unwrap().contains("path"), "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn names_and_tags_with_control_characters_or_absurd_sizes_are_400() {
+    let stack = Stack::start().await;
+    let instance = stack.create_instance().await;
+    let path = format!("/instances/{}", instance["id"]);
+    for (body, field) in [
+        (serde_json::json!({"name": "a\u{0}b"}), "name"),
+        (serde_json::json!({"name": "x".repeat(300)}), "name"),
+        (serde_json::json!({"tags": ["ok", "b\u{0}"]}), "tags"),
+        (serde_json::json!({"tags": vec!["t"; 101]}), "tags"),
+    ] {
+        let answer = stack
+            .http
+            .patch(stack.api(&path))
+            .header("authorization", stack.platform_auth())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let error = error_message(answer, 400).await;
+        assert!(error["message"].as_str().unwrap().contains(field), "{error}");
+    }
+}

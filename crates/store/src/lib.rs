@@ -59,7 +59,9 @@ pub async fn refresh_tokens_detached(
     let section = tokio::spawn(async move { store.refresh_tokens(instance_id, refresh).await });
     match section.await {
         Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        // Cancelled only when the runtime shuts down: report it instead of panicking.
+        Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
     }
 }
 
