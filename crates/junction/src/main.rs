@@ -40,7 +40,9 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     // Logs go to stderr, so that stdout carries only what is meant for the operator (the bootstrap
     // secrets, printed once).
+    // Colours only for a person at a terminal: log files and test harnesses get plain text.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();

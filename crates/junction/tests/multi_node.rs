@@ -79,23 +79,6 @@ struct Node {
     base: String,
 }
 
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl Cluster {
     async fn new() -> Self {
         // No vendor rate limits: the storm fires 200 calls at once.
@@ -140,7 +123,6 @@ impl Cluster {
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
         let base = tokio::time::timeout(Duration::from_secs(20), async {
             while let Some(line) = stderr.next_line().await.expect("stderr line") {
-                let line = strip_ansi(&line);
                 if line.contains("junction listening") {
                     let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
                     return format!("http://{addr}");

@@ -22,23 +22,6 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Starts the binary and waits for its "listening" log line.
 async fn start(dir: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_junction"))
@@ -56,7 +39,6 @@ async fn start(dir: &Path) -> Server {
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let base = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = stderr.next_line().await.unwrap() {
-            let line = strip_ansi(&line);
             if line.contains("junction listening") {
                 let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
                 return format!("http://{addr}");
