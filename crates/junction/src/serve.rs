@@ -26,6 +26,11 @@ pub struct ServeArgs {
     /// `JUNCTION_MASTER_KEY` (base64 of 32 bytes) is used, else a key file beside the SQLite database.
     #[arg(long, env = "JUNCTION_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Files of earlier master keys, still accepted for reading while `junction admin rotate-key`
+    /// re-seals everything under the current one: start every node with the new key and the old one
+    /// here, rotate, then drop the old one at the next restart. No downtime.
+    #[arg(long = "previous-master-key-file", env = "JUNCTION_PREVIOUS_MASTER_KEY_FILES", value_delimiter = ',')]
+    previous_master_key_files: Vec<PathBuf>,
     /// The externally visible base URL (console callback and links); default `http://<bind>`.
     #[arg(long, env = "JUNCTION_PUBLIC_URL")]
     public_url: Option<String>,
@@ -50,12 +55,14 @@ pub struct ServeArgs {
 /// Runs the platform until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let key = master_key(&args)?;
-    let store = store::connect(&args.database, Keyring::new(key)).await.map_err(|error| match error {
-        StoreError::WrongMasterKey(_) => {
-            anyhow::anyhow!("{error}; start with the master key this database was created with")
-        }
-        other => anyhow::Error::new(other).context("cannot open the database"),
-    })?;
+    let previous = previous_master_keys(&args)?;
+    let store =
+        store::connect(&args.database, Keyring::with_older(key, previous)).await.map_err(|error| match error {
+            StoreError::WrongMasterKey(_) => {
+                anyhow::anyhow!("{error}; start with the master key this database was created with")
+            }
+            other => anyhow::Error::new(other).context("cannot open the database"),
+        })?;
 
     // The simulator must outlive the server: `_sandbox` is dropped (and stopped) at the end of `run`.
     let (endpoints, policy, _sandbox) = vendor(&args).await?;
@@ -106,6 +113,19 @@ fn master_key(args: &ServeArgs) -> anyhow::Result<MasterKey> {
         bail!("a master key is required for this database: set JUNCTION_MASTER_KEY (base64 of 32 bytes) or --master-key-file");
     };
     MasterKey::load_or_create(&path).with_context(|| format!("master key file {}", path.display()))
+}
+
+/// The earlier master keys named by `--previous-master-key-file`; each file must exist.
+fn previous_master_keys(args: &ServeArgs) -> anyhow::Result<Vec<MasterKey>> {
+    args.previous_master_key_files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("previous master key file {}", path.display()))?;
+            MasterKey::from_base64(text.trim())
+                .with_context(|| format!("previous master key file {} must hold base64 of 32 bytes", path.display()))
+        })
+        .collect()
 }
 
 /// On an empty store: organization `default` with an admin user. Secrets from

@@ -175,3 +175,45 @@ async fn rotate_key_takes_the_old_key_from_the_environment_and_refuses_mistakes(
     assert!(store.find_instance_by_token(&seeded.token).await.unwrap().is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Starts `junction serve` on `url` with the given key files and reports whether it came up
+/// (its "listening" log line) or exited (with its output).
+fn serve_starts(url: &str, key_file: &Path, previous: Option<&Path>) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_junction"));
+    command.env_remove("JUNCTION_MASTER_KEY").env_remove("JUNCTION_MASTER_KEY_FILE").env("RUST_LOG", "info");
+    command.args(["serve", "--bind", "127.0.0.1:0", "--refresh-period", "0", "--database", url, "--master-key-file"]);
+    command.arg(key_file);
+    if let Some(previous) = previous {
+        command.arg("--previous-master-key-file").arg(previous);
+    }
+    let mut child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("junction listening") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(());
+        }
+    }
+    let _ = child.wait();
+    Err(seen)
+}
+
+#[tokio::test]
+async fn serve_reads_with_a_previous_key_so_rotation_needs_no_downtime() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}", dir.join("junction.db").display());
+    let (old_file, new_file) = (dir.join("a.key"), dir.join("b.key"));
+    let (key_a, key_b) = (MasterKey::generate(), MasterKey::generate());
+    std::fs::write(&old_file, key_a.to_base64()).unwrap();
+    std::fs::write(&new_file, key_b.to_base64()).unwrap();
+    seed(&url, read_key(&old_file)).await;
+    let refused = serve_starts(&url, &new_file, None).expect_err("the new key alone cannot open the database yet");
+    assert!(refused.contains("does not match"), "{refused}");
+    serve_starts(&url, &new_file, Some(&old_file)).expect("new key plus the previous one starts");
+    let _ = std::fs::remove_dir_all(&dir);
+}
