@@ -158,17 +158,27 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
         None => Some(store.create_user(organization.id, "admin", true).await?.1),
     };
     tracing::info!(organization_id = organization.id, "bootstrapped organization `default` with user `admin`");
-    if org_secret.is_some() || user_secret.is_some() {
-        println!("Junction bootstrap: organization `default`, admin user `admin`. These secrets are shown once:");
-        if let Some(secret) = &user_secret {
-            println!("  User secret:         {}", secret.expose());
-        }
-        if let Some(secret) = &org_secret {
-            println!("  Organization secret: {}", secret.expose());
-        }
-        println!("  Authorization: User <user secret>, Organization <organization secret>");
-    }
+    print_bootstrap_secrets(user_secret.as_ref(), org_secret.as_ref());
     Ok(())
+}
+
+/// The one place a secret leaves the process in clear, as SPEC "Bootstrap" requires: generated
+/// bootstrap secrets are written once to stdout for the operator, never to the log (which goes to
+/// stderr; `tests/serve.rs` checks both). Secrets chosen through the environment are not echoed.
+fn print_bootstrap_secrets(user: Option<&Secret>, organization: Option<&Secret>) {
+    if user.is_none() && organization.is_none() {
+        return;
+    }
+    let mut out =
+        String::from("Junction bootstrap: organization `default`, admin user `admin`. These secrets are shown once:\n");
+    if let Some(secret) = user {
+        out.push_str(&format!("  User secret:         {}\n", secret.expose()));
+    }
+    if let Some(secret) = organization {
+        out.push_str(&format!("  Organization secret: {}\n", secret.expose()));
+    }
+    out.push_str("  Authorization: User <user secret>, Organization <organization secret>");
+    println!("{out}");
 }
 
 /// The vendor endpoints, the `infusionsoft.server` policy, and the in-process simulator if any.
