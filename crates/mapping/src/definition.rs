@@ -1,0 +1,190 @@
+//! What a hub object is, as data: the vendor resource behind it and, per hub field, its type, its
+//! path in the vendor's JSON, whether clients may write it, how a condition on it is pushed down to
+//! the vendor's `filter`, and the vendor's `order_by` name for it.
+//!
+//! Definitions are deserialized from the catalog files (`objects/*.json`) and checked once by
+//! [`ObjectDef::validate`]; the engine ([`crate::read`], [`crate::write`]) trusts a validated one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::path::VendorPath;
+
+/// A hub field's type as clients see it (`GET /hubs/{hub}/objects/{object}/metadata`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Number,
+    Boolean,
+    /// An ISO 8601 date-time in UTC.
+    Date,
+}
+
+/// How the vendor stores a value whose hub type differs: REST v2 ids are strings (`"id": "12"`)
+/// while the hub shows numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VendorType {
+    String,
+    Number,
+}
+
+/// How the vendor's `filter` evaluates one filter name (the vendor documents these per resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum FilterKind {
+    /// `name==value`, ASCII case-insensitive equality.
+    Text,
+    /// Like `Text`, and `name==abc*` matches a prefix.
+    Prefix,
+    /// `name==value`, exact equality (ids, enum values).
+    Exact,
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=` on numbers.
+    Number,
+    /// `name==1,2,3`: the record's id is one of these.
+    IdSet,
+    /// `name==<instant>`: the record's time is at or after it.
+    Since,
+    /// `name==<instant>`: the record's time is at or before it.
+    Until,
+    /// `name==true|false`.
+    Bool,
+}
+
+/// One vendor filter a hub field's conditions can be pushed down to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterDef {
+    /// The vendor's filter name (`email`, `given_name`, `ids`).
+    pub name: String,
+    pub kind: FilterKind,
+}
+
+/// One hub field.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldDef {
+    /// The name clients use (`FirstName`).
+    pub name: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// Where the value lives in the vendor's record (`given_name`, `email_addresses[field=EMAIL1].email`).
+    pub path: VendorPath,
+    /// Where a write puts the value when that is not where the vendor returns it (the vendor takes
+    /// `contact_id` and answers with `contact.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_path: Option<VendorPath>,
+    /// How the vendor stores it when that differs from `field_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_type: Option<VendorType>,
+    /// Whether create and update requests may carry it.
+    #[serde(default)]
+    pub writable: bool,
+    /// Vendor filters a condition on this field can be pushed down to (none: evaluated by Junction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<FilterDef>,
+    /// The vendor's `order_by` name for this field, when the vendor can sort by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// A value written on create when the request leaves this field out: a template where
+    /// `{Field}` stands for another hub field of the request (`{FirstName} {LastName}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_default: Option<String>,
+    /// What the field holds, for the metadata endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// What clients may do with an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    List,
+    Get,
+    Create,
+    Update,
+    Delete,
+}
+
+/// One hub object: a vendor resource and its fields.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectDef {
+    /// The vendor collection under the REST base (`v2/contacts`); a child object's path holds
+    /// `{parentId}` (`v2/orders/{parentId}/payments`).
+    pub resource: String,
+    /// The key of the record array in the vendor's list answers (`contacts`).
+    pub list_key: String,
+    /// The largest `page_size` the vendor accepts for this resource.
+    #[serde(default = "default_vendor_page_size")]
+    pub max_page_size: u32,
+    /// The hub field holding the record's id (`Id`).
+    pub id_field: String,
+    /// When set, a child list is read from this array of the parent's record rather than from
+    /// `resource` (`order_items` of an order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded_in: Option<String>,
+    pub operations: Vec<Operation>,
+    pub fields: Vec<FieldDef>,
+    /// Child objects by name (`/orders/{id}/payments`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub children: std::collections::BTreeMap<String, ObjectDef>,
+}
+
+fn default_vendor_page_size() -> u32 {
+    1000
+}
+
+impl FieldDef {
+    /// Where writes of this field go.
+    pub fn write_target(&self) -> &VendorPath {
+        self.write_path.as_ref().unwrap_or(&self.path)
+    }
+}
+
+impl ObjectDef {
+    /// The field named `name`: exact first, then ignoring ASCII case (clients are not consistent).
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields
+            .iter()
+            .find(|field| field.name == name)
+            .or_else(|| self.fields.iter().find(|field| field.name.eq_ignore_ascii_case(name)))
+    }
+
+    /// The id field's definition.
+    pub fn id(&self) -> Option<&FieldDef> {
+        self.field(&self.id_field)
+    }
+
+    /// Whether clients may `operation` this object.
+    pub fn allows(&self, operation: Operation) -> bool {
+        self.operations.contains(&operation)
+    }
+
+    /// Checks what the engine relies on: unique field names, parseable paths, an id field, and
+    /// `{Field}` templates naming real fields. The error names the object and field.
+    pub fn validate(&self, object: &str) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for field in &self.fields {
+            if !seen.insert(field.name.to_ascii_lowercase()) {
+                return Err(format!("{object}: field {} is defined twice", field.name));
+            }
+            if let Some(template) = &field.create_default {
+                for name in template_names(template) {
+                    self.field(name).ok_or_else(|| format!("{object}.{}: default names unknown {name}", field.name))?;
+                }
+            }
+        }
+        if self.id().is_none() {
+            return Err(format!("{object}: id field {} is not among its fields", self.id_field));
+        }
+        for (name, child) in &self.children {
+            child.validate(&format!("{object}/{name}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `{Field}` names of a default template.
+pub(crate) fn template_names(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}

@@ -1,0 +1,25 @@
+//! Hub objects as data, and the one engine that applies them.
+//!
+//! A hub object ([`ObjectDef`]) is a vendor resource and, per hub field, its type, its path in the
+//! vendor's JSON ([`VendorPath`]), whether it is writable, which vendor filters a condition on it
+//! pushes down to, and how the vendor sorts by it. [`read::to_hub`] turns vendor records into hub
+//! records; [`write::to_vendor`] turns hub writes into vendor bodies. Nothing here knows HTTP, the
+//! element catalog or the store: user-defined common resources reuse the same definitions and
+//! engine.
+//!
+//! - [`path`]: the vendor path syntax (`email_addresses[field=EMAIL1].email`), read and write;
+//! - [`definition`]: the definition types and their validation;
+//! - [`catalog`]: the built-in objects of each element (`objects/*.json`);
+//! - [`read`], [`write`]: the two directions of the mapping.
+
+pub mod catalog;
+pub mod definition;
+pub mod path;
+pub mod read;
+pub mod write;
+
+pub use catalog::ObjectCatalog;
+pub use definition::{FieldDef, FieldType, FilterDef, FilterKind, ObjectDef, Operation, VendorType};
+pub use path::VendorPath;
+pub use read::to_hub;
+pub use write::{needs_current, to_vendor, VendorWrite, WriteError, WriteMode};

@@ -1,0 +1,243 @@
+//! Hub → vendor: a create or update request in hub fields becomes the vendor's request body and
+//! `update_mask`. Unknown and read-only fields are refused by name, values are checked against the
+//! field's type, and arrays the hub flattens (`Email` is `email_addresses[field=EMAIL1].email`) are
+//! rebuilt from the vendor's current record so that a write never drops what it does not name.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::definition::{template_names, FieldDef, FieldType, ObjectDef, VendorType};
+
+/// Whether a request creates a record or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Create,
+    Update,
+}
+
+/// A vendor request body and the top-level vendor fields it sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorWrite {
+    pub body: Value,
+    /// Sorted, without duplicates: the vendor's `update_mask`.
+    pub update_mask: Vec<String>,
+}
+
+/// Why a hub write cannot become a vendor write. Each names every field concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    #[error("Unknown field(s) for {object}: {}", .fields.join(", "))]
+    UnknownFields { object: String, fields: Vec<String> },
+    #[error("Read-only field(s) of {object} cannot be written: {}", .fields.join(", "))]
+    ReadOnlyFields { object: String, fields: Vec<String> },
+    #[error("Field {field} must be {expected}")]
+    WrongType { field: String, expected: &'static str },
+    #[error("Field {field} cannot be written into the vendor's record")]
+    Unwritable { field: String },
+}
+
+/// Whether writing these hub fields needs the vendor's current record first (a field inside an
+/// array the vendor holds whole).
+pub fn needs_current(object: &ObjectDef, hub: &Map<String, Value>) -> bool {
+    hub.keys().filter_map(|name| object.field(name)).any(|field| field.write_target().selects())
+}
+
+/// The vendor write for the hub fields `hub`. `current` is the vendor's record on update (see
+/// [`needs_current`]); on create, fields left out get their `createDefault`.
+pub fn to_vendor(
+    object_name: &str,
+    object: &ObjectDef,
+    hub: &Map<String, Value>,
+    mode: WriteMode,
+    current: Option<&Value>,
+) -> Result<VendorWrite, WriteError> {
+    let fields = resolve(object_name, object, hub)?;
+    let mut body = Value::Object(Map::new());
+    let mut touched = BTreeSet::new();
+    for (field, value) in &fields {
+        let target = field.write_target();
+        let top = target.top_key();
+        if touched.insert(top.to_string()) {
+            if let Some(existing) = current.and_then(|record| record.get(top)) {
+                set_top(&mut body, top, existing.clone());
+            }
+        }
+        let vendor_value = vendor_value(field, value)?;
+        if !target.set(&mut body, vendor_value) {
+            return Err(WriteError::Unwritable { field: field.name.clone() });
+        }
+    }
+    if mode == WriteMode::Create {
+        apply_defaults(object, hub, &mut body, &mut touched);
+    }
+    drop_empty_elements(&mut body);
+    Ok(VendorWrite { body, update_mask: touched.into_iter().collect() })
+}
+
+/// Each requested name resolved to its field; unknown and read-only names are errors.
+fn resolve<'a>(
+    object_name: &str,
+    object: &'a ObjectDef,
+    hub: &'a Map<String, Value>,
+) -> Result<Vec<(&'a FieldDef, &'a Value)>, WriteError> {
+    let unknown: Vec<String> = hub.keys().filter(|name| object.field(name).is_none()).cloned().collect();
+    if !unknown.is_empty() {
+        return Err(WriteError::UnknownFields { object: object_name.into(), fields: unknown });
+    }
+    let resolved: Vec<_> = hub.iter().filter_map(|(name, value)| object.field(name).map(|field| (field, value))).collect();
+    let read_only: Vec<String> =
+        resolved.iter().filter(|(field, _)| !field.writable).map(|(field, _)| field.name.clone()).collect();
+    if !read_only.is_empty() {
+        return Err(WriteError::ReadOnlyFields { object: object_name.into(), fields: read_only });
+    }
+    Ok(resolved)
+}
+
+/// `value` checked against the field's hub type and converted to how the vendor stores it.
+fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
+    let wrong = |expected| WriteError::WrongType { field: field.name.clone(), expected };
+    let checked = match (field.field_type, value) {
+        (_, Value::Null) => return Ok(Value::Null),
+        (FieldType::String, Value::String(_)) | (FieldType::Boolean, Value::Bool(_)) => value.clone(),
+        (FieldType::Date, Value::String(text)) if !text.trim().is_empty() => value.clone(),
+        (FieldType::Number, Value::Number(_)) => value.clone(),
+        (FieldType::Number, Value::String(text)) => crate::read::number(text).ok_or(wrong("a number"))?,
+        (FieldType::String, _) => return Err(wrong("a string")),
+        (FieldType::Number, _) => return Err(wrong("a number")),
+        (FieldType::Boolean, _) => return Err(wrong("true or false")),
+        (FieldType::Date, _) => return Err(wrong("an ISO 8601 date-time string")),
+    };
+    Ok(match (field.vendor_type, &checked) {
+        (Some(VendorType::String), Value::Number(number)) => Value::String(number.to_string()),
+        (Some(VendorType::Number), Value::String(text)) => crate::read::number(text).unwrap_or(checked),
+        _ => checked,
+    })
+}
+
+fn set_top(body: &mut Value, key: &str, value: Value) {
+    if let Some(object) = body.as_object_mut() {
+        object.insert(key.to_string(), value);
+    }
+}
+
+/// Fills writable fields the create request left out from their `createDefault` templates.
+fn apply_defaults(object: &ObjectDef, hub: &Map<String, Value>, body: &mut Value, touched: &mut BTreeSet<String>) {
+    let given = |name: &str| hub.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value);
+    for field in &object.fields {
+        let Some(template) = &field.create_default else { continue };
+        if given(&field.name).is_some_and(|value| !value.is_null()) {
+            continue;
+        }
+        let mut text = template.clone();
+        for name in template_names(template) {
+            let value = given(name).map(display).unwrap_or_default();
+            text = text.replace(&format!("{{{name}}}"), &value);
+        }
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && field.write_target().set(body, Value::String(text)) {
+            touched.insert(field.write_target().top_key().to_string());
+        }
+    }
+}
+
+fn display(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Removes array elements left holding nothing but their selector and nulls (a field set to null
+/// removes the vendor's entry: `Phone1: null` drops the PHONE1 number).
+fn drop_empty_elements(body: &mut Value) {
+    let Some(object) = body.as_object_mut() else { return };
+    for value in object.values_mut() {
+        if let Value::Array(elements) = value {
+            elements.retain(|element| {
+                element.as_object().is_none_or(|fields| fields.iter().any(|(key, value)| key != "field" && !value.is_null()))
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::ObjectCatalog;
+
+    fn contacts() -> &'static ObjectDef {
+        ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap().1
+    }
+
+    fn hub(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn flat_fields_build_the_vendors_arrays() {
+        let write = to_vendor(
+            "contacts",
+            contacts(),
+            &hub(json!({"FirstName": "Ada", "Email": "ada@x.io", "Phone1": "555", "CompanyID": 7})),
+            WriteMode::Create,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            write.body,
+            json!({
+                "given_name": "Ada",
+                "email_addresses": [{"field": "EMAIL1", "email": "ada@x.io"}],
+                "phone_numbers": [{"field": "PHONE1", "number": "555"}],
+                "company": {"id": "7"},
+            })
+        );
+        assert_eq!(write.update_mask, ["company", "email_addresses", "given_name", "phone_numbers"]);
+    }
+
+    #[test]
+    fn an_update_keeps_what_it_does_not_name_and_null_removes_an_entry() {
+        let current = json!({"email_addresses": [
+            {"field": "EMAIL1", "email": "old@x.io", "email_opt_status": "SINGLE_OPT_IN"},
+            {"field": "EMAIL2", "email": "two@x.io"},
+        ]});
+        let changes = hub(json!({"Email": "new@x.io", "EmailAddress2": null}));
+        assert!(needs_current(contacts(), &changes));
+        let write = to_vendor("contacts", contacts(), &changes, WriteMode::Update, Some(&current)).unwrap();
+        assert_eq!(
+            write.body,
+            json!({"email_addresses": [{"field": "EMAIL1", "email": "new@x.io", "email_opt_status": "SINGLE_OPT_IN"}]})
+        );
+        assert_eq!(write.update_mask, ["email_addresses"]);
+    }
+
+    #[test]
+    fn unknown_read_only_and_mistyped_fields_are_named() {
+        let unknown = to_vendor("contacts", contacts(), &hub(json!({"Nope": 1, "Zip": 2})), WriteMode::Create, None);
+        assert_eq!(unknown.unwrap_err().to_string(), "Unknown field(s) for contacts: Nope, Zip");
+        let read_only = to_vendor("contacts", contacts(), &hub(json!({"Id": 4, "DateCreated": "x"})), WriteMode::Update, None);
+        assert_eq!(read_only.unwrap_err().to_string(), "Read-only field(s) of contacts cannot be written: DateCreated, Id");
+        let mistyped = to_vendor("contacts", contacts(), &hub(json!({"FirstName": 5})), WriteMode::Create, None);
+        assert_eq!(mistyped.unwrap_err().to_string(), "Field FirstName must be a string");
+        let mistyped = to_vendor("contacts", contacts(), &hub(json!({"CompanyID": "seven"})), WriteMode::Create, None);
+        assert_eq!(mistyped.unwrap_err().to_string(), "Field CompanyID must be a number");
+    }
+
+    #[test]
+    fn a_create_fills_defaults_from_other_fields_and_write_paths_differ_from_read_paths() {
+        let accounts = ObjectCatalog::builtin().object("infusionsoftcrm", "accounts").unwrap().1;
+        let write =
+            to_vendor("accounts", accounts, &hub(json!({"FirstName": "Ada", "LastName": "Byron"})), WriteMode::Create, None)
+                .unwrap();
+        assert_eq!(write.body, json!({"first_name": "Ada", "last_name": "Byron", "company_name": "Ada Byron"}));
+        let opportunities = ObjectCatalog::builtin().object("infusionsoftcrm", "opportunities").unwrap().1;
+        let write = to_vendor("opportunities", opportunities, &hub(json!({"ContactID": 3})), WriteMode::Update, None)
+            .unwrap();
+        assert_eq!(write.body, json!({"contact_id": "3"}));
+    }
+}
