@@ -2,11 +2,12 @@
 //!
 //! This module owns the *initial content* of the simulated tenant: users, companies, contacts,
 //! tag categories and tags, the opportunity pipeline (stages) and opportunities, products (with
-//! subscription plans), orders with their payments, notes, tasks and subscriptions. Every record
-//! is a `serde_json::Value` already in the vendor's REST v2 response shape (OpenAPI
-//! `components/schemas`: `Contact`, `Company`, `TagCategory`, `Tag`, `RestOpportunityStage`,
-//! `RestV2Opportunity`, `RestV2Product_Detail`, `OrderV2`, `InvoiceOrderPayment`, `Note`, `Task`,
-//! `User`, `Subscription`), so handlers can serve them as stored.
+//! subscription plans), orders with their payments and the sales transactions behind them, notes,
+//! tasks, subscriptions and campaigns. Every record is a `serde_json::Value` already in the
+//! vendor's REST v2 response shape (OpenAPI `components/schemas`: `Contact`, `Company`,
+//! `TagCategory`, `Tag`, `RestOpportunityStage`, `RestV2Opportunity`, `RestV2Product_Detail`,
+//! `OrderV2`, `InvoiceOrderPayment`, `TransactionV2`, `Note`, `Task`, `User`, `Subscription`,
+//! `Campaign`), so handlers can serve them as stored.
 //!
 //! Conventions the rest of the simulator may rely on:
 //! - ids are strings of decimal digits; in each collection they run 1, 2, 3, … (nested order
@@ -17,7 +18,9 @@
 //! - every cross reference resolves: `owner_id`/`*_user_id` → users, `company.id` → companies,
 //!   `tag_ids` → tags, `category.id` → tag_categories, `stage.id` → opportunity_stages,
 //!   `contact`/`contact_id` → contacts, order items' `product.id` → products, payments'
-//!   `order_id` → orders, `subscription_plan_id` → a plan of the subscription's product;
+//!   `order_id` → orders, `subscription_plan_id` → a plan of the subscription's product,
+//!   transactions' `order_ids` → orders and `payment_id` → payments, campaigns'
+//!   `created_by_global_id` → a user's `keap_id`;
 //! - money: `CurrencyValue.amount` is in cents (integer); payments' `amount`/`payment_amount` and
 //!   subscriptions' `billing_amount` are in dollars (number), as in the vendor's examples;
 //!   an order's `total` is the sum of its items, `total_paid` the sum of its payments and
@@ -26,7 +29,8 @@
 //!
 //! Records carry two fields the vendor schemas do not list, both tolerated by the SDK (its models
 //! keep unknown keys): payments' `order_id` (the payments list is per order in the API) and
-//! `payment_amount` (the `PaymentResult` name of `amount`).
+//! `payment_amount` (the `PaymentResult` name of `amount`). Transactions carry the store's `id`,
+//! which `TransactionV2` lacks; the API leaves it out of responses.
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,11 +58,13 @@ pub struct SeedCounts {
     pub tasks: usize,
     /// Subscriptions (`/v2/subscriptions`).
     pub subscriptions: usize,
+    /// Campaigns (`/v2/campaigns`); names come from a catalogue of 12, numbered beyond it.
+    pub campaigns: usize,
 }
 
 impl SeedCounts {
     /// A lively demo tenant: 300 contacts, 60 companies, 150 opportunities, 40 tags,
-    /// 50 products, 200 orders, 8 users, 200 notes, 150 tasks, 40 subscriptions.
+    /// 50 products, 200 orders, 8 users, 200 notes, 150 tasks, 40 subscriptions, 12 campaigns.
     pub fn demo() -> Self {
         SeedCounts {
             contacts: 300,
@@ -71,6 +77,7 @@ impl SeedCounts {
             notes: 200,
             tasks: 150,
             subscriptions: 40,
+            campaigns: 12,
         }
     }
 
@@ -87,6 +94,7 @@ impl SeedCounts {
             notes: 0,
             tasks: 0,
             subscriptions: 0,
+            campaigns: 0,
         }
     }
 }
@@ -94,8 +102,8 @@ impl SeedCounts {
 /// Generates the same records for the same seed and `now` (epoch seconds, all timestamps are at or before it).
 ///
 /// Keys: `users`, `companies`, `contacts`, `tag_categories`, `tags`, `opportunity_stages`,
-/// `opportunities`, `products`, `orders`, `payments`, `notes`, `tasks`, `subscriptions`
-/// (always all present, possibly empty). Each collection draws from its own random stream, so
+/// `opportunities`, `products`, `orders`, `payments`, `transactions`, `notes`, `tasks`,
+/// `subscriptions`, `campaigns` (always all present, possibly empty). Each collection draws from its own random stream, so
 /// changing one count only changes that collection and the ones referring to it.
 pub fn generate(seed: u64, now_epoch_secs: i64, counts: &SeedCounts) -> BTreeMap<&'static str, Vec<Value>> {
     let g = Gen { seed, now: now_epoch_secs, start: now_epoch_secs - HISTORY };
@@ -112,6 +120,8 @@ pub fn generate(seed: u64, now_epoch_secs: i64, counts: &SeedCounts) -> BTreeMap
     let notes = notes(&g, counts.notes, &contacts, &users);
     let tasks = tasks(&g, counts.tasks, &contacts, &users);
     let subscriptions = subscriptions(&g, counts.subscriptions, &contacts, &products);
+    let transactions = transactions(&g, &orders, &payments);
+    let campaigns = campaigns(&g, counts.campaigns, &users, contacts.len());
 
     let mut out = BTreeMap::new();
     out.insert("users", users.records);
@@ -127,6 +137,8 @@ pub fn generate(seed: u64, now_epoch_secs: i64, counts: &SeedCounts) -> BTreeMap
     out.insert("notes", notes);
     out.insert("tasks", tasks);
     out.insert("subscriptions", subscriptions);
+    out.insert("transactions", transactions);
+    out.insert("campaigns", campaigns);
     out
 }
 
@@ -999,6 +1011,170 @@ fn order_payments(
     (amounts.iter().sum(), when)
 }
 
+/// How a payment's money moved, which decides its transaction's method and merchant account.
+#[derive(Clone, Copy)]
+enum Channel {
+    /// Recorded by hand (check, cash): no merchant account, no payment method.
+    Manual,
+    /// A saved card charged through a merchant account (`KEAP_PAY` or `STRIPE`).
+    Card {
+        merchant_type: &'static str,
+        merchant_id: &'static str,
+    },
+    PayPal,
+}
+
+/// Sales transactions (`TransactionV2`): one per payment, for its amount at its time, on its order
+/// and that order's contact. Before about one card payment in eight, the card was first declined:
+/// a `FAILED` transaction without a payment, a few minutes earlier (never before the order).
+fn transactions(g: &Gen, orders: &[Value], payments: &[Value]) -> Vec<Value> {
+    let mut rng = g.rng(13);
+    let mut out = Vec::new();
+    for payment in payments {
+        let Some(order) = orders.iter().find(|o| o["id"] == payment["order_id"]) else { continue };
+        let channel = match text(payment, "pay_status") {
+            "MANUAL_PAID" => Channel::Manual,
+            "PAYPAL_PAID" => Channel::PayPal,
+            _ if rng.chance(70) => Channel::Card { merchant_type: "KEAP_PAY", merchant_id: "1" },
+            _ => Channel::Card { merchant_type: "STRIPE", merchant_id: "3" },
+        };
+        let approved = transaction(&mut rng, order, payment, channel);
+        if matches!(channel, Channel::Card { .. }) && rng.chance(12) {
+            let paid_at = epoch_of(text(payment, "pay_time"));
+            let attempted = rng.between(paid_at - 30 * 60, paid_at - 60).max(epoch_of(text(order, "creation_time")));
+            let mut declined = transaction(&mut rng, order, payment, channel);
+            if let Some(t) = declined.as_object_mut() {
+                t.remove("payment_id");
+                t.insert("status".into(), json!("FAILED"));
+                t.insert("is_successful".into(), json!(false));
+                t.insert("transaction_time".into(), json!(timestamp(attempted)));
+                t.insert("external_response_code".into(), json!("card_declined"));
+                t.insert("error_details".into(), json!("Your card was declined."));
+            }
+            push_with_id(&mut out, declined);
+        }
+        push_with_id(&mut out, approved);
+    }
+    out
+}
+
+/// The approved transaction behind `payment` (without an id).
+fn transaction(rng: &mut Rng, order: &Value, payment: &Value, channel: Channel) -> Value {
+    let contact = &order["contact"];
+    let mut t = json!({
+        "amount": payment["amount"],
+        "status": "APPROVED",
+        "description": text(payment, "note"),
+        "contact": contact,
+        "order_ids": [text(order, "id")],
+        "contact_id": text(contact, "id"),
+        "transaction_method": if matches!(channel, Channel::Manual) { "MANUAL" } else { "CAPTURE" },
+        "transaction_time": text(payment, "pay_time"),
+        "payment_id": text(payment, "payment_id"),
+        "is_successful": true,
+    });
+    match channel {
+        Channel::Manual => {}
+        Channel::PayPal => {
+            set(&mut t, "merchant_account_type", "PAYPAL");
+            set(&mut t, "merchant_account_id", "2");
+            set(&mut t, "external_reference_id", format!("PAYID-{:016X}", rng.next_u64()));
+            set(&mut t, "external_response_code", "Success");
+        }
+        Channel::Card { merchant_type, merchant_id } => {
+            set(&mut t, "merchant_account_type", merchant_type);
+            set(&mut t, "merchant_account_id", merchant_id);
+            set(&mut t, "external_reference_id", format!("ch_{:016x}", rng.next_u64()));
+            set(&mut t, "external_response_code", "approved");
+            set(
+                &mut t,
+                "payment_method",
+                saved_card(contact, merchant_type, merchant_id, text(order, "creation_time")),
+            );
+        }
+    }
+    t
+}
+
+/// The contact's one saved card (`PaymentMethod`), the same on every transaction of theirs: its
+/// details are a function of the contact id, its id is the contact id (the simulator serves no
+/// payment methods, so nothing else refers to it).
+fn saved_card(contact: &Value, merchant_type: &str, merchant_id: &str, created: &str) -> Value {
+    let id = text(contact, "id");
+    let n: u64 = id.parse().unwrap_or(0);
+    let brand = ["Visa", "MasterCard", "American Express", "Discover"][(n % 4) as usize];
+    json!({
+        "contact_id": id,
+        "payment_method_id": id,
+        "merchant_account_type": merchant_type,
+        "merchant_account_id": merchant_id,
+        "payment_method_type": "CARD",
+        "created_time": created,
+        "card_info": {
+            "brand": brand,
+            "card_type": if n.is_multiple_of(5) { "DEBIT" } else { "CREDIT" },
+            "last_four": format!("{:04}", n.wrapping_mul(7919) % 10_000),
+            "expiration_year": (2027 + n % 4).to_string(),
+            "expiration_month": format!("{:02}", n % 12 + 1),
+            "fingerprint": format!("fp_{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        },
+    })
+}
+
+/// Appends `record` with the next id of `out` (1, 2, 3, …).
+fn push_with_id(out: &mut Vec<Value>, mut record: Value) {
+    set(&mut record, "id", (out.len() + 1).to_string());
+    out.push(record);
+}
+
+/// Epoch seconds of a timestamp this module wrote.
+fn epoch_of(ts: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(ts).map_or(0, |t| t.timestamp())
+}
+
+/// Campaigns (`Campaign`), from the catalogue in order. Drafts were never published and have no
+/// contacts in them; contact counts stay within the tenant's contacts.
+fn campaigns(g: &Gen, n: usize, users: &Batch, contacts: usize) -> Vec<Value> {
+    let mut rng = g.rng(12);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let def = &CAMPAIGNS[i % CAMPAIGNS.len()];
+        let name = match i / CAMPAIGNS.len() {
+            0 => def.name.to_string(),
+            round => format!("{} {}", def.name, round + 1),
+        };
+        let created = rng.between(g.start, g.now - 7 * DAY);
+        let (active, completed) = if def.published {
+            (rng.between(0, contacts as i64 / 4), rng.between(0, contacts as i64 / 2))
+        } else {
+            (0, 0)
+        };
+        let mut rec = json!({
+            "id": (i + 1).to_string(),
+            "name": name,
+            "locked": def.locked,
+            "date_created": timestamp(created),
+            "published_status": def.published,
+            "time_zone": TENANT_TIME_ZONE,
+            "active_contact_count": active,
+            "completed_contact_count": completed,
+        });
+        if !users.is_empty() {
+            let author = &users.records[rng.below(users.len())];
+            set(&mut rec, "created_by_global_id", text(author, "keap_id"));
+        }
+        if def.published {
+            set(&mut rec, "published_date", timestamp(rng.between(created, g.now)));
+            set(&mut rec, "published_time_zone", TENANT_TIME_ZONE);
+        }
+        if let Some(error) = def.error {
+            set(&mut rec, "error_message", error);
+        }
+        out.push(rec);
+    }
+    out
+}
+
 fn notes(g: &Gen, n: usize, contacts: &Batch, users: &Batch) -> Vec<Value> {
     let mut rng = g.rng(9);
     let mut out = Vec::new();
@@ -1448,6 +1624,37 @@ const TASK_TEMPLATES: &[(&str, &str, &str)] = &[
     ("OTHER", "Request a review", "Ask {name} for a review after the project wraps up."),
 ];
 
+/// A campaign of the catalogue: whether it is published, locked for editing, or broken.
+struct CampaignDef {
+    name: &'static str,
+    published: bool,
+    locked: bool,
+    error: Option<&'static str>,
+}
+
+const fn campaign(name: &'static str, published: bool, locked: bool, error: Option<&'static str>) -> CampaignDef {
+    CampaignDef { name, published, locked, error }
+}
+
+#[rustfmt::skip]
+const CAMPAIGNS: &[CampaignDef] = &[
+    campaign("Welcome New Leads", true, false, None),
+    campaign("Tag New Contacts", true, true, None),
+    campaign("Spring Sale Campaign", true, false, None),
+    campaign("Webinar Follow-Up", true, false, None),
+    campaign("Abandoned Cart Recovery", true, false, None),
+    campaign("Customer Onboarding", true, true, None),
+    campaign("Quote Follow-Up", false, false, Some("Invalid sequence configuration")),
+    campaign("Referral Thank-You", true, false, None),
+    campaign("Birthday Greetings", true, false, None),
+    campaign("Black Friday Sale", false, false, None),
+    campaign("Re-engage Lapsed Customers", true, false, None),
+    campaign("Review Request", false, false, None),
+];
+
+/// The time zone the tenant's campaigns run in.
+const TENANT_TIME_ZONE: &str = "America/New_York";
+
 // ---------------------------------------------------------------------------------------------
 
 #[cfg(test)]
@@ -1490,13 +1697,14 @@ mod tests {
             ("notes", c.notes),
             ("tasks", c.tasks),
             ("subscriptions", c.subscriptions),
+            ("campaigns", c.campaigns),
             ("opportunity_stages", 6),
             ("tag_categories", TAG_CATALOG.len()),
         ];
         for (key, n) in expect {
             assert_eq!(d[key].len(), n, "{key}");
         }
-        assert_eq!(d.len(), 13);
+        assert_eq!(d.len(), 15);
         let paid_orders: BTreeSet<&str> = d["payments"].iter().map(|p| text(p, "order_id")).collect();
         assert!((90..=150).contains(&paid_orders.len()), "{} orders with payments", paid_orders.len());
     }
@@ -1561,6 +1769,9 @@ mod tests {
             assert!(orders.contains(text(p, "order_id")));
             assert_eq!(text(p, "order_id"), text(p, "invoice_id"));
         }
+        for c in &d["campaigns"] {
+            assert!(d["users"].iter().any(|u| u["keap_id"] == c["created_by_global_id"]), "{c}");
+        }
         for s in &d["subscriptions"] {
             assert!(contacts.contains(text(s, "contact_id")));
             let product = &d["products"][text(s, "product_id").parse::<usize>().unwrap() - 1];
@@ -1590,6 +1801,61 @@ mod tests {
             assert_eq!(o["status"] == "PAID", amount("total_due") == 0, "order {}", o["id"]);
             assert_eq!(o["total"]["formatted_amount"], usd(amount("total")));
         }
+    }
+
+    #[test]
+    fn every_payment_has_one_successful_transaction_with_its_order_contact_amount_and_time() {
+        let d = demo();
+        let orders: BTreeMap<&str, &Value> = d["orders"].iter().map(|o| (text(o, "id"), o)).collect();
+        let mut by_payment: BTreeMap<&str, &Value> = BTreeMap::new();
+        for t in &d["transactions"] {
+            let order_ids = t["order_ids"].as_array().unwrap();
+            assert_eq!(order_ids.len(), 1);
+            let order = orders[order_ids[0].as_str().unwrap()];
+            assert_eq!(t["contact"], order["contact"]);
+            assert_eq!(t["contact_id"], order["contact"]["id"]);
+            assert!(epoch(text(t, "transaction_time")) >= epoch(text(order, "creation_time")));
+            assert!(epoch(text(t, "transaction_time")) <= NOW);
+            if t["is_successful"] == true {
+                assert_eq!(t["status"], "APPROVED");
+                assert!(by_payment.insert(text(t, "payment_id"), t).is_none(), "one transaction per payment");
+            } else {
+                assert_eq!(t["status"], "FAILED");
+                assert!(t.get("payment_id").is_none() && t.get("error_details").is_some());
+            }
+        }
+        assert_eq!(by_payment.len(), d["payments"].len());
+        for p in &d["payments"] {
+            let t = by_payment[text(p, "id")];
+            assert_eq!((&t["amount"], &t["transaction_time"]), (&p["amount"], &p["pay_time"]));
+            assert_eq!(t["order_ids"][0], p["order_id"]);
+            let manual = p["pay_status"] == "MANUAL_PAID";
+            assert_eq!(t["transaction_method"] == "MANUAL", manual);
+            assert_eq!(t.get("merchant_account_type").is_none(), manual);
+        }
+        let failed = d["transactions"].len() - d["payments"].len();
+        assert!((1..=20).contains(&failed), "{failed} declined attempts");
+    }
+
+    #[test]
+    fn campaigns_come_from_the_catalogue_and_only_published_ones_have_contacts() {
+        let d = demo();
+        assert_eq!(d["campaigns"].len(), CAMPAIGNS.len());
+        for (c, def) in d["campaigns"].iter().zip(CAMPAIGNS) {
+            assert_eq!(c["name"], def.name);
+            assert_eq!(c["published_status"], def.published);
+            assert_eq!(c.get("published_date").is_some(), def.published);
+            let created = epoch(text(c, "date_created"));
+            assert!(created <= NOW);
+            if def.published {
+                assert!(created <= epoch(text(c, "published_date")) && epoch(text(c, "published_date")) <= NOW);
+            } else {
+                assert_eq!((&c["active_contact_count"], &c["completed_contact_count"]), (&json!(0), &json!(0)));
+            }
+            assert!(c["active_contact_count"].as_i64().unwrap() <= 75);
+        }
+        let more = generate(42, NOW, &SeedCounts { campaigns: 14, ..SeedCounts::demo() });
+        assert_eq!(more["campaigns"][13]["name"], "Tag New Contacts 2");
     }
 
     #[test]

@@ -917,7 +917,7 @@ impl Rng {
 #[rustfmt::skip]
 const V2_COLLECTIONS: &[&str] = &[
     "contacts", "companies", "opportunities", "opportunities/stages", "tags", "tasks", "users", "products", "orders",
-    "subscriptions",
+    "subscriptions", "campaigns",
 ];
 /// Routes below the collections, each with the methods it takes (G=GET P=POST A=PATCH U=PUT
 /// D=DELETE); requests mostly use one of those, so that most of them reach a handler.
@@ -927,6 +927,7 @@ const V2_NESTED: &[(&str, &str)] = &[
     ("/tags/{id}/contacts", "G"), ("/tags/{id}/contacts:applyTags", "P"), ("/tags/{id}/contacts:removeTags", "P"),
     ("/orders/{id}/items", "P"), ("/orders/{id}/items/{id}", "GD"), ("/orders/{id}/payments", "GP"),
     ("/products/{id}:adjustInventory", "P"), ("/contacts/{id}:applyTags", "P"), ("/contacts:search", "G"),
+    ("/sales/transactions", "G"),
 ];
 const V1_COLLECTIONS: &[&str] =
     &["contacts", "companies", "opportunities", "tags", "tasks", "notes", "orders", "products"];

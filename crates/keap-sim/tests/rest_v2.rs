@@ -1,6 +1,7 @@
 //! REST v2 over the simulator: contact CRUD with `update_mask` and `duplicate_option`, create
 //! validation, list filters/ordering/projection/paging, and the other resources (users, companies,
-//! opportunities and stages, tags on contacts, notes, tasks, products, orders, subscriptions).
+//! opportunities and stages, tags on contacts, notes, tasks, products, orders, subscriptions, and the
+//! read-only campaigns and sales transactions).
 
 mod common;
 
@@ -923,4 +924,442 @@ async fn subscriptions_are_listed_and_fetched_by_id() {
     assert!(by_contact["subscriptions"].as_array().unwrap().iter().all(|s| s["contact_id"] == contact));
     let missing = json_with(get_q(&h, &t, "/subscriptions/999999", &[]).await, StatusCode::NOT_FOUND).await;
     v2_error(&missing, 404, "NOT_FOUND");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Campaigns and sales transactions (read-only)
+
+/// Property names of the vendor's schemas (keap-v2-openapi.yml, `components/schemas`), copied here
+/// so the test needs no YAML parser: `Campaign`, `TransactionV2`, `BasicContact`, `PaymentMethod`
+/// and `CardInfo`.
+const CAMPAIGN_PROPERTIES: &[&str] = &[
+    "id",
+    "name",
+    "locked",
+    "date_created",
+    "published_date",
+    "published_status",
+    "error_message",
+    "time_zone",
+    "published_time_zone",
+    "created_by_global_id",
+    "active_contact_count",
+    "completed_contact_count",
+];
+const TRANSACTION_PROPERTIES: &[&str] = &[
+    "amount",
+    "status",
+    "description",
+    "contact",
+    "order_ids",
+    "contact_id",
+    "transaction_method",
+    "transaction_time",
+    "external_reference_id",
+    "external_response_code",
+    "error_details",
+    "payment_id",
+    "is_successful",
+    "merchant_account_id",
+    "merchant_account_type",
+    "payment_method",
+];
+const BASIC_CONTACT_PROPERTIES: &[&str] = &["id", "email", "given_name", "family_name"];
+const PAYMENT_METHOD_PROPERTIES: &[&str] = &[
+    "contact_id",
+    "payment_method_id",
+    "credit_card_id",
+    "merchant_account_type",
+    "merchant_account_id",
+    "payment_method_type",
+    "created_time",
+    "card_info",
+    "status",
+];
+const CARD_INFO_PROPERTIES: &[&str] =
+    &["brand", "fingerprint", "card_type", "last_four", "expiration_year", "expiration_month"];
+
+/// Asserts that `record` is an object whose keys all are properties of the schema.
+fn assert_keys_within(record: &Value, properties: &[&str]) {
+    let keys = record.as_object().unwrap_or_else(|| panic!("an object: {record}")).keys();
+    for key in keys {
+        assert!(properties.contains(&key.as_str()), "{key} is not in the schema: {record}");
+    }
+}
+
+/// Every item of a list, read `page_size` at a time; also checks that only the last page is short.
+async fn page_through(h: &Harness, t: &str, path: &str, key: &str, page_size: usize) -> Vec<Value> {
+    let size = page_size.to_string();
+    let (mut items, mut token) = (Vec::new(), None::<String>);
+    for _ in 0..1000 {
+        let mut query = vec![("page_size", size.as_str())];
+        if let Some(token) = token.as_deref() {
+            query.push(("page_token", token));
+        }
+        let body = get_ok(h, t, path, &query).await;
+        let page = body[key].as_array().unwrap_or_else(|| panic!("{key} in {body}")).clone();
+        let next = body.get("next_page_token").and_then(Value::as_str).map(str::to_string);
+        assert!(next.is_none() || page.len() == page_size, "only the last page may be short");
+        items.extend(page);
+        match next {
+            Some(next) => token = Some(next),
+            None => return items,
+        }
+    }
+    panic!("paging must end");
+}
+
+/// The list under `key` of `GET path` with one `filter` (and `order_by`, if given), in one page.
+async fn listed(h: &Harness, t: &str, path: &str, key: &str, filter: &str, order_by: &str) -> Vec<Value> {
+    let mut query = vec![("page_size", "1000")];
+    if !filter.is_empty() {
+        query.push(("filter", filter));
+    }
+    if !order_by.is_empty() {
+        query.push(("order_by", order_by));
+    }
+    let body = get_ok(h, t, path, &query).await;
+    assert!(body.get("next_page_token").is_none(), "{path}: one page of 1000 holds everything");
+    body[key].as_array().unwrap().clone()
+}
+
+/// A field as a sortable key: numbers as numbers, text case-insensitively, missing as None.
+fn sort_value(record: &Value, field: &str) -> Option<Result<f64, String>> {
+    match &record[field] {
+        Value::Number(n) => Some(Ok(n.as_f64().unwrap())),
+        Value::String(s) => Some(s.parse::<f64>().map_err(|_| s.to_lowercase())),
+        _ => None,
+    }
+}
+
+/// Asserts that `records` are ordered by `field` (missing values last in both directions).
+fn assert_ordered(records: &[Value], field: &str, descending: bool) {
+    for pair in records.windows(2) {
+        let (a, b) = (sort_value(&pair[0], field), sort_value(&pair[1], field));
+        let in_order = match (&a, &b) {
+            (None, Some(_)) => false,
+            (_, None) => true,
+            (Some(Ok(x)), Some(Ok(y))) => {
+                if descending {
+                    x >= y
+                } else {
+                    x <= y
+                }
+            }
+            (Some(Err(x)), Some(Err(y))) => {
+                if descending {
+                    x >= y
+                } else {
+                    x <= y
+                }
+            }
+            _ => panic!("mixed types in {field}"),
+        };
+        assert!(in_order, "{field} {}: {} before {}", if descending { "desc" } else { "asc" }, pair[0], pair[1]);
+    }
+}
+
+#[tokio::test]
+async fn campaigns_page_through_all_and_fetch_one_by_id() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let all = listed(&h, &t, "/campaigns", "campaigns", "", "").await;
+    assert_eq!(all.len(), 12, "the demo seed");
+    assert_eq!(page_through(&h, &t, "/campaigns", "campaigns", 5).await, all);
+    let expected_ids: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
+    assert_eq!(all.iter().map(id_of).collect::<Vec<_>>(), expected_ids, "ordered by id by default");
+    let fetched = get_ok(&h, &t, "/campaigns/4", &[]).await;
+    assert_eq!(fetched, all[3]);
+    let missing = json_with(get_q(&h, &t, "/campaigns/999999", &[]).await, StatusCode::NOT_FOUND).await;
+    assert!(v2_error(&missing, 404, "NOT_FOUND").contains("Campaign"), "{missing}");
+    let bad_id = bad_request(get_q(&h, &t, "/campaigns/abc", &[]).await).await;
+    assert!(bad_id.contains("abc"), "{bad_id}");
+}
+
+#[tokio::test]
+async fn campaigns_have_exactly_the_campaign_schema_fields_with_its_types() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let all = listed(&h, &t, "/campaigns", "campaigns", "", "").await;
+    for c in &all {
+        assert_keys_within(c, CAMPAIGN_PROPERTIES);
+        for key in ["id", "name", "time_zone", "created_by_global_id"] {
+            assert!(c[key].is_string(), "{key}: {c}");
+        }
+        for key in ["locked", "published_status"] {
+            assert!(c[key].is_boolean(), "{key}: {c}");
+        }
+        for key in ["active_contact_count", "completed_contact_count"] {
+            assert!(c[key].is_i64(), "{key}: {c}");
+        }
+        assert!(is_iso_utc(&c["date_created"]), "{c}");
+        assert_eq!(c["published_status"] == true, is_iso_utc(&c["published_date"]), "{c}");
+    }
+    let every_key: BTreeSet<&str> =
+        all.iter().flat_map(|c| c.as_object().unwrap().keys()).map(String::as_str).collect();
+    assert_eq!(every_key, CAMPAIGN_PROPERTIES.iter().copied().collect(), "the seed uses every field");
+    let users = ids(&get_ok(&h, &t, "/users", &[]).await["users"]);
+    assert!(all.iter().all(|c| users.contains(&c["created_by_global_id"].as_str().unwrap().to_string())));
+}
+
+#[tokio::test]
+async fn campaign_name_filter_matches_the_text_anywhere_in_the_name_ignoring_case() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let names = |list: Vec<Value>| list.iter().map(|c| c["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let follow_up = listed(&h, &t, "/campaigns", "campaigns", "name==follow-up", "").await;
+    assert_eq!(names(follow_up), ["Webinar Follow-Up", "Quote Follow-Up"]);
+    let sale = listed(&h, &t, "/campaigns", "campaigns", "name==SALE", "").await;
+    assert_eq!(names(sale), ["Spring Sale Campaign", "Black Friday Sale"]);
+    let exact = listed(&h, &t, "/campaigns", "campaigns", "name==Tag New Contacts", "").await;
+    assert_eq!(names(exact), ["Tag New Contacts"]);
+    assert!(listed(&h, &t, "/campaigns", "campaigns", "name==zebra", "").await.is_empty());
+
+    let unknown = bad_request(get_q(&h, &t, "/campaigns", &[("filter", "status==PUBLISHED")]).await).await;
+    assert!(unknown.contains("status") && unknown.contains("Allowed fields: name"), "{unknown}");
+    let operator = bad_request(get_q(&h, &t, "/campaigns", &[("filter", "name!=Sale")]).await).await;
+    assert!(operator.contains("=="), "{operator}");
+}
+
+#[tokio::test]
+async fn campaigns_order_by_each_vendor_field_in_both_directions() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let fields = [
+        ("name", "name"),
+        ("publisheddate", "published_date"),
+        ("id", "id"),
+        ("completedContactCount", "completed_contact_count"),
+        ("activeContacts", "active_contact_count"),
+        ("datecreated", "date_created"),
+        ("lastupdated", "published_date"),
+    ];
+    for (name, field) in fields {
+        let asc = listed(&h, &t, "/campaigns", "campaigns", "", &format!("{name} asc")).await;
+        let desc = listed(&h, &t, "/campaigns", "campaigns", "", &format!("{name} desc")).await;
+        assert_eq!((asc.len(), desc.len()), (12, 12));
+        assert_ordered(&asc, field, false);
+        assert_ordered(&desc, field, true);
+        assert_eq!(listed(&h, &t, "/campaigns", "campaigns", "", name).await, asc, "asc is the default direction");
+    }
+    let drafts_last = listed(&h, &t, "/campaigns", "campaigns", "", "publisheddate desc").await;
+    assert!(drafts_last[9..].iter().all(|c| c["published_status"] == false), "never-published campaigns come last");
+    let bad = bad_request(get_q(&h, &t, "/campaigns", &[("order_by", "update_time")]).await).await;
+    for allowed in ["name", "publisheddate", "completedContactCount", "activeContacts", "datecreated", "lastupdated"] {
+        assert!(bad.contains(allowed), "{allowed} missing from: {bad}");
+    }
+}
+
+#[tokio::test]
+async fn campaigns_and_transactions_are_read_only_and_transactions_cannot_be_fetched_one_by_one() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let body = json!({"name": "New campaign"});
+    for (method, path) in [
+        (Method::POST, "/campaigns"),
+        (Method::PATCH, "/campaigns/1"),
+        (Method::DELETE, "/campaigns/1"),
+        (Method::POST, "/sales/transactions"),
+        (Method::PATCH, "/sales/transactions"),
+        (Method::DELETE, "/sales/transactions"),
+    ] {
+        let response = send(&h, method.clone(), &t, path, &body).await;
+        let error = json_with(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        v2_error(&error, 405, "METHOD_NOT_ALLOWED");
+    }
+    assert_eq!(listed(&h, &t, "/campaigns", "campaigns", "", "").await.len(), 12, "nothing was created or deleted");
+    let one = json_with(get_q(&h, &t, "/sales/transactions/1", &[]).await, StatusCode::NOT_FOUND).await;
+    v2_error(&one, 404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn campaigns_and_transactions_need_a_bearer_token_and_count_as_api_calls() {
+    let h = start().await;
+    for path in ["/campaigns", "/campaigns/1", "/sales/transactions"] {
+        let response = h.http.get(h.url(&format!("{V2}{path}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let t = h.bearer().await;
+    let before = h.stats().await["api_calls"].as_u64().unwrap();
+    get_ok(&h, &t, "/campaigns", &[]).await;
+    get_ok(&h, &t, "/campaigns/1", &[]).await;
+    get_ok(&h, &t, "/sales/transactions", &[]).await;
+    assert_eq!(h.stats().await["api_calls"].as_u64().unwrap(), before + 3);
+}
+
+/// Every seeded transaction, in one page.
+async fn all_transactions(h: &Harness, t: &str) -> Vec<Value> {
+    listed(h, t, "/sales/transactions", "transactions", "", "").await
+}
+
+#[tokio::test]
+async fn transactions_page_through_all_and_follow_the_transaction_schema() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let all = all_transactions(&h, &t).await;
+    assert!(all.len() > 100, "one per seeded payment, plus declined attempts: {}", all.len());
+    assert_eq!(page_through(&h, &t, "/sales/transactions", "transactions", 17).await, all);
+    assert_ordered(&all, "transaction_time", false);
+    for tx in &all {
+        assert_keys_within(tx, TRANSACTION_PROPERTIES);
+        assert_keys_within(&tx["contact"], BASIC_CONTACT_PROPERTIES);
+        if let Some(method) = tx.get("payment_method") {
+            assert_keys_within(method, PAYMENT_METHOD_PROPERTIES);
+            assert_keys_within(&method["card_info"], CARD_INFO_PROPERTIES);
+            assert_eq!(method["contact_id"], tx["contact_id"]);
+        }
+        assert!(tx["amount"].is_f64() || tx["amount"].is_u64(), "{tx}");
+        assert!(tx["contact_id"].is_string() && tx["is_successful"].is_boolean(), "{tx}");
+        assert!(is_iso_utc(&tx["transaction_time"]), "{tx}");
+        assert!(["APPROVED", "PENDING", "ERROR", "FAILED", "NONE"].contains(&tx["status"].as_str().unwrap()));
+        assert!(["CAPTURE", "REFUND", "VOID", "MANUAL"].contains(&tx["transaction_method"].as_str().unwrap()));
+    }
+    let every_key: BTreeSet<&str> =
+        all.iter().flat_map(|c| c.as_object().unwrap().keys()).map(String::as_str).collect();
+    assert_eq!(every_key, TRANSACTION_PROPERTIES.iter().copied().collect(), "the seed uses every field");
+}
+
+#[tokio::test]
+async fn transactions_reference_existing_orders_contacts_and_payments() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let contacts: BTreeSet<String> = all_contacts(&h, &t).await.iter().map(id_of).collect();
+    let orders = listed(&h, &t, "/orders", "orders", "", "").await;
+    let mut paid_by_payment_id = BTreeSet::new();
+    for tx in all_transactions(&h, &t).await {
+        assert!(contacts.contains(tx["contact_id"].as_str().unwrap()), "{tx}");
+        let order_id = tx["order_ids"][0].as_str().unwrap();
+        let order = orders.iter().find(|o| o["id"] == order_id).unwrap_or_else(|| panic!("order {order_id}"));
+        assert_eq!(order["contact"]["id"], tx["contact_id"]);
+        assert_eq!(tx["contact"], order["contact"]);
+        if let Some(payment_id) = tx.get("payment_id").and_then(Value::as_str) {
+            let payments = get_ok(&h, &t, &format!("/orders/{order_id}/payments"), &[]).await;
+            let payment = payments["invoice_order_payments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["payment_id"] == payment_id)
+                .unwrap_or_else(|| panic!("payment {payment_id} of order {order_id}"))
+                .clone();
+            assert_eq!((&payment["amount"], &payment["pay_time"]), (&tx["amount"], &tx["transaction_time"]));
+            assert!(paid_by_payment_id.insert(payment_id.to_string()), "one transaction per payment");
+        }
+    }
+    assert!(!paid_by_payment_id.is_empty());
+}
+
+/// The transactions of `all` that `keep` selects, compared with what `filter` lists.
+async fn check_filter(h: &Harness, t: &str, all: &[Value], filter: &str, keep: impl Fn(&Value) -> bool) {
+    let expected: Vec<Value> = all.iter().filter(|tx| keep(tx)).cloned().collect();
+    let got = listed(h, t, "/sales/transactions", "transactions", filter, "").await;
+    assert_eq!(got, expected, "filter={filter}");
+}
+
+#[tokio::test]
+async fn transaction_filters_select_what_the_vendor_documents() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let all = all_transactions(&h, &t).await;
+    let amount = |tx: &Value| tx["amount"].as_f64().unwrap();
+    let text = |tx: &Value, key: &str| tx[key].as_str().unwrap_or("").to_string();
+    let pivot = amount(&all[all.len() / 2]);
+    check_filter(&h, &t, &all, &format!("amount=={pivot}"), |tx| amount(tx) == pivot).await;
+    check_filter(&h, &t, &all, &format!("amount!={pivot}"), |tx| amount(tx) != pivot).await;
+    check_filter(&h, &t, &all, &format!("amount<{pivot}"), |tx| amount(tx) < pivot).await;
+    check_filter(&h, &t, &all, &format!("amount<={pivot}"), |tx| amount(tx) <= pivot).await;
+    check_filter(&h, &t, &all, &format!("amount>{pivot}"), |tx| amount(tx) > pivot).await;
+    check_filter(&h, &t, &all, &format!("amount>={pivot}"), |tx| amount(tx) >= pivot).await;
+
+    let sample = &all[7];
+    let order = sample["order_ids"][0].as_str().unwrap();
+    check_filter(&h, &t, &all, &format!("order_id=={order}"), |tx| tx["order_ids"][0] == order).await;
+    let contact = text(sample, "contact_id");
+    check_filter(&h, &t, &all, &format!("contact_id=={contact}"), |tx| text(tx, "contact_id") == contact).await;
+    check_filter(&h, &t, &all, &format!("order_id=={order};contact_id=={contact}"), |tx| tx["order_ids"][0] == order)
+        .await;
+
+    let middle = text(&all[all.len() / 2], "transaction_time");
+    check_filter(&h, &t, &all, &format!("since_time=={middle}"), |tx| text(tx, "transaction_time") >= middle).await;
+    check_filter(&h, &t, &all, &format!("until_time=={middle}"), |tx| text(tx, "transaction_time") <= middle).await;
+
+    for (field, values) in [
+        ("merchant_account_id", &["1", "2", "3"][..]),
+        ("merchant_account_type", &["KEAP_PAY", "STRIPE", "PAYPAL", "EWAY"][..]),
+        ("status", &["APPROVED", "FAILED", "PENDING"][..]),
+        ("transaction_method", &["CAPTURE", "MANUAL", "REFUND"][..]),
+    ] {
+        for value in values {
+            check_filter(&h, &t, &all, &format!("{field}=={value}"), |tx| text(tx, field) == *value).await;
+        }
+    }
+    let successful = |v: bool| move |tx: &Value| tx["is_successful"] == v;
+    check_filter(&h, &t, &all, "is_successful==true", successful(true)).await;
+    check_filter(&h, &t, &all, "is_successful==false", successful(false)).await;
+    assert!(all.iter().any(successful(false)) && all.iter().any(|tx| text(tx, "merchant_account_type") == "PAYPAL"));
+
+    let unknown = bad_request(get_q(&h, &t, "/sales/transactions", &[("filter", "payment_id==1")]).await).await;
+    assert!(unknown.contains("payment_id"), "{unknown}");
+    for allowed in [
+        "amount",
+        "order_id",
+        "contact_id",
+        "since_time",
+        "until_time",
+        "merchant_account_id",
+        "merchant_account_type",
+        "status",
+        "transaction_method",
+        "is_successful",
+    ] {
+        assert!(unknown.contains(allowed), "{allowed} missing from: {unknown}");
+    }
+    let bad_amount = bad_request(get_q(&h, &t, "/sales/transactions", &[("filter", "amount>lots")]).await).await;
+    assert!(bad_amount.contains("amount"), "{bad_amount}");
+    let bad_operator = bad_request(get_q(&h, &t, "/sales/transactions", &[("filter", "status!=FAILED")]).await).await;
+    assert!(bad_operator.contains("status"), "{bad_operator}");
+}
+
+#[tokio::test]
+async fn transactions_order_by_amount_time_and_contact_in_both_directions() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let total = all_transactions(&h, &t).await.len();
+    for field in ["amount", "transaction_time", "contact_id"] {
+        for (direction, descending) in [("asc", false), ("desc", true)] {
+            let sorted =
+                listed(&h, &t, "/sales/transactions", "transactions", "", &format!("{field} {direction}")).await;
+            assert_eq!(sorted.len(), total);
+            assert_ordered(&sorted, field, descending);
+        }
+    }
+    let bad = bad_request(get_q(&h, &t, "/sales/transactions", &[("order_by", "id")]).await).await;
+    assert!(bad.contains("amount") && bad.contains("transaction_time") && bad.contains("contact_id"), "{bad}");
+}
+
+#[tokio::test]
+async fn paying_an_order_records_a_manual_transaction() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let order = order_for_5048(&h, &t).await;
+    let id = id_of(&order);
+    let filter = format!("order_id=={id}");
+    assert!(listed(&h, &t, "/sales/transactions", "transactions", &filter, "").await.is_empty());
+    pay(&h, &t, &id, 20.0).await;
+    pay(&h, &t, &id, 30.48).await;
+    let recorded = listed(&h, &t, "/sales/transactions", "transactions", &filter, "amount desc").await;
+    let payments = get_ok(&h, &t, &format!("/orders/{id}/payments"), &[("order_by", "amount desc")]).await;
+    let payments = payments["invoice_order_payments"].as_array().unwrap();
+    assert_eq!((recorded.len(), payments.len()), (2, 2));
+    for (tx, payment) in recorded.iter().zip(payments) {
+        assert_keys_within(tx, TRANSACTION_PROPERTIES);
+        assert_eq!(tx["amount"], payment["amount"]);
+        assert_eq!(tx["transaction_time"], payment["pay_time"]);
+        assert_eq!(tx["payment_id"], payment["payment_id"]);
+        assert_eq!(tx["contact"], order["contact"]);
+        assert_eq!((&tx["contact_id"], &tx["order_ids"]), (&json!("1"), &json!([id])));
+        assert_eq!(
+            (&tx["status"], &tx["transaction_method"], &tx["is_successful"]),
+            (&json!("APPROVED"), &json!("MANUAL"), &json!(true))
+        );
+    }
 }

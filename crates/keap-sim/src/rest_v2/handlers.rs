@@ -88,7 +88,7 @@ pub fn list(
     let filter_text = params.get("filter").unwrap_or("");
     let order_text = params.get("order_by").unwrap_or(resource.default_order);
     let fingerprint = query::fingerprint(&[resource.collection, &scope_key, filter_text, order_text]);
-    paginate(sim, &rows, page_size, params, fingerprint, |r| project(r, projection.as_deref()))
+    paginate(sim, &rows, page_size, params, fingerprint, |r| render(resource, r, projection.as_deref()))
 }
 
 /// Every record of the collection that `filter` selects, in `order_by` order.
@@ -146,7 +146,7 @@ pub fn get(
         .get(id)
         .filter(|r| in_scope(r, scope))
         .ok_or_else(|| not_found(resource, raw_id))?;
-    Ok(project(record, projection.as_deref()))
+    Ok(render(resource, record, projection.as_deref()))
 }
 
 /// `POST` on a collection: validates, builds and stores a record; returns it.
@@ -338,6 +338,15 @@ fn projection(resource: &Resource, params: &QueryParams) -> Result<Option<Vec<St
     }
     // Only contacts select their properties with `fields`; elsewhere it names optional extras.
     Ok((resource.collection == "contacts" && !fields.is_empty()).then_some(fields))
+}
+
+/// A stored record as the API shows it: projected, without the resource's hidden fields.
+fn render(resource: &Resource, record: &Value, fields: Option<&[String]>) -> Value {
+    let mut shown = project(record, fields);
+    if let Value::Object(map) = &mut shown {
+        map.retain(|k, _| !resource.hidden.contains(&k.as_str()));
+    }
+    shown
 }
 
 fn project(record: &Value, fields: Option<&[String]>) -> Value {

@@ -1,6 +1,7 @@
 //! REST API v2 (`/crm/rest/v2/...`): routes for contacts, companies, opportunities (+ stages), tags
-//! (+ applying them to contacts), notes, tasks, users, products, orders (+ items, payments) and
-//! subscriptions, each wired to the generic handlers through its [`resources::Resource`].
+//! (+ applying them to contacts), notes, tasks, users, products, orders (+ items, payments),
+//! subscriptions, campaigns and sales transactions, each wired to the generic handlers through its
+//! [`resources::Resource`].
 
 pub mod builders;
 pub mod handlers;
@@ -40,6 +41,7 @@ pub fn router() -> Router<Arc<Sim>> {
         ("/products", &PRODUCTS),
         ("/orders", &ORDERS),
         ("/subscriptions", &SUBSCRIPTIONS),
+        ("/campaigns", &CAMPAIGNS),
     ] {
         router = router.route(path, collection(resource)).route(&format!("{path}/{{id}}"), item(resource));
     }
@@ -54,6 +56,8 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/orders/{id}/items", axum::routing::post(orders::add_item))
         .route("/orders/{id}/items/{item_id}", get(orders::get_item).delete(orders::delete_item))
         .route("/orders/{id}/payments", get(orders::list_payments).post(orders::add_payment))
+        // No item route: the vendor's API cannot fetch one transaction, and they have no id.
+        .route("/sales/transactions", collection(&TRANSACTIONS))
 }
 
 /// List and create on a top-level collection.

@@ -1,6 +1,7 @@
 //! The parts of orders and products that are not plain records: order items (kept inside the
 //! order, totals recomputed on every change), order payments (their own collection, in the
-//! `invoice_order_payments` shape) and product inventory adjustments.
+//! `invoice_order_payments` shape, each leaving a sales transaction behind) and product inventory
+//! adjustments.
 
 use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, BuildCtx, MAX_QUANTITY};
 use super::handlers::{self, record_change, Change, Scope};
@@ -126,13 +127,15 @@ pub async fn add_payment(
             p.extend(shaped);
             stored = Value::Object(p.clone());
         }
+        let order = a.records.collection("orders").get(order_id).cloned().unwrap_or(Value::Null);
+        let transaction_id = a.records.collection_mut("transactions").insert(manual_transaction(&order, &stored));
         change_order(&sim, a, order_id, |_| {});
         Ok(json!({
             "id": payment_id.to_string(),
             "invoice_id": invoice_id.unwrap_or(json!(order_id.to_string())),
             "payment_amount": stored.get("amount"),
             "payment_status_message": "Payment recorded",
-            "transaction_id": payment_id.to_string(),
+            "transaction_id": transaction_id.to_string(),
         }))
     })?;
     Ok((StatusCode::CREATED, Json(result)).into_response())
@@ -202,6 +205,27 @@ fn payment_record(request: &Map<String, Value>, id: u64, invoice_id: Option<Valu
         p.insert("note".into(), note.clone());
     }
     p
+}
+
+/// The `TransactionV2` a payment recorded through the API leaves behind: a manual, approved
+/// transaction for the payment's amount at its time, on its order and that order's contact.
+fn manual_transaction(order: &Value, payment: &Value) -> Map<String, Value> {
+    let contact = order.get("contact").cloned().unwrap_or(Value::Null);
+    let mut t = Map::new();
+    t.insert("amount".into(), payment.get("amount").cloned().unwrap_or(json!(0.0)));
+    t.insert("status".into(), json!("APPROVED"));
+    if let Some(note) = payment.get("note") {
+        t.insert("description".into(), note.clone());
+    }
+    t.insert("contact_id".into(), contact.get("id").cloned().unwrap_or(Value::Null));
+    t.insert("contact".into(), contact);
+    t.insert("order_ids".into(), json!([order.get("id")]));
+    t.insert("transaction_method".into(), json!("MANUAL"));
+    t.insert("transaction_time".into(), payment.get("pay_time").cloned().unwrap_or(Value::Null));
+    t.insert("payment_id".into(), payment.get("payment_id").cloned().unwrap_or(Value::Null));
+    t.insert("is_successful".into(), json!(true));
+    t.retain(|_, v| !v.is_null());
+    t
 }
 
 fn existing_order(account: &Account, raw: &str) -> Result<u64> {

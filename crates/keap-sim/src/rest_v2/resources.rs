@@ -92,6 +92,9 @@ pub struct Resource {
     pub build: Builder,
     /// Whether the API lets clients create, update and delete it.
     pub writes: bool,
+    /// Stored fields the vendor's shape does not have, left out of every response (a transaction's
+    /// `id`: the store keys every record by one, `TransactionV2` has none).
+    pub hidden: &'static [&'static str],
 }
 
 use FieldType::*;
@@ -215,6 +218,7 @@ pub static CONTACTS: Resource = Resource {
     ]),
     build: builders::contact,
     writes: true,
+    hidden: &[],
 };
 
 pub static COMPANIES: Resource = Resource {
@@ -272,6 +276,7 @@ pub static COMPANIES: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::plain,
     writes: true,
+    hidden: &[],
 };
 
 pub static OPPORTUNITIES: Resource = Resource {
@@ -323,6 +328,7 @@ pub static OPPORTUNITIES: Resource = Resource {
     projectable: Some(&["custom_fields", "created_by", "last_updated_by", "status_id"]),
     build: builders::opportunity,
     writes: true,
+    hidden: &[],
 };
 
 pub static STAGES: Resource = Resource {
@@ -347,6 +353,7 @@ pub static STAGES: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: true,
+    hidden: &[],
 };
 
 pub static TAGS: Resource = Resource {
@@ -374,6 +381,7 @@ pub static TAGS: Resource = Resource {
     projectable: None,
     build: builders::tag,
     writes: true,
+    hidden: &[],
 };
 
 pub static NOTES: Resource = Resource {
@@ -407,6 +415,7 @@ pub static NOTES: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::note,
     writes: true,
+    hidden: &[],
 };
 
 pub static TASKS: Resource = Resource {
@@ -456,6 +465,7 @@ pub static TASKS: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::task,
     writes: true,
+    hidden: &[],
 };
 
 pub static USERS: Resource = Resource {
@@ -485,6 +495,7 @@ pub static USERS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    hidden: &[],
 };
 
 pub static PRODUCTS: Resource = Resource {
@@ -531,6 +542,7 @@ pub static PRODUCTS: Resource = Resource {
     projectable: None,
     build: builders::product,
     writes: true,
+    hidden: &[],
 };
 
 pub static ORDERS: Resource = Resource {
@@ -586,6 +598,7 @@ pub static ORDERS: Resource = Resource {
     projectable: None,
     build: builders::order,
     writes: true,
+    hidden: &[],
 };
 
 pub static SUBSCRIPTIONS: Resource = Resource {
@@ -638,6 +651,7 @@ pub static SUBSCRIPTIONS: Resource = Resource {
     projectable: None,
     build: builders::subscription,
     writes: true,
+    hidden: &[],
 };
 
 /// Payments of orders (`/orders/{id}/payments`), in the `invoice_order_payments` shape.
@@ -684,4 +698,68 @@ pub static PAYMENTS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    hidden: &[],
+};
+
+/// Campaigns (`/campaigns`), read-only: the vendor's API only lists and fetches them.
+pub static CAMPAIGNS: Resource = Resource {
+    collection: "campaigns",
+    list_key: "campaigns",
+    noun: "Campaign",
+    event: None,
+    v1_path: None,
+    // "The search will look for the text anywhere in the campaign name."
+    filters: &[f("name", "name", Contains)],
+    // The vendor's own spellings. `Campaign` has no update time, so `lastupdated` orders by the
+    // last change the record shows, its publication (never-published drafts last).
+    order_by: &[
+        ("name", "name"),
+        ("publisheddate", "published_date"),
+        ("id", "id"),
+        ("completedContactCount", "completed_contact_count"),
+        ("activeContacts", "active_contact_count"),
+        ("datecreated", "date_created"),
+        ("lastupdated", "published_date"),
+    ],
+    default_order: "id",
+    max_page_size: 1000,
+    writable: &[],
+    required: &[],
+    times: ("date_created", "date_created"),
+    projectable: None,
+    build: builders::plain,
+    writes: false,
+    hidden: &[],
+};
+
+/// Sales transactions (`/sales/transactions`, `TransactionV2`), read-only and list-only: the
+/// vendor's API has no way to fetch one, and the shape has no id.
+pub static TRANSACTIONS: Resource = Resource {
+    collection: "transactions",
+    list_key: "transactions",
+    noun: "Transaction",
+    event: None,
+    v1_path: None,
+    filters: &[
+        f("amount", "amount", Number),
+        f("order_id", "order_ids[*]", Exact),
+        f("contact_id", "contact_id", Exact),
+        f("since_time", "transaction_time", Since),
+        f("until_time", "transaction_time", Until),
+        f("merchant_account_id", "merchant_account_id", Exact),
+        f("merchant_account_type", "merchant_account_type", Exact),
+        f("status", "status", Exact),
+        f("transaction_method", "transaction_method", Exact),
+        f("is_successful", "is_successful", Bool),
+    ],
+    order_by: &[("amount", "amount"), ("transaction_time", "transaction_time"), ("contact_id", "contact_id")],
+    default_order: "transaction_time",
+    max_page_size: 1000,
+    writable: &[],
+    required: &[],
+    times: ("transaction_time", "transaction_time"),
+    projectable: None,
+    build: builders::plain,
+    writes: false,
+    hidden: &["id"],
 };

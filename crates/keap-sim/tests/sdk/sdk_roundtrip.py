@@ -20,12 +20,14 @@ import uuid
 
 from keap_core_v2_client import ApiClient, Configuration
 from keap_core_v2_client.api import (
+    CampaignApi,
     CompanyApi,
     ContactApi,
     NoteApi,
     OpportunityApi,
     OrdersApi,
     ProductsApi,
+    SalesApi,
     SubscriptionsApi,
     TagsApi,
     TaskApi,
@@ -679,6 +681,7 @@ def check_orders(api_client, sfx, contact_id):
     )
     check(call(api.delete_order, other.id) is None, "delete_order returned a body")
     expect_status(404, api.get_order, other.id)
+    return oid
 
 
 def check_subscriptions(api_client, sfx, contact_id):
@@ -717,6 +720,42 @@ def check_subscriptions(api_client, sfx, contact_id):
     expect_status(404, api.get_subscription, MISSING_ID)
 
 
+def check_campaigns(api_client):
+    api = CampaignApi(api_client)
+    all_ids = check_paging(api.list_campaigns, "campaigns", 5, min_pages=2)
+    campaigns = returns_model(api.list_campaigns, page_size=1000).campaigns or []
+    for campaign in campaigns:
+        check(not campaign.additional_properties, f"campaign {campaign.id} has fields the SDK does not know: "
+              f"{sorted(campaign.additional_properties)}")
+    got = returns_model(api.get_campaign, all_ids[0])
+    check(got.id == all_ids[0] and got.name, f"get_campaign {got.id!r}/{got.name!r}")
+    found = returns_model(api.list_campaigns, filter="name==follow-up", order_by="name desc")
+    names = [c.name for c in found.campaigns or []]
+    check(names and all("follow-up" in n.lower() for n in names), f"filter name==follow-up gave {names}")
+    check(names == sorted(names, key=str.lower, reverse=True), f"order_by name desc gave {names}")
+    expect_status(404, api.get_campaign, MISSING_ID)
+    expect_status(400, api.list_campaigns, filter="status==x")
+
+
+def check_transactions(api_client, order_id):
+    api = SalesApi(api_client)
+    everything, _ = collect_pages(api.list_transactions, "transactions", 1000)
+    paged, pages = collect_pages(api.list_transactions, "transactions", 25)
+    check(len(paged) == len(everything) and pages > 1, f"paging by 25 gave {len(paged)} in {pages} pages, "
+          f"one read {len(everything)}")
+    for transaction in everything:
+        check(not transaction.additional_properties, "a transaction has fields the SDK does not know: "
+              f"{sorted(transaction.additional_properties)}")
+    mine = returns_model(api.list_transactions, filter=f"order_id=={order_id}", order_by="amount desc")
+    mine = mine.transactions or []
+    check(mine and all(t.order_ids == [order_id] for t in mine), f"filter order_id=={order_id} gave {mine!r:.300}")
+    amounts = [t.amount for t in mine]
+    check(amounts == sorted(amounts, reverse=True), f"order_by amount desc gave {amounts}")
+    big = returns_model(api.list_transactions, filter="amount>=100;is_successful==true", page_size=1000)
+    check(all(t.amount >= 100 and t.is_successful for t in big.transactions or []), "amount/is_successful filter")
+    expect_status(400, api.list_transactions, filter="payment_id==1")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -743,6 +782,7 @@ def run(base_url, token):
         print("ok users")
         current_check = "fixture contact"
         contact_id = make_fixture_contact(api_client, sfx)
+        paid_order = []  # the order check_orders paid, for the transactions check
 
         steps = [
             ("opportunities", lambda: check_opportunities(api_client, sfx, contact_id, user_id)),
@@ -750,8 +790,10 @@ def run(base_url, token):
             ("notes", lambda: check_notes(api_client, sfx, contact_id, user_id)),
             ("tasks", lambda: check_tasks(api_client, sfx, contact_id, user_id)),
             ("products", lambda: check_products(api_client, sfx)),
-            ("orders", lambda: check_orders(api_client, sfx, contact_id)),
+            ("orders", lambda: paid_order.append(check_orders(api_client, sfx, contact_id))),
             ("subscriptions", lambda: check_subscriptions(api_client, sfx, contact_id)),
+            ("campaigns", lambda: check_campaigns(api_client)),
+            ("transactions", lambda: check_transactions(api_client, paid_order[0])),
         ]
         for name, step in steps:
             current_check = name
