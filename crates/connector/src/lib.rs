@@ -5,3 +5,4 @@
 
 pub mod endpoints;
 pub mod oauth;
+pub mod rate_limit;
