@@ -50,9 +50,12 @@ pub enum ApiError {
     /// The vendor did not answer in time or could not be reached.
     #[error("{0}")]
     VendorTimeout(String),
-    /// The vendor's rate limit was hit.
-    #[error("{0}")]
-    RateLimited(String),
+    /// The vendor's rate limit was hit (here or at the vendor); retry after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
+    /// The vendor has no such record.
+    #[error("{message}")]
+    VendorNotFound { message: String, provider_message: Option<String> },
     /// The store failed; the detail is logged, not shown.
     #[error("store failure")]
     Store(#[source] StoreError),
@@ -84,7 +87,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::VendorError { .. } => StatusCode::BAD_GATEWAY,
             ApiError::VendorTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::VendorNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -93,7 +97,8 @@ impl ApiError {
         match self {
             ApiError::Forbidden { provider_message, .. }
             | ApiError::VendorRejected { provider_message, .. }
-            | ApiError::VendorError { provider_message, .. } => provider_message.as_deref(),
+            | ApiError::VendorError { provider_message, .. }
+            | ApiError::VendorNotFound { provider_message, .. } => provider_message.as_deref(),
             _ => None,
         }
     }
@@ -126,8 +131,8 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { request_id: request_id::current(), message, provider_message: self.provider_message() };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        if let ApiError::RateLimited { retry_after_secs, .. } = &self {
+            response.headers_mut().insert("retry-after", HeaderValue::from((*retry_after_secs).max(1)));
         }
         response
     }

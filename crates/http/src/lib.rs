@@ -1,5 +1,6 @@
-//! Junction's HTTP API: the platform API under `/elements/api-v2` (elements, instances), the first
-//! slice of the hub API (`/hubs/{hub}/contacts`), and the health probes at the root.
+//! Junction's HTTP API: the platform API under `/elements/api-v2` (elements, instances), the hub
+//! API (`/hubs/{hub}/...`: the vendor's data through the object mappings), and the health probes
+//! at the root.
 //!
 //! # Layout
 //! - [`state`]: the one [`AppState`] every handler receives;

@@ -5,14 +5,20 @@ use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
 use connector::oauth::OAuthClient;
+use connector::rate_limit::VendorRateLimiter;
 use domain::elements::Catalog;
 use domain::instance_config::ServerPolicy;
+use domain::vendor_limits::VendorLimits;
 use store::Store;
 
 use crate::metrics::Metrics;
 
 /// How long one vendor REST call may take before the caller gets a 504.
 pub const VENDOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a hub call may queue for the vendor's rate limit before it gets a 429.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
+/// How many calls may queue per OAuth client before further ones get a 429 at once.
+pub const MAX_RATE_LIMIT_QUEUE: usize = 1000;
 
 /// Everything a handler needs; cheap to clone (every field is shared).
 #[derive(Clone, Debug)]
@@ -27,6 +33,8 @@ pub struct AppState {
     pub policy: Arc<ServerPolicy>,
     /// The client for vendor REST calls; never follows redirects (they could carry the token away).
     pub vendor_http: reqwest::Client,
+    /// The vendor's rate limits per OAuth client, enforced before every hub call.
+    pub limiter: Arc<VendorRateLimiter>,
     /// True when the vendor is the simulator.
     pub sandbox: bool,
     /// The process's metrics (`GET /metrics`).
@@ -36,20 +44,38 @@ pub struct AppState {
 impl AppState {
     /// The state for `store`, the built-in catalog and the vendor at `endpoints`.
     pub fn new(store: Arc<dyn Store>, endpoints: VendorEndpoints, policy: ServerPolicy, sandbox: bool) -> Self {
-        let vendor_http = reqwest::Client::builder()
-            .timeout(VENDOR_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         AppState {
             store,
             catalog: Catalog::builtin(),
             oauth: Arc::new(OAuthClient::new(endpoints.clone())),
             endpoints: Arc::new(endpoints),
             policy: Arc::new(policy),
-            vendor_http,
+            vendor_http: vendor_client(VENDOR_TIMEOUT),
+            limiter: Arc::new(VendorRateLimiter::new(VendorLimits::DEFAULT, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMIT_QUEUE)),
             sandbox,
             metrics: Arc::new(Metrics::new()),
         }
     }
+
+    /// The same state with other vendor rate limits (`--vendor-limits`).
+    pub fn with_vendor_limits(mut self, limits: VendorLimits) -> Self {
+        self.limiter = Arc::new(VendorRateLimiter::new(limits, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMIT_QUEUE));
+        self
+    }
+
+    /// The same state with another vendor call timeout (`--vendor-timeout`; tests use short ones).
+    pub fn with_vendor_timeout(mut self, timeout: Duration) -> Self {
+        self.vendor_http = vendor_client(timeout);
+        self
+    }
+}
+
+/// The client for vendor REST calls: connection reuse, a whole-call timeout, and no redirects
+/// (they could carry the instance's token to another host).
+fn vendor_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }

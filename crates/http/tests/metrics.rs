@@ -7,7 +7,7 @@ use common::{Stack, CLIENT_SECRET, ENCRYPTED_KEY};
 use reqwest::Method;
 use store::{ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY};
 
-const HUB_ROUTE: &str = "/elements/api-v2/hubs/{hub}/contacts";
+const HUB_ROUTE: &str = "/elements/api-v2/hubs/{hub}/{object}";
 
 async fn scrape(stack: &Stack) -> String {
     let answer = stack.http.get(format!("{}/metrics", stack.base)).send().await.expect("GET /metrics");

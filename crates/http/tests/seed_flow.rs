@@ -171,7 +171,8 @@ async fn the_seed_flow_creates_an_instance_with_every_field_and_lists_contacts()
     let contacts: Value = response.json().await.unwrap();
     let contacts = contacts.as_array().expect("a JSON array");
     assert!(!contacts.is_empty());
-    assert!(contacts[0]["id"].is_string() || contacts[0]["id"].is_number());
+    assert!(contacts[0]["Id"].is_number(), "ids come back as the platforms' numeric Id");
+    assert!(contacts[0]["FirstName"].is_string(), "fields carry the platforms' names");
 }
 
 #[tokio::test]

@@ -43,10 +43,14 @@ pub struct ServeArgs {
     /// Point the connectors at a simulator already running at this URL (`junction sandbox`).
     #[arg(long, env = "JUNCTION_SANDBOX_URL")]
     sandbox_url: Option<String>,
-    /// Vendor rate limits per OAuth client, e.g. `25/s,1500/min,150000/day`, or `off`. Parsed and
-    /// validated now; the limiter that enforces them comes with the rest of the hub API.
+    /// Vendor rate limits per OAuth client, enforced before every hub call, e.g.
+    /// `25/s,1500/min,150000/day`, or `off`. Per node: nodes sharing one OAuth client split the
+    /// per-second figure between them (the minute and day counts follow the vendor's headers).
     #[arg(long, env = "JUNCTION_VENDOR_LIMITS", default_value = "25/s,1500/min,150000/day")]
     vendor_limits: domain::vendor_limits::VendorLimits,
+    /// Seconds a vendor call may take before the hub answers 504.
+    #[arg(long, env = "JUNCTION_VENDOR_TIMEOUT", default_value_t = 30)]
+    vendor_timeout: u64,
     /// Seconds between background token refresh runs (jittered); `0` disables the task.
     #[arg(long, env = "JUNCTION_REFRESH_PERIOD", default_value_t = 60)]
     refresh_period: u64,
@@ -67,7 +71,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The simulator must outlive the server: `_sandbox` is dropped (and stopped) at the end of `run`.
     let (endpoints, policy, _sandbox) = vendor(&args).await?;
     let sandbox = args.sandbox || args.sandbox_url.is_some();
-    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox);
+    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox)
+        .with_vendor_limits(args.vendor_limits)
+        .with_vendor_timeout(std::time::Duration::from_secs(args.vendor_timeout.max(1)));
     let listener =
         tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     // Bootstrap last, once everything that can fail at startup has succeeded, so that printed

@@ -71,10 +71,10 @@ mod tests {
     fn the_builtin_catalog_is_valid_and_lists_every_spec_object() {
         let catalog = ObjectCatalog::builtin();
         let names = |element| catalog.objects(element).map(|(name, _)| name.to_string()).collect::<Vec<_>>();
-        for object in ["contacts", "accounts", "opportunities", "notes", "tasks", "tags", "users", "products"] {
+        for object in ["contacts", "accounts", "opportunities", "notes", "tasks", "tags", "users", "campaigns", "products"] {
             assert!(names("infusionsoftcrm").contains(&object.to_string()), "crm {object}");
         }
-        for object in ["customers", "accounts", "products", "orders", "subscriptions", "notes", "users", "opportunities"] {
+        for object in ["customers", "accounts", "products", "orders", "subscriptions", "transactions", "notes", "users", "opportunities"] {
             assert!(names("infusionsofterp").contains(&object.to_string()), "erp {object}");
         }
         assert!(catalog.object("infusionsoftcrm", "CONTACTS").is_some(), "names ignore case");

@@ -10,12 +10,14 @@
 //! - [`path`]: the vendor path syntax (`email_addresses[field=EMAIL1].email`), read and write;
 //! - [`definition`]: the definition types and their validation;
 //! - [`catalog`]: the built-in objects of each element (`objects/*.json`);
-//! - [`read`], [`write`]: the two directions of the mapping.
+//! - [`read`], [`write`]: the two directions of the mapping;
+//! - `schema`: a definition as CEQL's [`ceql::Schema`] (field types and push-downs).
 
 pub mod catalog;
 pub mod definition;
 pub mod path;
 pub mod read;
+mod schema;
 pub mod write;
 
 pub use catalog::ObjectCatalog;

@@ -17,12 +17,14 @@ pub enum Step {
     Key(String),
     /// An object key holding an array, and the element whose `property` equals `value`.
     Select { key: String, property: String, value: String },
+    /// An object key holding an array, and its element at `index` (`order_ids[0]`).
+    Index { key: String, index: usize },
 }
 
 impl Step {
     fn key(&self) -> &str {
         match self {
-            Step::Key(key) | Step::Select { key, .. } => key,
+            Step::Key(key) | Step::Select { key, .. } | Step::Index { key, .. } => key,
         }
     }
 }
@@ -64,6 +66,7 @@ impl VendorPath {
                 .as_array()?
                 .iter()
                 .find(|element| element.get(property).and_then(Value::as_str) == Some(value.as_str())),
+            Step::Index { key, index } => node.get(key)?.get(*index),
         })
     }
 
@@ -84,7 +87,7 @@ impl VendorPath {
                 }
                 None => false,
             },
-            Step::Select { .. } => match descend(node, last) {
+            Step::Select { .. } | Step::Index { .. } => match descend(node, last) {
                 Some(slot) => {
                     *slot = value;
                     true
@@ -118,6 +121,7 @@ impl fmt::Display for VendorPath {
             match step {
                 Step::Key(key) => f.write_str(key)?,
                 Step::Select { key, property, value } => write!(f, "{key}[{property}={value}]")?,
+                Step::Index { key, index } => write!(f, "{key}[{index}]")?,
             }
         }
         Ok(())
@@ -130,6 +134,9 @@ fn parse_step(text: &str) -> Result<Step, String> {
         return if valid_name(text) { Ok(Step::Key(text.into())) } else { Err(format!("`{text}` is not a key")) };
     };
     let selector = selector.strip_suffix(']').ok_or_else(|| format!("`{text}`: expected `]` at the end"))?;
+    if let Ok(index) = selector.parse::<usize>() {
+        return if valid_name(key) { Ok(Step::Index { key: key.into(), index }) } else { Err(format!("`{text}` is not a key")) };
+    }
     let (property, value) = selector.split_once('=').ok_or_else(|| format!("`{text}`: expected [property=VALUE]"))?;
     if !valid_name(key) || !valid_name(property) || value.is_empty() {
         return Err(format!("`{text}`: expected key[property=VALUE]"));
@@ -169,6 +176,8 @@ fn descend<'a>(node: &'a mut Value, step: &Step) -> Option<&'a mut Value> {
             };
             elements.get_mut(index)
         }
+        // An index only reaches an element that exists: a write cannot invent the ones before it.
+        Step::Index { key, index } => object.get_mut(key)?.as_array_mut()?.get_mut(*index),
     }
 }
 
@@ -194,6 +203,8 @@ mod tests {
         assert_eq!(path("email_addresses[field=EMAIL1].email").get(&record), Some(&json!("a@x.io")));
         assert_eq!(path("email_addresses[field=EMAIL3].email").get(&record), None);
         assert_eq!(path("company.missing.deeper").get(&record), None);
+        assert_eq!(path("email_addresses[0].email").get(&record), Some(&json!("b@x.io")));
+        assert_eq!(path("email_addresses[5].email").get(&record), None);
     }
 
     #[test]

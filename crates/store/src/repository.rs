@@ -148,4 +148,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// `Ok` when the database answers (readiness probe).
     async fn ping(&self) -> Result<()>;
+
+    /// A MAC of `data` for `purpose` under the key every node sharing this database holds (hub page
+    /// cursors are signed with it, so any node can check a cursor another node issued).
+    fn keyed_hash(&self, purpose: &str, data: &str) -> String;
 }

@@ -678,6 +678,10 @@ macro_rules! implement_store {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+
+            fn keyed_hash(&self, purpose: &str, data: &str) -> String {
+                self.keys.get().lookup.lookup_hash(purpose, data)
+            }
         }
 
         fn current_tokens(record: &InstanceRecord) -> CurrentTokens {

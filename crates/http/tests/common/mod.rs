@@ -5,8 +5,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::instance_config::ServerPolicy;
+use domain::vendor_limits::VendorLimits;
 use domain::Secret;
 use keap_sim::{Limits, SimConfig};
 use serde_json::{json, Value};
@@ -52,10 +54,38 @@ fn rand_u64() -> u64 {
     hasher.finish()
 }
 
+/// How a test's stack differs from the default one.
+pub struct StackOptions {
+    /// The simulator's limits per OAuth client and per account.
+    pub sim_limits: Limits,
+    pub sim_tenant_limits: Limits,
+    /// The limits Junction enforces before calling the vendor.
+    pub vendor_limits: VendorLimits,
+    /// How long a vendor call may take before a 504.
+    pub vendor_timeout: Duration,
+}
+
+impl Default for StackOptions {
+    /// No vendor rate limits on either side (the concurrency tests fire more than 25 calls in a
+    /// second), and a short vendor timeout so that the timeout tests are quick.
+    fn default() -> Self {
+        StackOptions {
+            sim_limits: Limits::none(),
+            sim_tenant_limits: Limits::none(),
+            vendor_limits: VendorLimits::OFF,
+            vendor_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
 impl Stack {
     pub async fn start() -> Stack {
-        // No vendor rate limits: the concurrency tests fire more than 25 calls in a second.
-        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        Stack::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(options: StackOptions) -> Stack {
+        let config =
+            SimConfig { limits: options.sim_limits, tenant_limits: options.sim_tenant_limits, ..SimConfig::sandbox() };
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         let dir = temp_dir();
         let url = format!("sqlite://{}", dir.join("junction.db").display());
@@ -66,7 +96,9 @@ impl Stack {
         let base = url::Url::parse(&sim.url()).expect("sim url");
         let endpoints = connector::endpoints::VendorEndpoints::simulator(&base).expect("endpoints");
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
-        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true);
+        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
+            .with_vendor_limits(options.vendor_limits)
+            .with_vendor_timeout(options.vendor_timeout);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
@@ -156,6 +188,23 @@ impl Stack {
         let response = self.post_instance(&self.crm_body(&code)).await;
         assert_eq!(response.status(), 200, "instance created");
         response.json().await.expect("instance JSON")
+    }
+
+    /// A hub call with the instance's credentials (`path` under `/hubs/...`, e.g. `/hubs/crm/contacts`).
+    pub async fn hub(&self, method: reqwest::Method, instance_token: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self.http.request(method, self.api(path)).header("authorization", self.hub_auth(instance_token));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("hub call")
+    }
+
+    /// A vendor GET straight to the simulator with instance `id`'s stored access token (to check
+    /// what the vendor holds after a hub write).
+    pub async fn vendor_get(&self, id: i64, path: &str) -> reqwest::Response {
+        let record = self.store.get_instance(self.organization_id, id).await.unwrap();
+        let token = record.secrets.get(store::ACCESS_TOKEN_KEY).unwrap().expose().to_string();
+        self.http.get(format!("{}/crm/rest/{path}", self.sim.url())).bearer_auth(token).send().await.expect("vendor call")
     }
 
     pub async fn hub_contacts(&self, instance_token: &str) -> reqwest::Response {
