@@ -58,8 +58,13 @@ impl AppState {
     }
 
     /// The same state with other vendor rate limits (`--vendor-limits`).
-    pub fn with_vendor_limits(mut self, limits: VendorLimits) -> Self {
-        self.limiter = Arc::new(VendorRateLimiter::new(limits, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMIT_QUEUE));
+    pub fn with_vendor_limits(self, limits: VendorLimits) -> Self {
+        self.with_rate_limiter(limits, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMIT_QUEUE)
+    }
+
+    /// The same state with other vendor rate limits, longest wait and queue bound per OAuth client.
+    pub fn with_rate_limiter(mut self, limits: VendorLimits, max_wait: Duration, max_queue: usize) -> Self {
+        self.limiter = Arc::new(VendorRateLimiter::new(limits, max_wait, max_queue));
         self
     }
 

@@ -61,6 +61,9 @@ pub struct StackOptions {
     pub sim_tenant_limits: Limits,
     /// The limits Junction enforces before calling the vendor.
     pub vendor_limits: VendorLimits,
+    /// How long a hub call may queue for the rate limit, and how many may queue, before a 429.
+    pub rate_limit_wait: Duration,
+    pub rate_limit_queue: usize,
     /// How long a vendor call may take before a 504.
     pub vendor_timeout: Duration,
 }
@@ -73,6 +76,8 @@ impl Default for StackOptions {
             sim_limits: Limits::none(),
             sim_tenant_limits: Limits::none(),
             vendor_limits: VendorLimits::OFF,
+            rate_limit_wait: http_api::state::MAX_RATE_LIMIT_WAIT,
+            rate_limit_queue: http_api::state::MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: Duration::from_secs(3),
         }
     }
@@ -97,7 +102,7 @@ impl Stack {
         let endpoints = connector::endpoints::VendorEndpoints::simulator(&base).expect("endpoints");
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
         let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
-            .with_vendor_limits(options.vendor_limits)
+            .with_rate_limiter(options.vendor_limits, options.rate_limit_wait, options.rate_limit_queue)
             .with_vendor_timeout(options.vendor_timeout);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
