@@ -6,7 +6,9 @@
 //!    `POST /instances` with the CRM seed's body), sequential and with 8 concurrent clients;
 //! 2. hub reads, `GET /hubs/crm/contacts?pageSize=50` through Junction against
 //!    `GET /crm/rest/v2/contacts?page_size=50` straight to the simulator with the same access token;
-//! 3. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
+//! 3. one record by id, `GET /hubs/crm/contacts/7` against `GET /crm/rest/v2/contacts/7`, 64
+//!    concurrent clients, limits lifted on both sides: throughput ratio and added p50/p99;
+//! 4. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
 //!    has just expired (exactly one refresh expected) against the same storm on a fresh instance,
 //!    for N in {50, 200}, each storm a fresh client's N connections released by one barrier.
 //!
@@ -28,6 +30,8 @@ const CLIENT_SECRET: &str = "sandbox-client-secret";
 const CALLBACK: &str = "https://app.example.com/callback";
 const CREATE_CLIENTS: usize = 8;
 const STORMS: [usize; 2] = [50, 200];
+/// Concurrent clients of the one-record case.
+const RECORD_CLIENTS: usize = 64;
 
 struct Options {
     seconds: u64,
@@ -87,7 +91,9 @@ impl Bench {
         let sim_base = url::Url::parse(&sim.url()).expect("sim url");
         let endpoints = connector::endpoints::VendorEndpoints::simulator(&sim_base).expect("endpoints");
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
-        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true);
+        // Limits lifted on both sides: this measures Junction, not the vendor's rate limits.
+        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
+            .with_vendor_limits(domain::vendor_limits::VendorLimits::OFF);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
@@ -402,7 +408,41 @@ fn main() {
             hub.rate / direct.rate
         );
 
-        // 3. Refresh storms: an instance whose access token just expired against a fresh instance.
+        // 3. One record by id, 64 concurrent clients (the hub issue's benchmark): the added cost
+        // of one Junction hop (auth, token, limiter, mapping) over the vendor call it makes.
+        let hub_one = read_rate(bench.api("/hubs/crm/contacts/7"), bench.hub_auth(&token), RECORD_CLIENTS, opts.seconds).await;
+        let direct_one = read_rate(
+            format!("{}/crm/rest/v2/contacts/7", bench.sim.url()),
+            format!("Bearer {access_token}"),
+            RECORD_CLIENTS,
+            opts.seconds,
+        )
+        .await;
+        println!();
+        println!("| One contact by id, {RECORD_CLIENTS} clients | req/s | p50 ms | p99 ms | failed | ratio |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| simulator straight `GET /crm/rest/v2/contacts/7` | {:.0} | {:.2} | {:.2} | {} | 1.00 |",
+            direct_one.rate,
+            direct_one.p(50.0),
+            direct_one.p(99.0),
+            direct_one.failed
+        );
+        println!(
+            "| through Junction `GET /hubs/crm/contacts/7` | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+            hub_one.rate,
+            hub_one.p(50.0),
+            hub_one.p(99.0),
+            hub_one.failed,
+            hub_one.rate / direct_one.rate
+        );
+        println!(
+            "added latency: p50 {:+.2} ms, p99 {:+.2} ms",
+            hub_one.p(50.0) - direct_one.p(50.0),
+            hub_one.p(99.0) - direct_one.p(99.0)
+        );
+
+        // 4. Refresh storms: an instance whose access token just expired against a fresh instance.
         // Each N is stormed `--storms` rounds (order alternating); latencies are pooled over the
         // rounds, the wall time is the median round's.
         println!();

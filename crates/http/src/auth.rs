@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use domain::auth_header::{self, Credentials, Part};
 use store::{InstanceRecord, Organization, User};
 
+use crate::caller_cache::CallerCache;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -74,6 +75,14 @@ impl FromRequestParts<AppState> for HubAuth {
         let credentials = credentials(parts)?;
         let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
         let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
+        let key = CallerCache::key(
+            user_secret.expose(),
+            credentials.organization.as_ref().map(|secret| secret.expose()),
+            token.expose(),
+        );
+        if let Some(instance) = state.callers.get(&key) {
+            return Ok(HubAuth { instance });
+        }
         let caller = match &credentials.organization {
             Some(org_secret) => state.store.authenticate(user_secret, org_secret).await?,
             None => state.store.authenticate_user(user_secret).await?,
@@ -97,6 +106,7 @@ impl FromRequestParts<AppState> for HubAuth {
                 provider_message: None,
             });
         }
+        state.callers.put(key, instance.clone());
         Ok(HubAuth { instance })
     }
 }

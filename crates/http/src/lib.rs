@@ -12,11 +12,13 @@
 //! - [`metrics`]: `GET /metrics` and every metric, recorded by its request middleware;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`token_refresh`]: the one way vendor tokens are refreshed (the store's critical section);
+//! - [`caller_cache`]: hub callers recently authenticated (bounded staleness);
 //! - [`instance_view`]: the instance as the seeds show it on the wire.
 //!
 //! Business rules live in `domain`; vendor HTTP for OAuth in `connector`; SQL in `store`.
 
 pub mod auth;
+pub mod caller_cache;
 pub mod elements;
 pub mod error;
 pub mod health;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), caller_cache::forget_on_instance_writes))
         .layer(axum::middleware::from_fn(request_id::assign))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

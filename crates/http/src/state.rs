@@ -11,6 +11,7 @@ use domain::instance_config::ServerPolicy;
 use domain::vendor_limits::VendorLimits;
 use store::Store;
 
+use crate::caller_cache::CallerCache;
 use crate::metrics::Metrics;
 
 /// How long one vendor REST call may take before the caller gets a 504.
@@ -35,6 +36,8 @@ pub struct AppState {
     pub vendor_http: reqwest::Client,
     /// The vendor's rate limits per OAuth client, enforced before every hub call.
     pub limiter: Arc<VendorRateLimiter>,
+    /// Hub callers recently authenticated (see [`crate::caller_cache`]).
+    pub callers: Arc<CallerCache>,
     /// True when the vendor is the simulator.
     pub sandbox: bool,
     /// The process's metrics (`GET /metrics`).
@@ -52,6 +55,7 @@ impl AppState {
             policy: Arc::new(policy),
             vendor_http: vendor_client(VENDOR_TIMEOUT),
             limiter: Arc::new(VendorRateLimiter::new(VendorLimits::DEFAULT, MAX_RATE_LIMIT_WAIT, MAX_RATE_LIMIT_QUEUE)),
+            callers: Arc::default(),
             sandbox,
             metrics: Arc::new(Metrics::new()),
         }

@@ -61,6 +61,8 @@ pub async fn refresh_for(
         Ok(RefreshOutcome::Failed) | Err(_) => RefreshResult::transient,
     };
     state.metrics.record_refresh(trigger, counted);
+    // Whatever happened, the cached record of this instance may hold tokens no longer stored.
+    state.callers.forget_instance(instance_id);
     let result = result?;
     let failure = failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
     tracing::info!(instance_id, outcome = ?result.outcome, ?trigger, "token refresh");
