@@ -157,6 +157,10 @@ pub fn transient(cause: &TransientCause) -> ApiError {
         TransientCause::Transport => {
             ApiError::VendorTimeout("The vendor's token endpoint did not answer; the instance stays valid".into())
         }
+        TransientCause::RateLimited => ApiError::RateLimited {
+            message: "The vendor's token endpoint is rate limiting; the instance stays valid, retry later".into(),
+            retry_after_secs: 1,
+        },
         TransientCause::Refused { error, description } => ApiError::VendorError {
             message: format!(
                 "The vendor refused the token request ({error}); check oauth.api.key and oauth.api.secret"
