@@ -27,6 +27,9 @@ pub enum FieldType {
 pub enum VendorType {
     String,
     Number,
+    /// A calendar date (`2026-03-04`, a subscription's `start_date`): the hub shows midnight UTC
+    /// and writes the date part of what the client sends.
+    Date,
 }
 
 /// How the vendor's `filter` evaluates one filter name (the vendor documents these per resource).
@@ -76,6 +79,11 @@ pub struct FieldDef {
     /// How the vendor stores it when that differs from `field_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_type: Option<VendorType>,
+    /// A factor a written number is multiplied by, when the vendor takes it in other units than it
+    /// returns it (an order item's price reads back in cents, `price_per_unit.amount`, and is
+    /// written in dollars, `price_per_unit`: `0.01`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_scale: Option<f64>,
     /// Whether create and update requests may carry it.
     #[serde(default)]
     pub writable: bool,

@@ -52,6 +52,13 @@ impl VendorPath {
         self.steps.iter().any(|step| matches!(step, Step::Select { .. }))
     }
 
+    /// Whether a write through this path sets only part of its top-level vendor field (an element
+    /// of an array, or a key of an object such as a company's `address.locality`): an update must
+    /// then start from the vendor's current value, since the vendor replaces the field whole.
+    pub fn writes_part(&self) -> bool {
+        self.steps.len() > 1 || self.selects()
+    }
+
     /// The key of the first step: the top-level vendor field a write touches (for `update_mask`).
     pub fn top_key(&self) -> &str {
         self.steps[0].key()
@@ -135,7 +142,11 @@ fn parse_step(text: &str) -> Result<Step, String> {
     };
     let selector = selector.strip_suffix(']').ok_or_else(|| format!("`{text}`: expected `]` at the end"))?;
     if let Ok(index) = selector.parse::<usize>() {
-        return if valid_name(key) { Ok(Step::Index { key: key.into(), index }) } else { Err(format!("`{text}` is not a key")) };
+        return if valid_name(key) {
+            Ok(Step::Index { key: key.into(), index })
+        } else {
+            Err(format!("`{text}` is not a key"))
+        };
     }
     let (property, value) = selector.split_once('=').ok_or_else(|| format!("`{text}`: expected [property=VALUE]"))?;
     if !valid_name(key) || !valid_name(property) || value.is_empty() {

@@ -1,6 +1,6 @@
 //! Vendor → hub: a vendor record becomes the hub record of its object definition, every field
 //! present (`null` where the vendor has nothing), values converted to the hub type (the
-//! vendor's string ids become numbers).
+//! vendor's string ids become numbers, calendar dates and offset times become UTC date-times).
 
 use serde_json::{Map, Number, Value};
 
@@ -31,8 +31,25 @@ fn convert(field_type: FieldType, value: &Value) -> Value {
         },
         (FieldType::String, Value::Number(number)) => Value::String(number.to_string()),
         (FieldType::String, Value::Bool(flag)) => Value::String(flag.to_string()),
+        (FieldType::Date, Value::String(text)) => utc(text).map_or_else(|| value.clone(), Value::String),
         _ => value.clone(),
     }
+}
+
+/// An ISO 8601 date-time or calendar date as a UTC date-time (`2026-03-04T00:00:00Z`), the one
+/// form the hub shows dates in; `None` when `text` is neither.
+pub(crate) fn utc(text: &str) -> Option<String> {
+    let text = text.trim();
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
+        // Already UTC: kept as the vendor wrote it (its precision included).
+        if text.ends_with('Z') {
+            return Some(text.to_string());
+        }
+        let instant = instant.with_timezone(&chrono::Utc);
+        return Some(instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(format!("{date}T00:00:00Z"))
 }
 
 /// A JSON number from text: an integer when it is one, else a finite decimal.

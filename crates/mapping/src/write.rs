@@ -39,9 +39,9 @@ pub enum WriteError {
 }
 
 /// Whether writing these hub fields needs the vendor's current record first (a field inside an
-/// array the vendor holds whole).
+/// array or object the vendor holds whole: `Email` in `email_addresses`, `City` in `address`).
 pub fn needs_current(object: &ObjectDef, hub: &Map<String, Value>) -> bool {
-    hub.keys().filter_map(|name| object.field(name)).any(|field| field.write_target().selects())
+    hub.keys().filter_map(|name| object.field(name)).any(|field| field.write_target().writes_part())
 }
 
 /// The vendor write for the hub fields `hub`. `current` is the vendor's record on update (see
@@ -86,7 +86,8 @@ fn resolve<'a>(
     if !unknown.is_empty() {
         return Err(WriteError::UnknownFields { object: object_name.into(), fields: unknown });
     }
-    let resolved: Vec<_> = hub.iter().filter_map(|(name, value)| object.field(name).map(|field| (field, value))).collect();
+    let resolved: Vec<_> =
+        hub.iter().filter_map(|(name, value)| object.field(name).map(|field| (field, value))).collect();
     let read_only: Vec<String> =
         resolved.iter().filter(|(field, _)| !field.writable).map(|(field, _)| field.name.clone()).collect();
     if !read_only.is_empty() {
@@ -101,7 +102,7 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
     let checked = match (field.field_type, value) {
         (_, Value::Null) => return Ok(Value::Null),
         (FieldType::String, Value::String(_)) | (FieldType::Boolean, Value::Bool(_)) => value.clone(),
-        (FieldType::Date, Value::String(text)) if !text.trim().is_empty() => value.clone(),
+        (FieldType::Date, Value::String(text)) if crate::read::utc(text).is_some() => value.clone(),
         (FieldType::Number, Value::Number(_)) => value.clone(),
         (FieldType::Number, Value::String(text)) => crate::read::number(text).ok_or(wrong("a number"))?,
         (FieldType::String, _) => return Err(wrong("a string")),
@@ -109,11 +110,30 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
         (FieldType::Boolean, _) => return Err(wrong("true or false")),
         (FieldType::Date, _) => return Err(wrong("an ISO 8601 date-time string")),
     };
+    let checked = match (field.write_scale, &checked) {
+        (Some(scale), Value::Number(number)) => number
+            .as_f64()
+            .map(|number| scaled(number * scale))
+            .ok_or(WriteError::WrongType { field: field.name.clone(), expected: "a number" })?,
+        _ => checked,
+    };
     Ok(match (field.vendor_type, &checked) {
         (Some(VendorType::String), Value::Number(number)) => Value::String(number.to_string()),
         (Some(VendorType::Number), Value::String(text)) => crate::read::number(text).unwrap_or(checked),
+        // `utc` accepted it above, so it starts with the calendar date.
+        (Some(VendorType::Date), Value::String(text)) => Value::String(text.trim().chars().take(10).collect()),
         _ => checked,
     })
+}
+
+/// `number` as JSON, without the binary noise of scaling (`1999 * 0.01` is `19.99`, not
+/// `19.990000000000002`): money has at most a few decimals.
+fn scaled(number: f64) -> Value {
+    let rounded = (number * 1e6).round() / 1e6;
+    if rounded.fract() == 0.0 && rounded.abs() < 9.0e15 {
+        return Value::Number((rounded as i64).into());
+    }
+    serde_json::Number::from_f64(rounded).map_or(Value::Null, Value::Number)
 }
 
 fn set_top(body: &mut Value, key: &str, value: Value) {
@@ -136,7 +156,16 @@ fn apply_defaults(object: &ObjectDef, hub: &Map<String, Value>, body: &mut Value
             text = text.replace(&format!("{{{name}}}"), &value);
         }
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !text.is_empty() && field.write_target().set(body, Value::String(text)) {
+        if text.is_empty() {
+            continue;
+        }
+        // A template is text; a boolean or number field's default (`true`) is written as one.
+        let typed = match field.field_type {
+            FieldType::Boolean | FieldType::Number => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            FieldType::String | FieldType::Date => Value::String(text),
+        };
+        let Ok(value) = vendor_value(field, &typed) else { continue };
+        if field.write_target().set(body, value) {
             touched.insert(field.write_target().top_key().to_string());
         }
     }
@@ -157,7 +186,9 @@ fn drop_empty_elements(body: &mut Value) {
     for value in object.values_mut() {
         if let Value::Array(elements) = value {
             elements.retain(|element| {
-                element.as_object().is_none_or(|fields| fields.iter().any(|(key, value)| key != "field" && !value.is_null()))
+                element
+                    .as_object()
+                    .is_none_or(|fields| fields.iter().any(|(key, value)| key != "field" && !value.is_null()))
             });
         }
     }
@@ -220,24 +251,63 @@ mod tests {
     fn unknown_read_only_and_mistyped_fields_are_named() {
         let unknown = to_vendor("contacts", contacts(), &hub(json!({"Nope": 1, "Zip": 2})), WriteMode::Create, None);
         assert_eq!(unknown.unwrap_err().to_string(), "Unknown field(s) for contacts: Nope, Zip");
-        let read_only = to_vendor("contacts", contacts(), &hub(json!({"Id": 4, "DateCreated": "x"})), WriteMode::Update, None);
-        assert_eq!(read_only.unwrap_err().to_string(), "Read-only field(s) of contacts cannot be written: DateCreated, Id");
+        let read_only =
+            to_vendor("contacts", contacts(), &hub(json!({"Id": 4, "DateCreated": "x"})), WriteMode::Update, None);
+        assert_eq!(
+            read_only.unwrap_err().to_string(),
+            "Read-only field(s) of contacts cannot be written: DateCreated, Id"
+        );
         let mistyped = to_vendor("contacts", contacts(), &hub(json!({"FirstName": 5})), WriteMode::Create, None);
         assert_eq!(mistyped.unwrap_err().to_string(), "Field FirstName must be a string");
         let mistyped = to_vendor("contacts", contacts(), &hub(json!({"CompanyID": "seven"})), WriteMode::Create, None);
         assert_eq!(mistyped.unwrap_err().to_string(), "Field CompanyID must be a number");
+        let mistyped = to_vendor("contacts", contacts(), &hub(json!({"Birthday": "soon"})), WriteMode::Create, None);
+        assert_eq!(mistyped.unwrap_err().to_string(), "Field Birthday must be an ISO 8601 date-time string");
     }
 
     #[test]
     fn a_create_fills_defaults_from_other_fields_and_write_paths_differ_from_read_paths() {
         let accounts = ObjectCatalog::builtin().object("infusionsoftcrm", "accounts").unwrap().1;
-        let write =
-            to_vendor("accounts", accounts, &hub(json!({"FirstName": "Ada", "LastName": "Byron"})), WriteMode::Create, None)
-                .unwrap();
+        let write = to_vendor(
+            "accounts",
+            accounts,
+            &hub(json!({"FirstName": "Ada", "LastName": "Byron"})),
+            WriteMode::Create,
+            None,
+        )
+        .unwrap();
         assert_eq!(write.body, json!({"first_name": "Ada", "last_name": "Byron", "company_name": "Ada Byron"}));
         let opportunities = ObjectCatalog::builtin().object("infusionsoftcrm", "opportunities").unwrap().1;
-        let write = to_vendor("opportunities", opportunities, &hub(json!({"ContactID": 3})), WriteMode::Update, None)
-            .unwrap();
+        let write =
+            to_vendor("opportunities", opportunities, &hub(json!({"ContactID": 3})), WriteMode::Update, None).unwrap();
         assert_eq!(write.body, json!({"contact_id": "3"}));
+    }
+
+    #[test]
+    fn scaled_prices_typed_defaults_and_calendar_dates_are_written_as_the_vendor_takes_them() {
+        let catalog = ObjectCatalog::builtin();
+        let orders = catalog.object("infusionsofterp", "orders").unwrap().1;
+        let items = &orders.children["items"];
+        let write = to_vendor("items", items, &hub(json!({"PPU": 1999, "Qty": 2})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"price_per_unit": 19.99, "quantity": 2}));
+        let payments = &orders.children["payments"];
+        let write = to_vendor("payments", payments, &hub(json!({"Amt": 5})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"payment_amount": 5, "apply_to_commissions": true}));
+        let subscriptions = catalog.object("infusionsofterp", "subscriptions").unwrap().1;
+        let write = to_vendor(
+            "subscriptions",
+            subscriptions,
+            &hub(json!({"StartDate": "2030-05-06T07:08:09Z"})),
+            WriteMode::Update,
+            None,
+        )
+        .unwrap();
+        assert_eq!(write.body, json!({"start_date": "2030-05-06"}));
+        let read = crate::to_hub(
+            subscriptions,
+            &json!({"start_date": "2030-05-06", "modification_time": "2030-05-06T09:00:00+02:00"}),
+        );
+        assert_eq!(read["StartDate"], "2030-05-06T00:00:00Z");
+        assert_eq!(read["LastUpdated"], "2030-05-06T07:00:00Z");
     }
 }

@@ -7,7 +7,9 @@
 //! is evaluated over it, so the answer is the same whatever was pushed down. Vendor pages are read
 //! until the hub page is full; the `nextPage` cursor records the vendor page and how many of its
 //! rows were served, so walking all pages serves every match once, also while records are added
-//! (the vendor pages by id, and new records come last).
+//! (the vendor pages by id, and new records come last). A walk in another order (`orderBy=Id
+//! desc`) sees a consistent snapshot only while nothing is added: the vendor's page tokens are
+//! offsets.
 //!
 //! An `orderBy` the vendor can apply (one sortable field, one vendor query) is pushed down;
 //! otherwise the matches are read whole (up to [`MAX_SORTED_ROWS`]), sorted here and paged by
@@ -246,7 +248,10 @@ async fn streamed_page(
     let mut position = start.unwrap_or_default();
     let mut to_skip = query.offset;
     let mut rows = Vec::new();
-    let vendor_page = query.page_size.max(MIN_VENDOR_PAGE).min(source.definition.max_page_size as usize);
+    // Without a `where` every vendor row is served, so one vendor page of the hub page's size is
+    // exact; with one, larger vendor pages mean fewer round trips while the residual filters.
+    let wanted = if query.where_.is_none() { query.page_size } else { query.page_size.max(MIN_VENDOR_PAGE) };
+    let vendor_page = wanted.min(source.definition.max_page_size as usize);
     while let Some(vendor_query) = query.plan.queries.get(position.query) {
         let (page, next_token) =
             vendor_page_of(state, instance, source, vendor_query, vendor_order, vendor_page, &position).await?;

@@ -30,7 +30,8 @@ pub async fn read(
         let (name, definition) = resolve(&instance, &object)?;
         allow(name, definition, Operation::Get)?;
         let id = record_id(&id)?;
-        let vendor = send_json(&state, &instance, &VendorRequest::new(Method::GET, item_path(definition, "", id))).await?;
+        let vendor =
+            send_json(&state, &instance, &VendorRequest::new(Method::GET, item_path(definition, "", id))).await?;
         Ok(record_response(&instance, definition, &vendor, StatusCode::OK))
     }
     .await;
@@ -103,11 +104,10 @@ pub async fn create_child(
     JsonBody(body): JsonBody<Value>,
 ) -> HubResponse {
     let result = async {
-        let (parent, child_name, definition) = resolve_child(&instance, &object, &child)?;
+        let (_, child_name, definition) = resolve_child(&instance, &object, &child)?;
         allow(child_name, definition, Operation::Create)?;
         let parent_id = record_id(&id)?;
         let collection = definition.resource.replace("{parentId}", &parent_id.to_string());
-        let _ = parent;
         create_in(&state, &instance, child_name, definition, &collection, &body).await
     }
     .await;

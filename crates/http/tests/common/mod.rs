@@ -196,8 +196,15 @@ impl Stack {
     }
 
     /// A hub call with the instance's credentials (`path` under `/hubs/...`, e.g. `/hubs/crm/contacts`).
-    pub async fn hub(&self, method: reqwest::Method, instance_token: &str, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self.http.request(method, self.api(path)).header("authorization", self.hub_auth(instance_token));
+    pub async fn hub(
+        &self,
+        method: reqwest::Method,
+        instance_token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request =
+            self.http.request(method, self.api(path)).header("authorization", self.hub_auth(instance_token));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -209,7 +216,12 @@ impl Stack {
     pub async fn vendor_get(&self, id: i64, path: &str) -> reqwest::Response {
         let record = self.store.get_instance(self.organization_id, id).await.unwrap();
         let token = record.secrets.get(store::ACCESS_TOKEN_KEY).unwrap().expose().to_string();
-        self.http.get(format!("{}/crm/rest/{path}", self.sim.url())).bearer_auth(token).send().await.expect("vendor call")
+        self.http
+            .get(format!("{}/crm/rest/{path}", self.sim.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("vendor call")
     }
 
     pub async fn hub_contacts(&self, instance_token: &str) -> reqwest::Response {
