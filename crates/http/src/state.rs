@@ -82,9 +82,5 @@ impl AppState {
 /// The client for vendor REST calls: connection reuse, a whole-call timeout, and no redirects
 /// (they could carry the instance's token to another host).
 fn vendor_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+    reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default()
 }

@@ -71,10 +71,22 @@ mod tests {
     fn the_builtin_catalog_is_valid_and_lists_every_spec_object() {
         let catalog = ObjectCatalog::builtin();
         let names = |element| catalog.objects(element).map(|(name, _)| name.to_string()).collect::<Vec<_>>();
-        for object in ["contacts", "accounts", "opportunities", "notes", "tasks", "tags", "users", "campaigns", "products"] {
+        for object in
+            ["contacts", "accounts", "opportunities", "notes", "tasks", "tags", "users", "campaigns", "products"]
+        {
             assert!(names("infusionsoftcrm").contains(&object.to_string()), "crm {object}");
         }
-        for object in ["customers", "accounts", "products", "orders", "subscriptions", "transactions", "notes", "users", "opportunities"] {
+        for object in [
+            "customers",
+            "accounts",
+            "products",
+            "orders",
+            "subscriptions",
+            "transactions",
+            "notes",
+            "users",
+            "opportunities",
+        ] {
             assert!(names("infusionsofterp").contains(&object.to_string()), "erp {object}");
         }
         assert!(catalog.object("infusionsoftcrm", "CONTACTS").is_some(), "names ignore case");
@@ -107,14 +119,17 @@ mod tests {
     #[test]
     fn broken_definitions_are_refused_with_their_place() {
         let field = r#"{"name": "Id", "type": "number", "path": "id"}"#;
-        let object = |fields: &str| format!(
-            r#"{{"x": {{"resource": "v2/x", "listKey": "x", "idField": "Id", "operations": ["list"], "fields": [{fields}]}}}}"#
-        );
+        let object = |fields: &str| {
+            format!(
+                r#"{{"x": {{"resource": "v2/x", "listKey": "x", "idField": "Id", "operations": ["list"], "fields": [{fields}]}}}}"#
+            )
+        };
         let elements = r#"{"e": {"x": "x"}}"#;
         assert!(ObjectCatalog::from_json(&object(field), elements).is_ok());
         let twice = ObjectCatalog::from_json(&object(&format!("{field},{field}")), elements).unwrap_err();
         assert!(twice.contains("x: field Id is defined twice"), "{twice}");
-        let bad_path = ObjectCatalog::from_json(&object(r#"{"name": "Id", "type": "number", "path": "a[b"}"#), elements);
+        let bad_path =
+            ObjectCatalog::from_json(&object(r#"{"name": "Id", "type": "number", "path": "a[b"}"#), elements);
         assert!(bad_path.unwrap_err().contains("a[b"));
         let missing = ObjectCatalog::from_json(&object(field), r#"{"e": {"x": "y"}}"#).unwrap_err();
         assert!(missing.contains("unknown definition y"), "{missing}");

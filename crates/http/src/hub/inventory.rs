@@ -24,7 +24,8 @@ pub async fn show(
 ) -> HubResponse {
     let result = async {
         let id = record_id(&id)?;
-        let product = send_json(&state, &instance, &VendorRequest::new(Method::GET, format!("v2/products/{id}"))).await?;
+        let product =
+            send_json(&state, &instance, &VendorRequest::new(Method::GET, format!("v2/products/{id}"))).await?;
         Ok(Json(inventory(&product)).into_response())
     }
     .await;
@@ -42,7 +43,8 @@ pub async fn adjust(
         let change = adjustment(&body)?;
         let request = VendorRequest::new(Method::POST, format!("v2/products/{id}:adjustInventory")).json(&change);
         send_json(&state, &instance, &request).await?;
-        let product = send_json(&state, &instance, &VendorRequest::new(Method::GET, format!("v2/products/{id}"))).await?;
+        let product =
+            send_json(&state, &instance, &VendorRequest::new(Method::GET, format!("v2/products/{id}"))).await?;
         Ok(Json(inventory(&product)).into_response())
     }
     .await;

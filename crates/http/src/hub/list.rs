@@ -145,7 +145,9 @@ async fn respond(
     };
     let mut headers = HeaderMap::new();
     headers.insert("elements-returned-count", HeaderValue::from(rows.len()));
-    if let Some(next) = next.and_then(|position| HeaderValue::from_str(&cursor::issue(state.store.as_ref(), &query.fingerprint, &position)).ok()) {
+    if let Some(next) = next.and_then(|position| {
+        HeaderValue::from_str(&cursor::issue(state.store.as_ref(), &query.fingerprint, &position)).ok()
+    }) {
         headers.insert("elements-next-page-token", next);
     }
     if query.return_count {
@@ -171,7 +173,11 @@ fn list_query(
     };
     let plan = ceql::plan(where_.as_ref(), definition);
     let order = match params.order_by.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
-        Some(text) => ceql::parse_order_by(text).map_err(bad)?.iter().map(|term| order_field(definition, term)).collect::<Result<_, _>>()?,
+        Some(text) => ceql::parse_order_by(text)
+            .map_err(bad)?
+            .iter()
+            .map(|term| order_field(definition, term))
+            .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
     let fields = match params.fields.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
@@ -199,9 +205,12 @@ fn list_query(
 fn positive(text: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
     match text.map(str::trim).filter(|text| !text.is_empty()) {
         None => Ok(None),
-        Some(text) => text.parse::<usize>().ok().filter(|value| *value >= 1).map(Some).ok_or_else(|| {
-            ApiError::BadRequest(format!("Invalid parameter '{name}': expected a positive integer"))
-        }),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|value| *value >= 1)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("Invalid parameter '{name}': expected a positive integer"))),
     }
 }
 
@@ -256,7 +265,9 @@ async fn streamed_page(
         let (page, next_token) =
             vendor_page_of(state, instance, source, vendor_query, vendor_order, vendor_page, &position).await?;
         for (index, vendor_row) in page.iter().enumerate().skip(position.skip) {
-            let Some(row) = matching(source.definition, query.where_.as_ref(), vendor_query, vendor_row) else { continue };
+            let Some(row) = matching(source.definition, query.where_.as_ref(), vendor_query, vendor_row) else {
+                continue;
+            };
             if to_skip > 0 {
                 to_skip -= 1;
                 continue;
@@ -284,7 +295,9 @@ async fn streamed_page(
 fn advance(position: &Position, next_token: Option<String>, queries: usize) -> Option<Position> {
     match next_token {
         Some(token) => Some(Position { query: position.query, vendor_token: Some(token), skip: 0 }),
-        None if position.query + 1 < queries => Some(Position { query: position.query + 1, vendor_token: None, skip: 0 }),
+        None if position.query + 1 < queries => {
+            Some(Position { query: position.query + 1, vendor_token: None, skip: 0 })
+        }
         None => None,
     }
 }
@@ -299,7 +312,8 @@ async fn vendor_page_of(
     page_size: usize,
     position: &Position,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let mut request = VendorRequest::new(Method::GET, source.collection.clone()).query("page_size", page_size.to_string());
+    let mut request =
+        VendorRequest::new(Method::GET, source.collection.clone()).query("page_size", page_size.to_string());
     let filter = vendor_query.filter_string();
     if !filter.is_empty() {
         request = request.query("filter", filter);
@@ -315,7 +329,8 @@ async fn vendor_page_of(
         Some(Value::Array(rows)) => rows.clone(),
         _ => Vec::new(),
     };
-    let next = body.get("next_page_token").and_then(Value::as_str).filter(|token| !token.is_empty() && !rows.is_empty());
+    let next =
+        body.get("next_page_token").and_then(Value::as_str).filter(|token| !token.is_empty() && !rows.is_empty());
     Ok((rows, next.map(str::to_string)))
 }
 
@@ -346,7 +361,8 @@ async fn sorted_page(
     }
     let from = start.unwrap_or(query.offset);
     let page: Vec<_> = rows.iter().skip(from).take(query.page_size).cloned().collect();
-    let next = (from + page.len() < rows.len()).then(|| Position { query: 0, vendor_token: None, skip: from + page.len() });
+    let next =
+        (from + page.len() < rows.len()).then(|| Position { query: 0, vendor_token: None, skip: from + page.len() });
     Ok((page, next))
 }
 
@@ -361,14 +377,20 @@ async fn all_matches(
         let parent = send_json(state, instance, &VendorRequest::new(Method::GET, parent_path.clone())).await?;
         let elements = parent.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
         let single = VendorQuery { filters: Vec::new(), exclude: Vec::new() };
-        return Ok(elements.iter().filter_map(|row| matching(source.definition, query.where_.as_ref(), &single, row)).collect());
+        return Ok(elements
+            .iter()
+            .filter_map(|row| matching(source.definition, query.where_.as_ref(), &single, row))
+            .collect());
     }
     let mut rows = Vec::new();
     let mut position = Position::default();
     let vendor_page = source.definition.max_page_size as usize;
     while let Some(vendor_query) = query.plan.queries.get(position.query) {
-        let (page, next_token) = vendor_page_of(state, instance, source, vendor_query, None, vendor_page, &position).await?;
-        rows.extend(page.iter().filter_map(|row| matching(source.definition, query.where_.as_ref(), vendor_query, row)));
+        let (page, next_token) =
+            vendor_page_of(state, instance, source, vendor_query, None, vendor_page, &position).await?;
+        rows.extend(
+            page.iter().filter_map(|row| matching(source.definition, query.where_.as_ref(), vendor_query, row)),
+        );
         if rows.len() > MAX_SORTED_ROWS {
             return Err(ApiError::BadRequest(format!(
                 "More than {MAX_SORTED_ROWS} records match; narrow the where to sort or count them"
@@ -382,7 +404,12 @@ async fn all_matches(
     Ok(rows)
 }
 
-async fn count(state: &AppState, instance: &InstanceRecord, source: &Source<'_>, query: &ListQuery) -> Result<usize, ApiError> {
+async fn count(
+    state: &AppState,
+    instance: &InstanceRecord,
+    source: &Source<'_>,
+    query: &ListQuery,
+) -> Result<usize, ApiError> {
     Ok(all_matches(state, instance, source, query).await?.len())
 }
 

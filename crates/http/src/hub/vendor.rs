@@ -75,7 +75,11 @@ pub struct VendorReply {
 
 /// Sends `request` and returns the vendor's answer, whatever its status, once the token lifecycle,
 /// the rate limiter and the retries are done with it. Fails only when no answer could be had.
-pub async fn send(state: &AppState, instance: &InstanceRecord, request: &VendorRequest) -> Result<VendorReply, ApiError> {
+pub async fn send(
+    state: &AppState,
+    instance: &InstanceRecord,
+    request: &VendorRequest,
+) -> Result<VendorReply, ApiError> {
     let client_id = instance.secrets.get("oauth.api.key").map(|key| key.expose().to_string()).unwrap_or_default();
     let mut tokens = usable_token(state, instance).await?;
     let mut refreshed = false;
@@ -135,9 +139,14 @@ pub async fn send(state: &AppState, instance: &InstanceRecord, request: &VendorR
 
 /// Sends `request` and returns the vendor's JSON answer (`null` for an empty body), or the
 /// vendor's error mapped to the hub's.
-pub async fn send_json(state: &AppState, instance: &InstanceRecord, request: &VendorRequest) -> Result<Value, ApiError> {
+pub async fn send_json(
+    state: &AppState,
+    instance: &InstanceRecord,
+    request: &VendorRequest,
+) -> Result<Value, ApiError> {
     let reply = send(state, instance, request).await?;
-    let json: Value = if reply.body.is_empty() { Value::Null } else { serde_json::from_slice(&reply.body).unwrap_or(Value::Null) };
+    let json: Value =
+        if reply.body.is_empty() { Value::Null } else { serde_json::from_slice(&reply.body).unwrap_or(Value::Null) };
     if (200..300).contains(&reply.status) {
         return Ok(json);
     }
@@ -194,7 +203,10 @@ fn transport_error(error: &reqwest::Error) -> ApiError {
     if error.is_timeout() {
         ApiError::VendorTimeout("The vendor did not answer in time".into())
     } else {
-        ApiError::VendorError { message: "The vendor could not be reached or closed the connection".into(), provider_message: None }
+        ApiError::VendorError {
+            message: "The vendor could not be reached or closed the connection".into(),
+            provider_message: None,
+        }
     }
 }
 
