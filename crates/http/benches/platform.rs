@@ -7,13 +7,15 @@
 //! 2. hub reads, `GET /hubs/crm/contacts?pageSize=50` through Junction against
 //!    `GET /crm/rest/v2/contacts?page_size=50` straight to the simulator with the same access token;
 //! 3. one record by id, `GET /hubs/crm/contacts/7` against `GET /crm/rest/v2/contacts/7`, 64
-//!    concurrent clients, limits lifted on both sides: throughput ratio and added p50/p99;
+//!    concurrent clients, limits lifted on both sides: throughput ratio and added p50/p99, and the
+//!    same vendor call through nginx as a plain reverse proxy (the floor of one proxy hop) when
+//!    nginx is installed;
 //! 4. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
 //!    has just expired (exactly one refresh expected) against the same storm on a fresh instance,
 //!    for N in {50, 200}, each storm a fresh client's N connections released by one barrier.
 //!
 //! Run: `cargo bench -p junction-http --bench platform` (options: `-- --seconds N --clients N
-//! --storms N`, the last the rounds of each refresh storm).
+//! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +27,10 @@ use keap_sim::{Limits, SimConfig};
 use serde_json::{json, Value};
 use store::{Keyring, MasterKey, Store, ACCESS_TOKEN_KEY};
 
+/// The allocator the `junction` binary runs with, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIENT_ID: &str = "sandbox-client-id";
 const CLIENT_SECRET: &str = "sandbox-client-secret";
 const CALLBACK: &str = "https://app.example.com/callback";
@@ -34,6 +40,8 @@ const STORMS: [usize; 2] = [50, 200];
 const RECORD_CLIENTS: usize = 64;
 
 struct Options {
+    /// Only this case (`record`), for profiling; all cases by default.
+    only: Option<String>,
     seconds: u64,
     clients: usize,
     storms: usize,
@@ -48,7 +56,9 @@ fn options() -> Options {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     Options {
+        only,
         seconds: value("--seconds", 5),
         clients: value("--clients", 16).max(1) as usize,
         storms: value("--storms", 5).max(1) as usize,
@@ -359,6 +369,12 @@ fn main() {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
 
+        if opts.only.as_deref() == Some("record") {
+            let (id, token) = bench.create_instance().await;
+            record_case(&bench, &token, &bench.access_token(id).await, opts.seconds).await;
+            return;
+        }
+
         // 1. Instances created per second.
         println!();
         println!("| Instances created (consent + POST /instances) | instances/s | POST p50 ms | POST p99 ms | failed |");
@@ -408,39 +424,8 @@ fn main() {
             hub.rate / direct.rate
         );
 
-        // 3. One record by id, 64 concurrent clients (the hub issue's benchmark): the added cost
-        // of one Junction hop (auth, token, limiter, mapping) over the vendor call it makes.
-        let hub_one = read_rate(bench.api("/hubs/crm/contacts/7"), bench.hub_auth(&token), RECORD_CLIENTS, opts.seconds).await;
-        let direct_one = read_rate(
-            format!("{}/crm/rest/v2/contacts/7", bench.sim.url()),
-            format!("Bearer {access_token}"),
-            RECORD_CLIENTS,
-            opts.seconds,
-        )
-        .await;
-        println!();
-        println!("| One contact by id, {RECORD_CLIENTS} clients | req/s | p50 ms | p99 ms | failed | ratio |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        println!(
-            "| simulator straight `GET /crm/rest/v2/contacts/7` | {:.0} | {:.2} | {:.2} | {} | 1.00 |",
-            direct_one.rate,
-            direct_one.p(50.0),
-            direct_one.p(99.0),
-            direct_one.failed
-        );
-        println!(
-            "| through Junction `GET /hubs/crm/contacts/7` | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
-            hub_one.rate,
-            hub_one.p(50.0),
-            hub_one.p(99.0),
-            hub_one.failed,
-            hub_one.rate / direct_one.rate
-        );
-        println!(
-            "added latency: p50 {:+.2} ms, p99 {:+.2} ms",
-            hub_one.p(50.0) - direct_one.p(50.0),
-            hub_one.p(99.0) - direct_one.p(99.0)
-        );
+        // 3. One record by id, 64 concurrent clients.
+        record_case(&bench, &token, &access_token, opts.seconds).await;
 
         // 4. Refresh storms: an instance whose access token just expired against a fresh instance.
         // Each N is stormed `--storms` rounds (order alternating); latencies are pooled over the
@@ -483,6 +468,91 @@ fn main() {
             }
         }
     });
+}
+
+/// One record by id, 64 concurrent clients (the hub issue's benchmark): the added cost of one
+/// Junction hop (auth, token, limiter, mapping) over the vendor call it makes.
+async fn record_case(bench: &Bench, token: &str, access_token: &str, seconds: u64) {
+    let direct_url = format!("{}/crm/rest/v2/contacts/7", bench.sim.url());
+    let bearer = format!("Bearer {access_token}");
+    let direct = read_rate(direct_url, bearer.clone(), RECORD_CLIENTS, seconds).await;
+    let hub = read_rate(bench.api("/hubs/crm/contacts/7"), bench.hub_auth(token), RECORD_CLIENTS, seconds).await;
+    // The floor one proxy hop costs: Debian's nginx as a plain reverse proxy, when installed.
+    let nginx = match Nginx::start(bench.sim.addr()) {
+        Some(nginx) => {
+            let url = format!("http://{}/crm/rest/v2/contacts/7", nginx.addr);
+            Some(read_rate(url, bearer, RECORD_CLIENTS, seconds).await)
+        }
+        None => None,
+    };
+    println!();
+    println!("| One contact by id, {RECORD_CLIENTS} clients | req/s | p50 ms | p99 ms | failed | ratio | added p50 ms | added p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let row = |name: &str, run: &Run| {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:+.2} | {:+.2} |",
+            run.rate,
+            run.p(50.0),
+            run.p(99.0),
+            run.failed,
+            run.rate / direct.rate,
+            run.p(50.0) - direct.p(50.0),
+            run.p(99.0) - direct.p(99.0)
+        )
+    };
+    row("simulator straight `GET /crm/rest/v2/contacts/7`", &direct);
+    row("through Junction `GET /hubs/crm/contacts/7`", &hub);
+    match &nginx {
+        Some(run) => row("through nginx (plain reverse proxy, keep-alive upstream)", run),
+        None => println!("(nginx not installed: `apt-get install nginx-light` adds the proxy-hop floor)"),
+    }
+}
+
+/// Debian's nginx proxying to the simulator, in a temporary prefix; stopped on drop.
+struct Nginx {
+    addr: std::net::SocketAddr,
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    fn start(upstream: std::net::SocketAddr) -> Option<Nginx> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+        let dir = std::env::temp_dir().join(format!("junction-bench-nginx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let conf = format!(
+            "worker_processes auto; daemon off; pid {dir}/nginx.pid; error_log {dir}/error.log;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{ access_log off; upstream sim {{ server {upstream}; keepalive 128; }}\n\
+             server {{ listen {addr}; location / {{ proxy_pass http://sim; proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\"; }} }} }}\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).ok()?;
+        let child = std::process::Command::new("nginx")
+            .args(["-p", &dir.display().to_string(), "-c", &dir.join("nginx.conf").display().to_string()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let nginx = Nginx { addr, child, dir };
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return Some(nginx);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers (SIGKILL would orphan them).
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Several storms of one kind, latencies pooled.

@@ -8,6 +8,8 @@
 //!   instance token names the instance, which must belong to the caller's organization (else a 404,
 //!   as if it did not exist). A deleted or reissued token is a 401, a disabled instance a 403.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -40,7 +42,8 @@ pub struct TokenInstance {
 /// The caller of a hub call, and the instance its token names (as read when the call started).
 #[derive(Debug, Clone)]
 pub struct HubAuth {
-    pub instance: InstanceRecord,
+    /// Shared with the caller cache: hub handlers only read it.
+    pub instance: Arc<InstanceRecord>,
 }
 
 fn credentials(parts: &Parts) -> Result<Credentials, ApiError> {
@@ -106,7 +109,8 @@ impl FromRequestParts<AppState> for HubAuth {
                 provider_message: None,
             });
         }
-        state.callers.put(key, instance.clone());
+        let instance = Arc::new(instance);
+        state.callers.put(key, Arc::clone(&instance));
         Ok(HubAuth { instance })
     }
 }

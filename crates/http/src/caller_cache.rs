@@ -10,7 +10,7 @@
 //! credentials, so the map holds no secret in the clear.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -30,7 +30,7 @@ const CAPACITY: usize = 10_000;
 /// The cache; one per process, shared through [`AppState`].
 #[derive(Debug, Default)]
 pub struct CallerCache {
-    entries: Mutex<HashMap<[u8; 32], (Instant, InstanceRecord)>>,
+    entries: Mutex<HashMap<[u8; 32], (Instant, Arc<InstanceRecord>)>>,
 }
 
 impl CallerCache {
@@ -45,12 +45,12 @@ impl CallerCache {
     }
 
     /// The instance cached for `key`, if it is younger than [`TTL`].
-    pub fn get(&self, key: &[u8; 32]) -> Option<InstanceRecord> {
+    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<InstanceRecord>> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| instance.clone())
+        entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| Arc::clone(instance))
     }
 
-    pub fn put(&self, key: [u8; 32], instance: InstanceRecord) {
+    pub fn put(&self, key: [u8; 32], instance: Arc<InstanceRecord>) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= CAPACITY {
             entries.clear();

@@ -8,6 +8,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// mimalloc rather than glibc malloc: the hub allocates per call, and glibc's arena locks and frees
+/// cost a fifth of its CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "junction", version, about = "Self-hosted connector platform for Infusionsoft (Keap)")]
 struct Cli {
