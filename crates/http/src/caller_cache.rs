@@ -27,15 +27,19 @@ pub const TTL: Duration = Duration::from_secs(2);
 /// Entries kept at most; the map is emptied when it would grow past this.
 const CAPACITY: usize = 10_000;
 
+/// The digest of a call's credentials.
+type Key = [u8; 32];
+
 /// The cache; one per process, shared through [`AppState`].
 #[derive(Debug, Default)]
 pub struct CallerCache {
-    entries: Mutex<HashMap<[u8; 32], (Instant, Arc<InstanceRecord>)>>,
+    /// When each entry was read from the store, and what was read.
+    entries: Mutex<HashMap<Key, (Instant, Arc<InstanceRecord>)>>,
 }
 
 impl CallerCache {
     /// The key of a call's credentials.
-    pub fn key(user_secret: &str, org_secret: Option<&str>, instance_token: &str) -> [u8; 32] {
+    pub fn key(user_secret: &str, org_secret: Option<&str>, instance_token: &str) -> Key {
         let mut digest = Sha256::new();
         for part in [user_secret, org_secret.unwrap_or(""), instance_token] {
             digest.update(part.as_bytes());
@@ -45,12 +49,12 @@ impl CallerCache {
     }
 
     /// The instance cached for `key`, if it is younger than [`TTL`].
-    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<InstanceRecord>> {
+    pub fn get(&self, key: &Key) -> Option<Arc<InstanceRecord>> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| Arc::clone(instance))
     }
 
-    pub fn put(&self, key: [u8; 32], instance: Arc<InstanceRecord>) {
+    pub fn put(&self, key: Key, instance: Arc<InstanceRecord>) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= CAPACITY {
             entries.clear();
