@@ -3,15 +3,14 @@
 //!
 //! One run asks the store for instances whose access token expires within
 //! [`token_rules::EXPIRY_MARGIN`] or whose pair is older than [`token_rules::MAX_REFRESH_AGE`] (the
-//! 30-day rule, so the vendor's 45-day refresh token never lapses), then, for each:
-//! 1. skips it while a transient failure is backing off: the consecutive `refresh`/`failed` token
-//!    events are the attempt count, and the newest must be older than
-//!    [`token_rules::backoff_delay`] of it (token events are in the database, so the backoff holds
-//!    across restarts and nodes);
-//! 2. peeks at the stored pair inside the store's critical section (a refresher that decides
+//! 30-day rule, so the vendor's 45-day refresh token never lapses). The store leaves out instances
+//! whose last refresh failed transiently until [`token_rules::backoff_delay`] of their failure
+//! count has passed (kept in the database, so the backoff holds across restarts and nodes, and an
+//! instance that keeps failing never holds the head of the queue). Then, for each:
+//! 1. peeks at the stored pair inside the store's critical section (a refresher that decides
 //!    `Unchanged`, so nothing is written) to read its generation and re-check that it is still due:
 //!    another node may have refreshed it since the listing;
-//! 3. refreshes it through [`token_refresh::refresh`] with that generation, the path the hub uses,
+//! 2. refreshes it through [`token_refresh::refresh`] with that generation, the path the hub uses,
 //!    so the lock, the generation re-check and the invalid/transient handling are shared.
 //!
 //! The store's listing takes one `refreshed_before` for all instances, so the per-instance
@@ -23,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::token_rules;
 use rand::Rng;
-use store::{CurrentTokens, Id, RefreshDecision, TokenEvent};
+use store::{CurrentTokens, Id, RefreshDecision};
 
 use crate::error::ApiError;
 use crate::metrics::Trigger;
@@ -45,8 +44,6 @@ pub struct RunSummary {
     pub refreshed: usize,
     /// No longer due once the lock was taken (another worker refreshed), or no longer valid.
     pub skipped: usize,
-    /// Left alone because the last transient failure is younger than its backoff.
-    pub backing_off: usize,
     /// The vendor answered `invalid_grant`: the instance is now marked invalid.
     pub invalid: usize,
     /// The vendor failed transiently (5xx, timeout, refused): the instance stays valid.
@@ -57,13 +54,10 @@ pub struct RunSummary {
 pub async fn refresh_due_instances(state: &AppState, now: DateTime<Utc>) -> store::Result<RunSummary> {
     let expires_before = now + token_rules::EXPIRY_MARGIN;
     let refreshed_before = now - token_rules::MAX_REFRESH_AGE;
-    let ids = state.store.instances_due_for_refresh(expires_before, refreshed_before, BATCH).await?;
+    // The store leaves out instances still backing off from a transient failure.
+    let ids = state.store.instances_due_for_refresh(expires_before, refreshed_before, now, BATCH).await?;
     let mut summary = RunSummary { due: ids.len(), ..RunSummary::default() };
     for id in ids {
-        if backing_off(state, id, now).await? {
-            summary.backing_off += 1;
-            continue;
-        }
         let current = peek(state, id).await?;
         if !current.valid || !still_due(&current, expires_before, refreshed_before) {
             summary.skipped += 1;
@@ -112,19 +106,6 @@ pub async fn run(state: AppState, period: Duration, shutdown: impl Future<Output
 
 fn jittered(period: Duration) -> Duration {
     period.mul_f64(rand::rng().random_range(0.9..1.1))
-}
-
-/// True while the instance's newest transient refresh failure is younger than its backoff.
-async fn backing_off(state: &AppState, id: Id, now: DateTime<Utc>) -> store::Result<bool> {
-    let events = state.store.list_token_events(id, 20).await?;
-    let failures: Vec<&TokenEvent> =
-        events.iter().filter(|event| event.kind == "refresh").take_while(|event| event.outcome == "failed").collect();
-    let Some(newest) = failures.first() else {
-        return Ok(false);
-    };
-    let attempts = u32::try_from(failures.len()).unwrap_or(u32::MAX);
-    let delay = chrono::TimeDelta::from_std(token_rules::backoff_delay(attempts)).unwrap_or(token_rules::EXPIRY_MARGIN);
-    Ok(now < newest.at + delay)
 }
 
 /// The stored pair, read inside the refresh critical section without changing it.

@@ -14,6 +14,7 @@ static POSTGRES: Dialect = Dialect {
     for_update: " FOR UPDATE",
     // Tags are JSON text in both schemas (one shape for both); jsonb containment does the work here.
     tags_contain_all: "tags::jsonb @> $3::jsonb",
+    refresh_before_transaction: false,
 };
 
 /// Migrations for PostgreSQL, embedded in the binary.

@@ -123,19 +123,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_token_events(&self, instance_id: Id, limit: u32) -> Result<Vec<TokenEvent>>;
 
     /// Ids of valid, enabled instances whose access token expires before `expires_before`, or that
-    /// were last refreshed (or created) before `refreshed_before`; soonest expiry first.
+    /// were last refreshed (or created) before `refreshed_before`; soonest expiry first. An instance
+    /// whose last refresh failed transiently is left out until its backoff has passed at `now`
+    /// (2 s doubling up to 5 min, `domain::token_rules::backoff_delay`), so failing instances cannot
+    /// starve the others.
     async fn instances_due_for_refresh(
         &self,
         expires_before: DateTime<Utc>,
         refreshed_before: DateTime<Utc>,
+        now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Id>>;
 
     /// The refresh critical section of one instance.
     ///
-    /// Takes the instance's lock (in process, then `BEGIN IMMEDIATE` on SQLite or `SELECT ... FOR
-    /// UPDATE` on PostgreSQL), re-reads the stored pair, calls `refresh` with it, and applies its
-    /// decision in the same transaction: a new pair is committed before this returns, so the store
+    /// Takes the instance's lock (in process; on PostgreSQL also `SELECT ... FOR UPDATE`, held
+    /// across the vendor call), re-reads the stored pair, calls `refresh` with it, and applies its
+    /// decision in one transaction (on SQLite the write lock is taken only after the vendor
+    /// answered, so a slow token endpoint stalls no other writer): a new pair is committed before this returns, so the store
     /// never holds only a refresh token the vendor has retired. Records a token event for every
     /// decision except `Unchanged`.
     async fn refresh_tokens(&self, instance_id: Id, refresh: RefreshFn) -> Result<RefreshResult>;

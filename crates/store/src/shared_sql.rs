@@ -24,7 +24,15 @@ pub(crate) struct Dialect {
     pub for_update: &'static str,
     /// A condition true when `instances.tags` (JSON text) contains every tag of `$3` (a JSON array).
     pub tags_contain_all: &'static str,
+    /// Whether the vendor's token endpoint is called outside the write transaction, under a
+    /// per-instance lease row. SQLite: yes, its one write lock would otherwise stall every writer
+    /// for as long as the vendor takes. PostgreSQL: no, the row lock held across the call already
+    /// excludes other nodes and locks nothing else.
+    pub refresh_before_transaction: bool,
 }
+
+/// How long a refresh lease (SQLite) lasts: longer than the token endpoint's timeout.
+pub(crate) const REFRESH_LEASE_SECS: i64 = 90;
 
 /// Maximum page size of `list_instances`.
 pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
@@ -89,7 +97,7 @@ macro_rules! implement_store {
             INSTANCE_TOKEN_PURPOSE, ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
         use crate::shared_sql::{
-            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, ROTATION_BATCH,
+            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH,
         };
 
         type Db = $db;
@@ -192,6 +200,126 @@ macro_rules! implement_store {
             }
 
             /// Writes every mutable column of `record` (re-sealed under the current key) inside `tx`.
+            /// Takes instance `id`'s refresh lease (SQLite), waiting while another process holds
+            /// it. A lease outlives the vendor call's timeout, so one left by a crashed process
+            /// expires on its own.
+            async fn take_refresh_lease(&self, id: Id) -> Result<()> {
+                loop {
+                    let until = now() + chrono::TimeDelta::seconds(REFRESH_LEASE_SECS);
+                    let mut tx = self.begin_write().await?;
+                    let taken = sqlx::query(
+                        "UPDATE instances SET refresh_lease_until = $1 \
+                         WHERE id = $2 AND (refresh_lease_until IS NULL OR refresh_lease_until < $3)",
+                    )
+                    .bind(micros(until))
+                    .bind(id)
+                    .bind(micros(now()))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    let exists: bool = sqlx::query_scalar("SELECT COUNT(*) > 0 FROM instances WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    if !exists {
+                        return Err(StoreError::NotFound);
+                    }
+                    if taken == 1 {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+            }
+
+            /// The refresh of instance `id` once its lease is held: the vendor is asked with no
+            /// transaction open, then the outcome is stored (and the lease cleared) in one.
+            async fn refresh_under_lease(&self, id: Id, refresh: RefreshFn) -> Result<RefreshResult> {
+                let seen = self.read_instance(id).await?;
+                let before = current_tokens(&seen);
+                let decision = refresh(before.clone()).await;
+                let mut tx = self.begin_write().await?;
+                let record = self.lock_instance(&mut tx, None, id).await?;
+                sqlx::query("UPDATE instances SET refresh_lease_until = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                self.apply_refresh(tx, record, before, decision).await
+            }
+
+            /// Reads one instance without locking it (the refresh path on SQLite).
+            async fn read_instance(&self, id: Id) -> Result<InstanceRecord> {
+                let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+                self.keys.get().open_instance(raw_instance(&row)?)
+            }
+
+            /// Stores a refresh decision on the locked `record` and commits: a new pair (failures
+            /// reset), the instance marked invalid, or a transient failure (the next background
+            /// attempt backed off). The commit is the durability point: only after it does the
+            /// caller get the new pair.
+            async fn apply_refresh(
+                &self,
+                mut tx: Tx,
+                mut record: InstanceRecord,
+                before: CurrentTokens,
+                decision: RefreshDecision,
+            ) -> Result<RefreshResult> {
+                let instance_id = record.id;
+                let (outcome, kind, detail) = match decision {
+                    RefreshDecision::Unchanged => {
+                        tx.rollback().await?;
+                        return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: before });
+                    }
+                    RefreshDecision::Refreshed(pair) => {
+                        record.secrets.insert(ACCESS_TOKEN_KEY, pair.access_token);
+                        record.secrets.insert(REFRESH_TOKEN_KEY, pair.refresh_token);
+                        record.access_expires_at = pair.access_expires_at.map(micros);
+                        record.refreshed_at = Some(now());
+                        record.refresh_generation += 1;
+                        record.valid = true;
+                        (RefreshOutcome::Refreshed, "refreshed", String::new())
+                    }
+                    RefreshDecision::Invalid { detail } => {
+                        record.valid = false;
+                        (RefreshOutcome::Invalid, "invalid_grant", detail)
+                    }
+                    RefreshDecision::Failed { detail } => (RefreshOutcome::Failed, "failed", detail),
+                };
+                if outcome == RefreshOutcome::Failed {
+                    Self::back_off_refresh(&mut tx, instance_id).await?;
+                } else {
+                    record.updated_at = now();
+                    self.write_instance(&mut tx, &record).await?;
+                    sqlx::query("UPDATE instances SET refresh_failures = 0, refresh_retry_at = NULL WHERE id = $1")
+                        .bind(instance_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::insert_event(&mut tx, instance_id, "refresh", kind, &detail).await?;
+                tx.commit().await?;
+                Ok(RefreshResult { outcome, current: current_tokens(&record) })
+            }
+
+            /// Counts a transient refresh failure and sets when the background refresher may try
+            /// again (`domain::token_rules::backoff_delay`: 2 s doubling, capped at 5 min).
+            async fn back_off_refresh(tx: &mut Tx, instance_id: Id) -> Result<()> {
+                let failures: i32 = sqlx::query_scalar("SELECT refresh_failures FROM instances WHERE id = $1")
+                    .bind(instance_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let failures = failures.saturating_add(1);
+                let delay = domain::token_rules::backoff_delay(u32::try_from(failures).unwrap_or(u32::MAX));
+                let retry_at = now() + chrono::TimeDelta::from_std(delay).unwrap_or_default();
+                sqlx::query("UPDATE instances SET refresh_failures = $1, refresh_retry_at = $2 WHERE id = $3")
+                    .bind(failures)
+                    .bind(micros(retry_at))
+                    .bind(instance_id)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn write_instance(&self, tx: &mut Tx, record: &InstanceRecord) -> Result<()> {
                 let sealed = self.keys.get().seal_instance(record.id, &record.secrets, &record.token);
                 let token_lookup = self.keys.get().lookup(INSTANCE_TOKEN_PURPOSE, &record.token);
@@ -582,18 +710,21 @@ macro_rules! implement_store {
                 &self,
                 expires_before: DateTime<Utc>,
                 refreshed_before: DateTime<Utc>,
+                now: DateTime<Utc>,
                 limit: u32,
             ) -> Result<Vec<Id>> {
                 Ok(sqlx::query_scalar(
                     "SELECT id FROM instances WHERE valid = $1 AND disabled = $2 \
                      AND ((access_expires_at IS NOT NULL AND access_expires_at < $3) \
                           OR COALESCE(refreshed_at, created_at) < $4) \
-                     ORDER BY COALESCE(access_expires_at, created_at), id LIMIT $5",
+                     AND (refresh_retry_at IS NULL OR refresh_retry_at <= $5) \
+                     ORDER BY COALESCE(access_expires_at, created_at), id LIMIT $6",
                 )
                 .bind(true)
                 .bind(false)
                 .bind(micros(expires_before))
                 .bind(micros(refreshed_before))
+                .bind(micros(now))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?)
@@ -603,37 +734,25 @@ macro_rules! implement_store {
                 // In-process queue first (see `instance_locks`), then the database lock that also
                 // excludes other processes and nodes.
                 let _queued = self.locks.lock(instance_id).await;
-                let mut tx = self.begin_write().await?;
-                let mut record = self.lock_instance(&mut tx, None, instance_id).await?;
-                let before = current_tokens(&record);
-                let (outcome, kind, detail) = match refresh(before.clone()).await {
-                    RefreshDecision::Unchanged => {
-                        tx.rollback().await?;
-                        return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: before });
+                if self.dialect.refresh_before_transaction {
+                    self.take_refresh_lease(instance_id).await?;
+                    let result = self.refresh_under_lease(instance_id, refresh).await;
+                    let stored = matches!(&result, Ok(done) if done.outcome != RefreshOutcome::Unchanged);
+                    if !stored {
+                        // A stored outcome cleared the lease in its own transaction; an unchanged
+                        // pair (rolled back) or a failure leaves it to be cleared here.
+                        let _ = sqlx::query("UPDATE instances SET refresh_lease_until = NULL WHERE id = $1")
+                            .bind(instance_id)
+                            .execute(&self.pool)
+                            .await;
                     }
-                    RefreshDecision::Refreshed(pair) => {
-                        record.secrets.insert(ACCESS_TOKEN_KEY, pair.access_token);
-                        record.secrets.insert(REFRESH_TOKEN_KEY, pair.refresh_token);
-                        record.access_expires_at = pair.access_expires_at.map(micros);
-                        record.refreshed_at = Some(now());
-                        record.refresh_generation += 1;
-                        record.valid = true;
-                        (RefreshOutcome::Refreshed, "refreshed", String::new())
-                    }
-                    RefreshDecision::Invalid { detail } => {
-                        record.valid = false;
-                        (RefreshOutcome::Invalid, "invalid_grant", detail)
-                    }
-                    RefreshDecision::Failed { detail } => (RefreshOutcome::Failed, "failed", detail),
-                };
-                if outcome != RefreshOutcome::Failed {
-                    record.updated_at = now();
-                    self.write_instance(&mut tx, &record).await?;
+                    return result;
                 }
-                Self::insert_event(&mut tx, instance_id, "refresh", kind, &detail).await?;
-                // The commit is the durability point: only after it does the caller get the new pair.
-                tx.commit().await?;
-                Ok(RefreshResult { outcome, current: current_tokens(&record) })
+                let mut tx = self.begin_write().await?;
+                let record = self.lock_instance(&mut tx, None, instance_id).await?;
+                let before = current_tokens(&record);
+                let decision = refresh(before.clone()).await;
+                self.apply_refresh(tx, record, before, decision).await
             }
 
             async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64> {

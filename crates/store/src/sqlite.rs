@@ -17,6 +17,7 @@ static SQLITE: Dialect = Dialect {
     for_update: "",
     tags_contain_all: "NOT EXISTS (SELECT 1 FROM json_each($3) AS wanted \
          WHERE wanted.value NOT IN (SELECT have.value FROM json_each(instances.tags) AS have))",
+    refresh_before_transaction: true,
 };
 
 /// Migrations for SQLite, embedded in the binary.

@@ -56,7 +56,14 @@ conformance!(
     refresh_outcomes_are_stored_and_audited,
     a_dropped_caller_does_not_lose_a_detached_refresh,
     instances_due_for_refresh_are_the_expiring_and_the_stale,
+    a_failing_refresh_backs_off_so_others_are_not_starved,
+    a_write_during_a_slow_refresh_is_not_blocked,
 );
+
+/// A refresher that decides `decision` without calling anyone.
+fn decide(decision: RefreshDecision) -> RefreshFn {
+    Box::new(move |_| Box::pin(async move { decision }))
+}
 
 fn keyring() -> Keyring {
     Keyring::new(MasterKey::generate())
@@ -455,7 +462,6 @@ async fn concurrent_refreshes_on_two_stores_refresh_once(db: Arc<TestDb>) {
 async fn refresh_outcomes_are_stored_and_audited(db: Arc<TestDb>) {
     let (store, org) = store_with_org(&db).await;
     let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
-    let decide = |decision: RefreshDecision| -> RefreshFn { Box::new(move |_| Box::pin(async move { decision })) };
 
     let failed = store
         .refresh_tokens(instance.id, decide(RefreshDecision::Failed { detail: "vendor 503".into() }))
@@ -515,12 +521,78 @@ async fn instances_due_for_refresh_are_the_expiring_and_the_stale(db: Arc<TestDb
     store.update_instance(org, disabled.id, patch).await.unwrap();
 
     let long_ago = now - TimeDelta::days(30);
-    let due = store.instances_due_for_refresh(now + TimeDelta::minutes(5), long_ago, 10).await.unwrap();
+    let due = store.instances_due_for_refresh(now + TimeDelta::minutes(5), long_ago, now, 10).await.unwrap();
     assert_eq!(due, [soon.id]);
     // Everything refreshed before "tomorrow" is stale by then.
-    let stale = store.instances_due_for_refresh(now, now + TimeDelta::days(1), 10).await.unwrap();
+    let stale = store.instances_due_for_refresh(now, now + TimeDelta::days(1), now, 10).await.unwrap();
     assert_eq!(stale.len(), 2);
     assert!(stale.contains(&soon.id) && stale.contains(&later.id));
+}
+
+async fn a_failing_refresh_backs_off_so_others_are_not_starved(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let now = Utc::now();
+    let mut failing = new_instance(org, "failing", &[]);
+    failing.access_expires_at = Some(now + TimeDelta::minutes(1));
+    let failing = store.insert_instance(failing).await.unwrap();
+    let mut next = new_instance(org, "next", &[]);
+    next.access_expires_at = Some(now + TimeDelta::minutes(2));
+    let next = store.insert_instance(next).await.unwrap();
+    let due = |limit| {
+        store.instances_due_for_refresh(now + TimeDelta::minutes(5), now - TimeDelta::days(30), Utc::now(), limit)
+    };
+    assert_eq!(due(1).await.unwrap(), [failing.id], "soonest expiry first");
+
+    let failed = store.refresh_tokens(failing.id, decide(RefreshDecision::Failed { detail: "HTTP 503".into() })).await;
+    assert_eq!(failed.unwrap().outcome, RefreshOutcome::Failed);
+    assert_eq!(due(1).await.unwrap(), [next.id], "the failing instance waits out its backoff");
+    let later = store
+        .instances_due_for_refresh(now + TimeDelta::minutes(5), now - TimeDelta::days(30), now + TimeDelta::hours(1), 1)
+        .await
+        .unwrap();
+    assert_eq!(later, [failing.id], "and is due again once its backoff has passed");
+    assert!(store.get_instance(org, failing.id).await.unwrap().valid, "a transient failure keeps it valid");
+
+    let pair = TokenPair {
+        access_token: Secret::new("access-1"),
+        refresh_token: Secret::new("refresh-1"),
+        access_expires_at: Some(now + TimeDelta::minutes(1)),
+    };
+    // A refresh on demand (a hub call) is not held back by the backoff, and clears it.
+    let refreshed = store.refresh_tokens(failing.id, decide(RefreshDecision::Refreshed(pair))).await.unwrap();
+    assert_eq!(refreshed.outcome, RefreshOutcome::Refreshed);
+    assert_eq!(due(1).await.unwrap(), [failing.id]);
+}
+
+async fn a_write_during_a_slow_refresh_is_not_blocked(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "slow", &[])).await.unwrap();
+    let (entered, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let hooks = std::sync::Mutex::new(Some((entered, release_rx)));
+    // The "vendor" answers only once the other write below is done: if that write waited for the
+    // refresh (SQLite's write lock held across the vendor call), the two would wait for each other.
+    let slow: RefreshFn = Box::new(move |_| {
+        let hooks = hooks.lock().unwrap().take();
+        Box::pin(async move {
+            if let Some((entered, release_rx)) = hooks {
+                let _ = entered.send(());
+                let _ = release_rx.await;
+            }
+            RefreshDecision::Failed { detail: "timeout".into() }
+        })
+    });
+    let refreshing = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.refresh_tokens(instance.id, slow).await })
+    };
+    entered_rx.await.unwrap();
+    let other = tokio::time::timeout(Duration::from_secs(20), store.insert_instance(new_instance(org, "other", &[])))
+        .await
+        .expect("another instance's write waited for a vendor call in progress");
+    other.unwrap();
+    let _ = release.send(());
+    refreshing.await.unwrap().unwrap();
 }
 
 async fn a_dropped_caller_does_not_lose_a_detached_refresh(db: Arc<TestDb>) {
