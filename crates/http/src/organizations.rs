@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::DomainError;
+use domain::{DomainError, Secret};
 use serde_json::{json, Map, Value};
 use store::{Organization, StoreError, User};
 
@@ -59,15 +59,28 @@ async fn create_organization(
         }
     };
 
-    let (organization, org_secret) = state.store.create_organization(&name).await.map_err(|error| match error {
+    let conflict = |error| match error {
         StoreError::Conflict(_) => ApiError::Conflict(format!("An organization named '{name}' already exists")),
         other => other.into(),
-    })?;
+    };
+    let org_secret = Secret::new(store::crypto::generate_secret());
+    let (organization, first_user) = match first_user {
+        // The organization and its first admin in one transaction: never one without the other.
+        Some(email) => {
+            let user_secret = Secret::new(store::crypto::generate_secret());
+            let (organization, user) = state
+                .store
+                .create_organization_with_admin(&name, &org_secret, &email, &user_secret)
+                .await
+                .map_err(conflict)?;
+            (organization, Some((user, user_secret)))
+        }
+        None => (state.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None),
+    };
     tracing::info!(organization_id = organization.id, created_by = auth.user.id, "organization created");
     let mut answer = organization_json(&organization);
     answer["secret"] = json!(org_secret.expose());
-    if let Some(email) = first_user {
-        let (user, user_secret) = state.store.create_user(organization.id, &email, true).await?;
+    if let Some((user, user_secret)) = first_user {
         tracing::info!(user_id = user.id, organization_id = organization.id, "first admin user created");
         answer["user"] = json!({"id": user.id, "email": user.email, "admin": true, "secret": user_secret.expose()});
     }

@@ -141,28 +141,26 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
     if !store.is_empty().await? {
         return Ok(());
     }
-    let org_env = std::env::var("JUNCTION_BOOTSTRAP_ORG_SECRET").ok().filter(|s| !s.is_empty()).map(Secret::new);
-    let user_env = std::env::var("JUNCTION_BOOTSTRAP_USER_SECRET").ok().filter(|s| !s.is_empty()).map(Secret::new);
-    let (organization, org_secret) = match &org_env {
-        Some(secret) => (store.create_organization_with_secret("default", secret).await, None),
-        None => match store.create_organization("default").await {
-            Ok((organization, secret)) => (Ok(organization), Some(secret)),
-            Err(error) => (Err(error), None),
-        },
+    let chosen = |name: &str| std::env::var(name).ok().filter(|secret| !secret.is_empty()).map(Secret::new);
+    let generated = || Secret::new(store::crypto::generate_secret());
+    // Secrets chosen through the environment are not echoed; generated ones are printed once.
+    let (org_secret, org_shown) = match chosen("JUNCTION_BOOTSTRAP_ORG_SECRET") {
+        Some(secret) => (secret, false),
+        None => (generated(), true),
     };
-    let organization = match organization {
-        Ok(organization) => organization,
+    let (user_secret, user_shown) = match chosen("JUNCTION_BOOTSTRAP_USER_SECRET") {
+        Some(secret) => (secret, false),
+        None => (generated(), true),
+    };
+    // One transaction: a crash cannot leave an organization without its admin (a lockout).
+    let organization = match store.create_organization_with_admin("default", &org_secret, "admin", &user_secret).await {
+        Ok((organization, _)) => organization,
         // Another node bootstrapped first.
         Err(StoreError::Conflict(_)) => return Ok(()),
-        Err(error) => return Err(error).context("cannot create organization `default`"),
+        Err(error) => return Err(error).context("cannot create organization `default` and its admin"),
     };
-    let user_secret = match &user_env {
-        Some(secret) => {
-            store.create_user_with_secret(organization.id, "admin", true, secret).await?;
-            None
-        }
-        None => Some(store.create_user(organization.id, "admin", true).await?.1),
-    };
+    let user_secret = user_shown.then_some(user_secret);
+    let org_secret = org_shown.then_some(org_secret);
     tracing::info!(organization_id = organization.id, "bootstrapped organization `default` with user `admin`");
     print_bootstrap_secrets(user_secret.as_ref(), org_secret.as_ref());
     Ok(())

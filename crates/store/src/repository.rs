@@ -74,6 +74,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Like [`Store::create_organization`] with a caller-chosen secret (bootstrap from the environment).
     async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization>;
 
+    /// Creates organization `name` and its first admin user `email` in one transaction: both exist
+    /// afterwards, or neither (bootstrap and `POST /organizations` with a user).
+    async fn create_organization_with_admin(
+        &self,
+        name: &str,
+        org_secret: &Secret,
+        email: &str,
+        user_secret: &Secret,
+    ) -> Result<(Organization, User)>;
+
     /// Creates a user in `organization_id` with a generated secret, returned once.
     async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)>;
 

@@ -364,7 +364,7 @@ macro_rules! implement_store {
                 Ok(())
             }
 
-            async fn insert_organization(&self, name: &str, secret: &Secret) -> Result<Organization> {
+            async fn insert_organization(&self, tx: &mut Tx, name: &str, secret: &Secret) -> Result<Organization> {
                 let (salt, hash) = crypto::hash_secret(secret.expose());
                 let lookup = self.keys.get().lookup(ORGANIZATION_PURPOSE, secret);
                 let created_at = now();
@@ -377,7 +377,7 @@ macro_rules! implement_store {
                 .bind(hash)
                 .bind(lookup)
                 .bind(created_at)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut **tx)
                 .await
                 .map_err(on_unique("organization"))?;
                 Ok(Organization { id, name: name.to_owned(), created_at })
@@ -385,6 +385,7 @@ macro_rules! implement_store {
 
             async fn insert_user(
                 &self,
+                tx: &mut Tx,
                 organization_id: Id,
                 email: &str,
                 is_admin: bool,
@@ -405,7 +406,7 @@ macro_rules! implement_store {
                 .bind(hash)
                 .bind(lookup)
                 .bind(created_at)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut **tx)
                 .await
                 .map_err(|e| match e.as_database_error() {
                     Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
@@ -424,16 +425,33 @@ macro_rules! implement_store {
 
             async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)> {
                 let secret = Secret::new(crypto::generate_secret());
-                Ok((self.insert_organization(name, &secret).await?, secret))
+                Ok((self.create_organization_with_secret(name, &secret).await?, secret))
             }
 
             async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization> {
-                self.insert_organization(name, secret).await
+                let mut tx = self.begin_write().await?;
+                let organization = self.insert_organization(&mut tx, name, secret).await?;
+                tx.commit().await?;
+                Ok(organization)
+            }
+
+            async fn create_organization_with_admin(
+                &self,
+                name: &str,
+                org_secret: &Secret,
+                email: &str,
+                user_secret: &Secret,
+            ) -> Result<(Organization, User)> {
+                let mut tx = self.begin_write().await?;
+                let organization = self.insert_organization(&mut tx, name, org_secret).await?;
+                let user = self.insert_user(&mut tx, organization.id, email, true, user_secret).await?;
+                tx.commit().await?;
+                Ok((organization, user))
             }
 
             async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)> {
                 let secret = Secret::new(crypto::generate_secret());
-                Ok((self.insert_user(organization_id, email, is_admin, &secret).await?, secret))
+                Ok((self.create_user_with_secret(organization_id, email, is_admin, &secret).await?, secret))
             }
 
             async fn create_user_with_secret(
@@ -443,7 +461,10 @@ macro_rules! implement_store {
                 is_admin: bool,
                 secret: &Secret,
             ) -> Result<User> {
-                self.insert_user(organization_id, email, is_admin, secret).await
+                let mut tx = self.begin_write().await?;
+                let user = self.insert_user(&mut tx, organization_id, email, is_admin, secret).await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             async fn authenticate(

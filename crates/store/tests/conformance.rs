@@ -57,6 +57,7 @@ conformance!(
     a_dropped_caller_does_not_lose_a_detached_refresh,
     instances_due_for_refresh_are_the_expiring_and_the_stale,
     a_failing_refresh_backs_off_so_others_are_not_starved,
+    an_organization_and_its_admin_are_created_together,
     a_write_during_a_slow_refresh_is_not_blocked,
 );
 
@@ -527,6 +528,21 @@ async fn instances_due_for_refresh_are_the_expiring_and_the_stale(db: Arc<TestDb
     let stale = store.instances_due_for_refresh(now, now + TimeDelta::days(1), now, 10).await.unwrap();
     assert_eq!(stale.len(), 2);
     assert!(stale.contains(&soon.id) && stale.contains(&later.id));
+}
+
+async fn an_organization_and_its_admin_are_created_together(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let (org_secret, user_secret) = (Secret::new("org-secret-value"), Secret::new("user-secret-value"));
+    let (organization, user) =
+        store.create_organization_with_admin("default", &org_secret, "admin", &user_secret).await.unwrap();
+    assert_eq!((user.organization_id, user.is_admin), (organization.id, true));
+    let (found_user, found_org) = store.authenticate(&user_secret, &org_secret).await.unwrap().unwrap();
+    assert_eq!((found_user.id, found_org.id), (user.id, organization.id));
+    // A second bootstrap (another node) conflicts and creates nothing.
+    let other_user = Secret::new("other-user-secret");
+    let again = store.create_organization_with_admin("default", &Secret::new("x"), "admin", &other_user).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(store.authenticate_user(&other_user).await.unwrap().is_none(), "no user without its organization");
 }
 
 async fn a_failing_refresh_backs_off_so_others_are_not_starved(db: Arc<TestDb>) {
