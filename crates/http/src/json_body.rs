@@ -23,6 +23,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+        if content_type.is_none() && declared_empty(&request) {
+            // No body at all is a missing body, not a wrong media type.
+            return Err(ApiError::BadRequest("The request needs a JSON body (Content-Type: application/json)".into()));
+        }
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::UnsupportedMediaType(
                 "The request body must be JSON (Content-Type: application/json)".into(),
@@ -39,6 +43,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             // serde_json's messages name the position and expected type, never echo the input.
             ApiError::BadRequest(format!("Malformed JSON body: {error}"))
         })
+    }
+}
+
+/// Whether the request says it has no body (`Content-Length: 0`, or neither length nor chunking).
+fn declared_empty(request: &Request) -> bool {
+    let headers = request.headers();
+    match headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()) {
+        Some(length) => length.trim() == "0",
+        None => !headers.contains_key(header::TRANSFER_ENCODING),
     }
 }
 

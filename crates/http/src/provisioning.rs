@@ -1,8 +1,10 @@
 //! Turning a create request (the seeds' `POST /instances` body) into a stored instance.
 //!
-//! Order matters: the body and the configuration are validated first, then the vendor is asked
-//! (code exchange, or with `externalAuthentication: "initial"` a refresh of the given refresh
-//! token), and only a successful answer is stored, so a failed exchange stores nothing.
+//! Order matters: the body and the configuration are validated first; then a code is exchanged and
+//! only a successful answer is stored, so a failed exchange stores nothing. With
+//! `externalAuthentication: "initial"` the client's refresh token is stored first and refreshed
+//! through the token lifecycle's critical section, so the vendor's new pair is durable before the
+//! answer (and a refused token removes the instance again).
 //!
 //! Decisions where the spec is silent:
 //! - the element in the path (`POST /elements/{keyOrId}/instances`) wins over the body's;
@@ -25,6 +27,7 @@ use serde_json::{Map, Value};
 use store::{Id, NewInstance, SecretMap, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY};
 
 use crate::error::ApiError;
+use crate::metrics::Trigger;
 use crate::state::AppState;
 use crate::token_refresh;
 
@@ -167,60 +170,92 @@ fn invalid(name: &str, reason: &str) -> ApiError {
     DomainError::InvalidParameter { name: name.into(), reason: reason.into() }.into()
 }
 
-/// Asks the vendor for the first token pair, then stores the instance. Nothing is stored on failure.
+/// Asks the vendor for the first token pair and stores the instance. Nothing is kept on failure.
 pub async fn provision(
     state: &AppState,
     organization_id: Id,
     request: CreateRequest<'_>,
 ) -> Result<store::InstanceRecord, ApiError> {
+    if request.mode == ExternalAuthentication::Initial {
+        return provision_from_refresh_token(state, organization_id, request).await;
+    }
     let config = &request.configuration;
     let client = ClientCredentials {
         client_id: config.get("oauth.api.key").unwrap_or_default().to_string(),
         client_secret: Secret::new(config.get("oauth.api.secret").unwrap_or_default()),
     };
-    let outcome = match request.mode {
-        ExternalAuthentication::None => {
-            let redirect_uri = config.get("oauth.callback.url").unwrap_or_default();
-            state.oauth.exchange_code(&client, &request.grant, redirect_uri).await
-        }
-        ExternalAuthentication::Initial => state.oauth.refresh(&client, &request.grant).await,
-    };
+    let redirect_uri = config.get("oauth.callback.url").unwrap_or_default();
+    let outcome = state.oauth.exchange_code(&client, &request.grant, redirect_uri).await;
     state.metrics.record_token_call(&outcome);
     let grant = granted(outcome, request.mode)?;
-    let refresh_token = match (grant.refresh_token.clone(), request.mode) {
-        (Some(token), _) => token,
-        (None, ExternalAuthentication::Initial) => request.grant.clone(),
-        (None, ExternalAuthentication::None) => {
-            return Err(ApiError::VendorError {
-                message: "The vendor issued no refresh token; the instance could not be created".into(),
-                provider_message: None,
+    let Some(refresh_token) = grant.refresh_token.clone() else {
+        return Err(ApiError::VendorError {
+            message: "The vendor issued no refresh token; the instance could not be created".into(),
+            provider_message: None,
+        });
+    };
+    let mut new = new_instance(organization_id, &request);
+    new.secrets.insert(ACCESS_TOKEN_KEY, grant.access_token.clone());
+    new.secrets.insert(REFRESH_TOKEN_KEY, refresh_token);
+    new.access_expires_at = grant.expires_at(Utc::now());
+    let record = state.store.insert_instance(new).await?;
+    tracing::info!(instance_id = record.id, element = %record.element_key, mode = request.mode.as_str(), "instance created");
+    Ok(record)
+}
+
+/// `externalAuthentication: "initial"`: the client's refresh token is stored first, then refreshed
+/// through the one refresh path (its critical section commits the vendor's new pair before
+/// answering). Refreshing first and storing after would burn the client's token whenever the
+/// store failed: the vendor retires it the moment it answers. A refused refresh removes the
+/// instance again.
+async fn provision_from_refresh_token(
+    state: &AppState,
+    organization_id: Id,
+    request: CreateRequest<'_>,
+) -> Result<store::InstanceRecord, ApiError> {
+    let mut new = new_instance(organization_id, &request);
+    new.secrets.insert(REFRESH_TOKEN_KEY, request.grant.clone());
+    let record = state.store.insert_instance(new).await?;
+    match token_refresh::refresh_for(state, record.id, record.refresh_generation, Trigger::manual).await {
+        Ok(_) => {
+            tracing::info!(instance_id = record.id, element = %record.element_key, mode = "initial", "instance created");
+            Ok(state.store.get_instance(organization_id, record.id).await?)
+        }
+        Err(error) => {
+            state.store.delete_instance(organization_id, record.id).await?;
+            Err(match error {
+                // The refresh path's "instance invalid" is, at creation, the client's bad token.
+                ApiError::Forbidden { provider_message, .. } => ApiError::VendorRejected {
+                    message: "The vendor rejected the refresh token (oauth.user.refresh_token)".into(),
+                    provider_message,
+                },
+                other => other,
             })
         }
-    };
+    }
+}
 
+/// The instance to store for `request`, without tokens: secret keys sealed, the others plain, the
+/// platform-kept keys left out.
+fn new_instance(organization_id: Id, request: &CreateRequest<'_>) -> NewInstance {
     let mut configuration = BTreeMap::new();
     let mut secrets = SecretMap::default();
-    for (key, value) in config.iter().filter(|(key, _)| !PLATFORM_KEPT.contains(key)) {
+    for (key, value) in request.configuration.iter().filter(|(key, _)| !PLATFORM_KEPT.contains(key)) {
         if request.element.is_secret(key) {
             secrets.insert(key, value);
         } else {
             configuration.insert(key.to_string(), value.to_string());
         }
     }
-    secrets.insert(ACCESS_TOKEN_KEY, grant.access_token.clone());
-    secrets.insert(REFRESH_TOKEN_KEY, refresh_token);
-    let new = NewInstance {
+    NewInstance {
         organization_id,
         element_key: request.element.key.clone(),
-        name: request.name,
-        tags: request.tags,
+        name: request.name.clone(),
+        tags: request.tags.clone(),
         configuration,
         secrets,
-        access_expires_at: grant.expires_at(Utc::now()),
-    };
-    let record = state.store.insert_instance(new).await?;
-    tracing::info!(instance_id = record.id, element = %record.element_key, mode = request.mode.as_str(), "instance created");
-    Ok(record)
+        access_expires_at: None,
+    }
 }
 
 /// The grant of a code exchange or refresh, or the error the caller answers (400 for a refused

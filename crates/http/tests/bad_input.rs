@@ -134,3 +134,19 @@ async fn names_and_tags_with_control_characters_or_absurd_sizes_are_400() {
         assert!(error["message"].as_str().unwrap().contains(field), "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_write_without_a_body_is_400_asking_for_one() {
+    let stack = Stack::start().await;
+    let instance = stack.create_instance().await;
+    let id = instance["id"].as_i64().unwrap();
+    for (method, path) in [
+        (reqwest::Method::POST, "/instances".to_string()),
+        (reqwest::Method::PATCH, format!("/instances/{id}")),
+        (reqwest::Method::PUT, format!("/instances/{id}?reAuthenticate=true")),
+    ] {
+        let answer = stack.platform(method.clone(), &path).await;
+        let body = common::error_message(answer, 400).await;
+        assert!(body["message"].as_str().unwrap().contains("needs a JSON body"), "{method} {path}: {body}");
+    }
+}

@@ -119,6 +119,21 @@ async fn an_instance_is_provisioned_from_a_refresh_token() {
 }
 
 #[tokio::test]
+async fn a_refused_initial_refresh_token_is_a_400_and_leaves_no_instance() {
+    let stack = Stack::start().await;
+    let mut body = stack.crm_body("unused");
+    body.as_object_mut().unwrap().remove("providerData");
+    body["externalAuthentication"] = json!("initial");
+    body["configuration"]["oauth.user.refresh_token"] = json!("not-a-refresh-token-the-vendor-issued");
+    let answer = stack.post_instance(&body).await;
+    let error = common::error_message(answer, 400).await;
+    assert!(error["message"].as_str().unwrap().contains("oauth.user.refresh_token"), "{error}");
+    assert!(error["providerMessage"].is_string(), "the vendor's own words: {error}");
+    let listed: Value = stack.platform(reqwest::Method::GET, "/instances").await.json().await.unwrap();
+    assert_eq!(listed, json!([]), "nothing kept");
+}
+
+#[tokio::test]
 async fn a_token_past_its_refresh_interval_is_refreshed_before_the_call() {
     let stack = Stack::start().await;
     let code = stack.consent(common::CALLBACK).await;
