@@ -11,8 +11,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::records::Id;
 
-/// A map from instance id to its lock. Entries are removed when the last holder or waiter is done,
-/// so the map stays as small as the number of instances being refreshed right now.
+/// A map from instance id to its lock. Entries are removed when the last holder or waiter is done
+/// (or, after a cancelled wait, by the next `lock`), so the map stays as small as the number of
+/// instances being refreshed right now.
 #[derive(Debug, Default)]
 pub struct InstanceLocks {
     /// A `std` mutex: it guards only the map and is never held across an `.await`.
@@ -31,6 +32,9 @@ impl InstanceLocks {
     pub async fn lock(&self, id: Id) -> InstanceGuard<'_> {
         let mutex = {
             let mut map = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A waiter cancelled while the last holder left can leave an entry only the map
+            // holds; such entries go here (the map is as small as the refreshes in progress).
+            map.retain(|other, mutex| *other == id || Arc::strong_count(mutex) > 1);
             Arc::clone(map.entry(id).or_default())
         };
         let guard = mutex.lock_owned().await;
@@ -49,5 +53,35 @@ impl Drop for InstanceGuard<'_> {
         if Arc::strong_count(&mutex) == 2 {
             map.remove(&self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cancelled_waiter_leaves_no_entry_behind() {
+        let locks = InstanceLocks::default();
+        let held = locks.lock(1).await;
+        let mut waiting = Box::pin(locks.lock(1));
+        assert!(futures_poll_once(waiting.as_mut()).await.is_none(), "the second caller waits");
+        drop(held); // released while the waiter still holds the entry's Arc
+        drop(waiting); // then the waiter is cancelled
+        let _other = locks.lock(2).await;
+        let map = locks.locks.lock().unwrap();
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), [2], "instance 1's entry was pruned");
+    }
+
+    /// Polls a future once.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(future: F) -> Option<F::Output> {
+        let mut future = future;
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(cx) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 }
