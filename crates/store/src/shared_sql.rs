@@ -217,17 +217,11 @@ macro_rules! implement_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                    let exists: bool = sqlx::query_scalar("SELECT COUNT(*) > 0 FROM instances WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
                     tx.commit().await?;
-                    if !exists {
-                        return Err(StoreError::NotFound);
-                    }
                     if taken == 1 {
                         return Ok(());
                     }
+                    self.read_instance(id).await?; // NotFound ends the wait
                     tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 }
             }
@@ -238,6 +232,10 @@ macro_rules! implement_store {
                 let seen = self.read_instance(id).await?;
                 let before = current_tokens(&seen);
                 let decision = refresh(before.clone()).await;
+                if matches!(decision, RefreshDecision::Unchanged) {
+                    // Nothing to store (another worker's pair is used): no write transaction.
+                    return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: before });
+                }
                 let mut tx = self.begin_write().await?;
                 let record = self.lock_instance(&mut tx, None, id).await?;
                 sqlx::query("UPDATE instances SET refresh_lease_until = NULL WHERE id = $1")
@@ -756,6 +754,8 @@ macro_rules! implement_store {
                 // excludes other processes and nodes.
                 let _queued = self.locks.lock(instance_id).await;
                 if self.dialect.refresh_before_transaction {
+                    // The in-process queue above already orders this process's callers; the lease
+                    // orders processes sharing the file.
                     self.take_refresh_lease(instance_id).await?;
                     let result = self.refresh_under_lease(instance_id, refresh).await;
                     let stored = matches!(&result, Ok(done) if done.outcome != RefreshOutcome::Unchanged);
