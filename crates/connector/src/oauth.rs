@@ -66,12 +66,15 @@ impl OAuthClient {
     }
 
     async fn post(&self, request: reqwest::RequestBuilder) -> RefreshOutcome {
-        let Ok(response) = request.send().await else {
-            return RefreshOutcome::Transient(TransientCause::Transport);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_timeout() => return RefreshOutcome::Transient(TransientCause::Timeout),
+            Err(_) => return RefreshOutcome::Transient(TransientCause::Transport),
         };
         let status = response.status().as_u16();
         match response.text().await {
             Ok(body) => classify(status, &body),
+            Err(error) if error.is_timeout() => RefreshOutcome::Transient(TransientCause::Timeout),
             Err(_) => RefreshOutcome::Transient(TransientCause::Transport),
         }
     }

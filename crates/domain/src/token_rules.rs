@@ -112,8 +112,10 @@ pub enum RefreshOutcome {
 /// Why a refresh failed without invalidating the instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransientCause {
-    /// No answer: connection refused or dropped, timeout.
+    /// No answer: connection refused or dropped.
     Transport,
+    /// No answer within the token endpoint's timeout.
+    Timeout,
     /// A 5xx, 408, or a 4xx without an OAuth error body.
     VendorStatus(u16),
     /// 429 from the vendor.
@@ -135,7 +137,7 @@ struct TokenBody {
 }
 
 /// Classifies the token endpoint's answer (`status`, raw `body`) to a refresh. A request that got
-/// no answer at all is `RefreshOutcome::Transient(TransientCause::Transport)`.
+/// no answer at all is `RefreshOutcome::Transient(TransientCause::Transport)` (or `Timeout`).
 pub fn classify(status: u16, body: &str) -> RefreshOutcome {
     match status {
         200..=299 => parse_grant(body)
@@ -331,7 +333,7 @@ mod tests {
                 RefreshOutcome::Transient(TransientCause::Refused { .. }) => "refused",
                 RefreshOutcome::Transient(TransientCause::VendorStatus(_)) => "status",
                 RefreshOutcome::Transient(TransientCause::RateLimited) => "rate_limited",
-                RefreshOutcome::Transient(TransientCause::Transport) => "transport",
+                RefreshOutcome::Transient(TransientCause::Transport | TransientCause::Timeout) => "transport",
             };
             assert_eq!(kind, expected, "{status} {body}");
         }

@@ -182,7 +182,7 @@ impl Metrics {
             RefreshOutcome::InvalidGrant { .. }
             | RefreshOutcome::Transient(TransientCause::RateLimited | TransientCause::Refused { .. }) => "4xx",
             RefreshOutcome::Transient(TransientCause::VendorStatus(status)) => status_class(*status),
-            RefreshOutcome::Transient(TransientCause::Transport) => "transport",
+            RefreshOutcome::Transient(TransientCause::Transport | TransientCause::Timeout) => "transport",
         };
         self.vendor_call(VendorKind::token, outcome);
     }

@@ -154,9 +154,13 @@ fn invalid(instance_id: Id, failure: Option<Failure>) -> ApiError {
 /// The error of a transient token-endpoint failure: the instance stays valid.
 pub fn transient(cause: &TransientCause) -> ApiError {
     match cause {
-        TransientCause::Transport => {
-            ApiError::VendorTimeout("The vendor's token endpoint did not answer; the instance stays valid".into())
-        }
+        TransientCause::Timeout => ApiError::VendorTimeout(
+            "The vendor's token endpoint did not answer in time; the instance stays valid".into(),
+        ),
+        TransientCause::Transport => ApiError::VendorError {
+            message: "The vendor's token endpoint could not be reached; the instance stays valid".into(),
+            provider_message: None,
+        },
         TransientCause::RateLimited => ApiError::RateLimited {
             message: "The vendor's token endpoint is rate limiting; the instance stays valid, retry later".into(),
             retry_after_secs: 1,
@@ -177,7 +181,8 @@ pub fn transient(cause: &TransientCause) -> ApiError {
 /// A short, secret-free description of a transient cause (for token events and messages).
 pub fn describe(cause: &TransientCause) -> String {
     match cause {
-        TransientCause::Transport => "no answer".into(),
+        TransientCause::Transport => "unreachable".into(),
+        TransientCause::Timeout => "no answer in time".into(),
         TransientCause::VendorStatus(status) => format!("HTTP {status}"),
         TransientCause::RateLimited => "rate limited".into(),
         TransientCause::MalformedSuccess => "malformed token response".into(),
