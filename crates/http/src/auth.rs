@@ -86,6 +86,7 @@ impl FromRequestParts<AppState> for HubAuth {
         if let Some(instance) = state.callers.get(&key) {
             return Ok(HubAuth { instance });
         }
+        let epoch = state.callers.epoch();
         let caller = match &credentials.organization {
             Some(org_secret) => state.store.authenticate(user_secret, org_secret).await?,
             None => state.store.authenticate_user(user_secret).await?,
@@ -110,7 +111,7 @@ impl FromRequestParts<AppState> for HubAuth {
             });
         }
         let instance = Arc::new(instance);
-        state.callers.put(key, Arc::clone(&instance));
+        state.callers.put(key, Arc::clone(&instance), epoch);
         Ok(HubAuth { instance })
     }
 }

@@ -3,8 +3,9 @@
 //! a call map to the instance record read for them, for at most [`TTL`].
 //!
 //! Staleness is bounded and safe: this node forgets everything after any write to an instance
-//! through the platform API ([`forget_on_instance_writes`]) and forgets an instance when it
-//! refreshes its tokens; another node's change is seen within [`TTL`]. A cached access token that
+//! through the platform API ([`forget_on_instance_writes`], also when that request is cancelled)
+//! and forgets an instance when it refreshes its tokens; a record read before such a forget is
+//! never cached after it (an epoch guards `put`); another node's change is seen within [`TTL`]. A cached access token that
 //! another node has already replaced costs one vendor 401, after which the refresh path finds the
 //! stored pair newer and uses it without asking the vendor. Keys are SHA-256 digests of the
 //! credentials, so the map holds no secret in the clear.
@@ -33,8 +34,15 @@ type Key = [u8; 32];
 /// The cache; one per process, shared through [`AppState`].
 #[derive(Debug, Default)]
 pub struct CallerCache {
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// Bumped by every forget: a record read before a forget is never put back after it.
+    epoch: u64,
     /// When each entry was read from the store, and what was read.
-    entries: Mutex<HashMap<Key, (Instant, Arc<InstanceRecord>)>>,
+    map: HashMap<Key, (Instant, Arc<InstanceRecord>)>,
 }
 
 impl CallerCache {
@@ -48,28 +56,55 @@ impl CallerCache {
         digest.finalize().into()
     }
 
-    /// The instance cached for `key`, if it is younger than [`TTL`].
-    pub fn get(&self, key: &Key) -> Option<Arc<InstanceRecord>> {
-        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| Arc::clone(instance))
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn put(&self, key: Key, instance: Arc<InstanceRecord>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= CAPACITY {
-            entries.clear();
+    /// The instance cached for `key`, if it is younger than [`TTL`].
+    pub fn get(&self, key: &Key) -> Option<Arc<InstanceRecord>> {
+        let entries = self.entries();
+        entries.map.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| Arc::clone(instance))
+    }
+
+    /// The current epoch: read it before reading the store, hand it to [`CallerCache::put`].
+    pub fn epoch(&self) -> u64 {
+        self.entries().epoch
+    }
+
+    /// Caches `instance` for `key`, unless something was forgotten since `epoch` was read (the
+    /// record may be older than that forget).
+    pub fn put(&self, key: Key, instance: Arc<InstanceRecord>, epoch: u64) {
+        let mut entries = self.entries();
+        if entries.epoch != epoch {
+            return;
         }
-        entries.insert(key, (Instant::now(), instance));
+        if entries.map.len() >= CAPACITY {
+            entries.map.clear();
+        }
+        entries.map.insert(key, (Instant::now(), instance));
     }
 
     /// Forgets instance `id` (its tokens changed).
     pub fn forget_instance(&self, id: Id) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.retain(|_, (_, instance)| instance.id != id);
+        let mut entries = self.entries();
+        entries.epoch += 1;
+        entries.map.retain(|_, (_, instance)| instance.id != id);
     }
 
     pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        let mut entries = self.entries();
+        entries.epoch += 1;
+        entries.map.clear();
+    }
+}
+
+/// Empties the cache when dropped: after the response, and also when the request is cancelled
+/// after its write committed.
+struct ClearOnDrop(Arc<CallerCache>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -79,9 +114,6 @@ pub async fn forget_on_instance_writes(State(state): State<AppState>, request: R
     let writes_instances = request.method() != Method::GET
         && request.method() != Method::HEAD
         && request.uri().path().contains("/instances");
-    let response = next.run(request).await;
-    if writes_instances {
-        state.callers.clear();
-    }
-    response
+    let _clear = writes_instances.then(|| ClearOnDrop(Arc::clone(&state.callers)));
+    next.run(request).await
 }

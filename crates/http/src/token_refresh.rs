@@ -165,7 +165,8 @@ pub fn transient(cause: &TransientCause) -> ApiError {
             message: "The vendor's token endpoint is rate limiting; the instance stays valid, retry later".into(),
             retry_after_secs: 1,
         },
-        TransientCause::Refused { error, description } => ApiError::VendorError {
+        // The instance's client credentials are wrong (`invalid_client`): bad input, not a vendor fault.
+        TransientCause::Refused { error, description } => ApiError::VendorRejected {
             message: format!(
                 "The vendor refused the token request ({error}); check oauth.api.key and oauth.api.secret"
             ),

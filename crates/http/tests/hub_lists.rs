@@ -342,6 +342,11 @@ async fn return_count_page_number_order_by_and_fields() {
         ids(&page(&stack, &token, &format!("/hubs/crm/contacts?where={}&page=2&pageSize=10", enc(where_))).await.rows);
     let all_where = ids(&walk(&stack, &token, &format!("/hubs/crm/contacts?where={}", enc(where_)), None).await);
     assert_eq!(second_where, all_where[10..20]);
+    // A client that keeps `page=2` while following `nextPage` gets the page after, not one more skipped.
+    let path = format!("/hubs/crm/contacts?where={}&page=2&pageSize=10", enc(where_));
+    let cursor = page(&stack, &token, &path).await.next.expect("a next page");
+    let third = ids(&page(&stack, &token, &format!("{path}&nextPage={}", enc(&cursor))).await.rows);
+    assert_eq!(third, all_where[20..30.min(all_where.len())]);
 
     // orderBy a field the vendor cannot sort (sorted here), across pages.
     let by_last = walk(&stack, &token, "/hubs/crm/contacts?orderBy=LastName%20desc&pageSize=37", Some(37)).await;

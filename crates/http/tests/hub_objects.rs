@@ -813,3 +813,22 @@ async fn the_object_catalog_and_metadata_follow_the_instances_element() {
     error_message(stack.hub(Method::GET, &crm.token, "/hubs/crm/objects/widgets/metadata", None).await, 404).await;
     error_message(stack.hub(Method::GET, &crm.token, "/hubs/crm/objects/orders/metadata", None).await, 404).await;
 }
+
+#[tokio::test]
+async fn null_removes_a_seeded_contacts_email_and_phone_entries() {
+    let stack = Stack::start().await;
+    let instance = crm(&stack).await;
+    // Seeded contacts' entries carry more than their value (`email_opt_status`, phone `type`).
+    let before = vendor_record(&stack, &instance, "v2/contacts/1").await;
+    assert!(before["phone_numbers"].as_array().is_some_and(|phones| phones.len() >= 2), "{before}");
+    let patch = json!({"Phone1": null});
+    let updated = expect(&stack, &instance, Method::PATCH, "/hubs/crm/contacts/1", Some(patch), 200).await;
+    assert!(updated.get("Phone1").is_none(), "{updated}");
+    let after = vendor_record(&stack, &instance, "v2/contacts/1").await;
+    let fields: Vec<&str> =
+        after["phone_numbers"].as_array().unwrap().iter().filter_map(|phone| phone["field"].as_str()).collect();
+    assert!(!fields.contains(&"PHONE1") && fields.contains(&"PHONE2"), "{after}");
+    let cleared =
+        expect(&stack, &instance, Method::PATCH, "/hubs/crm/contacts/1", Some(json!({"Email": null})), 200).await;
+    assert!(cleared.get("Email").is_none(), "{cleared}");
+}

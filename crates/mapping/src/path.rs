@@ -105,6 +105,25 @@ impl VendorPath {
     }
 }
 
+impl VendorPath {
+    /// When this path ends in a value inside a selected array element (`a[field=X].value`),
+    /// removes that element from `record` and returns true; otherwise changes nothing.
+    pub fn remove_selected(&self, record: &mut Value) -> bool {
+        let [parents @ .., Step::Select { key, property, value }, Step::Key(_)] = self.steps.as_slice() else {
+            return false;
+        };
+        let mut node = record;
+        for step in parents {
+            let Some(next) = descend(node, step) else { return false };
+            node = next;
+        }
+        if let Some(Value::Array(elements)) = node.get_mut(key) {
+            elements.retain(|element| element.get(property).and_then(Value::as_str) != Some(value.as_str()));
+        }
+        true
+    }
+}
+
 impl TryFrom<String> for VendorPath {
     type Error = String;
 

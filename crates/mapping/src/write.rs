@@ -65,6 +65,11 @@ pub fn to_vendor(
             }
         }
         let vendor_value = vendor_value(field, value)?;
+        // `null` on a field inside a selected array element (`Email`, `Phone1`) removes that entry:
+        // the vendor refuses an element without its value.
+        if vendor_value.is_null() && target.remove_selected(&mut body) {
+            continue;
+        }
         if !target.set(&mut body, vendor_value) {
             return Err(WriteError::Unwritable { field: field.name.clone() });
         }
@@ -245,6 +250,17 @@ mod tests {
             json!({"email_addresses": [{"field": "EMAIL1", "email": "new@x.io", "email_opt_status": "SINGLE_OPT_IN"}]})
         );
         assert_eq!(write.update_mask, ["email_addresses"]);
+    }
+
+    #[test]
+    fn null_removes_a_vendor_entry_that_carries_more_than_its_value() {
+        let current = json!({"phone_numbers": [
+            {"field": "PHONE1", "number": "555", "type": "Work"},
+            {"field": "PHONE2", "number": "556", "type": "Mobile"},
+        ]});
+        let write = to_vendor("contacts", contacts(), &hub(json!({"Phone1": null})), WriteMode::Update, Some(&current))
+            .unwrap();
+        assert_eq!(write.body, json!({"phone_numbers": [{"field": "PHONE2", "number": "556", "type": "Mobile"}]}));
     }
 
     #[test]

@@ -31,8 +31,11 @@ pub(crate) struct Dialect {
     pub refresh_before_transaction: bool,
 }
 
-/// How long a refresh lease (SQLite) lasts: longer than the token endpoint's timeout.
-pub(crate) const REFRESH_LEASE_SECS: i64 = 90;
+/// How long a refresh lease (SQLite) lasts: longer than all a refresh can wait for (a pooled
+/// connection, the token endpoint's 30 s, a busy database, the storing retries).
+pub(crate) const REFRESH_LEASE_SECS: i64 = 300;
+/// Retries of storing a refresh outcome after a database error (the vendor has already rotated).
+pub(crate) const STORE_REFRESH_RETRIES: u32 = 3;
 
 /// Maximum page size of `list_instances`.
 pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
@@ -97,7 +100,7 @@ macro_rules! implement_store {
             INSTANCE_TOKEN_PURPOSE, ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
         use crate::shared_sql::{
-            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH,
+            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
         };
 
         type Db = $db;
@@ -199,19 +202,19 @@ macro_rules! implement_store {
                 self.keys.get().open_instance(raw_instance(&row)?)
             }
 
-            /// Writes every mutable column of `record` (re-sealed under the current key) inside `tx`.
-            /// Takes instance `id`'s refresh lease (SQLite), waiting while another process holds
-            /// it. A lease outlives the vendor call's timeout, so one left by a crashed process
-            /// expires on its own.
-            async fn take_refresh_lease(&self, id: Id) -> Result<()> {
+            /// Takes instance `id`'s refresh lease (SQLite) for `owner`, waiting while another
+            /// process holds it. A lease outlives everything a refresh can wait for (pool, token
+            /// endpoint, busy database), so one left by a crashed process expires on its own.
+            async fn take_refresh_lease(&self, id: Id, owner: &str) -> Result<()> {
                 loop {
                     let until = now() + chrono::TimeDelta::seconds(REFRESH_LEASE_SECS);
                     let mut tx = self.begin_write().await?;
                     let taken = sqlx::query(
-                        "UPDATE instances SET refresh_lease_until = $1 \
-                         WHERE id = $2 AND (refresh_lease_until IS NULL OR refresh_lease_until < $3)",
+                        "UPDATE instances SET refresh_lease_until = $1, refresh_lease_owner = $2 \
+                         WHERE id = $3 AND (refresh_lease_until IS NULL OR refresh_lease_until < $4)",
                     )
                     .bind(micros(until))
+                    .bind(owner)
                     .bind(id)
                     .bind(micros(now()))
                     .execute(&mut *tx)
@@ -226,8 +229,24 @@ macro_rules! implement_store {
                 }
             }
 
+            /// Releases `owner`'s lease on instance `id` (a lease taken over after expiry is left alone).
+            async fn release_refresh_lease(&self, id: Id, owner: &str) {
+                let released = sqlx::query(
+                    "UPDATE instances SET refresh_lease_until = NULL, refresh_lease_owner = NULL \
+                     WHERE id = $1 AND refresh_lease_owner = $2",
+                )
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await;
+                if let Err(error) = released {
+                    tracing::warn!(instance_id = id, %error, "refresh lease not released; it expires on its own");
+                }
+            }
+
             /// The refresh of instance `id` once its lease is held: the vendor is asked with no
-            /// transaction open, then the outcome is stored (and the lease cleared) in one.
+            /// transaction open, then the outcome is stored in one. The vendor has already rotated
+            /// the pair by then, so storing it is retried on database errors before giving up.
             async fn refresh_under_lease(&self, id: Id, refresh: RefreshFn) -> Result<RefreshResult> {
                 let seen = self.read_instance(id).await?;
                 let before = current_tokens(&seen);
@@ -236,13 +255,37 @@ macro_rules! implement_store {
                     // Nothing to store (another worker's pair is used): no write transaction.
                     return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: before });
                 }
+                let mut attempt = 0u32;
+                loop {
+                    match self.store_refresh(id, &before, decision.clone()).await {
+                        Err(StoreError::Database(error)) if attempt < STORE_REFRESH_RETRIES => {
+                            attempt += 1;
+                            tracing::warn!(instance_id = id, attempt, %error, "storing a refresh failed; retrying");
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                        }
+                        Err(error) => {
+                            if matches!(decision, RefreshDecision::Refreshed(_)) {
+                                tracing::error!(instance_id = id, %error, "a refreshed token pair could not be stored");
+                            }
+                            return Err(error);
+                        }
+                        Ok(result) => return Ok(result),
+                    }
+                }
+            }
+
+            /// Stores `decision` unless the row changed while the vendor was asked: a
+            /// re-authentication (or anything else that moved the pair or its validity) wins, and
+            /// the decision, made on the older pair, is dropped.
+            async fn store_refresh(&self, id: Id, before: &CurrentTokens, decision: RefreshDecision) -> Result<RefreshResult> {
                 let mut tx = self.begin_write().await?;
                 let record = self.lock_instance(&mut tx, None, id).await?;
-                sqlx::query("UPDATE instances SET refresh_lease_until = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                self.apply_refresh(tx, record, before, decision).await
+                if record.refresh_generation != before.refresh_generation || record.valid != before.valid {
+                    tracing::warn!(instance_id = id, "the token pair changed during a refresh; keeping the stored one");
+                    tx.rollback().await?;
+                    return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: current_tokens(&record) });
+                }
+                self.apply_refresh(tx, record, before.clone(), decision).await
             }
 
             /// Reads one instance without locking it (the refresh path on SQLite).
@@ -318,6 +361,7 @@ macro_rules! implement_store {
                 Ok(())
             }
 
+            /// Writes every mutable column of `record` (re-sealed under the current key) inside `tx`.
             async fn write_instance(&self, tx: &mut Tx, record: &InstanceRecord) -> Result<()> {
                 let sealed = self.keys.get().seal_instance(record.id, &record.secrets, &record.token);
                 let token_lookup = self.keys.get().lookup(INSTANCE_TOKEN_PURPOSE, &record.token);
@@ -756,17 +800,10 @@ macro_rules! implement_store {
                 if self.dialect.refresh_before_transaction {
                     // The in-process queue above already orders this process's callers; the lease
                     // orders processes sharing the file.
-                    self.take_refresh_lease(instance_id).await?;
+                    let owner = crypto::generate_secret();
+                    self.take_refresh_lease(instance_id, &owner).await?;
                     let result = self.refresh_under_lease(instance_id, refresh).await;
-                    let stored = matches!(&result, Ok(done) if done.outcome != RefreshOutcome::Unchanged);
-                    if !stored {
-                        // A stored outcome cleared the lease in its own transaction; an unchanged
-                        // pair (rolled back) or a failure leaves it to be cleared here.
-                        let _ = sqlx::query("UPDATE instances SET refresh_lease_until = NULL WHERE id = $1")
-                            .bind(instance_id)
-                            .execute(&self.pool)
-                            .await;
-                    }
+                    self.release_refresh_lease(instance_id, &owner).await;
                     return result;
                 }
                 let mut tx = self.begin_write().await?;

@@ -58,6 +58,7 @@ conformance!(
     instances_due_for_refresh_are_the_expiring_and_the_stale,
     a_failing_refresh_backs_off_so_others_are_not_starved,
     an_organization_and_its_admin_are_created_together,
+    a_reauthentication_during_a_refresh_wins,
     a_write_during_a_slow_refresh_is_not_blocked,
 );
 
@@ -528,6 +529,51 @@ async fn instances_due_for_refresh_are_the_expiring_and_the_stale(db: Arc<TestDb
     let stale = store.instances_due_for_refresh(now, now + TimeDelta::days(1), now, 10).await.unwrap();
     assert_eq!(stale.len(), 2);
     assert!(stale.contains(&soon.id) && stale.contains(&later.id));
+}
+
+async fn a_reauthentication_during_a_refresh_wins(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "reauth", &[])).await.unwrap();
+    let (entered, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let hooks = std::sync::Mutex::new(Some((entered, release_rx)));
+    // The vendor refuses the old refresh token while the user re-authenticates the instance.
+    let refused: RefreshFn = Box::new(move |_| {
+        let hooks = hooks.lock().unwrap().take();
+        Box::pin(async move {
+            if let Some((entered, release_rx)) = hooks {
+                let _ = entered.send(());
+                let _ = release_rx.await;
+            }
+            RefreshDecision::Invalid { detail: "invalid_grant".into() }
+        })
+    });
+    let refreshing = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.refresh_tokens(instance.id, refused).await })
+    };
+    entered_rx.await.unwrap();
+    let reauth = InstancePatch {
+        secrets: BTreeMap::from([
+            (ACCESS_TOKEN_KEY.to_string(), Some(Secret::new("access-reauth"))),
+            (REFRESH_TOKEN_KEY.to_string(), Some(Secret::new("refresh-reauth"))),
+        ]),
+        valid: Some(true),
+        ..Default::default()
+    };
+    // On PostgreSQL the re-authentication waits for the row lock, so it runs after the refresh
+    // (and then wins by being last); on SQLite it commits during the vendor call.
+    let patched = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.update_instance(org, instance.id, reauth).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = release.send(());
+    refreshing.await.unwrap().unwrap();
+    patched.await.unwrap().unwrap();
+    let after = store.get_instance(org, instance.id).await.unwrap();
+    assert!(after.valid, "the refusal of the old token does not invalidate the re-authenticated instance");
+    assert_eq!(after.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose(), "refresh-reauth");
 }
 
 async fn an_organization_and_its_admin_are_created_together(db: Arc<TestDb>) {

@@ -254,8 +254,9 @@ async fn streamed_page(
     vendor_order: Option<&str>,
     start: Option<Position>,
 ) -> Result<(Vec<Map<String, Value>>, Option<Position>), ApiError> {
+    // `page` counts from the first match; a cursor already points past the pages before it.
+    let mut to_skip = if start.is_some() { 0 } else { query.offset };
     let mut position = start.unwrap_or_default();
-    let mut to_skip = query.offset;
     let mut rows = Vec::new();
     // Without a `where` every vendor row is served, so one vendor page of the hub page's size is
     // exact; with one, larger vendor pages mean fewer round trips while the residual filters.

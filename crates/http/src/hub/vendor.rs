@@ -236,13 +236,15 @@ async fn usable_token(state: &AppState, instance: &InstanceRecord) -> Result<Usa
             .await
         {
             Ok(tokens) => Ok(tokens),
-            Err(error @ (ApiError::VendorError { .. } | ApiError::VendorTimeout(_))) => match stored {
-                Some(tokens) if still_valid(instance) => {
-                    tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
-                    Ok(tokens)
+            Err(error @ (ApiError::VendorError { .. } | ApiError::VendorTimeout(_) | ApiError::RateLimited { .. })) => {
+                match stored {
+                    Some(tokens) if still_valid(instance) => {
+                        tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
+                        Ok(tokens)
+                    }
+                    _ => Err(error),
                 }
-                _ => Err(error),
-            },
+            }
             Err(error) => Err(error),
         },
     }

@@ -5,3 +5,4 @@ ALTER TABLE instances ADD COLUMN refresh_retry_at TIMESTAMPTZ;
 -- Set while a node calls the vendor's token endpoint for the instance (SQLite: the write lock is not
 -- held across that call, so this lease is what keeps two processes from refreshing at once).
 ALTER TABLE instances ADD COLUMN refresh_lease_until TIMESTAMPTZ;
+ALTER TABLE instances ADD COLUMN refresh_lease_owner TEXT;
