@@ -27,7 +27,8 @@ impl FieldType {
 }
 
 /// How the vendor's list endpoint can filter on a value (mirrors the simulator's filter kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Object definitions name it in their data files (`"kind": "Prefix"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub enum PushKind {
     /// `name==value`: ASCII case-insensitive equality with any of the values at the path.
     Text,

@@ -32,34 +32,14 @@ pub enum VendorType {
     Date,
 }
 
-/// How the vendor's `filter` evaluates one filter name (the vendor documents these per resource).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum FilterKind {
-    /// `name==value`, ASCII case-insensitive equality.
-    Text,
-    /// Like `Text`, and `name==abc*` matches a prefix.
-    Prefix,
-    /// `name==value`, exact equality (ids, enum values).
-    Exact,
-    /// `==`, `!=`, `<`, `<=`, `>`, `>=` on numbers.
-    Number,
-    /// `name==1,2,3`: the record's id is one of these.
-    IdSet,
-    /// `name==<instant>`: the record's time is at or after it.
-    Since,
-    /// `name==<instant>`: the record's time is at or before it.
-    Until,
-    /// `name==true|false`.
-    Bool,
-}
-
 /// One vendor filter a hub field's conditions can be pushed down to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterDef {
     /// The vendor's filter name (`email`, `given_name`, `ids`).
     pub name: String,
-    pub kind: FilterKind,
+    /// How the vendor evaluates it (the vendor documents these per resource).
+    pub kind: ceql::PushKind,
 }
 
 /// One hub field.

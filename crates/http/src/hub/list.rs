@@ -138,10 +138,15 @@ async fn respond(
         None => None,
     };
     let vendor_order = vendor_order(source.definition, &query);
-    let (rows, next) = if source.embedded.is_some() || (!query.order.is_empty() && vendor_order.is_none()) {
-        sorted_page(state, instance, source, &query, start.map(|position| position.skip)).await?
+    // A sorted page has read every match already: its count comes free.
+    let (rows, next, known_total) = if source.embedded.is_some() || (!query.order.is_empty() && vendor_order.is_none())
+    {
+        let (rows, next, total) =
+            sorted_page(state, instance, source, &query, start.map(|position| position.skip)).await?;
+        (rows, next, Some(total))
     } else {
-        streamed_page(state, instance, source, &query, vendor_order.as_deref(), start).await?
+        let (rows, next) = streamed_page(state, instance, source, &query, vendor_order.as_deref(), start).await?;
+        (rows, next, None)
     };
     let mut headers = HeaderMap::new();
     headers.insert("elements-returned-count", HeaderValue::from(rows.len()));
@@ -151,7 +156,10 @@ async fn respond(
         headers.insert("elements-next-page-token", next);
     }
     if query.return_count {
-        let total = count(state, instance, source, &query).await?;
+        let total = match known_total {
+            Some(total) => total,
+            None => all_matches(state, instance, source, &query).await?.len(),
+        };
         headers.insert("elements-total-count", HeaderValue::from(total));
     }
     let drop_nulls = drops_nulls(instance);
@@ -348,14 +356,15 @@ fn matching(
     (wanted && !served_before).then_some(row)
 }
 
-/// A page of all matches sorted here (or an embedded child list), from offset `start`.
+/// A page of all matches sorted here (or an embedded child list), from offset `start`, and the
+/// number of matches.
 async fn sorted_page(
     state: &AppState,
     instance: &InstanceRecord,
     source: &Source<'_>,
     query: &ListQuery,
     start: Option<usize>,
-) -> Result<(Vec<Map<String, Value>>, Option<Position>), ApiError> {
+) -> Result<(Vec<Map<String, Value>>, Option<Position>, usize), ApiError> {
     let mut rows = all_matches(state, instance, source, query).await?;
     if !query.order.is_empty() {
         rows.sort_by(|left, right| compare_rows(left, right, &query.order));
@@ -364,7 +373,7 @@ async fn sorted_page(
     let page: Vec<_> = rows.iter().skip(from).take(query.page_size).cloned().collect();
     let next =
         (from + page.len() < rows.len()).then(|| Position { query: 0, vendor_token: None, skip: from + page.len() });
-    Ok((page, next))
+    Ok((page, next, rows.len()))
 }
 
 /// Every match of the query, up to [`MAX_SORTED_ROWS`] (more is a 400 asking for a narrower `where`).
@@ -403,15 +412,6 @@ async fn all_matches(
         }
     }
     Ok(rows)
-}
-
-async fn count(
-    state: &AppState,
-    instance: &InstanceRecord,
-    source: &Source<'_>,
-    query: &ListQuery,
-) -> Result<usize, ApiError> {
-    Ok(all_matches(state, instance, source, query).await?.len())
 }
 
 /// Orders rows by the `orderBy` fields: nulls last, numbers numerically, text ignoring ASCII case.

@@ -26,15 +26,7 @@ pub async fn read(
     HubAuth { instance }: HubAuth,
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
 ) -> HubResponse {
-    let result = async {
-        let (name, definition) = resolve(&instance, &object)?;
-        allow(name, definition, Operation::Get)?;
-        let id = record_id(&id)?;
-        let vendor =
-            send_json(&state, &instance, &VendorRequest::new(Method::GET, item_path(definition, "", id))).await?;
-        Ok(record_response(&instance, definition, &vendor, StatusCode::OK))
-    }
-    .await;
+    let result = read_item(&state, &instance, &object, None, &id).await;
     HubResponse::new(&instance, result)
 }
 
@@ -86,14 +78,7 @@ pub async fn delete(
     HubAuth { instance }: HubAuth,
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
 ) -> HubResponse {
-    let result = async {
-        let (name, definition) = resolve(&instance, &object)?;
-        allow(name, definition, Operation::Delete)?;
-        let id = record_id(&id)?;
-        send_json(&state, &instance, &VendorRequest::new(Method::DELETE, item_path(definition, "", id))).await?;
-        Ok(StatusCode::OK.into_response())
-    }
-    .await;
+    let result = delete_item(&state, &instance, &object, None, &id).await;
     HubResponse::new(&instance, result)
 }
 
@@ -119,14 +104,7 @@ pub async fn read_child(
     HubAuth { instance }: HubAuth,
     PathParam((_hub, object, id, child, child_id)): PathParam<(String, String, String, String, String)>,
 ) -> HubResponse {
-    let result = async {
-        let (_, child_name, definition) = resolve_child(&instance, &object, &child)?;
-        allow(child_name, definition, Operation::Get)?;
-        let path = item_path(definition, &record_id(&id)?.to_string(), record_id(&child_id)?);
-        let vendor = send_json(&state, &instance, &VendorRequest::new(Method::GET, path)).await?;
-        Ok(record_response(&instance, definition, &vendor, StatusCode::OK))
-    }
-    .await;
+    let result = read_item(&state, &instance, &object, Some((&id, &child)), &child_id).await;
     HubResponse::new(&instance, result)
 }
 
@@ -135,15 +113,58 @@ pub async fn delete_child(
     HubAuth { instance }: HubAuth,
     PathParam((_hub, object, id, child, child_id)): PathParam<(String, String, String, String, String)>,
 ) -> HubResponse {
-    let result = async {
-        let (_, child_name, definition) = resolve_child(&instance, &object, &child)?;
-        allow(child_name, definition, Operation::Delete)?;
-        let path = item_path(definition, &record_id(&id)?.to_string(), record_id(&child_id)?);
-        send_json(&state, &instance, &VendorRequest::new(Method::DELETE, path)).await?;
-        Ok(StatusCode::OK.into_response())
-    }
-    .await;
+    let result = delete_item(&state, &instance, &object, Some((&id, &child)), &child_id).await;
     HubResponse::new(&instance, result)
+}
+
+/// GET of one record of `object` (or of its `child` under a parent id), mapped.
+async fn read_item(
+    state: &AppState,
+    instance: &InstanceRecord,
+    object: &str,
+    child: Option<(&str, &str)>,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let (definition, path) = item(instance, object, child, id, Operation::Get)?;
+    let vendor = send_json(state, instance, &VendorRequest::new(Method::GET, path)).await?;
+    Ok(record_response(instance, definition, &vendor, StatusCode::OK))
+}
+
+/// DELETE of one record of `object` (or of its `child` under a parent id).
+async fn delete_item(
+    state: &AppState,
+    instance: &InstanceRecord,
+    object: &str,
+    child: Option<(&str, &str)>,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let (_, path) = item(instance, object, child, id, Operation::Delete)?;
+    send_json(state, instance, &VendorRequest::new(Method::DELETE, path)).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// The definition and vendor path of record `id` of `object`, or of its child object
+/// `child.1` under parent `child.0`, once `operation` is checked to be allowed.
+fn item(
+    instance: &InstanceRecord,
+    object: &str,
+    child: Option<(&str, &str)>,
+    id: &str,
+    operation: Operation,
+) -> Result<(&'static ObjectDef, String), ApiError> {
+    let (name, definition) = match child {
+        None => resolve(instance, object)?,
+        Some((_, child)) => {
+            let (_, name, definition) = resolve_child(instance, object, child)?;
+            (name, definition)
+        }
+    };
+    allow(name, definition, operation)?;
+    let parent_id = match child {
+        None => String::new(),
+        Some((parent_id, _)) => record_id(parent_id)?.to_string(),
+    };
+    Ok((definition, item_path(definition, &parent_id, record_id(id)?)))
 }
 
 /// Creates a record of `definition` in the vendor collection `collection` from the hub body.
