@@ -145,11 +145,16 @@ pub async fn send_json(
     request: &VendorRequest,
 ) -> Result<Value, ApiError> {
     let reply = send(state, instance, request).await?;
-    let json: Value =
-        if reply.body.is_empty() { Value::Null } else { serde_json::from_slice(&reply.body).unwrap_or(Value::Null) };
+    let parsed: Option<Value> =
+        if reply.body.is_empty() { Some(Value::Null) } else { serde_json::from_slice(&reply.body).ok() };
     if (200..300).contains(&reply.status) {
-        return Ok(json);
+        // A success that is not JSON would map to a record of nulls: a vendor fault, not data.
+        return parsed.ok_or_else(|| ApiError::VendorError {
+            message: "The vendor's answer was not JSON".into(),
+            provider_message: None,
+        });
     }
+    let json = parsed.unwrap_or(Value::Null);
     Err(vendor_error(reply.status, &json))
 }
 
