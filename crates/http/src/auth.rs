@@ -7,6 +7,8 @@
 //!   too). The user secret is always verified (with the organization secret when sent); the
 //!   instance token names the instance, which must belong to the caller's organization (else a 404,
 //!   as if it did not exist). A deleted or reissued token is a 401, a disabled instance a 403.
+//!   A console hub call (Test connection, "try it") carries its instance in a request extension
+//!   instead, set only in process by `console::hub_call`.
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use domain::auth_header::{self, Credentials, Part};
 use store::{InstanceRecord, Organization, User};
 
 use crate::caller_cache::CallerCache;
+use crate::console::hub_call::ConsoleCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -75,6 +78,9 @@ impl FromRequestParts<AppState> for HubAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(ConsoleCaller(instance)) = parts.extensions.get::<ConsoleCaller>() {
+            return admit(Arc::clone(instance));
+        }
         let credentials = credentials(parts)?;
         let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
         let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
@@ -101,19 +107,24 @@ impl FromRequestParts<AppState> for HubAuth {
             // Another organization's instance does not exist, as far as this caller can tell.
             return Err(ApiError::NotFound("No such instance".into()));
         }
-        if instance.disabled {
-            return Err(ApiError::Forbidden {
-                message: format!(
-                    "Instance {} is disabled; enable it with PUT /instances/{}/enabled",
-                    instance.id, instance.id
-                ),
-                provider_message: None,
-            });
-        }
-        let instance = Arc::new(instance);
-        state.callers.put(key, Arc::clone(&instance), epoch);
-        Ok(HubAuth { instance })
+        let admitted = admit(Arc::new(instance))?;
+        state.callers.put(key, Arc::clone(&admitted.instance), epoch);
+        Ok(admitted)
     }
+}
+
+/// A hub caller for `instance`, unless it is disabled (403).
+fn admit(instance: Arc<InstanceRecord>) -> Result<HubAuth, ApiError> {
+    if instance.disabled {
+        return Err(ApiError::Forbidden {
+            message: format!(
+                "Instance {} is disabled; enable it with PUT /instances/{}/enabled",
+                instance.id, instance.id
+            ),
+            provider_message: None,
+        });
+    }
+    Ok(HubAuth { instance })
 }
 
 impl FromRequestParts<AppState> for TokenInstance {

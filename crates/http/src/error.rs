@@ -73,7 +73,7 @@ impl From<StoreError> for ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::Domain(DomainError::ElementNotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Domain(DomainError::BadAuthorization(_)) => StatusCode::UNAUTHORIZED,

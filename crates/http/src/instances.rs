@@ -2,14 +2,15 @@
 //! list, get, patch, delete, enable/disable, and the Junction extensions `PUT /instances/{id}/tokens/refresh`
 //! (refresh the vendor tokens now) and `PUT /instances/{id}/token` (issue a new instance token).
 //!
-//! Also trace logging (`PUT|DELETE /instances/{id}/trace-logging`, the flag only), and the id-less
+//! Also trace logging (`PUT|DELETE /instances/{id}/trace-logging`: while on, the instance's vendor
+//! calls are recorded and shown on its console page), and the id-less
 //! `PUT|DELETE /instances/enabled` and `/instances/trace-logging`, which act on the instance the
 //! `Element` token of a `User, Organization, Element` header names ([`TokenInstance`]). The
 //! configuration sub-resource is in [`crate::instance_configuration`], `PUT /instances/{id}`
 //! (re-authentication) in [`crate::reauthentication`].
 //!
 //! Every route acts only on the caller's organization: another organization's instance is a 404.
-//! Not built: events (they arrive with the events issue), docs, and the id-less forms on the
+//! Not built: events (they arrive with the events issue), and the id-less forms on the
 //! collection path itself (`GET|PUT|PATCH|DELETE /instances` with an `Element` token): `GET
 //! /instances` is the list, and a collection path whose meaning depends on a header part is refused
 //! as a footgun; use `/instances/{id}`.
@@ -282,8 +283,8 @@ async fn trace_off_by_token(State(state): State<AppState>, caller: TokenInstance
     set_trace_logging(&state, &caller.auth, caller.instance.id, false).await
 }
 
-/// Sets `traceLoggingEnabled`; a body (the platforms' optional `config`) is ignored. The flag is
-/// stored and shown; what trace logging records is not built yet.
+/// Sets `traceLoggingEnabled`; a body (the platforms' optional `config`) is ignored. While it is on,
+/// `hub::vendor` records each vendor call (method, path, status, time) in the instance's trace log.
 async fn set_trace_logging(state: &AppState, auth: &PlatformAuth, id: Id, on: bool) -> Result<Response, ApiError> {
     let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
     let record = state.store.update_instance(auth.organization.id, id, patch).await?;

@@ -1,6 +1,6 @@
-//! Junction's HTTP API: the platform API under `/elements/api-v2` (elements, instances), the hub
-//! API (`/hubs/{hub}/...`: the vendor's data through the object mappings), and the health probes
-//! at the root.
+//! Junction's HTTP surface: the platform API under `/elements/api-v2` (elements, instances), the hub
+//! API (`/hubs/{hub}/...`: the vendor's data through the object mappings), the web console at `/`,
+//! and the health probes.
 //!
 //! # Layout
 //! - [`state`]: the one [`AppState`] every handler receives;
@@ -13,12 +13,16 @@
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`token_refresh`]: the one way vendor tokens are refreshed (the store's critical section);
 //! - [`caller_cache`]: hub callers recently authenticated (bounded staleness);
-//! - [`instance_view`]: the instance as the seeds show it on the wire.
+//! - [`instance_view`]: the instance as the seeds show it on the wire;
+//! - [`console`]: the web console at `/` (HTML pages, sessions, the browser OAuth flow);
+//! - [`api_docs`]: the OpenAPI documents of the hub and platform APIs.
 //!
 //! Business rules live in `domain`; vendor HTTP for OAuth in `connector`; SQL in `store`.
 
+pub mod api_docs;
 pub mod auth;
 pub mod caller_cache;
+pub mod console;
 pub mod elements;
 pub mod error;
 pub mod health;
@@ -49,9 +53,10 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
-    let api = api.merge(organizations::routes());
+    let api = api.merge(organizations::routes()).merge(api_docs::routes());
     Router::new()
         .nest(API_PREFIX, api)
+        .merge(console::routes())
         .merge(health::routes())
         .merge(metrics::routes())
         .fallback(error::not_found)

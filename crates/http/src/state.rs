@@ -21,6 +21,9 @@ pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
 /// How many calls may queue per OAuth client before further ones get a 429 at once.
 pub const MAX_RATE_LIMIT_QUEUE: usize = 1000;
 
+/// The base URL of `junction serve` with its default bind address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 /// Everything a handler needs; cheap to clone (every field is shared).
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -42,6 +45,9 @@ pub struct AppState {
     pub sandbox: bool,
     /// The process's metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// The externally visible base URL (`--public-url`), without a trailing slash: the console's
+    /// OAuth callback, its cookies' `Secure` flag, and the API documents' server.
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
@@ -58,7 +64,14 @@ impl AppState {
             callers: Arc::default(),
             sandbox,
             metrics: Arc::new(Metrics::new()),
+            public_url: Arc::from(DEFAULT_PUBLIC_URL),
         }
+    }
+
+    /// The same state served at `public_url` (`--public-url`).
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.public_url = Arc::from(public_url.trim_end_matches('/'));
+        self
     }
 
     /// The same state with other vendor rate limits (`--vendor-limits`).

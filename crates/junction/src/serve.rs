@@ -71,16 +71,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The simulator must outlive the server: `_sandbox` is dropped (and stopped) at the end of `run`.
     let (endpoints, policy, _sandbox) = vendor(&args).await?;
     let sandbox = args.sandbox || args.sandbox_url.is_some();
-    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox)
-        .with_vendor_limits(args.vendor_limits)
-        .with_vendor_timeout(std::time::Duration::from_secs(args.vendor_timeout.max(1)));
     let listener =
         tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let public_url = public_url(args.public_url.as_deref(), addr)?;
+    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox)
+        .with_vendor_limits(args.vendor_limits)
+        .with_vendor_timeout(std::time::Duration::from_secs(args.vendor_timeout.max(1)))
+        .with_public_url(&public_url);
     // Bootstrap last, once everything that can fail at startup has succeeded, so that printed
     // secrets always belong to a server that started.
     bootstrap(store.as_ref()).await?;
-    let addr = listener.local_addr()?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     tracing::info!(%addr, %public_url, sandbox, vendor_limits = ?args.vendor_limits, "junction listening; API under /elements/api-v2");
     // The background token refresh stops when `stop` is dropped: on a shutdown signal, or when the
     // server ends for any other reason.
@@ -105,6 +106,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The externally visible base URL: `--public-url` (an absolute http(s) URL), else `http://<bind>`.
+fn public_url(configured: Option<&str>, addr: std::net::SocketAddr) -> anyhow::Result<String> {
+    let Some(configured) = configured else { return Ok(format!("http://{addr}")) };
+    let url = url::Url::parse(configured).with_context(|| format!("--public-url {configured} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!("--public-url must be an absolute http(s) URL, got {configured}");
+    }
+    Ok(configured.trim_end_matches('/').to_string())
 }
 
 /// The master key: `--master-key-file`, else `JUNCTION_MASTER_KEY`, else a key file beside SQLite.

@@ -230,3 +230,44 @@ pub enum RefreshOutcome {
     Invalid,
     Failed,
 }
+
+/// An authorization the web console started: the Authenticate form as typed, kept server-side from
+/// the redirect to the vendor until the vendor redirects back to `/oauth/callback`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    pub organization_id: Id,
+    pub user_id: Id,
+    /// The form as JSON. It holds the OAuth client secret and the Encrypted Key, so it is sealed at
+    /// rest, bound to its row.
+    pub request: Secret,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What [`crate::Store::take_pending_authorization`] found for a `state`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingTake {
+    /// The authorization, now removed: a second take of the same state finds [`PendingTake::Unknown`].
+    Found(PendingAuthorization),
+    /// It existed but expired; removed.
+    Expired,
+    /// It existed but another browser session started it; removed (a state leaked to another
+    /// browser must not create an instance in the victim's organization).
+    OtherSession,
+    /// No such state: never issued, already used, or pruned.
+    Unknown,
+}
+
+/// How many traced vendor calls an instance keeps.
+pub const VENDOR_CALLS_KEPT: u32 = 100;
+
+/// One vendor call made for an instance while its trace logging was on (newest kept, per instance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VendorCall {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    /// The vendor path and query as sent (no credentials: the token travels in a header).
+    pub path: String,
+    /// The vendor's HTTP status; 0 when no answer came (timeout, connection refused).
+    pub status: u16,
+    pub duration_ms: u32,
+}

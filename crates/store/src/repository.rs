@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::crypto::{CryptoError, Keyring};
 use crate::records::{
-    CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page, RefreshDecision,
-    RefreshResult, Secret, TokenEvent, User,
+    CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
+    PendingAuthorization, PendingTake, RefreshDecision, RefreshResult, Secret, TokenEvent, User, VendorCall,
 };
 
 /// Errors of the store. No message ever contains a secret: sqlx errors carry no bound values, and
@@ -160,6 +160,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Returns how many instances were re-sealed. Another node still holding only the old key must be
     /// restarted with the new keyring.
     async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64>;
+
+    /// Appends a vendor call to the instance's trace log, keeping only its newest
+    /// [`crate::VENDOR_CALLS_KEPT`] entries.
+    async fn record_vendor_call(&self, instance_id: Id, call: &VendorCall) -> Result<()>;
+
+    /// The newest `limit` traced vendor calls of an instance, newest first.
+    async fn list_vendor_calls(&self, instance_id: Id, limit: u32) -> Result<Vec<VendorCall>>;
+
+    /// Starts a web console session for `user_id` that ends at `expires_at`, and returns its id (the
+    /// cookie value: 256 random bits), stored only as a keyed hash. Expired sessions are pruned here.
+    async fn create_console_session(&self, user_id: Id, expires_at: DateTime<Utc>) -> Result<Secret>;
+
+    /// The user and organization of a console session that is still live at `now`, or `None`
+    /// (unknown, signed out, expired, or its user deleted).
+    async fn find_console_session(&self, session: &Secret, now: DateTime<Utc>) -> Result<Option<(User, Organization)>>;
+
+    /// Ends a console session (sign-out); an unknown session is not an error.
+    async fn delete_console_session(&self, session: &Secret) -> Result<()>;
+
+    /// Remembers an authorization started by console `session` under `state` (the random part of the
+    /// OAuth `state` parameter), keyed by hashes of both; the request is sealed. Expired pending
+    /// authorizations are pruned here.
+    async fn save_pending_authorization(
+        &self,
+        state: &Secret,
+        session: &Secret,
+        pending: &PendingAuthorization,
+    ) -> Result<()>;
+
+    /// Removes the pending authorization of `state` and returns it if `session` started it and it is
+    /// live at `now`. Removal and read are one statement, so of two concurrent takes at most one
+    /// finds it (single use, across nodes).
+    async fn take_pending_authorization(
+        &self,
+        state: &Secret,
+        session: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<PendingTake>;
 
     /// `Ok` when the database answers (readiness probe).
     async fn ping(&self) -> Result<()>;

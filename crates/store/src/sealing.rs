@@ -1,4 +1,5 @@
-//! How instance rows are sealed and opened: which associated data each sealed column is bound to,
+//! How instance rows (and pending authorizations) are sealed and opened: which associated data each
+//! sealed column is bound to,
 //! the row-level key state shared by both store implementations, and the raw row type.
 //!
 //! Database-independent: the SQL implementations fetch a [`RawInstance`] and hand it here.
@@ -17,6 +18,8 @@ use crate::repository::{Result, StoreError};
 pub(crate) const USER_PURPOSE: &str = "user";
 pub(crate) const ORGANIZATION_PURPOSE: &str = "organization";
 pub(crate) const INSTANCE_TOKEN_PURPOSE: &str = "instance-token";
+pub(crate) const CONSOLE_SESSION_PURPOSE: &str = "console-session";
+pub(crate) const OAUTH_STATE_PURPOSE: &str = "oauth-state";
 
 /// The keys a store works with. Replaced as a whole by a rotation.
 pub(crate) struct Keys {
@@ -57,6 +60,12 @@ fn secrets_aad(id: Id) -> String {
 /// Associated data binding an instance's sealed token to its row.
 fn token_aad(id: Id) -> String {
     format!("instance:{id}:token")
+}
+
+/// Associated data binding a pending authorization's sealed request to its row: its state, and the
+/// organization and user it will act for (a request moved to another row or tenant fails to open).
+pub(crate) fn pending_authorization_aad(state_lookup: &str, organization_id: Id, user_id: Id) -> String {
+    format!("pending_authorization:{state_lookup}:{organization_id}:{user_id}")
 }
 
 /// An instance row as stored: sealed columns still sealed, JSON columns still text.
@@ -139,7 +148,12 @@ impl Keys {
 /// Constant-time equality of two secrets (the lookup hash already matched; this guards the last step
 /// against any future change of the lookup scheme).
 pub(crate) fn secrets_equal(a: &Secret, b: &Secret) -> bool {
-    a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
+    texts_equal(a.expose(), b.expose())
+}
+
+/// Constant-time equality of two texts derived from secrets (lookup hashes compared in the application).
+pub(crate) fn texts_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// Now, at microsecond precision: PostgreSQL keeps microseconds, so truncating here makes a value

@@ -91,13 +91,14 @@ macro_rules! implement_store {
         use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
         use crate::records::{
             CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
-            RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent, TokenPair, User, ACCESS_TOKEN_KEY,
-            REFRESH_TOKEN_KEY,
+            PendingAuthorization, PendingTake, RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent,
+            TokenPair, User, VendorCall, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
         };
         use crate::repository::{RefreshFn, Result, Store, StoreError};
         use crate::sealing::{
-            config_json, micros, now, secrets_equal, tags_json, Keys, RawInstance, INSTANCE_COLUMNS,
-            INSTANCE_TOKEN_PURPOSE, ORGANIZATION_PURPOSE, USER_PURPOSE,
+            config_json, micros, now, pending_authorization_aad, secrets_equal, tags_json, texts_equal, Keys,
+            RawInstance, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE, OAUTH_STATE_PURPOSE,
+            ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
         use crate::shared_sql::{
             decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
@@ -824,6 +825,8 @@ macro_rules! implement_store {
                     "SELECT {INSTANCE_COLUMNS} FROM instances WHERE key_version <> $1 ORDER BY id LIMIT $2{}",
                     self.dialect.for_update
                 );
+                // Console sessions hold no sealed data, and pending authorizations live minutes: the
+                // older key stays in the keyring during a rotation, so they are left to expire.
                 let mut resealed = 0u64;
                 loop {
                     let mut tx = self.begin_write().await?;
@@ -849,6 +852,199 @@ macro_rules! implement_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(resealed)
+            }
+
+            async fn record_vendor_call(&self, instance_id: Id, call: &VendorCall) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO vendor_calls (instance_id, at, method, path, status, duration_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(instance_id)
+                .bind(micros(call.at))
+                .bind(&call.method)
+                .bind(&call.path)
+                .bind(i32::from(call.status))
+                .bind(i64::from(call.duration_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => StoreError::Database(e),
+                })?;
+                // Everything at or below the newest row beyond the kept ones (none while fewer are
+                // stored: the comparison with NULL is never true).
+                sqlx::query(
+                    "DELETE FROM vendor_calls WHERE instance_id = $1 AND id <= \
+                     (SELECT id FROM vendor_calls WHERE instance_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .bind(instance_id)
+                .bind(i64::from(VENDOR_CALLS_KEPT))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_vendor_calls(&self, instance_id: Id, limit: u32) -> Result<Vec<VendorCall>> {
+                let rows = sqlx::query(
+                    "SELECT at, method, path, status, duration_ms FROM vendor_calls WHERE instance_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(instance_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let status: i32 = row.try_get("status")?;
+                        let duration_ms: i64 = row.try_get("duration_ms")?;
+                        Ok(VendorCall {
+                            at: row.try_get("at")?,
+                            method: row.try_get("method")?,
+                            path: row.try_get("path")?,
+                            status: u16::try_from(status).map_err(|_| StoreError::Corrupt("vendor call status"))?,
+                            duration_ms: u32::try_from(duration_ms)
+                                .map_err(|_| StoreError::Corrupt("vendor call duration"))?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn create_console_session(&self, user_id: Id, expires_at: DateTime<Utc>) -> Result<Secret> {
+                let session = Secret::new(crypto::generate_secret());
+                let created_at = now();
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO console_sessions (session_lookup, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(self.keys.get().lookup(CONSOLE_SESSION_PURPOSE, &session))
+                .bind(user_id)
+                .bind(created_at)
+                .bind(micros(expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => on_unique("console session")(e),
+                })?;
+                tx.commit().await?;
+                Ok(session)
+            }
+
+            async fn find_console_session(
+                &self,
+                session: &Secret,
+                now: DateTime<Utc>,
+            ) -> Result<Option<(User, Organization)>> {
+                let row = sqlx::query(
+                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, \
+                     o.name AS org_name, o.created_at AS org_created_at \
+                     FROM console_sessions s JOIN users u ON u.id = s.user_id \
+                     JOIN organizations o ON o.id = u.organization_id \
+                     WHERE s.session_lookup = $1 AND s.expires_at > $2",
+                )
+                .bind(self.keys.get().lookup(CONSOLE_SESSION_PURPOSE, session))
+                .bind(micros(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(user_and_organization).transpose()
+            }
+
+            async fn delete_console_session(&self, session: &Secret) -> Result<()> {
+                sqlx::query("DELETE FROM console_sessions WHERE session_lookup = $1")
+                    .bind(self.keys.get().lookup(CONSOLE_SESSION_PURPOSE, session))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn save_pending_authorization(
+                &self,
+                state: &Secret,
+                session: &Secret,
+                pending: &PendingAuthorization,
+            ) -> Result<()> {
+                let keys = self.keys.get();
+                let state_lookup = keys.lookup(OAUTH_STATE_PURPOSE, state);
+                let aad = pending_authorization_aad(&state_lookup, pending.organization_id, pending.user_id);
+                let sealed = keys.ring.seal(pending.request.expose().as_bytes(), &aad);
+                let created_at = now();
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM pending_authorizations WHERE expires_at < $1")
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO pending_authorizations (state_lookup, session_lookup, organization_id, user_id, \
+                     request_sealed, key_version, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&state_lookup)
+                .bind(keys.lookup(CONSOLE_SESSION_PURPOSE, session))
+                .bind(pending.organization_id)
+                .bind(pending.user_id)
+                .bind(sealed.encode_payload())
+                .bind(sealed.key_version)
+                .bind(created_at)
+                .bind(micros(pending.expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e.as_database_error() {
+                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                    _ => on_unique("pending authorization")(e),
+                })?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_pending_authorization(
+                &self,
+                state: &Secret,
+                session: &Secret,
+                now: DateTime<Utc>,
+            ) -> Result<PendingTake> {
+                let keys = self.keys.get();
+                let state_lookup = keys.lookup(OAUTH_STATE_PURPOSE, state);
+                // One statement removes and reads: of concurrent takes, the others find no row
+                // (PostgreSQL: they wait on the row lock, then see it gone). `fetch_all`, so the
+                // statement runs to completion before the commit.
+                let mut tx = self.begin_write().await?;
+                let rows = sqlx::query(
+                    "DELETE FROM pending_authorizations WHERE state_lookup = $1 \
+                     RETURNING session_lookup, organization_id, user_id, request_sealed, key_version, expires_at",
+                )
+                .bind(&state_lookup)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let Some(row) = rows.first() else { return Ok(PendingTake::Unknown) };
+                let stored_session: String = row.try_get("session_lookup")?;
+                if !texts_equal(&stored_session, &keys.lookup(CONSOLE_SESSION_PURPOSE, session)) {
+                    return Ok(PendingTake::OtherSession);
+                }
+                let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+                if expires_at <= micros(now) {
+                    return Ok(PendingTake::Expired);
+                }
+                let organization_id: Id = row.try_get("organization_id")?;
+                let user_id: Id = row.try_get("user_id")?;
+                let payload: String = row.try_get("request_sealed")?;
+                // The row's own key version: it may predate a rotation (see `rotate_master_key`).
+                let sealed = Sealed::decode_payload(row.try_get("key_version")?, &payload)?;
+                let aad = pending_authorization_aad(&state_lookup, organization_id, user_id);
+                let request = String::from_utf8(keys.ring.open(&sealed, &aad)?)
+                    .map_err(|_| StoreError::Corrupt("pending authorization request"))?;
+                Ok(PendingTake::Found(PendingAuthorization {
+                    organization_id,
+                    user_id,
+                    request: Secret::new(request),
+                    expires_at,
+                }))
             }
 
             async fn ping(&self) -> Result<()> {

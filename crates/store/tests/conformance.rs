@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::TestDb;
 use store::{
-    InstancePatch, InstanceQuery, Keyring, MasterKey, NewInstance, RefreshDecision, RefreshFn, RefreshOutcome, Secret,
-    SecretMap, Store, StoreError, TokenPair, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY,
+    InstancePatch, InstanceQuery, Keyring, MasterKey, NewInstance, PendingAuthorization, PendingTake, RefreshDecision,
+    RefreshFn, RefreshOutcome, Secret, SecretMap, Store, StoreError, TokenPair, VendorCall, ACCESS_TOKEN_KEY,
+    REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -60,6 +61,19 @@ conformance!(
     an_organization_and_its_admin_are_created_together,
     a_reauthentication_during_a_refresh_wins,
     a_write_during_a_slow_refresh_is_not_blocked,
+    a_console_session_finds_its_user_until_it_expires_or_signs_out,
+    a_console_session_needs_an_existing_user,
+    a_session_id_is_not_stored_in_clear,
+    expired_sessions_and_pending_authorizations_are_pruned,
+    a_pending_authorization_is_taken_once,
+    concurrent_takes_of_one_state_succeed_once,
+    a_pending_authorization_of_another_session_is_refused_and_consumed,
+    an_expired_pending_authorization_is_refused,
+    the_pending_request_is_sealed_at_rest,
+    a_pending_request_moved_to_another_row_fails_to_open,
+    a_pending_authorization_survives_a_key_rotation,
+    vendor_calls_keep_only_the_newest,
+    deleting_an_instance_deletes_its_vendor_calls,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -682,4 +696,355 @@ async fn a_dropped_caller_does_not_lose_a_detached_refresh(db: Arc<TestDb>) {
         }
     }
     assert_eq!(stored, Some(Secret::new("refresh-late")));
+}
+
+/// Now at the stores' precision (microseconds), so values read back compare equal.
+fn now_micros() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn fresh_secret() -> Secret {
+    Secret::new(store::crypto::generate_secret())
+}
+
+/// A store with an organization and one of its users: (store, organization id, user id).
+async fn store_with_user(db: &TestDb) -> (Arc<dyn Store>, i64, i64) {
+    let (store, org) = store_with_org(db).await;
+    let (user, _) = store.create_user(org, "console@acme.example", true).await.unwrap();
+    (store, org, user.id)
+}
+
+/// The Authenticate form as the console would keep it, holding a client secret.
+fn pending(organization_id: i64, user_id: i64, expires_at: DateTime<Utc>) -> PendingAuthorization {
+    PendingAuthorization {
+        organization_id,
+        user_id,
+        request: Secret::new(r#"{"name":"crm","oauth.api.secret":"pending-client-secret"}"#),
+        expires_at,
+    }
+}
+
+async fn count(db: &TestDb, table: &str) -> usize {
+    let counted = db.raw_texts(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await;
+    counted[0].parse().unwrap()
+}
+
+async fn a_console_session_finds_its_user_until_it_expires_or_signs_out(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let now = now_micros();
+    let ends = now + TimeDelta::hours(8);
+    let session = store.create_console_session(user, ends).await.unwrap();
+    let other = store.create_console_session(user, ends).await.unwrap();
+    assert_ne!(session.expose(), other.expose(), "every session gets its own id");
+    assert!(session.expose().len() >= 43, "256 random bits");
+
+    let (found_user, found_org) = store.find_console_session(&session, now).await.unwrap().unwrap();
+    assert_eq!((found_user.id, found_org.id), (user, org));
+    assert_eq!(found_user.email, "console@acme.example");
+    assert_eq!(found_org.name, "acme");
+    assert!(store.find_console_session(&session, ends - TimeDelta::microseconds(1)).await.unwrap().is_some());
+    assert!(store.find_console_session(&session, ends).await.unwrap().is_none(), "over at its expiry");
+    assert!(store.find_console_session(&session, ends + TimeDelta::days(1)).await.unwrap().is_none());
+    assert!(store.find_console_session(&fresh_secret(), now).await.unwrap().is_none(), "unknown session");
+
+    store.delete_console_session(&session).await.unwrap();
+    assert!(store.find_console_session(&session, now).await.unwrap().is_none(), "signed out");
+    assert!(store.find_console_session(&other, now).await.unwrap().is_some(), "other sessions stay");
+    store.delete_console_session(&session).await.unwrap(); // signing out twice is no error
+}
+
+async fn a_console_session_needs_an_existing_user(db: Arc<TestDb>) {
+    let (store, _, user) = store_with_user(&db).await;
+    let ends = now_micros() + TimeDelta::hours(1);
+    let err = store.create_console_session(user + 1000, ends).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(count(&db, "console_sessions").await, 0);
+    // Deleting the user ends their sessions (the foreign key cascades).
+    let session = store.create_console_session(user, ends).await.unwrap();
+    db.raw_execute(&format!("DELETE FROM users WHERE id = {user}")).await;
+    assert!(store.find_console_session(&session, now_micros()).await.unwrap().is_none());
+    assert_eq!(count(&db, "console_sessions").await, 0);
+}
+
+async fn a_session_id_is_not_stored_in_clear(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let ends = now_micros() + TimeDelta::hours(1);
+    let session = store.create_console_session(user, ends).await.unwrap();
+    let state = fresh_secret();
+    store.save_pending_authorization(&state, &session, &pending(org, user, ends)).await.unwrap();
+
+    let mut stored = db.raw_texts("SELECT session_lookup || CAST(user_id AS TEXT) FROM console_sessions").await;
+    stored.extend(
+        db.raw_texts("SELECT state_lookup || session_lookup || request_sealed FROM pending_authorizations").await,
+    );
+    assert_eq!(stored.len(), 2);
+    let everything = stored.join("\n");
+    for secret in [session.expose(), state.expose()] {
+        assert!(!everything.contains(secret), "a session id or state is stored in clear");
+    }
+    // What is stored is the keyed hash: the same for the same session, in both tables.
+    let lookups = db.raw_texts("SELECT session_lookup FROM console_sessions").await;
+    assert_eq!(db.raw_texts("SELECT session_lookup FROM pending_authorizations").await, lookups);
+    assert_eq!(lookups[0].len(), 43, "an HMAC-SHA256, base64url");
+}
+
+async fn expired_sessions_and_pending_authorizations_are_pruned(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let past = now_micros() - TimeDelta::minutes(1);
+    let future = now_micros() + TimeDelta::hours(1);
+    let stale = store.create_console_session(user, past).await.unwrap();
+    let live = store.create_console_session(user, future).await.unwrap();
+    assert_eq!(count(&db, "console_sessions").await, 1, "the expired session was pruned");
+    assert!(store.find_console_session(&live, now_micros()).await.unwrap().is_some());
+    assert!(store.find_console_session(&stale, past - TimeDelta::seconds(1)).await.unwrap().is_none());
+
+    let stale_state = fresh_secret();
+    store.save_pending_authorization(&stale_state, &live, &pending(org, user, past)).await.unwrap();
+    let live_state = fresh_secret();
+    store.save_pending_authorization(&live_state, &live, &pending(org, user, future)).await.unwrap();
+    assert_eq!(count(&db, "pending_authorizations").await, 1, "the expired authorization was pruned");
+    let early = past - TimeDelta::seconds(1);
+    assert_eq!(store.take_pending_authorization(&stale_state, &live, early).await.unwrap(), PendingTake::Unknown);
+    assert!(matches!(
+        store.take_pending_authorization(&live_state, &live, now_micros()).await.unwrap(),
+        PendingTake::Found(_)
+    ));
+}
+
+async fn a_pending_authorization_is_taken_once(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let now = now_micros();
+    let session = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let (state, other_state) = (fresh_secret(), fresh_secret());
+    let saved = pending(org, user, now + TimeDelta::minutes(10));
+    store.save_pending_authorization(&state, &session, &saved).await.unwrap();
+    store.save_pending_authorization(&other_state, &session, &pending(org, user, saved.expires_at)).await.unwrap();
+    let err = store.save_pending_authorization(&state, &session, &saved).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "a state is saved once: {err:?}");
+
+    assert_eq!(store.take_pending_authorization(&state, &session, now).await.unwrap(), PendingTake::Found(saved));
+    assert_eq!(store.take_pending_authorization(&state, &session, now).await.unwrap(), PendingTake::Unknown);
+    assert_eq!(store.take_pending_authorization(&fresh_secret(), &session, now).await.unwrap(), PendingTake::Unknown);
+    assert!(
+        matches!(store.take_pending_authorization(&other_state, &session, now).await.unwrap(), PendingTake::Found(_)),
+        "taking one state leaves the others"
+    );
+}
+
+async fn concurrent_takes_of_one_state_succeed_once(db: Arc<TestDb>) {
+    let ring = keyring();
+    let first = db.connect(ring.clone()).await;
+    let second = db.connect(ring).await;
+    let (org, _) = first.create_organization("acme").await.unwrap();
+    let (user, _) = first.create_user(org.id, "console@acme.example", true).await.unwrap();
+    let now = now_micros();
+    let session = first.create_console_session(user.id, now + TimeDelta::hours(1)).await.unwrap();
+    for round in 0..5 {
+        let state = fresh_secret();
+        first
+            .save_pending_authorization(&state, &session, &pending(org.id, user.id, now + TimeDelta::minutes(10)))
+            .await
+            .unwrap();
+        let tasks = 8;
+        let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+        let mut handles = Vec::new();
+        for task in 0..tasks {
+            // Half the takers on another pool: two nodes receiving the same callback.
+            let store = Arc::clone(if task % 2 == 0 { &first } else { &second });
+            let (state, session, barrier) = (state.clone(), session.clone(), Arc::clone(&barrier));
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store.take_pending_authorization(&state, &session, now).await.unwrap()
+            }));
+        }
+        let mut found = 0;
+        for handle in handles {
+            match handle.await.unwrap() {
+                PendingTake::Found(_) => found += 1,
+                PendingTake::Unknown => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(found, 1, "round {round}: exactly one take finds the state");
+    }
+    assert_eq!(count(&db, "pending_authorizations").await, 0);
+}
+
+async fn a_pending_authorization_of_another_session_is_refused_and_consumed(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let now = now_micros();
+    let victim = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let attacker = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let state = fresh_secret();
+    store.save_pending_authorization(&state, &victim, &pending(org, user, now + TimeDelta::minutes(10))).await.unwrap();
+
+    assert_eq!(store.take_pending_authorization(&state, &attacker, now).await.unwrap(), PendingTake::OtherSession);
+    // Refused and removed: the rightful session cannot replay it either (a leaked state is burnt).
+    assert_eq!(store.take_pending_authorization(&state, &victim, now).await.unwrap(), PendingTake::Unknown);
+}
+
+async fn an_expired_pending_authorization_is_refused(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let now = now_micros();
+    let session = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let expires_at = now + TimeDelta::minutes(10);
+    let (state, later_state) = (fresh_secret(), fresh_secret());
+    store.save_pending_authorization(&state, &session, &pending(org, user, expires_at)).await.unwrap();
+    store.save_pending_authorization(&later_state, &session, &pending(org, user, expires_at)).await.unwrap();
+
+    assert_eq!(store.take_pending_authorization(&state, &session, expires_at).await.unwrap(), PendingTake::Expired);
+    assert_eq!(store.take_pending_authorization(&state, &session, now).await.unwrap(), PendingTake::Unknown, "removed");
+    let just_before = expires_at - TimeDelta::microseconds(1);
+    assert!(matches!(
+        store.take_pending_authorization(&later_state, &session, just_before).await.unwrap(),
+        PendingTake::Found(_)
+    ));
+}
+
+async fn the_pending_request_is_sealed_at_rest(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let now = now_micros();
+    let session = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let state = fresh_secret();
+    let saved = pending(org, user, now + TimeDelta::minutes(10));
+    store.save_pending_authorization(&state, &session, &saved).await.unwrap();
+
+    let stored = db
+        .raw_texts(
+            "SELECT state_lookup || session_lookup || request_sealed || CAST(key_version AS TEXT) \
+             FROM pending_authorizations",
+        )
+        .await
+        .join("\n");
+    assert!(!stored.is_empty());
+    for clear in ["pending-client-secret", "oauth.api.secret"] {
+        assert!(!stored.contains(clear), "the request is stored in clear");
+    }
+    // Nor can it reach a log line: `Debug` masks the request.
+    assert!(!format!("{saved:?}").contains("pending-client-secret"));
+    let PendingTake::Found(taken) = store.take_pending_authorization(&state, &session, now).await.unwrap() else {
+        panic!("the saved authorization is found")
+    };
+    assert_eq!(taken.request.expose(), saved.request.expose());
+}
+
+async fn a_pending_request_moved_to_another_row_fails_to_open(db: Arc<TestDb>) {
+    let (store, org, user) = store_with_user(&db).await;
+    let (other_org, _) = store.create_organization("other").await.unwrap();
+    let now = now_micros();
+    let session = store.create_console_session(user, now + TimeDelta::hours(1)).await.unwrap();
+    let (a, b, c) = (fresh_secret(), fresh_secret(), fresh_secret());
+    for state in [&a, &b, &c] {
+        store
+            .save_pending_authorization(state, &session, &pending(org, user, now + TimeDelta::minutes(10)))
+            .await
+            .unwrap();
+    }
+    let [lookup_a, lookup_b, lookup_c] = <[String; 3]>::try_from(
+        db.raw_texts("SELECT state_lookup FROM pending_authorizations ORDER BY created_at, state_lookup").await,
+    )
+    .unwrap();
+    // Which row is which does not matter: copy one row's sealed request onto another.
+    db.raw_execute(&format!(
+        "UPDATE pending_authorizations SET request_sealed = \
+         (SELECT request_sealed FROM pending_authorizations WHERE state_lookup = '{lookup_a}') \
+         WHERE state_lookup = '{lookup_b}'"
+    ))
+    .await;
+    // And point a third row at another organization.
+    db.raw_execute(&format!(
+        "UPDATE pending_authorizations SET organization_id = {} WHERE state_lookup = '{lookup_c}'",
+        other_org.id
+    ))
+    .await;
+    let mut unauthentic = 0;
+    for state in [&a, &b, &c] {
+        match store.take_pending_authorization(state, &session, now).await {
+            Err(StoreError::Crypto(store::CryptoError::Unauthentic)) => unauthentic += 1,
+            Ok(PendingTake::Found(found)) => assert_eq!(found.organization_id, org),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(unauthentic, 2, "the moved request and the re-pointed row fail to open");
+}
+
+async fn a_pending_authorization_survives_a_key_rotation(db: Arc<TestDb>) {
+    let old = MasterKey::generate();
+    let store = db.connect(Keyring::new(old.clone())).await;
+    let (org, _) = store.create_organization("acme").await.unwrap();
+    let (user, _) = store.create_user(org.id, "console@acme.example", true).await.unwrap();
+    let now = now_micros();
+    let session = store.create_console_session(user.id, now + TimeDelta::hours(1)).await.unwrap();
+    let state = fresh_secret();
+    let saved = pending(org.id, user.id, now + TimeDelta::minutes(10));
+    store.save_pending_authorization(&state, &session, &saved).await.unwrap();
+
+    let new = MasterKey::generate();
+    store.rotate_master_key(Keyring::with_older(new.clone(), [old.clone()])).await.unwrap();
+    assert!(store.find_console_session(&session, now).await.unwrap().is_some(), "the lookup key is unchanged");
+    let after = fresh_secret();
+    store.save_pending_authorization(&after, &session, &saved).await.unwrap();
+    let versions =
+        db.raw_texts("SELECT CAST(key_version AS TEXT) FROM pending_authorizations ORDER BY created_at").await;
+    assert_eq!(versions, [old.version().to_string(), new.version().to_string()], "sealed under the key of its time");
+    assert_eq!(
+        store.take_pending_authorization(&state, &session, now).await.unwrap(),
+        PendingTake::Found(saved.clone())
+    );
+    assert_eq!(store.take_pending_authorization(&after, &session, now).await.unwrap(), PendingTake::Found(saved));
+}
+
+async fn vendor_calls_keep_only_the_newest(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let traced = store.insert_instance(new_instance(org, "traced", &[])).await.unwrap();
+    let other = store.insert_instance(new_instance(org, "other", &[])).await.unwrap();
+    let base = now_micros();
+    let call = |i: u32| VendorCall {
+        at: base + TimeDelta::milliseconds(i64::from(i)),
+        method: if i.is_multiple_of(2) { "GET".into() } else { "POST".into() },
+        path: format!("/crm/rest/v1/contacts?page={i}"),
+        status: if i % 10 == 9 { 0 } else { 200 },
+        duration_ms: i * 7,
+    };
+    store.record_vendor_call(other.id, &call(1000)).await.unwrap();
+    let total = VENDOR_CALLS_KEPT + 5;
+    for i in 0..total {
+        store.record_vendor_call(traced.id, &call(i)).await.unwrap();
+    }
+    store.record_vendor_call(other.id, &call(1001)).await.unwrap();
+
+    let kept = store.list_vendor_calls(traced.id, 1000).await.unwrap();
+    assert_eq!(kept.len(), VENDOR_CALLS_KEPT as usize);
+    assert_eq!(kept[0], call(total - 1), "newest first, read back as written");
+    assert_eq!(kept.last().unwrap(), &call(total - VENDOR_CALLS_KEPT));
+    assert!(kept.windows(2).all(|w| w[0].at > w[1].at));
+    assert!(kept.iter().any(|c| c.status == 0), "no answer is status 0");
+    let newest: Vec<_> = store.list_vendor_calls(traced.id, 3).await.unwrap().into_iter().map(|c| c.path).collect();
+    assert_eq!(newest, [call(total - 1).path, call(total - 2).path, call(total - 3).path]);
+    // The older ones are deleted, not merely hidden by the limit.
+    let stored = db.raw_texts(&format!("SELECT path FROM vendor_calls WHERE instance_id = {}", traced.id)).await;
+    assert_eq!(stored.len(), VENDOR_CALLS_KEPT as usize);
+    // Another instance's log is its own.
+    assert_eq!(store.list_vendor_calls(other.id, 1000).await.unwrap(), [call(1001), call(1000)]);
+}
+
+async fn deleting_an_instance_deletes_its_vendor_calls(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let kept = store.insert_instance(new_instance(org, "kept", &[])).await.unwrap();
+    let call = VendorCall {
+        at: now_micros(),
+        method: "GET".into(),
+        path: "/crm/rest/v1/contacts".into(),
+        status: 200,
+        duration_ms: 12,
+    };
+    store.record_vendor_call(instance.id, &call).await.unwrap();
+    store.record_vendor_call(kept.id, &call).await.unwrap();
+    store.delete_instance(org, instance.id).await.unwrap();
+    assert!(store.list_vendor_calls(instance.id, 100).await.unwrap().is_empty());
+    assert_eq!(count(&db, "vendor_calls").await, 1, "only the remaining instance's call");
+    assert_eq!(store.list_vendor_calls(kept.id, 100).await.unwrap(), std::slice::from_ref(&call));
+    let err = store.record_vendor_call(instance.id, &call).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }

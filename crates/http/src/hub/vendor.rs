@@ -92,7 +92,12 @@ pub async fn send(
                 retry_after_secs: throttled.retry_after_secs(),
             }
         })?;
-        let reply = match transmit(state, request, &tokens).await {
+        let started = std::time::Instant::now();
+        let sent = transmit(state, request, &tokens).await;
+        if instance.trace_logging {
+            trace(state, instance.id, request, sent.as_ref().map_or(0, |reply| reply.status), started.elapsed());
+        }
+        let reply = match sent {
             Ok(reply) => reply,
             // A timeout is not retried: the caller has already waited the whole timeout once.
             Err(ApiError::VendorError { .. }) if request.idempotent() && attempt < IDEMPOTENT_RETRIES => {
@@ -200,6 +205,29 @@ async fn transmit(state: &AppState, request: &VendorRequest, tokens: &Usable) ->
     let headers = response.headers().clone();
     let body = response.bytes().await.map_err(|error| transport_error(&error))?;
     Ok(VendorReply { status, headers, body })
+}
+
+/// Records one vendor call in the instance's trace log (trace logging on), without making the
+/// caller wait for the write; a failed write is logged and the call goes on.
+fn trace(state: &AppState, instance_id: i64, request: &VendorRequest, status: u16, took: Duration) {
+    let mut path = format!("/{}", request.path);
+    if !request.query.is_empty() {
+        path.push('?');
+        path.push_str(&serde_urlencoded::to_string(&request.query).unwrap_or_default());
+    }
+    let call = store::VendorCall {
+        at: Utc::now(),
+        method: request.method.to_string(),
+        path,
+        status,
+        duration_ms: u32::try_from(took.as_millis()).unwrap_or(u32::MAX),
+    };
+    let store = std::sync::Arc::clone(&state.store);
+    tokio::spawn(async move {
+        if let Err(error) = store.record_vendor_call(instance_id, &call).await {
+            tracing::warn!(instance_id, %error, "recording a traced vendor call failed");
+        }
+    });
 }
 
 /// A transport failure: 504 when the vendor did not answer in time, 502 when it could not be

@@ -101,11 +101,12 @@ impl Stack {
         let base = url::Url::parse(&sim.url()).expect("sim url");
         let endpoints = connector::endpoints::VendorEndpoints::simulator(&base).expect("endpoints");
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
-        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
-            .with_rate_limiter(options.vendor_limits, options.rate_limit_wait, options.rate_limit_queue)
-            .with_vendor_timeout(options.vendor_timeout);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
+            .with_rate_limiter(options.vendor_limits, options.rate_limit_wait, options.rate_limit_queue)
+            .with_vendor_timeout(options.vendor_timeout)
+            .with_public_url(&format!("http://{addr}"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, http_api::router(state)).await;
         });

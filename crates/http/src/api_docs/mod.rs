@@ -1,0 +1,69 @@
+//! The API documents (OpenAPI 3.1): one per element for its hub API, generated from the object
+//! catalog, and the platform API's own.
+//!
+//! - [`element_document`]: the hub API of one element, built with utoipa's `openapi` types from
+//!   `mapping`'s catalog;
+//! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions.
+//!
+//! Routes: `GET /elements/{keyOrId}/docs` (public, like the element itself), `GET
+//! /instances/{id}/docs` (platform auth; the instance's element's document) and `GET /docs`
+//! (public: it describes routes, not data).
+
+pub mod element_document;
+pub mod platform;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::elements::Element;
+use serde_json::Value;
+
+use crate::auth::PlatformAuth;
+use crate::error::ApiError;
+use crate::instances::instance_id;
+use crate::path_param::PathParam;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/docs", get(platform_docs))
+        .route("/elements/{key_or_id}/docs", get(element_docs))
+        .route("/instances/{id}/docs", get(instance_docs))
+}
+
+/// The OpenAPI document of `element`'s hub API, served from `state.public_url`.
+pub fn element_document(state: &AppState, element: &Element) -> Value {
+    to_json(element_document::build(&state.public_url, element))
+}
+
+/// The platform API's OpenAPI document, served from `state.public_url`.
+pub fn platform_document(state: &AppState) -> Value {
+    to_json(platform::document(&state.public_url))
+}
+
+/// utoipa's documents have string keys only, so serializing them cannot fail.
+fn to_json(document: utoipa::openapi::OpenApi) -> Value {
+    serde_json::to_value(document).unwrap_or_else(|error| unreachable!("an OpenAPI document is JSON: {error}"))
+}
+
+async fn platform_docs(State(state): State<AppState>) -> Json<Value> {
+    Json(platform_document(&state))
+}
+
+async fn element_docs(
+    State(state): State<AppState>,
+    PathParam(key_or_id): PathParam<String>,
+) -> Result<Json<Value>, ApiError> {
+    let element = state.catalog.find(&key_or_id)?;
+    Ok(Json(element_document(&state, element)))
+}
+
+async fn instance_docs(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let element = state.catalog.find(&record.element_key)?;
+    Ok(Json(element_document(&state, element)))
+}

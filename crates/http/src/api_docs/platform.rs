@@ -1,0 +1,373 @@
+//! The platform API's own OpenAPI document (`GET /docs`), derived by utoipa from
+//! documentation-only `#[utoipa::path]` functions: the handlers live in other modules
+//! ([`crate::elements`], [`crate::instances`], [`crate::instance_configuration`],
+//! [`crate::organizations`], [`crate::health`]), so each route is declared here once more, by
+//! hand, from their route tables. The `api_docs` integration test calls every documented path on
+//! the live router, so a route documented here that does not exist fails it.
+//!
+//! The hub API is not repeated: it depends on the element, and each element's document
+//! (`GET /elements/{keyOrId}/docs`) describes it.
+
+// The functions below exist only for their attributes: utoipa reads them, nothing calls them.
+#![allow(dead_code)]
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Server};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+
+use super::element_document::{AUTHORIZATION_FORMAT, SECURITY_SCHEME};
+
+/// The platform's document, served from `public_url` (no trailing slash). The probes live at the
+/// root rather than under the API prefix, so their paths carry their own server.
+pub fn document(public_url: &str) -> Document {
+    let mut document = PlatformApi::openapi();
+    document.servers = Some(vec![Server::new(format!("{public_url}{}", crate::API_PREFIX))]);
+    for probe in ["/healthz", "/readyz"] {
+        if let Some(item) = document.paths.paths.get_mut(probe) {
+            item.servers = Some(vec![Server::new(public_url)]);
+        }
+    }
+    document
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Junction platform API",
+        version = "1",
+        description = "Elements, instances, their configuration, organizations and users. The hub API \
+            (`/hubs/{hub}/...`) depends on the element: each element's document is at \
+            `GET /elements/{keyOrId}/docs`, and an instance's at `GET /instances/{id}/docs`."
+    ),
+    paths(
+        list_elements, element_keys, element, element_configuration, element_metadata, oauth_url_get,
+        oauth_url_post, element_docs, create_instance, list_instances, create_element_instance, get_instance,
+        reauthenticate_instance, update_instance, delete_instance, enable_instance, disable_instance,
+        trace_logging_on, trace_logging_off, enable_by_token, disable_by_token, trace_logging_on_by_token,
+        trace_logging_off_by_token, refresh_tokens, reissue_token, instance_docs, list_configuration,
+        get_configuration, update_configuration, list_configuration_by_token, get_configuration_by_token,
+        update_configuration_by_token, create_organization, create_user, me, platform_docs, healthz, readyz,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    tags(
+        (name = "elements", description = "The element catalog (no authentication)"),
+        (name = "instances", description = "Connected accounts of the caller's organization"),
+        (name = "configuration", description = "An instance's configuration entries"),
+        (name = "organizations", description = "Organizations and their users"),
+        (name = "docs", description = "These documents"),
+        (name = "health", description = "Probes, at the root rather than under /elements/api-v2"),
+    )
+)]
+struct PlatformApi;
+
+/// Adds the `Authorization` header scheme the operations' `security` names.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.security_schemes.insert(
+            SECURITY_SCHEME.into(),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                AUTHORIZATION_FORMAT,
+            )))
+            .into(),
+        );
+    }
+}
+
+/// Every error's body (see [`crate::error`]).
+#[derive(ToSchema)]
+#[schema(as = Error)]
+struct ErrorBody {
+    /// Also in the `Elements-Request-Id` header.
+    #[schema(rename = "requestId")]
+    request_id: String,
+    /// What went wrong, naming the field or cause.
+    message: String,
+    /// The vendor's own message, when it gave one.
+    #[schema(rename = "providerMessage")]
+    provider_message: Option<String>,
+}
+
+/// The errors of the public routes.
+#[derive(IntoResponses)]
+enum PublicErrors {
+    #[response(status = 400, description = "Bad input, named in the message")]
+    BadRequest(ErrorBody),
+    #[response(status = 404, description = "No such element")]
+    NotFound(ErrorBody),
+}
+
+/// The errors of the authenticated routes.
+#[derive(IntoResponses)]
+enum PlatformErrors {
+    #[response(status = 400, description = "Bad input, named in the message")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The caller may not do this")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "No such instance in the caller's organization")]
+    NotFound(ErrorBody),
+    #[response(status = 409, description = "A conflicting record already exists")]
+    Conflict(ErrorBody),
+    #[response(status = 502, description = "The vendor refused or failed (token exchange or refresh)")]
+    VendorError(ErrorBody),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elements (crate::elements), public
+
+/// List the elements
+#[utoipa::path(get, path = "/elements", tag = "elements", responses((status = 200, description = "Every element", body = Value)))]
+fn list_elements() {}
+
+/// List the element keys
+#[utoipa::path(get, path = "/elements/keys", tag = "elements", responses((status = 200, description = "Every element key", body = [String])))]
+fn element_keys() {}
+
+/// Read one element
+#[utoipa::path(get, path = "/elements/{keyOrId}", tag = "elements",
+    params(("keyOrId" = String, Path, description = "The element's key (`infusionsoftcrm`) or numeric id")),
+    responses((status = 200, description = "The element", body = Value), PublicErrors))]
+fn element() {}
+
+/// List an element's configuration entries
+#[utoipa::path(get, path = "/elements/{keyOrId}/configuration", tag = "elements",
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    responses((status = 200, description = "The configuration entries", body = Value), PublicErrors))]
+fn element_configuration() {}
+
+/// Read an element's metadata
+#[utoipa::path(get, path = "/elements/{keyOrId}/metadata", tag = "elements",
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    responses((status = 200, description = "The element's metadata", body = Value), PublicErrors))]
+fn element_metadata() {}
+
+/// Build the vendor's OAuth authorize URL (query parameters)
+///
+/// Takes `apiKey`, `apiSecret`, `callbackUrl`, `state`, ... in the query string.
+#[utoipa::path(get, path = "/elements/{keyOrId}/oauth/url", tag = "elements",
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    responses((status = 200, description = "`{oauthUrl, element}`", body = Value), PublicErrors))]
+fn oauth_url_get() {}
+
+/// Build the vendor's OAuth authorize URL (JSON body)
+#[utoipa::path(post, path = "/elements/{keyOrId}/oauth/url", tag = "elements",
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    request_body = Value,
+    responses((status = 200, description = "`{oauthUrl, element}`", body = Value), PublicErrors))]
+fn oauth_url_post() {}
+
+/// The OpenAPI document of an element's hub API
+#[utoipa::path(get, path = "/elements/{keyOrId}/docs", tag = "docs",
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    responses((status = 200, description = "An OpenAPI 3.1 document", body = Value), PublicErrors))]
+fn element_docs() {}
+
+// ---------------------------------------------------------------------------------------------
+// Instances (crate::instances, crate::reauthentication), platform auth
+
+/// Create an instance
+///
+/// The body names the element (`element.key`), the OAuth `providerData.code` and the
+/// `configuration`; the answer carries the instance `token` for hub calls.
+#[utoipa::path(post, path = "/instances", tag = "instances", request_body = Value,
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn create_instance() {}
+
+/// List the organization's instances
+#[utoipa::path(get, path = "/instances", tag = "instances",
+    params(
+        ("tags[]" = Option<Vec<String>>, Query, description = "Only instances with all these tags"),
+        ("searchText" = Option<String>, Query, description = "Only instances whose name contains this"),
+        ("pageSize" = Option<u32>, Query, description = "1 to 1000"),
+        ("nextPage" = Option<String>, Query, description = "The previous page's elements-next-page-token"),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "One page of instances", body = [Value],
+        headers(("elements-next-page-token" = String, description = "The next page's token, if any"))), PlatformErrors))]
+fn list_instances() {}
+
+/// Create an instance of the element in the path
+#[utoipa::path(post, path = "/elements/{keyOrId}/instances", tag = "instances", request_body = Value,
+    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn create_element_instance() {}
+
+/// Read an instance
+#[utoipa::path(get, path = "/instances/{id}", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn get_instance() {}
+
+/// Re-authenticate an instance
+///
+/// The body is the instance as read with a new `providerData.code` (or changed configuration).
+#[utoipa::path(put, path = "/instances/{id}", tag = "instances", request_body = Value,
+    params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn reauthenticate_instance() {}
+
+/// Change an instance's name, tags, configuration or disabled flag
+#[utoipa::path(patch, path = "/instances/{id}", tag = "instances", request_body = Value,
+    params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn update_instance() {}
+
+/// Delete an instance
+#[utoipa::path(delete, path = "/instances/{id}", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), PlatformErrors))]
+fn delete_instance() {}
+
+/// Enable an instance
+#[utoipa::path(put, path = "/instances/{id}/enabled", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn enable_instance() {}
+
+/// Disable an instance (its hub calls get 403)
+#[utoipa::path(delete, path = "/instances/{id}/enabled", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn disable_instance() {}
+
+/// Turn trace logging on
+#[utoipa::path(put, path = "/instances/{id}/trace-logging", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn trace_logging_on() {}
+
+/// Turn trace logging off
+#[utoipa::path(delete, path = "/instances/{id}/trace-logging", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn trace_logging_off() {}
+
+/// Enable the instance the header's `Element` token names
+#[utoipa::path(put, path = "/instances/enabled", tag = "instances", security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn enable_by_token() {}
+
+/// Disable the instance the header's `Element` token names
+#[utoipa::path(delete, path = "/instances/enabled", tag = "instances", security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn disable_by_token() {}
+
+/// Turn trace logging on for the instance the header's `Element` token names
+#[utoipa::path(put, path = "/instances/trace-logging", tag = "instances", security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn trace_logging_on_by_token() {}
+
+/// Turn trace logging off for the instance the header's `Element` token names
+#[utoipa::path(delete, path = "/instances/trace-logging", tag = "instances", security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn trace_logging_off_by_token() {}
+
+/// Refresh the instance's vendor tokens now (Junction extension)
+#[utoipa::path(put, path = "/instances/{id}/tokens/refresh", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
+fn refresh_tokens() {}
+
+/// Issue a new instance token; the old one stops working (Junction extension)
+#[utoipa::path(put, path = "/instances/{id}/token", tag = "instances", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The instance with its new token", body = Value), PlatformErrors))]
+fn reissue_token() {}
+
+/// The OpenAPI document of an instance's hub API (its element's)
+#[utoipa::path(get, path = "/instances/{id}/docs", tag = "docs", params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "An OpenAPI 3.1 document", body = Value), PlatformErrors))]
+fn instance_docs() {}
+
+// ---------------------------------------------------------------------------------------------
+// Instance configuration (crate::instance_configuration), platform auth
+
+/// List an instance's configuration entries (secrets masked)
+#[utoipa::path(get, path = "/instances/{id}/configuration", tag = "configuration",
+    params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The entries with their `propertyValue`", body = [Value]), PlatformErrors))]
+fn list_configuration() {}
+
+/// Read one configuration entry
+#[utoipa::path(get, path = "/instances/{id}/configuration/{configId}", tag = "configuration",
+    params(("id" = i64, Path, description = "The instance id"), ("configId" = String, Path, description = "The entry's id or key")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
+fn get_configuration() {}
+
+/// Change one configuration entry (`{"propertyValue": ...}`)
+#[utoipa::path(patch, path = "/instances/{id}/configuration/{configId}", tag = "configuration", request_body = Value,
+    params(("id" = i64, Path, description = "The instance id"), ("configId" = String, Path, description = "The entry's id or key")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
+fn update_configuration() {}
+
+/// List the configuration of the instance the header's `Element` token names
+#[utoipa::path(get, path = "/instances/configuration", tag = "configuration", security(("elements" = [])),
+    responses((status = 200, description = "The entries", body = [Value]), PlatformErrors))]
+fn list_configuration_by_token() {}
+
+/// Read one configuration entry of the instance the header's `Element` token names
+#[utoipa::path(get, path = "/instances/configuration/{configId}", tag = "configuration",
+    params(("configId" = String, Path, description = "The entry's id or key")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
+fn get_configuration_by_token() {}
+
+/// Change one configuration entry of the instance the header's `Element` token names
+#[utoipa::path(patch, path = "/instances/configuration/{configId}", tag = "configuration", request_body = Value,
+    params(("configId" = String, Path, description = "The entry's id or key")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
+fn update_configuration_by_token() {}
+
+// ---------------------------------------------------------------------------------------------
+// Organizations and users (crate::organizations), platform auth
+
+/// Create an organization (admins of the operator's organization only)
+///
+/// `{"name", "user"?: {"email"}}`; the answer shows the new secrets this once.
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = Value,
+    security(("elements" = [])),
+    responses((status = 200, description = "The organization and its secret", body = Value), PlatformErrors))]
+fn create_organization() {}
+
+/// Create a user of the caller's organization (admins only)
+#[utoipa::path(post, path = "/users", tag = "organizations", request_body = Value,
+    security(("elements" = [])),
+    responses((status = 200, description = "The user and their secret", body = Value), PlatformErrors))]
+fn create_user() {}
+
+/// The caller
+#[utoipa::path(get, path = "/users/me", tag = "organizations", security(("elements" = [])),
+    responses((status = 200, description = "The caller, without secrets", body = Value), PlatformErrors))]
+fn me() {}
+
+/// This document
+#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, description = "An OpenAPI 3.1 document", body = Value)))]
+fn platform_docs() {}
+
+// ---------------------------------------------------------------------------------------------
+// Probes (crate::health), at the root
+
+/// Whether the process answers
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Value)))]
+fn healthz() {}
+
+/// Whether the store answers
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`", body = Value),
+        (status = 503, description = "The store is unreachable", body = Value)))]
+fn readyz() {}

@@ -1,0 +1,48 @@
+//! The web console at `/` (SPEC "Web console"): sign in with user and organization secrets, browse
+//! the element catalog, authenticate an element through the vendor's OAuth consent page, manage
+//! instances, and read and try the API docs.
+//!
+//! Server-rendered HTML (maud templates, every interpolation escaped), one small script that only
+//! improves what already works without it, and assets compiled into the binary: no CDN, no build
+//! step outside `cargo build`.
+//!
+//! - [`session`]: the session cookie and extractor, CSRF tokens;
+//! - [`form`]: form bodies and the CSRF check;
+//! - [`page`]: the page shell, security headers, error pages;
+//! - [`sign_in`], [`catalog`], [`authenticate`], [`instances`], [`instance_actions`],
+//!   [`api_docs_page`]: the pages, one module per area;
+//! - [`hub_call`]: hub calls made from the console (Test connection, "try it");
+//! - [`assets`]: the stylesheet, script and logos.
+
+pub mod api_docs_page;
+pub mod assets;
+pub mod authenticate;
+pub mod catalog;
+pub mod form;
+pub mod hub_call;
+pub mod instance_actions;
+pub mod instances;
+pub mod page;
+pub mod session;
+pub mod sign_in;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(catalog::catalog))
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/catalog/{key}", get(catalog::details))
+        .route("/catalog/{key}/authenticate", get(authenticate::form).post(authenticate::submit))
+        .route(authenticate::CALLBACK_PATH, get(authenticate::callback))
+        .route("/instances", get(instances::list))
+        .route("/instances/{id}", get(instances::show))
+        .route("/instances/{id}/delete", get(instance_actions::confirm_delete).post(instance_actions::delete))
+        .route("/instances/{id}/api-docs", get(api_docs_page::page).post(api_docs_page::try_call))
+        .route("/instances/{id}/{action}", post(instance_actions::act))
+        .route("/assets/{file}", get(assets::serve))
+}
