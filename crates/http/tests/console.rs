@@ -176,8 +176,18 @@ async fn sign_in_sets_an_http_only_same_site_session_cookie_and_sign_out_ends_it
     }
     assert!(!home.contains(&user) && !home.contains(&org), "no secret in a page");
 
+    let first_session = browser.cookies["junction_session"].clone();
+    browser.sign_in().await;
     let old_session = browser.cookies["junction_session"].clone();
-    let csrf = hidden(&home, "csrf");
+    assert_ne!(first_session, old_session, "a new session id at every sign-in");
+    let mut stale = Browser::new(&stack);
+    stale.cookies.insert("junction_session".into(), first_session);
+    assert_eq!(
+        stale.get("/").await.status(),
+        StatusCode::SEE_OTHER,
+        "signing in again ends the browser's previous session"
+    );
+    let csrf = hidden(&browser.get("/").await.text().await.unwrap(), "csrf");
     let answer = browser.post("/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(answer.headers()[LOCATION], "/sign-in?signedOut=1");
     browser.cookies.insert("junction_session".into(), old_session);
@@ -483,11 +493,16 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     assert_eq!(refresh.headers()[LOCATION], format!("/instances/{id}?done=refreshed").as_str());
     assert_eq!(stack.refresh_grants().await, before + 1, "one vendor refresh");
 
-    let reset = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf)]).await;
+    let current = hidden(&page, "current");
+    let reset = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
     let reset = reset.text().await.unwrap();
     let renewed = stack.store.get_instance(stack.organization_id, id).await.unwrap();
     assert_ne!(renewed.token.expose(), record.token.expose());
     assert!(reset.contains(renewed.token.expose()), "the new token shown once");
+    let again = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a resubmitted reset form (a reload) resets nothing");
+    let unchanged = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert_eq!(unchanged.token.expose(), renewed.token.expose());
 
     let settings =
         [("csrf", csrf.as_str()), ("name", "Renamed"), ("tags", "x, y"), ("infusionsoft.server", "evil.example.com")];

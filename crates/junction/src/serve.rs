@@ -108,14 +108,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The externally visible base URL: `--public-url` (an absolute http(s) URL), else `http://<bind>`.
+/// The externally visible base URL, normalized (`https://host[:port]`): `--public-url`, else
+/// `http://<bind>`.
 fn public_url(configured: Option<&str>, addr: std::net::SocketAddr) -> anyhow::Result<String> {
     let Some(configured) = configured else { return Ok(format!("http://{addr}")) };
     let url = url::Url::parse(configured).with_context(|| format!("--public-url {configured} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         bail!("--public-url must be an absolute http(s) URL, got {configured}");
     }
-    Ok(configured.trim_end_matches('/').to_string())
+    // The console's links and the OAuth callback are at the root of this origin.
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        bail!("--public-url must be scheme, host and port only (Junction is served at the root), got {configured}");
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// The master key: `--master-key-file`, else `JUNCTION_MASTER_KEY`, else a key file beside SQLite.
@@ -217,4 +222,22 @@ async fn vendor(args: &ServeArgs) -> anyhow::Result<(VendorEndpoints, ServerPoli
         return Ok((VendorEndpoints::simulator(&base)?, ServerPolicy::with_sandbox_host(&host), None));
     }
     Ok((VendorEndpoints::infusionsoft(), ServerPolicy::vendor_only(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn the_public_url_is_an_origin_and_defaults_to_the_bound_address() {
+        let addr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(public_url(None, addr).unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(public_url(Some("HTTPS://Junction.Example.com/"), addr).unwrap(), "https://junction.example.com");
+        assert_eq!(public_url(Some("http://host:9000"), addr).unwrap(), "http://host:9000");
+        for bad in
+            ["junction.example.com", "ftp://host", "https://host/junction", "https://host/?a=1", "https://u@host"]
+        {
+            assert!(public_url(Some(bad), addr).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,42 +1,29 @@
 //! Authenticate an element through the browser (SPEC "Web console"; the seeds' "Authenticate
-//! Through the UI"): the form, the redirect to the vendor's consent page, and Junction's own
-//! callback `/oauth/callback`, which creates the instance.
-//!
-//! The OAuth `state` is `<nonce>.<signature>`: the nonce is 256 random bits, the signature a keyed
-//! hash under the key every node shares. The form itself (with the client secret and Encrypted
-//! Key) waits server-side, sealed, under the nonce's hash, bound to the browser session that
-//! started it, for [`PENDING_LIFETIME`]. The callback checks the signature, then takes the pending
-//! request in one statement, so a state works once, in the session that started it, before it
-//! expires; anything else is a clear page and creates nothing. A denied consent consumes the state
-//! too.
+//! Through the UI"): the form (instance name, Infusionsoft server, Encrypted Key, OAuth client,
+//! tags, events), its inline validation, and the redirect to the vendor's consent page. The request
+//! as typed waits server-side, sealed and bound to the browser session, until the vendor sends the
+//! browser back to [`super::oauth_callback`].
 
 use std::collections::BTreeMap;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use domain::elements::Element;
 use domain::instance_config;
 use domain::oauth_url::{self, OAuthUrlRequest};
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use store::{PendingAuthorization, PendingTake, Secret};
+use store::{PendingAuthorization, Secret};
 
 use super::form::FormFields;
-use super::instances::instance_page;
+use super::oauth_callback::{callback_url, sign_state, PENDING_LIFETIME};
 use super::page::{describe, ConsoleError, Notice, Page, Section};
-use super::session::{tokens_equal, Session};
+use super::session::Session;
 use crate::path_param::PathParam;
 use crate::provisioning;
 use crate::state::AppState;
-
-/// How long a person has to finish the vendor's consent page.
-pub const PENDING_LIFETIME: TimeDelta = TimeDelta::minutes(10);
-const STATE_PURPOSE: &str = "console oauth state";
-/// The callback's path under the public URL.
-pub const CALLBACK_PATH: &str = "/oauth/callback";
 
 /// One field of the form: the configuration key it sets, its label, its kind.
 struct Field {
@@ -306,11 +293,6 @@ fn short_problem(message: &str) -> String {
     }
 }
 
-/// Junction's own callback, under its public URL.
-pub fn callback_url(state: &AppState) -> String {
-    format!("{}{CALLBACK_PATH}", state.public_url)
-}
-
 /// Remembers the request and returns the vendor authorize URL to send the browser to.
 async fn start(
     state: &AppState,
@@ -323,7 +305,7 @@ async fn start(
     // The whole configuration as the API would take it: catches what single fields cannot.
     instance_config::validate(element, &configuration, &state.policy).map_err(|error| error.to_string())?;
     let nonce = Secret::new(store::crypto::generate_secret());
-    let state_param = sign_state(nonce.expose(), |data| state.store.keyed_hash(STATE_PURPOSE, data));
+    let state_param = sign_state(state, nonce.expose());
     let oauth_request = OAuthUrlRequest {
         api_key: typed.values.get("oauth.api.key").cloned(),
         api_secret: configuration.get("oauth.api.secret").and_then(Value::as_str).map(str::to_string),
@@ -347,148 +329,9 @@ async fn start(
     Ok(redirect.oauth_url)
 }
 
-/// The `state` parameter for `nonce`: `<nonce>.<sign(nonce)>`.
-pub fn sign_state(nonce: &str, sign: impl Fn(&str) -> String) -> String {
-    format!("{nonce}.{}", sign(nonce))
-}
-
-/// The nonce of a `state` whose signature is right, or `None` (tampered, truncated, not ours).
-pub fn verify_state(state_param: &str, sign: impl Fn(&str) -> String) -> Option<&str> {
-    let (nonce, signature) = state_param.split_once('.')?;
-    if nonce.is_empty() || nonce.len() > 128 {
-        return None;
-    }
-    tokens_equal(&sign(nonce), signature).then_some(nonce)
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// `GET /oauth/callback`: the vendor's redirect back, with a code or an error.
-pub async fn callback(State(state): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> Response {
-    match finish(&state, &session, super::form::query(raw.as_deref())).await {
-        Ok(response) => response,
-        Err(error) => error.page(&state, Some(&session)),
-    }
-}
-
-async fn finish(state: &AppState, session: &Session, query: CallbackQuery) -> Result<Response, ConsoleError> {
-    let nothing = "No instance was created.";
-    let state_param = query.state.as_deref().filter(|text| !text.is_empty()).ok_or_else(|| {
-        ConsoleError::bad_request(format!(
-            "The vendor's answer carries no state, so Junction cannot tell which request it answers. {nothing}"
-        ))
-    })?;
-    let nonce = verify_state(state_param, |data| state.store.keyed_hash(STATE_PURPOSE, data)).ok_or_else(|| {
-        ConsoleError::bad_request(format!(
-            "The state in the vendor's answer was not issued by Junction, or was altered. {nothing}"
-        ))
-        .next(start_again())
-    })?;
-    let taken = state.store.take_pending_authorization(&Secret::new(nonce), &session.id, Utc::now()).await;
-    let pending = match taken.map_err(|error| ConsoleError::from(crate::ApiError::from(error)))? {
-        PendingTake::Found(pending) => pending,
-        PendingTake::Expired => {
-            return Err(ConsoleError::bad_request(format!(
-                "This authorization took longer than {} minutes and expired. {nothing}",
-                PENDING_LIFETIME.num_minutes()
-            ))
-            .next(start_again()))
-        }
-        PendingTake::OtherSession => {
-            return Err(ConsoleError::bad_request(format!(
-                "This authorization was started in another browser session. {nothing}"
-            ))
-            .next(start_again()))
-        }
-        PendingTake::Unknown => {
-            return Err(ConsoleError::bad_request(format!(
-                "This authorization was already used, or is unknown. {nothing}"
-            ))
-            .next(html! { a href="/instances" { "See your instances" } }))
-        }
-    };
-    if let Some(error) = query.error.as_deref() {
-        return Err(vendor_refusal(error, query.error_description.as_deref()));
-    }
-    let code = query.code.as_deref().map(str::trim).filter(|code| !code.is_empty()).ok_or_else(|| {
-        ConsoleError::bad_request(format!("The vendor's answer carries no authorization code. {nothing}"))
-            .next(start_again())
-    })?;
-    create(state, session, &pending, code).await
-}
-
-fn start_again() -> Markup {
-    html! { a href="/" { "Start again from the catalog" } }
-}
-
-fn vendor_refusal(error: &str, description: Option<&str>) -> ConsoleError {
-    let shown: String = error.chars().filter(|c| !c.is_control()).take(64).collect();
-    let message = if error == "access_denied" {
-        "Access was denied at Infusionsoft, so no instance was created. Authenticate again and choose Allow to connect the account.".to_string()
-    } else {
-        let detail: String = description.unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
-        format!(
-            "Infusionsoft refused the authorization ({shown}{}{detail}). No instance was created.",
-            if detail.is_empty() { "" } else { ": " }
-        )
-    };
-    ConsoleError::new(StatusCode::BAD_REQUEST, "Authorization not granted", message).next(start_again())
-}
-
-/// Exchanges the code and stores the instance, then shows it with its token (shown this once).
-async fn create(
-    state: &AppState,
-    session: &Session,
-    pending: &PendingAuthorization,
-    code: &str,
-) -> Result<Response, ConsoleError> {
-    let mut body: Value = serde_json::from_str(pending.request.expose())
-        .map_err(|_| ConsoleError::bad_request("The saved request could not be read. No instance was created."))?;
-    body["providerData"] = json!({ "code": code });
-    let request = provisioning::parse(state, None, &body)?;
-    let record = provisioning::provision(state, pending.organization_id, request).await.map_err(|error| {
-        ConsoleError::new(
-            error.status(),
-            "The instance could not be created",
-            format!("{} No instance was created.", describe(&error)),
-        )
-        .next(start_again())
-    })?;
-    tracing::info!(instance_id = record.id, "instance created through the console");
-    let notice = Notice::Success(format!("Instance \u{201c}{}\u{201d} created.", record.name));
-    instance_page(state, session, record, Some(notice), true).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sign(data: &str) -> String {
-        format!("sig-of-{data}")
-    }
-
-    #[test]
-    fn a_signed_state_verifies_and_gives_back_its_nonce() {
-        let state = sign_state("abc", sign);
-        assert_eq!(verify_state(&state, sign), Some("abc"));
-    }
-
-    #[test]
-    fn a_tampered_state_does_not_verify() {
-        assert_eq!(verify_state("abd.sig-of-abc", sign), None, "nonce changed");
-        assert_eq!(verify_state("abc.sig-of-abd", sign), None, "signature changed");
-        assert_eq!(verify_state("abc", sign), None, "no signature");
-        assert_eq!(verify_state(".sig-of-", sign), None, "empty nonce");
-        assert_eq!(verify_state("", sign), None);
-        let long = "a".repeat(129);
-        assert_eq!(verify_state(&sign_state(&long, sign), sign), None, "oversized nonce");
-    }
 
     #[test]
     fn domain_messages_lose_the_key_the_field_already_shows() {

@@ -16,7 +16,7 @@ use super::form::FormFields;
 use super::hub_call;
 use super::instances::{instance_page, instance_page_with_status, owned_instance, EDITABLE};
 use super::page::{describe, ConsoleError, Notice, Page, Section};
-use super::session::Session;
+use super::session::{tokens_equal, Session};
 use crate::instances::{configuration_changes, KeptKeys};
 use crate::path_param::PathParam;
 use crate::state::AppState;
@@ -114,6 +114,16 @@ async fn perform(
             done(if on { "trace-on" } else { "trace-off" })
         }
         Action::ResetToken => {
+            if !tokens_equal(&token_fingerprint(state, &record), form.get("current")) {
+                // A reload of the page that showed the new token, or a form from before another reset.
+                let notice = Notice::Error(
+                    "The token was not reset: this form was for an earlier token (was the page reloaded?). \
+                     The current token keeps working."
+                        .into(),
+                );
+                return instance_page_with_status(state, session, record, Some(notice), false, StatusCode::CONFLICT)
+                    .await;
+            }
             state.store.reissue_instance_token(org, id).await.map_err(crate::ApiError::from)?;
             tracing::info!(instance_id = id, "instance token reissued through the console");
             let record = state.store.get_instance(org, id).await.map_err(crate::ApiError::from)?;
@@ -195,6 +205,12 @@ async fn save_settings(
             instance_page_with_status(state, session, record, Some(notice), false, StatusCode::BAD_REQUEST).await
         }
     }
+}
+
+/// A keyed hash of the instance's current token, carried by the reset form: a reset form sent
+/// again (a reload of the page showing the new token) no longer matches and resets nothing.
+pub fn token_fingerprint(state: &AppState, record: &InstanceRecord) -> String {
+    state.store.keyed_hash("console token form", record.token.expose())
 }
 
 /// `GET /instances/{id}/delete`: what deleting means, and the button that does it.

@@ -233,7 +233,7 @@ pub async fn instance_page_with_status(
         }
         p.muted { (element.name) " · instance " (record.id) " · tags: " @if record.tags.is_empty() { "none" } @else { (tag_links(&record.tags)) } }
         @if show_token { (token_box(&record)) }
-        (actions(session, &record))
+        (actions(session, &record, &super::instance_actions::token_fingerprint(state, &record)))
         section.panel aria-labelledby="token-status" {
             h2 #token-status { "Token status" }
             dl.facts {
@@ -277,7 +277,8 @@ fn action_form(session: &Session, id: i64, action: &str, label: &str, class: &st
     }
 }
 
-fn actions(session: &Session, record: &InstanceRecord) -> Markup {
+/// The instance's buttons; `token_fingerprint` makes a resubmitted reset form a no-op.
+fn actions(session: &Session, record: &InstanceRecord, token_fingerprint: &str) -> Markup {
     let id = record.id;
     html! {
         div.action-bar role="group" aria-label="Instance actions" {
@@ -287,7 +288,11 @@ fn actions(session: &Session, record: &InstanceRecord) -> Markup {
             @else { (action_form(session, id, "disable", "Disable", "")) }
             @if record.trace_logging { (action_form(session, id, "trace-off", "Stop trace logging", "")) }
             @else { (action_form(session, id, "trace-on", "Start trace logging", "")) }
-            (action_form(session, id, "token", "Reset instance token", ""))
+            form method="post" action={ "/instances/" (id) "/token" } {
+                input type="hidden" name="csrf" value=(session.csrf);
+                input type="hidden" name="current" value=(token_fingerprint);
+                button type="submit" { "Reset instance token" }
+            }
             a.button href={ "/instances/" (id) "/api-docs" } { "API docs" }
             a.button.danger href={ "/instances/" (id) "/delete" } { "Delete…" }
         }

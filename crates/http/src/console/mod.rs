@@ -9,8 +9,8 @@
 //! - [`session`]: the session cookie and extractor, CSRF tokens;
 //! - [`form`]: form bodies and the CSRF check;
 //! - [`page`]: the page shell, security headers, error pages;
-//! - [`sign_in`], [`catalog`], [`authenticate`], [`instances`], [`instance_actions`],
-//!   [`api_docs_page`]: the pages, one module per area;
+//! - [`sign_in`], [`catalog`], [`authenticate`], [`oauth_callback`], [`instances`],
+//!   [`instance_actions`], [`api_docs_page`]: the pages, one module per area;
 //! - [`hub_call`]: hub calls made from the console (Test connection, "try it");
 //! - [`assets`]: the stylesheet, script and logos.
 
@@ -22,6 +22,7 @@ pub mod form;
 pub mod hub_call;
 pub mod instance_actions;
 pub mod instances;
+pub mod oauth_callback;
 pub mod page;
 pub mod session;
 pub mod sign_in;
@@ -38,7 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/catalog/{key}", get(catalog::details))
         .route("/catalog/{key}/authenticate", get(authenticate::form).post(authenticate::submit))
-        .route(authenticate::CALLBACK_PATH, get(authenticate::callback))
+        .route(oauth_callback::CALLBACK_PATH, get(oauth_callback::callback))
         .route("/instances", get(instances::list))
         .route("/instances/{id}", get(instances::show))
         .route("/instances/{id}/delete", get(instance_actions::confirm_delete).post(instance_actions::delete))

@@ -60,7 +60,7 @@ impl Page<'_> {
                 }
             }
         };
-        with_page_headers(state, status, markup.into_string())
+        with_page_headers(status, markup.into_string())
     }
 }
 
@@ -96,22 +96,18 @@ fn notice_markup(notice: &Notice) -> Markup {
 
 /// Adds the headers every console page carries: no caching (pages show secrets once and CSRF
 /// tokens), no sniffing, no referrer (the OAuth callback's URL carries a code), no framing, and a
-/// content security policy that allows only Junction's own assets, and forms that go to Junction or
-/// on to the vendor's authorize page.
-pub fn with_page_headers(state: &AppState, status: StatusCode, html: String) -> Response {
+/// content security policy that allows only Junction's own scripts, styles and images.
+pub fn with_page_headers(status: StatusCode, html: String) -> Response {
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    let authorize = state.endpoints.authorize.origin().ascii_serialization();
-    let policy = format!(
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-         form-action 'self' {authorize}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        headers.insert(CONTENT_SECURITY_POLICY, value);
-    }
+    // No `form-action`: browsers apply it to every redirect of a form submission, and the vendor's
+    // authorize page may redirect on to a sign-in host of its own.
+    let policy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                  frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     response
 }
 

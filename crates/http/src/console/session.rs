@@ -18,6 +18,7 @@ use chrono::{TimeDelta, Utc};
 use store::{Organization, Secret, User};
 use subtle::ConstantTimeEq;
 
+use super::page::ConsoleError;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -47,15 +48,21 @@ impl Session {
     }
 }
 
-/// Why no session: the browser is sent to sign in, back to the page it asked for.
+/// Why no session: none (the browser is sent to sign in, back to the page it asked for), or the
+/// store could not say (a 503 page: an outage must not look like being signed out).
 #[derive(Debug)]
-pub struct SignInRequired {
-    next: Option<String>,
+pub enum SignInRequired {
+    NoSession { next: Option<String> },
+    StoreDown(Response),
 }
 
 impl IntoResponse for SignInRequired {
     fn into_response(self) -> Response {
-        let target = match self.next.as_deref().and_then(local_path) {
+        let next = match self {
+            SignInRequired::StoreDown(page) => return page,
+            SignInRequired::NoSession { next } => next,
+        };
+        let target = match next.as_deref().and_then(local_path) {
             Some(next) => {
                 format!("/sign-in?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
             }
@@ -70,12 +77,12 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SignInRequired> {
         // A form posted after the session ended goes back to the page the form was on, not to a POST URL.
-        let next = (parts.method == Method::GET).then(|| parts.uri.to_string());
-        let rejection = || SignInRequired { next: next.clone() };
+        let next = (parts.method == Method::GET).then(|| parts.uri.path_and_query().map(|p| p.to_string())).flatten();
+        let rejection = || SignInRequired::NoSession { next: next.clone() };
         let id = cookie(&parts.headers, SESSION_COOKIE).map(Secret::new).ok_or_else(rejection)?;
         let found = state.store.find_console_session(&id, Utc::now()).await.map_err(|error| {
             tracing::warn!(%error, "console session lookup failed");
-            rejection()
+            SignInRequired::StoreDown(ConsoleError::from(crate::ApiError::from(error)).page(state, None))
         })?;
         let (user, organization) = found.ok_or_else(rejection)?;
         let csrf = csrf_token(state, &id);
@@ -119,7 +126,7 @@ pub fn set_cookie(
     value: &str,
     max_age_secs: i64,
 ) -> (axum::http::HeaderName, HeaderValue) {
-    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" }; // normalized at startup
     let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
     // Values are base64url and names are constants, so the header is always valid.
     (SET_COOKIE, HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("")))

@@ -26,15 +26,24 @@ pub struct SignInQuery {
     signed_out: Option<String>,
 }
 
-pub async fn form(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+pub async fn form(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let query: SignInQuery = form::query(raw.as_deref());
     let notice = query.signed_out.is_some().then(|| Notice::Success("You are signed out.".into()));
-    sign_in_page(&state, query.next.as_deref(), notice, StatusCode::OK)
+    sign_in_page(&state, &headers, query.next.as_deref(), notice, StatusCode::OK)
 }
 
-/// The form, with a fresh double-submit nonce in a cookie and its token in the form.
-fn sign_in_page(state: &AppState, next: Option<&str>, notice: Option<Notice>, status: StatusCode) -> Response {
-    let nonce = store::crypto::generate_secret();
+/// The form, with its token for the double-submit nonce in a cookie (the browser's current one, so
+/// that two sign-in tabs both work; a fresh one when it has none).
+fn sign_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: Option<&str>,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    let nonce = session::cookie(headers, SIGN_IN_COOKIE)
+        .filter(|nonce| nonce.len() == 43 && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map_or_else(store::crypto::generate_secret, str::to_string);
     let token = session::sign_in_token(state, &nonce);
     let next = next.and_then(session::local_path).unwrap_or("/");
     let body = html! {
@@ -64,24 +73,48 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: For
     let nonce = session::cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
     if nonce.is_empty() || !session::tokens_equal(&session::sign_in_token(&state, nonce), form.get("token")) {
         let problem = "The sign-in form expired or came from another site. Please sign in again.";
-        return sign_in_page(&state, Some(&next), Some(Notice::Error(problem.into())), StatusCode::FORBIDDEN);
+        return sign_in_page(&state, &headers, Some(&next), Some(Notice::Error(problem.into())), StatusCode::FORBIDDEN);
     }
     let (user_secret, org_secret) = (form.get("user_secret"), form.get("org_secret"));
     if user_secret.is_empty() || org_secret.is_empty() {
         let problem = "Enter both your user secret and your organization secret.";
-        return sign_in_page(&state, Some(&next), Some(Notice::Error(problem.into())), StatusCode::BAD_REQUEST);
+        return sign_in_page(
+            &state,
+            &headers,
+            Some(&next),
+            Some(Notice::Error(problem.into())),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let wrong = "Those secrets do not match a user of that organization.";
     if user_secret.len() > MAX_SECRET_LEN || org_secret.len() > MAX_SECRET_LEN {
-        return sign_in_page(&state, Some(&next), Some(Notice::Error(wrong.into())), StatusCode::UNAUTHORIZED);
+        return sign_in_page(
+            &state,
+            &headers,
+            Some(&next),
+            Some(Notice::Error(wrong.into())),
+            StatusCode::UNAUTHORIZED,
+        );
     }
     let found = match state.store.authenticate(&Secret::new(user_secret), &Secret::new(org_secret)).await {
         Ok(found) => found,
         Err(error) => return ConsoleError::from(crate::ApiError::from(error)).page(&state, None),
     };
     let Some((user, _)) = found else {
-        return sign_in_page(&state, Some(&next), Some(Notice::Error(wrong.into())), StatusCode::UNAUTHORIZED);
+        return sign_in_page(
+            &state,
+            &headers,
+            Some(&next),
+            Some(Notice::Error(wrong.into())),
+            StatusCode::UNAUTHORIZED,
+        );
     };
+    // A session this browser already had ends here: one browser, one live session.
+    if let Some(previous) = session::cookie(&headers, SESSION_COOKIE) {
+        if let Err(error) = state.store.delete_console_session(&Secret::new(previous)).await {
+            return ConsoleError::from(crate::ApiError::from(error)).page(&state, None);
+        }
+    }
     let id = match state.store.create_console_session(user.id, Utc::now() + SESSION_LIFETIME).await {
         Ok(id) => id,
         Err(error) => return ConsoleError::from(crate::ApiError::from(error)).page(&state, None),

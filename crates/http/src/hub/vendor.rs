@@ -207,8 +207,11 @@ async fn transmit(state: &AppState, request: &VendorRequest, tokens: &Usable) ->
     Ok(VendorReply { status, headers, body })
 }
 
+/// Trace-log writes in flight at most, per process; a call traced past this is not recorded.
+static TRACE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Records one vendor call in the instance's trace log (trace logging on), without making the
-/// caller wait for the write; a failed write is logged and the call goes on.
+/// caller wait for the write; a failed or skipped write is logged and the call goes on.
 fn trace(state: &AppState, instance_id: i64, request: &VendorRequest, status: u16, took: Duration) {
     let mut path = format!("/{}", request.path);
     if !request.query.is_empty() {
@@ -222,11 +225,17 @@ fn trace(state: &AppState, instance_id: i64, request: &VendorRequest, status: u1
         status,
         duration_ms: u32::try_from(took.as_millis()).unwrap_or(u32::MAX),
     };
+    // Bounded: trace writes must never take the connections the calls themselves need.
+    let Ok(permit) = TRACE_WRITES.try_acquire() else {
+        tracing::warn!(instance_id, "trace log busy; a vendor call was not recorded");
+        return;
+    };
     let store = std::sync::Arc::clone(&state.store);
     tokio::spawn(async move {
         if let Err(error) = store.record_vendor_call(instance_id, &call).await {
             tracing::warn!(instance_id, %error, "recording a traced vendor call failed");
         }
+        drop(permit);
     });
 }
 
