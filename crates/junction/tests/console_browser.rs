@@ -139,14 +139,29 @@ async fn fill(client: &Client, css: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
-async fn click(client: &Client, css: &str) {
-    client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+/// Clicks what `locator` finds (a link or a submit button) and waits until the next page replaced
+/// the current one: reading right after a click could otherwise still see the old page.
+async fn navigate_by(client: &Client, locator: Locator<'_>, what: &str) {
+    let old_page = client.find(Locator::Css("html")).await.unwrap();
+    client.find(locator).await.unwrap_or_else(|e| panic!("{what}: {e}")).click().await.unwrap();
+    for _ in 0..200 {
+        if old_page.tag_name().await.is_err() {
+            // Stale: a new document is loading; the next command waits for it to load.
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {what} did not open another page within 10 s");
 }
 
-/// Clicks the button whose text is `label`.
+async fn click(client: &Client, css: &str) {
+    navigate_by(client, Locator::Css(css), css).await;
+}
+
+/// Clicks the button or link whose text is `label`.
 async fn press(client: &Client, label: &str) {
     let xpath = format!("//button[normalize-space(.)='{label}'] | //a[normalize-space(.)='{label}']");
-    client.find(Locator::XPath(&xpath)).await.unwrap_or_else(|e| panic!("button {label}: {e}")).click().await.unwrap();
+    navigate_by(client, Locator::XPath(&xpath), label).await;
 }
 
 async fn page_text(client: &Client) -> String {

@@ -248,13 +248,13 @@ fn read_form(state: &AppState, element: &Element, form: &FormFields) -> (Typed, 
     let mut typed = Typed::default();
     let name = form.get("name").to_string();
     if let Err(error) = provisioning::instance_name(&Value::String(name.clone())) {
-        typed.problems.insert("name".into(), describe(&error));
+        typed.problems.insert("name".into(), short_problem(&describe(&error)));
     }
     typed.values.insert("name".into(), name.clone());
     let tags_text = form.get("tags").to_string();
     let tags: Vec<Value> = tags_text.split(',').map(|tag| Value::String(tag.trim().to_string())).collect();
     let tags = provisioning::tags(Some(&Value::Array(tags))).unwrap_or_else(|error| {
-        typed.problems.insert("tags".into(), describe(&error));
+        typed.problems.insert("tags".into(), short_problem(&describe(&error)));
         Vec::new()
     });
     typed.values.insert("tags".into(), tags_text);
@@ -287,7 +287,7 @@ fn read_form(state: &AppState, element: &Element, form: &FormFields) -> (Typed, 
 /// The domain's message without the configuration key it starts with (the field is beside it).
 fn short_problem(message: &str) -> String {
     match message.split_once("': ") {
-        Some((_, reason)) => format!("This {reason}."),
+        Some((_, reason)) => format!("This {}.", reason.trim_end_matches('.')),
         None if message.starts_with("Missing required") => "This field is required.".into(),
         None => message.to_string(),
     }
