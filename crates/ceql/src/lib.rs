@@ -43,5 +43,5 @@ pub use eval::matches;
 pub use list_params::{parse_fields, parse_order_by, OrderTerm};
 pub use parser::{parse, MAX_DEPTH, MAX_QUERY_BYTES};
 pub use plan::{plan, Plan, VendorQuery, MAX_QUERIES};
-pub use pushdown::{FilterOp, VendorFilter};
+pub use pushdown::VendorFilter;
 pub use schema::{resolve, FieldInfo, FieldType, PushKind, Pushdown, Schema};

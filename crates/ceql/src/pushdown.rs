@@ -22,34 +22,15 @@ use std::fmt;
 /// Below it, a row's id equals the literal as floats exactly when it equals the rendered integer.
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 
-/// A comparison operator of the vendor's filter syntax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl FilterOp {
-    /// The operator as the vendor writes it (`==`, `>=`, ...).
-    pub fn symbol(self) -> &'static str {
-        match self {
-            FilterOp::Eq => "==",
-            FilterOp::Ne => "!=",
-            FilterOp::Lt => "<",
-            FilterOp::Le => "<=",
-            FilterOp::Gt => ">",
-            FilterOp::Ge => ">=",
-        }
-    }
-}
-
-impl fmt::Display for FilterOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.symbol())
+/// An operator as the vendor's filter syntax writes it (`==`, `>=`, ...).
+fn vendor_symbol(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
     }
 }
 
@@ -57,7 +38,7 @@ impl fmt::Display for FilterOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorFilter {
     pub name: String,
-    pub op: FilterOp,
+    pub op: CmpOp,
     /// Never empty, never padded with whitespace; contains no `;`, and no `,` or `*` except in an
     /// id list or as the trailing prefix wildcard.
     pub value: String,
@@ -65,7 +46,7 @@ pub struct VendorFilter {
 
 impl fmt::Display for VendorFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{}", self.name, self.op, self.value)
+        write!(f, "{}{}{}", self.name, vendor_symbol(self.op), self.value)
     }
 }
 
@@ -89,7 +70,7 @@ impl Candidate {
             Candidate::Plain(filter) => filter,
             Candidate::Ids { name, ids } => {
                 let value = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-                VendorFilter { name, op: FilterOp::Eq, value }
+                VendorFilter { name, op: CmpOp::Eq, value }
             }
         }
     }
@@ -143,49 +124,38 @@ fn rank(kind: PushKind) -> u8 {
 
 fn candidate(pushdown: &Pushdown, ty: FieldType, condition: Condition) -> Option<Candidate> {
     let plain =
-        |op: FilterOp, value: String| Some(Candidate::Plain(VendorFilter { name: pushdown.filter.clone(), op, value }));
+        |op: CmpOp, value: String| Some(Candidate::Plain(VendorFilter { name: pushdown.filter.clone(), op, value }));
     match (pushdown.kind, condition) {
         (PushKind::IdSet, _) => {
             let ids = id_set(ty, condition)?;
             Some(Candidate::Ids { name: pushdown.filter.clone(), ids })
         }
         (PushKind::Text | PushKind::Prefix, Condition::Compare(CmpOp::Eq, Literal::Str(text))) => {
-            plain(FilterOp::Eq, safe_text(text, ty)?)
+            plain(CmpOp::Eq, safe_text(text, ty)?)
         }
         (PushKind::Text | PushKind::Prefix, Condition::Like(pattern)) if exact_text(pattern).is_some() => {
-            plain(FilterOp::Eq, safe_text(pattern, ty)?)
+            plain(CmpOp::Eq, safe_text(pattern, ty)?)
         }
         (PushKind::Prefix, Condition::Like(pattern)) => {
             let prefix = literal_prefix(pattern).filter(|prefix| prefix.is_ascii())?;
-            plain(FilterOp::Eq, format!("{}*", safe_text(prefix, ty)?))
+            plain(CmpOp::Eq, format!("{}*", safe_text(prefix, ty)?))
         }
-        (PushKind::Exact, Condition::Compare(CmpOp::Eq, literal)) => plain(FilterOp::Eq, exact_value(literal, ty)?),
+        (PushKind::Exact, Condition::Compare(CmpOp::Eq, literal)) => plain(CmpOp::Eq, exact_value(literal, ty)?),
         (PushKind::Number, Condition::Compare(op, Literal::Num(n))) if ty == FieldType::Number => {
-            plain(filter_op(op), n.to_string())
+            plain(op, n.to_string())
         }
         (PushKind::Bool, Condition::Compare(op, Literal::Bool(b))) if ty == FieldType::Boolean => match op {
-            CmpOp::Eq => plain(FilterOp::Eq, b.to_string()),
-            CmpOp::Ne => plain(FilterOp::Eq, (!b).to_string()),
+            CmpOp::Eq => plain(CmpOp::Eq, b.to_string()),
+            CmpOp::Ne => plain(CmpOp::Eq, (!b).to_string()),
             _ => None,
         },
         (PushKind::Since, Condition::Compare(CmpOp::Eq | CmpOp::Ge | CmpOp::Gt, Literal::Str(text))) => {
-            plain(FilterOp::Eq, instant_value(text, ty)?)
+            plain(CmpOp::Eq, instant_value(text, ty)?)
         }
         (PushKind::Until, Condition::Compare(CmpOp::Eq | CmpOp::Le | CmpOp::Lt, Literal::Str(text))) => {
-            plain(FilterOp::Eq, instant_value(text, ty)?)
+            plain(CmpOp::Eq, instant_value(text, ty)?)
         }
         _ => None,
-    }
-}
-
-fn filter_op(op: CmpOp) -> FilterOp {
-    match op {
-        CmpOp::Eq => FilterOp::Eq,
-        CmpOp::Ne => FilterOp::Ne,
-        CmpOp::Lt => FilterOp::Lt,
-        CmpOp::Le => FilterOp::Le,
-        CmpOp::Gt => FilterOp::Gt,
-        CmpOp::Ge => FilterOp::Ge,
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 mod hub;
 
 use common::{error_message, Stack};
-use hub::{call, crm, erp, expect, id_of, is_utc, vendor, vendor_record};
+use hub::{call, crm, erp, expect, id_of, is_utc, vendor, vendor_record, Instance};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -207,9 +207,7 @@ async fn tags_and_tasks_round_trip() {
     .await;
     assert_eq!(patched["GroupName"], "Renamed");
     assert_eq!(vendor_record(&stack, &crm, &format!("v2/tags/{tag_id}")).await["description"], "made by a test");
-    expect(&stack, &crm, Method::GET, &format!("/hubs/crm/tags/{tag_id}"), None, 200).await;
-    expect(&stack, &crm, Method::DELETE, &format!("/hubs/crm/tags/{tag_id}"), None, 200).await;
-    assert_eq!(vendor(&stack, &crm, &format!("v2/tags/{tag_id}")).await.0, 404);
+    read_then_delete(&stack, &crm, &format!("/hubs/crm/tags/{tag_id}"), &format!("v2/tags/{tag_id}")).await;
 
     let task = expect(
         &stack,
@@ -239,9 +237,7 @@ async fn tags_and_tasks_round_trip() {
     .await;
     assert_eq!(patched["Completed"], true);
     assert_eq!(vendor_record(&stack, &crm, &format!("v2/tasks/{task_id}")).await["completed"], true);
-    expect(&stack, &crm, Method::GET, &format!("/hubs/crm/tasks/{task_id}"), None, 200).await;
-    expect(&stack, &crm, Method::DELETE, &format!("/hubs/crm/tasks/{task_id}"), None, 200).await;
-    assert_eq!(vendor(&stack, &crm, &format!("v2/tasks/{task_id}")).await.0, 404);
+    read_then_delete(&stack, &crm, &format!("/hubs/crm/tasks/{task_id}"), &format!("v2/tasks/{task_id}")).await;
 }
 
 #[tokio::test]
@@ -274,9 +270,7 @@ async fn products_round_trip_with_prices_in_cents() {
     .await;
     assert_eq!(patched["ProductPrice"], 2500);
     assert_eq!(vendor_record(&stack, &crm, &format!("v2/products/{id}")).await["price"]["amount"], 2500);
-    expect(&stack, &crm, Method::GET, &format!("/hubs/crm/products/{id}"), None, 200).await;
-    expect(&stack, &crm, Method::DELETE, &format!("/hubs/crm/products/{id}"), None, 200).await;
-    assert_eq!(vendor(&stack, &crm, &format!("v2/products/{id}")).await.0, 404);
+    read_then_delete(&stack, &crm, &format!("/hubs/crm/products/{id}"), &format!("v2/products/{id}")).await;
 }
 
 #[tokio::test]
@@ -406,9 +400,7 @@ async fn erp_customers_are_contacts() {
     )
     .await;
     assert_eq!(patched["Phone1"], "555-0100");
-    expect(&stack, &erp, Method::GET, &format!("/hubs/erp/customers/{id}"), None, 200).await;
-    expect(&stack, &erp, Method::DELETE, &format!("/hubs/erp/customers/{id}"), None, 200).await;
-    assert_eq!(vendor(&stack, &erp, &format!("v2/contacts/{id}")).await.0, 404);
+    read_then_delete(&stack, &erp, &format!("/hubs/erp/customers/{id}"), &format!("v2/contacts/{id}")).await;
 }
 
 #[tokio::test]
@@ -831,4 +823,11 @@ async fn null_removes_a_seeded_contacts_email_and_phone_entries() {
     let cleared =
         expect(&stack, &instance, Method::PATCH, "/hubs/crm/contacts/1", Some(json!({"Email": null})), 200).await;
     assert!(cleared.get("Email").is_none(), "{cleared}");
+}
+
+/// Reads a record through the hub, deletes it, and checks that the vendor no longer has it.
+async fn read_then_delete(stack: &Stack, instance: &Instance, hub_path: &str, vendor_path: &str) {
+    expect(stack, instance, Method::GET, hub_path, None, 200).await;
+    expect(stack, instance, Method::DELETE, hub_path, None, 200).await;
+    assert_eq!(vendor(stack, instance, vendor_path).await.0, 404, "{vendor_path} is gone at the vendor");
 }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+mod common;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const USER_SECRET: &str = "console-e2e-user-secret-0123456789abcdef";
@@ -54,32 +55,16 @@ fn find_program(names: &[&str]) -> PathBuf {
 
 /// Starts `junction serve --sandbox` on free ports and waits until it listens.
 async fn start_junction(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_junction"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
+    command
         .args(["serve", "--sandbox", "--bind", "127.0.0.1:0", "--sandbox-bind", "127.0.0.1:0"])
         .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", dir.join("junction.db").display()))
         .env("JUNCTION_BOOTSTRAP_USER_SECRET", USER_SECRET)
         .env("JUNCTION_BOOTSTRAP_ORG_SECRET", ORG_SECRET)
         .env("RUST_LOG", "info")
         .env_remove("JUNCTION_MASTER_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the junction binary starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.contains("junction listening") {
-                let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-                return format!("http://{addr}");
-            }
-        }
-        panic!("junction exited before listening");
-    })
-    .await
-    .expect("listening within 30 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-    (child, base)
+        .stdout(Stdio::null());
+    common::start_listening(command).await
 }
 
 /// Starts chromedriver on a free port and waits until it answers.

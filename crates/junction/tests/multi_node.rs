@@ -9,11 +9,12 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use keap_sim::{Limits, SimConfig};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use store::{crypto, MasterKey};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const CLIENT_ID: &str = "sandbox-client-id";
@@ -105,7 +106,8 @@ impl Cluster {
 
     /// Starts a node with `extra` flags and waits for its "listening" log line.
     async fn start_node_with(&self, extra: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_junction"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
+        command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
             .args(["--database", &self.database.url, "--sandbox-url", &self.sim.url()])
@@ -115,25 +117,8 @@ impl Cluster {
             .env("RUST_LOG", "info")
             .env_remove("JUNCTION_MASTER_KEY_FILE")
             .env_remove("JUNCTION_REFRESH_PERIOD")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the junction binary starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let base = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Some(line) = stderr.next_line().await.expect("stderr line") {
-                if line.contains("junction listening") {
-                    let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-                    return format!("http://{addr}");
-                }
-            }
-            panic!("the node exited before listening");
-        })
-        .await
-        .expect("listening within 20 s");
-        // Keep draining stderr so the node never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+            .stdout(Stdio::null());
+        let (child, base) = common::start_listening(command).await;
         Node { child, base }
     }
 

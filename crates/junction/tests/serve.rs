@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+mod common;
+
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -24,32 +26,16 @@ fn temp_dir() -> PathBuf {
 
 /// Starts the binary and waits for its "listening" log line.
 async fn start(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_junction"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
+    command
         .args(["serve", "--sandbox", "--bind", "127.0.0.1:0", "--sandbox-bind", "127.0.0.1:0"])
         .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", dir.join("junction.db").display()))
         .env("RUST_LOG", "info")
         .env_remove("JUNCTION_MASTER_KEY")
         .env_remove("JUNCTION_BOOTSTRAP_USER_SECRET")
         .env_remove("JUNCTION_BOOTSTRAP_ORG_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the junction binary starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.contains("junction listening") {
-                let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
-                return format!("http://{addr}");
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("listening within 30 s");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+        .stdout(Stdio::piped());
+    let (mut child, base) = common::start_listening(command).await;
     let mut stdout_lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout = Vec::new();
     // The bootstrap lines are printed before the listening line, so they are already buffered.

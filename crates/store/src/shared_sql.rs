@@ -72,6 +72,15 @@ pub(crate) fn like_pattern(text: Option<&str>) -> String {
     pattern
 }
 
+/// Maps the errors of an insert: a missing referenced row (foreign key) to [`StoreError::NotFound`],
+/// a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
+pub(crate) fn on_insert(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => on_unique(what)(e),
+    }
+}
+
 /// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
 pub(crate) fn on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error() {
@@ -101,7 +110,7 @@ macro_rules! implement_store {
             ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
         use crate::shared_sql::{
-            decode_cursor, encode_cursor, like_pattern, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
+            decode_cursor, encode_cursor, like_pattern, on_insert, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
         };
 
         type Db = $db;
@@ -451,10 +460,7 @@ macro_rules! implement_store {
                 .bind(created_at)
                 .fetch_one(&mut **tx)
                 .await
-                .map_err(|e| match e.as_database_error() {
-                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                    _ => on_unique("user")(e),
-                })?;
+                .map_err(on_insert("user"))?;
                 Ok(User { id, organization_id, email: email.to_owned(), is_admin, created_at })
             }
         }
@@ -585,10 +591,7 @@ macro_rules! implement_store {
                 .bind(new.access_expires_at.map(micros))
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| match e.as_database_error() {
-                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                    _ => on_unique("instance token")(e),
-                })?;
+                .map_err(on_insert("instance token"))?;
                 let sealed = keys.seal_instance(id, &new.secrets, &token);
                 sqlx::query("UPDATE instances SET secrets = $2, token_sealed = $3, key_version = $4 WHERE id = $1")
                     .bind(id)
@@ -868,10 +871,7 @@ macro_rules! implement_store {
                 .bind(i64::from(call.duration_ms))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match e.as_database_error() {
-                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                    _ => StoreError::Database(e),
-                })?;
+                .map_err(on_insert("vendor call"))?;
                 // Everything at or below the newest row beyond the kept ones (none while fewer are
                 // stored: the comparison with NULL is never true).
                 sqlx::query(
@@ -929,10 +929,7 @@ macro_rules! implement_store {
                 .bind(micros(expires_at))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match e.as_database_error() {
-                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                    _ => on_unique("console session")(e),
-                })?;
+                .map_err(on_insert("console session"))?;
                 tx.commit().await?;
                 Ok(session)
             }
@@ -994,10 +991,7 @@ macro_rules! implement_store {
                 .bind(micros(pending.expires_at))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| match e.as_database_error() {
-                    Some(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                    _ => on_unique("pending authorization")(e),
-                })?;
+                .map_err(on_insert("pending authorization"))?;
                 tx.commit().await?;
                 Ok(())
             }

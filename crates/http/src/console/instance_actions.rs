@@ -103,14 +103,14 @@ async fn perform(
         Action::Enable | Action::Disable => {
             let disabled = matches!(action, Action::Disable);
             let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
-            state.store.update_instance(org, id, patch).await.map_err(crate::ApiError::from)?;
+            state.store.update_instance(org, id, patch).await?;
             tracing::info!(instance_id = id, disabled, "instance enabled/disabled through the console");
             done(if disabled { "disabled" } else { "enabled" })
         }
         Action::TraceOn | Action::TraceOff => {
             let on = matches!(action, Action::TraceOn);
             let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
-            state.store.update_instance(org, id, patch).await.map_err(crate::ApiError::from)?;
+            state.store.update_instance(org, id, patch).await?;
             done(if on { "trace-on" } else { "trace-off" })
         }
         Action::ResetToken => {
@@ -124,15 +124,15 @@ async fn perform(
                 return instance_page_with_status(state, session, record, Some(notice), false, StatusCode::CONFLICT)
                     .await;
             }
-            state.store.reissue_instance_token(org, id).await.map_err(crate::ApiError::from)?;
+            state.store.reissue_instance_token(org, id).await?;
             tracing::info!(instance_id = id, "instance token reissued through the console");
-            let record = state.store.get_instance(org, id).await.map_err(crate::ApiError::from)?;
+            let record = state.store.get_instance(org, id).await?;
             let notice = Notice::Success("New instance token issued; the old one no longer works.".into());
             instance_page(state, session, record, Some(notice), true).await
         }
         Action::Settings => save_settings(state, session, record, form).await,
         Action::Delete => {
-            state.store.delete_instance(org, id).await.map_err(crate::ApiError::from)?;
+            state.store.delete_instance(org, id).await?;
             tracing::info!(instance_id = id, "instance deleted through the console");
             Ok(Redirect::to("/instances?done=deleted").into_response())
         }
@@ -146,7 +146,7 @@ async fn failed(
     id: i64,
     error: &crate::ApiError,
 ) -> Result<Response, ConsoleError> {
-    let record = state.store.get_instance(session.organization.id, id).await.map_err(crate::ApiError::from)?;
+    let record = state.store.get_instance(session.organization.id, id).await?;
     let notice = Notice::Error(describe(error));
     instance_page_with_status(state, session, record, Some(notice), false, error.status()).await
 }
@@ -157,7 +157,7 @@ async fn test_connection(
     record: InstanceRecord,
 ) -> Result<Response, ConsoleError> {
     let id = record.id;
-    let hub = state.catalog.find(&record.element_key).map_err(crate::ApiError::from)?.hub.clone();
+    let hub = state.catalog.find(&record.element_key)?.hub.clone();
     let answer = hub_call::call(state, record.clone(), Method::GET, &format!("/hubs/{hub}/ping"), None).await;
     let answer = answer.map_err(ConsoleError::bad_request)?;
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
@@ -171,7 +171,7 @@ async fn test_connection(
         Some(provider) => format!("Connection failed: {message} (Infusionsoft said: {provider})"),
         None => format!("Connection failed: {message}"),
     };
-    let record = state.store.get_instance(session.organization.id, id).await.map_err(crate::ApiError::from)?;
+    let record = state.store.get_instance(session.organization.id, id).await?;
     instance_page_with_status(state, session, record, Some(Notice::Error(text)), false, answer.status).await
 }
 
@@ -181,7 +181,7 @@ async fn save_settings(
     record: InstanceRecord,
     form: &FormFields,
 ) -> Result<Response, ConsoleError> {
-    let element = state.catalog.find(&record.element_key).map_err(crate::ApiError::from)?;
+    let element = state.catalog.find(&record.element_key)?;
     let result = async {
         let mut patch = InstancePatch {
             name: Some(provisioning::instance_name(&Value::String(form.get("name").to_string()))?),

@@ -52,7 +52,7 @@ pub async fn list(State(state): State<AppState>, session: Session, RawQuery(raw)
                 .next(html! { a href="/instances" { "Back to the first page" } })
                 .page(&state, Some(&session))
         }
-        Err(error) => return ConsoleError::from(crate::ApiError::from(error)).page(&state, Some(&session)),
+        Err(error) => return ConsoleError::from(error).page(&state, Some(&session)),
     };
     let filtered = !query.tags_all_of.is_empty() || query.search_text.is_some();
     let body = html! {
@@ -195,7 +195,7 @@ pub async fn owned_instance(state: &AppState, session: &Session, id: &str) -> Re
     match state.store.get_instance(session.organization.id, id).await {
         Ok(record) => Ok(record),
         Err(store::StoreError::NotFound) => Err(ConsoleError::no_instance()),
-        Err(error) => Err(crate::ApiError::from(error).into()),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -219,12 +219,12 @@ pub async fn instance_page_with_status(
     show_token: bool,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let element = state.catalog.find(&record.element_key).map_err(crate::ApiError::from)?;
+    let element = state.catalog.find(&record.element_key)?;
     let calls = match record.trace_logging {
-        true => state.store.list_vendor_calls(record.id, RECENT).await.map_err(crate::ApiError::from)?,
+        true => state.store.list_vendor_calls(record.id, RECENT).await?,
         false => Vec::new(),
     };
-    let events = state.store.list_token_events(record.id, RECENT).await.map_err(crate::ApiError::from)?;
+    let events = state.store.list_token_events(record.id, RECENT).await?;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " (record.name) }
         div.title-row {

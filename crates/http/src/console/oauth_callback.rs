@@ -88,7 +88,7 @@ async fn finish(state: &AppState, session: &Session, query: CallbackQuery) -> Re
         Err(store::StoreError::Crypto(_)) => Ok(PendingTake::Expired),
         other => other,
     };
-    let pending = match taken.map_err(|error| ConsoleError::from(crate::ApiError::from(error)))? {
+    let pending = match taken? {
         PendingTake::Found(pending) => pending,
         PendingTake::Expired => {
             return Err(ConsoleError::bad_request(format!(
@@ -148,22 +148,12 @@ async fn create(
     let mut body: Value = serde_json::from_str(pending.request.expose())
         .map_err(|_| ConsoleError::bad_request("The saved request could not be read. No instance was created."))?;
     body["providerData"] = json!({ "code": code });
-    let request = provisioning::parse(state, None, &body).map_err(|error| {
-        ConsoleError::new(
-            error.status(),
-            "The instance could not be created",
-            format!("{} No instance was created.", describe(&error)),
-        )
-        .next(start_again())
-    })?;
-    let record = provisioning::provision(state, pending.organization_id, request).await.map_err(|error| {
-        ConsoleError::new(
-            error.status(),
-            "The instance could not be created",
-            format!("{} No instance was created.", describe(&error)),
-        )
-        .next(start_again())
-    })?;
+    let not_created = |error: crate::ApiError| {
+        let message = format!("{} No instance was created.", describe(&error));
+        ConsoleError::new(error.status(), "The instance could not be created", message).next(start_again())
+    };
+    let request = provisioning::parse(state, None, &body).map_err(not_created)?;
+    let record = provisioning::provision(state, pending.organization_id, request).await.map_err(not_created)?;
     tracing::info!(instance_id = record.id, "instance created through the console");
     let notice = Notice::Success(format!("Instance \u{201c}{}\u{201d} created.", record.name));
     instance_page(state, session, record, Some(notice), true).await

@@ -176,6 +176,18 @@ impl From<ApiError> for ConsoleError {
     }
 }
 
+impl From<store::StoreError> for ConsoleError {
+    fn from(error: store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<domain::DomainError> for ConsoleError {
+    fn from(error: domain::DomainError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
 /// A message for an API error, safe to show: its text and the vendor's, when there is one.
 pub fn describe(error: &ApiError) -> String {
     match error {

@@ -82,7 +82,7 @@ impl FromRequestParts<AppState> for Session {
         let id = cookie(&parts.headers, SESSION_COOKIE).map(Secret::new).ok_or_else(rejection)?;
         let found = state.store.find_console_session(&id, Utc::now()).await.map_err(|error| {
             tracing::warn!(%error, "console session lookup failed");
-            SignInRequired::StoreDown(ConsoleError::from(crate::ApiError::from(error)).page(state, None))
+            SignInRequired::StoreDown(ConsoleError::from(error).page(state, None))
         })?;
         let (user, organization) = found.ok_or_else(rejection)?;
         let csrf = csrf_token(state, &id);

@@ -70,54 +70,40 @@ fn sign_in_page(
 
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: FormFields) -> Response {
     let next = session::local_path(form.get("next")).unwrap_or("/").to_string();
+    // The form again, with `problem` said at the top.
+    let refuse = |problem: &str, status| {
+        sign_in_page(&state, &headers, Some(&next), Some(Notice::Error(problem.into())), status)
+    };
     let nonce = session::cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
     if nonce.is_empty() || !session::tokens_equal(&session::sign_in_token(&state, nonce), form.get("token")) {
         let problem = "The sign-in form expired or came from another site. Please sign in again.";
-        return sign_in_page(&state, &headers, Some(&next), Some(Notice::Error(problem.into())), StatusCode::FORBIDDEN);
+        return refuse(problem, StatusCode::FORBIDDEN);
     }
     let (user_secret, org_secret) = (form.get("user_secret"), form.get("org_secret"));
     if user_secret.is_empty() || org_secret.is_empty() {
         let problem = "Enter both your user secret and your organization secret.";
-        return sign_in_page(
-            &state,
-            &headers,
-            Some(&next),
-            Some(Notice::Error(problem.into())),
-            StatusCode::BAD_REQUEST,
-        );
+        return refuse(problem, StatusCode::BAD_REQUEST);
     }
     let wrong = "Those secrets do not match a user of that organization.";
     if user_secret.len() > MAX_SECRET_LEN || org_secret.len() > MAX_SECRET_LEN {
-        return sign_in_page(
-            &state,
-            &headers,
-            Some(&next),
-            Some(Notice::Error(wrong.into())),
-            StatusCode::UNAUTHORIZED,
-        );
+        return refuse(wrong, StatusCode::UNAUTHORIZED);
     }
     let found = match state.store.authenticate(&Secret::new(user_secret), &Secret::new(org_secret)).await {
         Ok(found) => found,
-        Err(error) => return ConsoleError::from(crate::ApiError::from(error)).page(&state, None),
+        Err(error) => return ConsoleError::from(error).page(&state, None),
     };
     let Some((user, _)) = found else {
-        return sign_in_page(
-            &state,
-            &headers,
-            Some(&next),
-            Some(Notice::Error(wrong.into())),
-            StatusCode::UNAUTHORIZED,
-        );
+        return refuse(wrong, StatusCode::UNAUTHORIZED);
     };
     // A session this browser already had ends here: one browser, one live session.
     if let Some(previous) = session::cookie(&headers, SESSION_COOKIE) {
         if let Err(error) = state.store.delete_console_session(&Secret::new(previous)).await {
-            return ConsoleError::from(crate::ApiError::from(error)).page(&state, None);
+            return ConsoleError::from(error).page(&state, None);
         }
     }
     let id = match state.store.create_console_session(user.id, Utc::now() + SESSION_LIFETIME).await {
         Ok(id) => id,
-        Err(error) => return ConsoleError::from(crate::ApiError::from(error)).page(&state, None),
+        Err(error) => return ConsoleError::from(error).page(&state, None),
     };
     tracing::info!(user_id = user.id, "console sign-in");
     let mut response = Redirect::to(&next).into_response();
@@ -133,7 +119,7 @@ pub async fn sign_out(State(state): State<AppState>, session: Session, form: For
         return error.page(&state, Some(&session));
     }
     if let Err(error) = state.store.delete_console_session(&session.id).await {
-        return ConsoleError::from(crate::ApiError::from(error)).page(&state, Some(&session));
+        return ConsoleError::from(error).page(&state, Some(&session));
     }
     let mut response = Redirect::to("/sign-in?signedOut=1").into_response();
     let (name, value) = session::set_cookie(&state, SESSION_COOKIE, "", 0);
