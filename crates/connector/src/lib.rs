@@ -1,8 +1,16 @@
 //! The Infusionsoft (Keap) client the platform calls out through: where the vendor lives
-//! ([`endpoints`]) and its OAuth 2.0 token endpoint ([`oauth`]). It speaks HTTP and nothing else:
-//! what an answer means for an instance is decided by `domain::token_rules`, and where tokens are
-//! kept is the store's business.
+//! ([`endpoints`]), its OAuth 2.0 token endpoint ([`oauth`]), its rate limits ([`rate_limit`]),
+//! where a call's access token comes from ([`tokens`], [`token_file`]) and the one way a REST call
+//! is made ([`vendor_client`]: limiter, token, retries, typed errors). It speaks HTTP and nothing
+//! else: what an answer means for an instance is decided by `domain::token_rules`, and where an
+//! instance's tokens are kept is the store's business. No axum, no SQL.
 
 pub mod endpoints;
 pub mod oauth;
 pub mod rate_limit;
+pub mod tokens;
+pub mod vendor_client;
+
+pub use reqwest;
+pub use tokens::{AccessToken, StaticTokens, TokenError, TokenSource};
+pub use vendor_client::{CallContext, CallObserver, VendorClient, VendorError, VendorReply, VendorRequest};

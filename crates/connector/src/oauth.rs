@@ -29,14 +29,10 @@ pub struct OAuthClient {
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl OAuthClient {
-    pub fn new(endpoints: VendorEndpoints) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(TOKEN_TIMEOUT)
-            // The token endpoint never redirects; following one could send credentials elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        OAuthClient { http, endpoints }
+    /// A client of `endpoints.token`. Fails when the TLS backend cannot start (never falls back
+    /// to a client that follows redirects: one could send credentials elsewhere).
+    pub fn new(endpoints: VendorEndpoints) -> Result<Self, reqwest::Error> {
+        Ok(OAuthClient { http: crate::vendor_client::no_redirects(TOKEN_TIMEOUT)?, endpoints })
     }
 
     /// Exchanges an authorization code. `redirect_uri` must be the exact string the authorize

@@ -207,11 +207,18 @@ impl VendorRateLimiter {
     /// calls overtaking a Background one push it past `max_wait`). Cancellation-safe: a dropped
     /// future leaves the queue and has consumed nothing.
     pub async fn acquire(&self, client_id: &str, priority: Priority) -> Result<Permit, Throttled> {
+        self.acquire_within(client_id, priority, self.max_wait).await
+    }
+
+    /// [`acquire`](Self::acquire) with the caller's own longest wait instead of `max_wait`:
+    /// background work (polling, bulk) waits its turn for minutes where a user's call would rather
+    /// get a 429 after seconds.
+    pub async fn acquire_within(&self, client_id: &str, priority: Priority, max_wait: Duration) -> Result<Permit, Throttled> {
         let Some(clients) = &self.clients else {
             return Ok(Permit { client: None });
         };
         let client = self.client(clients, client_id);
-        let (key, notify, deadline) = match self.admit_or_enqueue(&client, priority)? {
+        let (key, notify, deadline) = match self.admit_or_enqueue(&client, priority, max_wait)? {
             Arrival::Admitted => return Ok(Permit::new(client)),
             Arrival::Queued { key, notify, deadline } => (key, notify, deadline),
         };
@@ -284,7 +291,7 @@ impl VendorRateLimiter {
 
     /// On arrival: admits at once if nobody waits and every window has room, refuses if the wait
     /// would break a bound, else joins the queue.
-    fn admit_or_enqueue(&self, client: &Client, priority: Priority) -> Result<Arrival, Throttled> {
+    fn admit_or_enqueue(&self, client: &Client, priority: Priority, max_wait: Duration) -> Result<Arrival, Throttled> {
         let now = Instant::now();
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
@@ -294,11 +301,11 @@ impl VendorRateLimiter {
         }
         let position = state.ahead_of(priority) + 1;
         let wait = state.estimate(position, now, &self.clock).saturating_duration_since(now);
-        if state.queue.len() >= self.max_queue || wait > self.max_wait {
+        if state.queue.len() >= self.max_queue || wait > max_wait {
             return Err(Throttled::after(wait));
         }
         let (key, notify) = state.enqueue(priority);
-        Ok(Arrival::Queued { key, notify, deadline: now + self.max_wait })
+        Ok(Arrival::Queued { key, notify, deadline: now + max_wait })
     }
 
     /// One look at the queue by a waiter: only the head may take a slot, and only the head sleeps

@@ -24,7 +24,7 @@ async fn setup() -> Setup {
         client_id: "sandbox-client-id".into(),
         client_secret: Secret::new("sandbox-client-secret"),
     };
-    Setup { sim, oauth: OAuthClient::new(endpoints), client }
+    Setup { sim, oauth: OAuthClient::new(endpoints).expect("the token client builds"), client }
 }
 
 /// Consents on the simulator's form as the demo user and returns the code.
@@ -114,6 +114,6 @@ async fn vendor_outages_and_dropped_connections_are_transient() {
 async fn an_unreachable_vendor_is_transient() {
     let endpoints = VendorEndpoints::simulator(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
     let client = ClientCredentials { client_id: "x".into(), client_secret: Secret::new("y") };
-    let outcome = OAuthClient::new(endpoints).refresh(&client, &Secret::new("z")).await;
+    let outcome = OAuthClient::new(endpoints).expect("the token client builds").refresh(&client, &Secret::new("z")).await;
     assert!(matches!(outcome, RefreshOutcome::Transient(TransientCause::Transport)));
 }

@@ -1,0 +1,301 @@
+//! One vendor REST call with everything around it: the caller's access token (from its
+//! [`TokenSource`], refreshed once on a vendor 401), the per-OAuth-client rate limiter before the
+//! call (with the caller's priority and longest wait) and in step with the vendor's headers after
+//! it, bounded retries with jittered backoff for idempotent calls on vendor 5xx and transport
+//! failures, a short vendor `Retry-After` waited out, and every failure typed ([`VendorError`]).
+//!
+//! [`VendorClient::send`] returns the vendor's answer whatever its status (the raw passthrough
+//! wants it as it came); [`VendorClient::send_json`] returns the JSON of a success and turns any
+//! other status into [`VendorError::Status`] with the vendor's own text.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domain::token_rules;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::endpoints::VendorEndpoints;
+use crate::rate_limit::{Priority, VendorRateLimiter};
+use crate::tokens::{AccessToken, TokenError, TokenSource};
+
+/// Retries of an idempotent call after a vendor 5xx or a transport failure.
+const IDEMPOTENT_RETRIES: u32 = 2;
+/// The longest vendor `Retry-After` a call waits out itself before failing as throttled.
+const MAX_VENDOR_RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// A vendor call: a method, a path under the REST base (`v2/contacts/12`), a query and a body.
+#[derive(Debug, Clone)]
+pub struct VendorRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+    /// The body's media type, when there is one (`application/json` unless passed through).
+    pub content_type: Option<String>,
+}
+
+impl VendorRequest {
+    /// A request without a body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        VendorRequest { method, path: path.into(), query: Vec::new(), body: None, content_type: None }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = Some(Bytes::from(body.to_string()));
+        self.content_type = Some("application/json".into());
+        self
+    }
+
+    /// The path and query as sent, for trace logs (`/v2/contacts?page_size=1`).
+    pub fn path_and_query(&self) -> String {
+        let mut path = format!("/{}", self.path);
+        if !self.query.is_empty() {
+            path.push('?');
+            path.push_str(&serde_urlencoded::to_string(&self.query).unwrap_or_default());
+        }
+        path
+    }
+
+    fn idempotent(&self) -> bool {
+        matches!(self.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+    }
+}
+
+/// The vendor's answer as it came.
+#[derive(Debug)]
+pub struct VendorReply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a vendor call gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum VendorError {
+    /// Junction's own limiter would not let the call go within the caller's longest wait.
+    #[error("the vendor's rate limit for this OAuth client is reached")]
+    LimitReached { retry_after: Duration },
+    /// The vendor answered 429, with its `Retry-After` if it sent one.
+    #[error("the vendor refused the call: rate limit exceeded")]
+    Throttled { retry_after: Option<Duration> },
+    /// No answer within the client's timeout.
+    #[error("the vendor did not answer in time")]
+    Timeout,
+    /// The vendor could not be reached or closed the connection.
+    #[error("the vendor could not be reached")]
+    Unreachable,
+    /// The vendor answered an error status; `provider_message` is its own text.
+    #[error("the vendor answered HTTP {status}")]
+    Status { status: u16, provider_message: Option<String> },
+    /// A success whose body is not JSON (where JSON was expected).
+    #[error("the vendor's answer was not JSON")]
+    NotJson,
+    /// The request's path does not join onto the REST base.
+    #[error("the vendor path is not a valid URL path")]
+    InvalidPath,
+    /// No access token could be had.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl VendorError {
+    /// The error of a vendor error answer, with the vendor's own text: REST v2 `{message}`, the
+    /// gateway's `{fault: {faultstring}}`.
+    pub fn status(status: u16, body: &[u8]) -> Self {
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let provider_message = json
+            .get("message")
+            .or_else(|| json.pointer("/fault/faultstring"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        VendorError::Status { status, provider_message }
+    }
+}
+
+/// Told about every attempt a call makes (metrics, the trace log, the driver's call counter).
+pub trait CallObserver: Send + Sync {
+    /// `status` is `None` when no answer came (timeout, transport failure).
+    fn attempted(&self, request: &VendorRequest, status: Option<u16>, took: Duration);
+}
+
+/// Who makes a call, and how patiently.
+#[derive(Clone, Copy)]
+pub struct CallContext<'a> {
+    /// The OAuth client id the vendor counts the call against.
+    pub client_id: &'a str,
+    pub tokens: &'a dyn TokenSource,
+    pub priority: Priority,
+    /// The longest the call may wait for the rate limiter; `None`: the limiter's default.
+    pub max_wait: Option<Duration>,
+    pub observer: Option<&'a dyn CallObserver>,
+    /// Names the caller in log lines (an instance id; 0 for none).
+    pub log_id: i64,
+}
+
+impl std::fmt::Debug for CallContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext")
+            .field("priority", &self.priority)
+            .field("max_wait", &self.max_wait)
+            .field("log_id", &self.log_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The vendor's REST API, shared by every caller in the process.
+#[derive(Debug)]
+pub struct VendorClient {
+    http: reqwest::Client,
+    endpoints: VendorEndpoints,
+    limiter: std::sync::Arc<VendorRateLimiter>,
+}
+
+impl VendorClient {
+    /// A client of the REST API at `endpoints.api_base`, whose whole calls time out after
+    /// `timeout`, counted against `limiter`. Fails when the TLS backend cannot start.
+    pub fn new(
+        endpoints: VendorEndpoints,
+        limiter: std::sync::Arc<VendorRateLimiter>,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(VendorClient { http: no_redirects(timeout)?, endpoints, limiter })
+    }
+
+    pub fn endpoints(&self) -> &VendorEndpoints {
+        &self.endpoints
+    }
+
+    pub fn limiter(&self) -> &VendorRateLimiter {
+        &self.limiter
+    }
+
+    /// Sends `request` and returns the vendor's answer, whatever its status, once the token, the
+    /// rate limiter and the retries are done with it. Fails only when no answer could be had, or
+    /// the vendor kept answering 429.
+    pub async fn send(&self, context: &CallContext<'_>, request: &VendorRequest) -> Result<VendorReply, VendorError> {
+        let mut token = context.tokens.current().await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let max_wait = context.max_wait;
+            // Held until the vendor's answer is observed: the call counts as in flight until then.
+            let permit = match max_wait {
+                Some(wait) => self.limiter.acquire_within(context.client_id, context.priority, wait).await,
+                None => self.limiter.acquire(context.client_id, context.priority).await,
+            }
+            .map_err(|throttled| VendorError::LimitReached { retry_after: throttled.retry_after })?;
+            let started = Instant::now();
+            let sent = self.transmit(request, &token).await;
+            if let Some(observer) = context.observer {
+                observer.attempted(request, sent.as_ref().ok().map(|reply| reply.status), started.elapsed());
+            }
+            let reply = match sent {
+                Ok(reply) => reply,
+                // A timeout is not retried: the caller has already waited the whole timeout once.
+                Err(VendorError::Unreachable) if request.idempotent() && attempt < IDEMPOTENT_RETRIES => {
+                    attempt += 1;
+                    tracing::info!(instance_id = context.log_id, attempt, "vendor unreachable; retrying");
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            self.limiter.observe(context.client_id, &reply.headers, status);
+            drop(permit);
+            if token_rules::reactive_refresh_allowed(reply.status, refreshed) {
+                if let Some(fresh) = context.tokens.refresh_after_401(&token).await? {
+                    tracing::info!(instance_id = context.log_id, "vendor answered 401; refreshed once");
+                    token = fresh;
+                    refreshed = true;
+                    continue;
+                }
+            }
+            if reply.status == 429 {
+                match vendor_retry_after(&reply.headers) {
+                    Some(wait) if wait <= MAX_VENDOR_RETRY_WAIT && attempt < IDEMPOTENT_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    retry_after => return Err(VendorError::Throttled { retry_after }),
+                }
+            }
+            if reply.status >= 500 && request.idempotent() && attempt < IDEMPOTENT_RETRIES {
+                attempt += 1;
+                tracing::info!(instance_id = context.log_id, status = reply.status, attempt, "vendor failed; retrying");
+                backoff(attempt).await;
+                continue;
+            }
+            return Ok(reply);
+        }
+    }
+
+    /// Sends `request` and returns the vendor's JSON answer (`null` for an empty body); an error
+    /// status is [`VendorError::Status`].
+    pub async fn send_json(&self, context: &CallContext<'_>, request: &VendorRequest) -> Result<Value, VendorError> {
+        let reply = self.send(context, request).await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(VendorError::status(reply.status, &reply.body));
+        }
+        if reply.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        // A success that is not JSON would map to a record of nulls: a vendor fault, not data.
+        serde_json::from_slice(&reply.body).map_err(|_| VendorError::NotJson)
+    }
+
+    async fn transmit(&self, request: &VendorRequest, token: &AccessToken) -> Result<VendorReply, VendorError> {
+        let url = self.endpoints.api_base.join(&request.path).map_err(|_| VendorError::InvalidPath)?;
+        let mut builder =
+            self.http.request(request.method.clone(), url).query(&request.query).bearer_auth(token.secret.expose());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+            if let Some(content_type) = &request.content_type {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+        }
+        let response = builder.send().await.map_err(|error| transport_error(&error))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|error| transport_error(&error))?;
+        Ok(VendorReply { status, headers, body })
+    }
+}
+
+/// An HTTP client that never follows redirects (they could carry a token or a secret to another
+/// host) and gives up on a whole call after `timeout`. Fails rather than fall back to a default
+/// client, which would do both.
+pub(crate) fn no_redirects(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build()
+}
+
+fn transport_error(error: &reqwest::Error) -> VendorError {
+    if error.is_timeout() {
+        VendorError::Timeout
+    } else {
+        VendorError::Unreachable
+    }
+}
+
+/// 100 ms, then 300 ms, with up to 50% jitter so that retries from many callers spread out.
+async fn backoff(attempt: u32) {
+    let base = 100u64 * 3u64.pow(attempt.saturating_sub(1));
+    let jitter = rand::random_range(0..=base / 2);
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+}
+
+/// The vendor's `Retry-After` (seconds) on a 429, if it sent one.
+fn vendor_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    text.trim().parse::<u64>().ok().map(Duration::from_secs)
+}

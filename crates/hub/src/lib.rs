@@ -1,0 +1,76 @@
+//! The hub engine: the vendor's data under the platforms' object and field names, with no HTTP
+//! server and no database. The HTTP API, the console, background jobs and the SQL driver all call
+//! it; none of them talks to the vendor another way.
+//!
+//! An operation takes a [`Session`] (which instance, which element, the call context that carries
+//! its token source and rate-limit priority) and an object name, resolves the object in the
+//! catalog, maps the request to vendor calls through [`connector::VendorClient`], and maps the
+//! answers back. Objects are borrowed as `&ObjectDef`, so built-in objects and ones loaded at run
+//! time serve alike.
+//!
+//! - [`objects`]: resolving object and child names, which operations they allow, their metadata;
+//! - [`records`]: get, create, update and delete of one record, and of child records;
+//! - [`list`]: listing with CEQL (`where`), ordering, fields, paging and counts;
+//! - [`scan`]: whole objects page by page, resumable from a [`Position`] (bulk, polling, SQL);
+//! - [`cursor`]: where a page starts, and the signed `nextPage` cursors;
+//! - [`inventory`], [`raw`], [`ping`]: the product stock, the vendor passthrough, the ping;
+//! - [`shape`]: records as the instance wants them (null fields dropped, chosen fields);
+//! - [`error`]: [`HubError`], typed; the HTTP layer turns it into statuses.
+
+pub mod cursor;
+pub mod error;
+pub mod inventory;
+pub mod list;
+pub mod objects;
+pub mod ping;
+pub mod raw;
+pub mod records;
+pub mod scan;
+pub mod shape;
+
+use std::sync::Arc;
+
+use connector::{CallContext, VendorClient};
+
+pub use cursor::{CursorSigner, Position};
+pub use error::HubError;
+pub use list::{ListPage, ListParams};
+pub use records::Target;
+pub use scan::ScanPage;
+
+/// One caller's view of the vendor: an instance (or a connection string's authorization).
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    /// Binds cursors to the instance that asked for them (0 when there is no instance).
+    pub instance_id: i64,
+    /// The element whose catalog names the objects (`infusionsoftcrm`, `infusionsofterp`).
+    pub element_key: &'a str,
+    /// `filter.response.nulls`: drop null fields from records.
+    pub drop_nulls: bool,
+    /// Who makes the vendor calls, with which token, how patiently.
+    pub call: CallContext<'a>,
+}
+
+/// The engine: the vendor client and the key that signs cursors. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    vendor: Arc<VendorClient>,
+    signer: Arc<dyn CursorSigner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("vendor", &self.vendor).finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    pub fn new(vendor: Arc<VendorClient>, signer: Arc<dyn CursorSigner>) -> Self {
+        Hub { vendor, signer }
+    }
+
+    /// The vendor client the engine calls through.
+    pub fn vendor(&self) -> &VendorClient {
+        &self.vendor
+    }
+}

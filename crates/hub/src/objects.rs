@@ -1,0 +1,95 @@
+//! Objects by name: the element's object (or a child object under it) for a name a client sent,
+//! which operations it allows, record ids, and the metadata clients read
+//! (`GET /hubs/{hub}/objects/{object}/metadata`).
+
+use mapping::{ObjectCatalog, ObjectDef, Operation};
+use serde_json::{json, Value};
+
+use crate::HubError;
+
+/// The names of the element's objects, in catalog order.
+pub fn names(element_key: &str) -> Vec<&'static str> {
+    ObjectCatalog::builtin().objects(element_key).map(|(name, _)| name).collect()
+}
+
+/// The element's object `name` (matched as the catalog does), or a 404 saying where names are listed.
+pub fn resolve(element_key: &str, name: &str) -> Result<(&'static str, &'static ObjectDef), HubError> {
+    ObjectCatalog::builtin().object(element_key, name).ok_or_else(|| {
+        let shown: String = name.chars().take(64).collect();
+        HubError::NotFound(format!(
+            "Unknown object '{shown}' for element {element_key}; GET /hubs/{{hub}}/objects lists them"
+        ))
+    })
+}
+
+/// The parent object and its child `child` (`orders` and `items`).
+pub fn resolve_child(
+    element_key: &str,
+    object: &str,
+    child: &str,
+) -> Result<(&'static str, &'static str, &'static ObjectDef), HubError> {
+    let (parent, definition) = resolve(element_key, object)?;
+    let (child_name, child_definition) =
+        definition.children.iter().find(|(name, _)| name.eq_ignore_ascii_case(child)).ok_or_else(|| {
+            let shown: String = child.chars().take(64).collect();
+            let known: Vec<&str> = definition.children.keys().map(String::as_str).collect();
+            HubError::NotFound(format!(
+                "{parent} has no child object '{shown}' (it has: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ))
+        })?;
+    Ok((parent, child_name.as_str(), child_definition))
+}
+
+/// Refuses, naming the object, an operation it does not support.
+pub fn allow(name: &str, definition: &ObjectDef, operation: Operation) -> Result<(), HubError> {
+    if definition.allows(operation) {
+        return Ok(());
+    }
+    let verb = match operation {
+        Operation::List => "listed",
+        Operation::Get => "read one by one",
+        Operation::Create => "created",
+        Operation::Update => "updated",
+        Operation::Delete => "deleted",
+    };
+    Err(HubError::NotAllowed(format!("{name} cannot be {verb} through the vendor's API")))
+}
+
+/// A record id from a path: the vendor's ids are positive integers.
+pub fn record_id(text: &str) -> Result<u64, HubError> {
+    text.trim().parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        let shown: String = text.chars().take(32).collect();
+        HubError::BadRequest(format!("Invalid id '{shown}': expected a positive integer"))
+    })
+}
+
+/// The element's object `name` described: fields, types, which are writable, pushed down and
+/// sortable, its operations and children.
+pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
+    let (name, object) = resolve(element_key, name)?;
+    let fields: Vec<Value> = object
+        .fields
+        .iter()
+        .map(|field| {
+            json!({
+                "name": field.name,
+                "type": field.field_type,
+                "vendorPath": field.path,
+                "writable": field.writable,
+                "filterable": true,
+                "pushedDown": field.filters.iter().map(|filter| &filter.name).collect::<Vec<_>>(),
+                "sortable": field.sort.is_some(),
+                "description": field.description,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "name": name,
+        "vendorResource": object.resource,
+        "idField": object.id_field,
+        "operations": object.operations,
+        "children": object.children.keys().collect::<Vec<_>>(),
+        "fields": fields,
+    }))
+}

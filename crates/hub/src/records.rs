@@ -1,0 +1,138 @@
+//! One record through the mappings: get, create, update and delete of a record of an object or
+//! of a child object under a parent record (`orders/{id}/items`). An update writes the fields it
+//! names: the vendor has no whole-record replace, and the platforms' PUT behaved the same.
+
+use connector::reqwest::Method;
+use connector::VendorRequest;
+use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode};
+use serde_json::{Map, Value};
+
+use crate::objects::{allow, record_id, resolve, resolve_child};
+use crate::shape::shape;
+use crate::{Hub, HubError, Session};
+
+/// Which object an operation acts on: one of the element's objects, or a child object under a
+/// parent record. Names and ids are as the client sent them; they are checked here.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Object(&'a str),
+    Child { object: &'a str, parent_id: &'a str, child: &'a str },
+}
+
+impl Hub {
+    /// One record of `target`, mapped.
+    pub async fn get(&self, session: &Session<'_>, target: Target<'_>, id: &str) -> Result<Value, HubError> {
+        let (definition, path) = item(session, target, id, Operation::Get)?;
+        let vendor = self.vendor.send_json(&session.call, &VendorRequest::new(Method::GET, path)).await?;
+        Ok(record(session, definition, &vendor))
+    }
+
+    /// Deletes one record of `target`.
+    pub async fn delete(&self, session: &Session<'_>, target: Target<'_>, id: &str) -> Result<(), HubError> {
+        let (_, path) = item(session, target, id, Operation::Delete)?;
+        self.vendor.send_json(&session.call, &VendorRequest::new(Method::DELETE, path)).await?;
+        Ok(())
+    }
+
+    /// Creates a record of `target` from the hub fields in `body`, and returns it as the vendor
+    /// stored it.
+    pub async fn create(&self, session: &Session<'_>, target: Target<'_>, body: Value) -> Result<Value, HubError> {
+        let (name, definition, collection) = match target {
+            Target::Object(object) => {
+                let (name, definition) = resolve(session.element_key, object)?;
+                allow(name, definition, Operation::Create)?;
+                (name, definition, definition.resource.clone())
+            }
+            Target::Child { object, parent_id, child } => {
+                let (_, name, definition) = resolve_child(session.element_key, object, child)?;
+                allow(name, definition, Operation::Create)?;
+                let parent_id = record_id(parent_id)?;
+                (name, definition, definition.resource.replace("{parentId}", &parent_id.to_string()))
+            }
+        };
+        let fields = object_body(body)?;
+        let write = to_vendor(name, definition, &fields, WriteMode::Create, None)
+            .map_err(|error| HubError::BadRequest(error.to_string()))?;
+        let request = VendorRequest::new(Method::POST, collection).json(&write.body);
+        let vendor = self.vendor.send_json(&session.call, &request).await?;
+        Ok(record(session, definition, &vendor))
+    }
+
+    /// Updates the fields `body` names in record `id` of `object`, and returns the record.
+    pub async fn update(&self, session: &Session<'_>, object: &str, id: &str, body: Value) -> Result<Value, HubError> {
+        let (name, definition) = resolve(session.element_key, object)?;
+        allow(name, definition, Operation::Update)?;
+        let id = record_id(id)?;
+        let mut fields = object_body(body)?;
+        drop_matching_id(definition, &mut fields, id)?;
+        let path = item_path(definition, "", id);
+        let current = match needs_current(definition, &fields) {
+            true => Some(self.vendor.send_json(&session.call, &VendorRequest::new(Method::GET, path.clone())).await?),
+            false => None,
+        };
+        let write = to_vendor(name, definition, &fields, WriteMode::Update, current.as_ref())
+            .map_err(|error| HubError::BadRequest(error.to_string()))?;
+        let request =
+            VendorRequest::new(Method::PATCH, path).query("update_mask", write.update_mask.join(",")).json(&write.body);
+        let vendor = self.vendor.send_json(&session.call, &request).await?;
+        Ok(record(session, definition, &vendor))
+    }
+}
+
+/// The definition and vendor path of record `id` of `target`, once `operation` is checked to be
+/// allowed.
+fn item(
+    session: &Session<'_>,
+    target: Target<'_>,
+    id: &str,
+    operation: Operation,
+) -> Result<(&'static ObjectDef, String), HubError> {
+    let (name, definition, parent_id) = match target {
+        Target::Object(object) => {
+            let (name, definition) = resolve(session.element_key, object)?;
+            (name, definition, None)
+        }
+        Target::Child { object, parent_id, child } => {
+            let (_, name, definition) = resolve_child(session.element_key, object, child)?;
+            (name, definition, Some(parent_id))
+        }
+    };
+    allow(name, definition, operation)?;
+    let parent_id = match parent_id {
+        None => String::new(),
+        Some(parent_id) => record_id(parent_id)?.to_string(),
+    };
+    Ok((definition, item_path(definition, &parent_id, record_id(id)?)))
+}
+
+/// `{resource}/{id}`, with `{parentId}` filled for child objects.
+fn item_path(definition: &ObjectDef, parent_id: &str, id: u64) -> String {
+    format!("{}/{id}", definition.resource.replace("{parentId}", parent_id))
+}
+
+fn object_body(body: Value) -> Result<Map<String, Value>, HubError> {
+    match body {
+        Value::Object(fields) if !fields.is_empty() => Ok(fields),
+        Value::Object(_) => Err(HubError::BadRequest("The request body has no fields to write".into())),
+        _ => Err(HubError::BadRequest("The request body must be a JSON object of fields".into())),
+    }
+}
+
+/// Clients often send back the record they read, id included: an id equal to the path's is
+/// accepted and dropped, another id is refused.
+fn drop_matching_id(definition: &ObjectDef, fields: &mut Map<String, Value>, id: u64) -> Result<(), HubError> {
+    let Some(key) = fields.keys().find(|key| key.eq_ignore_ascii_case(&definition.id_field)).cloned() else {
+        return Ok(());
+    };
+    let given = fields.get(&key).cloned().unwrap_or(Value::Null);
+    let same = given.as_u64() == Some(id) || given.as_str().is_some_and(|text| text.trim() == id.to_string());
+    if !same {
+        return Err(HubError::BadRequest(format!("Field {key} does not match the id in the path ({id})")));
+    }
+    fields.remove(&key);
+    Ok(())
+}
+
+fn record(session: &Session<'_>, definition: &ObjectDef, vendor: &Value) -> Value {
+    shape(to_hub(definition, vendor), session.drop_nulls, None)
+}
