@@ -9,13 +9,18 @@
 //! - `shared_sql`: the SQL both implementations share; [`sqlite`] and [`postgres`]: the
 //!   implementations, each with its connection settings, dialect and migrations
 //!   (`migrations/sqlite`, `migrations/postgres`);
-//! - `instance_locks`: the in-process queue in front of the refresh critical section.
+//! - `instance_locks`: the in-process queue in front of the refresh critical section;
+//! - `leases` and [`queue`]: coordination between nodes sharing the database, i.e. expiring
+//!   exclusive leases and a durable job queue with leased claims and dead letters (their SQL, and
+//!   the queue's values).
 //!
 //! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
 
 pub mod crypto;
 mod instance_locks;
+mod leases;
 pub mod postgres;
+pub mod queue;
 pub mod records;
 pub mod repository;
 mod sealing;
@@ -27,6 +32,7 @@ use std::sync::Arc;
 
 pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use postgres::PostgresStore;
+pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{BoxFuture, RefreshFn, Result, Store, StoreError};
 pub use sqlite::SqliteStore;

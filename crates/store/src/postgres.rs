@@ -15,6 +15,11 @@ static POSTGRES: Dialect = Dialect {
     // Tags are JSON text in both schemas (one shape for both); jsonb containment does the work here.
     tags_contain_all: "tags::jsonb @> $3::jsonb",
     refresh_before_transaction: false,
+    // Not `now()`: that is the transaction's start, which inside a caller's long transaction
+    // (`enqueue_in`) can be far in the past.
+    now: "statement_timestamp()",
+    now_plus_millis: "(statement_timestamp() + ({millis}) * INTERVAL '1 millisecond')",
+    skip_locked: " FOR UPDATE SKIP LOCKED",
 };
 
 /// Migrations for PostgreSQL, embedded in the binary.

@@ -5,11 +5,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::crypto::{CryptoError, Keyring};
+use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
     CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
     PendingAuthorization, PendingTake, RefreshDecision, RefreshResult, Secret, TokenEvent, User, VendorCall,
@@ -62,7 +64,8 @@ pub type RefreshFn = Box<dyn FnOnce(CurrentTokens) -> BoxFuture<RefreshDecision>
 /// - an organization sees only its own instances: other organizations' rows are [`StoreError::NotFound`];
 /// - secrets are never stored in clear: user and organization secrets as salted hashes plus a keyed
 ///   lookup hash, instance tokens and secret configuration sealed under the current master key;
-/// - at most one refresh critical section runs per instance at a time, across connections and nodes.
+/// - at most one refresh critical section runs per instance at a time, across connections and nodes;
+/// - at most one owner holds an unexpired lease, and a job is leased to at most one owner at a time.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// True when no organization exists yet (first start: bootstrap `default`).
@@ -205,4 +208,56 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A MAC of `data` for `purpose` under the key every node sharing this database holds (hub page
     /// cursors are signed with it, so any node can check a cursor another node issued).
     fn keyed_hash(&self, purpose: &str, data: &str) -> String;
+
+    // ---------------------------------------------------------------------------------------------
+    // Coordination between nodes: leases (`crate::leases`) and the durable job queue
+    // (`crate::queue`). Every expiry is judged by the database's clock, not the caller's.
+    // ---------------------------------------------------------------------------------------------
+
+    /// Takes the lease `(kind, key)` for `owner` for `ttl` and returns true, if it is free, expired,
+    /// or already `owner`'s (then it is extended); returns false while another owner holds it. Of
+    /// any number of concurrent takers, across connections and nodes, at most one succeeds.
+    async fn try_lease(&self, kind: &str, key: &str, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// Extends `owner`'s lease `(kind, key)` to `ttl` from now and returns true, if `owner` still holds
+    /// it. An expired lease no other owner has taken since can still be renewed (nobody else held it
+    /// in between); once taken over, or released, it cannot (false).
+    async fn renew_lease(&self, kind: &str, key: &str, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// Gives up `owner`'s lease `(kind, key)` so another owner can take it at once. Does nothing when
+    /// `owner` does not hold it (never held, released, or taken over after expiry).
+    async fn release_lease(&self, kind: &str, key: &str, owner: &str) -> Result<()>;
+
+    /// Stores `job` as ready (claimable from its `run_at`, or at once) and returns its id. To enqueue
+    /// atomically with another write, use the store type's `enqueue_in` inside that write's
+    /// transaction instead.
+    async fn enqueue(&self, job: &NewJob) -> Result<Id>;
+
+    /// Leases up to `limit` due jobs of `queue` to `owner` for `lease_ttl` and returns them, oldest
+    /// `run_at` first. Due: ready and past its `run_at`, or running under an expired lease (the
+    /// worker died or stalled; the old owner can then no longer complete it). Concurrent claims,
+    /// across connections and nodes, never return the same job while its lease lasts.
+    async fn claim_jobs(&self, queue: &str, owner: &str, lease_ttl: Duration, limit: u32) -> Result<Vec<Job>>;
+
+    /// Extends `owner`'s claim on job `job_id` to `lease_ttl` from now (a long job's heartbeat); false
+    /// when `owner` no longer holds it (re-claimed by another owner, or no longer running).
+    async fn extend_job_lease(&self, job_id: Id, owner: &str, lease_ttl: Duration) -> Result<bool>;
+
+    /// Marks job `job_id` done; true if `owner` held its claim, false (and nothing changes) otherwise.
+    async fn complete_job(&self, job_id: Id, owner: &str) -> Result<bool>;
+
+    /// Records a failure of job `job_id` by its claim holder `owner`: one more attempt and
+    /// `error` kept as its last error. With `retry_at` and attempts left, the job is ready again from
+    /// `retry_at`; without `retry_at`, or once `max_attempts` failures are reached, it is dead. Returns
+    /// the new state, or `None` (and nothing changes) when `owner` does not hold the claim.
+    async fn fail_job(
+        &self,
+        job_id: Id,
+        owner: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<JobState>>;
+
+    /// Up to `limit` dead jobs of `queue` (the dead letters), most recently failed first.
+    async fn dead_jobs(&self, queue: &str, limit: u32) -> Result<Vec<Job>>;
 }

@@ -29,6 +29,32 @@ pub(crate) struct Dialect {
     /// for as long as the vendor takes. PostgreSQL: no, the row lock held across the call already
     /// excludes other nodes and locks nothing else.
     pub refresh_before_transaction: bool,
+    /// The database's clock, now, as an expression comparable with stored timestamps. Leases and
+    /// jobs are timed by it rather than by the node's clock, so nodes whose clocks disagree still
+    /// agree on when a lease ends. PostgreSQL: the statement's start (one value per statement).
+    /// SQLite: `'now'` (one value per statement too) in the RFC 3339 text the timestamps are stored
+    /// as, to the millisecond.
+    pub now: &'static str,
+    /// [`Dialect::now`] plus `{millis}` milliseconds, `{millis}` standing for a placeholder; see
+    /// [`Dialect::millis_from_now`].
+    pub now_plus_millis: &'static str,
+    /// Appended to the `SELECT` that picks jobs to claim. PostgreSQL: lock the picked rows and skip
+    /// rows another claim has locked, so concurrent claimers never wait for or pick the same job.
+    /// SQLite: nothing; the claim statement holds the database's single write lock.
+    pub skip_locked: &'static str,
+}
+
+impl Dialect {
+    /// The database's clock `placeholder` (a bound number of milliseconds, see [`millis`]) from now.
+    pub fn millis_from_now(&self, placeholder: &str) -> String {
+        self.now_plus_millis.replace("{millis}", placeholder)
+    }
+}
+
+/// A TTL in whole milliseconds, as [`Dialect::millis_from_now`] expects it bound. A TTL too long for
+/// the database to add to its clock fails as a database error rather than wrapping.
+pub(crate) fn millis(ttl: std::time::Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// How long a refresh lease (SQLite) lasts: longer than all a refresh can wait for (a pooled
@@ -89,8 +115,9 @@ pub(crate) fn on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> Store
     }
 }
 
-/// Implements [`crate::Store`] and the connect-time key check for `$store`, which must have fields
-/// `pool: sqlx::Pool<$db>`, `keys: KeyState`, `locks: InstanceLocks`, `dialect: &'static Dialect`.
+/// Implements [`crate::Store`], the connect-time key check and `enqueue_in` for `$store`, which must
+/// have fields `pool: sqlx::Pool<$db>`, `keys: KeyState`, `locks: InstanceLocks`,
+/// `dialect: &'static Dialect`.
 macro_rules! implement_store {
     ($store:ident, $db:ty) => {
         use async_trait::async_trait;
@@ -109,8 +136,11 @@ macro_rules! implement_store {
             RawInstance, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE, OAUTH_STATE_PURPOSE,
             ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
+        use crate::leases;
+        use crate::queue::{self, Job, JobState, NewJob, RawJob};
         use crate::shared_sql::{
-            decode_cursor, encode_cursor, like_pattern, on_insert, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
+            decode_cursor, encode_cursor, like_pattern, millis, on_insert, on_unique, MAX_PAGE_SIZE, REFRESH_LEASE_SECS,
+            ROTATION_BATCH, STORE_REFRESH_RETRIES,
         };
 
         type Db = $db;
@@ -154,6 +184,41 @@ macro_rules! implement_store {
                 refreshed_at: row.try_get("refreshed_at")?,
                 refresh_generation: row.try_get("refresh_generation")?,
             })
+        }
+
+        fn raw_job(row: &<Db as sqlx::Database>::Row) -> Result<RawJob> {
+            Ok(RawJob {
+                id: row.try_get("id")?,
+                queue: row.try_get("queue")?,
+                payload: row.try_get("payload")?,
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                run_at: row.try_get("run_at")?,
+                lease_owner: row.try_get("lease_owner")?,
+                lease_until: row.try_get("lease_until")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        impl $store {
+            /// Enqueues `job` inside the caller's transaction `tx` and returns its id: the job exists
+            /// if and only if `tx` commits. This is how a write and the job that follows it up are
+            /// made atomic: a store method that writes its own row calls this before committing.
+            ///
+            /// On SQLite, begin `tx` with the write lock (`BEGIN IMMEDIATE`, as the store's own
+            /// writes do) when it reads before it writes.
+            pub async fn enqueue_in(&self, tx: &mut sqlx::Transaction<'_, Db>, job: &NewJob) -> Result<Id> {
+                Ok(sqlx::query_scalar(&queue::enqueue_sql(self.dialect))
+                    .bind(&job.queue)
+                    .bind(job.payload.to_string())
+                    .bind(job.run_at.map(micros))
+                    .bind(queue::attempts_column(job.max_attempts))
+                    .fetch_one(&mut **tx)
+                    .await?)
+            }
         }
 
         impl $store {
@@ -1048,6 +1113,109 @@ macro_rules! implement_store {
 
             fn keyed_hash(&self, purpose: &str, data: &str) -> String {
                 self.keys.get().lookup.lookup_hash(purpose, data)
+            }
+
+            // Coordination: leases and the job queue. The SQL and its reasoning are in `leases` and
+            // `queue`; each operation is one statement outside any transaction. Statements with
+            // `RETURNING` use `fetch_all`, so they run to completion whatever they return.
+
+            async fn try_lease(&self, kind: &str, key: &str, owner: &str, ttl: std::time::Duration) -> Result<bool> {
+                let taken = sqlx::query(&leases::take_sql(self.dialect))
+                    .bind(kind)
+                    .bind(key)
+                    .bind(owner)
+                    .bind(millis(ttl))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(!taken.is_empty())
+            }
+
+            async fn renew_lease(&self, kind: &str, key: &str, owner: &str, ttl: std::time::Duration) -> Result<bool> {
+                let renewed = sqlx::query(&leases::renew_sql(self.dialect))
+                    .bind(kind)
+                    .bind(key)
+                    .bind(owner)
+                    .bind(millis(ttl))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, kind: &str, key: &str, owner: &str) -> Result<()> {
+                sqlx::query(leases::RELEASE).bind(kind).bind(key).bind(owner).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn enqueue(&self, job: &NewJob) -> Result<Id> {
+                let mut tx = self.begin_write().await?;
+                let id = self.enqueue_in(&mut tx, job).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn claim_jobs(
+                &self,
+                queue: &str,
+                owner: &str,
+                lease_ttl: std::time::Duration,
+                limit: u32,
+            ) -> Result<Vec<Job>> {
+                let rows = sqlx::query(&queue::claim_sql(self.dialect))
+                    .bind(queue)
+                    .bind(owner)
+                    .bind(millis(lease_ttl))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut jobs = rows.iter().map(|row| raw_job(row)?.into_job()).collect::<Result<Vec<_>>>()?;
+                // `RETURNING` follows no `ORDER BY`: restore the pick order.
+                jobs.sort_by_key(|job| (job.run_at, job.id));
+                Ok(jobs)
+            }
+
+            async fn extend_job_lease(&self, job_id: Id, owner: &str, lease_ttl: std::time::Duration) -> Result<bool> {
+                let extended = sqlx::query(&queue::extend_sql(self.dialect))
+                    .bind(job_id)
+                    .bind(owner)
+                    .bind(millis(lease_ttl))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(extended.rows_affected() == 1)
+            }
+
+            async fn complete_job(&self, job_id: Id, owner: &str) -> Result<bool> {
+                let completed = sqlx::query(&queue::complete_sql(self.dialect))
+                    .bind(job_id)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(completed.rows_affected() == 1)
+            }
+
+            async fn fail_job(
+                &self,
+                job_id: Id,
+                owner: &str,
+                error: &str,
+                retry_at: Option<DateTime<Utc>>,
+            ) -> Result<Option<JobState>> {
+                let states: Vec<String> = sqlx::query_scalar(&queue::fail_sql(self.dialect))
+                    .bind(job_id)
+                    .bind(owner)
+                    .bind(error)
+                    .bind(retry_at.map(micros))
+                    .fetch_all(&self.pool)
+                    .await?;
+                states.first().map(|state| JobState::parse(state)).transpose()
+            }
+
+            async fn dead_jobs(&self, queue: &str, limit: u32) -> Result<Vec<Job>> {
+                let rows = sqlx::query(&queue::dead_jobs_sql())
+                    .bind(queue)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|row| raw_job(row)?.into_job()).collect()
             }
         }
 

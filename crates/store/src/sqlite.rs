@@ -18,6 +18,10 @@ static SQLITE: Dialect = Dialect {
     tags_contain_all: "NOT EXISTS (SELECT 1 FROM json_each($3) AS wanted \
          WHERE wanted.value NOT IN (SELECT have.value FROM json_each(instances.tags) AS have))",
     refresh_before_transaction: true,
+    now: "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')",
+    // `||` binds tighter than `/` in SQLite, hence the parentheses around the division.
+    now_plus_millis: "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', (({millis}) / 1000.0) || ' seconds')",
+    skip_locked: "",
 };
 
 /// Migrations for SQLite, embedded in the binary.

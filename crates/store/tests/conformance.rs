@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use common::TestDb;
+use common::{Backend, TestDb};
+use serde_json::json;
 use store::{
-    InstancePatch, InstanceQuery, Keyring, MasterKey, NewInstance, PendingAuthorization, PendingTake, RefreshDecision,
-    RefreshFn, RefreshOutcome, Secret, SecretMap, Store, StoreError, TokenPair, VendorCall, ACCESS_TOKEN_KEY,
-    REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance, NewJob, PendingAuthorization, PendingTake,
+    PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap, SqliteStore, Store, StoreError,
+    TokenPair, VendorCall, ACCESS_TOKEN_KEY, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -74,6 +75,19 @@ conformance!(
     a_pending_authorization_survives_a_key_rotation,
     vendor_calls_keep_only_the_newest,
     deleting_an_instance_deletes_its_vendor_calls,
+    a_lease_is_taken_once_among_concurrent_takers,
+    a_held_lease_refuses_other_owners_and_extends_for_its_holder,
+    an_expired_lease_is_taken_over,
+    only_the_holder_renews_or_releases_a_lease,
+    an_expired_lease_nobody_took_can_be_renewed,
+    an_enqueued_job_is_claimed_with_its_payload,
+    claims_take_the_oldest_due_jobs_up_to_the_limit,
+    concurrent_claimers_take_every_job_exactly_once,
+    only_the_claim_holder_completes_or_fails_a_job,
+    an_expired_claim_moves_to_another_worker,
+    a_heartbeat_keeps_a_claim,
+    a_failed_job_backs_off_then_dies_when_its_attempts_run_out,
+    a_job_enqueued_in_a_rolled_back_transaction_does_not_exist,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -1047,4 +1061,289 @@ async fn deleting_an_instance_deletes_its_vendor_calls(db: Arc<TestDb>) {
     assert_eq!(store.list_vendor_calls(kept.id, 100).await.unwrap(), std::slice::from_ref(&call));
     let err = store.record_vendor_call(instance.id, &call).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+// ---------------------------------------------------------------------------------------------
+
+/// Long enough never to expire during a test.
+const HELD: Duration = Duration::from_secs(600);
+/// Short enough to wait out: a lease or claim of this TTL is expired after [`wait_out_short_ttl`].
+const SHORT: Duration = Duration::from_millis(200);
+
+/// Sleeps well past [`SHORT`], so anything leased for it has expired by the database's clock.
+async fn wait_out_short_ttl() {
+    tokio::time::sleep(SHORT * 3).await;
+}
+
+/// Two stores (two pools) on one database, as two nodes would have.
+async fn two_nodes(db: &TestDb) -> [Arc<dyn Store>; 2] {
+    let ring = keyring();
+    [db.connect(ring.clone()).await, db.connect(ring).await]
+}
+
+async fn a_lease_is_taken_once_among_concurrent_takers(db: Arc<TestDb>) {
+    const TAKERS: usize = 8;
+    let nodes = two_nodes(&db).await;
+    // Round 0 races to insert the lease row; later rounds race to take it over after a release.
+    for round in 0..5 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(TAKERS));
+        let mut takers = Vec::new();
+        for taker in 0..TAKERS {
+            let store = Arc::clone(&nodes[taker % nodes.len()]);
+            let barrier = Arc::clone(&barrier);
+            takers.push(tokio::spawn(async move {
+                let owner = format!("taker-{round}-{taker}");
+                barrier.wait().await;
+                let taken = store.try_lease("refresher", "default", &owner, HELD).await.unwrap();
+                taken.then_some(owner)
+            }));
+        }
+        let mut winners = Vec::new();
+        for taker in takers {
+            winners.extend(taker.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one taker holds the lease: {winners:?}");
+        nodes[0].release_lease("refresher", "default", &winners[0]).await.unwrap();
+    }
+}
+
+async fn a_held_lease_refuses_other_owners_and_extends_for_its_holder(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    assert!(store.try_lease("refresher", "default", "node-a", HELD).await.unwrap());
+    assert!(!store.try_lease("refresher", "default", "node-b", HELD).await.unwrap());
+    assert!(store.try_lease("refresher", "default", "node-a", HELD).await.unwrap(), "the holder takes it again");
+    assert!(!store.try_lease("refresher", "default", "node-b", HELD).await.unwrap());
+    // Another key, or the same key of another kind, is another lease.
+    assert!(store.try_lease("refresher", "eu", "node-b", HELD).await.unwrap());
+    assert!(store.try_lease("sweeper", "default", "node-b", HELD).await.unwrap());
+}
+
+async fn an_expired_lease_is_taken_over(db: Arc<TestDb>) {
+    let [first, second] = two_nodes(&db).await;
+    assert!(first.try_lease("refresher", "default", "node-a", SHORT).await.unwrap());
+    wait_out_short_ttl().await;
+    assert!(second.try_lease("refresher", "default", "node-b", HELD).await.unwrap(), "node-a's lease expired");
+    // node-a, back from a pause, has lost it: it can neither renew nor release nor retake it.
+    assert!(!first.renew_lease("refresher", "default", "node-a", HELD).await.unwrap());
+    first.release_lease("refresher", "default", "node-a").await.unwrap();
+    assert!(!first.try_lease("refresher", "default", "node-a", HELD).await.unwrap());
+    assert!(second.renew_lease("refresher", "default", "node-b", HELD).await.unwrap());
+}
+
+async fn only_the_holder_renews_or_releases_a_lease(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    assert!(!store.renew_lease("refresher", "default", "node-a", HELD).await.unwrap(), "nothing to renew");
+    assert!(store.try_lease("refresher", "default", "node-a", HELD).await.unwrap());
+
+    assert!(!store.renew_lease("refresher", "default", "node-b", HELD).await.unwrap());
+    store.release_lease("refresher", "default", "node-b").await.unwrap();
+    assert!(!store.try_lease("refresher", "default", "node-b", HELD).await.unwrap(), "node-b released nothing");
+
+    assert!(store.renew_lease("refresher", "default", "node-a", HELD).await.unwrap());
+    store.release_lease("refresher", "default", "node-a").await.unwrap();
+    assert!(!store.renew_lease("refresher", "default", "node-a", HELD).await.unwrap(), "released is gone");
+    assert!(store.try_lease("refresher", "default", "node-b", HELD).await.unwrap(), "free once released");
+}
+
+async fn an_expired_lease_nobody_took_can_be_renewed(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    assert!(store.try_lease("refresher", "default", "node-a", SHORT).await.unwrap());
+    wait_out_short_ttl().await;
+    assert!(store.renew_lease("refresher", "default", "node-a", HELD).await.unwrap());
+    assert!(!store.try_lease("refresher", "default", "node-b", HELD).await.unwrap(), "renewed, so held again");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Job queue
+// ---------------------------------------------------------------------------------------------
+
+async fn an_enqueued_job_is_claimed_with_its_payload(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let payload = json!({"instanceId": 42, "events": ["created", "updated"]});
+    let id = store.enqueue(&NewJob::new("webhooks", payload.clone())).await.unwrap();
+    store.enqueue(&NewJob::new("emails", json!({}))).await.unwrap();
+    let later = NewJob { run_at: Some(Utc::now() + TimeDelta::hours(1)), ..NewJob::new("webhooks", json!(2)) };
+    store.enqueue(&later).await.unwrap();
+
+    let claimed = store.claim_jobs("webhooks", "worker-a", HELD, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "only the due job of this queue: {claimed:?}");
+    let job = &claimed[0];
+    assert_eq!((job.id, job.queue.as_str(), &job.payload), (id, "webhooks", &payload));
+    assert_eq!((job.state, job.attempts, job.max_attempts), (JobState::Running, 0, DEFAULT_MAX_ATTEMPTS));
+    assert_eq!(job.lease_owner.as_deref(), Some("worker-a"));
+    assert!(job.lease_until.unwrap() > job.run_at);
+    assert_eq!(job.last_error, None);
+
+    assert!(store.claim_jobs("webhooks", "worker-b", HELD, 10).await.unwrap().is_empty(), "leased to worker-a");
+    assert!(store.complete_job(id, "worker-a").await.unwrap());
+    assert!(!store.complete_job(id, "worker-a").await.unwrap(), "completed once");
+    assert!(store.claim_jobs("webhooks", "worker-b", HELD, 10).await.unwrap().is_empty(), "done is never claimed");
+}
+
+async fn claims_take_the_oldest_due_jobs_up_to_the_limit(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let hour_ago = now_micros() - TimeDelta::hours(1);
+    let mut ids = Vec::new();
+    // Enqueued newest first, so id order and run_at order disagree.
+    for minutes in [30, 20, 10] {
+        let job = NewJob { run_at: Some(hour_ago + TimeDelta::minutes(minutes)), ..NewJob::new("q", json!(minutes)) };
+        ids.push(store.enqueue(&job).await.unwrap());
+    }
+    let first = store.claim_jobs("q", "worker", HELD, 2).await.unwrap();
+    assert_eq!(first.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[2], ids[1]]);
+    assert_eq!(first[0].run_at, hour_ago + TimeDelta::minutes(10), "run_at round-trips");
+    let rest = store.claim_jobs("q", "worker", HELD, 2).await.unwrap();
+    assert_eq!(rest.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[0]]);
+}
+
+async fn concurrent_claimers_take_every_job_exactly_once(db: Arc<TestDb>) {
+    const JOBS: usize = 200;
+    const CLAIMERS: usize = 8;
+    let nodes = two_nodes(&db).await;
+    let mut enqueued = Vec::new();
+    for n in 0..JOBS {
+        enqueued.push(nodes[n % 2].enqueue(&NewJob::new("sync", json!({ "n": n }))).await.unwrap());
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+    let mut claimers = Vec::new();
+    for claimer in 0..CLAIMERS {
+        let store = Arc::clone(&nodes[claimer % nodes.len()]);
+        let barrier = Arc::clone(&barrier);
+        claimers.push(tokio::spawn(async move {
+            let owner = format!("worker-{claimer}");
+            barrier.wait().await;
+            let mut taken = Vec::new();
+            loop {
+                let batch = store.claim_jobs("sync", &owner, HELD, 7).await.unwrap();
+                if batch.is_empty() {
+                    return taken;
+                }
+                for job in batch {
+                    assert_eq!(job.lease_owner.as_deref(), Some(owner.as_str()));
+                    assert!(store.complete_job(job.id, &owner).await.unwrap(), "the claimer holds job {}", job.id);
+                    taken.push(job.id);
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap());
+    }
+    assert_eq!(claimed.len(), JOBS, "no job claimed twice");
+    claimed.sort_unstable();
+    enqueued.sort_unstable();
+    assert_eq!(claimed, enqueued, "every job claimed");
+}
+
+async fn only_the_claim_holder_completes_or_fails_a_job(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let id = store.enqueue(&NewJob::new("q", json!(null))).await.unwrap();
+    assert!(!store.complete_job(id, "worker-a").await.unwrap(), "not claimed yet");
+    store.claim_jobs("q", "worker-a", HELD, 1).await.unwrap();
+
+    assert!(!store.complete_job(id, "worker-b").await.unwrap());
+    assert_eq!(store.fail_job(id, "worker-b", "not mine", None).await.unwrap(), None);
+    assert!(!store.extend_job_lease(id, "worker-b", HELD).await.unwrap());
+    assert!(!store.complete_job(id + 1, "worker-a").await.unwrap(), "no such job");
+
+    assert!(store.extend_job_lease(id, "worker-a", HELD).await.unwrap());
+    assert!(store.complete_job(id, "worker-a").await.unwrap());
+    assert!(!store.extend_job_lease(id, "worker-a", HELD).await.unwrap(), "done is not leased");
+    assert_eq!(store.fail_job(id, "worker-a", "too late", None).await.unwrap(), None);
+    assert!(store.dead_jobs("q", 10).await.unwrap().is_empty());
+}
+
+async fn an_expired_claim_moves_to_another_worker(db: Arc<TestDb>) {
+    let [first, second] = two_nodes(&db).await;
+    let id = first.enqueue(&NewJob::new("q", json!("work"))).await.unwrap();
+    assert_eq!(first.claim_jobs("q", "worker-a", SHORT, 10).await.unwrap()[0].id, id);
+    wait_out_short_ttl().await; // worker-a died
+
+    let reclaimed = second.claim_jobs("q", "worker-b", HELD, 10).await.unwrap();
+    assert_eq!(reclaimed.iter().map(|job| job.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(reclaimed[0].attempts, 0, "an expired claim is not a failure");
+    assert!(!first.complete_job(id, "worker-a").await.unwrap(), "worker-a lost the claim");
+    assert!(!first.extend_job_lease(id, "worker-a", HELD).await.unwrap());
+    assert_eq!(first.fail_job(id, "worker-a", "late", None).await.unwrap(), None);
+    assert!(second.complete_job(id, "worker-b").await.unwrap());
+}
+
+async fn a_heartbeat_keeps_a_claim(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let id = store.enqueue(&NewJob::new("q", json!({}))).await.unwrap();
+    store.claim_jobs("q", "worker-a", SHORT, 1).await.unwrap();
+    assert!(store.extend_job_lease(id, "worker-a", HELD).await.unwrap());
+    wait_out_short_ttl().await;
+    assert!(store.claim_jobs("q", "worker-b", HELD, 1).await.unwrap().is_empty(), "the extended claim holds");
+    assert!(store.complete_job(id, "worker-a").await.unwrap());
+}
+
+async fn a_failed_job_backs_off_then_dies_when_its_attempts_run_out(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let dies_at_once = store.enqueue(&NewJob::new("q", json!("a"))).await.unwrap();
+    let retried = store.enqueue(&NewJob { max_attempts: 3, ..NewJob::new("q", json!("b")) }).await.unwrap();
+    let backs_off = store.enqueue(&NewJob::new("q", json!("c"))).await.unwrap();
+    let other_queue = store.enqueue(&NewJob::new("other", json!("d"))).await.unwrap();
+    assert_eq!(store.claim_jobs("q", "worker", HELD, 10).await.unwrap().len(), 3);
+    store.claim_jobs("other", "worker", HELD, 10).await.unwrap();
+
+    // No retry time: dead at once.
+    assert_eq!(store.fail_job(dies_at_once, "worker", "bad payload", None).await.unwrap(), Some(JobState::Dead));
+    // A retry time an hour away: ready, but not claimable before then.
+    let in_an_hour = Utc::now() + TimeDelta::hours(1);
+    assert_eq!(store.fail_job(backs_off, "worker", "503", Some(in_an_hour)).await.unwrap(), Some(JobState::Ready));
+    // A retry time that soon passes: claimable again, counting the failure.
+    let soon = Utc::now() + SHORT;
+    assert_eq!(store.fail_job(retried, "worker", "timeout 1", Some(soon)).await.unwrap(), Some(JobState::Ready));
+    wait_out_short_ttl().await;
+    let again = store.claim_jobs("q", "worker", HELD, 10).await.unwrap();
+    assert_eq!(again.iter().map(|job| job.id).collect::<Vec<_>>(), [retried], "the backed-off job waits");
+    assert_eq!((again[0].attempts, again[0].last_error.as_deref()), (1, Some("timeout 1")));
+
+    let past = Utc::now() - TimeDelta::seconds(1);
+    assert_eq!(store.fail_job(retried, "worker", "timeout 2", Some(past)).await.unwrap(), Some(JobState::Ready));
+    assert_eq!(store.claim_jobs("q", "worker", HELD, 10).await.unwrap()[0].attempts, 2);
+    // The third failure of three allowed is the last, retry time or not.
+    assert_eq!(store.fail_job(retried, "worker", "timeout 3", Some(past)).await.unwrap(), Some(JobState::Dead));
+    assert!(store.claim_jobs("q", "worker", HELD, 10).await.unwrap().is_empty(), "the dead are never claimed");
+
+    let dead = store.dead_jobs("q", 10).await.unwrap();
+    assert_eq!(dead.iter().map(|job| job.id).collect::<Vec<_>>(), [retried, dies_at_once], "latest first");
+    assert_eq!(dead[0].state, JobState::Dead);
+    assert_eq!((dead[0].attempts, dead[0].max_attempts), (3, 3));
+    assert_eq!(dead[0].last_error.as_deref(), Some("timeout 3"));
+    assert_eq!(dead[0].payload, json!("b"));
+    assert_eq!((dead[0].lease_owner.as_deref(), dead[0].lease_until), (None, None));
+    assert_eq!((dead[1].attempts, dead[1].last_error.as_deref()), (1, Some("bad payload")));
+    assert_eq!(store.dead_jobs("q", 1).await.unwrap().len(), 1);
+    assert!(store.dead_jobs("other", 10).await.unwrap().is_empty(), "{other_queue} is running, not dead");
+}
+
+async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist(db: Arc<TestDb>) {
+    let ring = keyring();
+    // The same steps on each database's own store and transaction types.
+    macro_rules! enqueue_rolled_back_then_committed {
+        ($store:expr) => {{
+            let store = $store.await.unwrap();
+            let mut rolled_back = store.pool().begin().await.unwrap();
+            store.enqueue_in(&mut rolled_back, &NewJob::new("q", json!("rolled back"))).await.unwrap();
+            rolled_back.rollback().await.unwrap();
+            let mut committed = store.pool().begin().await.unwrap();
+            let id = store.enqueue_in(&mut committed, &NewJob::new("q", json!("committed"))).await.unwrap();
+            committed.commit().await.unwrap();
+            id
+        }};
+    }
+    let committed = match db.backend {
+        Backend::Sqlite => enqueue_rolled_back_then_committed!(SqliteStore::connect(&db.url, ring.clone())),
+        Backend::Postgres => enqueue_rolled_back_then_committed!(PostgresStore::connect(&db.url, ring.clone())),
+    };
+    let store = db.connect(ring).await;
+    let claimed = store.claim_jobs("q", "worker", HELD, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [committed]);
+    assert_eq!(claimed[0].payload, json!("committed"));
+    assert_eq!(db.raw_texts("SELECT payload FROM jobs").await, ["\"committed\""], "nothing else stored");
 }
