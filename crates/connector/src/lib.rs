@@ -8,9 +8,11 @@
 pub mod endpoints;
 pub mod oauth;
 pub mod rate_limit;
+pub mod token_file;
 pub mod tokens;
 pub mod vendor_client;
 
 pub use reqwest;
+pub use token_file::{FileTokens, TokenPair};
 pub use tokens::{AccessToken, StaticTokens, TokenError, TokenSource};
 pub use vendor_client::{CallContext, CallObserver, VendorClient, VendorError, VendorReply, VendorRequest};

@@ -213,7 +213,12 @@ impl VendorRateLimiter {
     /// [`acquire`](Self::acquire) with the caller's own longest wait instead of `max_wait`:
     /// background work (polling, bulk) waits its turn for minutes where a user's call would rather
     /// get a 429 after seconds.
-    pub async fn acquire_within(&self, client_id: &str, priority: Priority, max_wait: Duration) -> Result<Permit, Throttled> {
+    pub async fn acquire_within(
+        &self,
+        client_id: &str,
+        priority: Priority,
+        max_wait: Duration,
+    ) -> Result<Permit, Throttled> {
         let Some(clients) = &self.clients else {
             return Ok(Permit { client: None });
         };

@@ -2,6 +2,7 @@
 //! 429 from the vendor's fixed windows, and calls it cannot place within `max_wait` are refused
 //! here as `Throttled` before they reach the vendor.
 
+use crate::common::{consent, CLIENT_ID, CLIENT_SECRET, REDIRECT};
 use connector::rate_limit::{Priority, Throttled, VendorRateLimiter};
 use domain::vendor_limits::VendorLimits;
 use keap_sim::{RunningSim, SimConfig};
@@ -9,9 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-
-const CLIENT_ID: &str = "sandbox-client-id";
-const REDIRECT: &str = "https://app.example.com/callback";
 
 /// A simulator with the vendor's limits set to `limits` (`null` lifts one) and a bearer token of
 /// the sandbox client.
@@ -51,23 +49,13 @@ impl Vendor {
 
 /// The demo user's consent and the code exchange, as a connected instance would have done.
 async fn bearer(sim: &RunningSim, http: &reqwest::Client) -> String {
-    let form = [
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "demo@example.com"),
-        ("password", "demo"),
-        ("decision", "allow"),
-    ];
-    let consent = http.post(format!("{}/app/oauth/authorize", sim.url())).form(&form).send().await.unwrap();
-    let location = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").expect("a code").1.into_owned();
+    let code = consent(sim).await;
     let exchange = [
         ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
+        ("code", code.expose()),
         ("redirect_uri", REDIRECT),
         ("client_id", CLIENT_ID),
-        ("client_secret", "sandbox-client-secret"),
+        ("client_secret", CLIENT_SECRET),
     ];
     let tokens: Value =
         http.post(format!("{}/token", sim.url())).form(&exchange).send().await.unwrap().json().await.unwrap();

@@ -1,14 +1,13 @@
 //! The connector against the real simulator over HTTP: code exchange, refresh rotation, and the
 //! classification of the vendor's refusals and failures.
 
+use crate::common::{consent, oauth_client, sandbox_client, REDIRECT};
 use connector::endpoints::VendorEndpoints;
 use connector::oauth::{ClientCredentials, OAuthClient};
 use domain::token_rules::{RefreshOutcome, TransientCause};
 use domain::Secret;
 use keap_sim::{Limits, SimConfig};
 use serde_json::json;
-
-const REDIRECT: &str = "https://app.example.com/callback";
 
 struct Setup {
     sim: keap_sim::RunningSim,
@@ -19,28 +18,8 @@ struct Setup {
 async fn setup() -> Setup {
     let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
     let sim = keap_sim::spawn(config, "127.0.0.1:0").await.unwrap();
-    let endpoints = VendorEndpoints::simulator(&url::Url::parse(&sim.url()).unwrap()).unwrap();
-    let client = ClientCredentials {
-        client_id: "sandbox-client-id".into(),
-        client_secret: Secret::new("sandbox-client-secret"),
-    };
-    Setup { sim, oauth: OAuthClient::new(endpoints).expect("the token client builds"), client }
-}
-
-/// Consents on the simulator's form as the demo user and returns the code.
-async fn consent(sim: &keap_sim::RunningSim) -> Secret {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = [
-        ("client_id", "sandbox-client-id"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "demo@example.com"),
-        ("password", "demo"),
-        ("decision", "allow"),
-    ];
-    let answer = http.post(format!("{}/app/oauth/authorize", sim.url())).form(&form).send().await.unwrap();
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    Secret::new(location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned())
+    let oauth = oauth_client(&sim.url());
+    Setup { sim, oauth, client: sandbox_client() }
 }
 
 fn granted(outcome: RefreshOutcome) -> domain::token_rules::TokenGrant {
@@ -114,6 +93,7 @@ async fn vendor_outages_and_dropped_connections_are_transient() {
 async fn an_unreachable_vendor_is_transient() {
     let endpoints = VendorEndpoints::simulator(&url::Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
     let client = ClientCredentials { client_id: "x".into(), client_secret: Secret::new("y") };
-    let outcome = OAuthClient::new(endpoints).expect("the token client builds").refresh(&client, &Secret::new("z")).await;
+    let outcome =
+        OAuthClient::new(endpoints).expect("the token client builds").refresh(&client, &Secret::new("z")).await;
     assert!(matches!(outcome, RefreshOutcome::Transient(TransientCause::Transport)));
 }
