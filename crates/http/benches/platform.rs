@@ -102,8 +102,11 @@ impl Bench {
         let endpoints = connector::endpoints::VendorEndpoints::simulator(&sim_base).expect("endpoints");
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
         // Limits lifted on both sides: this measures Junction, not the vendor's rate limits.
-        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
-            .with_vendor_limits(domain::vendor_limits::VendorLimits::OFF);
+        let config = platform::PlatformConfig {
+            vendor_limits: domain::vendor_limits::VendorLimits::OFF,
+            ..platform::PlatformConfig::new(Arc::clone(&store), endpoints, policy, true)
+        };
+        let state = http_api::AppState::new(platform::Platform::build(config).expect("platform"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {

@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use domain::auth_header::{self, Credentials, Part};
 use store::{InstanceRecord, Organization, User};
 
-use crate::caller_cache::CallerCache;
+use platform::caller_cache::CallerCache;
 use crate::console::hub_call::ConsoleCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for PlatformAuth {
         let credentials = credentials(parts)?;
         let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
         let org_secret = credentials.require(Part::Organization).map_err(domain::DomainError::from)?;
-        let Some((user, organization)) = state.store.authenticate(user_secret, org_secret).await? else {
+        let Some((user, organization)) = state.platform.store.authenticate(user_secret, org_secret).await? else {
             return Err(ApiError::Unauthorized(INVALID.into()));
         };
         Ok(PlatformAuth { user, organization })
@@ -89,18 +89,18 @@ impl FromRequestParts<AppState> for HubAuth {
             credentials.organization.as_ref().map(|secret| secret.expose()),
             token.expose(),
         );
-        if let Some(instance) = state.callers.get(&key) {
+        if let Some(instance) = state.platform.callers.get(&key) {
             return Ok(HubAuth { instance });
         }
-        let epoch = state.callers.epoch();
+        let epoch = state.platform.callers.epoch();
         let caller = match &credentials.organization {
-            Some(org_secret) => state.store.authenticate(user_secret, org_secret).await?,
-            None => state.store.authenticate_user(user_secret).await?,
+            Some(org_secret) => state.platform.store.authenticate(user_secret, org_secret).await?,
+            None => state.platform.store.authenticate_user(user_secret).await?,
         };
         let Some((_, organization)) = caller else {
             return Err(ApiError::Unauthorized(INVALID.into()));
         };
-        let Some(instance) = state.store.find_instance_by_token(token).await? else {
+        let Some(instance) = state.platform.store.find_instance_by_token(token).await? else {
             return Err(ApiError::Unauthorized("Invalid Element token: no such instance".into()));
         };
         if instance.organization_id != organization.id {
@@ -108,7 +108,7 @@ impl FromRequestParts<AppState> for HubAuth {
             return Err(ApiError::NotFound("No such instance".into()));
         }
         let admitted = admit(Arc::new(instance))?;
-        state.callers.put(key, Arc::clone(&admitted.instance), epoch);
+        state.platform.callers.put(key, Arc::clone(&admitted.instance), epoch);
         Ok(admitted)
     }
 }
@@ -134,7 +134,7 @@ impl FromRequestParts<AppState> for TokenInstance {
         let auth = PlatformAuth::from_request_parts(parts, state).await?;
         let credentials = credentials(parts)?;
         let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
-        let Some(instance) = state.store.find_instance_by_token(token).await? else {
+        let Some(instance) = state.platform.store.find_instance_by_token(token).await? else {
             return Err(ApiError::Unauthorized("Invalid Element token: no such instance".into()));
         };
         if instance.organization_id != auth.organization.id {

@@ -29,32 +29,32 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>) -> Json<&'static [Element]> {
-    Json(state.catalog.list())
+    Json(state.platform.catalog.list())
 }
 
 async fn keys(State(state): State<AppState>) -> Json<Vec<&'static str>> {
-    Json(state.catalog.keys())
+    Json(state.platform.catalog.keys())
 }
 
 async fn one(
     State(state): State<AppState>,
     PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<&'static Element>, ApiError> {
-    Ok(Json(state.catalog.find(&key_or_id)?))
+    Ok(Json(state.platform.catalog.find(&key_or_id)?))
 }
 
 async fn configuration(
     State(state): State<AppState>,
     PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<&'static [ConfigEntry]>, ApiError> {
-    Ok(Json(&state.catalog.find(&key_or_id)?.configuration))
+    Ok(Json(&state.platform.catalog.find(&key_or_id)?.configuration))
 }
 
 async fn metadata(
     State(state): State<AppState>,
     PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<ElementMetadata<'static>>, ApiError> {
-    Ok(Json(state.catalog.find(&key_or_id)?.metadata()))
+    Ok(Json(state.platform.catalog.find(&key_or_id)?.metadata()))
 }
 
 async fn oauth_url_get(
@@ -74,6 +74,6 @@ async fn oauth_url_post(
 }
 
 fn oauth_url(state: &AppState, key_or_id: &str, request: &OAuthUrlRequest) -> Result<Json<OAuthRedirect>, ApiError> {
-    let element = state.catalog.find(key_or_id)?;
-    Ok(Json(oauth_url::build(element, request, &state.endpoints.authorize)?))
+    let element = state.platform.catalog.find(key_or_id)?;
+    Ok(Json(oauth_url::build(element, request, &state.platform.endpoints().authorize)?))
 }

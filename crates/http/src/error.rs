@@ -9,7 +9,11 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use connector::{TokenError, VendorError};
+use domain::token_rules::TransientCause;
 use domain::DomainError;
+use hub::HubError;
+use platform::PlatformError;
 use serde::Serialize;
 use store::StoreError;
 
@@ -59,6 +63,9 @@ pub enum ApiError {
     /// The store failed; the detail is logged, not shown.
     #[error("store failure")]
     Store(#[source] StoreError),
+    /// Where vendor tokens are kept failed; the detail (a kind, never a value) is logged, not shown.
+    #[error("token storage failure: {0}")]
+    TokenStorage(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -70,6 +77,131 @@ impl From<StoreError> for ApiError {
             other => ApiError::Store(other),
         }
     }
+}
+
+impl From<HubError> for ApiError {
+    fn from(error: HubError) -> Self {
+        match error {
+            HubError::BadRequest(message) => ApiError::BadRequest(message),
+            HubError::NotFound(message) => ApiError::NotFound(message),
+            HubError::NotAllowed(message) => ApiError::MethodNotAllowed(message),
+            HubError::Vendor(error) => error.into(),
+        }
+    }
+}
+
+impl From<VendorError> for ApiError {
+    fn from(error: VendorError) -> Self {
+        match error {
+            VendorError::LimitReached { retry_after } => ApiError::RateLimited {
+                message: "The vendor's rate limit for this OAuth client is reached; retry later".into(),
+                retry_after_secs: whole_seconds_up(retry_after),
+            },
+            VendorError::Throttled { retry_after } => ApiError::RateLimited {
+                message: "The vendor refused the call: rate limit exceeded".into(),
+                retry_after_secs: retry_after.map_or(1, |wait| wait.as_secs().max(1)),
+            },
+            VendorError::Timeout => ApiError::VendorTimeout("The vendor did not answer in time".into()),
+            VendorError::Unreachable => ApiError::VendorError {
+                message: "The vendor could not be reached or closed the connection".into(),
+                provider_message: None,
+            },
+            VendorError::Status { status, provider_message } => {
+                let message = format!("The vendor answered HTTP {status}");
+                match status {
+                    400 | 409 | 422 => ApiError::VendorRejected { message, provider_message },
+                    401 | 403 => ApiError::Forbidden { message, provider_message },
+                    404 => ApiError::VendorNotFound {
+                        message: "The vendor has no such record".into(),
+                        provider_message,
+                    },
+                    429 => ApiError::RateLimited { message, retry_after_secs: 1 },
+                    _ => ApiError::VendorError { message, provider_message },
+                }
+            }
+            VendorError::NotJson => {
+                ApiError::VendorError { message: "The vendor's answer was not JSON".into(), provider_message: None }
+            }
+            VendorError::InvalidPath => ApiError::BadRequest("The vendor path is not a valid URL path".into()),
+            VendorError::Token(error) => error.into(),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Invalid { instance_id, provider_message } => ApiError::Forbidden {
+                message: match instance_id {
+                    Some(id) => format!(
+                        "The vendor rejected instance {id}'s refresh token (invalid_grant); the instance is not \
+                         valid and must be re-authenticated"
+                    ),
+                    None => "The vendor rejected the stored refresh token (invalid_grant); authorize again".into(),
+                },
+                provider_message,
+            },
+            TokenError::Transient(cause) => transient(&cause),
+            TokenError::RefreshFailed => ApiError::VendorError {
+                message: "The vendor's token endpoint failed; the instance stays valid, try again".into(),
+                provider_message: None,
+            },
+            TokenError::NoAccessToken => ApiError::VendorError {
+                message: "The instance holds no vendor access token".into(),
+                provider_message: None,
+            },
+            TokenError::Storage(detail) => ApiError::TokenStorage(detail),
+        }
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(error: PlatformError) -> Self {
+        match error {
+            PlatformError::Token(error) => error.into(),
+            PlatformError::Store(error) => error.into(),
+            PlatformError::Client(_) => ApiError::VendorError {
+                message: "The vendor's HTTP client could not be built".into(),
+                provider_message: None,
+            },
+        }
+    }
+}
+
+/// The error of a transient token-endpoint failure: the instance stays valid.
+pub fn transient(cause: &TransientCause) -> ApiError {
+    match cause {
+        TransientCause::Timeout => ApiError::VendorTimeout(
+            "The vendor's token endpoint did not answer in time; the instance stays valid".into(),
+        ),
+        TransientCause::Transport => ApiError::VendorError {
+            message: "The vendor's token endpoint could not be reached; the instance stays valid".into(),
+            provider_message: None,
+        },
+        TransientCause::RateLimited => ApiError::RateLimited {
+            message: "The vendor's token endpoint is rate limiting; the instance stays valid, retry later".into(),
+            retry_after_secs: 1,
+        },
+        // The instance's client credentials are wrong (`invalid_client`): bad input, not a vendor fault.
+        TransientCause::Refused { error, description } => ApiError::VendorRejected {
+            message: format!(
+                "The vendor refused the token request ({error}); check oauth.api.key and oauth.api.secret"
+            ),
+            provider_message: description.clone(),
+        },
+        other => ApiError::VendorError {
+            message: format!(
+                "The vendor's token endpoint failed ({}); the instance stays valid",
+                platform::tokens::describe(other)
+            ),
+            provider_message: None,
+        },
+    }
+}
+
+/// A wait in whole seconds, rounded up, at least one (for `Retry-After`).
+fn whole_seconds_up(wait: std::time::Duration) -> u64 {
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).div_ceil(1000).max(1)
 }
 
 impl ApiError {
@@ -89,7 +221,7 @@ impl ApiError {
             ApiError::VendorTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::VendorNotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::TokenStorage(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -120,13 +252,16 @@ impl IntoResponse for ApiError {
         match &self {
             // The store's error names a kind (never a value); it is logged here, once.
             ApiError::Store(source) => tracing::error!(error = %source, "store failure"),
+            ApiError::TokenStorage(detail) => tracing::error!(error = %detail, "token storage failure"),
             _ if status.is_server_error() => {
                 tracing::warn!(status = status.as_u16(), message = %self, "vendor failure")
             }
             _ => tracing::debug!(status = status.as_u16(), message = %self, "request refused"),
         }
         let message = match &self {
-            ApiError::Store(_) => "The platform's database is unavailable; try again later".to_string(),
+            ApiError::Store(_) | ApiError::TokenStorage(_) => {
+                "The platform's database is unavailable; try again later".to_string()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody { request_id: request_id::current(), message, provider_message: self.provider_message() };

@@ -46,7 +46,7 @@ async fn list(
     auth: PlatformAuth,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let record = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     list_entries(&state, &record)
 }
 
@@ -55,7 +55,7 @@ async fn list_by_token(State(state): State<AppState>, caller: TokenInstance) -> 
 }
 
 fn list_entries(state: &AppState, record: &InstanceRecord) -> Result<Response, ApiError> {
-    let element = state.catalog.find(&record.element_key)?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     let entries: Vec<Value> = element.configuration.iter().map(|entry| entry_view(entry, record)).collect();
     Ok(Json(entries).into_response())
 }
@@ -65,7 +65,7 @@ async fn read(
     auth: PlatformAuth,
     PathParam((id, config_id)): PathParam<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let record = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     read_entry(&state, &record, &config_id)
 }
 
@@ -78,7 +78,7 @@ async fn read_by_token(
 }
 
 fn read_entry(state: &AppState, record: &InstanceRecord, config_id: &str) -> Result<Response, ApiError> {
-    let element = state.catalog.find(&record.element_key)?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     Ok(Json(entry_view(find_entry(element, config_id)?, record)).into_response())
 }
 
@@ -88,7 +88,7 @@ async fn patch(
     PathParam((id, config_id)): PathParam<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let current = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let current = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     patch_entry(&state, &auth, current, &config_id, &body).await
 }
 
@@ -108,7 +108,7 @@ async fn patch_entry(
     config_id: &str,
     body: &Value,
 ) -> Result<Response, ApiError> {
-    let element = state.catalog.find(&current.element_key)?;
+    let element = state.platform.catalog.find(&current.element_key)?;
     let entry = find_entry(element, config_id)?;
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let value = body.get("propertyValue").ok_or_else(|| DomainError::MissingParameter("propertyValue".into()))?;
@@ -123,7 +123,7 @@ async fn patch_entry(
     }
     let mut patch = InstancePatch::default();
     set_value(state, element, &entry.key, value, &mut patch)?;
-    let record = state.store.update_instance(auth.organization.id, current.id, patch).await?;
+    let record = state.platform.store.update_instance(auth.organization.id, current.id, patch).await?;
     tracing::info!(instance_id = record.id, key = %entry.key, "instance configuration changed");
     Ok(Json(entry_view(entry, &record)).into_response())
 }

@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use domain::elements::Element;
 use domain::instance_config;
 use domain::DomainError;
+use platform::metrics::Trigger;
 use serde_json::Value;
 use store::{Id, InstancePatch, InstanceQuery, InstanceRecord, Secret};
 
@@ -33,7 +34,6 @@ use crate::json_body::JsonBody;
 use crate::path_param::PathParam;
 use crate::provisioning::{self, ExternalAuthentication, PLATFORM_KEPT};
 use crate::state::AppState;
-use crate::token_refresh;
 use crate::{instance_configuration, reauthentication};
 
 /// The store's page size cap (`InstanceQuery::page_size`).
@@ -84,7 +84,7 @@ async fn create_instance(
 
 /// The instance `id` of the caller's organization, as JSON.
 pub(crate) fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRecord) -> Result<Response, ApiError> {
-    let element = state.catalog.find(&record.element_key)?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     Ok(Json(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str())).into_response())
 }
 
@@ -93,7 +93,7 @@ async fn read(
     auth: PlatformAuth,
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
-    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let record = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
     respond(&state, &auth, &record)
 }
 
@@ -121,10 +121,10 @@ async fn list(
             _ => {}
         }
     }
-    let page = state.store.list_instances(auth.organization.id, &query).await?;
+    let page = state.platform.store.list_instances(auth.organization.id, &query).await?;
     let mut views = Vec::with_capacity(page.items.len());
     for record in &page.items {
-        let element = state.catalog.find(&record.element_key)?;
+        let element = state.platform.catalog.find(&record.element_key)?;
         views.push(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str()));
     }
     let mut headers = HeaderMap::new();
@@ -143,8 +143,8 @@ async fn patch(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
-    let current = state.store.get_instance(auth.organization.id, id).await?;
-    let element = state.catalog.find(&current.element_key)?;
+    let current = state.platform.store.get_instance(auth.organization.id, id).await?;
+    let element = state.platform.catalog.find(&current.element_key)?;
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let mut patch = InstancePatch::default();
     if let Some(name) = body.get("name").filter(|name| !name.is_null()) {
@@ -157,7 +157,7 @@ async fn patch(
         patch.disabled = Some(disabled.as_bool().ok_or_else(|| invalid("disabled", "must be true or false"))?);
     }
     configuration_changes(&state, element, body.get("configuration"), KeptKeys::Refuse, &mut patch)?;
-    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
     respond(&state, &auth, &record)
 }
 
@@ -209,7 +209,7 @@ pub(crate) fn set_value(
     value: &Value,
     patch: &mut InstancePatch,
 ) -> Result<(), ApiError> {
-    let value = instance_config::validate_value(element, key, value, &state.policy)?;
+    let value = instance_config::validate_value(element, key, value, &state.platform.policy)?;
     if element.is_secret(key) {
         patch.secrets.insert(key.to_string(), value.map(Secret::new));
     } else {
@@ -224,7 +224,7 @@ async fn delete(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
-    state.store.delete_instance(auth.organization.id, id).await?;
+    state.platform.store.delete_instance(auth.organization.id, id).await?;
     tracing::info!(instance_id = id, "instance deleted");
     Ok(Json(serde_json::json!({"id": id})).into_response())
 }
@@ -255,7 +255,7 @@ async fn disable_by_token(State(state): State<AppState>, caller: TokenInstance) 
 
 async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: Id, disabled: bool) -> Result<Response, ApiError> {
     let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
-    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
     respond(state, auth, &record)
 }
 
@@ -287,7 +287,7 @@ async fn trace_off_by_token(State(state): State<AppState>, caller: TokenInstance
 /// `hub::vendor` records each vendor call (method, path, status, time) in the instance's trace log.
 async fn set_trace_logging(state: &AppState, auth: &PlatformAuth, id: Id, on: bool) -> Result<Response, ApiError> {
     let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
-    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
     tracing::info!(instance_id = record.id, trace_logging = on, "instance trace logging set");
     respond(state, auth, &record)
 }
@@ -299,9 +299,9 @@ async fn refresh_tokens(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
-    let current = state.store.get_instance(auth.organization.id, id).await?;
-    token_refresh::refresh(&state, id, current.refresh_generation).await?;
-    let record = state.store.get_instance(auth.organization.id, id).await?;
+    let current = state.platform.store.get_instance(auth.organization.id, id).await?;
+    platform::tokens::refresh(&state.platform, id, current.refresh_generation, Trigger::manual).await?;
+    let record = state.platform.store.get_instance(auth.organization.id, id).await?;
     respond(&state, &auth, &record)
 }
 
@@ -312,9 +312,9 @@ async fn reissue_token(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
-    state.store.reissue_instance_token(auth.organization.id, id).await?;
+    state.platform.store.reissue_instance_token(auth.organization.id, id).await?;
     tracing::info!(instance_id = id, "instance token reissued");
-    let record = state.store.get_instance(auth.organization.id, id).await?;
+    let record = state.platform.store.get_instance(auth.organization.id, id).await?;
     respond(&state, &auth, &record)
 }
 

@@ -3,21 +3,23 @@
 //! and the health probes.
 //!
 //! # Layout
-//! - [`state`]: the one [`AppState`] every handler receives;
-//! - [`error`]: the one error type, mapped to a status and the JSON error body once;
+//! - [`state`]: the one [`AppState`] every handler receives (the `platform::Platform` inside);
+//! - [`error`]: the one error type, mapped to a status and the JSON error body once, and the one
+//!   place where the engine's typed errors (`HubError`, `VendorError`, `TokenError`,
+//!   `PlatformError`) become statuses and messages;
 //! - [`request_id`]: `Elements-Request-Id` on every response, one log line per request;
 //! - [`json_body`]: JSON bodies and query strings with JSON errors, and the body limit;
 //! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
 //! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
-//! - [`metrics`]: `GET /metrics` and every metric, recorded by its request middleware;
+//! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
-//! - [`token_refresh`]: the one way vendor tokens are refreshed (the store's critical section);
-//! - [`caller_cache`]: hub callers recently authenticated (bounded staleness);
+//! - [`caller_cache`]: forgetting cached hub callers after instance writes;
 //! - [`instance_view`]: the instance as the seeds show it on the wire;
 //! - [`console`]: the web console at `/` (HTML pages, sessions, the browser OAuth flow);
 //! - [`api_docs`]: the OpenAPI documents of the hub and platform APIs.
 //!
-//! Business rules live in `domain`; vendor HTTP for OAuth in `connector`; SQL in `store`.
+//! Business rules live in `domain`; the vendor pipeline in `hub` and `connector`; tokens, jobs
+//! and metrics in `platform`; SQL in `store`. Nothing here calls the vendor's REST API itself.
 
 pub mod api_docs;
 pub mod auth;
@@ -34,12 +36,10 @@ pub mod json_body;
 pub mod metrics;
 pub mod organizations;
 mod path_param;
-pub mod proactive_refresh;
 pub mod provisioning;
 pub mod reauthentication;
 pub mod request_id;
 pub mod state;
-pub mod token_refresh;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;

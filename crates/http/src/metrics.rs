@@ -1,279 +1,20 @@
-//! `GET /metrics` (at the root, no auth) and the one module that owns every metric.
-//!
-//! The metrics, in a `prometheus-client` registry held by [`AppState`]:
-//! - `junction_http_requests_total{route, method, status}` and
-//!   `junction_http_request_duration_seconds{route, method}` (histogram), recorded by [`track`];
-//!   `route` is axum's [`MatchedPath`] template (`/elements/api-v2/instances/{id}`), never the raw
-//!   path, so ids and tokens never become labels; a request no route matched is `unmatched`;
-//! - `junction_vendor_calls_total{kind="rest"|"token", outcome}`, `outcome` the vendor's HTTP
-//!   status class (`2xx`, `4xx`, `5xx`, ...) or `transport` when it did not answer;
-//! - `junction_token_refreshes_total{trigger, outcome}`: every pass through the refresh path
-//!   ([`crate::token_refresh`]), by what asked for it and what came of it.
-//!
-//! Every label value is a fixed word, a route template or a status number: no secret, id or
-//! query string can reach the output.
+//! `GET /metrics` (at the root, no auth), and the middleware that counts every request by route
+//! template, method and status. The registry itself is `platform::metrics`.
 //!
 //! The body is the Prometheus text format 0.0.4 (`text/plain; version=0.0.4`), or OpenMetrics 1.0
 //! when the scraper's `Accept` asks for `application/openmetrics-text` (Prometheus does).
 
-use std::collections::HashSet;
-use std::fmt;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use domain::token_rules::{RefreshOutcome, TransientCause};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use platform::metrics::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, UNMATCHED};
 
 use crate::state::AppState;
-
-/// The `Content-Type` of the Prometheus text format 0.0.4.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// The `Content-Type` of OpenMetrics 1.0 text.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// The `route` label of a request no route matched.
-pub const UNMATCHED: &str = "unmatched";
-
-/// Latency buckets in seconds, up to the vendor timeout (30 s).
-const LATENCY_BUCKETS: [f64; 13] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    method: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LatencyLabels {
-    route: String,
-    method: &'static str,
-}
-
-/// Which vendor surface a call went to.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum VendorKind {
-    /// The REST API (`/crm/rest/...`).
-    rest,
-    /// The OAuth token endpoint (code exchange, refresh).
-    token,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VendorLabels {
-    kind: VendorKind,
-    outcome: &'static str,
-}
-
-/// What asked for a token refresh.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum Trigger {
-    /// The hub, before a call, because the token was due.
-    proactive,
-    /// The hub, after the vendor answered 401.
-    reactive,
-    /// `PUT /instances/{id}/tokens/refresh` (and any other explicit API request).
-    manual,
-    /// The background task ([`crate::proactive_refresh`]).
-    background,
-}
-
-/// What came of a token refresh.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum RefreshResult {
-    /// The vendor issued a new pair, now stored.
-    refreshed,
-    /// Another worker had already refreshed (or the instance was not valid): the stored pair is used.
-    unchanged,
-    /// The vendor answered `invalid_grant`: the instance is now invalid.
-    invalid,
-    /// The vendor or the store failed; the instance stays valid.
-    transient,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RefreshLabels {
-    trigger: Trigger,
-    outcome: RefreshResult,
-}
-
-/// The registry and the handles to every metric in it; one per process, shared through
-/// [`AppState::metrics`].
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<LatencyLabels, Histogram>,
-    vendor_calls: Family<VendorLabels, Counter>,
-    refreshes: Family<RefreshLabels, Counter>,
-}
-
-impl fmt::Debug for Metrics {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_struct("Metrics").finish_non_exhaustive()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Metrics {
-    /// A fresh registry with every Junction metric registered (and no series yet).
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let vendor_calls = Family::<VendorLabels, Counter>::default();
-        let refreshes = Family::<RefreshLabels, Counter>::default();
-        // Counters are registered without `_total`: the encoder appends it.
-        registry.register(
-            "junction_http_requests",
-            "HTTP requests served, by route template, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "junction_http_request_duration_seconds",
-            "Time to the response head, by route template and method",
-            latency.clone(),
-        );
-        registry.register(
-            "junction_vendor_calls",
-            "Calls to the vendor, by kind (rest, token) and outcome (HTTP status class, or transport)",
-            vendor_calls.clone(),
-        );
-        registry.register(
-            "junction_token_refreshes",
-            "Token refreshes, by trigger (proactive, reactive, manual, background) and outcome",
-            refreshes.clone(),
-        );
-        Metrics { registry, requests, latency, vendor_calls, refreshes }
-    }
-
-    /// Counts one served request and its latency.
-    pub fn record_request(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
-        let method = method_label(method);
-        self.requests.get_or_create(&RequestLabels { route: route.to_string(), method, status: status.as_u16() }).inc();
-        self.latency.get_or_create(&LatencyLabels { route: route.to_string(), method }).observe(seconds);
-    }
-
-    /// Counts one vendor REST call: `status` is the vendor's answer, `None` when it did not answer.
-    pub fn record_rest_call(&self, status: Option<u16>) {
-        self.vendor_call(VendorKind::rest, status.map_or("transport", status_class));
-    }
-
-    /// Counts one call to the vendor's token endpoint, from its classified answer.
-    pub fn record_token_call(&self, outcome: &RefreshOutcome) {
-        let outcome = match outcome {
-            RefreshOutcome::Refreshed(_) | RefreshOutcome::Transient(TransientCause::MalformedSuccess) => "2xx",
-            RefreshOutcome::InvalidGrant { .. }
-            | RefreshOutcome::Transient(TransientCause::RateLimited | TransientCause::Refused { .. }) => "4xx",
-            RefreshOutcome::Transient(TransientCause::VendorStatus(status)) => status_class(*status),
-            RefreshOutcome::Transient(TransientCause::Transport | TransientCause::Timeout) => "transport",
-        };
-        self.vendor_call(VendorKind::token, outcome);
-    }
-
-    fn vendor_call(&self, kind: VendorKind, outcome: &'static str) {
-        self.vendor_calls.get_or_create(&VendorLabels { kind, outcome }).inc();
-    }
-
-    /// Counts one pass through the refresh path.
-    pub fn record_refresh(&self, trigger: Trigger, outcome: RefreshResult) {
-        self.refreshes.get_or_create(&RefreshLabels { trigger, outcome }).inc();
-    }
-
-    /// The registry as OpenMetrics 1.0 text (ending with `# EOF`).
-    pub fn openmetrics(&self) -> String {
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        text
-    }
-
-    /// The registry in the Prometheus text format 0.0.4.
-    pub fn text(&self) -> String {
-        openmetrics_to_text(&self.openmetrics())
-    }
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
-}
-
-/// A bounded method label: the standard methods by name, anything else `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "other",
-    }
-}
-
-/// `2xx`, `4xx`, ... for an HTTP status.
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        500..=599 => "5xx",
-        _ => "other",
-    }
-}
-
-/// OpenMetrics text to the Prometheus text format 0.0.4: the two differ, for what this registry
-/// holds, only in the counters' family names (`x` in OpenMetrics, `x_total` in 0.0.4, where the
-/// `# HELP`/`# TYPE` name must be the samples' name), `# UNIT` lines, and the `# EOF` marker.
-fn openmetrics_to_text(openmetrics: &str) -> String {
-    let counters: HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|line| line.strip_prefix("# TYPE "))
-        .filter_map(|rest| rest.strip_suffix(" counter"))
-        .collect();
-    let mut text = String::with_capacity(openmetrics.len());
-    for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let descriptor = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
-            let rest = line.strip_prefix(prefix)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters.contains(name).then_some((prefix, name, tail))
-        });
-        match descriptor {
-            Some((prefix, name, tail)) => {
-                text.push_str(prefix);
-                text.push_str(name);
-                text.push_str("_total ");
-                text.push_str(tail);
-            }
-            None => text.push_str(line),
-        }
-        text.push('\n');
-    }
-    text
-}
 
 /// `GET /metrics`, at the root.
 pub fn routes() -> Router<AppState> {
@@ -287,9 +28,9 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .filter_map(|value| value.to_str().ok())
         .any(|accept| accept.contains("application/openmetrics-text"));
     let (content_type, body) = if wants_openmetrics {
-        (OPENMETRICS_CONTENT_TYPE, state.metrics.openmetrics())
+        (OPENMETRICS_CONTENT_TYPE, state.platform.metrics.openmetrics())
     } else {
-        (TEXT_CONTENT_TYPE, state.metrics.text())
+        (TEXT_CONTENT_TYPE, state.platform.metrics.text())
     };
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
@@ -300,38 +41,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record_request(&route, &method, response.status(), started.elapsed().as_secs_f64());
+    state.platform.metrics.record_request(&route, &method, response.status(), started.elapsed().as_secs_f64());
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counters_are_named_with_total_in_the_text_format() {
-        let metrics = Metrics::new();
-        metrics.record_request("/healthz", &Method::GET, StatusCode::OK, 0.001);
-        metrics.record_rest_call(Some(503));
-        metrics.record_rest_call(None);
-        metrics.record_refresh(Trigger::background, RefreshResult::unchanged);
-        let text = metrics.text();
-        assert!(text.contains("# TYPE junction_http_requests_total counter\n"), "{text}");
-        assert!(text.contains("# HELP junction_http_requests_total "), "{text}");
-        assert!(text.contains("junction_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1\n"));
-        assert!(text.contains("# TYPE junction_http_request_duration_seconds histogram\n"), "{text}");
-        assert!(text.contains("junction_http_request_duration_seconds_bucket{"), "{text}");
-        assert!(text.contains("junction_vendor_calls_total{kind=\"rest\",outcome=\"5xx\"} 1\n"), "{text}");
-        assert!(text.contains("junction_vendor_calls_total{kind=\"rest\",outcome=\"transport\"} 1\n"), "{text}");
-        assert!(text.contains("junction_token_refreshes_total{trigger=\"background\",outcome=\"unchanged\"} 1\n"));
-        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
-        assert!(metrics.openmetrics().ends_with("# EOF\n"));
-    }
-
-    #[test]
-    fn unknown_methods_and_statuses_stay_bounded() {
-        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
-        assert_eq!(status_class(404), "4xx");
-        assert_eq!(status_class(999), "other");
-    }
 }

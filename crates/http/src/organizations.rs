@@ -69,13 +69,14 @@ async fn create_organization(
         Some(email) => {
             let user_secret = Secret::new(store::crypto::generate_secret());
             let (organization, user) = state
+                .platform
                 .store
                 .create_organization_with_admin(&name, &org_secret, &email, &user_secret)
                 .await
                 .map_err(conflict)?;
             (organization, Some((user, user_secret)))
         }
-        None => (state.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None),
+        None => (state.platform.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None),
     };
     tracing::info!(organization_id = organization.id, created_by = auth.user.id, "organization created");
     let mut answer = organization_json(&organization);
@@ -103,7 +104,7 @@ async fn create_user(
         Some(_) => return Err(invalid("admin", "must be true or false")),
     };
     let (user, secret) =
-        state.store.create_user(auth.organization.id, &email, admin).await.map_err(|error| match error {
+        state.platform.store.create_user(auth.organization.id, &email, admin).await.map_err(|error| match error {
             StoreError::Conflict(_) => {
                 ApiError::Conflict(format!("A user with email '{email}' already exists in this organization"))
             }

@@ -23,13 +23,12 @@ use domain::elements::Element;
 use domain::instance_config::{self, Configuration};
 use domain::token_rules::{RefreshOutcome, TokenGrant, TransientCause};
 use domain::{DomainError, Secret};
+use platform::metrics::Trigger;
 use serde_json::{Map, Value};
 use store::{Id, NewInstance, SecretMap, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY};
 
 use crate::error::ApiError;
-use crate::metrics::Trigger;
 use crate::state::AppState;
-use crate::token_refresh;
 
 /// Configuration keys only the platform writes.
 pub const PLATFORM_KEPT: [&str; 3] = [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, "oauth.user.refresh_time"];
@@ -68,8 +67,8 @@ pub struct CreateRequest<'a> {
 pub fn parse<'a>(state: &'a AppState, path_element: Option<&str>, body: &Value) -> Result<CreateRequest<'a>, ApiError> {
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let element = match path_element {
-        Some(key_or_id) => state.catalog.find(key_or_id)?,
-        None => state.catalog.find(&element_reference(body)?)?,
+        Some(key_or_id) => state.platform.catalog.find(key_or_id)?,
+        None => state.platform.catalog.find(&element_reference(body)?)?,
     };
     let mode = match body.get("externalAuthentication") {
         None | Some(Value::Null) => ExternalAuthentication::None,
@@ -83,7 +82,7 @@ pub fn parse<'a>(state: &'a AppState, path_element: Option<&str>, body: &Value) 
         Some(Value::Object(map)) => map,
         Some(_) => return Err(invalid("configuration", "must be an object of strings")),
     };
-    let configuration = instance_config::validate(element, input, &state.policy)?;
+    let configuration = instance_config::validate(element, input, &state.platform.policy)?;
     let grant = match mode {
         ExternalAuthentication::None => provider_code(body)?,
         ExternalAuthentication::Initial => configuration
@@ -185,8 +184,8 @@ pub async fn provision(
         client_secret: Secret::new(config.get("oauth.api.secret").unwrap_or_default()),
     };
     let redirect_uri = config.get("oauth.callback.url").unwrap_or_default();
-    let outcome = state.oauth.exchange_code(&client, &request.grant, redirect_uri).await;
-    state.metrics.record_token_call(&outcome);
+    let outcome = state.platform.oauth.exchange_code(&client, &request.grant, redirect_uri).await;
+    state.platform.metrics.record_token_call(&outcome);
     let grant = granted(outcome, request.mode)?;
     let Some(refresh_token) = grant.refresh_token.clone() else {
         return Err(ApiError::VendorError {
@@ -198,7 +197,7 @@ pub async fn provision(
     new.secrets.insert(ACCESS_TOKEN_KEY, grant.access_token.clone());
     new.secrets.insert(REFRESH_TOKEN_KEY, refresh_token);
     new.access_expires_at = grant.expires_at(Utc::now());
-    let record = state.store.insert_instance(new).await?;
+    let record = state.platform.store.insert_instance(new).await?;
     tracing::info!(instance_id = record.id, element = %record.element_key, mode = request.mode.as_str(), "instance created");
     Ok(record)
 }
@@ -215,14 +214,17 @@ async fn provision_from_refresh_token(
 ) -> Result<store::InstanceRecord, ApiError> {
     let mut new = new_instance(organization_id, &request);
     new.secrets.insert(REFRESH_TOKEN_KEY, request.grant.clone());
-    let record = state.store.insert_instance(new).await?;
-    match token_refresh::refresh_for(state, record.id, record.refresh_generation, Trigger::manual).await {
+    let record = state.platform.store.insert_instance(new).await?;
+    match platform::tokens::refresh(&state.platform, record.id, record.refresh_generation, Trigger::manual)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => {
             tracing::info!(instance_id = record.id, element = %record.element_key, mode = "initial", "instance created");
-            Ok(state.store.get_instance(organization_id, record.id).await?)
+            Ok(state.platform.store.get_instance(organization_id, record.id).await?)
         }
         Err(error) => {
-            state.store.delete_instance(organization_id, record.id).await?;
+            state.platform.store.delete_instance(organization_id, record.id).await?;
             Err(match error {
                 // The refresh path's "instance invalid" is, at creation, the client's bad token.
                 ApiError::Forbidden { provider_message, .. } => ApiError::VendorRejected {
@@ -277,6 +279,6 @@ pub(crate) fn granted(outcome: RefreshOutcome, mode: ExternalAuthentication) -> 
             ),
             provider_message: description,
         }),
-        RefreshOutcome::Transient(cause) => Err(token_refresh::transient(&cause)),
+        RefreshOutcome::Transient(cause) => Err(crate::error::transient(&cause)),
     }
 }

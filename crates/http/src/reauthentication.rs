@@ -39,7 +39,7 @@ pub async fn put(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
-    let current = state.store.get_instance(auth.organization.id, id).await?;
+    let current = state.platform.store.get_instance(auth.organization.id, id).await?;
     let flag = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .any(|(key, value)| key == "reAuthenticate" && value.eq_ignore_ascii_case("true"));
     if !flag {
@@ -48,7 +48,7 @@ pub async fn put(
              to the request; use PATCH /instances/{id} to change its name, tags or configuration"
         )));
     }
-    let element = state.catalog.find(&current.element_key)?;
+    let element = state.platform.catalog.find(&current.element_key)?;
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let code = match body.get("providerData").and_then(|data| data.get("code")) {
         Some(Value::String(code)) if !code.trim().is_empty() => Secret::new(code.trim()),
@@ -70,8 +70,8 @@ pub async fn put(
         client_secret: Secret::new(effective(&current, &patch, "oauth.api.secret").unwrap_or_default()),
     };
     let redirect_uri = effective(&current, &patch, "oauth.callback.url").unwrap_or_default();
-    let outcome = state.oauth.exchange_code(&client, &code, &redirect_uri).await;
-    state.metrics.record_token_call(&outcome);
+    let outcome = state.platform.oauth.exchange_code(&client, &code, &redirect_uri).await;
+    state.platform.metrics.record_token_call(&outcome);
     let grant = provisioning::granted(outcome, ExternalAuthentication::None)?;
     let Some(refresh_token) = grant.refresh_token.clone() else {
         return Err(ApiError::VendorError {
@@ -83,9 +83,9 @@ pub async fn put(
     patch.secrets.insert(REFRESH_TOKEN_KEY.to_string(), Some(refresh_token));
     patch.valid = Some(true);
     patch.access_expires_at = Some(grant.expires_at(Utc::now()));
-    let record = state.store.update_instance(auth.organization.id, id, patch).await?;
+    let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
     // The new pair is stored; a failed audit write is logged rather than failing the call.
-    if let Err(error) = state.store.record_token_event(id, "reauthenticate", "ok", "authorization code exchanged").await
+    if let Err(error) = state.platform.store.record_token_event(id, "reauthenticate", "ok", "authorization code exchanged").await
     {
         tracing::warn!(instance_id = id, error = %error, "token event not recorded");
     }

@@ -165,7 +165,7 @@ async fn burst_of_500(rate_limit_wait: Duration) -> (Stack, std::collections::BT
 async fn a_burst_of_500_calls_never_meets_a_vendor_429_and_what_cannot_wait_is_refused_with_retry_after() {
     // The default queue wait (5 s) at 25 calls/s serves about 125 calls plus what the first
     // second allows; the rest are Junction's own 429s, never the vendor's.
-    let (_, statuses) = burst_of_500(http_api::state::MAX_RATE_LIMIT_WAIT).await;
+    let (_, statuses) = burst_of_500(platform::MAX_RATE_LIMIT_WAIT).await;
     let served = statuses.get(&200).copied().unwrap_or(0);
     assert!(served >= 100, "about 5 s worth of calls are served: {statuses:?}");
     assert_eq!(served + statuses.get(&429).copied().unwrap_or(0), 500, "only 200s and 429s: {statuses:?}");

@@ -116,10 +116,11 @@ async fn a_background_refresh_is_counted_as_such() {
     let base = url::Url::parse(&stack.sim.url()).expect("sim url");
     let endpoints = connector::endpoints::VendorEndpoints::simulator(&base).expect("endpoints");
     let policy = domain::instance_config::ServerPolicy::with_sandbox_host(&stack.sim.addr().to_string());
-    let state = http_api::AppState::new(std::sync::Arc::clone(&stack.store), endpoints, policy, true);
+    let config = platform::PlatformConfig::new(std::sync::Arc::clone(&stack.store), endpoints, policy, true);
+    let state = platform::Platform::build(config).expect("platform");
     // Two days from now the access token (24 h) is past its expiry: due.
     let later = chrono::Utc::now() + chrono::TimeDelta::days(2);
-    let summary = http_api::proactive_refresh::refresh_due_instances(&state, later).await.expect("a run");
+    let summary = platform::token_refresh_job::refresh_due_instances(&state, later).await.expect("a run");
     assert_eq!(summary.refreshed, 1, "{summary:?}");
     let text = state.metrics.text();
     assert_line(&text, r#"junction_token_refreshes_total{trigger="background",outcome="refreshed"} 1"#);

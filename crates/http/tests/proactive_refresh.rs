@@ -10,18 +10,19 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::Stack;
 use domain::instance_config::ServerPolicy;
-use http_api::proactive_refresh::{self, RunSummary};
-use http_api::AppState;
+use platform::token_refresh_job::{self as proactive_refresh, RunSummary};
+use platform::{Platform, PlatformConfig};
+
 use reqwest::Method;
 use serde_json::{json, Value};
 use store::{CurrentTokens, RefreshDecision};
 
-/// The state the stack's server runs with (same store, same simulator).
-fn state_of(stack: &Stack) -> AppState {
+/// A platform like the stack's server's (same store, same simulator).
+fn state_of(stack: &Stack) -> Platform {
     let base = url::Url::parse(&stack.sim.url()).unwrap();
     let endpoints = connector::endpoints::VendorEndpoints::simulator(&base).unwrap();
     let policy = ServerPolicy::with_sandbox_host(&stack.sim.addr().to_string());
-    AppState::new(Arc::clone(&stack.store), endpoints, policy, true)
+    Platform::build(PlatformConfig::new(Arc::clone(&stack.store), endpoints, policy, true)).unwrap()
 }
 
 /// Creates an instance and returns its id.

@@ -10,6 +10,7 @@ use clap::Args;
 use connector::endpoints::VendorEndpoints;
 use domain::instance_config::ServerPolicy;
 use domain::Secret;
+use platform::{Platform, PlatformConfig};
 use store::{Keyring, MasterKey, Store, StoreError};
 use url::Url;
 
@@ -75,10 +76,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     let public_url = public_url(args.public_url.as_deref(), addr)?;
-    let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, sandbox)
-        .with_vendor_limits(args.vendor_limits)
-        .with_vendor_timeout(std::time::Duration::from_secs(args.vendor_timeout.max(1)))
-        .with_public_url(&public_url);
+    let config = PlatformConfig {
+        vendor_limits: args.vendor_limits,
+        vendor_timeout: std::time::Duration::from_secs(args.vendor_timeout.max(1)),
+        ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)
+    };
+    let platform = Platform::build(config).context("cannot start the vendor's HTTP clients")?;
+    let state = http_api::AppState::new(platform.clone()).with_public_url(&public_url);
     // Bootstrap last, once everything that can fail at startup has succeeded, so that printed
     // secrets always belong to a server that started.
     bootstrap(store.as_ref()).await?;
@@ -89,7 +93,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refresher = (args.refresh_period > 0).then(|| {
         let period = std::time::Duration::from_secs(args.refresh_period);
         let mut stopped = stopped.clone();
-        tokio::spawn(http_api::proactive_refresh::run(state.clone(), period, async move {
+        tokio::spawn(platform::token_refresh_job::run(platform, period, async move {
             let _ = stopped.changed().await;
         }))
     });

@@ -54,7 +54,7 @@ async fn element_docs(
     State(state): State<AppState>,
     PathParam(key_or_id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let element = state.catalog.find(&key_or_id)?;
+    let element = state.platform.catalog.find(&key_or_id)?;
     Ok(Json(element_document(&state, element)))
 }
 
@@ -63,7 +63,7 @@ async fn instance_docs(
     auth: PlatformAuth,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let record = state.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
-    let element = state.catalog.find(&record.element_key)?;
+    let record = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     Ok(Json(element_document(&state, element)))
 }

@@ -97,7 +97,7 @@ fn render(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Response {
-    let Ok(element) = state.catalog.find(&record.element_key) else {
+    let Ok(element) = state.platform.catalog.find(&record.element_key) else {
         return ConsoleError::no_instance().page(state, Some(session));
     };
     let document = crate::api_docs::element_document(state, element);

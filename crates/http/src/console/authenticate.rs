@@ -109,11 +109,11 @@ struct Typed {
 }
 
 pub async fn form(State(state): State<AppState>, session: Session, PathParam(key): PathParam<String>) -> Response {
-    let Some(element) = state.catalog.get(&key) else {
+    let Some(element) = state.platform.catalog.get(&key) else {
         return unknown_element().page(&state, Some(&session));
     };
     let mut typed = Typed::default();
-    if state.sandbox {
+    if state.platform.sandbox {
         // The simulator's demo client and account: the demo works with no vendor account.
         for (field, value) in [
             ("infusionsoft.server", "sandbox.infusionsoft.com"),
@@ -143,7 +143,7 @@ fn form_page(
         p.crumbs { a href="/" { "Catalog" } " / " a href={ "/catalog/" (element.key) } { (element.name) } " / Authenticate" }
         h1 { "Authenticate " (element.name) }
         p.muted { "Junction sends you to Infusionsoft to sign in and allow access, then creates the instance." }
-        @if state.sandbox { p.muted { "Sandbox: the simulator's demo client is filled in; its login is demo@example.com / demo." } }
+        @if state.platform.sandbox { p.muted { "Sandbox: the simulator's demo client is filled in; its login is demo@example.com / demo." } }
         form.stack method="post" action={ "/catalog/" (element.key) "/authenticate" } novalidate {
             input type="hidden" name="csrf" value=(session.csrf);
             (text_input("name", "Instance name", typed, true, "A name you will recognise, e.g. Production CRM."))
@@ -227,7 +227,7 @@ pub async fn submit(
     if let Err(error) = form.check_csrf(&session) {
         return error.page(&state, Some(&session));
     }
-    let Some(element) = state.catalog.get(&key) else {
+    let Some(element) = state.platform.catalog.get(&key) else {
         return unknown_element().page(&state, Some(&session));
     };
     let (typed, request) = read_form(&state, element, &form);
@@ -265,7 +265,7 @@ fn read_form(state: &AppState, element: &Element, form: &FormFields) -> (Typed, 
             _ => form.get(field.key).to_string(),
         };
         let checked = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
-        if let Err(error) = instance_config::validate_value(element, field.key, &checked, &state.policy) {
+        if let Err(error) = instance_config::validate_value(element, field.key, &checked, &state.platform.policy) {
             typed.problems.insert(field.key.into(), short_problem(&error.to_string()));
         }
         // Secrets are not shown again after a problem: the person types them once more.
@@ -303,7 +303,7 @@ async fn start(
 ) -> Result<String, String> {
     let configuration = request.get("configuration").and_then(Value::as_object).cloned().unwrap_or_default();
     // The whole configuration as the API would take it: catches what single fields cannot.
-    instance_config::validate(element, &configuration, &state.policy).map_err(|error| error.to_string())?;
+    instance_config::validate(element, &configuration, &state.platform.policy).map_err(|error| error.to_string())?;
     let nonce = Secret::new(store::crypto::generate_secret());
     let state_param = sign_state(state, nonce.expose());
     let oauth_request = OAuthUrlRequest {
@@ -314,14 +314,14 @@ async fn start(
         scope: None,
         site_address: None,
     };
-    let redirect = oauth_url::build(element, &oauth_request, &state.endpoints.authorize).map_err(|e| e.to_string())?;
+    let redirect = oauth_url::build(element, &oauth_request, &state.platform.endpoints().authorize).map_err(|e| e.to_string())?;
     let pending = PendingAuthorization {
         organization_id: session.organization.id,
         user_id: session.user.id,
         request: Secret::new(request.to_string()),
         expires_at: Utc::now() + PENDING_LIFETIME,
     };
-    state.store.save_pending_authorization(&nonce, &session.id, &pending).await.map_err(|error| {
+    state.platform.store.save_pending_authorization(&nonce, &session.id, &pending).await.map_err(|error| {
         tracing::warn!(%error, "saving a pending authorization failed");
         "The database could not be reached; try again in a moment.".to_string()
     })?;

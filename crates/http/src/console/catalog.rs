@@ -18,7 +18,7 @@ pub async fn catalog(State(state): State<AppState>, session: Session) -> Respons
         h1 { "Catalog" }
         p.muted { "Connect an Infusionsoft account: choose the hub your application speaks, then Authenticate." }
         ul.cards {
-            @for element in state.catalog.list().iter().filter(|element| element.active && !element.deleted) {
+            @for element in state.platform.catalog.list().iter().filter(|element| element.active && !element.deleted) {
                 li.card data-element=(element.key) { (card(element)) }
             }
         }
@@ -50,7 +50,7 @@ fn first_sentence(text: &str) -> &str {
 }
 
 pub async fn details(State(state): State<AppState>, session: Session, PathParam(key): PathParam<String>) -> Response {
-    let Some(element) = state.catalog.get(&key) else {
+    let Some(element) = state.platform.catalog.get(&key) else {
         return ConsoleError::new(
             StatusCode::NOT_FOUND,
             "No such element",

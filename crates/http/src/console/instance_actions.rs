@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
+use platform::metrics::Trigger;
 use serde_json::{Map, Value};
 use store::{InstancePatch, InstanceRecord};
 
@@ -20,7 +21,7 @@ use super::session::{tokens_equal, Session};
 use crate::instances::{configuration_changes, KeptKeys};
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::{provisioning, token_refresh};
+use crate::provisioning;
 
 /// What a button asks for.
 #[derive(Debug, Clone, Copy)]
@@ -96,21 +97,21 @@ async fn perform(
     let done = |what: &str| Ok(Redirect::to(&format!("/instances/{id}?done={what}")).into_response());
     match action {
         Action::Test => test_connection(state, session, record).await,
-        Action::Refresh => match token_refresh::refresh(state, id, record.refresh_generation).await {
+        Action::Refresh => match platform::tokens::refresh(&state.platform, id, record.refresh_generation, Trigger::manual).await {
             Ok(_) => done("refreshed"),
-            Err(error) => failed(state, session, id, &error).await,
+            Err(error) => failed(state, session, id, &error.into()).await,
         },
         Action::Enable | Action::Disable => {
             let disabled = matches!(action, Action::Disable);
             let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
-            state.store.update_instance(org, id, patch).await?;
+            state.platform.store.update_instance(org, id, patch).await?;
             tracing::info!(instance_id = id, disabled, "instance enabled/disabled through the console");
             done(if disabled { "disabled" } else { "enabled" })
         }
         Action::TraceOn | Action::TraceOff => {
             let on = matches!(action, Action::TraceOn);
             let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
-            state.store.update_instance(org, id, patch).await?;
+            state.platform.store.update_instance(org, id, patch).await?;
             done(if on { "trace-on" } else { "trace-off" })
         }
         Action::ResetToken => {
@@ -124,15 +125,15 @@ async fn perform(
                 return instance_page_with_status(state, session, record, Some(notice), false, StatusCode::CONFLICT)
                     .await;
             }
-            state.store.reissue_instance_token(org, id).await?;
+            state.platform.store.reissue_instance_token(org, id).await?;
             tracing::info!(instance_id = id, "instance token reissued through the console");
-            let record = state.store.get_instance(org, id).await?;
+            let record = state.platform.store.get_instance(org, id).await?;
             let notice = Notice::Success("New instance token issued; the old one no longer works.".into());
             instance_page(state, session, record, Some(notice), true).await
         }
         Action::Settings => save_settings(state, session, record, form).await,
         Action::Delete => {
-            state.store.delete_instance(org, id).await?;
+            state.platform.store.delete_instance(org, id).await?;
             tracing::info!(instance_id = id, "instance deleted through the console");
             Ok(Redirect::to("/instances?done=deleted").into_response())
         }
@@ -146,7 +147,7 @@ async fn failed(
     id: i64,
     error: &crate::ApiError,
 ) -> Result<Response, ConsoleError> {
-    let record = state.store.get_instance(session.organization.id, id).await?;
+    let record = state.platform.store.get_instance(session.organization.id, id).await?;
     let notice = Notice::Error(describe(error));
     instance_page_with_status(state, session, record, Some(notice), false, error.status()).await
 }
@@ -157,7 +158,7 @@ async fn test_connection(
     record: InstanceRecord,
 ) -> Result<Response, ConsoleError> {
     let id = record.id;
-    let hub = state.catalog.find(&record.element_key)?.hub.clone();
+    let hub = state.platform.catalog.find(&record.element_key)?.hub.clone();
     let answer = hub_call::call(state, record.clone(), Method::GET, &format!("/hubs/{hub}/ping"), None).await;
     let answer = answer.map_err(ConsoleError::bad_request)?;
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
@@ -171,7 +172,7 @@ async fn test_connection(
         Some(provider) => format!("Connection failed: {message} (Infusionsoft said: {provider})"),
         None => format!("Connection failed: {message}"),
     };
-    let record = state.store.get_instance(session.organization.id, id).await?;
+    let record = state.platform.store.get_instance(session.organization.id, id).await?;
     instance_page_with_status(state, session, record, Some(Notice::Error(text)), false, answer.status).await
 }
 
@@ -181,7 +182,7 @@ async fn save_settings(
     record: InstanceRecord,
     form: &FormFields,
 ) -> Result<Response, ConsoleError> {
-    let element = state.catalog.find(&record.element_key)?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     let result = async {
         let mut patch = InstancePatch {
             name: Some(provisioning::instance_name(&Value::String(form.get("name").to_string()))?),
@@ -196,7 +197,7 @@ async fn save_settings(
             configuration.insert((*key).to_string(), if value.is_empty() { Value::Null } else { Value::String(value) });
         }
         configuration_changes(state, element, Some(&Value::Object(configuration)), KeptKeys::Refuse, &mut patch)?;
-        state.store.update_instance(session.organization.id, record.id, patch).await.map_err(crate::ApiError::from)
+        state.platform.store.update_instance(session.organization.id, record.id, patch).await.map_err(crate::ApiError::from)
     };
     match result.await {
         Ok(_) => Ok(Redirect::to(&format!("/instances/{}?done=saved", record.id)).into_response()),
@@ -210,7 +211,7 @@ async fn save_settings(
 /// A keyed hash of the instance's current token, carried by the reset form: a reset form sent
 /// again (a reload of the page showing the new token) no longer matches and resets nothing.
 pub fn token_fingerprint(state: &AppState, record: &InstanceRecord) -> String {
-    state.store.keyed_hash("console token form", record.token.expose())
+    state.platform.store.keyed_hash("console token form", record.token.expose())
 }
 
 /// `GET /instances/{id}/delete`: what deleting means, and the button that does it.

@@ -45,7 +45,7 @@ pub async fn list(State(state): State<AppState>, session: Session, RawQuery(raw)
             _ => {}
         }
     }
-    let page = match state.store.list_instances(session.organization.id, &query).await {
+    let page = match state.platform.store.list_instances(session.organization.id, &query).await {
         Ok(page) => page,
         Err(store::StoreError::InvalidCursor) => {
             return ConsoleError::bad_request("That page link is not valid any more.")
@@ -112,7 +112,7 @@ fn next_page_query(query: &InstanceQuery, next: &str) -> String {
 }
 
 fn row(state: &AppState, record: &InstanceRecord) -> Markup {
-    let element = state.catalog.get(&record.element_key).map_or(record.element_key.as_str(), |e| e.name.as_str());
+    let element = state.platform.catalog.get(&record.element_key).map_or(record.element_key.as_str(), |e| e.name.as_str());
     html! {
         tr {
             td { a href={ "/instances/" (record.id) } { (record.name) } }
@@ -192,7 +192,7 @@ pub async fn show(
 /// The session's organization's instance `id`, or a 404 page.
 pub async fn owned_instance(state: &AppState, session: &Session, id: &str) -> Result<InstanceRecord, ConsoleError> {
     let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(ConsoleError::no_instance)?;
-    match state.store.get_instance(session.organization.id, id).await {
+    match state.platform.store.get_instance(session.organization.id, id).await {
         Ok(record) => Ok(record),
         Err(store::StoreError::NotFound) => Err(ConsoleError::no_instance()),
         Err(error) => Err(error.into()),
@@ -219,12 +219,12 @@ pub async fn instance_page_with_status(
     show_token: bool,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
-    let element = state.catalog.find(&record.element_key)?;
+    let element = state.platform.catalog.find(&record.element_key)?;
     let calls = match record.trace_logging {
-        true => state.store.list_vendor_calls(record.id, RECENT).await?,
+        true => state.platform.store.list_vendor_calls(record.id, RECENT).await?,
         false => Vec::new(),
     };
-    let events = state.store.list_token_events(record.id, RECENT).await?;
+    let events = state.platform.store.list_token_events(record.id, RECENT).await?;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " (record.name) }
         div.title-row {

@@ -36,7 +36,7 @@ pub fn callback_url(state: &AppState) -> String {
 
 /// The `state` parameter for `nonce`, signed with the key every node shares.
 pub fn sign_state(state: &AppState, nonce: &str) -> String {
-    signed(nonce, |data| state.store.keyed_hash(STATE_PURPOSE, data))
+    signed(nonce, |data| state.platform.store.keyed_hash(STATE_PURPOSE, data))
 }
 
 /// `<nonce>.<sign(nonce)>`.
@@ -76,13 +76,13 @@ async fn finish(state: &AppState, session: &Session, query: CallbackQuery) -> Re
             "The vendor's answer carries no state, so Junction cannot tell which request it answers. {nothing}"
         ))
     })?;
-    let nonce = verify(state_param, |data| state.store.keyed_hash(STATE_PURPOSE, data)).ok_or_else(|| {
+    let nonce = verify(state_param, |data| state.platform.store.keyed_hash(STATE_PURPOSE, data)).ok_or_else(|| {
         ConsoleError::bad_request(format!(
             "The state in the vendor's answer was not issued by Junction, or was altered. {nothing}"
         ))
         .next(start_again())
     })?;
-    let taken = state.store.take_pending_authorization(&Secret::new(nonce), &session.id, Utc::now()).await;
+    let taken = state.platform.store.take_pending_authorization(&Secret::new(nonce), &session.id, Utc::now()).await;
     let taken = match taken {
         // Sealed under a master key this node no longer holds (a rotation finished meanwhile).
         Err(store::StoreError::Crypto(_)) => Ok(PendingTake::Expired),

@@ -56,7 +56,7 @@ impl Page<'_> {
                         @if let Some(notice) = &self.notice { (notice_markup(notice)) }
                         (self.body)
                     }
-                    footer { "Junction · self-hosted connectors for Infusionsoft" @if state.sandbox { " · sandbox: the vendor is the built-in simulator" } }
+                    footer { "Junction · self-hosted connectors for Infusionsoft" @if state.platform.sandbox { " · sandbox: the vendor is the built-in simulator" } }
                 }
             }
         };

@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for Session {
         let next = (parts.method == Method::GET).then(|| parts.uri.path_and_query().map(|p| p.to_string())).flatten();
         let rejection = || SignInRequired::NoSession { next: next.clone() };
         let id = cookie(&parts.headers, SESSION_COOKIE).map(Secret::new).ok_or_else(rejection)?;
-        let found = state.store.find_console_session(&id, Utc::now()).await.map_err(|error| {
+        let found = state.platform.store.find_console_session(&id, Utc::now()).await.map_err(|error| {
             tracing::warn!(%error, "console session lookup failed");
             SignInRequired::StoreDown(ConsoleError::from(error).page(state, None))
         })?;
@@ -92,12 +92,12 @@ impl FromRequestParts<AppState> for Session {
 
 /// The CSRF token of session `id`.
 pub fn csrf_token(state: &AppState, id: &Secret) -> String {
-    state.store.keyed_hash(CSRF_PURPOSE, id.expose())
+    state.platform.store.keyed_hash(CSRF_PURPOSE, id.expose())
 }
 
 /// The sign-in form's token for the nonce in its cookie.
 pub fn sign_in_token(state: &AppState, nonce: &str) -> String {
-    state.store.keyed_hash(SIGN_IN_PURPOSE, nonce)
+    state.platform.store.keyed_hash(SIGN_IN_PURPOSE, nonce)
 }
 
 /// Constant-time equality of two tokens (lengths are not secret).

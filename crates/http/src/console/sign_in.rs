@@ -88,7 +88,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: For
     if user_secret.len() > MAX_SECRET_LEN || org_secret.len() > MAX_SECRET_LEN {
         return refuse(wrong, StatusCode::UNAUTHORIZED);
     }
-    let found = match state.store.authenticate(&Secret::new(user_secret), &Secret::new(org_secret)).await {
+    let found = match state.platform.store.authenticate(&Secret::new(user_secret), &Secret::new(org_secret)).await {
         Ok(found) => found,
         Err(error) => return ConsoleError::from(error).page(&state, None),
     };
@@ -97,11 +97,11 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: For
     };
     // A session this browser already had ends here: one browser, one live session.
     if let Some(previous) = session::cookie(&headers, SESSION_COOKIE) {
-        if let Err(error) = state.store.delete_console_session(&Secret::new(previous)).await {
+        if let Err(error) = state.platform.store.delete_console_session(&Secret::new(previous)).await {
             return ConsoleError::from(error).page(&state, None);
         }
     }
-    let id = match state.store.create_console_session(user.id, Utc::now() + SESSION_LIFETIME).await {
+    let id = match state.platform.store.create_console_session(user.id, Utc::now() + SESSION_LIFETIME).await {
         Ok(id) => id,
         Err(error) => return ConsoleError::from(error).page(&state, None),
     };
@@ -118,7 +118,7 @@ pub async fn sign_out(State(state): State<AppState>, session: Session, form: For
     if let Err(error) = form.check_csrf(&session) {
         return error.page(&state, Some(&session));
     }
-    if let Err(error) = state.store.delete_console_session(&session.id).await {
+    if let Err(error) = state.platform.store.delete_console_session(&session.id).await {
         return ConsoleError::from(error).page(&state, Some(&session));
     }
     let mut response = Redirect::to("/sign-in?signedOut=1").into_response();

@@ -1,91 +1,20 @@
-//! Listing through the mappings: `GET /hubs/{hub}/{object}` and child lists
-//! (`/contacts/{id}/tags`, `/orders/{id}/items`), with `where` (CEQL), `orderBy`, `fields`,
-//! `page`/`pageSize`/`nextPage` and `returnCount`.
-//!
-//! How a page is read: the `where` is planned ([`ceql::plan`]) into vendor queries whose `filter`
-//! returns a superset of the matches; each vendor row is mapped to hub fields and the whole `where`
-//! is evaluated over it, so the answer is the same whatever was pushed down. Vendor pages are read
-//! until the hub page is full; the `nextPage` cursor records the vendor page and how many of its
-//! rows were served, so walking all pages serves every match once, also while records are added
-//! (the vendor pages by id, and new records come last). A walk in another order (`orderBy=Id
-//! desc`) sees a consistent snapshot only while nothing is added: the vendor's page tokens are
-//! offsets.
-//!
-//! An `orderBy` the vendor can apply (one sortable field, one vendor query) is pushed down;
-//! otherwise the matches are read whole (up to [`MAX_SORTED_ROWS`]), sorted here and paged by
-//! offset.
-
-use std::cmp::Ordering;
+//! Listing through the hub engine: `GET /hubs/{hub}/{object}` and child lists
+//! (`/contacts/{id}/tags`, `/orders/{id}/items`), with the paging headers clients read:
+//! `Elements-Returned-Count`, `Elements-Next-Page-Token` (absent on the last page) and
+//! `Elements-Total-Count` (with `returnCount=true`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ceql::{Expr, OrderTerm, Plan, VendorQuery};
-use mapping::{to_hub, ObjectDef, Operation};
-use reqwest::Method;
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use store::InstanceRecord;
+use connector::rate_limit::Priority;
+use hub::{HubError, ListPage, ListParams, Target};
 
-use super::cursor::{self, Position};
-use super::objects::resolve;
-use super::records::{allow, record_id, resolve_child};
-use super::response::{drops_nulls, shape, HubResponse};
-use super::vendor::{send_json, VendorRequest};
+use super::response::HubResponse;
 use crate::auth::HubAuth;
-use crate::error::ApiError;
 use crate::json_body::QueryParams;
 use crate::path_param::PathParam;
 use crate::state::AppState;
-
-/// The hub's page size when the client names none, and the largest it may name.
-const DEFAULT_PAGE_SIZE: usize = 200;
-const MAX_PAGE_SIZE: usize = 5000;
-/// The most matches read to sort in Junction, or to count for `returnCount`.
-pub const MAX_SORTED_ROWS: usize = 20_000;
-/// The smallest vendor page read while filling a hub page (fewer round trips for small pages).
-const MIN_VENDOR_PAGE: usize = 100;
-
-/// The list parameters, kept as text so that a bad value is reported by name.
-#[derive(Debug, Default, Deserialize)]
-pub struct ListParams {
-    #[serde(rename = "where")]
-    where_: Option<String>,
-    #[serde(rename = "orderBy")]
-    order_by: Option<String>,
-    fields: Option<String>,
-    page: Option<String>,
-    #[serde(rename = "pageSize")]
-    page_size: Option<String>,
-    #[serde(rename = "nextPage")]
-    next_page: Option<String>,
-    #[serde(rename = "returnCount")]
-    return_count: Option<String>,
-}
-
-/// One list request, checked against the object.
-struct ListQuery {
-    where_: Option<Expr>,
-    plan: Plan,
-    order: Vec<(String, bool)>,
-    fields: Option<Vec<String>>,
-    page_size: usize,
-    /// Matches to skip before the page (`page` > 1 without a cursor).
-    offset: usize,
-    return_count: bool,
-    /// Binds cursors to this query (instance, object, where, order).
-    fingerprint: String,
-}
-
-/// The vendor collection a list reads, and how.
-struct Source<'a> {
-    definition: &'a ObjectDef,
-    /// The vendor collection path (with the parent id filled in for children).
-    collection: String,
-    /// For children embedded in the parent record: the parent's path and the array key.
-    embedded: Option<(String, String)>,
-}
 
 pub async fn list(
     State(state): State<AppState>,
@@ -93,351 +22,33 @@ pub async fn list(
     PathParam((_hub, object)): PathParam<(String, String)>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> HubResponse {
-    let result = async {
-        let (name, definition) = resolve(&instance, &object)?;
-        allow(name, definition, Operation::List)?;
-        let source = Source { definition, collection: definition.resource.clone(), embedded: None };
-        respond(&state, &instance, name, &source, &params).await
-    }
-    .await;
-    HubResponse::new(&instance, result)
+    let call = state.platform.instance_call(&instance);
+    let session = call.session(Priority::Interactive, None);
+    let result = state.platform.hub.list(&session, Target::Object(&object), &params).await;
+    HubResponse::new(&instance, page(result))
 }
 
 pub async fn list_children(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
-    PathParam((_hub, object, id, child)): PathParam<(String, String, String, String)>,
+    PathParam((_hub, object, parent_id, child)): PathParam<(String, String, String, String)>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> HubResponse {
-    let result = async {
-        let (parent, child_name, definition) = resolve_child(&instance, &object, &child)?;
-        allow(child_name, definition, Operation::List)?;
-        let parent_id = record_id(&id)?.to_string();
-        let collection = definition.resource.replace("{parentId}", &parent_id);
-        let embedded = definition.embedded_in.as_ref().map(|key| {
-            let (_, parent_definition) = resolve(&instance, parent).unwrap_or(("", definition));
-            (format!("{}/{parent_id}", parent_definition.resource), key.clone())
-        });
-        let source = Source { definition, collection, embedded };
-        respond(&state, &instance, &format!("{parent}/{parent_id}/{child_name}"), &source, &params).await
-    }
-    .await;
-    HubResponse::new(&instance, result)
+    let call = state.platform.instance_call(&instance);
+    let target = Target::Child { object: &object, parent_id: &parent_id, child: &child };
+    let result = state.platform.hub.list(&call.session(Priority::Interactive, None), target, &params).await;
+    HubResponse::new(&instance, page(result))
 }
 
-async fn respond(
-    state: &AppState,
-    instance: &InstanceRecord,
-    name: &str,
-    source: &Source<'_>,
-    params: &ListParams,
-) -> Result<Response, ApiError> {
-    let query = list_query(instance, name, source.definition, params)?;
-    let start = match params.next_page.as_deref().map(str::trim).filter(|cursor| !cursor.is_empty()) {
-        Some(text) => Some(cursor::open(state.store.as_ref(), &query.fingerprint, text)?),
-        None => None,
-    };
-    let vendor_order = vendor_order(source.definition, &query);
-    // A sorted page has read every match already: its count comes free.
-    let (rows, next, known_total) = if source.embedded.is_some() || (!query.order.is_empty() && vendor_order.is_none())
-    {
-        let (rows, next, total) =
-            sorted_page(state, instance, source, &query, start.map(|position| position.skip)).await?;
-        (rows, next, Some(total))
-    } else {
-        let (rows, next) = streamed_page(state, instance, source, &query, vendor_order.as_deref(), start).await?;
-        (rows, next, None)
-    };
+fn page(result: Result<ListPage, HubError>) -> Result<Response, crate::ApiError> {
+    let page = result?;
     let mut headers = HeaderMap::new();
-    headers.insert("elements-returned-count", HeaderValue::from(rows.len()));
-    if let Some(next) = next.and_then(|position| {
-        HeaderValue::from_str(&cursor::issue(state.store.as_ref(), &query.fingerprint, &position)).ok()
-    }) {
+    headers.insert("elements-returned-count", HeaderValue::from(page.records.len()));
+    if let Some(next) = page.next_page.and_then(|cursor| HeaderValue::from_str(&cursor).ok()) {
         headers.insert("elements-next-page-token", next);
     }
-    if query.return_count {
-        let total = match known_total {
-            Some(total) => total,
-            None => all_matches(state, instance, source, &query).await?.len(),
-        };
+    if let Some(total) = page.total {
         headers.insert("elements-total-count", HeaderValue::from(total));
     }
-    let drop_nulls = drops_nulls(instance);
-    let body: Vec<Value> = rows.into_iter().map(|row| shape(row, drop_nulls, query.fields.as_deref())).collect();
-    Ok((headers, Json(body)).into_response())
-}
-
-fn list_query(
-    instance: &InstanceRecord,
-    name: &str,
-    definition: &ObjectDef,
-    params: &ListParams,
-) -> Result<ListQuery, ApiError> {
-    let bad = |error: ceql::QueryError| ApiError::BadRequest(error.to_string());
-    let where_text = params.where_.as_deref().map(str::trim).filter(|text| !text.is_empty());
-    let where_ = match where_text {
-        Some(text) => Some(ceql::check(&ceql::parse(text).map_err(bad)?, definition).map_err(bad)?),
-        None => None,
-    };
-    let plan = ceql::plan(where_.as_ref(), definition);
-    let order = match params.order_by.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
-        Some(text) => ceql::parse_order_by(text)
-            .map_err(bad)?
-            .iter()
-            .map(|term| order_field(definition, term))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    let fields = match params.fields.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
-        Some(text) => Some(checked_fields(definition, ceql::parse_fields(text).map_err(bad)?)?),
-        None => None,
-    };
-    let page_size = positive(params.page_size.as_deref(), "pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
-    if page_size > MAX_PAGE_SIZE {
-        return Err(ApiError::BadRequest(format!("Invalid parameter 'pageSize': at most {MAX_PAGE_SIZE}")));
-    }
-    let page = positive(params.page.as_deref(), "page")?.unwrap_or(1);
-    let offset = (page - 1).checked_mul(page_size).filter(|offset| *offset <= MAX_SORTED_ROWS).ok_or_else(|| {
-        ApiError::BadRequest(format!("Invalid parameter 'page': reading past {MAX_SORTED_ROWS} rows needs nextPage"))
-    })?;
-    let return_count = match params.return_count.as_deref().map(str::trim) {
-        None | Some("") | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::BadRequest("Invalid parameter 'returnCount': expected true or false".into())),
-    };
-    let fingerprint = format!("{}\n{name}\n{}\n{:?}", instance.id, where_text.unwrap_or(""), order);
-    Ok(ListQuery { where_, plan, order, fields, page_size, offset, return_count, fingerprint })
-}
-
-/// A positive integer parameter, or `None` when absent.
-fn positive(text: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
-    match text.map(str::trim).filter(|text| !text.is_empty()) {
-        None => Ok(None),
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|value| *value >= 1)
-            .map(Some)
-            .ok_or_else(|| ApiError::BadRequest(format!("Invalid parameter '{name}': expected a positive integer"))),
-    }
-}
-
-/// An `orderBy` term resolved to the field's canonical name; unknown fields are a 400.
-fn order_field(definition: &ObjectDef, term: &OrderTerm) -> Result<(String, bool), ApiError> {
-    let field = definition.field(&term.field).ok_or_else(|| {
-        let shown: String = term.field.chars().take(64).collect();
-        ApiError::BadRequest(format!(
-            "Error parsing query: unknown field '{shown}' in orderBy at column {}",
-            term.span.column
-        ))
-    })?;
-    Ok((field.name.clone(), term.descending))
-}
-
-fn checked_fields(definition: &ObjectDef, names: Vec<String>) -> Result<Vec<String>, ApiError> {
-    let unknown: Vec<&str> = names.iter().filter(|name| definition.field(name).is_none()).map(String::as_str).collect();
-    if !unknown.is_empty() {
-        let shown: String = unknown.join(", ").chars().take(200).collect();
-        return Err(ApiError::BadRequest(format!("Invalid parameter 'fields': unknown field(s) {shown}")));
-    }
-    Ok(names)
-}
-
-/// The vendor's `order_by` for the query, when the vendor can sort it alone.
-fn vendor_order(definition: &ObjectDef, query: &ListQuery) -> Option<String> {
-    let [(name, descending)] = query.order.as_slice() else { return None };
-    if query.plan.queries.len() != 1 {
-        return None;
-    }
-    let sort = definition.field(name)?.sort.as_ref()?;
-    Some(format!("{sort} {}", if *descending { "desc" } else { "asc" }))
-}
-
-/// A hub page read straight from the vendor's pages, from `start` on.
-async fn streamed_page(
-    state: &AppState,
-    instance: &InstanceRecord,
-    source: &Source<'_>,
-    query: &ListQuery,
-    vendor_order: Option<&str>,
-    start: Option<Position>,
-) -> Result<(Vec<Map<String, Value>>, Option<Position>), ApiError> {
-    // `page` counts from the first match; a cursor already points past the pages before it.
-    let mut to_skip = if start.is_some() { 0 } else { query.offset };
-    let mut position = start.unwrap_or_default();
-    let mut rows = Vec::new();
-    // Without a `where` every vendor row is served, so one vendor page of the hub page's size is
-    // exact; with one, larger vendor pages mean fewer round trips while the residual filters.
-    let wanted = if query.where_.is_none() { query.page_size } else { query.page_size.max(MIN_VENDOR_PAGE) };
-    let vendor_page = wanted.min(source.definition.max_page_size as usize);
-    while let Some(vendor_query) = query.plan.queries.get(position.query) {
-        let (page, next_token) =
-            vendor_page_of(state, instance, source, vendor_query, vendor_order, vendor_page, &position).await?;
-        for (index, vendor_row) in page.iter().enumerate().skip(position.skip) {
-            let Some(row) = matching(source.definition, query.where_.as_ref(), vendor_query, vendor_row) else {
-                continue;
-            };
-            if to_skip > 0 {
-                to_skip -= 1;
-                continue;
-            }
-            rows.push(row);
-            if rows.len() == query.page_size {
-                let rest_of_page = index + 1 < page.len();
-                let next = if rest_of_page {
-                    Some(Position { skip: index + 1, ..position })
-                } else {
-                    advance(&position, next_token, query.plan.queries.len())
-                };
-                return Ok((rows, next));
-            }
-        }
-        match advance(&position, next_token, query.plan.queries.len()) {
-            Some(next) => position = next,
-            None => break,
-        }
-    }
-    Ok((rows, None))
-}
-
-/// The position after the vendor page read at `position`: its next page, or the next query.
-fn advance(position: &Position, next_token: Option<String>, queries: usize) -> Option<Position> {
-    match next_token {
-        Some(token) => Some(Position { query: position.query, vendor_token: Some(token), skip: 0 }),
-        None if position.query + 1 < queries => {
-            Some(Position { query: position.query + 1, vendor_token: None, skip: 0 })
-        }
-        None => None,
-    }
-}
-
-/// One vendor page of `vendor_query` and the token of the page after it.
-async fn vendor_page_of(
-    state: &AppState,
-    instance: &InstanceRecord,
-    source: &Source<'_>,
-    vendor_query: &VendorQuery,
-    vendor_order: Option<&str>,
-    page_size: usize,
-    position: &Position,
-) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let mut request =
-        VendorRequest::new(Method::GET, source.collection.clone()).query("page_size", page_size.to_string());
-    let filter = vendor_query.filter_string();
-    if !filter.is_empty() {
-        request = request.query("filter", filter);
-    }
-    if let Some(order) = vendor_order {
-        request = request.query("order_by", order);
-    }
-    if let Some(token) = &position.vendor_token {
-        request = request.query("page_token", token.clone());
-    }
-    let body = send_json(state, instance, &request).await?;
-    let rows = match body.get(&source.definition.list_key) {
-        Some(Value::Array(rows)) => rows.clone(),
-        _ => Vec::new(),
-    };
-    let next =
-        body.get("next_page_token").and_then(Value::as_str).filter(|token| !token.is_empty() && !rows.is_empty());
-    Ok((rows, next.map(str::to_string)))
-}
-
-/// The hub row of `vendor_row` if it matches the whole `where` and no earlier query served it.
-fn matching(
-    definition: &ObjectDef,
-    where_: Option<&Expr>,
-    vendor_query: &VendorQuery,
-    vendor_row: &Value,
-) -> Option<Map<String, Value>> {
-    let row = to_hub(definition, vendor_row);
-    let wanted = where_.is_none_or(|expr| ceql::matches(expr, &row));
-    let served_before = vendor_query.exclude.iter().any(|expr| ceql::matches(expr, &row));
-    (wanted && !served_before).then_some(row)
-}
-
-/// A page of all matches sorted here (or an embedded child list), from offset `start`, and the
-/// number of matches.
-async fn sorted_page(
-    state: &AppState,
-    instance: &InstanceRecord,
-    source: &Source<'_>,
-    query: &ListQuery,
-    start: Option<usize>,
-) -> Result<(Vec<Map<String, Value>>, Option<Position>, usize), ApiError> {
-    let mut rows = all_matches(state, instance, source, query).await?;
-    if !query.order.is_empty() {
-        rows.sort_by(|left, right| compare_rows(left, right, &query.order));
-    }
-    let from = start.unwrap_or(query.offset);
-    let page: Vec<_> = rows.iter().skip(from).take(query.page_size).cloned().collect();
-    let next =
-        (from + page.len() < rows.len()).then(|| Position { query: 0, vendor_token: None, skip: from + page.len() });
-    Ok((page, next, rows.len()))
-}
-
-/// Every match of the query, up to [`MAX_SORTED_ROWS`] (more is a 400 asking for a narrower `where`).
-async fn all_matches(
-    state: &AppState,
-    instance: &InstanceRecord,
-    source: &Source<'_>,
-    query: &ListQuery,
-) -> Result<Vec<Map<String, Value>>, ApiError> {
-    if let Some((parent_path, key)) = &source.embedded {
-        let parent = send_json(state, instance, &VendorRequest::new(Method::GET, parent_path.clone())).await?;
-        let elements = parent.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
-        let single = VendorQuery { filters: Vec::new(), exclude: Vec::new() };
-        return Ok(elements
-            .iter()
-            .filter_map(|row| matching(source.definition, query.where_.as_ref(), &single, row))
-            .collect());
-    }
-    let mut rows = Vec::new();
-    let mut position = Position::default();
-    let vendor_page = source.definition.max_page_size as usize;
-    while let Some(vendor_query) = query.plan.queries.get(position.query) {
-        let (page, next_token) =
-            vendor_page_of(state, instance, source, vendor_query, None, vendor_page, &position).await?;
-        rows.extend(
-            page.iter().filter_map(|row| matching(source.definition, query.where_.as_ref(), vendor_query, row)),
-        );
-        if rows.len() > MAX_SORTED_ROWS {
-            return Err(ApiError::BadRequest(format!(
-                "More than {MAX_SORTED_ROWS} records match; narrow the where to sort or count them"
-            )));
-        }
-        match advance(&position, next_token, query.plan.queries.len()) {
-            Some(next) => position = next,
-            None => break,
-        }
-    }
-    Ok(rows)
-}
-
-/// Orders rows by the `orderBy` fields: nulls last, numbers numerically, text ignoring ASCII case.
-fn compare_rows(left: &Map<String, Value>, right: &Map<String, Value>, order: &[(String, bool)]) -> Ordering {
-    for (field, descending) in order {
-        let ordering = compare_values(left.get(field), right.get(field));
-        let ordering = if *descending { ordering.reverse() } else { ordering };
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    Ordering::Equal
-}
-
-fn compare_values(left: Option<&Value>, right: Option<&Value>) -> Ordering {
-    fn present(value: Option<&Value>) -> Option<&Value> {
-        value.filter(|value| !value.is_null())
-    }
-    match (present(left), present(right)) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(Value::Number(a)), Some(Value::Number(b))) => {
-            a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(Ordering::Equal)
-        }
-        (Some(Value::String(a)), Some(Value::String(b))) => a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase()),
-        (Some(a), Some(b)) => a.to_string().cmp(&b.to_string()),
-    }
+    Ok((headers, Json(page.records)).into_response())
 }

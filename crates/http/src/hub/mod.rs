@@ -1,18 +1,19 @@
-//! The hub API: the instance's vendor data under the platforms' object and field names
+//! The hub API over HTTP: the instance's vendor data under the platforms' object and field names
 //! (`/hubs/{hub}/contacts`, `FirstName`, ...), the object catalog, a raw passthrough and a ping.
 //! The hub segment is not checked: the instance token decides the element (SPEC "Hub API").
 //!
+//! Each handler authenticates the caller ([`HubAuth`](crate::auth::HubAuth)), calls one operation
+//! of the `hub` engine with the instance's session, and writes the answer; the engine does the
+//! rest. Its errors become statuses in [`crate::error`].
+//!
 //! - [`objects`]: `GET /hubs/{hub}/objects` and `/objects/{object}/metadata`;
 //! - [`records`]: create, read, update and delete of one record, and child objects;
-//! - [`list`]: listing with CEQL (`where`), ordering, fields and paging;
-//! - [`cursor`]: the signed `nextPage` cursors;
+//! - [`list`]: listing (`where`, `orderBy`, `fields`, paging headers);
 //! - [`inventory`]: `GET|PATCH /products/{id}/inventory`;
 //! - [`raw`]: `ANY /hubs/{hub}/raw/{vendor path}`;
 //! - [`ping`]: `GET /hubs/{hub}/ping`;
-//! - [`vendor`]: the one way a hub call reaches the vendor (tokens, rate limits, retries, errors);
-//! - [`response`]: what every hub answer carries (`elements-element-instance-id`, null filtering).
+//! - [`response`]: what every hub answer carries (`elements-element-instance-id`).
 
-pub mod cursor;
 pub mod inventory;
 pub mod list;
 pub mod objects;
@@ -20,7 +21,6 @@ pub mod ping;
 pub mod raw;
 pub mod records;
 pub mod response;
-pub mod vendor;
 
 use axum::routing::{any, get};
 use axum::Router;

@@ -76,8 +76,8 @@ impl Default for StackOptions {
             sim_limits: Limits::none(),
             sim_tenant_limits: Limits::none(),
             vendor_limits: VendorLimits::OFF,
-            rate_limit_wait: http_api::state::MAX_RATE_LIMIT_WAIT,
-            rate_limit_queue: http_api::state::MAX_RATE_LIMIT_QUEUE,
+            rate_limit_wait: platform::MAX_RATE_LIMIT_WAIT,
+            rate_limit_queue: platform::MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: Duration::from_secs(3),
         }
     }
@@ -103,10 +103,15 @@ impl Stack {
         let policy = ServerPolicy::with_sandbox_host(&sim.addr().to_string());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = http_api::AppState::new(Arc::clone(&store), endpoints, policy, true)
-            .with_rate_limiter(options.vendor_limits, options.rate_limit_wait, options.rate_limit_queue)
-            .with_vendor_timeout(options.vendor_timeout)
-            .with_public_url(&format!("http://{addr}"));
+        let config = platform::PlatformConfig {
+            vendor_limits: options.vendor_limits,
+            rate_limit_wait: options.rate_limit_wait,
+            rate_limit_queue: options.rate_limit_queue,
+            vendor_timeout: options.vendor_timeout,
+            ..platform::PlatformConfig::new(Arc::clone(&store), endpoints, policy, true)
+        };
+        let platform = platform::Platform::build(config).expect("platform");
+        let state = http_api::AppState::new(platform).with_public_url(&format!("http://{addr}"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, http_api::router(state)).await;
         });

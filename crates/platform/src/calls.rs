@@ -1,0 +1,104 @@
+//! What a hub call of an instance is made with: its [`InstanceTokens`], the [`CallRecorder`] that
+//! counts every vendor attempt in the metrics and, while the instance's trace logging is on,
+//! records it in its trace log, and the OAuth client id its rate limit is kept under.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use connector::rate_limit::Priority;
+use connector::{CallContext, CallObserver, VendorRequest};
+use hub::Session;
+use store::{Id, InstanceRecord};
+
+use crate::tokens::InstanceTokens;
+use crate::Platform;
+
+/// Trace-log writes in flight at most, per process; a call traced past this is not recorded.
+static TRACE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Everything a [`Session`] of one instance borrows.
+#[derive(Debug)]
+pub struct InstanceCall<'a> {
+    instance: &'a InstanceRecord,
+    tokens: InstanceTokens<'a>,
+    recorder: CallRecorder<'a>,
+    client_id: String,
+}
+
+impl<'a> InstanceCall<'a> {
+    pub fn new(platform: &'a Platform, instance: &'a InstanceRecord) -> Self {
+        let client_id = instance.secrets.get("oauth.api.key").map(|key| key.expose().to_string()).unwrap_or_default();
+        InstanceCall {
+            instance,
+            tokens: InstanceTokens { platform, instance },
+            recorder: CallRecorder { platform, instance_id: instance.id, trace: instance.trace_logging },
+            client_id,
+        }
+    }
+
+    /// The hub session of this instance, at `priority`; `max_wait` bounds its wait for the rate
+    /// limiter (`None`: the limiter's default, for a user waiting on the answer).
+    pub fn session(&self, priority: Priority, max_wait: Option<Duration>) -> Session<'_> {
+        Session {
+            instance_id: self.instance.id,
+            element_key: &self.instance.element_key,
+            drop_nulls: drops_nulls(self.instance),
+            call: CallContext {
+                client_id: &self.client_id,
+                tokens: &self.tokens,
+                priority,
+                max_wait,
+                observer: Some(&self.recorder),
+                log_id: self.instance.id,
+            },
+        }
+    }
+}
+
+/// Whether the instance wants null fields dropped from records (`filter.response.nulls`, default
+/// true, as the platforms did).
+pub fn drops_nulls(instance: &InstanceRecord) -> bool {
+    instance.configuration.get("filter.response.nulls").is_none_or(|value| !value.trim().eq_ignore_ascii_case("false"))
+}
+
+/// Counts every vendor attempt, and records it in the instance's trace log when tracing is on.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRecorder<'a> {
+    platform: &'a Platform,
+    instance_id: Id,
+    trace: bool,
+}
+
+impl CallObserver for CallRecorder<'_> {
+    fn attempted(&self, request: &VendorRequest, status: Option<u16>, took: Duration) {
+        self.platform.metrics.record_rest_call(status);
+        if self.trace {
+            trace(self.platform, self.instance_id, request, status.unwrap_or(0), took);
+        }
+    }
+}
+
+/// Records one vendor call in the instance's trace log without making the caller wait for the
+/// write; a failed or skipped write is logged and the call goes on.
+fn trace(platform: &Platform, instance_id: Id, request: &VendorRequest, status: u16, took: Duration) {
+    let call = store::VendorCall {
+        at: Utc::now(),
+        method: request.method.to_string(),
+        path: request.path_and_query(),
+        status,
+        duration_ms: u32::try_from(took.as_millis()).unwrap_or(u32::MAX),
+    };
+    // Bounded: trace writes must never take the connections the calls themselves need.
+    let Ok(permit) = TRACE_WRITES.try_acquire() else {
+        tracing::warn!(instance_id, "trace log busy; a vendor call was not recorded");
+        return;
+    };
+    let store = Arc::clone(&platform.store);
+    tokio::spawn(async move {
+        if let Err(error) = store.record_vendor_call(instance_id, &call).await {
+            tracing::warn!(instance_id, %error, "recording a traced vendor call failed");
+        }
+        drop(permit);
+    });
+}

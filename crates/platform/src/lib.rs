@@ -1,0 +1,154 @@
+//! What the server does that is not HTTP: the stack built once from configuration
+//! ([`Platform::build`], used by `junction serve`, the tests' harness and the benchmarks), an
+//! instance's store-backed tokens and their one refresh path ([`tokens`]), the context of an
+//! instance's hub calls ([`calls`]), the background token refresh ([`token_refresh_job`]), the
+//! metrics registry ([`metrics`]) and the cache of authenticated hub callers ([`caller_cache`]).
+//!
+//! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
+
+pub mod caller_cache;
+pub mod calls;
+pub mod metrics;
+pub mod token_refresh_job;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector::endpoints::VendorEndpoints;
+use connector::oauth::OAuthClient;
+use connector::rate_limit::VendorRateLimiter;
+use connector::{TokenError, VendorClient};
+use domain::elements::Catalog;
+use domain::instance_config::ServerPolicy;
+use domain::vendor_limits::VendorLimits;
+use hub::{CursorSigner, Hub};
+use store::{InstanceRecord, Store, StoreError};
+
+use crate::caller_cache::CallerCache;
+use crate::calls::InstanceCall;
+use crate::metrics::Metrics;
+
+/// How long one vendor REST call may take before the caller gets a 504.
+pub const VENDOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a hub call may queue for the vendor's rate limit before it gets a 429.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
+/// How many calls may queue per OAuth client before further ones get a 429 at once.
+pub const MAX_RATE_LIMIT_QUEUE: usize = 1000;
+
+/// What the platform is built from.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    pub store: Arc<dyn Store>,
+    /// Where the vendor lives (the real Infusionsoft, or the simulator under `--sandbox`).
+    pub endpoints: VendorEndpoints,
+    /// Which `infusionsoft.server` hosts instances may name.
+    pub policy: ServerPolicy,
+    /// True when the vendor is the simulator.
+    pub sandbox: bool,
+    /// The vendor's rate limits per OAuth client (`--vendor-limits`).
+    pub vendor_limits: VendorLimits,
+    /// The longest a hub call queues for the rate limit, and how many may queue per OAuth client.
+    pub rate_limit_wait: Duration,
+    pub rate_limit_queue: usize,
+    /// How long one vendor REST call may take (`--vendor-timeout`).
+    pub vendor_timeout: Duration,
+}
+
+impl PlatformConfig {
+    /// The defaults for `store` and the vendor at `endpoints`.
+    pub fn new(store: Arc<dyn Store>, endpoints: VendorEndpoints, policy: ServerPolicy, sandbox: bool) -> Self {
+        PlatformConfig {
+            store,
+            endpoints,
+            policy,
+            sandbox,
+            vendor_limits: VendorLimits::DEFAULT,
+            rate_limit_wait: MAX_RATE_LIMIT_WAIT,
+            rate_limit_queue: MAX_RATE_LIMIT_QUEUE,
+            vendor_timeout: VENDOR_TIMEOUT,
+        }
+    }
+}
+
+/// The platform's failures that are not the hub's: the vendor tokens, the store.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The vendor's HTTP clients could not be built (the TLS backend failed to start).
+    #[error("the vendor's HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+impl PlatformError {
+    /// The error as a token source reports it (a store failure is the tokens' storage failing).
+    pub fn into_token_error(self) -> TokenError {
+        match self {
+            PlatformError::Token(error) => error,
+            PlatformError::Store(error) => TokenError::Storage(error.to_string()),
+            PlatformError::Client(message) => TokenError::Storage(message),
+        }
+    }
+}
+
+/// The running platform; cheap to clone (every field is shared).
+#[derive(Clone, Debug)]
+pub struct Platform {
+    pub store: Arc<dyn Store>,
+    pub catalog: &'static Catalog,
+    /// The vendor's token endpoint client (code exchange, refresh).
+    pub oauth: Arc<OAuthClient>,
+    /// The hub engine, and through it the vendor's REST client and rate limiter.
+    pub hub: Hub,
+    /// Which `infusionsoft.server` hosts instances may name.
+    pub policy: Arc<ServerPolicy>,
+    /// Hub callers recently authenticated (see [`caller_cache`]).
+    pub callers: Arc<CallerCache>,
+    /// True when the vendor is the simulator.
+    pub sandbox: bool,
+    /// The process's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
+}
+
+impl Platform {
+    /// The platform for `config`. Fails only when an HTTP client cannot be built.
+    pub fn build(config: PlatformConfig) -> Result<Self, PlatformError> {
+        let client_error = |error: connector::reqwest::Error| PlatformError::Client(error.to_string());
+        let limiter =
+            Arc::new(VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue));
+        let vendor = VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
+        let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));
+        Ok(Platform {
+            oauth: Arc::new(OAuthClient::new(config.endpoints).map_err(client_error)?),
+            hub: Hub::new(Arc::new(vendor), signer),
+            store: config.store,
+            catalog: Catalog::builtin(),
+            policy: Arc::new(config.policy),
+            callers: Arc::default(),
+            sandbox: config.sandbox,
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    /// Where the vendor lives.
+    pub fn endpoints(&self) -> &VendorEndpoints {
+        self.hub.vendor().endpoints()
+    }
+
+    /// What `instance`'s hub calls are made with; [`InstanceCall::session`] gives the session.
+    pub fn instance_call<'a>(&'a self, instance: &'a InstanceRecord) -> InstanceCall<'a> {
+        InstanceCall::new(self, instance)
+    }
+}
+
+/// Cursors signed with the store's keyed hash: every node sharing the database holds the key.
+struct StoreSigner(Arc<dyn Store>);
+
+impl CursorSigner for StoreSigner {
+    fn sign(&self, text: &str) -> String {
+        self.0.keyed_hash("hub-cursor", text)
+    }
+}

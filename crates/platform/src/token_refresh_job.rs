@@ -1,0 +1,129 @@
+//! The background token refresh of SPEC "Token lifecycle": a "run once" function
+//! ([`refresh_due_instances`]) and a thin loop around it ([`run`]).
+//!
+//! One run asks the store for instances whose access token expires within
+//! [`token_rules::EXPIRY_MARGIN`] or whose pair is older than [`token_rules::MAX_REFRESH_AGE`] (the
+//! 30-day rule, so the vendor's 45-day refresh token never lapses). The store leaves out instances
+//! whose last refresh failed transiently until [`token_rules::backoff_delay`] of their failure
+//! count has passed (kept in the database, so the backoff holds across restarts and nodes, and an
+//! instance that keeps failing never holds the head of the queue). Then, for each:
+//! 1. peeks at the stored pair inside the store's critical section (a refresher that decides
+//!    `Unchanged`, so nothing is written) to read its generation and re-check that it is still due:
+//!    another node may have refreshed it since the listing;
+//! 2. refreshes it through [`tokens::refresh`] with that generation, the path the hub uses,
+//!    so the lock, the generation re-check and the invalid/transient handling are shared.
+//!
+//! The store's listing takes one `refreshed_before` for all instances, so the per-instance
+//! `oauth.user.refresh_interval` is not applied here; the hub applies it when the instance is used.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::token_rules;
+use rand::Rng;
+use store::{CurrentTokens, Id, RefreshDecision};
+
+use connector::TokenError;
+
+use crate::metrics::Trigger;
+use crate::{tokens, Platform, PlatformError};
+
+/// How many instances one run claims at most.
+pub const BATCH: u32 = 100;
+
+/// The default period of the loop (`--refresh-period`).
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
+
+/// What one run did, instance by instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Instances the store listed as due.
+    pub due: usize,
+    /// Refreshed (by this run, or by a concurrent worker while this run waited for the lock).
+    pub refreshed: usize,
+    /// No longer due once the lock was taken (another worker refreshed), or no longer valid.
+    pub skipped: usize,
+    /// The vendor answered `invalid_grant`: the instance is now marked invalid.
+    pub invalid: usize,
+    /// The vendor failed transiently (5xx, timeout, refused): the instance stays valid.
+    pub transient: usize,
+}
+
+/// Refreshes every instance due at `now` (at most [`BATCH`]); see the module documentation.
+pub async fn refresh_due_instances(platform: &Platform, now: DateTime<Utc>) -> store::Result<RunSummary> {
+    let expires_before = now + token_rules::EXPIRY_MARGIN;
+    let refreshed_before = now - token_rules::MAX_REFRESH_AGE;
+    // The store leaves out instances still backing off from a transient failure.
+    let ids = platform.store.instances_due_for_refresh(expires_before, refreshed_before, now, BATCH).await?;
+    let mut summary = RunSummary { due: ids.len(), ..RunSummary::default() };
+    for id in ids {
+        let current = peek(platform, id).await?;
+        if !current.valid || !still_due(&current, expires_before, refreshed_before) {
+            summary.skipped += 1;
+            continue;
+        }
+        match tokens::refresh(platform, id, current.refresh_generation, Trigger::background).await {
+            Ok(_) => summary.refreshed += 1,
+            Err(PlatformError::Token(TokenError::Invalid { .. })) => summary.invalid += 1,
+            Err(error) => {
+                tracing::warn!(instance_id = id, %error, "background refresh failed; the instance stays valid");
+                summary.transient += 1;
+            }
+        }
+    }
+    if summary.due > 0 {
+        tracing::info!(?summary, "background token refresh run");
+    }
+    Ok(summary)
+}
+
+/// Runs [`refresh_due_instances`] every `period` (±10 % jitter, so nodes started together drift
+/// apart) until `shutdown` resolves. The first run starts at once. A full batch that refreshed
+/// something is followed by another run without waiting.
+pub async fn run(platform: Platform, period: Duration, shutdown: impl Future<Output = ()>) {
+    let work = async {
+        loop {
+            let full = match refresh_due_instances(&platform, Utc::now()).await {
+                Ok(summary) => summary.due == BATCH as usize && summary.refreshed > 0,
+                Err(error) => {
+                    tracing::warn!(%error, "background token refresh could not list due instances");
+                    false
+                }
+            };
+            if !full {
+                tokio::time::sleep(jittered(period)).await;
+            }
+        }
+    };
+    // Dropping a run mid-way is safe: a refresh in progress runs to its commit in its own task
+    // (`store::refresh_tokens_detached`), and a peek only rolls back.
+    tokio::select! {
+        () = work => {}
+        () = shutdown => tracing::info!("background token refresh stopped"),
+    }
+}
+
+fn jittered(period: Duration) -> Duration {
+    period.mul_f64(rand::rng().random_range(0.9..1.1))
+}
+
+/// The stored pair, read inside the refresh critical section without changing it.
+async fn peek(platform: &Platform, id: Id) -> store::Result<CurrentTokens> {
+    let result = platform
+        .store
+        .refresh_tokens(id, Box::new(|_current: CurrentTokens| Box::pin(async { RefreshDecision::Unchanged })))
+        .await?;
+    Ok(result.current)
+}
+
+/// The listing's condition, re-checked on the pair read under the lock.
+fn still_due(current: &CurrentTokens, expires_before: DateTime<Utc>, refreshed_before: DateTime<Utc>) -> bool {
+    let Some(pair) = &current.pair else {
+        // No access token (or nothing to refresh from, which the refresh path reports).
+        return true;
+    };
+    let near_expiry = pair.access_expires_at.is_some_and(|at| at < expires_before);
+    let old = current.refreshed_at.is_none_or(|at| at < refreshed_before);
+    near_expiry || old
+}
