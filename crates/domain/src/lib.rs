@@ -2,7 +2,8 @@
 //!
 //! Owns what the platform decides, so that it can be unit-tested without a server or a database:
 //! the element catalog ([`elements`]), the `Authorization` header syntax ([`auth_header`]), the
-//! validation of an instance's configuration ([`instance_config`]), the vendor authorize URL
+//! validation of an instance's configuration ([`instance_config`]) and of its name and tags
+//! ([`instance_fields`]), the vendor authorize URL
 //! ([`oauth_url`]), the token lifecycle rules ([`token_rules`]) and the errors they raise
 //! ([`error`]). The HTTP layer maps [`DomainError`] to status codes; the store persists what these
 //! rules accept.
@@ -12,6 +13,7 @@ pub mod auth_header;
 pub mod elements;
 pub mod error;
 pub mod instance_config;
+pub mod instance_fields;
 pub mod oauth_url;
 pub mod secret;
 pub mod token_rules;

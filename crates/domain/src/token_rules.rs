@@ -52,8 +52,9 @@ pub enum RefreshReason {
     RefreshTokenAge,
 }
 
-/// The earliest moment a proactive refresh is due, and why. The background task sleeps until
-/// the smallest of these over all instances. Ties go to the first reason in declaration order.
+/// The earliest moment a proactive refresh is due, and why (the hub refreshes before a call from
+/// then on; the background job polls the store for instances near expiry). Ties go to the first
+/// reason in declaration order.
 pub fn next_refresh(times: &TokenTimes) -> (DateTime<Utc>, RefreshReason) {
     let Some(expires_at) = times.expires_at else {
         return (times.refreshed_at, RefreshReason::NoAccessToken);
@@ -105,7 +106,8 @@ pub enum RefreshOutcome {
     /// The vendor rejected the refresh token (`invalid_grant`): after re-reading the stored pair
     /// (see [`on_invalid_grant`]) the instance becomes `valid: false`.
     InvalidGrant { description: Option<String> },
-    /// Anything else: the instance stays valid; retry with [`retry_delay`].
+    /// Anything else: the instance stays valid; the background job retries after
+    /// [`backoff_delay`] of its failure count.
     Transient(TransientCause),
 }
 
@@ -186,11 +188,6 @@ fn classify_refusal(status: u16, body: &str) -> RefreshOutcome {
 pub fn backoff_delay(attempt: u32) -> Duration {
     let doublings = attempt.saturating_sub(1).min(16);
     BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP)
-}
-
-/// The delay before retry `attempt`, never shorter than the vendor's `Retry-After`.
-pub fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    backoff_delay(attempt).max(retry_after.unwrap_or_default())
 }
 
 /// What a worker does once it holds the instance's refresh lock.
@@ -381,13 +378,6 @@ mod tests {
         let seconds: Vec<u64> = (0..=12).map(|attempt| backoff_delay(attempt).as_secs()).collect();
         assert_eq!(seconds, [2, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]);
         assert_eq!(backoff_delay(u32::MAX), BACKOFF_CAP);
-    }
-
-    #[test]
-    fn retry_after_extends_the_backoff_but_never_shortens_it() {
-        assert_eq!(retry_delay(1, Some(Duration::from_secs(30))), Duration::from_secs(30));
-        assert_eq!(retry_delay(5, Some(Duration::from_secs(1))), Duration::from_secs(32));
-        assert_eq!(retry_delay(3, None), Duration::from_secs(8));
     }
 
     #[test]

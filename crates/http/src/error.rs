@@ -160,6 +160,27 @@ impl From<PlatformError> for ApiError {
         match error {
             PlatformError::Token(error) => error.into(),
             PlatformError::Store(error) => error.into(),
+            PlatformError::GrantRejected { what, provider_message } => {
+                ApiError::VendorRejected { message: format!("The vendor rejected the {what}"), provider_message }
+            }
+            PlatformError::NoRefreshToken { consequence } => ApiError::VendorError {
+                message: format!("The vendor issued no refresh token; the instance {consequence}"),
+                provider_message: None,
+            },
+            PlatformError::CodeReplayed { same_organization: true, instance_id: Some(id) } => ApiError::Conflict(format!(
+                "The authorization code (providerData.code) was already exchanged: it created instance {id}. A code \
+                 works once; send the user to the authorize URL again for a new one"
+            )),
+            PlatformError::CodeReplayed { same_organization: true, instance_id: None } => ApiError::Conflict(
+                "The authorization code (providerData.code) is being exchanged or was already exchanged. A code works \
+                 once; send the user to the authorize URL again for a new one"
+                    .into(),
+            ),
+            PlatformError::CodeReplayed { same_organization: false, .. } => ApiError::BadRequest(
+                "The authorization code (providerData.code) was already used. A code works once; send the user to \
+                 the authorize URL again for a new one"
+                    .into(),
+            ),
             PlatformError::Client(_) => ApiError::VendorError {
                 message: "The vendor's HTTP client could not be built".into(),
                 provider_message: None,

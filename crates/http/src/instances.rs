@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use domain::elements::Element;
-use domain::instance_config;
+use domain::{instance_config, instance_fields};
 use domain::DomainError;
 use platform::metrics::Trigger;
 use serde_json::Value;
@@ -78,7 +78,7 @@ async fn create_instance(
 ) -> Result<Response, ApiError> {
     let request = provisioning::parse(state, path_element, body)?;
     let (element, mode) = (request.element, request.mode);
-    let record = provisioning::provision(state, auth.organization.id, request).await?;
+    let record = platform::provisioning::provision(&state.platform, auth.organization.id, request).await?;
     Ok(Json(instance_view::view(&record, element, auth.user.id, mode.as_str())).into_response())
 }
 
@@ -148,10 +148,10 @@ async fn patch(
     let body = body.as_object().ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".into()))?;
     let mut patch = InstancePatch::default();
     if let Some(name) = body.get("name").filter(|name| !name.is_null()) {
-        patch.name = Some(provisioning::instance_name(name)?);
+        patch.name = Some(instance_fields::instance_name(name)?);
     }
     if body.contains_key("tags") {
-        patch.tags = Some(provisioning::tags(body.get("tags"))?);
+        patch.tags = Some(instance_fields::tags(body.get("tags"))?);
     }
     if let Some(disabled) = body.get("disabled").filter(|value| !value.is_null()) {
         patch.disabled = Some(disabled.as_bool().ok_or_else(|| invalid("disabled", "must be true or false"))?);

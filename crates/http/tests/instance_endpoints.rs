@@ -184,6 +184,15 @@ async fn an_invalid_instance_is_re_authenticated_with_a_new_code() {
         error_message(send(&stack, Method::PUT, &format!("{path}?reAuthenticate=true"), Some(bad)).await, 400).await;
     assert!(message["providerMessage"].is_string(), "{message}");
     assert!(!stack.store.get_instance(stack.organization_id, id).await.unwrap().valid);
+    // A name creation would refuse (a NUL, a control character) is refused here too, by name,
+    // before the vendor sees the code.
+    for bad_name in [json!("bad\u{0}name"), json!("tab\there"), json!("   ")] {
+        let mut bad = body.clone();
+        bad["name"] = bad_name;
+        let path = format!("{path}?reAuthenticate=true");
+        let message = error_message(send(&stack, Method::PUT, &path, Some(bad)).await, 400).await;
+        assert!(message["message"].as_str().unwrap().contains("'name'"), "{message}");
+    }
 
     let answer = send(&stack, Method::PUT, &format!("{path}?reAuthenticate=true"), Some(body)).await;
     assert_eq!(answer.status(), 200);

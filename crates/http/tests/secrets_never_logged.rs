@@ -77,7 +77,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_flow() {
     // Failures log too: a wrong secret, a reused code.
     let wrong = stack.http.get(stack.api("/instances")).header("authorization", stack.hub_auth(&token)).send().await;
     assert_eq!(wrong.unwrap().status(), 401);
-    assert_eq!(stack.post_instance(&stack.crm_body(&code)).await.status(), 400);
+    assert_eq!(stack.post_instance(&stack.crm_body(&code)).await.status(), 409);
     assert_eq!(stack.platform(Method::DELETE, &format!("/instances/{id}")).await.status(), 200);
 
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();

@@ -211,13 +211,50 @@ async fn the_erp_seed_body_is_accepted_on_the_element_route() {
 }
 
 #[tokio::test]
-async fn reused_code_is_rejected_with_provider_message() {
+async fn a_code_the_vendor_refuses_is_a_400_with_its_message() {
+    let stack = Stack::start().await;
+    let body = error_message(stack.post_instance(&stack.crm_body("never-issued-code")).await, 400).await;
+    assert!(body["providerMessage"].is_string(), "the vendor's text in {body}");
+    assert!(!body.to_string().contains("never-issued-code"), "the code is not echoed");
+    // A refused code is not remembered as used: the vendor decides again.
+    let again = error_message(stack.post_instance(&stack.crm_body("never-issued-code")).await, 400).await;
+    assert!(again["providerMessage"].is_string(), "{again}");
+    assert_eq!(stack.sim_stats().await["token_grants"]["authorization_code"], 2);
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_answered_without_the_vendor_and_the_first_instance_keeps_working() {
     let stack = Stack::start().await;
     let code = stack.consent(CALLBACK).await;
-    assert_eq!(stack.post_instance(&stack.crm_body(&code)).await.status(), 200);
-    let body = error_message(stack.post_instance(&stack.crm_body(&code)).await, 400).await;
-    assert!(body["providerMessage"].is_string(), "the vendor's text in {body}");
-    assert!(!body.to_string().contains(&code), "the code is not echoed");
+    let first = stack.post_instance(&stack.crm_body(&code)).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let exchanges = stack.sim_stats().await["token_grants"]["authorization_code"].clone();
+
+    // A double-submitted callback: the same code again, from the same organization.
+    let replay = error_message(stack.post_instance(&stack.crm_body(&code)).await, 409).await;
+    let id = first["id"].as_i64().unwrap();
+    assert!(replay["message"].as_str().unwrap().contains(&format!("instance {id}")), "names the instance: {replay}");
+    assert!(!replay.to_string().contains(&code), "the code is not echoed");
+    assert_eq!(stack.sim_stats().await["token_grants"]["authorization_code"], exchanges, "the vendor was not asked");
+
+    // From another organization: a 400 that names nothing of the first one.
+    let (organization, org_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, user_secret) = stack.store.create_user(organization.id, "other-admin", true).await.unwrap();
+    let other = stack
+        .http
+        .post(stack.api("/instances"))
+        .header("authorization", format!("User {}, Organization {}", user_secret.expose(), org_secret.expose()))
+        .json(&stack.crm_body(&code))
+        .send()
+        .await
+        .unwrap();
+    let other = error_message(other, 400).await;
+    assert!(!other["message"].as_str().unwrap().contains(&id.to_string()), "{other}");
+
+    // The vendor never saw the replay, so it revoked nothing: the first instance works.
+    let contacts = stack.hub_contacts(first["token"].as_str().unwrap()).await;
+    assert_eq!(contacts.status(), 200);
     // Only the first instance exists.
     let list: Value = stack.platform(Method::GET, "/instances").await.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);

@@ -1,14 +1,18 @@
 //! What the server does that is not HTTP: the stack built once from configuration
 //! ([`Platform::build`], used by `junction serve`, the tests' harness and the benchmarks), an
-//! instance's store-backed tokens and their one refresh path ([`tokens`]), the context of an
-//! instance's hub calls ([`calls`]), the background token refresh ([`token_refresh_job`]), the
+//! instance's store-backed tokens and their one refresh path ([`tokens`]), provisioning and
+//! re-authentication with their one code exchange ([`provisioning`]), the context of an
+//! instance's hub calls ([`calls`]), the job runner ([`jobs`]) and its first job, the background
+//! token refresh ([`token_refresh_job`]), the
 //! metrics registry ([`metrics`]) and the cache of authenticated hub callers ([`caller_cache`]).
 //!
 //! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
 
 pub mod caller_cache;
 pub mod calls;
+pub mod jobs;
 pub mod metrics;
+pub mod provisioning;
 pub mod token_refresh_job;
 pub mod tokens;
 
@@ -78,6 +82,17 @@ pub enum PlatformError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The vendor refused a grant a client gave (`what`: the authorization code, the refresh
+    /// token), with its own description.
+    #[error("the vendor rejected the {what}")]
+    GrantRejected { what: &'static str, provider_message: Option<String> },
+    /// The vendor's grant carried no refresh token; `consequence` says what did not happen.
+    #[error("the vendor issued no refresh token; the instance {consequence}")]
+    NoRefreshToken { consequence: &'static str },
+    /// The authorization code was exchanged before: answered without asking the vendor, which
+    /// could revoke the tokens the first exchange issued. `instance_id`: the instance it created.
+    #[error("the authorization code was already exchanged")]
+    CodeReplayed { same_organization: bool, instance_id: Option<store::Id> },
     /// The vendor's HTTP clients could not be built (the TLS backend failed to start).
     #[error("the vendor's HTTP client could not be built: {0}")]
     Client(String),
@@ -90,6 +105,10 @@ impl PlatformError {
             PlatformError::Token(error) => error,
             PlatformError::Store(error) => TokenError::Storage(error.to_string()),
             PlatformError::Client(message) => TokenError::Storage(message),
+            PlatformError::GrantRejected { provider_message, .. } => {
+                TokenError::Invalid { instance_id: None, provider_message }
+            }
+            PlatformError::NoRefreshToken { .. } | PlatformError::CodeReplayed { .. } => TokenError::NoAccessToken,
         }
     }
 }
@@ -111,6 +130,8 @@ pub struct Platform {
     pub sandbox: bool,
     /// The process's metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// This process among the nodes sharing the store: the owner of the leases it takes.
+    pub node_id: Arc<str>,
 }
 
 impl Platform {
@@ -130,6 +151,7 @@ impl Platform {
             callers: Arc::default(),
             sandbox: config.sandbox,
             metrics: Arc::new(Metrics::new()),
+            node_id: Arc::from(format!("node-{:032x}", rand::random::<u128>())),
         })
     }
 

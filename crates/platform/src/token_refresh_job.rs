@@ -1,5 +1,5 @@
 //! The background token refresh of SPEC "Token lifecycle": a "run once" function
-//! ([`refresh_due_instances`]) and a thin loop around it ([`run`]).
+//! ([`refresh_due_instances`]), run as a [`PeriodicJob`] by the job runner ([`run`]).
 //!
 //! One run asks the store for instances whose access token expires within
 //! [`token_rules::EXPIRY_MARGIN`] or whose pair is older than [`token_rules::MAX_REFRESH_AGE`] (the
@@ -19,13 +19,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use connector::TokenError;
 use domain::token_rules;
-use rand::Rng;
 use store::{CurrentTokens, Id, RefreshDecision};
 
-use connector::TokenError;
-
+use crate::jobs::{self, PeriodicJob};
 use crate::metrics::Trigger;
 use crate::{tokens, Platform, PlatformError};
 
@@ -78,34 +78,27 @@ pub async fn refresh_due_instances(platform: &Platform, now: DateTime<Utc>) -> s
     Ok(summary)
 }
 
-/// Runs [`refresh_due_instances`] every `period` (±10 % jitter, so nodes started together drift
-/// apart) until `shutdown` resolves. The first run starts at once. A full batch that refreshed
-/// something is followed by another run without waiting.
-pub async fn run(platform: Platform, period: Duration, shutdown: impl Future<Output = ()>) {
-    let work = async {
-        loop {
-            let full = match refresh_due_instances(&platform, Utc::now()).await {
-                Ok(summary) => summary.due == BATCH as usize && summary.refreshed > 0,
-                Err(error) => {
-                    tracing::warn!(%error, "background token refresh could not list due instances");
-                    false
-                }
-            };
-            if !full {
-                tokio::time::sleep(jittered(period)).await;
-            }
-        }
-    };
-    // Dropping a run mid-way is safe: a refresh in progress runs to its commit in its own task
-    // (`store::refresh_tokens_detached`), and a peek only rolls back.
-    tokio::select! {
-        () = work => {}
-        () = shutdown => tracing::info!("background token refresh stopped"),
+/// The token refresh as a [`PeriodicJob`]: a full batch that refreshed something leaves more
+/// work waiting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenRefreshJob;
+
+#[async_trait]
+impl PeriodicJob for TokenRefreshJob {
+    fn name(&self) -> &'static str {
+        "token-refresh"
+    }
+
+    async fn run_once(&self, platform: &Platform) -> Result<bool, PlatformError> {
+        let summary = refresh_due_instances(platform, Utc::now()).await?;
+        Ok(summary.due == BATCH as usize && summary.refreshed > 0)
     }
 }
 
-fn jittered(period: Duration) -> Duration {
-    period.mul_f64(rand::rng().random_range(0.9..1.1))
+/// Runs [`TokenRefreshJob`] every `period` until `shutdown` resolves ([`jobs::run_periodic`]:
+/// one node at a time, under the job's lease).
+pub async fn run(platform: Platform, period: Duration, shutdown: impl Future<Output = ()>) {
+    jobs::run_periodic(platform, &TokenRefreshJob, period, shutdown).await;
 }
 
 /// The stored pair, read inside the refresh critical section without changing it.

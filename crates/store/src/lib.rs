@@ -12,10 +12,13 @@
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
 //! - `leases` and [`queue`]: coordination between nodes sharing the database, i.e. expiring
 //!   exclusive leases and a durable job queue with leased claims and dead letters (their SQL, and
-//!   the queue's values).
+//!   the queue's values);
+//! - [`authorization_codes`]: the registry of OAuth authorization codes claimed before their
+//!   exchange, so a replayed code never reaches the vendor twice.
 //!
 //! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
 
+pub mod authorization_codes;
 pub mod crypto;
 mod instance_locks;
 mod leases;
@@ -30,6 +33,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use authorization_codes::{ClaimedCode, CodeClaim, AUTHORIZATION_CODE_TTL};
 pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};

@@ -6,13 +6,16 @@
 //! A job is one row of `jobs`, moving `ready` → `running` (claimed: leased to one owner until
 //! `lease_until`) → `done`, or back to `ready` on a failure with a retry time, or to `dead` (the
 //! dead letters) once it fails without one or runs out of attempts. A `running` job whose lease has
-//! expired is claimable again: that is how the work of a node that died moves to another node. So a
-//! job runs at least once, and more than once only when a lease expires under a slow or dead worker:
-//! handlers must be idempotent.
+//! expired is claimable again: that is how the work of a node that died moves to another node. An
+//! expired claim counts as a failed attempt, so a job that kills its worker every time dies after
+//! `max_attempts` claims instead of being retried forever. So a job runs at least once, and more
+//! than once only after a failure or when a lease expires under a slow or dead worker: handlers must
+//! be idempotent.
 //!
-//! Claiming is one statement on both databases: a CTE picks the due jobs and an `UPDATE ... FROM`
-//! leases them, returning the rows. On PostgreSQL the pick is `FOR UPDATE SKIP LOCKED`, so
-//! concurrent claimers lock disjoint rows without waiting on each other; on SQLite the statement
+//! Claiming is two statements on both databases, each atomic on its own: one buries the jobs whose
+//! expired claim was their last attempt, then a CTE picks the due jobs and an `UPDATE ... FROM`
+//! leases them, returning the rows. On PostgreSQL both picks are `FOR UPDATE SKIP LOCKED`, so
+//! concurrent claimers lock disjoint rows without waiting on each other; on SQLite each statement
 //! holds the database's single write lock, so claims simply run one after another.
 //!
 //! Time is the database's clock (`Dialect::now`), like `crate::leases`; only `run_at` and a
@@ -41,8 +44,8 @@ pub struct NewJob {
     pub payload: serde_json::Value,
     /// Not claimable before this time; `None` means now by the database's clock.
     pub run_at: Option<DateTime<Utc>>,
-    /// Failures after which the job is dead even when a retry time is given. At least 1 in effect:
-    /// 0 behaves like 1.
+    /// Failures (expired claims included) after which the job is dead even when a retry time is
+    /// given. At least 1 in effect: 0 behaves like 1.
     pub max_attempts: u32,
 }
 
@@ -103,7 +106,7 @@ pub struct Job {
     pub queue: String,
     pub payload: serde_json::Value,
     pub state: JobState,
-    /// Failures so far (a claim that expired under a dead worker is not counted).
+    /// Failures so far, counting claims that expired (their worker died or stalled).
     pub attempts: u32,
     pub max_attempts: u32,
     /// When the job became (or becomes) claimable: enqueue time, or the retry time of its last failure.
@@ -169,24 +172,59 @@ pub(crate) fn enqueue_sql(dialect: &Dialect) -> String {
     )
 }
 
+/// Buries the jobs of queue `$1` whose claim expired with their last attempt: a re-claim would count
+/// one more attempt and reach `max_attempts`, so they go to `dead` instead of to another worker (a
+/// job that kills its worker every time must not be retried forever). Runs just before each claim,
+/// as a statement of its own: burying is idempotent, and a job it misses still fails the claim's
+/// pick and is buried by the next claim.
+///
+/// PostgreSQL: `SKIP LOCKED`, so a burial never waits for another claimer's burial of the same job.
+pub(crate) fn bury_sql(dialect: &Dialect) -> String {
+    format!(
+        "WITH doomed AS MATERIALIZED ( \
+             SELECT id FROM jobs WHERE queue = $1 AND state = 'running' AND lease_until <= {now} \
+             AND attempts + 1 >= max_attempts{skip_locked} \
+         ) \
+         UPDATE jobs SET state = 'dead', attempts = jobs.attempts + 1, last_error = {expired}, \
+         lease_owner = NULL, lease_until = NULL, updated_at = {now} \
+         FROM doomed WHERE jobs.id = doomed.id",
+        now = dialect.now,
+        skip_locked = dialect.skip_locked,
+        expired = LEASE_EXPIRED_ERROR,
+    )
+}
+
+/// The `last_error` of a job whose claim expired (its worker died or stalled), as an SQL expression
+/// of the row before the update: e.g. `lease of worker-a expired (attempt 2 of 5)`.
+const LEASE_EXPIRED_ERROR: &str = "'lease of ' || jobs.lease_owner || ' expired (attempt ' \
+     || CAST(jobs.attempts + 1 AS TEXT) || ' of ' || CAST(jobs.max_attempts AS TEXT) || ')'";
+
 /// Leases up to `$4` due jobs of queue `$1` to owner `$2` for `$3` milliseconds, oldest `run_at`
-/// first, and returns them. Due: ready with `run_at` passed, or running with an expired lease.
+/// first, and returns them. Due: ready with `run_at` passed, or running with an expired lease and
+/// an attempt left ([`bury_sql`] runs first and takes the others). Re-claiming an expired claim
+/// counts an attempt and records the expiry as the last error: the worker that held it died or
+/// stalled, which is a failure like any other.
 ///
 /// `MATERIALIZED` makes the pick run exactly once (PostgreSQL would otherwise be free to inline it
-/// into the join and re-run it, locking more rows than `$4`); SQLite accepts the keyword too.
+/// into the join and re-run it, locking more rows than `$4`); SQLite accepts the keyword too. The
+/// `CASE`s read the row as it was before the update (both databases evaluate `SET` that way).
 pub(crate) fn claim_sql(dialect: &Dialect) -> String {
     format!(
         "WITH picked AS MATERIALIZED ( \
              SELECT id FROM jobs WHERE queue = $1 \
-             AND ((state = 'ready' AND run_at <= {now}) OR (state = 'running' AND lease_until <= {now})) \
+             AND ((state = 'ready' AND run_at <= {now}) \
+                  OR (state = 'running' AND lease_until <= {now} AND attempts + 1 < max_attempts)) \
              ORDER BY run_at, id LIMIT $4{skip_locked} \
          ) \
-         UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = {until}, updated_at = {now} \
+         UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = {until}, updated_at = {now}, \
+         attempts = CASE WHEN jobs.state = 'running' THEN jobs.attempts + 1 ELSE jobs.attempts END, \
+         last_error = CASE WHEN jobs.state = 'running' THEN {expired} ELSE jobs.last_error END \
          FROM picked WHERE jobs.id = picked.id \
          RETURNING {JOB_COLUMNS}",
         now = dialect.now,
         until = dialect.millis_from_now("$3"),
         skip_locked = dialect.skip_locked,
+        expired = LEASE_EXPIRED_ERROR,
     )
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::crypto::{CryptoError, Keyring};
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
@@ -111,6 +112,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new instance with a fresh instance token, returned with the record.
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
 
+    /// Like [`Store::insert_instance`] for an instance created by exchanging a claimed authorization
+    /// code: inserts it and binds `claim` to it in one transaction, so a replay of the code is
+    /// answered with this instance from the moment it exists. [`StoreError::Conflict`]
+    /// (`"authorization code"`), and no instance, when `claim` no longer holds the code (released,
+    /// bound already, or expired and taken over) or belongs to another organization than `new`.
+    async fn insert_instance_with_code(&self, new: NewInstance, claim: &ClaimedCode) -> Result<InstanceRecord>;
+
     /// The instance `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
     async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord>;
 
@@ -202,6 +210,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<PendingTake>;
 
+    /// Claims the OAuth authorization `code` for `organization_id` for `ttl`, before it is exchanged
+    /// with the vendor: [`CodeClaim::Claimed`] if no unexpired claim holds it, else
+    /// [`CodeClaim::Replayed`] naming the holder's organization and, once bound, the instance it
+    /// created. Of any number of concurrent claims of a code no unexpired claim holds, across
+    /// connections and nodes, exactly one is `Claimed`. Only the code's keyed hash is stored. `ttl`
+    /// must outlast the exchange and should outlast the code ([`crate::AUTHORIZATION_CODE_TTL`]); it
+    /// is judged by the database's clock. Expired claims are pruned here. An organization that does
+    /// not exist is [`StoreError::NotFound`].
+    async fn claim_authorization_code(&self, code: &Secret, organization_id: Id, ttl: Duration) -> Result<CodeClaim>;
+
+    /// Binds `claim` to the existing instance `instance_id` (a re-authentication of it); true when
+    /// bound, false (nothing changes) when `claim` no longer holds the code, is bound already, or the
+    /// instance is not one of the claim's organization. New instances use
+    /// [`Store::insert_instance_with_code`] instead, which binds atomically.
+    async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: Id) -> Result<bool>;
+
+    /// Gives up `claim` after a failed exchange, so the code can be claimed again. Does nothing when
+    /// the claim is bound (a code that created an instance stays recorded) or no longer holds the
+    /// code.
+    async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()>;
+
     /// `Ok` when the database answers (readiness probe).
     async fn ping(&self) -> Result<()>;
 
@@ -235,7 +264,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Leases up to `limit` due jobs of `queue` to `owner` for `lease_ttl` and returns them, oldest
     /// `run_at` first. Due: ready and past its `run_at`, or running under an expired lease (the
-    /// worker died or stalled; the old owner can then no longer complete it). Concurrent claims,
+    /// worker died or stalled; the old owner can then no longer complete it). Re-claiming an expired
+    /// claim counts as a failed attempt (`last_error` says whose lease expired); a job for which that
+    /// would be its `max_attempts`-th failure goes to dead instead of to `owner`. Concurrent claims,
     /// across connections and nodes, never return the same job while its lease lasts.
     async fn claim_jobs(&self, queue: &str, owner: &str, lease_ttl: Duration, limit: u32) -> Result<Vec<Job>>;
 

@@ -20,6 +20,7 @@ pub(crate) const ORGANIZATION_PURPOSE: &str = "organization";
 pub(crate) const INSTANCE_TOKEN_PURPOSE: &str = "instance-token";
 pub(crate) const CONSOLE_SESSION_PURPOSE: &str = "console-session";
 pub(crate) const OAUTH_STATE_PURPOSE: &str = "oauth-state";
+pub(crate) const AUTHORIZATION_CODE_PURPOSE: &str = "authorization-code";
 
 /// The keys a store works with. Replaced as a whole by a rotation.
 pub(crate) struct Keys {

@@ -124,6 +124,7 @@ macro_rules! implement_store {
         use chrono::{DateTime, Utc};
         use sqlx::Row;
 
+        use crate::authorization_codes::{self, ClaimedCode, CodeClaim};
         use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
         use crate::records::{
             CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
@@ -133,8 +134,8 @@ macro_rules! implement_store {
         use crate::repository::{RefreshFn, Result, Store, StoreError};
         use crate::sealing::{
             config_json, micros, now, pending_authorization_aad, secrets_equal, tags_json, texts_equal, Keys,
-            RawInstance, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE, OAUTH_STATE_PURPOSE,
-            ORGANIZATION_PURPOSE, USER_PURPOSE,
+            RawInstance, AUTHORIZATION_CODE_PURPOSE, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE,
+            OAUTH_STATE_PURPOSE, ORGANIZATION_PURPOSE, USER_PURPOSE,
         };
         use crate::leases;
         use crate::queue::{self, Job, JobState, NewJob, RawJob};
@@ -481,6 +482,62 @@ macro_rules! implement_store {
                 Ok(())
             }
 
+            /// Inserts `new` with a fresh instance token inside `tx` and returns the record.
+            async fn insert_instance_in(&self, tx: &mut Tx, new: NewInstance) -> Result<InstanceRecord> {
+                let keys = self.keys.get();
+                let token = Secret::new(crypto::generate_secret());
+                let created_at = now();
+                // The sealed columns are bound to the row id, which the database assigns: insert with
+                // empty sealed columns, then seal and fill them in the same transaction.
+                let id: Id = sqlx::query_scalar(
+                    "INSERT INTO instances (organization_id, element_key, name, tags, configuration, secrets, \
+                     token_lookup, token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, \
+                     access_expires_at, \
+                     refreshed_at, refresh_generation) \
+                     VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0) RETURNING id",
+                )
+                .bind(new.organization_id)
+                .bind(&new.element_key)
+                .bind(&new.name)
+                .bind(tags_json(&new.tags))
+                .bind(config_json(&new.configuration))
+                .bind(keys.lookup(INSTANCE_TOKEN_PURPOSE, &token))
+                .bind(keys.ring.current_version())
+                .bind(true)
+                .bind(false)
+                .bind(created_at)
+                .bind(new.access_expires_at.map(micros))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(on_insert("instance token"))?;
+                let sealed = keys.seal_instance(id, &new.secrets, &token);
+                sqlx::query("UPDATE instances SET secrets = $2, token_sealed = $3, key_version = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(sealed.secrets)
+                    .bind(sealed.token)
+                    .bind(sealed.key_version)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(InstanceRecord {
+                    id,
+                    organization_id: new.organization_id,
+                    element_key: new.element_key,
+                    name: new.name,
+                    tags: new.tags,
+                    configuration: new.configuration,
+                    secrets: new.secrets,
+                    token,
+                    valid: true,
+                    disabled: false,
+                    trace_logging: false,
+                    created_at,
+                    updated_at: created_at,
+                    access_expires_at: new.access_expires_at.map(micros),
+                    refreshed_at: Some(created_at),
+                    refresh_generation: 0,
+                })
+            }
+
             async fn insert_organization(&self, tx: &mut Tx, name: &str, secret: &Secret) -> Result<Organization> {
                 let (salt, hash) = crypto::hash_secret(secret.expose());
                 let lookup = self.keys.get().lookup(ORGANIZATION_PURPOSE, secret);
@@ -630,60 +687,29 @@ macro_rules! implement_store {
             }
 
             async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
-                let keys = self.keys.get();
-                let token = Secret::new(crypto::generate_secret());
-                let created_at = now();
                 let mut tx = self.begin_write().await?;
-                // The sealed columns are bound to the row id, which the database assigns: insert with
-                // empty sealed columns, then seal and fill them in the same transaction.
-                let id: Id = sqlx::query_scalar(
-                    "INSERT INTO instances (organization_id, element_key, name, tags, configuration, secrets, \
-                     token_lookup, token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, \
-                     access_expires_at, \
-                     refreshed_at, refresh_generation) \
-                     VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0) RETURNING id",
-                )
-                .bind(new.organization_id)
-                .bind(&new.element_key)
-                .bind(&new.name)
-                .bind(tags_json(&new.tags))
-                .bind(config_json(&new.configuration))
-                .bind(keys.lookup(INSTANCE_TOKEN_PURPOSE, &token))
-                .bind(keys.ring.current_version())
-                .bind(true)
-                .bind(false)
-                .bind(created_at)
-                .bind(new.access_expires_at.map(micros))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(on_insert("instance token"))?;
-                let sealed = keys.seal_instance(id, &new.secrets, &token);
-                sqlx::query("UPDATE instances SET secrets = $2, token_sealed = $3, key_version = $4 WHERE id = $1")
-                    .bind(id)
-                    .bind(sealed.secrets)
-                    .bind(sealed.token)
-                    .bind(sealed.key_version)
+                let record = self.insert_instance_in(&mut tx, new).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            async fn insert_instance_with_code(&self, new: NewInstance, claim: &ClaimedCode) -> Result<InstanceRecord> {
+                let organization_id = new.organization_id;
+                let mut tx = self.begin_write().await?;
+                let record = self.insert_instance_in(&mut tx, new).await?;
+                let bound = sqlx::query(authorization_codes::BIND_NEW_INSTANCE)
+                    .bind(record.id)
+                    .bind(&claim.lookup)
+                    .bind(&claim.ticket)
+                    .bind(organization_id)
                     .execute(&mut *tx)
                     .await?;
+                if bound.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict("authorization code"));
+                }
                 tx.commit().await?;
-                Ok(InstanceRecord {
-                    id,
-                    organization_id: new.organization_id,
-                    element_key: new.element_key,
-                    name: new.name,
-                    tags: new.tags,
-                    configuration: new.configuration,
-                    secrets: new.secrets,
-                    token,
-                    valid: true,
-                    disabled: false,
-                    trace_logging: false,
-                    created_at,
-                    updated_at: created_at,
-                    access_expires_at: new.access_expires_at.map(micros),
-                    refreshed_at: Some(created_at),
-                    refresh_generation: 0,
-                })
+                Ok(record)
             }
 
             async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord> {
@@ -1106,6 +1132,53 @@ macro_rules! implement_store {
                 }))
             }
 
+            // The registry of exchanged authorization codes; the SQL and its reasoning are in
+            // `authorization_codes`.
+
+            async fn claim_authorization_code(
+                &self,
+                code: &Secret,
+                organization_id: Id,
+                ttl: std::time::Duration,
+            ) -> Result<CodeClaim> {
+                sqlx::query(&authorization_codes::prune_sql(self.dialect)).execute(&self.pool).await?;
+                let lookup = self.keys.get().lookup(AUTHORIZATION_CODE_PURPOSE, code);
+                let ticket = crypto::generate_secret();
+                let row = sqlx::query(&authorization_codes::claim_sql(self.dialect))
+                    .bind(&lookup)
+                    .bind(organization_id)
+                    .bind(&ticket)
+                    .bind(millis(ttl))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(on_insert("authorization code"))?;
+                let holder: Id = row.try_get("organization_id")?;
+                let held_under: String = row.try_get("claim_ticket")?;
+                if held_under == ticket {
+                    return Ok(CodeClaim::Claimed(ClaimedCode { lookup, ticket, organization_id }));
+                }
+                Ok(CodeClaim::Replayed { organization_id: holder, instance_id: row.try_get("instance_id")? })
+            }
+
+            async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: Id) -> Result<bool> {
+                let bound = sqlx::query(authorization_codes::BIND_EXISTING_INSTANCE)
+                    .bind(instance_id)
+                    .bind(&claim.lookup)
+                    .bind(&claim.ticket)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(bound.rows_affected() == 1)
+            }
+
+            async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()> {
+                sqlx::query(authorization_codes::RELEASE)
+                    .bind(&claim.lookup)
+                    .bind(&claim.ticket)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -1116,8 +1189,9 @@ macro_rules! implement_store {
             }
 
             // Coordination: leases and the job queue. The SQL and its reasoning are in `leases` and
-            // `queue`; each operation is one statement outside any transaction. Statements with
-            // `RETURNING` use `fetch_all`, so they run to completion whatever they return.
+            // `queue`; each operation is one statement outside any transaction (a claim: two, each
+            // atomic on its own). Statements with `RETURNING` use `fetch_all`, so they run to
+            // completion whatever they return.
 
             async fn try_lease(&self, kind: &str, key: &str, owner: &str, ttl: std::time::Duration) -> Result<bool> {
                 let taken = sqlx::query(&leases::take_sql(self.dialect))
@@ -1160,6 +1234,7 @@ macro_rules! implement_store {
                 lease_ttl: std::time::Duration,
                 limit: u32,
             ) -> Result<Vec<Job>> {
+                sqlx::query(&queue::bury_sql(self.dialect)).bind(queue).execute(&self.pool).await?;
                 let rows = sqlx::query(&queue::claim_sql(self.dialect))
                     .bind(queue)
                     .bind(owner)

@@ -13,9 +13,10 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::{Backend, TestDb};
 use serde_json::json;
 use store::{
-    InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance, NewJob, PendingAuthorization, PendingTake,
-    PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap, SqliteStore, Store, StoreError,
-    TokenPair, VendorCall, ACCESS_TOKEN_KEY, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    ClaimedCode, CodeClaim, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance, NewJob,
+    PendingAuthorization, PendingTake, PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap,
+    SqliteStore, Store, StoreError, TokenPair, VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL,
+    DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -88,6 +89,15 @@ conformance!(
     a_heartbeat_keeps_a_claim,
     a_failed_job_backs_off_then_dies_when_its_attempts_run_out,
     a_job_enqueued_in_a_rolled_back_transaction_does_not_exist,
+    a_job_whose_claims_keep_expiring_dies,
+    expired_claims_and_failures_share_the_attempts,
+    concurrent_claims_count_each_expired_claim_once,
+    an_authorization_code_is_claimed_once_and_replays_name_its_holder,
+    a_released_authorization_code_can_be_claimed_again,
+    an_expired_authorization_code_claim_can_be_claimed_again,
+    concurrent_claims_of_one_authorization_code_succeed_once,
+    a_claimed_authorization_code_binds_to_an_existing_instance_of_its_organization,
+    an_authorization_code_is_not_stored_in_clear,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -1264,7 +1274,8 @@ async fn an_expired_claim_moves_to_another_worker(db: Arc<TestDb>) {
 
     let reclaimed = second.claim_jobs("q", "worker-b", HELD, 10).await.unwrap();
     assert_eq!(reclaimed.iter().map(|job| job.id).collect::<Vec<_>>(), [id]);
-    assert_eq!(reclaimed[0].attempts, 0, "an expired claim is not a failure");
+    assert_eq!(reclaimed[0].attempts, 1, "an expired claim counts as a failed attempt");
+    assert_eq!(reclaimed[0].last_error.as_deref(), Some("lease of worker-a expired (attempt 1 of 5)"));
     assert!(!first.complete_job(id, "worker-a").await.unwrap(), "worker-a lost the claim");
     assert!(!first.extend_job_lease(id, "worker-a", HELD).await.unwrap());
     assert_eq!(first.fail_job(id, "worker-a", "late", None).await.unwrap(), None);
@@ -1346,4 +1357,276 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist(db: Arc<Test
     assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [committed]);
     assert_eq!(claimed[0].payload, json!("committed"));
     assert_eq!(db.raw_texts("SELECT payload FROM jobs").await, ["\"committed\""], "nothing else stored");
+}
+
+async fn a_job_whose_claims_keep_expiring_dies(db: Arc<TestDb>) {
+    let [first, second] = two_nodes(&db).await;
+    let id = first.enqueue(&NewJob { max_attempts: 3, ..NewJob::new("q", json!("poison")) }).await.unwrap();
+    // Each worker dies while holding the job.
+    assert_eq!(first.claim_jobs("q", "worker-1", SHORT, 10).await.unwrap()[0].attempts, 0);
+    for (worker, attempts) in [("worker-2", 1), ("worker-3", 2)] {
+        wait_out_short_ttl().await;
+        let store = if attempts == 1 { &second } else { &first };
+        let claimed = store.claim_jobs("q", worker, SHORT, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [id]);
+        assert_eq!(claimed[0].attempts, attempts);
+        assert_eq!(claimed[0].lease_owner.as_deref(), Some(worker));
+    }
+    wait_out_short_ttl().await;
+
+    // The third expiry is the last of three attempts: the job is buried, not handed out, and it
+    // takes no place in the claim's limit.
+    let fresh = second.enqueue(&NewJob::new("q", json!("fresh"))).await.unwrap();
+    let claimed = second.claim_jobs("q", "worker-4", HELD, 1).await.unwrap();
+    assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [fresh]);
+    assert!(second.claim_jobs("q", "worker-4", HELD, 10).await.unwrap().is_empty(), "the dead are never claimed");
+    let dead = first.dead_jobs("q", 10).await.unwrap();
+    assert_eq!(dead.iter().map(|job| job.id).collect::<Vec<_>>(), [id]);
+    assert_eq!((dead[0].state, dead[0].attempts, dead[0].max_attempts), (JobState::Dead, 3, 3));
+    assert_eq!(dead[0].last_error.as_deref(), Some("lease of worker-3 expired (attempt 3 of 3)"));
+    assert_eq!((dead[0].lease_owner.as_deref(), dead[0].lease_until), (None, None));
+    assert!(!first.complete_job(id, "worker-3").await.unwrap(), "the last holder lost it");
+    assert_eq!(first.fail_job(id, "worker-3", "late", None).await.unwrap(), None);
+}
+
+async fn expired_claims_and_failures_share_the_attempts(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let id = store.enqueue(&NewJob { max_attempts: 3, ..NewJob::new("q", json!(null)) }).await.unwrap();
+    store.claim_jobs("q", "worker-a", HELD, 1).await.unwrap();
+    let past = Utc::now() - TimeDelta::seconds(1);
+    assert_eq!(store.fail_job(id, "worker-a", "503", Some(past)).await.unwrap(), Some(JobState::Ready));
+    // A claim from ready counts nothing; its expiry does.
+    assert_eq!(store.claim_jobs("q", "worker-b", SHORT, 1).await.unwrap()[0].attempts, 1);
+    wait_out_short_ttl().await;
+    let reclaimed = store.claim_jobs("q", "worker-c", HELD, 1).await.unwrap();
+    assert_eq!(
+        (reclaimed[0].attempts, reclaimed[0].last_error.as_deref()),
+        (2, Some("lease of worker-b expired (attempt 2 of 3)"))
+    );
+    // The third failure, reported or not, is the last.
+    assert_eq!(store.fail_job(id, "worker-c", "503", Some(past)).await.unwrap(), Some(JobState::Dead));
+    assert_eq!(store.dead_jobs("q", 10).await.unwrap()[0].attempts, 3);
+
+    // An expired claim its owner still holds (nobody re-claimed it) can still be completed: no
+    // attempt is counted then.
+    let done = store.enqueue(&NewJob::new("q", json!(1))).await.unwrap();
+    store.claim_jobs("q", "worker-d", SHORT, 1).await.unwrap();
+    wait_out_short_ttl().await;
+    assert!(store.complete_job(done, "worker-d").await.unwrap());
+    assert!(store.claim_jobs("q", "worker-e", HELD, 10).await.unwrap().is_empty());
+}
+
+async fn concurrent_claims_count_each_expired_claim_once(db: Arc<TestDb>) {
+    const JOBS: usize = 40;
+    const CLAIMERS: usize = 8;
+    let nodes = two_nodes(&db).await;
+    let (mut last_chance, mut second_chance) = (Vec::new(), Vec::new());
+    for n in 0..JOBS {
+        let job = NewJob { max_attempts: 1, ..NewJob::new("sync", json!(n)) };
+        last_chance.push(nodes[0].enqueue(&job).await.unwrap());
+        let job = NewJob { max_attempts: 2, ..NewJob::new("sync", json!(n)) };
+        second_chance.push(nodes[1].enqueue(&job).await.unwrap());
+    }
+    assert_eq!(nodes[0].claim_jobs("sync", "dying", SHORT, 1000).await.unwrap().len(), 2 * JOBS);
+    wait_out_short_ttl().await;
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+    let mut claimers = Vec::new();
+    for claimer in 0..CLAIMERS {
+        let store = Arc::clone(&nodes[claimer % nodes.len()]);
+        let barrier = Arc::clone(&barrier);
+        claimers.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let mut taken = Vec::new();
+            loop {
+                let batch = store.claim_jobs("sync", &format!("worker-{claimer}"), HELD, 3).await.unwrap();
+                if batch.is_empty() {
+                    return taken;
+                }
+                taken.extend(batch);
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap());
+    }
+    assert!(claimed.iter().all(|job| job.attempts == 1), "each expiry counted once");
+    let mut claimed: Vec<_> = claimed.iter().map(|job| job.id).collect();
+    claimed.sort_unstable();
+    assert_eq!(claimed, second_chance, "every job with an attempt left claimed once, and no other");
+    let dead = nodes[0].dead_jobs("sync", 1000).await.unwrap();
+    assert!(dead.iter().all(|job| job.attempts == 1), "each expiry counted once");
+    let mut dead: Vec<_> = dead.iter().map(|job| job.id).collect();
+    dead.sort_unstable();
+    assert_eq!(dead, last_chance, "every job out of attempts buried");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchanged authorization codes
+// ---------------------------------------------------------------------------------------------
+
+/// The claim of a [`CodeClaim::Claimed`]; panics on a replay.
+fn claimed(claim: CodeClaim) -> ClaimedCode {
+    match claim {
+        CodeClaim::Claimed(claim) => claim,
+        replayed => panic!("expected the code to be claimed, got {replayed:?}"),
+    }
+}
+
+fn replayed(organization_id: i64, instance_id: Option<i64>) -> CodeClaim {
+    CodeClaim::Replayed { organization_id, instance_id }
+}
+
+async fn an_authorization_code_is_claimed_once_and_replays_name_its_holder(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (other, _) = store.create_organization("other").await.unwrap();
+    let code = fresh_secret();
+    let claim = claimed(store.claim_authorization_code(&code, org, AUTHORIZATION_CODE_TTL).await.unwrap());
+    assert_eq!(claim.organization_id(), org);
+
+    // While the exchange is in flight, a replay names the organization but no instance yet.
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(org, None));
+    assert_eq!(store.claim_authorization_code(&code, other.id, HELD).await.unwrap(), replayed(org, None));
+
+    let instance = store.insert_instance_with_code(new_instance(org, "crm", &[]), &claim).await.unwrap();
+    assert_eq!(store.get_instance(org, instance.id).await.unwrap().token, instance.token);
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(org, Some(instance.id)));
+    assert_eq!(store.claim_authorization_code(&code, other.id, HELD).await.unwrap(), replayed(org, Some(instance.id)));
+
+    // A claim creates one instance: a second insert with it fails and stores nothing.
+    let err = store.insert_instance_with_code(new_instance(org, "again", &[]), &claim).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("authorization code")), "{err:?}");
+    assert_eq!(count(&db, "instances").await, 1);
+    // A bound claim is not released, and survives its instance.
+    store.release_authorization_code(&claim).await.unwrap();
+    store.delete_instance(org, instance.id).await.unwrap();
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(org, Some(instance.id)));
+
+    // Other codes are other claims; an unknown organization claims nothing.
+    claimed(store.claim_authorization_code(&fresh_secret(), other.id, HELD).await.unwrap());
+    let err = store.claim_authorization_code(&fresh_secret(), 9999, HELD).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn a_released_authorization_code_can_be_claimed_again(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (other, _) = store.create_organization("other").await.unwrap();
+    let code = fresh_secret();
+    let refused = claimed(store.claim_authorization_code(&code, org, HELD).await.unwrap());
+    store.release_authorization_code(&refused).await.unwrap(); // the vendor refused the code
+    assert_eq!(count(&db, "authorization_codes").await, 0);
+
+    let retry = claimed(store.claim_authorization_code(&code, other.id, HELD).await.unwrap());
+    assert_ne!(retry, refused, "a new claim");
+    // The released claim is spent: it neither releases nor binds the new one.
+    store.release_authorization_code(&refused).await.unwrap();
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(other.id, None));
+    let err = store.insert_instance_with_code(new_instance(org, "crm", &[]), &refused).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // A claim binds only an instance of its own organization.
+    let err = store.insert_instance_with_code(new_instance(org, "crm", &[]), &retry).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(count(&db, "instances").await, 0, "nothing inserted by a failed bind");
+
+    let instance = store.insert_instance_with_code(new_instance(other.id, "crm", &[]), &retry).await.unwrap();
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(other.id, Some(instance.id)));
+}
+
+async fn an_expired_authorization_code_claim_can_be_claimed_again(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (other, _) = store.create_organization("other").await.unwrap();
+    let code = fresh_secret();
+    let stale = claimed(store.claim_authorization_code(&code, org, SHORT).await.unwrap());
+    let bound = claimed(store.claim_authorization_code(&fresh_secret(), org, SHORT).await.unwrap());
+    store.insert_instance_with_code(new_instance(org, "crm", &[]), &bound).await.unwrap();
+    wait_out_short_ttl().await;
+
+    let fresh = claimed(store.claim_authorization_code(&code, other.id, HELD).await.unwrap());
+    assert_eq!(fresh.organization_id(), other.id);
+    assert_eq!(count(&db, "authorization_codes").await, 1, "expired claims, bound or not, are pruned");
+    // The stale claim can neither bind nor release the code now.
+    let err = store.insert_instance_with_code(new_instance(org, "late", &[]), &stale).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    store.release_authorization_code(&stale).await.unwrap();
+    assert_eq!(store.claim_authorization_code(&code, org, HELD).await.unwrap(), replayed(other.id, None));
+    assert_eq!(count(&db, "instances").await, 1);
+}
+
+async fn concurrent_claims_of_one_authorization_code_succeed_once(db: Arc<TestDb>) {
+    const CLAIMERS: usize = 8;
+    let nodes = two_nodes(&db).await;
+    let orgs =
+        [nodes[0].create_organization("a").await.unwrap().0.id, nodes[0].create_organization("b").await.unwrap().0.id];
+    let code = fresh_secret();
+    // Round 0 races to insert the row; round 1 again, after a release; round 2 races to take over an
+    // expired claim.
+    for round in 0..3 {
+        if round == 2 {
+            claimed(nodes[1].claim_authorization_code(&code, orgs[1], SHORT).await.unwrap());
+            wait_out_short_ttl().await;
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let mut claimers = Vec::new();
+        for claimer in 0..CLAIMERS {
+            let store = Arc::clone(&nodes[claimer % nodes.len()]);
+            let (barrier, code, org) = (Arc::clone(&barrier), code.clone(), orgs[claimer / 2 % 2]);
+            claimers.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store.claim_authorization_code(&code, org, HELD).await.unwrap()
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for claimer in claimers {
+            outcomes.push(claimer.await.unwrap());
+        }
+        let winners: Vec<_> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                CodeClaim::Claimed(claim) => Some(claim.clone()),
+                CodeClaim::Replayed { .. } => None,
+            })
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one claim: {outcomes:?}");
+        let holder = winners[0].organization_id();
+        let replays = outcomes.iter().filter(|outcome| **outcome == replayed(holder, None)).count();
+        assert_eq!(replays, CLAIMERS - 1, "round {round}: the others see the winner: {outcomes:?}");
+        nodes[0].release_authorization_code(&winners[0]).await.unwrap();
+    }
+}
+
+async fn a_claimed_authorization_code_binds_to_an_existing_instance_of_its_organization(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (other, _) = store.create_organization("other").await.unwrap();
+    let own = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let foreign = store.insert_instance(new_instance(other.id, "crm", &[])).await.unwrap();
+    let code = fresh_secret();
+    // A re-authentication of `own` exchanges this code.
+    let claim = claimed(store.claim_authorization_code(&code, org, HELD).await.unwrap());
+    assert!(!store.bind_authorization_code(&claim, foreign.id).await.unwrap(), "another organization's instance");
+    assert!(!store.bind_authorization_code(&claim, foreign.id + 100).await.unwrap(), "no such instance");
+    assert!(store.bind_authorization_code(&claim, own.id).await.unwrap());
+    assert!(!store.bind_authorization_code(&claim, own.id).await.unwrap(), "bound once");
+    assert_eq!(store.claim_authorization_code(&code, other.id, HELD).await.unwrap(), replayed(org, Some(own.id)));
+}
+
+async fn an_authorization_code_is_not_stored_in_clear(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let code = fresh_secret();
+    let claim = claimed(store.claim_authorization_code(&code, org, HELD).await.unwrap());
+    let instance = store.insert_instance_with_code(new_instance(org, "crm", &[]), &claim).await.unwrap();
+
+    let rows = db
+        .raw_texts(
+            "SELECT code_lookup || ' ' || CAST(organization_id AS TEXT) || ' ' || CAST(instance_id AS TEXT) \
+             || ' ' || claim_ticket || ' ' || CAST(created_at AS TEXT) || ' ' || CAST(expires_at AS TEXT) \
+             FROM authorization_codes",
+        )
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].contains(code.expose()), "the code is stored only as its keyed hash");
+    let columns: Vec<&str> = rows[0].split(' ').collect();
+    assert_eq!(columns[0], store.keyed_hash("authorization-code", code.expose()), "keyed, with its own purpose");
+    assert_ne!(columns[0], store.keyed_hash("oauth-state", code.expose()));
+    assert_eq!(columns[1..3], [org.to_string(), instance.id.to_string()]);
 }

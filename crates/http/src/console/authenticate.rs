@@ -22,7 +22,6 @@ use super::oauth_callback::{callback_url, sign_state, PENDING_LIFETIME};
 use super::page::{describe, ConsoleError, Notice, Page, Section};
 use super::session::Session;
 use crate::path_param::PathParam;
-use crate::provisioning;
 use crate::state::AppState;
 
 /// One field of the form: the configuration key it sets, its label, its kind.
@@ -247,14 +246,14 @@ pub async fn submit(
 fn read_form(state: &AppState, element: &Element, form: &FormFields) -> (Typed, Option<Value>) {
     let mut typed = Typed::default();
     let name = form.get("name").to_string();
-    if let Err(error) = provisioning::instance_name(&Value::String(name.clone())) {
-        typed.problems.insert("name".into(), short_problem(&describe(&error)));
+    if let Err(error) = domain::instance_fields::instance_name(&Value::String(name.clone())) {
+        typed.problems.insert("name".into(), short_problem(&describe(&error.into())));
     }
     typed.values.insert("name".into(), name.clone());
     let tags_text = form.get("tags").to_string();
     let tags: Vec<Value> = tags_text.split(',').map(|tag| Value::String(tag.trim().to_string())).collect();
-    let tags = provisioning::tags(Some(&Value::Array(tags))).unwrap_or_else(|error| {
-        typed.problems.insert("tags".into(), short_problem(&describe(&error)));
+    let tags = domain::instance_fields::tags(Some(&Value::Array(tags))).unwrap_or_else(|error| {
+        typed.problems.insert("tags".into(), short_problem(&describe(&error.into())));
         Vec::new()
     });
     typed.values.insert("tags".into(), tags_text);

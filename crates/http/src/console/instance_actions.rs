@@ -21,7 +21,6 @@ use super::session::{tokens_equal, Session};
 use crate::instances::{configuration_changes, KeptKeys};
 use crate::path_param::PathParam;
 use crate::state::AppState;
-use crate::provisioning;
 
 /// What a button asks for.
 #[derive(Debug, Clone, Copy)]
@@ -185,11 +184,11 @@ async fn save_settings(
     let element = state.platform.catalog.find(&record.element_key)?;
     let result = async {
         let mut patch = InstancePatch {
-            name: Some(provisioning::instance_name(&Value::String(form.get("name").to_string()))?),
+            name: Some(domain::instance_fields::instance_name(&Value::String(form.get("name").to_string()))?),
             ..InstancePatch::default()
         };
         let tags: Vec<Value> = form.get("tags").split(',').map(|tag| Value::String(tag.trim().to_string())).collect();
-        patch.tags = Some(provisioning::tags(Some(&Value::Array(tags)))?);
+        patch.tags = Some(domain::instance_fields::tags(Some(&Value::Array(tags)))?);
         let mut configuration = Map::new();
         for key in EDITABLE.iter().filter(|key| element.config_entry(key).is_some()) {
             let boolean = element.config_entry(key).is_some_and(|e| e.kind == domain::elements::ConfigType::Boolean);

@@ -153,7 +153,9 @@ async fn create(
         ConsoleError::new(error.status(), "The instance could not be created", message).next(start_again())
     };
     let request = provisioning::parse(state, None, &body).map_err(not_created)?;
-    let record = provisioning::provision(state, pending.organization_id, request).await.map_err(not_created)?;
+    let record = platform::provisioning::provision(&state.platform, pending.organization_id, request)
+        .await
+        .map_err(|error| not_created(error.into()))?;
     tracing::info!(instance_id = record.id, "instance created through the console");
     let notice = Notice::Success(format!("Instance \u{201c}{}\u{201d} created.", record.name));
     instance_page(state, session, record, Some(notice), true).await
