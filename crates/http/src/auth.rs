@@ -18,10 +18,10 @@ use axum::http::request::Parts;
 use domain::auth_header::{self, Credentials, Part};
 use store::{InstanceRecord, Organization, User};
 
-use platform::caller_cache::CallerCache;
 use crate::console::hub_call::ConsoleCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use platform::caller_cache::CallerCache;
 
 const INVALID: &str = "Invalid Authorization: the User and Organization secrets do not match";
 

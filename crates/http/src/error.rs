@@ -111,10 +111,9 @@ impl From<VendorError> for ApiError {
                 match status {
                     400 | 409 | 422 => ApiError::VendorRejected { message, provider_message },
                     401 | 403 => ApiError::Forbidden { message, provider_message },
-                    404 => ApiError::VendorNotFound {
-                        message: "The vendor has no such record".into(),
-                        provider_message,
-                    },
+                    404 => {
+                        ApiError::VendorNotFound { message: "The vendor has no such record".into(), provider_message }
+                    }
                     429 => ApiError::RateLimited { message, retry_after_secs: 1 },
                     _ => ApiError::VendorError { message, provider_message },
                 }
@@ -167,10 +166,12 @@ impl From<PlatformError> for ApiError {
                 message: format!("The vendor issued no refresh token; the instance {consequence}"),
                 provider_message: None,
             },
-            PlatformError::CodeReplayed { same_organization: true, instance_id: Some(id) } => ApiError::Conflict(format!(
+            PlatformError::CodeReplayed { same_organization: true, instance_id: Some(id) } => {
+                ApiError::Conflict(format!(
                 "The authorization code (providerData.code) was already exchanged: it created instance {id}. A code \
                  works once; send the user to the authorize URL again for a new one"
-            )),
+            ))
+            }
             PlatformError::CodeReplayed { same_organization: true, instance_id: None } => ApiError::Conflict(
                 "The authorization code (providerData.code) is being exchanged or was already exchanged. A code works \
                  once; send the user to the authorize URL again for a new one"

@@ -76,7 +76,9 @@ async fn create_organization(
                 .map_err(conflict)?;
             (organization, Some((user, user_secret)))
         }
-        None => (state.platform.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None),
+        None => {
+            (state.platform.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None)
+        }
     };
     tracing::info!(organization_id = organization.id, created_by = auth.user.id, "organization created");
     let mut answer = organization_json(&organization);

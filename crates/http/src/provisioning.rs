@@ -77,4 +77,3 @@ fn provider_code(body: &Map<String, Value>) -> Result<Secret, ApiError> {
 fn invalid(name: &str, reason: &str) -> ApiError {
     DomainError::InvalidParameter { name: name.into(), reason: reason.into() }.into()
 }
-

@@ -90,7 +90,12 @@ pub struct ListPage {
 
 impl Hub {
     /// A page of `target` as the list parameters ask.
-    pub async fn list(&self, session: &Session<'_>, target: Target<'_>, params: &ListParams) -> Result<ListPage, HubError> {
+    pub async fn list(
+        &self,
+        session: &Session<'_>,
+        target: Target<'_>,
+        params: &ListParams,
+    ) -> Result<ListPage, HubError> {
         match target {
             Target::Object(object) => {
                 let (name, definition) = resolve(session.element_key, object)?;
@@ -130,7 +135,8 @@ async fn page(
     // A sorted page has read every match already: its count comes free.
     let (rows, next, known_total) = if source.embedded.is_some() || (!query.order.is_empty() && vendor_order.is_none())
     {
-        let (rows, next, total) = sorted_page(hub, session, source, &query, start.map(|position| position.skip)).await?;
+        let (rows, next, total) =
+            sorted_page(hub, session, source, &query, start.map(|position| position.skip)).await?;
         (rows, next, Some(total))
     } else {
         let (rows, next) = streamed_page(hub, session, source, &query, vendor_order.as_deref(), start).await?;

@@ -188,7 +188,7 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
 
 /// The one place a secret leaves the process in clear, as SPEC "Bootstrap" requires: generated
 /// bootstrap secrets are written once to stdout for the operator, never to the log (which goes to
-/// stderr; `tests/serve.rs` checks both). Secrets chosen through the environment are not echoed.
+/// stderr; `tests/it/serve.rs` checks both). Secrets chosen through the environment are not echoed.
 fn print_bootstrap_secrets(user: Option<&Secret>, organization: Option<&Secret>) {
     if user.is_none() && organization.is_none() {
         return;

@@ -98,21 +98,6 @@ pub enum PlatformError {
     Client(String),
 }
 
-impl PlatformError {
-    /// The error as a token source reports it (a store failure is the tokens' storage failing).
-    pub fn into_token_error(self) -> TokenError {
-        match self {
-            PlatformError::Token(error) => error,
-            PlatformError::Store(error) => TokenError::Storage(error.to_string()),
-            PlatformError::Client(message) => TokenError::Storage(message),
-            PlatformError::GrantRejected { provider_message, .. } => {
-                TokenError::Invalid { instance_id: None, provider_message }
-            }
-            PlatformError::NoRefreshToken { .. } | PlatformError::CodeReplayed { .. } => TokenError::NoAccessToken,
-        }
-    }
-}
-
 /// The running platform; cheap to clone (every field is shared).
 #[derive(Clone, Debug)]
 pub struct Platform {
@@ -140,7 +125,8 @@ impl Platform {
         let client_error = |error: connector::reqwest::Error| PlatformError::Client(error.to_string());
         let limiter =
             Arc::new(VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue));
-        let vendor = VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
+        let vendor =
+            VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
         let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));
         Ok(Platform {
             oauth: Arc::new(OAuthClient::new(config.endpoints).map_err(client_error)?),

@@ -196,7 +196,8 @@ pub async fn reauthenticate(
         tracing::warn!(instance_id = id, %error, "the exchanged code was not bound to its instance");
     }
     // The new pair is stored; a failed audit write is logged rather than failing the call.
-    if let Err(error) = platform.store.record_token_event(id, "reauthenticate", "ok", "authorization code exchanged").await
+    if let Err(error) =
+        platform.store.record_token_event(id, "reauthenticate", "ok", "authorization code exchanged").await
     {
         tracing::warn!(instance_id = id, error = %error, "token event not recorded");
     }

@@ -162,21 +162,20 @@ impl TokenSource for InstanceTokens<'_> {
             .secrets
             .get(ACCESS_TOKEN_KEY)
             .map(|secret| AccessToken { secret: secret.clone(), generation: instance.refresh_generation });
+        let stored = match stored {
+            Some(token) if !token_due(instance) => return Ok(token),
+            stored => stored,
+        };
+        let error = match refresh(self.platform, instance.id, instance.refresh_generation, Trigger::proactive).await {
+            Ok(token) => return Ok(token),
+            Err(error) => token_error(error),
+        };
         match stored {
-            Some(token) if !token_due(instance) => Ok(token),
-            stored => {
-                match refresh(self.platform, instance.id, instance.refresh_generation, Trigger::proactive).await {
-                    Ok(token) => Ok(token),
-                    Err(PlatformError::Token(error)) if passing(&error) => match stored {
-                        Some(token) if still_valid(instance) => {
-                            tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
-                            Ok(token)
-                        }
-                        _ => Err(error),
-                    },
-                    Err(error) => Err(error.into_token_error()),
-                }
+            Some(token) if passing(&error) && still_valid(instance) => {
+                tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
+                Ok(token)
             }
+            _ => Err(error),
         }
     }
 
@@ -184,7 +183,15 @@ impl TokenSource for InstanceTokens<'_> {
         refresh(self.platform, self.instance.id, stale.generation, Trigger::reactive)
             .await
             .map(Some)
-            .map_err(PlatformError::into_token_error)
+            .map_err(token_error)
+    }
+}
+
+/// A refresh failure as a token source reports it: a store failure is the tokens' storage failing.
+fn token_error(error: PlatformError) -> TokenError {
+    match error {
+        PlatformError::Token(error) => error,
+        other => TokenError::Storage(other.to_string()),
     }
 }
 

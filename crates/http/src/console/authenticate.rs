@@ -313,7 +313,8 @@ async fn start(
         scope: None,
         site_address: None,
     };
-    let redirect = oauth_url::build(element, &oauth_request, &state.platform.endpoints().authorize).map_err(|e| e.to_string())?;
+    let redirect =
+        oauth_url::build(element, &oauth_request, &state.platform.endpoints().authorize).map_err(|e| e.to_string())?;
     let pending = PendingAuthorization {
         organization_id: session.organization.id,
         user_id: session.user.id,

@@ -96,10 +96,12 @@ async fn perform(
     let done = |what: &str| Ok(Redirect::to(&format!("/instances/{id}?done={what}")).into_response());
     match action {
         Action::Test => test_connection(state, session, record).await,
-        Action::Refresh => match platform::tokens::refresh(&state.platform, id, record.refresh_generation, Trigger::manual).await {
-            Ok(_) => done("refreshed"),
-            Err(error) => failed(state, session, id, &error.into()).await,
-        },
+        Action::Refresh => {
+            match platform::tokens::refresh(&state.platform, id, record.refresh_generation, Trigger::manual).await {
+                Ok(_) => done("refreshed"),
+                Err(error) => failed(state, session, id, &error.into()).await,
+            }
+        }
         Action::Enable | Action::Disable => {
             let disabled = matches!(action, Action::Disable);
             let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
@@ -196,7 +198,12 @@ async fn save_settings(
             configuration.insert((*key).to_string(), if value.is_empty() { Value::Null } else { Value::String(value) });
         }
         configuration_changes(state, element, Some(&Value::Object(configuration)), KeptKeys::Refuse, &mut patch)?;
-        state.platform.store.update_instance(session.organization.id, record.id, patch).await.map_err(crate::ApiError::from)
+        state
+            .platform
+            .store
+            .update_instance(session.organization.id, record.id, patch)
+            .await
+            .map_err(crate::ApiError::from)
     };
     match result.await {
         Ok(_) => Ok(Redirect::to(&format!("/instances/{}?done=saved", record.id)).into_response()),

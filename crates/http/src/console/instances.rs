@@ -112,7 +112,8 @@ fn next_page_query(query: &InstanceQuery, next: &str) -> String {
 }
 
 fn row(state: &AppState, record: &InstanceRecord) -> Markup {
-    let element = state.platform.catalog.get(&record.element_key).map_or(record.element_key.as_str(), |e| e.name.as_str());
+    let element =
+        state.platform.catalog.get(&record.element_key).map_or(record.element_key.as_str(), |e| e.name.as_str());
     html! {
         tr {
             td { a href={ "/instances/" (record.id) } { (record.name) } }

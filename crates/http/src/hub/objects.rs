@@ -13,7 +13,10 @@ pub async fn list_objects(HubAuth { instance }: HubAuth) -> HubResponse {
     HubResponse::new(&instance, Ok(Json(names).into_response()))
 }
 
-pub async fn metadata(HubAuth { instance }: HubAuth, PathParam((_hub, object)): PathParam<(String, String)>) -> HubResponse {
+pub async fn metadata(
+    HubAuth { instance }: HubAuth,
+    PathParam((_hub, object)): PathParam<(String, String)>,
+) -> HubResponse {
     let result = hub::objects::metadata(&instance.element_key, &object);
     HubResponse::new(&instance, result.map(|metadata| Json(metadata).into_response()).map_err(Into::into))
 }

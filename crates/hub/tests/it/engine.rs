@@ -21,7 +21,10 @@ struct TestSigner;
 
 impl CursorSigner for TestSigner {
     fn sign(&self, text: &str) -> String {
-        format!("{:x}", text.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3)))
+        format!(
+            "{:x}",
+            text.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3))
+        )
     }
 }
 
@@ -80,7 +83,8 @@ async fn access_token(sim: &keap_sim::RunningSim) -> Secret {
         ("client_id", CLIENT_ID),
         ("client_secret", "sandbox-client-secret"),
     ];
-    let token: Value = http.post(format!("{}/token", sim.url())).form(&grant).send().await.unwrap().json().await.unwrap();
+    let token: Value =
+        http.post(format!("{}/token", sim.url())).form(&grant).send().await.unwrap().json().await.unwrap();
     Secret::new(token["access_token"].as_str().unwrap())
 }
 
@@ -126,7 +130,11 @@ async fn lists_filters_and_pages_contacts_with_a_static_token() {
     assert_eq!(found.records[0]["Email"], email.as_str());
     let counted = setup
         .hub
-        .list(&session, Target::Object("contacts"), &params(&[("where", "Id > 250"), ("returnCount", "true"), ("pageSize", "5")]))
+        .list(
+            &session,
+            Target::Object("contacts"),
+            &params(&[("where", "Id > 250"), ("returnCount", "true"), ("pageSize", "5")]),
+        )
         .await
         .unwrap();
     assert_eq!(counted.records.len(), 5);

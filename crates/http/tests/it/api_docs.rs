@@ -1,0 +1,359 @@
+//! The API documents against the live stack: each element's hub document lists every catalog object
+//! and matches the router (every documented path answers on a real instance), the platform
+//! document documents only routes that exist, both are well-formed OpenAPI, and the docs routes
+//! refuse what they should (no auth, another organization, unknown element, hostile ids) with the
+//! platform's JSON errors.
+
+use std::collections::BTreeSet;
+
+use mapping::ObjectCatalog;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::hub::{crm, erp, Instance};
+use crate::common::{error_message, Stack};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+async fn get_json(stack: &Stack, path: &str, auth: Option<&str>) -> (u16, Value) {
+    let mut request = stack.http.get(stack.api(path));
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = request.send().await.expect("docs call");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn element_doc(stack: &Stack, key: &str) -> Value {
+    let (status, doc) = get_json(stack, &format!("/elements/{key}/docs"), None).await;
+    assert_eq!(status, 200, "{key} docs: {doc}");
+    doc
+}
+
+async fn platform_doc(stack: &Stack) -> Value {
+    let (status, doc) = get_json(stack, "/docs", None).await;
+    assert_eq!(status, 200, "platform docs: {doc}");
+    doc
+}
+
+/// Every `(path, method, operation)` of a document.
+fn operations(doc: &Value) -> Vec<(String, &'static str, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                found.push((path.clone(), method, operation));
+            }
+        }
+    }
+    found
+}
+
+/// The path part of the server an operation is served from (the path's own, else the document's).
+fn server_prefix(doc: &Value, path: &str) -> String {
+    let server = doc["paths"][path]["servers"][0]["url"].as_str().or(doc["servers"][0]["url"].as_str());
+    let url = url::Url::parse(server.expect("a server url")).expect("server url parses");
+    url.path().trim_end_matches('/').to_string()
+}
+
+/// Follows a local `$ref` (`#/components/schemas/Contact`).
+fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+fn collect_refs(value: &Value, refs: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(reference)) => {
+                        refs.insert(reference.clone());
+                    }
+                    _ => collect_refs(inner, refs),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, refs)),
+        _ => {}
+    }
+}
+
+/// Checks what every OpenAPI consumer relies on; the panic names the document and the place.
+fn assert_valid_openapi(name: &str, doc: &Value) {
+    assert!(doc["openapi"].as_str().is_some_and(|version| version.starts_with("3.")), "{name}: openapi {doc}");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{name}: info");
+    assert!(doc["paths"].as_object().is_some_and(|paths| !paths.is_empty()), "{name}: paths");
+    let mut refs = BTreeSet::new();
+    collect_refs(doc, &mut refs);
+    assert!(!refs.is_empty(), "{name}: schemas are referenced");
+    for reference in &refs {
+        assert!(reference.starts_with("#/components/"), "{name}: non-local $ref {reference}");
+        assert!(resolve(doc, reference).is_some(), "{name}: $ref {reference} does not resolve");
+    }
+    let schemes = doc["components"]["securitySchemes"].as_object().cloned().unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    for (path, method, operation) in operations(doc) {
+        let at = format!("{name}: {method} {path}");
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{at}: operationId"));
+        assert!(ids.insert(id.to_string()), "{at}: operationId {id} is used twice");
+        assert!(operation["summary"].is_string(), "{at}: summary");
+        assert!(operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()), "{at}: tags");
+        assert!(operation["responses"].as_object().is_some_and(|r| r.contains_key("200")), "{at}: 200 response");
+        let declared: BTreeSet<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|parameter| parameter["in"] == "path")
+            .map(|parameter| parameter["name"].as_str().expect("a parameter name"))
+            .collect();
+        let templated: BTreeSet<&str> =
+            path.split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}')).collect();
+        assert_eq!(declared, templated, "{at}: path parameters");
+        for requirement in operation["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(doc["security"].as_array().into_iter().flatten())
+        {
+            for scheme in requirement.as_object().expect("a requirement").keys() {
+                assert!(schemes.contains_key(scheme), "{at}: security scheme {scheme} is not defined");
+            }
+        }
+    }
+}
+
+/// Whether an answer says the route itself does not exist (rather than its object or record). Only
+/// Junction's own errors count (they carry `requestId`): the raw passthrough answers the vendor's.
+async fn route_missing(response: reqwest::Response) -> Option<String> {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let message = body["message"].as_str().unwrap_or_default().to_string();
+    let junction = body["requestId"].is_string();
+    let missing = junction
+        && (status == 405
+            || (status == 404 && (message == "No such resource" || message.starts_with("Unknown object"))));
+    missing.then(|| format!("{status} {body}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The element documents
+
+#[tokio::test]
+async fn the_element_document_lists_every_catalog_object_with_its_list_and_record_paths() {
+    let stack = Stack::start().await;
+    for (key, hub) in [("infusionsoftcrm", "crm"), ("infusionsofterp", "erp")] {
+        let doc = element_doc(&stack, key).await;
+        let paths = &doc["paths"];
+        let objects: Vec<_> = ObjectCatalog::builtin().objects(key).collect();
+        assert!(objects.len() >= 9, "{key}: the catalog has objects");
+        for (name, object) in objects {
+            let list = &paths[format!("/hubs/{hub}/{name}")];
+            assert!(list["get"]["operationId"].is_string(), "{key}: GET /hubs/{hub}/{name} in {paths}");
+            assert_eq!(list["get"]["tags"], json!([name]));
+            assert_eq!(list["post"].is_object(), object.allows(mapping::Operation::Create), "{key}: POST {name}");
+            let record = &paths[format!("/hubs/{hub}/{name}/{{id}}")];
+            assert_eq!(record["get"].is_object(), object.allows(mapping::Operation::Get), "{key}: GET {name}/{{id}}");
+            assert_eq!(record["patch"].is_object(), object.allows(mapping::Operation::Update), "{key}: PATCH {name}");
+            assert_eq!(record["put"].is_object(), object.allows(mapping::Operation::Update), "{key}: PUT {name}");
+            assert_eq!(record["delete"].is_object(), object.allows(mapping::Operation::Delete), "{key}: DELETE");
+            for child in object.children.keys() {
+                assert!(paths[format!("/hubs/{hub}/{name}/{{id}}/{child}")].is_object(), "{key}: {name}/{child}");
+            }
+            // The list answers an array of the object's schema, which has every field.
+            let items = &list["get"]["responses"]["200"]["content"]["application/json"]["schema"]["items"]["$ref"];
+            let schema = resolve(&doc, items.as_str().expect("a $ref to the record schema")).expect("the schema");
+            for field in &object.fields {
+                assert!(schema["properties"][&field.name].is_object(), "{key}: {name}.{} in {schema}", field.name);
+            }
+        }
+        for special in ["objects", "objects/{object}/metadata", "ping", "raw/{path}", "products/{id}/inventory"] {
+            assert!(paths[format!("/hubs/{hub}/{special}")].is_object(), "{key}: /hubs/{hub}/{special}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_element_document_describes_fields_parameters_errors_and_auth() {
+    let stack = Stack::start().await;
+    let doc = element_doc(&stack, "infusionsoftcrm").await;
+    let contact = &doc["components"]["schemas"]["Contact"]["properties"];
+    assert_eq!(contact["Id"]["type"], "number");
+    assert_eq!(contact["Id"]["readOnly"], true, "not writable: read-only");
+    assert_eq!(contact["FirstName"]["type"], "string");
+    assert!(contact["FirstName"].get("readOnly").is_none(), "writable: not read-only");
+    assert_eq!(contact["DateCreated"]["format"], "date-time");
+    assert!(contact["Company"]["description"].as_str().is_some_and(|text| text.contains("CompanyID")));
+
+    let list = &doc["paths"]["/hubs/crm/contacts"]["get"];
+    assert_eq!(list["operationId"], "getContacts");
+    assert_eq!(doc["paths"]["/hubs/crm/contacts"]["post"]["operationId"], "createContact");
+    assert_eq!(doc["paths"]["/hubs/crm/contacts/{id}"]["delete"]["operationId"], "deleteContact");
+    let parameters: Vec<&str> =
+        list["parameters"].as_array().expect("parameters").iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(parameters, ["where", "orderBy", "fields", "page", "pageSize", "nextPage", "returnCount"]);
+    let page_size = list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "pageSize").unwrap();
+    assert_eq!(
+        (page_size["schema"]["default"].clone(), page_size["schema"]["maximum"].clone()),
+        (json!(200), json!(5000))
+    );
+    let where_ = list["parameters"][0]["description"].as_str().unwrap();
+    assert!(where_.contains("LIKE") && where_.contains("IN") && where_.contains("IS [NOT] NULL"), "{where_}");
+    assert!(list["responses"]["200"]["headers"]["elements-next-page-token"].is_object());
+    for status in ["400", "401", "403", "404", "429", "502", "504"] {
+        let schema = &list["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(schema, "#/components/schemas/Error", "{status}");
+    }
+    assert_eq!(doc["components"]["schemas"]["Error"]["required"], json!(["requestId", "message"]));
+    assert!(doc["components"]["schemas"]["Error"]["properties"]["providerMessage"].is_object());
+
+    let scheme = &doc["components"]["securitySchemes"]["elements"];
+    assert_eq!(
+        (scheme["type"].as_str(), scheme["in"].as_str(), scheme["name"].as_str()),
+        (Some("apiKey"), Some("header"), Some("Authorization"))
+    );
+    assert!(scheme["description"]
+        .as_str()
+        .unwrap()
+        .contains("User <user secret>, Organization <organization secret>, Element <instance token>"));
+    assert_eq!(
+        doc["servers"],
+        json!([{"url": format!("{}/elements/api-v2", stack.base)}]),
+        "served from the public URL"
+    );
+    assert!(doc["paths"].get("/hubs/erp/orders").is_none(), "the CRM has no orders");
+}
+
+#[tokio::test]
+async fn an_element_is_documented_by_key_and_by_id_alike() {
+    let stack = Stack::start().await;
+    let (_, element) = get_json(&stack, "/elements/infusionsofterp", None).await;
+    let id = element["id"].as_u64().expect("an element id");
+    assert_eq!(element_doc(&stack, &id.to_string()).await, element_doc(&stack, "infusionsofterp").await);
+}
+
+/// Calls every documented operation of `doc` on `instance`: GETs without parameters must answer
+/// 200, and no call may meet a missing route (ids are substituted with one that does not exist).
+async fn call_every_documented_path(stack: &Stack, instance: &Instance, doc: &Value) -> usize {
+    let mut called = 0;
+    for (path, method, _) in operations(doc) {
+        let concrete = path.replace("{id}", "999999999").replace("{childId}", "999999999");
+        let concrete = concrete.replace("{object}", "accounts").replace("{path}", "v2/users");
+        let url = format!("{}{}{concrete}", stack.base, server_prefix(doc, &path));
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+        let mut request =
+            stack.http.request(method.clone(), url).header("authorization", stack.hub_auth(&instance.token));
+        if method != Method::GET && method != Method::DELETE {
+            request = request.json(&json!({}));
+        }
+        let response = request.send().await.expect("hub call");
+        if method == Method::GET && !path.contains('{') {
+            assert_eq!(response.status(), 200, "GET {path} answers");
+        } else if let Some(answer) = route_missing(response).await {
+            panic!("{method} {path} is documented but not served: {answer}");
+        }
+        called += 1;
+    }
+    called
+}
+
+#[tokio::test]
+async fn every_documented_hub_path_answers_on_a_live_instance() {
+    let stack = Stack::start().await;
+    let crm_instance = crm(&stack).await;
+    let erp_instance = erp(&stack).await;
+    let crm_doc = element_doc(&stack, "infusionsoftcrm").await;
+    let erp_doc = element_doc(&stack, "infusionsofterp").await;
+    assert!(call_every_documented_path(&stack, &crm_instance, &crm_doc).await > 30);
+    assert!(call_every_documented_path(&stack, &erp_instance, &erp_doc).await > 30);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The platform document
+
+#[tokio::test]
+async fn the_platform_document_documents_only_routes_that_exist() {
+    let stack = Stack::start().await;
+    let doc = platform_doc(&stack).await;
+    let documented = operations(&doc);
+    for (path, method) in [
+        ("/instances", "post"),
+        ("/instances/{id}", "patch"),
+        ("/instances/{id}/configuration/{configId}", "patch"),
+        ("/elements/{keyOrId}/docs", "get"),
+        ("/instances/{id}/docs", "get"),
+        ("/healthz", "get"),
+    ] {
+        assert!(documented.iter().any(|(p, m, _)| p == path && *m == method), "{method} {path} is documented");
+    }
+    for (path, method, _) in &documented {
+        let concrete = path.replace("{keyOrId}", "infusionsoftcrm").replace("{id}", "999999999");
+        let url = format!("{}{}{}", stack.base, server_prefix(&doc, path), concrete.replace("{configId}", "1"));
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+        let mut request = stack.http.request(method.clone(), url).header("authorization", stack.platform_auth());
+        if method != Method::GET && method != Method::DELETE {
+            request = request.json(&json!({}));
+        }
+        let response = request.send().await.expect("platform call");
+        if let Some(answer) = route_missing(response).await {
+            panic!("{method} {path} is documented but not served: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documents_are_valid_openapi_whose_references_resolve() {
+    let stack = Stack::start().await;
+    assert_valid_openapi("platform", &platform_doc(&stack).await);
+    assert_valid_openapi("crm", &element_doc(&stack, "infusionsoftcrm").await);
+    assert_valid_openapi("erp", &element_doc(&stack, "infusionsofterp").await);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access and bad input
+
+#[tokio::test]
+async fn instance_docs_need_auth_and_belong_to_the_callers_organization() {
+    let stack = Stack::start().await;
+    let instance = crm(&stack).await;
+    let path = format!("/instances/{}/docs", instance.id);
+
+    let anonymous = stack.http.get(stack.api(&path)).send().await.unwrap();
+    error_message(anonymous, 401).await;
+
+    let (status, doc) = get_json(&stack, &path, Some(&stack.platform_auth())).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc, element_doc(&stack, "infusionsoftcrm").await, "the instance's element's document");
+
+    let (other, other_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, user_secret) = stack.store.create_user(other.id, "someone", true).await.unwrap();
+    let outsider = format!("User {}, Organization {}", user_secret.expose(), other_secret.expose());
+    let foreign = stack.http.get(stack.api(&path)).header("authorization", outsider).send().await.unwrap();
+    let body = error_message(foreign, 404).await;
+    assert!(body["message"].as_str().unwrap().contains("instance"), "{body}");
+}
+
+#[tokio::test]
+async fn an_unknown_element_has_no_docs() {
+    let stack = Stack::start().await;
+    let answer = stack.http.get(stack.api("/elements/nosuchelement/docs")).send().await.unwrap();
+    let body = error_message(answer, 404).await;
+    let (_, element) = get_json(&stack, "/elements/nosuchelement", None).await;
+    assert_eq!(body["message"], element["message"], "the same error as the element itself");
+}
+
+#[tokio::test]
+async fn hostile_ids_are_json_client_errors() {
+    let stack = Stack::start().await;
+    let long = "a".repeat(10 * 1024);
+    for id in
+        ["..%2F..%2Fdocs", "%2E%2E%2Fx", "%00", "%FF", "-1", "0", "99999999999999999999999", "1%20OR%201=1", &long]
+    {
+        for path in [format!("/elements/{id}/docs"), format!("/instances/{id}/docs")] {
+            let answer = stack.platform(Method::GET, &path).await;
+            let status = answer.status().as_u16();
+            assert!((400..500).contains(&status), "{}: {status}", &path[..path.len().min(80)]);
+            error_message(answer, status).await;
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! The web console over real HTTP (the browser flows themselves run in Chromium in
+//! `crates/junction/tests/it/console_browser.rs`): sessions, CSRF, the OAuth `state` (single use,
+//! bound to its session, signed), hostile and malformed input, and the pages' security headers.
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+
+use crate::common::{self, Stack};
+
+/// A browser without JavaScript: a cookie jar and the last page's CSRF token.
+struct Browser<'a> {
+    stack: &'a Stack,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(stack: &'a Stack) -> Self {
+        Browser { stack, cookies: BTreeMap::new() }
+    }
+
+    fn keep_cookies(&mut self, response: &Response) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        let response = self
+            .stack
+            .http
+            .get(format!("{}{path}", self.stack.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let response = self
+            .stack
+            .http
+            .post(format!("{}{path}", self.stack.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    async fn sign_in(&mut self) {
+        let page = self.get("/sign-in").await.text().await.unwrap();
+        let token = hidden(&page, "token");
+        let user = self.stack.user_secret.expose().to_string();
+        let org = self.stack.org_secret.expose().to_string();
+        let answer = self
+            .post("/sign-in", &[("token", &token), ("next", "/"), ("user_secret", &user), ("org_secret", &org)])
+            .await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "signed in");
+        assert!(self.cookies.contains_key("junction_session"));
+    }
+
+    /// The CSRF token of the current session, read from a page's form.
+    async fn csrf(&mut self) -> String {
+        hidden(&self.get("/").await.text().await.unwrap(), "csrf")
+    }
+
+    /// Submits the CRM Authenticate form and returns the vendor authorize URL it redirects to.
+    async fn start_authentication(&mut self, name: &str) -> url::Url {
+        let csrf = self.csrf().await;
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("infusionsoft.server", "sandbox.infusionsoft.com"),
+            ("oauth.api.key", common::CLIENT_ID),
+            ("oauth.api.secret", "sandbox-client-secret"),
+            ("tags", "a, b"),
+            ("event.vendor.type", "polling"),
+        ];
+        let answer = self.post("/catalog/infusionsoftcrm/authenticate", &form).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", answer.text().await.unwrap());
+        url::Url::parse(answer.headers()[LOCATION].to_str().unwrap()).unwrap()
+    }
+}
+
+/// The value of the hidden input `name` in `page`.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+fn query_value(url: &url::Url, name: &str) -> String {
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).unwrap_or_default()
+}
+
+/// Consents at the simulator for an authorize URL; returns Junction's callback path and query.
+async fn consent(stack: &Stack, authorize: &url::Url, decision: &str) -> String {
+    let mut form: Vec<(String, String)> =
+        authorize.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    form.extend(
+        [("username", "demo@example.com"), ("password", "demo"), ("decision", decision)]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let answer = stack.http.post(format!("{}/app/oauth/authorize", stack.sim.url())).form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let back = url::Url::parse(answer.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert!(back.as_str().starts_with(&stack.base), "the vendor sends the browser back to Junction: {back}");
+    format!("{}?{}", back.path(), back.query().unwrap_or(""))
+}
+
+async fn instance_count(stack: &Stack) -> usize {
+    stack.store.list_instances(stack.organization_id, &store::InstanceQuery::default()).await.unwrap().items.len()
+}
+
+#[tokio::test]
+async fn pages_without_a_session_send_the_browser_to_sign_in() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    for path in ["/", "/instances", "/instances/1", "/catalog/infusionsoftcrm", "/oauth/callback?state=x"] {
+        let answer = browser.get(path).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
+        let location = answer.headers()[LOCATION].to_str().unwrap().to_string();
+        assert!(location.starts_with("/sign-in?next="), "{path} → {location}");
+    }
+    let answer = browser.post("/instances/1/disable", &[("csrf", "x")]).await;
+    assert_eq!(answer.headers()[LOCATION], "/sign-in", "a form posted without a session goes to sign-in");
+    browser.cookies.insert("junction_session".into(), "forged-session-id".into());
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER, "an unknown session id is no session");
+}
+
+#[tokio::test]
+async fn sign_in_sets_an_http_only_same_site_session_cookie_and_sign_out_ends_it() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    let page = browser.get("/sign-in").await.text().await.unwrap();
+    let token = hidden(&page, "token");
+    let (user, org) = (stack.user_secret.expose().to_string(), stack.org_secret.expose().to_string());
+    let answer = browser
+        .post("/sign-in", &[("token", &token), ("next", "/instances"), ("user_secret", &user), ("org_secret", &org)])
+        .await;
+    assert_eq!(answer.headers()[LOCATION], "/instances", "back to the page asked for");
+    let cookie = answer
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("junction_session="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "Secure only when the public URL is HTTPS");
+    let home = browser.get("/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let home = home.text().await.unwrap();
+    for key in ["infusionsoftcrm", "infusionsofterp"] {
+        assert!(home.contains(&format!("href=\"/catalog/{key}/authenticate\"")), "a card for {key}");
+    }
+    assert!(!home.contains(&user) && !home.contains(&org), "no secret in a page");
+
+    let first_session = browser.cookies["junction_session"].clone();
+    browser.sign_in().await;
+    let old_session = browser.cookies["junction_session"].clone();
+    assert_ne!(first_session, old_session, "a new session id at every sign-in");
+    let mut stale = Browser::new(&stack);
+    stale.cookies.insert("junction_session".into(), first_session);
+    assert_eq!(
+        stale.get("/").await.status(),
+        StatusCode::SEE_OTHER,
+        "signing in again ends the browser's previous session"
+    );
+    let csrf = hidden(&browser.get("/").await.text().await.unwrap(), "csrf");
+    let answer = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(answer.headers()[LOCATION], "/sign-in?signedOut=1");
+    browser.cookies.insert("junction_session".into(), old_session);
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER, "the old session id no longer works");
+}
+
+#[tokio::test]
+async fn sign_in_refuses_wrong_secrets_a_missing_form_token_and_a_foreign_next() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    let token = hidden(&browser.get("/sign-in").await.text().await.unwrap(), "token");
+    let org = stack.org_secret.expose().to_string();
+    let wrong = browser.post("/sign-in", &[("token", &token), ("user_secret", "nope"), ("org_secret", &org)]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("do not match"), "says the secrets are wrong, not which one");
+    assert!(!browser.cookies.contains_key("junction_session"));
+
+    let user = stack.user_secret.expose().to_string();
+    let mut other = Browser::new(&stack);
+    let forged = other.post("/sign-in", &[("token", &token), ("user_secret", &user), ("org_secret", &org)]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a sign-in form from another browser (login CSRF) is refused");
+    assert!(!other.cookies.contains_key("junction_session"));
+
+    // Every sign-in page sets a fresh form token.
+    let token = hidden(&browser.get("/sign-in").await.text().await.unwrap(), "token");
+    let empty = browser.post("/sign-in", &[("token", &token)]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST, "missing secrets");
+    let token = hidden(&browser.get("/sign-in").await.text().await.unwrap(), "token");
+    let huge = "x".repeat(10_000);
+    let oversized = browser.post("/sign-in", &[("token", &token), ("user_secret", &huge), ("org_secret", &huge)]).await;
+    assert_eq!(oversized.status(), StatusCode::UNAUTHORIZED);
+
+    let token = hidden(&browser.get("/sign-in").await.text().await.unwrap(), "token");
+    let answer = browser
+        .post(
+            "/sign-in",
+            &[("token", &token), ("next", "//evil.example/x"), ("user_secret", &user), ("org_secret", &org)],
+        )
+        .await;
+    assert_eq!(answer.headers()[LOCATION], "/", "next is only ever a local path");
+}
+
+#[tokio::test]
+async fn a_form_without_this_sessions_csrf_token_changes_nothing() {
+    let stack = Stack::start().await;
+    let created = stack.create_instance().await;
+    let id = created["id"].as_i64().unwrap();
+    let mut alice = Browser::new(&stack);
+    alice.sign_in().await;
+    let mut bob = Browser::new(&stack);
+    bob.sign_in().await;
+    let bobs_token = bob.csrf().await;
+    for form in [vec![], vec![("csrf", "")], vec![("csrf", "forged")], vec![("csrf", bobs_token.as_str())]] {
+        let answer = alice.post(&format!("/instances/{id}/disable"), &form).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
+        assert!(answer.text().await.unwrap().contains("Nothing was changed"));
+    }
+    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert!(!record.disabled, "still enabled");
+    let token = alice.csrf().await;
+    let answer = alice.post(&format!("/instances/{id}/disable"), &[("csrf", &token)]).await;
+    assert_eq!(answer.headers()[LOCATION], format!("/instances/{id}?done=disabled").as_str());
+    assert!(stack.store.get_instance(stack.organization_id, id).await.unwrap().disabled, "with the token it works");
+}
+
+#[tokio::test]
+async fn the_oauth_state_creates_one_instance_once_in_the_session_that_started_it() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let authorize = browser.start_authentication("Console CRM").await;
+    assert_eq!(query_value(&authorize, "redirect_uri"), format!("{}/oauth/callback", stack.base));
+    assert_eq!(query_value(&authorize, "client_id"), common::CLIENT_ID);
+    assert!(!authorize.as_str().contains("sandbox-client-secret"), "the client secret never goes in the URL");
+    let state = query_value(&authorize, "state");
+    assert!(state.len() > 60 && state.contains('.'), "a signed random state: {state}");
+
+    let callback = consent(&stack, &authorize, "allow").await;
+    let page = browser.get(&callback).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Console CRM") && page.contains("instance-token"), "the new instance with its token");
+    let instances = stack.store.list_instances(stack.organization_id, &store::InstanceQuery::default()).await.unwrap();
+    assert_eq!(instances.items.len(), 1);
+    assert_eq!(instances.items[0].tags, ["a", "b"]);
+    assert!(page.contains(instances.items[0].token.expose()), "the token is shown once, here");
+
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(replay.text().await.unwrap().contains("already used"));
+    assert_eq!(instance_count(&stack).await, 1, "a replayed state creates nothing");
+
+    // A state started in one browser and finished in another (leaked, or a login CSRF attempt).
+    let authorize = browser.start_authentication("Leaked CRM").await;
+    let callback = consent(&stack, &authorize, "allow").await;
+    let mut other = Browser::new(&stack);
+    other.sign_in().await;
+    let answer = other.get(&callback).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    assert!(answer.text().await.unwrap().contains("another browser session"));
+    let retry = browser.get(&callback).await;
+    assert!(retry.text().await.unwrap().contains("already used"), "and it was consumed");
+    assert_eq!(instance_count(&stack).await, 1);
+}
+
+#[tokio::test]
+async fn a_denied_consent_a_tampered_or_missing_state_and_a_missing_code_create_nothing() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+
+    let authorize = browser.start_authentication("Denied").await;
+    let callback = consent(&stack, &authorize, "deny").await;
+    let denied = browser.get(&callback).await;
+    assert_eq!(denied.status(), StatusCode::BAD_REQUEST);
+    assert!(denied.text().await.unwrap().contains("Access was denied"));
+
+    let authorize = browser.start_authentication("Tampered").await;
+    let state = query_value(&authorize, "state");
+    let (nonce, signature) = state.split_once('.').unwrap();
+    let tampered = [
+        format!("{nonce}x.{signature}"),
+        format!("{nonce}.{signature}x"),
+        nonce.to_string(),
+        format!(".{signature}"),
+        "<script>alert(1)</script>".to_string(),
+        "a".repeat(20_000),
+    ];
+    for bad in &tampered {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", "c")
+            .append_pair("state", bad)
+            .finish();
+        let answer = browser.get(&format!("/oauth/callback?{query}")).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{}", &bad[..bad.len().min(40)]);
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("was not issued by Junction, or was altered"), "{text}");
+        assert!(!text.contains("<script>alert"), "never echoed unescaped");
+    }
+    let missing = browser.get("/oauth/callback?code=abc").await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert!(missing.text().await.unwrap().contains("carries no state"));
+    let no_code = browser.get(&format!("/oauth/callback?state={state}")).await;
+    assert_eq!(no_code.status(), StatusCode::BAD_REQUEST);
+    assert!(no_code.text().await.unwrap().contains("no authorization code"));
+    assert_eq!(instance_count(&stack).await, 0, "nothing was created");
+}
+
+#[tokio::test]
+async fn the_authenticate_form_names_each_bad_field_and_escapes_what_was_typed() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let csrf = browser.csrf().await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "<script>alert('x')</script>"),
+        ("infusionsoft.server", "evil.example.com"),
+        ("oauth.api.key", ""),
+        ("oauth.api.secret", ""),
+        ("event.poller.refresh_interval", "often"),
+    ];
+    let answer = browser.post("/catalog/infusionsoftcrm/authenticate", &form).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert('x')&lt;/script&gt;") || page.contains("&lt;script&gt;alert(&#39;x&#39;)"),
+        "escaped"
+    );
+    assert!(!page.contains("<script>alert"), "never raw");
+    assert!(page.matches("class=\"problem\"").count() >= 3, "a message beside the server, the client id and secret");
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert_eq!(instance_count(&stack).await, 0);
+
+    let unknown = browser.post("/catalog/nope/authenticate", &[("csrf", &csrf)]).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_hostile_requests_get_clear_4xx_pages() {
+    let stack = Stack::start().await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let created = stack.create_instance().await;
+    let id = created["id"].as_i64().unwrap();
+    let url = format!("{}/instances/{id}/refresh", stack.base);
+    let cookie = browser.cookie_header();
+
+    let json = stack
+        .http
+        .post(&url)
+        .header(COOKIE, &cookie)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let big = "a=".to_string() + &"x".repeat(2 * 1024 * 1024);
+    let form = reqwest::header::HeaderValue::from_static("application/x-www-form-urlencoded");
+    let oversized = stack
+        .http
+        .post(&url)
+        .header(COOKIE, &cookie)
+        .header(CONTENT_TYPE, form.clone())
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let binary = stack
+        .http
+        .post(&url)
+        .header(COOKIE, &cookie)
+        .header(CONTENT_TYPE, form)
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(binary.status(), StatusCode::BAD_REQUEST);
+
+    for path in
+        ["/instances/abc", "/instances/0", "/instances/99999999999999999999999", "/instances/-1", "/instances/999999"]
+    {
+        let answer = browser.get(path).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.text().await.unwrap().contains("No such instance"));
+    }
+    let csrf = browser.csrf().await;
+    let answer = browser.post(&format!("/instances/{id}/explode"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND, "an unknown action");
+    assert_eq!(browser.get("/catalog/%3Cscript%3E").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(browser.get("/assets/..%2Fsecret").await.status(), StatusCode::NOT_FOUND);
+    let listing = browser.get("/instances?page=not-a-cursor").await;
+    assert_eq!(listing.status(), StatusCode::BAD_REQUEST);
+    let hostile = browser.get("/instances?q=%3Cscript%3E&tag=%00%27").await;
+    assert_eq!(hostile.status(), StatusCode::OK);
+    assert!(!hostile.text().await.unwrap().contains("<script>"));
+}
+
+#[tokio::test]
+async fn another_organizations_instance_does_not_exist_in_the_console() {
+    let stack = Stack::start().await;
+    let created = stack.create_instance().await;
+    let id = created["id"].as_i64().unwrap();
+    let (other_org, other_org_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, other_user_secret) = stack.store.create_user(other_org.id, "eve", true).await.unwrap();
+    let mut eve = Browser::new(&stack);
+    let token = hidden(&eve.get("/sign-in").await.text().await.unwrap(), "token");
+    let answer = eve
+        .post(
+            "/sign-in",
+            &[
+                ("token", &token),
+                ("user_secret", other_user_secret.expose()),
+                ("org_secret", other_org_secret.expose()),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let csrf = eve.csrf().await;
+    assert_eq!(eve.get(&format!("/instances/{id}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(eve.get(&format!("/instances/{id}/api-docs")).await.status(), StatusCode::NOT_FOUND);
+    for action in ["disable", "token", "delete", "test"] {
+        let answer = eve.post(&format!("/instances/{id}/{action}"), &[("csrf", &csrf)]).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    let try_call = eve
+        .post(
+            &format!("/instances/{id}/api-docs"),
+            &[("csrf", &csrf), ("method", "GET"), ("path", "/hubs/crm/contacts")],
+        )
+        .await;
+    assert_eq!(try_call.status(), StatusCode::NOT_FOUND);
+    assert!(!eve.get("/instances").await.text().await.unwrap().contains(created["name"].as_str().unwrap()));
+    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert!(!record.disabled, "untouched");
+}
+
+#[tokio::test]
+async fn the_instance_page_masks_secrets_and_its_actions_work() {
+    let stack = Stack::start().await;
+    let created = stack.create_instance().await;
+    let id = created["id"].as_i64().unwrap();
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}")).await;
+    for header in ["content-security-policy", "x-content-type-options", "referrer-policy"] {
+        assert!(page.headers().contains_key(header), "{header}");
+    }
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert!(!page.contains("sandbox-client-secret") && page.contains("********"), "secrets masked");
+    assert!(!page.contains(record.token.expose()), "the instance token is not shown again");
+    let csrf = hidden(&page, "csrf");
+
+    let test = browser.post(&format!("/instances/{id}/test"), &[("csrf", &csrf)]).await;
+    let location = test.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("/instances/{id}?done=connected&ms=")), "{location}");
+    let before = stack.refresh_grants().await;
+    let refresh = browser.post(&format!("/instances/{id}/refresh"), &[("csrf", &csrf)]).await;
+    assert_eq!(refresh.headers()[LOCATION], format!("/instances/{id}?done=refreshed").as_str());
+    assert_eq!(stack.refresh_grants().await, before + 1, "one vendor refresh");
+
+    let current = hidden(&page, "current");
+    let reset = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
+    let reset = reset.text().await.unwrap();
+    let renewed = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert_ne!(renewed.token.expose(), record.token.expose());
+    assert!(reset.contains(renewed.token.expose()), "the new token shown once");
+    let again = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a resubmitted reset form (a reload) resets nothing");
+    let unchanged = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert_eq!(unchanged.token.expose(), renewed.token.expose());
+
+    let settings =
+        [("csrf", csrf.as_str()), ("name", "Renamed"), ("tags", "x, y"), ("infusionsoft.server", "evil.example.com")];
+    let refused = browser.post(&format!("/instances/{id}/settings"), &settings).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("infusionsoft.server"), "names the setting");
+    let settings = [("csrf", csrf.as_str()), ("name", "Renamed"), ("tags", "x, y"), ("filter.response.nulls", "true")];
+    let saved = browser.post(&format!("/instances/{id}/settings"), &settings).await;
+    assert_eq!(saved.headers()[LOCATION], format!("/instances/{id}?done=saved").as_str());
+    let renamed = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.tags.clone()), ("Renamed", vec!["x".to_string(), "y".to_string()]));
+    assert_eq!(
+        renamed.secrets.get("oauth.api.secret").map(|s| s.expose().to_string()).as_deref(),
+        Some("sandbox-client-secret"),
+        "secrets kept"
+    );
+
+    let try_call = [("csrf", csrf.as_str()), ("method", "GET"), ("path", "/hubs/crm/contacts?pageSize=1")];
+    let answer = browser.post(&format!("/instances/{id}/api-docs"), &try_call).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.text().await.unwrap().contains("FirstName"), "the hub's answer");
+    for (method, path, problem) in [
+        ("GET", "/elements/api-v2/instances", "/hubs/"),
+        ("TRACE", "/hubs/crm/contacts", "Choose a method"),
+        ("POST", "/hubs/crm/contacts", ""),
+    ] {
+        let form = [("csrf", csrf.as_str()), ("method", method), ("path", path), ("body", "{not json")];
+        let answer = browser.post(&format!("/instances/{id}/api-docs"), &form).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{method} {path}");
+        assert!(answer.text().await.unwrap().contains(if problem.is_empty() { "not valid JSON" } else { problem }));
+    }
+
+    let delete = browser.post(&format!("/instances/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(delete.headers()[LOCATION], "/instances?done=deleted");
+    assert_eq!(instance_count(&stack).await, 0);
+}

@@ -1,0 +1,10 @@
+//! The `junction` binary's integration tests, in one test binary (each test binary links the whole
+//! stack again): `admin rotate-key`, `serve --sandbox`, two nodes on one PostgreSQL database, and
+//! the web console end to end in headless Chromium (`console_browser`).
+
+mod common;
+
+mod admin;
+mod console_browser;
+mod multi_node;
+mod serve;

@@ -1,0 +1,99 @@
+//! `junction serve --sandbox` as a process: bootstrap secrets printed once to stdout, the key file
+//! beside the database, the API answering with them, graceful shutdown on SIGTERM, and a restart
+//! on the same database that prints nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::common;
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+fn temp_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let dir = std::env::temp_dir().join(format!("junction-serve-test-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the binary and waits for its "listening" log line.
+async fn start(dir: &Path) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
+    command
+        .args(["serve", "--sandbox", "--bind", "127.0.0.1:0", "--sandbox-bind", "127.0.0.1:0"])
+        .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", dir.join("junction.db").display()))
+        .env("RUST_LOG", "info")
+        .env_remove("JUNCTION_MASTER_KEY")
+        .env_remove("JUNCTION_BOOTSTRAP_USER_SECRET")
+        .env_remove("JUNCTION_BOOTSTRAP_ORG_SECRET")
+        .stdout(Stdio::piped());
+    let (mut child, base) = common::start_listening(command).await;
+    let mut stdout_lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    // The bootstrap lines are printed before the listening line, so they are already buffered.
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(300), stdout_lines.next_line()).await {
+        stdout.push(line);
+    }
+    Server { child, base, stdout }
+}
+
+async fn terminate(mut server: Server) {
+    let pid = server.child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(15), server.child.wait()).await.expect("exits").unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+}
+
+fn secret_after(lines: &[String], label: &str) -> String {
+    let line = lines.iter().find(|line| line.contains(label)).unwrap_or_else(|| panic!("{label} printed: {lines:?}"));
+    line.split_whitespace().last().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn serve_bootstraps_once_answers_and_shuts_down_gracefully() {
+    let dir = temp_dir();
+    let server = start(&dir).await;
+    let user = secret_after(&server.stdout, "User secret:");
+    let org = secret_after(&server.stdout, "Organization secret:");
+    let key_file = dir.join("junction.db.key");
+    assert!(key_file.exists(), "the master key file is created beside the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    let http = reqwest::Client::new();
+    let answer = http
+        .get(format!("{}/elements/api-v2/instances", server.base))
+        .header("authorization", format!("User {user}, Organization {org}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().contains_key("elements-request-id"));
+    assert_eq!(http.get(format!("{}/readyz", server.base)).send().await.unwrap().status(), 200);
+    terminate(server).await;
+
+    // Same database, same key file: nothing new is printed, and the old secrets still work.
+    let server = start(&dir).await;
+    assert!(server.stdout.iter().all(|line| !line.contains("secret:")), "printed once only: {:?}", server.stdout);
+    let answer = http
+        .get(format!("{}/elements/api-v2/instances", server.base))
+        .header("authorization", format!("User {user}, Organization {org}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    terminate(server).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,14 @@
+//! The simulator's integration tests, in one binary (each test binary links the crate and its
+//! dependencies again): OAuth, REST v1 and v2, hooks, rate limits, test controls, bad input, and
+//! Keap's own Python SDK against it (`keap_sdk`, its script in `tests/sdk/`).
+
+mod common;
+
+mod bad_input;
+mod controls;
+mod hooks;
+mod keap_sdk;
+mod oauth;
+mod rate_limits;
+mod rest_v1;
+mod rest_v2;
