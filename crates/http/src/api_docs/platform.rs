@@ -112,7 +112,11 @@ enum PlatformErrors {
     Forbidden(ErrorBody),
     #[response(status = 404, description = "No such instance in the caller's organization")]
     NotFound(ErrorBody),
-    #[response(status = 409, description = "A conflicting record already exists")]
+    #[response(
+        status = 409,
+        description = "A conflicting record already exists, or the authorization code was already exchanged \
+                       (the message names the instance it created; the vendor is not asked again)"
+    )]
     Conflict(ErrorBody),
     #[response(status = 502, description = "The vendor refused or failed (token exchange or refresh)")]
     VendorError(ErrorBody),
@@ -174,7 +178,8 @@ fn element_docs() {}
 /// Create an instance
 ///
 /// The body names the element (`element.key`), the OAuth `providerData.code` and the
-/// `configuration`; the answer carries the instance `token` for hub calls.
+/// `configuration`; the answer carries the instance `token` for hub calls. A code is exchanged
+/// once: sent again, it is a 409 naming the instance it created (400 from another organization).
 #[utoipa::path(post, path = "/instances", tag = "instances", request_body = Value,
     security(("elements" = [])),
     responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
