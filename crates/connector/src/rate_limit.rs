@@ -851,6 +851,22 @@ mod tests {
         assert_eq!(Instant::now() - start, D::from_millis(1050));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_with_a_longer_wait_gets_the_slot_another_would_be_refused() {
+        let limiter = limiter(limits(Some(2), None, None), D::from_millis(500), 10);
+        let start = Instant::now();
+        let _a = limiter.acquire(CLIENT, Priority::Background).await.unwrap();
+        let _b = limiter.acquire(CLIENT, Priority::Background).await.unwrap();
+        // The next slot is 1,050 ms away: beyond the limiter's 500 ms, within background work's wait.
+        assert!(limiter.acquire(CLIENT, Priority::Interactive).await.is_err());
+        let _c = limiter.acquire_within(CLIENT, Priority::Background, D::from_secs(60)).await.expect("waits its turn");
+        assert_eq!(Instant::now() - start, D::from_millis(1050));
+        // And a shorter wait than the limiter's own is honoured too.
+        let _d = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        let refused = limiter.acquire_within(CLIENT, Priority::Interactive, D::from_millis(10)).await.unwrap_err();
+        assert!(refused.retry_after > D::from_millis(10));
+    }
+
     #[test]
     fn retry_after_is_at_least_a_second_and_rounds_up() {
         assert_eq!(Throttled::after(D::from_millis(200)).retry_after, D::from_secs(1));

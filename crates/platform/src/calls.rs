@@ -15,7 +15,20 @@ use crate::tokens::InstanceTokens;
 use crate::Platform;
 
 /// Trace-log writes in flight at most, per process; a call traced past this is not recorded.
-static TRACE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+const MAX_TRACE_WRITES: u32 = 4;
+static TRACE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_TRACE_WRITES as usize);
+/// The longest [`trace_writes_flushed`] waits.
+const TRACE_FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (at most two seconds) until the trace-log writes in flight in this process are done: a
+/// page that shows the trace log right after making a call (the console's Test connection) then
+/// lists that call.
+pub async fn trace_writes_flushed() {
+    let all = TRACE_WRITES.acquire_many(MAX_TRACE_WRITES);
+    if let Ok(Ok(permits)) = tokio::time::timeout(TRACE_FLUSH_WAIT, all).await {
+        drop(permits);
+    }
+}
 
 /// Everything a [`Session`] of one instance borrows.
 #[derive(Debug)]

@@ -162,6 +162,8 @@ async fn test_connection(
     let hub = state.platform.catalog.find(&record.element_key)?.hub.clone();
     let answer = hub_call::call(state, record.clone(), Method::GET, &format!("/hubs/{hub}/ping"), None).await;
     let answer = answer.map_err(ConsoleError::bad_request)?;
+    // The page after this shows the trace log: let the call's trace write land first.
+    platform::calls::trace_writes_flushed().await;
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     if answer.status.is_success() {
         let ms = body.get("latencyMs").and_then(Value::as_f64).unwrap_or(0.0);
