@@ -41,6 +41,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A capability of the platforms Junction does not offer yet.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("The request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -237,6 +240,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::VendorError { .. } => StatusCode::BAD_GATEWAY,

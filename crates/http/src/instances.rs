@@ -184,7 +184,7 @@ pub(crate) fn configuration_changes(
         None | Some(Value::Null) => Ok(()),
         Some(Value::Object(changes)) => {
             for (key, value) in changes {
-                if value.as_str() == Some(instance_config::MASK) {
+                if value.as_str() == Some(instance_config::MASK) || instance_config::is_reserved(key) {
                     continue;
                 }
                 if PLATFORM_KEPT.contains(&key.as_str()) {

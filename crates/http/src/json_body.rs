@@ -32,16 +32,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "The request body must be JSON (Content-Type: application/json)".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
+            // serde_json's messages name the position and expected type, never echo the input.
+            ApiError::BadRequest(format!("Malformed JSON body: {error}"))
+        })
+    }
+}
+
+/// A request body of any media type, as bytes (the raw passthrough's), with the JSON errors of
+/// every other body: 413 past [`BODY_LIMIT`].
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state).await.map(RawBody).map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge(BODY_LIMIT)
             } else {
                 ApiError::BadRequest("The request body could not be read".into())
             }
-        })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
-            // serde_json's messages name the position and expected type, never echo the input.
-            ApiError::BadRequest(format!("Malformed JSON body: {error}"))
         })
     }
 }

@@ -9,6 +9,7 @@
 //!   `PlatformError`) become statuses and messages;
 //! - [`request_id`]: `Elements-Request-Id` on every response, one log line per request;
 //! - [`json_body`]: JSON bodies and query strings with JSON errors, and the body limit;
+//! - [`cors`]: CORS for the API, off unless origins are configured (`--cors-origins`);
 //! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
 //! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
 //! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
@@ -25,6 +26,7 @@ pub mod api_docs;
 pub mod auth;
 pub mod caller_cache;
 pub mod console;
+pub mod cors;
 pub mod elements;
 pub mod error;
 pub mod health;
@@ -54,6 +56,12 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
     let api = api.merge(organizations::routes()).merge(api_docs::routes());
+    let api = match state.cors_origins.layer() {
+        // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
+        // path without an OPTIONS route reaches the CORS layer instead of the outer 405.
+        Some(cors) => api.method_not_allowed_fallback(error::method_not_allowed).layer(cors),
+        None => api,
+    };
     Router::new()
         .nest(API_PREFIX, api)
         .merge(console::routes())

@@ -7,6 +7,16 @@ use serde_json::{json, Value};
 
 use crate::HubError;
 
+/// Path segments of the hub API that are not objects (`/hubs/{hub}/bulk/...`, `/raw/...`,
+/// `/objects`, `/ping`): no object, built-in or defined by an organization, may take these names.
+pub const RESERVED_NAMES: [&str; 4] = ["bulk", "raw", "objects", "ping"];
+
+/// Whether `name` is one of [`RESERVED_NAMES`] (compared as the catalog compares names, ignoring
+/// ASCII case).
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_NAMES.iter().any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
+
 /// The names of the element's objects, in catalog order.
 pub fn names(element_key: &str) -> Vec<&'static str> {
     ObjectCatalog::builtin().objects(element_key).map(|(name, _)| name).collect()
@@ -92,4 +102,20 @@ pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
         "children": object.children.keys().collect::<Vec<_>>(),
         "fields": fields,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapping::ObjectCatalog;
+
+    #[test]
+    fn no_built_in_object_takes_a_reserved_name() {
+        for element in ["infusionsoftcrm", "infusionsofterp"] {
+            let names: Vec<&str> = ObjectCatalog::builtin().objects(element).map(|(name, _)| name).collect();
+            assert!(!names.is_empty());
+            assert!(names.iter().all(|name| !is_reserved(name)), "{names:?}");
+        }
+        assert!(is_reserved("Bulk") && !is_reserved("contacts"));
+    }
 }

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Seconds a vendor call may take before the hub answers 504.
     #[arg(long, env = "JUNCTION_VENDOR_TIMEOUT", default_value_t = 30)]
     vendor_timeout: u64,
+    /// Origins (comma-separated `scheme://host[:port]`, or `*`) whose browser applications may call
+    /// the API (CORS); none by default.
+    #[arg(long, env = "JUNCTION_CORS_ORIGINS", default_value = "")]
+    cors_origins: String,
     /// Seconds between background token refresh runs (jittered); `0` disables the task.
     #[arg(long, env = "JUNCTION_REFRESH_PERIOD", default_value_t = 60)]
     refresh_period: u64,
@@ -82,7 +86,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)
     };
     let platform = Platform::build(config).context("cannot start the vendor's HTTP clients")?;
-    let state = http_api::AppState::new(platform.clone()).with_public_url(&public_url);
+    let cors_origins = http_api::cors::CorsOrigins::parse(&args.cors_origins)
+        .map_err(|error| anyhow::anyhow!("--cors-origins: {error}"))?;
+    let state = http_api::AppState::new(platform.clone()).with_public_url(&public_url).with_cors_origins(cors_origins);
     // Bootstrap last, once everything that can fail at startup has succeeded, so that printed
     // secrets always belong to a server that started.
     bootstrap(store.as_ref()).await?;

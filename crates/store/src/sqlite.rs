@@ -49,9 +49,13 @@ impl SqliteStore {
             // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and the last
             // commit may be the only copy of a rotated refresh token.
             .synchronous(SqliteSynchronous::Full)
-            // Writers queue on `BEGIN IMMEDIATE`; a refresh holds the lock while it calls the vendor.
+            // Writers queue on `BEGIN IMMEDIATE` (short transactions: a token refresh calls the
+            // vendor under its instance's lease, not the write lock).
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        if !url.contains(":memory:") {
+            create_private(options.get_filename())?;
+        }
         // Each connection to `:memory:` is a database of its own, so an in-memory store gets exactly one.
         let max = if url.contains(":memory:") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
@@ -63,6 +67,21 @@ impl SqliteStore {
     /// The pool, for tests that inspect raw rows.
     pub fn pool(&self) -> &sqlx::SqlitePool {
         &self.pool
+    }
+}
+
+/// Creates the database file readable by its owner only (0600, like the master key file beside
+/// it): it holds sealed secrets, and their hashes and metadata are nobody else's business. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode. An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> crate::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(crate::StoreError::Database(sqlx::Error::Io(error))),
     }
 }
 

@@ -130,8 +130,19 @@ pub fn restore_masked(
     input
 }
 
+/// Keys the platforms reserved for themselves (basic-auth `username` and `password`, the
+/// `provisioning` mode) that existing clients send with every instance they provision. They are
+/// accepted and ignored: never stored, never echoed, never logged.
+pub const PLATFORM_RESERVED_KEYS: [&str; 3] = ["username", "password", "provisioning"];
+
+/// Whether `key` is one of [`PLATFORM_RESERVED_KEYS`].
+pub fn is_reserved(key: &str) -> bool {
+    PLATFORM_RESERVED_KEYS.contains(&key)
+}
+
 fn reject_unknown_keys(element: &Element, input: &Map<String, Value>) -> Result<(), DomainError> {
-    let unknown: Vec<String> = input.keys().filter(|key| element.config_entry(key).is_none()).cloned().collect();
+    let unknown: Vec<String> =
+        input.keys().filter(|key| !is_reserved(key) && element.config_entry(key).is_none()).cloned().collect();
     if unknown.is_empty() {
         Ok(())
     } else {

@@ -2,7 +2,9 @@
 //! sign-out), the security headers every page carries, and [`ConsoleError`], which turns any
 //! failure into a page that says what happened and what to do next.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
@@ -108,6 +110,8 @@ pub fn with_page_headers(status: StatusCode, html: String) -> Response {
     let policy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                   frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    // `frame-ancestors 'none'` for browsers too old to read it.
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 

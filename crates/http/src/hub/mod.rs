@@ -6,14 +6,16 @@
 //! of the `hub` engine with the instance's session, and writes the answer; the engine does the
 //! rest. Its errors become statuses in [`crate::error`].
 //!
-//! - [`objects`]: `GET /hubs/{hub}/objects` and `/objects/{object}/metadata`;
+//! - [`objects`]: `GET /hubs/{hub}/objects` and `/objects/{object}/metadata` (also at the API root);
 //! - [`records`]: create, read, update and delete of one record, and child objects;
 //! - [`list`]: listing (`where`, `orderBy`, `fields`, paging headers);
 //! - [`inventory`]: `GET|PATCH /products/{id}/inventory`;
 //! - [`raw`]: `ANY /hubs/{hub}/raw/{vendor path}`;
 //! - [`ping`]: `GET /hubs/{hub}/ping`;
+//! - [`bulk`]: `/hubs/{hub}/bulk/...`, answered 501 until bulk jobs are built;
 //! - [`response`]: what every hub answer carries (`elements-element-instance-id`).
 
+pub mod bulk;
 pub mod inventory;
 pub mod list;
 pub mod objects;
@@ -29,6 +31,10 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/hubs/{hub}/bulk", any(bulk::not_available))
+        .route("/hubs/{hub}/bulk/{*rest}", any(bulk::not_available))
+        .route("/objects", get(objects::list_objects))
+        .route("/objects/{object}/metadata", get(objects::root_metadata))
         .route("/hubs/{hub}/objects", get(objects::list_objects))
         .route("/hubs/{hub}/objects/{object}/metadata", get(objects::metadata))
         .route("/hubs/{hub}/ping", get(ping::ping))

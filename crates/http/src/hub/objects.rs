@@ -1,5 +1,6 @@
 //! The object catalog as clients see it: `GET /hubs/{hub}/objects` (names) and
-//! `GET /hubs/{hub}/objects/{object}/metadata`, both for the instance's element.
+//! `GET /hubs/{hub}/objects/{object}/metadata`, both for the instance's element; also at the API
+//! root (`GET /objects`, `GET /objects/{object}/metadata`), where the platforms served them too.
 
 use axum::response::IntoResponse;
 use axum::Json;
@@ -17,6 +18,15 @@ pub async fn metadata(
     HubAuth { instance }: HubAuth,
     PathParam((_hub, object)): PathParam<(String, String)>,
 ) -> HubResponse {
-    let result = hub::objects::metadata(&instance.element_key, &object);
-    HubResponse::new(&instance, result.map(|metadata| Json(metadata).into_response()).map_err(Into::into))
+    describe(&instance, &object)
+}
+
+/// `GET /objects/{object}/metadata`, without the hub segment.
+pub async fn root_metadata(HubAuth { instance }: HubAuth, PathParam(object): PathParam<String>) -> HubResponse {
+    describe(&instance, &object)
+}
+
+fn describe(instance: &store::InstanceRecord, object: &str) -> HubResponse {
+    let result = hub::objects::metadata(&instance.element_key, object);
+    HubResponse::new(instance, result.map(|metadata| Json(metadata).into_response()).map_err(Into::into))
 }

@@ -3,7 +3,6 @@
 //! the headers a client can use (content type, the vendor's rate-limit headers, `Retry-After`,
 //! `Location`). The engine refuses paths that would leave the vendor's REST base.
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +12,7 @@ use connector::VendorReply;
 use super::response::HubResponse;
 use crate::auth::HubAuth;
 use crate::error::ApiError;
+use crate::json_body::RawBody;
 use crate::path_param::PathParam;
 use crate::state::AppState;
 
@@ -26,7 +26,7 @@ pub async fn passthrough(
     PathParam((_hub, path)): PathParam<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> HubResponse {
     let result = async {
         let query: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))

@@ -64,6 +64,24 @@ async fn a_10_mb_body_is_413() {
 }
 
 #[tokio::test]
+async fn an_oversized_raw_passthrough_body_is_a_json_413() {
+    let stack = Stack::start().await;
+    let instance = stack.create_instance().await;
+    let token = instance["token"].as_str().unwrap();
+    let answer = stack
+        .http
+        .post(stack.api("/hubs/crm/raw/v2/notes"))
+        .header("authorization", stack.hub_auth(token))
+        .header("content-type", "text/plain")
+        .body("x".repeat(2 * 1024 * 1024))
+        .send()
+        .await
+        .expect("an answer");
+    let body = error_message(answer, 413).await;
+    assert!(body["message"].as_str().unwrap().contains("larger than the limit"), "{body}");
+}
+
+#[tokio::test]
 async fn unknown_routes_and_bad_ids_are_json_404() {
     let stack = Stack::start().await;
     let answer = stack.http.get(stack.api("/nothing/here")).send().await.unwrap();

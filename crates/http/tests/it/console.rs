@@ -478,6 +478,7 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
         assert!(page.headers().contains_key(header), "{header}");
     }
     assert_eq!(page.headers()["cache-control"], "no-store");
+    assert_eq!(page.headers()["x-frame-options"], "DENY", "no framing, for browsers without frame-ancestors");
     let page = page.text().await.unwrap();
     let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
     assert!(!page.contains("sandbox-client-secret") && page.contains("********"), "secrets masked");

@@ -377,3 +377,32 @@ async fn an_unreachable_vendor_is_a_gateway_error_and_stores_nothing() {
     let list: Value = stack.platform(Method::GET, "/instances").await.json().await.unwrap();
     assert_eq!(list, json!([]));
 }
+
+#[tokio::test]
+async fn the_platform_reserved_configuration_keys_are_accepted_and_ignored() {
+    let stack = Stack::start().await;
+    let code = stack.consent(CALLBACK).await;
+    let mut body = stack.crm_body(&code);
+    // What an existing client sends for every element it provisions.
+    body["configuration"]["username"] = json!("someone@example.com");
+    body["configuration"]["password"] = json!("reserved-password-value");
+    body["configuration"]["provisioning"] = json!("oauth2");
+    let answer = stack.post_instance(&body).await;
+    assert_eq!(answer.status(), 200);
+    let instance: Value = answer.json().await.unwrap();
+    let shown = instance.to_string();
+    for key in ["\"username\"", "\"password\"", "\"provisioning\"", "reserved-password-value"] {
+        assert!(!shown.contains(key), "{key} is not echoed: {shown}");
+    }
+    let stored = stack.store.get_instance(stack.organization_id, instance["id"].as_i64().unwrap()).await.unwrap();
+    for key in ["username", "password", "provisioning"] {
+        assert!(!stored.configuration.contains_key(key) && stored.secrets.get(key).is_none(), "{key} not stored");
+    }
+    // Other unknown keys are still refused, by name.
+    let mut body = stack.crm_body("some-code");
+    body["configuration"]["password"] = json!("x");
+    body["configuration"]["not.a.key"] = json!("x");
+    let error = error_message(stack.post_instance(&body).await, 400).await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("'not.a.key'") && !message.contains("password"), "{message}");
+}

@@ -70,6 +70,9 @@ async fn serve_bootstraps_once_answers_and_shuts_down_gracefully() {
     {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        // The database holds sealed secrets too: created readable by its owner only.
+        let database = dir.join("junction.db");
+        assert_eq!(std::fs::metadata(&database).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     let http = reqwest::Client::new();

@@ -67,6 +67,8 @@ pub struct StackOptions {
     pub rate_limit_queue: usize,
     /// How long a vendor call may take before a 504.
     pub vendor_timeout: Duration,
+    /// The origins allowed to call the API from a browser (`--cors-origins`).
+    pub cors_origins: http_api::cors::CorsOrigins,
 }
 
 impl Default for StackOptions {
@@ -80,6 +82,7 @@ impl Default for StackOptions {
             rate_limit_wait: platform::MAX_RATE_LIMIT_WAIT,
             rate_limit_queue: platform::MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: Duration::from_secs(3),
+            cors_origins: http_api::cors::CorsOrigins::None,
         }
     }
 }
@@ -112,7 +115,9 @@ impl Stack {
             ..platform::PlatformConfig::new(Arc::clone(&store), endpoints, policy, true)
         };
         let platform = platform::Platform::build(config).expect("platform");
-        let state = http_api::AppState::new(platform).with_public_url(&format!("http://{addr}"));
+        let state = http_api::AppState::new(platform)
+            .with_public_url(&format!("http://{addr}"))
+            .with_cors_origins(options.cors_origins);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, http_api::router(state)).await;
         });

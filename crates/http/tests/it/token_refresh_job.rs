@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::instance_config::ServerPolicy;
-use platform::token_refresh_job::{self as proactive_refresh, RunSummary};
+use platform::token_refresh_job::{self, RunSummary};
 use platform::{Platform, PlatformConfig};
 
 use reqwest::Method;
@@ -66,13 +66,13 @@ async fn one_run_refreshes_the_due_instance_only_and_a_second_run_nothing() {
     let (due_generation, fresh_generation) = (generation(&stack, due).await, generation(&stack, fresh).await);
     let before = stack.refresh_grants().await;
 
-    let summary = proactive_refresh::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, refreshed: 1, ..RunSummary::default() });
     assert_eq!(stack.refresh_grants().await, before + 1);
     assert_eq!(generation(&stack, due).await, due_generation + 1);
     assert_eq!(generation(&stack, fresh).await, fresh_generation, "the instance not due is left alone");
 
-    let summary = proactive_refresh::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
     assert_eq!(summary, RunSummary::default());
     assert_eq!(stack.refresh_grants().await, before + 1);
     // The refreshed pair works.
@@ -89,9 +89,9 @@ async fn the_thirty_day_rule_refreshes_an_instance_whose_access_token_is_far_fro
     set_expiry(&stack, id, Utc::now() + TimeDelta::days(60)).await;
     let before = stack.refresh_grants().await;
     let in_29_days = Utc::now() + TimeDelta::days(29);
-    assert_eq!(proactive_refresh::refresh_due_instances(&state, in_29_days).await.unwrap(), RunSummary::default());
+    assert_eq!(token_refresh_job::refresh_due_instances(&state, in_29_days).await.unwrap(), RunSummary::default());
     let in_31_days = Utc::now() + TimeDelta::days(31);
-    let summary = proactive_refresh::refresh_due_instances(&state, in_31_days).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, in_31_days).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, refreshed: 1, ..RunSummary::default() });
     assert_eq!(stack.refresh_grants().await, before + 1);
 }
@@ -105,11 +105,11 @@ async fn invalid_grant_in_a_run_marks_the_instance_invalid() {
     // Someone refreshes the stored refresh token behind the platform's back.
     stack.retire_refresh_token_elsewhere(id).await;
 
-    let summary = proactive_refresh::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, invalid: 1, ..RunSummary::default() });
     assert!(!valid(&stack, id).await);
     // An invalid instance is no longer listed.
-    assert_eq!(proactive_refresh::refresh_due_instances(&state, Utc::now()).await.unwrap(), RunSummary::default());
+    assert_eq!(token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap(), RunSummary::default());
 }
 
 #[tokio::test]
@@ -122,18 +122,18 @@ async fn a_vendor_503_leaves_the_instance_valid_backs_off_then_recovers() {
     let before = stack.refresh_grants().await;
 
     let now = Utc::now();
-    let summary = proactive_refresh::refresh_due_instances(&state, now).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, now).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, transient: 1, ..RunSummary::default() });
     assert!(valid(&stack, id).await);
 
     // Right after: the first backoff has not elapsed; the store does not list it, the vendor is not asked.
     let grants = stack.refresh_grants().await;
-    let summary = proactive_refresh::refresh_due_instances(&state, now).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, now).await.unwrap();
     assert_eq!(summary, RunSummary::default());
     assert_eq!(stack.refresh_grants().await, grants);
 
     // After the backoff (the fault is spent): refreshed.
-    let summary = proactive_refresh::refresh_due_instances(&state, now + TimeDelta::minutes(2)).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, now + TimeDelta::minutes(2)).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, refreshed: 1, ..RunSummary::default() });
     assert!(stack.refresh_grants().await > before);
     assert!(valid(&stack, id).await);
@@ -147,7 +147,7 @@ async fn the_loop_runs_at_once_and_stops_on_shutdown() {
     make_near_expiry(&stack, id).await;
     let generation_before = generation(&stack, id).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(proactive_refresh::run(state, Duration::from_secs(3600), async move {
+    let task = tokio::spawn(token_refresh_job::run(state, Duration::from_secs(3600), async move {
         let _ = stopped.await;
     }));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -1,0 +1,92 @@
+//! What the old platforms' existing clients send and read, sent exactly as they send it: the
+//! object catalog at the API root, bulk paths before bulk exists, and CORS for browser clients.
+
+use axum::http::StatusCode;
+use http_api::cors::CorsOrigins;
+use serde_json::Value;
+
+use crate::common::{error_message, Stack, StackOptions};
+
+#[tokio::test]
+async fn the_object_catalog_is_served_at_the_api_root_with_the_element_token() {
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let get = |path: &str| stack.http.get(stack.api(path)).header("authorization", stack.hub_auth(&token)).send();
+    let root: Value = get("/objects").await.unwrap().json().await.unwrap();
+    let hub: Value = get("/hubs/crm/objects").await.unwrap().json().await.unwrap();
+    assert_eq!(root, hub);
+    assert!(root.as_array().unwrap().iter().any(|name| name == "contacts"), "{root}");
+    let metadata = get("/objects/contacts/metadata").await.unwrap();
+    assert_eq!(metadata.status(), StatusCode::OK);
+    assert!(metadata.headers().contains_key("elements-element-instance-id"));
+    let metadata: Value = metadata.json().await.unwrap();
+    assert_eq!(metadata, get("/hubs/crm/objects/contacts/metadata").await.unwrap().json::<Value>().await.unwrap());
+    error_message(get("/objects/widgets/metadata").await.unwrap(), 404).await;
+    // Without the Element token: who is asking decides the element, so it is a 401.
+    let anonymous = stack.http.get(stack.api("/objects")).header("authorization", stack.platform_auth()).send();
+    error_message(anonymous.await.unwrap(), 401).await;
+}
+
+#[tokio::test]
+async fn bulk_paths_say_bulk_is_not_available_yet() {
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let auth = stack.hub_auth(&token);
+    let query = stack
+        .http
+        .post(stack.api("/hubs/crm/bulk/query?q=select%20*%20from%20contacts"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let body = error_message(query, 501).await;
+    assert!(body["message"].as_str().unwrap().contains("Bulk jobs"), "{body}");
+    for path in ["/hubs/crm/bulk", "/hubs/crm/bulk/12/status", "/hubs/erp/bulk/12/contacts"] {
+        let answer = stack.http.get(stack.api(path)).header("authorization", &auth).send().await.unwrap();
+        assert!(answer.headers().contains_key("elements-element-instance-id"), "{path}");
+        error_message(answer, 501).await;
+    }
+    let upload = stack.http.post(stack.api("/hubs/crm/bulk/contacts")).header("authorization", &auth).body("a,b\n");
+    error_message(upload.send().await.unwrap(), 501).await;
+}
+
+#[tokio::test]
+async fn without_configured_origins_the_api_answers_no_cors_headers() {
+    let stack = Stack::start().await;
+    let answer =
+        stack.http.get(stack.api("/elements")).header("origin", "https://app.example.com").send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn browser_clients_of_configured_origins_get_cors_answers() {
+    let origins = CorsOrigins::parse("https://app.example.com").unwrap();
+    let stack = Stack::start_with(StackOptions { cors_origins: origins, ..StackOptions::default() }).await;
+    let answer =
+        stack.http.get(stack.api("/elements")).header("origin", "https://app.example.com").send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "https://app.example.com");
+    let exposed = answer.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    for header in ["elements-next-page-token", "elements-returned-count", "elements-total-count", "elements-request-id"]
+    {
+        assert!(exposed.contains(header), "{header} exposed: {exposed}");
+    }
+    // The preflight a browser sends before a hub call with an Authorization header.
+    let preflight = stack
+        .http
+        .request(reqwest::Method::OPTIONS, stack.api("/hubs/crm/contacts"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://app.example.com");
+    let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    // Another origin is not allowed.
+    let other = stack.http.get(stack.api("/elements")).header("origin", "https://evil.example").send().await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+}
