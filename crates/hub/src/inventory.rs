@@ -47,8 +47,10 @@ fn adjustment(body: &Value) -> Result<Value, HubError> {
 
 fn inventory(product: &Value) -> Value {
     let stock = product.get("inventory").cloned().unwrap_or(Value::Null);
+    let id = product.get("id").and_then(Value::as_str).and_then(|id| id.parse::<u64>().ok());
     json!({
-        "Id": product.get("id").and_then(Value::as_str).and_then(|id| id.parse::<u64>().ok()),
+        "Id": id,
+        "id": id,
         "Quantity": stock.get("inventory_count"),
         "InventoryLimit": stock.get("inventory_limit"),
         "OutOfStockEnabled": stock.get("out_of_stock_enabled"),

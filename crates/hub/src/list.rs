@@ -148,7 +148,9 @@ async fn page(
         (true, Some(total)) => Some(total),
         (true, None) => Some(all_matches(hub, session, source, &query).await?.len()),
     };
-    let records = rows.into_iter().map(|row| shape(row, session.drop_nulls, query.fields.as_deref())).collect();
+    let id_field = &source.definition.id_field;
+    let records =
+        rows.into_iter().map(|row| shape(row, id_field, session.drop_nulls, query.fields.as_deref())).collect();
     Ok(ListPage { records, next_page, total })
 }
 

@@ -8,7 +8,7 @@ use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode}
 use serde_json::{Map, Value};
 
 use crate::objects::{allow, record_id, resolve, resolve_child};
-use crate::shape::shape;
+use crate::shape::{shape, GENERIC_ID};
 use crate::{Hub, HubError, Session};
 
 /// Which object an operation acts on: one of the element's objects, or a child object under a
@@ -118,21 +118,24 @@ fn object_body(body: Value) -> Result<Map<String, Value>, HubError> {
     }
 }
 
-/// Clients often send back the record they read, id included: an id equal to the path's is
-/// accepted and dropped, another id is refused.
+/// Clients often send back the record they read, its id included (as `Id`, as `id`, or both): an
+/// id equal to the path's is accepted and dropped, another id is refused.
 fn drop_matching_id(definition: &ObjectDef, fields: &mut Map<String, Value>, id: u64) -> Result<(), HubError> {
-    let Some(key) = fields.keys().find(|key| key.eq_ignore_ascii_case(&definition.id_field)).cloned() else {
-        return Ok(());
-    };
-    let given = fields.get(&key).cloned().unwrap_or(Value::Null);
-    let same = given.as_u64() == Some(id) || given.as_str().is_some_and(|text| text.trim() == id.to_string());
-    if !same {
-        return Err(HubError::BadRequest(format!("Field {key} does not match the id in the path ({id})")));
+    let keys: Vec<String> = fields
+        .keys()
+        .filter(|key| key.eq_ignore_ascii_case(&definition.id_field) || key.as_str() == GENERIC_ID)
+        .cloned()
+        .collect();
+    for key in keys {
+        let given = fields.remove(&key).unwrap_or(Value::Null);
+        let same = given.as_u64() == Some(id) || given.as_str().is_some_and(|text| text.trim() == id.to_string());
+        if !same {
+            return Err(HubError::BadRequest(format!("Field {key} does not match the id in the path ({id})")));
+        }
     }
-    fields.remove(&key);
     Ok(())
 }
 
 fn record(session: &Session<'_>, definition: &ObjectDef, vendor: &Value) -> Value {
-    shape(to_hub(definition, vendor), session.drop_nulls, None)
+    shape(to_hub(definition, vendor), &definition.id_field, session.drop_nulls, None)
 }

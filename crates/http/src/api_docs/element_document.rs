@@ -235,7 +235,20 @@ fn add_raw(paths: &mut Paths, hub: &str) {
 
 /// An object's record as a schema: every field with its JSON type, read-only unless writable.
 fn object_schema(object: &ObjectDef) -> ObjectBuilder {
-    object.fields.iter().fold(ObjectBuilder::new(), |schema, field| schema.property(&field.name, field_schema(field)))
+    let schema = object
+        .fields
+        .iter()
+        .fold(ObjectBuilder::new(), |schema, field| schema.property(&field.name, field_schema(field)));
+    match object.id().filter(|id| id.name != hub::shape::GENERIC_ID) {
+        // Every record also carries its id as `id`, for the platforms' generic client helpers.
+        Some(id) => schema.property(
+            hub::shape::GENERIC_ID,
+            field_schema(id)
+                .read_only(true)
+                .description(Some(format!("The same value as {}, for generic clients", id.name))),
+        ),
+        None => schema,
+    }
 }
 
 fn field_schema(field: &FieldDef) -> ObjectBuilder {

@@ -90,3 +90,42 @@ async fn browser_clients_of_configured_origins_get_cors_answers() {
     let other = stack.http.get(stack.api("/elements")).header("origin", "https://evil.example").send().await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn records_carry_id_so_generic_helpers_can_address_them_next() {
+    use reqwest::Method;
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    // A generic helper: create, then address the record by `body.id`.
+    let created = stack
+        .hub(
+            Method::POST,
+            &token,
+            "/hubs/crm/accounts",
+            Some(serde_json::json!({"FirstName": "Ada", "LastName": "Generic"})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created: Value = created.json().await.unwrap();
+    assert!(created["id"].is_u64() && created["id"] == created["Id"], "{created}");
+    let id = created["id"].as_u64().unwrap();
+    let read: Value =
+        stack.hub(Method::GET, &token, &format!("/hubs/crm/accounts/{id}"), None).await.json().await.unwrap();
+    assert_eq!((read["id"].as_u64(), read["Id"].as_u64()), (Some(id), Some(id)));
+    // Writes accept the id under either key, or both.
+    let body = serde_json::json!({"id": id, "Id": id, "LastName": "Helper"});
+    let updated = stack.hub(Method::PATCH, &token, &format!("/hubs/crm/accounts/{id}"), Some(body)).await;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!((updated["LastName"].as_str(), updated["id"].as_u64()), (Some("Helper"), Some(id)));
+    let wrong = serde_json::json!({"id": id + 1, "LastName": "X"});
+    error_message(stack.hub(Method::PATCH, &token, &format!("/hubs/crm/accounts/{id}"), Some(wrong)).await, 400).await;
+    // Lists and children too; `fields` still answers only what was named.
+    let list: Value = stack.hub(Method::GET, &token, "/hubs/crm/contacts?pageSize=3", None).await.json().await.unwrap();
+    assert!(list.as_array().unwrap().iter().all(|row| row["id"] == row["Id"] && row["id"].is_u64()), "{list}");
+    let narrow: Value =
+        stack.hub(Method::GET, &token, "/hubs/crm/contacts?pageSize=3&fields=Email", None).await.json().await.unwrap();
+    assert!(narrow.as_array().unwrap().iter().all(|row| row.get("id").is_none()), "{narrow}");
+    let tags: Value = stack.hub(Method::GET, &token, "/hubs/crm/contacts/1/tags", None).await.json().await.unwrap();
+    assert!(tags.as_array().unwrap().iter().all(|row| row.get("id").is_some()), "{tags}");
+}
