@@ -6,7 +6,9 @@
 //! - `externalAuthentication` is `"none"` on reads (the store does not keep the provisioning mode);
 //!   the create response echoes the mode that was asked for;
 //! - `eventsEnabled` mirrors `event.notification.enabled`; caching is not implemented, so
-//!   `cachingEnabled` is `false` and `maxCacheSize`/`cacheTimeToLive` are `0` as in the seed.
+//!   `cachingEnabled` is `false` and `maxCacheSize`/`cacheTimeToLive` are `0` as in the seed;
+//! - change events are not delivered yet: an instance that enables them gets a `warnings` entry
+//!   saying so (absent otherwise), rather than silently never being notified.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +46,15 @@ pub struct InstanceView<'a> {
     pub caching_enabled: bool,
     pub external_authentication: &'a str,
     pub user: UserRef,
+    /// What the instance asks for that this server does not do; absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<&'static str>,
 }
+
+/// The warning of an instance with `event.notification.enabled=true`.
+pub const EVENTS_NOT_ACTIVE: &str = "Change events are not active on this Junction server yet: \
+    event.notification.enabled is stored, but no change is polled or received and nothing is sent to \
+    event.notification.callback.url";
 
 /// The view of `record` (of `element`) for the caller `user_id`.
 pub fn view<'a>(
@@ -59,6 +69,7 @@ pub fn view<'a>(
         all.insert(key.clone(), instance_config::MASK.to_string());
     }
     let configuration = instance_config::mask(element, &Configuration::from_stored(all));
+    let events_enabled = configuration.get("event.notification.enabled") == Some("true");
     InstanceView {
         id: record.id,
         name: &record.name,
@@ -72,11 +83,12 @@ pub fn view<'a>(
         disabled: record.disabled,
         max_cache_size: 0,
         cache_time_to_live: 0,
-        events_enabled: configuration.get("event.notification.enabled") == Some("true"),
+        events_enabled,
         configuration,
         trace_logging_enabled: record.trace_logging,
         caching_enabled: false,
         external_authentication,
         user: UserRef { id: user_id },
+        warnings: if events_enabled { vec![EVENTS_NOT_ACTIVE] } else { Vec::new() },
     }
 }

@@ -251,7 +251,11 @@ pub async fn instance_page_with_status(
         (token_activity(&events))
         section.panel aria-labelledby="events" {
             h2 #events { "Recent events" }
-            p.muted { "Change events are not built in this version of Junction; when they are, the newest appear here." }
+            @if record.configuration.get("event.notification.enabled").is_some_and(|on| on == "true") {
+                p.warning { (crate::instance_view::EVENTS_NOT_ACTIVE) "." }
+            } @else {
+                p.muted { "Change events are not built in this version of Junction; when they are, the newest appear here." }
+            }
         }
     };
     let page = Page { title: &record.name, section: Section::Instances, session: Some(session), notice, body };

@@ -539,3 +539,18 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     assert_eq!(delete.headers()[LOCATION], "/instances?done=deleted");
     assert_eq!(instance_count(&stack).await, 0);
 }
+
+#[tokio::test]
+async fn the_instance_page_says_events_are_not_active_when_the_instance_asks_for_them() {
+    let stack = Stack::start().await;
+    let code = stack.consent(crate::common::CALLBACK).await;
+    let mut body = stack.crm_body(&code);
+    body["configuration"]["event.notification.enabled"] = serde_json::json!("true");
+    body["configuration"]["event.notification.callback.url"] = serde_json::json!("https://app.example.com/events");
+    let created: serde_json::Value = stack.post_instance(&body).await.json().await.unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    assert!(page.contains("Change events are not active on this Junction server yet"), "the warning is shown");
+}
