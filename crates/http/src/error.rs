@@ -88,6 +88,9 @@ impl From<HubError> for ApiError {
             HubError::BadRequest(message) => ApiError::BadRequest(message),
             HubError::NotFound(message) => ApiError::NotFound(message),
             HubError::NotAllowed(message) => ApiError::MethodNotAllowed(message),
+            HubError::Incomplete { message, provider_message } => {
+                ApiError::VendorRejected { message, provider_message }
+            }
             HubError::Vendor(error) => error.into(),
         }
     }

@@ -14,6 +14,10 @@ pub enum HubError {
     /// The object does not support the operation.
     #[error("{0}")]
     NotAllowed(String),
+    /// The vendor refused a create that left out a field it requires: `message` names the field
+    /// and what to send, `provider_message` is the vendor's own text.
+    #[error("{message}")]
+    Incomplete { message: String, provider_message: Option<String> },
     /// The vendor gave no usable answer.
     #[error(transparent)]
     Vendor(#[from] VendorError),

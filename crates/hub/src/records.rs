@@ -3,7 +3,7 @@
 //! names: the vendor has no whole-record replace, and the platforms' PUT behaved the same.
 
 use connector::reqwest::Method;
-use connector::VendorRequest;
+use connector::{VendorError, VendorRequest};
 use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode};
 use serde_json::{Map, Value};
 
@@ -50,11 +50,16 @@ impl Hub {
                 (name, definition, definition.resource.replace("{parentId}", &parent_id.to_string()))
             }
         };
-        let fields = object_body(body)?;
+        let mut fields = object_body(body)?;
+        self.complete_creation(session, name, definition, &mut fields).await?;
         let write = to_vendor(name, definition, &fields, WriteMode::Create, None)
             .map_err(|error| HubError::BadRequest(error.to_string()))?;
         let request = VendorRequest::new(Method::POST, collection).json(&write.body);
-        let vendor = self.vendor.send_json(&session.call, &request).await?;
+        let vendor = self
+            .vendor
+            .send_json(&session.call, &request)
+            .await
+            .map_err(|error| incomplete(name, definition, &fields, error))?;
         Ok(record(session, definition, &vendor))
     }
 
@@ -76,6 +81,67 @@ impl Hub {
             VendorRequest::new(Method::PATCH, path).query("update_mask", write.update_mask.join(",")).json(&write.body);
         let vendor = self.vendor.send_json(&session.call, &request).await?;
         Ok(record(session, definition, &vendor))
+    }
+}
+
+impl Hub {
+    /// Each field a create leaves out that has a vendor default (`createDefaultFrom`) gets it (an
+    /// opportunity's stage: the account's first pipeline stage, as the platforms' XML-RPC back end
+    /// defaulted it).
+    async fn complete_creation(
+        &self,
+        session: &Session<'_>,
+        name: &str,
+        definition: &ObjectDef,
+        fields: &mut Map<String, Value>,
+    ) -> Result<(), HubError> {
+        for field in &definition.fields {
+            let given = fields.iter().any(|(key, value)| key.eq_ignore_ascii_case(&field.name) && !value.is_null());
+            if given {
+                continue;
+            }
+            let Some(lookup) = &field.create_default_from else { continue };
+            let request = VendorRequest::new(Method::GET, lookup.resource.clone());
+            let answer = self.vendor.send_json(&session.call, &request).await?;
+            let first = answer.get(&lookup.list_key).and_then(Value::as_array).and_then(|records| records.first());
+            let value = first.and_then(|record| lookup.path.get(record)).ok_or_else(|| {
+                HubError::BadRequest(format!(
+                    "Field {} is required to create {name}: the vendor account has none to default to",
+                    field.name
+                ))
+            })?;
+            fields.insert(field.name.clone(), as_hub_value(field, value));
+        }
+        Ok(())
+    }
+}
+
+/// The vendor's refusal of a create that left out a field the object requires on create
+/// (`requiredOnCreate`), with what to send; any other error as it is.
+fn incomplete(name: &str, definition: &ObjectDef, fields: &Map<String, Value>, error: VendorError) -> HubError {
+    let VendorError::Status { status: status @ (400 | 422), provider_message } = error else { return error.into() };
+    let missing = definition.fields.iter().find(|field| {
+        field.required_on_create.is_some()
+            && !fields.iter().any(|(key, value)| key.eq_ignore_ascii_case(&field.name) && !value.is_null())
+    });
+    match missing {
+        Some(field) => HubError::Incomplete {
+            message: format!(
+                "Field {} is required to create {name}: {}",
+                field.name,
+                field.required_on_create.as_deref().unwrap_or_default()
+            ),
+            provider_message,
+        },
+        None => VendorError::Status { status, provider_message }.into(),
+    }
+}
+
+/// A vendor value as the hub field's type: the vendor's string ids are numbers to the hub.
+fn as_hub_value(field: &mapping::FieldDef, value: &Value) -> Value {
+    match (field.field_type, value.as_str().and_then(|text| text.parse::<u64>().ok())) {
+        (mapping::FieldType::Number, Some(number)) => Value::from(number),
+        _ => value.clone(),
     }
 }
 

@@ -32,6 +32,18 @@ pub enum VendorType {
     Date,
 }
 
+/// Where a default comes from: the first record of a vendor collection.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VendorLookup {
+    /// The vendor collection (`v2/opportunities/stages`).
+    pub resource: String,
+    /// The key of its records in the vendor's answer (`stages`).
+    pub list_key: String,
+    /// The value's path in the first record (`id`).
+    pub path: VendorPath,
+}
+
 /// One vendor filter a hub field's conditions can be pushed down to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +89,14 @@ pub struct FieldDef {
     /// `{Field}` stands for another hub field of the request (`{FirstName} {LastName}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_default: Option<String>,
+    /// A value read from the vendor on create when the request leaves this field out: the first
+    /// record of a vendor collection (an opportunity's stage: the account's first pipeline stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_default_from: Option<VendorLookup>,
+    /// Set when the vendor refuses a create without this field: what to send, for the 400 that
+    /// names it beside the vendor's own text (which names only its own field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_on_create: Option<String>,
     /// What the field holds, for the metadata endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

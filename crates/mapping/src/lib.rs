@@ -21,7 +21,7 @@ mod schema;
 pub mod write;
 
 pub use catalog::ObjectCatalog;
-pub use definition::{FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorType};
+pub use definition::{FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorLookup, VendorType};
 pub use path::VendorPath;
 pub use read::to_hub;
 pub use write::{needs_current, to_vendor, VendorWrite, WriteError, WriteMode};

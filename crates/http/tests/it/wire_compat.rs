@@ -151,3 +151,35 @@ async fn an_instance_asking_for_events_is_told_they_are_not_active() {
     let read: Value = stack.platform(reqwest::Method::GET, &format!("/instances/{id}")).await.json().await.unwrap();
     assert_eq!(read["warnings"], created["warnings"]);
 }
+
+#[tokio::test]
+async fn opportunities_are_created_as_the_old_clients_create_them() {
+    use reqwest::Method;
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    // The old platform's test body: a title alone. The vendor needs a contact: the 400 says what
+    // to send, beside the vendor's own text.
+    let title_only = serde_json::json!({"OpportunityTitle": "Robot Test"});
+    let refused = stack.hub(Method::POST, &token, "/hubs/crm/opportunities", Some(title_only)).await;
+    let refused = error_message(refused, 400).await;
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("ContactID") && message.contains("GET /hubs/crm/contacts"), "{message}");
+    assert!(refused["providerMessage"].as_str().unwrap().contains("contact_id"), "{refused}");
+
+    // With the contact, the stage defaults to the account's first pipeline stage.
+    let stages = stack.hub(Method::GET, &token, "/hubs/crm/raw/v2/opportunities/stages", None).await;
+    let stages: Value = stages.json().await.unwrap();
+    let first_stage = stages["stages"][0]["id"].as_str().unwrap().parse::<u64>().unwrap();
+    let body = serde_json::json!({"OpportunityTitle": "Robot Test", "ContactID": 1});
+    let created = stack.hub(Method::POST, &token, "/hubs/crm/opportunities", Some(body)).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["StageID"].as_u64(), Some(first_stage), "{created}");
+    assert_eq!(created["OpportunityTitle"], "Robot Test");
+    // A stage the client names is kept.
+    let second_stage = stages["stages"][1]["id"].as_str().unwrap().parse::<u64>().unwrap();
+    let body = serde_json::json!({"OpportunityTitle": "Staged", "ContactID": 1, "StageID": second_stage});
+    let staged: Value =
+        stack.hub(Method::POST, &token, "/hubs/crm/opportunities", Some(body)).await.json().await.unwrap();
+    assert_eq!(staged["StageID"].as_u64(), Some(second_stage));
+}
