@@ -5,8 +5,9 @@
 //! An operation takes a [`Session`] (which instance, which element, the call context that carries
 //! its token source and rate-limit priority) and an object name, resolves the object in the
 //! catalog, maps the request to vendor calls through [`connector::VendorClient`], and maps the
-//! answers back. Objects are borrowed as `&ObjectDef`, so built-in objects and ones loaded at run
-//! time serve alike.
+//! answers back. Names resolve in the built-in catalog ([`objects`]); below that the engine works
+//! on a borrowed `&ObjectDef`, which an `Arc<ObjectDef>` loaded at run time (common resources)
+//! derefs to, so a resolver for those only has to hand its definitions in.
 //!
 //! - [`objects`]: resolving object and child names, which operations they allow, their metadata;
 //! - [`records`]: get, create, update and delete of one record, and of child records;

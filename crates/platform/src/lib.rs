@@ -3,8 +3,8 @@
 //! instance's store-backed tokens and their one refresh path ([`tokens`]), provisioning and
 //! re-authentication with their one code exchange ([`provisioning`]), the context of an
 //! instance's hub calls ([`calls`]), the job runner ([`jobs`]) and its first job, the background
-//! token refresh ([`token_refresh_job`]), the
-//! metrics registry ([`metrics`]) and the cache of authenticated hub callers ([`caller_cache`]).
+//! token refresh ([`token_refresh_job`]), the metrics registry ([`metrics`]) and the cache of
+//! authenticated hub callers ([`caller_cache`]).
 //!
 //! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
 
