@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use domain::token_rules::TransientCause;
-use domain::Secret;
+use domain::{InstanceId, Secret};
 
 /// An access token to call with, and the generation of the pair it belongs to: a source compares
 /// it with its stored generation to tell a token already replaced by another worker from one that
@@ -26,7 +26,7 @@ pub enum TokenError {
     /// The vendor rejected the refresh token (`invalid_grant`): the authorization is gone and must
     /// be given again. `instance_id` names the instance for a store-backed source.
     #[error("the vendor rejected the refresh token (invalid_grant)")]
-    Invalid { instance_id: Option<i64>, provider_message: Option<String> },
+    Invalid { instance_id: Option<InstanceId>, provider_message: Option<String> },
     /// The token endpoint failed in a way that may pass (unreachable, timeout, 5xx, rate limited,
     /// refused client credentials); the authorization stays valid.
     #[error("the vendor's token endpoint failed ({0:?})")]

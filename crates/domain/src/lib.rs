@@ -1,7 +1,8 @@
 //! Junction's domain rules, free of HTTP and SQL.
 //!
 //! Owns what the platform decides, so that it can be unit-tested without a server or a database:
-//! the element catalog ([`elements`]), the `Authorization` header syntax ([`auth_header`]), the
+//! the ids of organizations, users and instances ([`ids`]), the element catalog ([`elements`]), the
+//! `Authorization` header syntax ([`auth_header`]), the
 //! validation of an instance's configuration ([`instance_config`]) and of its name and tags
 //! ([`instance_fields`]), the vendor authorize URL
 //! ([`oauth_url`]), the token lifecycle rules ([`token_rules`]) and the errors they raise
@@ -12,6 +13,7 @@ mod absolute_url;
 pub mod auth_header;
 pub mod elements;
 pub mod error;
+pub mod ids;
 pub mod instance_config;
 pub mod instance_fields;
 pub mod oauth_url;
@@ -20,4 +22,5 @@ pub mod token_rules;
 pub mod vendor_limits;
 
 pub use error::DomainError;
+pub use ids::{InstanceId, OrganizationId, UserId};
 pub use secret::Secret;

@@ -69,7 +69,7 @@ struct Bench {
     sim: keap_sim::RunningSim,
     base: String,
     store: Arc<dyn Store>,
-    organization_id: i64,
+    organization_id: store::OrganizationId,
     user_secret: Secret,
     org_secret: Secret,
     http: reqwest::Client,
@@ -164,7 +164,7 @@ impl Bench {
 
     /// The vendor access token the platform holds for an instance.
     async fn access_token(&self, id: i64) -> String {
-        let record = self.store.get_instance(self.organization_id, id).await.expect("instance");
+        let record = self.store.get_instance(self.organization_id, store::InstanceId::new(id)).await.expect("instance");
         record.secrets.get(ACCESS_TOKEN_KEY).expect("an access token").expose().to_string()
     }
 }

@@ -15,19 +15,19 @@ use std::collections::BTreeMap;
 use domain::elements::{Element, ElementSummary};
 use domain::instance_config::{self, Configuration};
 use serde::Serialize;
-use store::{Id, InstanceRecord};
+use store::{InstanceId, InstanceRecord, UserId};
 
 /// `{"id": ...}` of the instance's user.
 #[derive(Serialize)]
 pub struct UserRef {
-    pub id: Id,
+    pub id: UserId,
 }
 
 /// The instance response body.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceView<'a> {
-    pub id: Id,
+    pub id: InstanceId,
     pub name: &'a str,
     pub created_date: String,
     pub token: &'a str,
@@ -60,7 +60,7 @@ pub const EVENTS_NOT_ACTIVE: &str = "Change events are not active on this Juncti
 pub fn view<'a>(
     record: &'a InstanceRecord,
     element: &'a Element,
-    user_id: Id,
+    user_id: UserId,
     external_authentication: &'a str,
 ) -> InstanceView<'a> {
     let mut all: BTreeMap<String, String> = record.configuration.clone();

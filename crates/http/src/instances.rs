@@ -25,7 +25,7 @@ use domain::DomainError;
 use domain::{instance_config, instance_fields};
 use platform::metrics::Trigger;
 use serde_json::Value;
-use store::{Id, InstancePatch, InstanceQuery, InstanceRecord, Secret};
+use store::{InstanceId, InstancePatch, InstanceQuery, InstanceRecord, Secret};
 
 use crate::auth::{PlatformAuth, TokenInstance};
 use crate::error::ApiError;
@@ -225,7 +225,7 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
     state.platform.store.delete_instance(auth.organization.id, id).await?;
-    tracing::info!(instance_id = id, "instance deleted");
+    tracing::info!(instance_id = id.get(), "instance deleted");
     Ok(Json(serde_json::json!({"id": id})).into_response())
 }
 
@@ -253,7 +253,12 @@ async fn disable_by_token(State(state): State<AppState>, caller: TokenInstance) 
     set_disabled(&state, &caller.auth, caller.instance.id, true).await
 }
 
-async fn set_disabled(state: &AppState, auth: &PlatformAuth, id: Id, disabled: bool) -> Result<Response, ApiError> {
+async fn set_disabled(
+    state: &AppState,
+    auth: &PlatformAuth,
+    id: InstanceId,
+    disabled: bool,
+) -> Result<Response, ApiError> {
     let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
     let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
     respond(state, auth, &record)
@@ -285,10 +290,15 @@ async fn trace_off_by_token(State(state): State<AppState>, caller: TokenInstance
 
 /// Sets `traceLoggingEnabled`; a body (the platforms' optional `config`) is ignored. While it is on,
 /// `hub::vendor` records each vendor call (method, path, status, time) in the instance's trace log.
-async fn set_trace_logging(state: &AppState, auth: &PlatformAuth, id: Id, on: bool) -> Result<Response, ApiError> {
+async fn set_trace_logging(
+    state: &AppState,
+    auth: &PlatformAuth,
+    id: InstanceId,
+    on: bool,
+) -> Result<Response, ApiError> {
     let patch = InstancePatch { trace_logging: Some(on), ..InstancePatch::default() };
     let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
-    tracing::info!(instance_id = record.id, trace_logging = on, "instance trace logging set");
+    tracing::info!(instance_id = record.id.get(), trace_logging = on, "instance trace logging set");
     respond(state, auth, &record)
 }
 
@@ -313,13 +323,13 @@ async fn reissue_token(
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
     state.platform.store.reissue_instance_token(auth.organization.id, id).await?;
-    tracing::info!(instance_id = id, "instance token reissued");
+    tracing::info!(instance_id = id.get(), "instance token reissued");
     let record = state.platform.store.get_instance(auth.organization.id, id).await?;
     respond(&state, &auth, &record)
 }
 
-pub(crate) fn instance_id(text: &str) -> Result<Id, ApiError> {
-    text.parse::<Id>().ok().filter(|id| *id > 0).ok_or_else(|| {
+pub(crate) fn instance_id(text: &str) -> Result<InstanceId, ApiError> {
+    InstanceId::parse(text).ok_or_else(|| {
         ApiError::NotFound(format!("No instance found with id '{}'", text.chars().take(32).collect::<String>()))
     })
 }

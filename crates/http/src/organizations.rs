@@ -80,11 +80,11 @@ async fn create_organization(
             (state.platform.store.create_organization_with_secret(&name, &org_secret).await.map_err(conflict)?, None)
         }
     };
-    tracing::info!(organization_id = organization.id, created_by = auth.user.id, "organization created");
+    tracing::info!(organization_id = organization.id.get(), created_by = auth.user.id.get(), "organization created");
     let mut answer = organization_json(&organization);
     answer["secret"] = json!(org_secret.expose());
     if let Some((user, user_secret)) = first_user {
-        tracing::info!(user_id = user.id, organization_id = organization.id, "first admin user created");
+        tracing::info!(user_id = user.id.get(), organization_id = organization.id.get(), "first admin user created");
         answer["user"] = json!({"id": user.id, "email": user.email, "admin": true, "secret": user_secret.expose()});
     }
     Ok(Json(answer).into_response())
@@ -113,10 +113,10 @@ async fn create_user(
             other => other.into(),
         })?;
     tracing::info!(
-        user_id = user.id,
-        organization_id = user.organization_id,
+        user_id = user.id.get(),
+        organization_id = user.organization_id.get(),
         admin,
-        created_by = auth.user.id,
+        created_by = auth.user.id.get(),
         "user created"
     );
     let mut answer = user_json(&user);

@@ -32,6 +32,7 @@ pub mod shape;
 use std::sync::Arc;
 
 use connector::{CallContext, VendorClient};
+use domain::InstanceId;
 
 pub use cursor::{CursorSigner, Position};
 pub use error::HubError;
@@ -42,8 +43,9 @@ pub use scan::ScanPage;
 /// One caller's view of the vendor: an instance (or a connection string's authorization).
 #[derive(Debug, Clone, Copy)]
 pub struct Session<'a> {
-    /// Binds cursors to the instance that asked for them (0 when there is no instance).
-    pub instance_id: i64,
+    /// Binds cursors to the instance that asked for them; `None` for a caller with no instance (a
+    /// connection string's authorization), whose cursors are bound to instance number 0.
+    pub instance_id: Option<InstanceId>,
     /// The element whose catalog names the objects (`infusionsoftcrm`, `infusionsofterp`).
     pub element_key: &'a str,
     /// `filter.response.nulls`: drop null fields from records.

@@ -20,6 +20,7 @@ use std::cmp::Ordering;
 use ceql::{Expr, OrderTerm, Plan, VendorQuery};
 use connector::reqwest::Method;
 use connector::VendorRequest;
+use domain::InstanceId;
 use mapping::{to_hub, ObjectDef, Operation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -192,7 +193,9 @@ fn list_query(
         Some("true") => true,
         Some(_) => return Err(HubError::BadRequest("Invalid parameter 'returnCount': expected true or false".into())),
     };
-    let fingerprint = format!("{}\n{name}\n{}\n{:?}", session.instance_id, where_text.unwrap_or(""), order);
+    // No instance binds as 0, which no instance has (ids start at 1).
+    let instance = session.instance_id.map_or(0, InstanceId::get);
+    let fingerprint = format!("{instance}\n{name}\n{}\n{:?}", where_text.unwrap_or(""), order);
     Ok(ListQuery { where_, plan, order, fields, page_size, offset, return_count, fingerprint })
 }
 

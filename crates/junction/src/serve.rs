@@ -187,7 +187,7 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
     };
     let user_secret = user_shown.then_some(user_secret);
     let org_secret = org_shown.then_some(org_secret);
-    tracing::info!(organization_id = organization.id, "bootstrapped organization `default` with user `admin`");
+    tracing::info!(organization_id = organization.id.get(), "bootstrapped organization `default` with user `admin`");
     print_bootstrap_secrets(user_secret.as_ref(), org_secret.as_ref());
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use store::{Id, InstanceRecord};
+use store::{InstanceId, InstanceRecord};
 
 /// How long an authenticated caller is trusted without asking the store again.
 pub const TTL: Duration = Duration::from_secs(2);
@@ -79,7 +79,7 @@ impl CallerCache {
     }
 
     /// Forgets instance `id` (its tokens changed).
-    pub fn forget_instance(&self, id: Id) {
+    pub fn forget_instance(&self, id: InstanceId) {
         let mut entries = self.entries();
         entries.epoch += 1;
         entries.map.retain(|_, (_, instance)| instance.id != id);

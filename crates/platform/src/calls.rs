@@ -9,7 +9,7 @@ use chrono::Utc;
 use connector::rate_limit::Priority;
 use connector::{CallContext, CallObserver, VendorRequest};
 use hub::Session;
-use store::{Id, InstanceRecord};
+use store::{InstanceId, InstanceRecord};
 
 use crate::tokens::InstanceTokens;
 use crate::Platform;
@@ -54,7 +54,7 @@ impl<'a> InstanceCall<'a> {
     /// limiter (`None`: the limiter's default, for a user waiting on the answer).
     pub fn session(&self, priority: Priority, max_wait: Option<Duration>) -> Session<'_> {
         Session {
-            instance_id: self.instance.id,
+            instance_id: Some(self.instance.id),
             element_key: &self.instance.element_key,
             drop_nulls: drops_nulls(self.instance),
             call: CallContext {
@@ -63,7 +63,7 @@ impl<'a> InstanceCall<'a> {
                 priority,
                 max_wait,
                 observer: Some(&self.recorder),
-                log_id: self.instance.id,
+                log_id: self.instance.id.get(),
             },
         }
     }
@@ -79,7 +79,7 @@ pub fn drops_nulls(instance: &InstanceRecord) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct CallRecorder<'a> {
     platform: &'a Platform,
-    instance_id: Id,
+    instance_id: InstanceId,
     trace: bool,
 }
 
@@ -94,7 +94,7 @@ impl CallObserver for CallRecorder<'_> {
 
 /// Records one vendor call in the instance's trace log without making the caller wait for the
 /// write; a failed or skipped write is logged and the call goes on.
-fn trace(platform: &Platform, instance_id: Id, request: &VendorRequest, status: u16, took: Duration) {
+fn trace(platform: &Platform, instance_id: InstanceId, request: &VendorRequest, status: u16, took: Duration) {
     let call = store::VendorCall {
         at: Utc::now(),
         method: request.method.to_string(),
@@ -104,13 +104,13 @@ fn trace(platform: &Platform, instance_id: Id, request: &VendorRequest, status: 
     };
     // Bounded: trace writes must never take the connections the calls themselves need.
     let Ok(permit) = TRACE_WRITES.try_acquire() else {
-        tracing::warn!(instance_id, "trace log busy; a vendor call was not recorded");
+        tracing::warn!(instance_id = instance_id.get(), "trace log busy; a vendor call was not recorded");
         return;
     };
     let store = Arc::clone(&platform.store);
     tokio::spawn(async move {
         if let Err(error) = store.record_vendor_call(instance_id, &call).await {
-            tracing::warn!(instance_id, %error, "recording a traced vendor call failed");
+            tracing::warn!(instance_id = instance_id.get(), %error, "recording a traced vendor call failed");
         }
         drop(permit);
     });

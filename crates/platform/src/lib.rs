@@ -92,7 +92,7 @@ pub enum PlatformError {
     /// The authorization code was exchanged before: answered without asking the vendor, which
     /// could revoke the tokens the first exchange issued. `instance_id`: the instance it created.
     #[error("the authorization code was already exchanged")]
-    CodeReplayed { same_organization: bool, instance_id: Option<store::Id> },
+    CodeReplayed { same_organization: bool, instance_id: Option<store::InstanceId> },
     /// The vendor's HTTP clients could not be built (the TLS backend failed to start).
     #[error("the vendor's HTTP client could not be built: {0}")]
     Client(String),

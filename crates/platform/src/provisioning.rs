@@ -24,7 +24,7 @@ use domain::instance_config::Configuration;
 use domain::token_rules::{RefreshOutcome, TokenGrant};
 use domain::Secret;
 use store::{
-    ClaimedCode, CodeClaim, Id, InstancePatch, InstanceRecord, NewInstance, SecretMap, ACCESS_TOKEN_KEY,
+    ClaimedCode, CodeClaim, InstancePatch, InstanceRecord, NewInstance, OrganizationId, SecretMap, ACCESS_TOKEN_KEY,
     AUTHORIZATION_CODE_TTL, REFRESH_TOKEN_KEY,
 };
 
@@ -67,7 +67,7 @@ pub struct CreateRequest<'a> {
 /// Asks the vendor for the first token pair and stores the instance. Nothing is kept on failure.
 pub async fn provision(
     platform: &Platform,
-    organization_id: Id,
+    organization_id: OrganizationId,
     request: CreateRequest<'_>,
 ) -> Result<InstanceRecord, PlatformError> {
     if request.mode == ExternalAuthentication::Initial {
@@ -87,7 +87,7 @@ pub async fn provision(
     new.access_expires_at = exchanged.grant.expires_at(Utc::now());
     // The instance and its code's binding commit together: a replay names it from then on.
     let record = platform.store.insert_instance_with_code(new, &exchanged.claim).await?;
-    tracing::info!(instance_id = record.id, element = %record.element_key, mode = request.mode.as_str(), "instance created");
+    tracing::info!(instance_id = record.id.get(), element = %record.element_key, mode = request.mode.as_str(), "instance created");
     Ok(record)
 }
 
@@ -105,7 +105,7 @@ pub struct Exchanged {
 /// `without_refresh_token` completes "the instance …" when the grant has no refresh token.
 pub async fn exchange_code(
     platform: &Platform,
-    organization_id: Id,
+    organization_id: OrganizationId,
     client: &ClientCredentials,
     code: &Secret,
     redirect_uri: &str,
@@ -143,7 +143,7 @@ pub async fn exchange_code(
 /// instance again.
 async fn provision_from_refresh_token(
     platform: &Platform,
-    organization_id: Id,
+    organization_id: OrganizationId,
     request: CreateRequest<'_>,
 ) -> Result<InstanceRecord, PlatformError> {
     let mut new = new_instance(organization_id, &request);
@@ -151,7 +151,7 @@ async fn provision_from_refresh_token(
     let record = platform.store.insert_instance(new).await?;
     match tokens::refresh(platform, record.id, record.refresh_generation, Trigger::manual).await {
         Ok(_) => {
-            tracing::info!(instance_id = record.id, element = %record.element_key, mode = "initial", "instance created");
+            tracing::info!(instance_id = record.id.get(), element = %record.element_key, mode = "initial", "instance created");
             Ok(platform.store.get_instance(organization_id, record.id).await?)
         }
         Err(error) => {
@@ -193,15 +193,15 @@ pub async fn reauthenticate(
     // The code stays claimed whether or not this binding is written: a replay is refused either
     // way, and only names the instance when it is.
     if let Err(error) = platform.store.bind_authorization_code(&exchanged.claim, id).await {
-        tracing::warn!(instance_id = id, %error, "the exchanged code was not bound to its instance");
+        tracing::warn!(instance_id = id.get(), %error, "the exchanged code was not bound to its instance");
     }
     // The new pair is stored; a failed audit write is logged rather than failing the call.
     if let Err(error) =
         platform.store.record_token_event(id, "reauthenticate", "ok", "authorization code exchanged").await
     {
-        tracing::warn!(instance_id = id, error = %error, "token event not recorded");
+        tracing::warn!(instance_id = id.get(), error = %error, "token event not recorded");
     }
-    tracing::info!(instance_id = id, "instance re-authenticated");
+    tracing::info!(instance_id = id.get(), "instance re-authenticated");
     Ok(record)
 }
 
@@ -220,7 +220,7 @@ fn effective(current: &InstanceRecord, patch: &InstancePatch, key: &str) -> Opti
 
 /// The instance to store for `request`, without tokens: secret keys sealed, the others plain, the
 /// platform-kept keys left out.
-fn new_instance(organization_id: Id, request: &CreateRequest<'_>) -> NewInstance {
+fn new_instance(organization_id: OrganizationId, request: &CreateRequest<'_>) -> NewInstance {
     let mut configuration = BTreeMap::new();
     let mut secrets = SecretMap::default();
     for (key, value) in request.configuration.iter().filter(|(key, _)| !PLATFORM_KEPT.contains(key)) {

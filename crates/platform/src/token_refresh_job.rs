@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector::TokenError;
 use domain::token_rules;
-use store::{CurrentTokens, Id, RefreshDecision};
+use store::{CurrentTokens, InstanceId, RefreshDecision};
 
 use crate::jobs::{self, PeriodicJob};
 use crate::metrics::Trigger;
@@ -67,7 +67,7 @@ pub async fn refresh_due_instances(platform: &Platform, now: DateTime<Utc>) -> s
             Ok(_) => summary.refreshed += 1,
             Err(PlatformError::Token(TokenError::Invalid { .. })) => summary.invalid += 1,
             Err(error) => {
-                tracing::warn!(instance_id = id, %error, "background refresh failed; the instance stays valid");
+                tracing::warn!(instance_id = id.get(), %error, "background refresh failed; the instance stays valid");
                 summary.transient += 1;
             }
         }
@@ -102,7 +102,7 @@ pub async fn run(platform: Platform, period: Duration, shutdown: impl Future<Out
 }
 
 /// The stored pair, read inside the refresh critical section without changing it.
-async fn peek(platform: &Platform, id: Id) -> store::Result<CurrentTokens> {
+async fn peek(platform: &Platform, id: InstanceId) -> store::Result<CurrentTokens> {
     let result = platform
         .store
         .refresh_tokens(id, Box::new(|_current: CurrentTokens| Box::pin(async { RefreshDecision::Unchanged })))

@@ -18,7 +18,7 @@ use connector::oauth::ClientCredentials;
 use connector::{AccessToken, TokenError, TokenSource};
 use domain::token_rules::{self, AfterLock, RefreshOutcome as Vendor, TokenTimes, TransientCause};
 use store::{
-    CurrentTokens, Id, InstanceRecord, RefreshDecision, RefreshFn, RefreshOutcome, TokenPair, ACCESS_TOKEN_KEY,
+    CurrentTokens, InstanceId, InstanceRecord, RefreshDecision, RefreshFn, RefreshOutcome, TokenPair, ACCESS_TOKEN_KEY,
     REFRESH_TOKEN_KEY,
 };
 
@@ -40,7 +40,7 @@ enum Failure {
 /// Counted in `junction_token_refreshes_total` under `trigger`.
 pub async fn refresh(
     platform: &Platform,
-    instance_id: Id,
+    instance_id: InstanceId,
     seen_generation: i64,
     trigger: Trigger,
 ) -> Result<AccessToken, PlatformError> {
@@ -58,7 +58,7 @@ pub async fn refresh(
     platform.callers.forget_instance(instance_id);
     let result = result?;
     let failure = failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-    tracing::info!(instance_id, outcome = ?result.outcome, ?trigger, "token refresh");
+    tracing::info!(instance_id = instance_id.get(), outcome = ?result.outcome, ?trigger, "token refresh");
     let token = match (result.outcome, failure) {
         (RefreshOutcome::Refreshed | RefreshOutcome::Unchanged, _) => usable(&result.current),
         (RefreshOutcome::Invalid, failure) => Err(invalid(instance_id, failure)),
@@ -125,7 +125,7 @@ fn usable(current: &CurrentTokens) -> Result<AccessToken, TokenError> {
     Ok(AccessToken { secret, generation: current.refresh_generation })
 }
 
-fn invalid(instance_id: Id, failure: Option<Failure>) -> TokenError {
+fn invalid(instance_id: InstanceId, failure: Option<Failure>) -> TokenError {
     let provider_message = match failure {
         Some(Failure::InvalidGrant(description)) => description,
         _ => None,
@@ -172,7 +172,7 @@ impl TokenSource for InstanceTokens<'_> {
         };
         match stored {
             Some(token) if passing(&error) && still_valid(instance) => {
-                tracing::warn!(instance_id = instance.id, "early token refresh failed; using the stored token");
+                tracing::warn!(instance_id = instance.id.get(), "early token refresh failed; using the stored token");
                 Ok(token)
             }
             _ => Err(error),

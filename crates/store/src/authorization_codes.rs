@@ -27,7 +27,7 @@
 
 use std::time::Duration;
 
-use crate::records::Id;
+use crate::records::{InstanceId, OrganizationId};
 use crate::shared_sql::Dialect;
 
 /// How long a claim is kept when the caller has no reason to choose otherwise: a day, far longer than
@@ -45,11 +45,11 @@ pub enum CodeClaim {
     /// the vendor.
     Replayed {
         /// The organization whose claim holds the code.
-        organization_id: Id,
+        organization_id: OrganizationId,
         /// The instance that code created; `None` while its exchange is in flight, or when the
         /// claimant gave up without releasing it (e.g. its process died mid-exchange). The instance
         /// may since have been deleted.
-        instance_id: Option<Id>,
+        instance_id: Option<InstanceId>,
     },
 }
 
@@ -61,12 +61,12 @@ pub enum CodeClaim {
 pub struct ClaimedCode {
     pub(crate) lookup: String,
     pub(crate) ticket: String,
-    pub(crate) organization_id: Id,
+    pub(crate) organization_id: OrganizationId,
 }
 
 impl ClaimedCode {
     /// The organization that holds this claim.
-    pub fn organization_id(&self) -> Id {
+    pub fn organization_id(&self) -> OrganizationId {
         self.organization_id
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedMutexGuard;
 
-use crate::records::Id;
+use crate::records::InstanceId;
 
 /// A map from instance id to its lock. Entries are removed when the last holder or waiter is done
 /// (or, after a cancelled wait, by the next `lock`), so the map stays as small as the number of
@@ -17,19 +17,19 @@ use crate::records::Id;
 #[derive(Debug, Default)]
 pub struct InstanceLocks {
     /// A `std` mutex: it guards only the map and is never held across an `.await`.
-    locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<InstanceId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Holds an instance's lock; dropping it releases the lock and prunes the map entry.
 pub struct InstanceGuard<'a> {
     owner: &'a InstanceLocks,
-    id: Id,
+    id: InstanceId,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl InstanceLocks {
     /// Waits for and takes the lock of instance `id`.
-    pub async fn lock(&self, id: Id) -> InstanceGuard<'_> {
+    pub async fn lock(&self, id: InstanceId) -> InstanceGuard<'_> {
         let mutex = {
             let mut map = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // A waiter cancelled while the last holder left can leave an entry only the map
@@ -63,14 +63,14 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_waiter_leaves_no_entry_behind() {
         let locks = InstanceLocks::default();
-        let held = locks.lock(1).await;
-        let mut waiting = Box::pin(locks.lock(1));
+        let held = locks.lock(InstanceId::new(1)).await;
+        let mut waiting = Box::pin(locks.lock(InstanceId::new(1)));
         assert!(futures_poll_once(waiting.as_mut()).await.is_none(), "the second caller waits");
         drop(held); // released while the waiter still holds the entry's Arc
         drop(waiting); // then the waiter is cancelled
-        let _other = locks.lock(2).await;
+        let _other = locks.lock(InstanceId::new(2)).await;
         let map = locks.locks.lock().unwrap();
-        assert_eq!(map.keys().copied().collect::<Vec<_>>(), [2], "instance 1's entry was pruned");
+        assert_eq!(map.keys().map(|id| id.get()).collect::<Vec<_>>(), [2], "instance 1's entry was pruned");
     }
 
     /// Polls a future once.

@@ -63,7 +63,7 @@ pub async fn connect(url: &str, keyring: Keyring) -> Result<Arc<dyn Store>> {
 /// still runs to its commit instead of being cancelled with the only copy of the new pair.
 pub async fn refresh_tokens_detached(
     store: Arc<dyn Store>,
-    instance_id: Id,
+    instance_id: InstanceId,
     refresh: RefreshFn,
 ) -> Result<RefreshResult> {
     let section = tokio::spawn(async move { store.refresh_tokens(instance_id, refresh).await });

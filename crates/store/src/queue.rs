@@ -28,7 +28,6 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::records::Id;
 use crate::repository::{Result, StoreError};
 use crate::shared_sql::Dialect;
 
@@ -102,7 +101,8 @@ impl fmt::Display for JobState {
 /// A stored job, as a claim or the dead-letter list returns it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
-    pub id: Id,
+    /// The job's row id (job ids stay plain integers: only the queue's callers pass them around).
+    pub id: i64,
     pub queue: String,
     pub payload: serde_json::Value,
     pub state: JobState,
@@ -122,7 +122,7 @@ pub struct Job {
 
 /// A `jobs` row as stored: state and payload still text, counters still database integers.
 pub(crate) struct RawJob {
-    pub id: Id,
+    pub id: i64,
     pub queue: String,
     pub payload: String,
     pub state: String,

@@ -9,9 +9,10 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-/// Organization ids, user ids and instance ids are database-assigned integers, as on the wire
-/// (`"id": 12345` in the seeds), never reused after a delete.
-pub type Id = i64;
+/// The ids of organizations, users and instances: the domain's newtypes (database-assigned, never
+/// reused). The store binds their number and wraps what it reads. Row ids nobody outside passes
+/// around (token events, jobs) stay plain `i64`.
+pub use domain::{InstanceId, OrganizationId, UserId};
 
 /// Configuration key under which an instance's OAuth access token is kept (among its sealed secrets).
 pub const ACCESS_TOKEN_KEY: &str = "oauth.user.token";
@@ -69,7 +70,7 @@ impl<K: Into<String>, V: Into<Secret>> FromIterator<(K, V)> for SecretMap {
 /// A tenant. Its secret is stored only as a salted hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Organization {
-    pub id: Id,
+    pub id: OrganizationId,
     /// Unique across the store (so two nodes bootstrapping `default` at once cannot both succeed).
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -78,8 +79,8 @@ pub struct Organization {
 /// A user of one organization. Its secret is stored only as a salted hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: UserId,
+    pub organization_id: OrganizationId,
     /// Unique within the organization.
     pub email: String,
     pub is_admin: bool,
@@ -90,7 +91,7 @@ pub struct User {
 /// everything secret goes in `secrets` (the domain decides which keys are which).
 #[derive(Clone, Debug)]
 pub struct NewInstance {
-    pub organization_id: Id,
+    pub organization_id: OrganizationId,
     pub element_key: String,
     pub name: String,
     pub tags: Vec<String>,
@@ -102,8 +103,8 @@ pub struct NewInstance {
 /// A stored instance, secrets opened.
 #[derive(Clone, Debug)]
 pub struct InstanceRecord {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: InstanceId,
+    pub organization_id: OrganizationId,
     pub element_key: String,
     pub name: String,
     pub tags: Vec<String>,
@@ -170,8 +171,9 @@ pub struct Page<T> {
 /// secret: callers pass the vendor's error code or message, never a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenEvent {
-    pub id: Id,
-    pub instance_id: Id,
+    /// The event's row id: increasing, so newer events have larger ids.
+    pub id: i64,
+    pub instance_id: InstanceId,
     pub at: DateTime<Utc>,
     /// What happened, e.g. `refresh`, `reauthenticate`, `token-reissued`.
     pub kind: String,
@@ -191,7 +193,7 @@ pub struct TokenPair {
 /// What the refresh critical section sees: the state re-read after the lock was taken.
 #[derive(Clone, Debug)]
 pub struct CurrentTokens {
-    pub instance_id: Id,
+    pub instance_id: InstanceId,
     /// `None` when the instance holds no token pair (nothing to refresh from).
     pub pair: Option<TokenPair>,
     pub refresh_generation: i64,
@@ -235,8 +237,8 @@ pub enum RefreshOutcome {
 /// the redirect to the vendor until the vendor redirects back to `/oauth/callback`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingAuthorization {
-    pub organization_id: Id,
-    pub user_id: Id,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
     /// The form as JSON. It holds the OAuth client secret and the Encrypted Key, so it is sealed at
     /// rest, bound to its row.
     pub request: Secret,

@@ -14,8 +14,9 @@ use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::crypto::{CryptoError, Keyring};
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
-    CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
-    PendingAuthorization, PendingTake, RefreshDecision, RefreshResult, Secret, TokenEvent, User, VendorCall,
+    CurrentTokens, InstanceId, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, OrganizationId,
+    Page, PendingAuthorization, PendingTake, RefreshDecision, RefreshResult, Secret, TokenEvent, User, UserId,
+    VendorCall,
 };
 
 /// Errors of the store. No message ever contains a secret: sqlx errors carry no bound values, and
@@ -89,12 +90,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(Organization, User)>;
 
     /// Creates a user in `organization_id` with a generated secret, returned once.
-    async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)>;
+    async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool)
+        -> Result<(User, Secret)>;
 
     /// Like [`Store::create_user`] with a caller-chosen secret (bootstrap from the environment).
     async fn create_user_with_secret(
         &self,
-        organization_id: Id,
+        organization_id: OrganizationId,
         email: &str,
         is_admin: bool,
         secret: &Secret,
@@ -120,28 +122,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn insert_instance_with_code(&self, new: NewInstance, claim: &ClaimedCode) -> Result<InstanceRecord>;
 
     /// The instance `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
-    async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord>;
+    async fn get_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<InstanceRecord>;
 
     /// The instance whose token this is (any organization), or `None` (unknown, deleted or reissued).
     async fn find_instance_by_token(&self, token: &Secret) -> Result<Option<InstanceRecord>>;
 
     /// A page of the organization's instances in id order.
-    async fn list_instances(&self, organization_id: Id, query: &InstanceQuery) -> Result<Page<InstanceRecord>>;
+    async fn list_instances(
+        &self,
+        organization_id: OrganizationId,
+        query: &InstanceQuery,
+    ) -> Result<Page<InstanceRecord>>;
 
     /// Applies `patch` under the row lock and returns the updated record.
-    async fn update_instance(&self, organization_id: Id, id: Id, patch: InstancePatch) -> Result<InstanceRecord>;
+    async fn update_instance(
+        &self,
+        organization_id: OrganizationId,
+        id: InstanceId,
+        patch: InstancePatch,
+    ) -> Result<InstanceRecord>;
 
     /// Deletes the instance; its token stops working at once. Token events are kept as audit.
-    async fn delete_instance(&self, organization_id: Id, id: Id) -> Result<()>;
+    async fn delete_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<()>;
 
     /// Issues a new instance token; the old one stops working at once.
-    async fn reissue_instance_token(&self, organization_id: Id, id: Id) -> Result<Secret>;
+    async fn reissue_instance_token(&self, organization_id: OrganizationId, id: InstanceId) -> Result<Secret>;
 
     /// Appends an audit entry. `detail` must not contain a secret.
-    async fn record_token_event(&self, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()>;
+    async fn record_token_event(&self, instance_id: InstanceId, kind: &str, outcome: &str, detail: &str) -> Result<()>;
 
     /// The newest `limit` token events of an instance, newest first.
-    async fn list_token_events(&self, instance_id: Id, limit: u32) -> Result<Vec<TokenEvent>>;
+    async fn list_token_events(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<TokenEvent>>;
 
     /// Ids of valid, enabled instances whose access token expires before `expires_before`, or that
     /// were last refreshed (or created) before `refreshed_before`; soonest expiry first. An instance
@@ -154,7 +165,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         refreshed_before: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Id>>;
+    ) -> Result<Vec<InstanceId>>;
 
     /// The refresh critical section of one instance.
     ///
@@ -164,7 +175,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// answered, so a slow token endpoint stalls no other writer): a new pair is committed before this returns, so the store
     /// never holds only a refresh token the vendor has retired. Records a token event for every
     /// decision except `Unchanged`.
-    async fn refresh_tokens(&self, instance_id: Id, refresh: RefreshFn) -> Result<RefreshResult>;
+    async fn refresh_tokens(&self, instance_id: InstanceId, refresh: RefreshFn) -> Result<RefreshResult>;
 
     /// Re-seals every sealed value under `keyring`'s current key, in batches, while serving: rows not
     /// yet re-sealed stay readable through `keyring`'s older keys, which must include the key in use.
@@ -174,14 +185,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Appends a vendor call to the instance's trace log, keeping only its newest
     /// [`crate::VENDOR_CALLS_KEPT`] entries.
-    async fn record_vendor_call(&self, instance_id: Id, call: &VendorCall) -> Result<()>;
+    async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()>;
 
     /// The newest `limit` traced vendor calls of an instance, newest first.
-    async fn list_vendor_calls(&self, instance_id: Id, limit: u32) -> Result<Vec<VendorCall>>;
+    async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>>;
 
     /// Starts a web console session for `user_id` that ends at `expires_at`, and returns its id (the
     /// cookie value: 256 random bits), stored only as a keyed hash. Expired sessions are pruned here.
-    async fn create_console_session(&self, user_id: Id, expires_at: DateTime<Utc>) -> Result<Secret>;
+    async fn create_console_session(&self, user_id: UserId, expires_at: DateTime<Utc>) -> Result<Secret>;
 
     /// The user and organization of a console session that is still live at `now`, or `None`
     /// (unknown, signed out, expired, or its user deleted).
@@ -218,13 +229,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// must outlast the exchange and should outlast the code ([`crate::AUTHORIZATION_CODE_TTL`]); it
     /// is judged by the database's clock. Expired claims are pruned here. An organization that does
     /// not exist is [`StoreError::NotFound`].
-    async fn claim_authorization_code(&self, code: &Secret, organization_id: Id, ttl: Duration) -> Result<CodeClaim>;
+    async fn claim_authorization_code(
+        &self,
+        code: &Secret,
+        organization_id: OrganizationId,
+        ttl: Duration,
+    ) -> Result<CodeClaim>;
 
     /// Binds `claim` to the existing instance `instance_id` (a re-authentication of it); true when
     /// bound, false (nothing changes) when `claim` no longer holds the code, is bound already, or the
     /// instance is not one of the claim's organization. New instances use
     /// [`Store::insert_instance_with_code`] instead, which binds atomically.
-    async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: Id) -> Result<bool>;
+    async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool>;
 
     /// Gives up `claim` after a failed exchange, so the code can be claimed again. Does nothing when
     /// the claim is bound (a code that created an instance stays recorded) or no longer holds the
@@ -260,7 +276,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores `job` as ready (claimable from its `run_at`, or at once) and returns its id. To enqueue
     /// atomically with another write, use the store type's `enqueue_in` inside that write's
     /// transaction instead.
-    async fn enqueue(&self, job: &NewJob) -> Result<Id>;
+    async fn enqueue(&self, job: &NewJob) -> Result<i64>;
 
     /// Leases up to `limit` due jobs of `queue` to `owner` for `lease_ttl` and returns them, oldest
     /// `run_at` first. Due: ready and past its `run_at`, or running under an expired lease (the
@@ -272,10 +288,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Extends `owner`'s claim on job `job_id` to `lease_ttl` from now (a long job's heartbeat); false
     /// when `owner` no longer holds it (re-claimed by another owner, or no longer running).
-    async fn extend_job_lease(&self, job_id: Id, owner: &str, lease_ttl: Duration) -> Result<bool>;
+    async fn extend_job_lease(&self, job_id: i64, owner: &str, lease_ttl: Duration) -> Result<bool>;
 
     /// Marks job `job_id` done; true if `owner` held its claim, false (and nothing changes) otherwise.
-    async fn complete_job(&self, job_id: Id, owner: &str) -> Result<bool>;
+    async fn complete_job(&self, job_id: i64, owner: &str) -> Result<bool>;
 
     /// Records a failure of job `job_id` by its claim holder `owner`: one more attempt and
     /// `error` kept as its last error. With `retry_at` and attempts left, the job is ready again from
@@ -283,7 +299,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// the new state, or `None` (and nothing changes) when `owner` does not hold the claim.
     async fn fail_job(
         &self,
-        job_id: Id,
+        job_id: i64,
         owner: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,

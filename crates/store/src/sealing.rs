@@ -11,7 +11,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::{Keyring, LookupKey, Sealed};
-use crate::records::{Id, InstanceRecord, Secret, SecretMap};
+use crate::records::{InstanceId, InstanceRecord, OrganizationId, Secret, SecretMap, UserId};
 use crate::repository::{Result, StoreError};
 
 /// Lookup-hash purposes: a secret of one kind never matches a lookup of another.
@@ -54,25 +54,29 @@ impl std::fmt::Debug for KeyState {
 }
 
 /// Associated data binding an instance's sealed secrets to its row.
-fn secrets_aad(id: Id) -> String {
+fn secrets_aad(id: InstanceId) -> String {
     format!("instance:{id}:secrets")
 }
 
 /// Associated data binding an instance's sealed token to its row.
-fn token_aad(id: Id) -> String {
+fn token_aad(id: InstanceId) -> String {
     format!("instance:{id}:token")
 }
 
 /// Associated data binding a pending authorization's sealed request to its row: its state, and the
 /// organization and user it will act for (a request moved to another row or tenant fails to open).
-pub(crate) fn pending_authorization_aad(state_lookup: &str, organization_id: Id, user_id: Id) -> String {
+pub(crate) fn pending_authorization_aad(
+    state_lookup: &str,
+    organization_id: OrganizationId,
+    user_id: UserId,
+) -> String {
     format!("pending_authorization:{state_lookup}:{organization_id}:{user_id}")
 }
 
 /// An instance row as stored: sealed columns still sealed, JSON columns still text.
 pub(crate) struct RawInstance {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: InstanceId,
+    pub organization_id: OrganizationId,
     pub element_key: String,
     pub name: String,
     pub tags: String,
@@ -105,7 +109,7 @@ pub(crate) struct SealedInstance {
 
 impl Keys {
     /// Seals an instance's secrets and token under the current key.
-    pub fn seal_instance(&self, id: Id, secrets: &SecretMap, token: &Secret) -> SealedInstance {
+    pub fn seal_instance(&self, id: InstanceId, secrets: &SecretMap, token: &Secret) -> SealedInstance {
         let sealed_secrets = self.ring.seal(secrets.to_json().as_bytes(), &secrets_aad(id));
         let sealed_token = self.ring.seal(token.expose().as_bytes(), &token_aad(id));
         SealedInstance {

@@ -10,7 +10,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::records::Id;
+use crate::records::InstanceId;
 use crate::repository::{Result, StoreError};
 
 /// The few SQL fragments that differ between SQLite and PostgreSQL.
@@ -71,12 +71,13 @@ pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 pub(crate) const ROTATION_BATCH: i64 = 100;
 
 /// Encodes a paging cursor: the last id returned, base64url (opaque, but not secret).
-pub(crate) fn encode_cursor(last_id: Id) -> String {
+pub(crate) fn encode_cursor(last_id: InstanceId) -> String {
     URL_SAFE_NO_PAD.encode(format!("after:{last_id}"))
 }
 
-/// Decodes a cursor made by [`encode_cursor`]; `None` means the first page.
-pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Id> {
+/// Decodes a cursor made by [`encode_cursor`] into the id to list after, as bound in SQL; `None`
+/// means the first page (after 0, below every id).
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<i64> {
     let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok(0) };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
     let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
@@ -127,9 +128,9 @@ macro_rules! implement_store {
         use crate::authorization_codes::{self, ClaimedCode, CodeClaim};
         use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
         use crate::records::{
-            CurrentTokens, Id, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, Page,
-            PendingAuthorization, PendingTake, RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent,
-            TokenPair, User, VendorCall, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+            CurrentTokens, InstanceId, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization,
+            OrganizationId, Page, PendingAuthorization, PendingTake, RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent,
+            TokenPair, User, UserId, VendorCall, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
         };
         use crate::repository::{RefreshFn, Result, Store, StoreError};
         use crate::sealing::{
@@ -149,9 +150,9 @@ macro_rules! implement_store {
 
         /// A user and their organization from a `users u JOIN organizations o` row.
         fn user_and_organization(row: &<Db as sqlx::Database>::Row) -> Result<(User, Organization)> {
-            let organization_id: Id = row.try_get("organization_id")?;
+            let organization_id = OrganizationId::new(row.try_get("organization_id")?);
             let user = User {
-                id: row.try_get("id")?,
+                id: UserId::new(row.try_get("id")?),
                 organization_id,
                 email: row.try_get("email")?,
                 is_admin: row.try_get("is_admin")?,
@@ -167,8 +168,8 @@ macro_rules! implement_store {
 
         fn raw_instance(row: &<Db as sqlx::Database>::Row) -> Result<RawInstance> {
             Ok(RawInstance {
-                id: row.try_get("id")?,
-                organization_id: row.try_get("organization_id")?,
+                id: InstanceId::new(row.try_get("id")?),
+                organization_id: OrganizationId::new(row.try_get("organization_id")?),
                 element_key: row.try_get("element_key")?,
                 name: row.try_get("name")?,
                 tags: row.try_get("tags")?,
@@ -211,7 +212,7 @@ macro_rules! implement_store {
             ///
             /// On SQLite, begin `tx` with the write lock (`BEGIN IMMEDIATE`, as the store's own
             /// writes do) when it reads before it writes.
-            pub async fn enqueue_in(&self, tx: &mut sqlx::Transaction<'_, Db>, job: &NewJob) -> Result<Id> {
+            pub async fn enqueue_in(&self, tx: &mut sqlx::Transaction<'_, Db>, job: &NewJob) -> Result<i64> {
                 Ok(sqlx::query_scalar(&queue::enqueue_sql(self.dialect))
                     .bind(&job.queue)
                     .bind(job.payload.to_string())
@@ -263,15 +264,15 @@ macro_rules! implement_store {
 
             /// Reads and locks one instance row inside `tx`; `organization_id` of `None` skips the tenant check
             /// (internal callers that hold only an instance id).
-            async fn lock_instance(&self, tx: &mut Tx, organization_id: Option<Id>, id: Id) -> Result<InstanceRecord> {
+            async fn lock_instance(&self, tx: &mut Tx, organization_id: Option<OrganizationId>, id: InstanceId) -> Result<InstanceRecord> {
                 let sql = format!(
                     "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1 AND ($2 OR organization_id = $3){}",
                     self.dialect.for_update
                 );
                 let row = sqlx::query(&sql)
-                    .bind(id)
+                    .bind(id.get())
                     .bind(organization_id.is_none())
-                    .bind(organization_id.unwrap_or(0))
+                    .bind(organization_id.map_or(0, OrganizationId::get))
                     .fetch_optional(&mut **tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -281,7 +282,7 @@ macro_rules! implement_store {
             /// Takes instance `id`'s refresh lease (SQLite) for `owner`, waiting while another
             /// process holds it. A lease outlives everything a refresh can wait for (pool, token
             /// endpoint, busy database), so one left by a crashed process expires on its own.
-            async fn take_refresh_lease(&self, id: Id, owner: &str) -> Result<()> {
+            async fn take_refresh_lease(&self, id: InstanceId, owner: &str) -> Result<()> {
                 loop {
                     let until = now() + chrono::TimeDelta::seconds(REFRESH_LEASE_SECS);
                     let mut tx = self.begin_write().await?;
@@ -291,7 +292,7 @@ macro_rules! implement_store {
                     )
                     .bind(micros(until))
                     .bind(owner)
-                    .bind(id)
+                    .bind(id.get())
                     .bind(micros(now()))
                     .execute(&mut *tx)
                     .await?
@@ -306,24 +307,24 @@ macro_rules! implement_store {
             }
 
             /// Releases `owner`'s lease on instance `id` (a lease taken over after expiry is left alone).
-            async fn release_refresh_lease(&self, id: Id, owner: &str) {
+            async fn release_refresh_lease(&self, id: InstanceId, owner: &str) {
                 let released = sqlx::query(
                     "UPDATE instances SET refresh_lease_until = NULL, refresh_lease_owner = NULL \
                      WHERE id = $1 AND refresh_lease_owner = $2",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(owner)
                 .execute(&self.pool)
                 .await;
                 if let Err(error) = released {
-                    tracing::warn!(instance_id = id, %error, "refresh lease not released; it expires on its own");
+                    tracing::warn!(instance_id = id.get(), %error, "refresh lease not released; it expires on its own");
                 }
             }
 
             /// The refresh of instance `id` once its lease is held: the vendor is asked with no
             /// transaction open, then the outcome is stored in one. The vendor has already rotated
             /// the pair by then, so storing it is retried on database errors before giving up.
-            async fn refresh_under_lease(&self, id: Id, refresh: RefreshFn) -> Result<RefreshResult> {
+            async fn refresh_under_lease(&self, id: InstanceId, refresh: RefreshFn) -> Result<RefreshResult> {
                 let seen = self.read_instance(id).await?;
                 let before = current_tokens(&seen);
                 let decision = refresh(before.clone()).await;
@@ -336,12 +337,12 @@ macro_rules! implement_store {
                     match self.store_refresh(id, &before, decision.clone()).await {
                         Err(StoreError::Database(error)) if attempt < STORE_REFRESH_RETRIES => {
                             attempt += 1;
-                            tracing::warn!(instance_id = id, attempt, %error, "storing a refresh failed; retrying");
+                            tracing::warn!(instance_id = id.get(), attempt, %error, "storing a refresh failed; retrying");
                             tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
                         }
                         Err(error) => {
                             if matches!(decision, RefreshDecision::Refreshed(_)) {
-                                tracing::error!(instance_id = id, %error, "a refreshed token pair could not be stored");
+                                tracing::error!(instance_id = id.get(), %error, "a refreshed token pair could not be stored");
                             }
                             return Err(error);
                         }
@@ -353,11 +354,11 @@ macro_rules! implement_store {
             /// Stores `decision` unless the row changed while the vendor was asked: a
             /// re-authentication (or anything else that moved the pair or its validity) wins, and
             /// the decision, made on the older pair, is dropped.
-            async fn store_refresh(&self, id: Id, before: &CurrentTokens, decision: RefreshDecision) -> Result<RefreshResult> {
+            async fn store_refresh(&self, id: InstanceId, before: &CurrentTokens, decision: RefreshDecision) -> Result<RefreshResult> {
                 let mut tx = self.begin_write().await?;
                 let record = self.lock_instance(&mut tx, None, id).await?;
                 if record.refresh_generation != before.refresh_generation || record.valid != before.valid {
-                    tracing::warn!(instance_id = id, "the token pair changed during a refresh; keeping the stored one");
+                    tracing::warn!(instance_id = id.get(), "the token pair changed during a refresh; keeping the stored one");
                     tx.rollback().await?;
                     return Ok(RefreshResult { outcome: RefreshOutcome::Unchanged, current: current_tokens(&record) });
                 }
@@ -365,9 +366,9 @@ macro_rules! implement_store {
             }
 
             /// Reads one instance without locking it (the refresh path on SQLite).
-            async fn read_instance(&self, id: Id) -> Result<InstanceRecord> {
+            async fn read_instance(&self, id: InstanceId) -> Result<InstanceRecord> {
                 let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1");
-                let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+                let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
                 self.keys.get().open_instance(raw_instance(&row)?)
             }
 
@@ -409,7 +410,7 @@ macro_rules! implement_store {
                     record.updated_at = now();
                     self.write_instance(&mut tx, &record).await?;
                     sqlx::query("UPDATE instances SET refresh_failures = 0, refresh_retry_at = NULL WHERE id = $1")
-                        .bind(instance_id)
+                        .bind(instance_id.get())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -420,9 +421,9 @@ macro_rules! implement_store {
 
             /// Counts a transient refresh failure and sets when the background refresher may try
             /// again (`domain::token_rules::backoff_delay`: 2 s doubling, capped at 5 min).
-            async fn back_off_refresh(tx: &mut Tx, instance_id: Id) -> Result<()> {
+            async fn back_off_refresh(tx: &mut Tx, instance_id: InstanceId) -> Result<()> {
                 let failures: i32 = sqlx::query_scalar("SELECT refresh_failures FROM instances WHERE id = $1")
-                    .bind(instance_id)
+                    .bind(instance_id.get())
                     .fetch_one(&mut **tx)
                     .await?;
                 let failures = failures.saturating_add(1);
@@ -431,7 +432,7 @@ macro_rules! implement_store {
                 sqlx::query("UPDATE instances SET refresh_failures = $1, refresh_retry_at = $2 WHERE id = $3")
                     .bind(failures)
                     .bind(micros(retry_at))
-                    .bind(instance_id)
+                    .bind(instance_id.get())
                     .execute(&mut **tx)
                     .await?;
                 Ok(())
@@ -447,7 +448,7 @@ macro_rules! implement_store {
                      updated_at = $12, access_expires_at = $13, refreshed_at = $14, refresh_generation = $15 \
                      WHERE id = $1",
                 )
-                .bind(record.id)
+                .bind(record.id.get())
                 .bind(&record.name)
                 .bind(tags_json(&record.tags))
                 .bind(config_json(&record.configuration))
@@ -468,11 +469,11 @@ macro_rules! implement_store {
             }
 
             /// Appends a token event inside `tx`, so it commits (or not) with the change it describes.
-            async fn insert_event(tx: &mut Tx, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()> {
+            async fn insert_event(tx: &mut Tx, instance_id: InstanceId, kind: &str, outcome: &str, detail: &str) -> Result<()> {
                 const INSERT: &str =
                     "INSERT INTO token_events (instance_id, at, kind, outcome, detail) VALUES ($1, $2, $3, $4, $5)";
                 sqlx::query(INSERT)
-                    .bind(instance_id)
+                    .bind(instance_id.get())
                     .bind(now())
                     .bind(kind)
                     .bind(outcome)
@@ -489,14 +490,14 @@ macro_rules! implement_store {
                 let created_at = now();
                 // The sealed columns are bound to the row id, which the database assigns: insert with
                 // empty sealed columns, then seal and fill them in the same transaction.
-                let id: Id = sqlx::query_scalar(
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO instances (organization_id, element_key, name, tags, configuration, secrets, \
                      token_lookup, token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, \
                      access_expires_at, \
                      refreshed_at, refresh_generation) \
                      VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0) RETURNING id",
                 )
-                .bind(new.organization_id)
+                .bind(new.organization_id.get())
                 .bind(&new.element_key)
                 .bind(&new.name)
                 .bind(tags_json(&new.tags))
@@ -510,9 +511,10 @@ macro_rules! implement_store {
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(on_insert("instance token"))?;
+                let id = InstanceId::new(id);
                 let sealed = keys.seal_instance(id, &new.secrets, &token);
                 sqlx::query("UPDATE instances SET secrets = $2, token_sealed = $3, key_version = $4 WHERE id = $1")
-                    .bind(id)
+                    .bind(id.get())
                     .bind(sealed.secrets)
                     .bind(sealed.token)
                     .bind(sealed.key_version)
@@ -542,7 +544,7 @@ macro_rules! implement_store {
                 let (salt, hash) = crypto::hash_secret(secret.expose());
                 let lookup = self.keys.get().lookup(ORGANIZATION_PURPOSE, secret);
                 let created_at = now();
-                let id: Id = sqlx::query_scalar(
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO organizations (name, secret_salt, secret_hash, secret_lookup, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
@@ -554,13 +556,13 @@ macro_rules! implement_store {
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(on_unique("organization"))?;
-                Ok(Organization { id, name: name.to_owned(), created_at })
+                Ok(Organization { id: OrganizationId::new(id), name: name.to_owned(), created_at })
             }
 
             async fn insert_user(
                 &self,
                 tx: &mut Tx,
-                organization_id: Id,
+                organization_id: OrganizationId,
                 email: &str,
                 is_admin: bool,
                 secret: &Secret,
@@ -568,12 +570,12 @@ macro_rules! implement_store {
                 let (salt, hash) = crypto::hash_secret(secret.expose());
                 let lookup = self.keys.get().lookup(USER_PURPOSE, secret);
                 let created_at = now();
-                let id: Id = sqlx::query_scalar(
+                let id: i64 = sqlx::query_scalar(
                     "INSERT INTO users (organization_id, email, is_admin, secret_salt, secret_hash, secret_lookup, \
                      created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 )
-                .bind(organization_id)
+                .bind(organization_id.get())
                 .bind(email)
                 .bind(is_admin)
                 .bind(salt)
@@ -583,7 +585,7 @@ macro_rules! implement_store {
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(on_insert("user"))?;
-                Ok(User { id, organization_id, email: email.to_owned(), is_admin, created_at })
+                Ok(User { id: UserId::new(id), organization_id, email: email.to_owned(), is_admin, created_at })
             }
         }
 
@@ -620,14 +622,14 @@ macro_rules! implement_store {
                 Ok((organization, user))
             }
 
-            async fn create_user(&self, organization_id: Id, email: &str, is_admin: bool) -> Result<(User, Secret)> {
+            async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool) -> Result<(User, Secret)> {
                 let secret = Secret::new(crypto::generate_secret());
                 Ok((self.create_user_with_secret(organization_id, email, is_admin, &secret).await?, secret))
             }
 
             async fn create_user_with_secret(
                 &self,
-                organization_id: Id,
+                organization_id: OrganizationId,
                 email: &str,
                 is_admin: bool,
                 secret: &Secret,
@@ -698,10 +700,10 @@ macro_rules! implement_store {
                 let mut tx = self.begin_write().await?;
                 let record = self.insert_instance_in(&mut tx, new).await?;
                 let bound = sqlx::query(authorization_codes::BIND_NEW_INSTANCE)
-                    .bind(record.id)
+                    .bind(record.id.get())
                     .bind(&claim.lookup)
                     .bind(&claim.ticket)
-                    .bind(organization_id)
+                    .bind(organization_id.get())
                     .execute(&mut *tx)
                     .await?;
                 if bound.rows_affected() != 1 {
@@ -712,11 +714,11 @@ macro_rules! implement_store {
                 Ok(record)
             }
 
-            async fn get_instance(&self, organization_id: Id, id: Id) -> Result<InstanceRecord> {
+            async fn get_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<InstanceRecord> {
                 let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE organization_id = $1 AND id = $2");
                 let row = sqlx::query(&sql)
-                    .bind(organization_id)
-                    .bind(id)
+                    .bind(organization_id.get())
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -735,7 +737,7 @@ macro_rules! implement_store {
                 Ok(secrets_equal(&record.token, token).then_some(record))
             }
 
-            async fn list_instances(&self, organization_id: Id, query: &InstanceQuery) -> Result<Page<InstanceRecord>> {
+            async fn list_instances(&self, organization_id: OrganizationId, query: &InstanceQuery) -> Result<Page<InstanceRecord>> {
                 let after = decode_cursor(query.next_page.as_deref())?;
                 let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
                 let sql = format!(
@@ -747,7 +749,7 @@ macro_rules! implement_store {
                 );
                 // One row more than asked tells whether another page exists.
                 let rows = sqlx::query(&sql)
-                    .bind(organization_id)
+                    .bind(organization_id.get())
                     .bind(after)
                     .bind(tags_json(&query.tags_all_of))
                     .bind(like_pattern(query.search_text.as_deref()))
@@ -767,8 +769,8 @@ macro_rules! implement_store {
 
             async fn update_instance(
                 &self,
-                organization_id: Id,
-                id: Id,
+                organization_id: OrganizationId,
+                id: InstanceId,
                 patch: InstancePatch,
             ) -> Result<InstanceRecord> {
                 let mut tx = self.begin_write().await?;
@@ -811,10 +813,10 @@ macro_rules! implement_store {
                 Ok(record)
             }
 
-            async fn delete_instance(&self, organization_id: Id, id: Id) -> Result<()> {
+            async fn delete_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<()> {
                 let done = sqlx::query("DELETE FROM instances WHERE organization_id = $1 AND id = $2")
-                    .bind(organization_id)
-                    .bind(id)
+                    .bind(organization_id.get())
+                    .bind(id.get())
                     .execute(&self.pool)
                     .await?;
                 if done.rows_affected() == 0 {
@@ -823,7 +825,7 @@ macro_rules! implement_store {
                 Ok(())
             }
 
-            async fn reissue_instance_token(&self, organization_id: Id, id: Id) -> Result<Secret> {
+            async fn reissue_instance_token(&self, organization_id: OrganizationId, id: InstanceId) -> Result<Secret> {
                 let mut tx = self.begin_write().await?;
                 let mut record = self.lock_instance(&mut tx, Some(organization_id), id).await?;
                 record.token = Secret::new(crypto::generate_secret());
@@ -834,19 +836,19 @@ macro_rules! implement_store {
                 Ok(record.token)
             }
 
-            async fn record_token_event(&self, instance_id: Id, kind: &str, outcome: &str, detail: &str) -> Result<()> {
+            async fn record_token_event(&self, instance_id: InstanceId, kind: &str, outcome: &str, detail: &str) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 Self::insert_event(&mut tx, instance_id, kind, outcome, detail).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn list_token_events(&self, instance_id: Id, limit: u32) -> Result<Vec<TokenEvent>> {
+            async fn list_token_events(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<TokenEvent>> {
                 let rows = sqlx::query(
                     "SELECT id, instance_id, at, kind, outcome, detail FROM token_events WHERE instance_id = $1 \
                      ORDER BY id DESC LIMIT $2",
                 )
-                .bind(instance_id)
+                .bind(instance_id.get())
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
@@ -854,7 +856,7 @@ macro_rules! implement_store {
                     .map(|row| {
                         Ok(TokenEvent {
                             id: row.try_get("id")?,
-                            instance_id: row.try_get("instance_id")?,
+                            instance_id: InstanceId::new(row.try_get("instance_id")?),
                             at: row.try_get("at")?,
                             kind: row.try_get("kind")?,
                             outcome: row.try_get("outcome")?,
@@ -870,8 +872,8 @@ macro_rules! implement_store {
                 refreshed_before: DateTime<Utc>,
                 now: DateTime<Utc>,
                 limit: u32,
-            ) -> Result<Vec<Id>> {
-                Ok(sqlx::query_scalar(
+            ) -> Result<Vec<InstanceId>> {
+                let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT id FROM instances WHERE valid = $1 AND disabled = $2 \
                      AND ((access_expires_at IS NOT NULL AND access_expires_at < $3) \
                           OR COALESCE(refreshed_at, created_at) < $4) \
@@ -885,10 +887,11 @@ macro_rules! implement_store {
                 .bind(micros(now))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                Ok(ids.into_iter().map(InstanceId::new).collect())
             }
 
-            async fn refresh_tokens(&self, instance_id: Id, refresh: RefreshFn) -> Result<RefreshResult> {
+            async fn refresh_tokens(&self, instance_id: InstanceId, refresh: RefreshFn) -> Result<RefreshResult> {
                 // In-process queue first (see `instance_locks`), then the database lock that also
                 // excludes other processes and nodes.
                 let _queued = self.locks.lock(instance_id).await;
@@ -948,13 +951,13 @@ macro_rules! implement_store {
                 Ok(resealed)
             }
 
-            async fn record_vendor_call(&self, instance_id: Id, call: &VendorCall) -> Result<()> {
+            async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO vendor_calls (instance_id, at, method, path, status, duration_ms) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(instance_id)
+                .bind(instance_id.get())
                 .bind(micros(call.at))
                 .bind(&call.method)
                 .bind(&call.path)
@@ -969,7 +972,7 @@ macro_rules! implement_store {
                     "DELETE FROM vendor_calls WHERE instance_id = $1 AND id <= \
                      (SELECT id FROM vendor_calls WHERE instance_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
                 )
-                .bind(instance_id)
+                .bind(instance_id.get())
                 .bind(i64::from(VENDOR_CALLS_KEPT))
                 .execute(&mut *tx)
                 .await?;
@@ -977,12 +980,12 @@ macro_rules! implement_store {
                 Ok(())
             }
 
-            async fn list_vendor_calls(&self, instance_id: Id, limit: u32) -> Result<Vec<VendorCall>> {
+            async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>> {
                 let rows = sqlx::query(
                     "SELECT at, method, path, status, duration_ms FROM vendor_calls WHERE instance_id = $1 \
                      ORDER BY id DESC LIMIT $2",
                 )
-                .bind(instance_id)
+                .bind(instance_id.get())
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
@@ -1002,7 +1005,7 @@ macro_rules! implement_store {
                     .collect()
             }
 
-            async fn create_console_session(&self, user_id: Id, expires_at: DateTime<Utc>) -> Result<Secret> {
+            async fn create_console_session(&self, user_id: UserId, expires_at: DateTime<Utc>) -> Result<Secret> {
                 let session = Secret::new(crypto::generate_secret());
                 let created_at = now();
                 let mut tx = self.begin_write().await?;
@@ -1015,7 +1018,7 @@ macro_rules! implement_store {
                      VALUES ($1, $2, $3, $4)",
                 )
                 .bind(self.keys.get().lookup(CONSOLE_SESSION_PURPOSE, &session))
-                .bind(user_id)
+                .bind(user_id.get())
                 .bind(created_at)
                 .bind(micros(expires_at))
                 .execute(&mut *tx)
@@ -1074,8 +1077,8 @@ macro_rules! implement_store {
                 )
                 .bind(&state_lookup)
                 .bind(keys.lookup(CONSOLE_SESSION_PURPOSE, session))
-                .bind(pending.organization_id)
-                .bind(pending.user_id)
+                .bind(pending.organization_id.get())
+                .bind(pending.user_id.get())
                 .bind(sealed.encode_payload())
                 .bind(sealed.key_version)
                 .bind(created_at)
@@ -1116,8 +1119,8 @@ macro_rules! implement_store {
                 if expires_at <= micros(now) {
                     return Ok(PendingTake::Expired);
                 }
-                let organization_id: Id = row.try_get("organization_id")?;
-                let user_id: Id = row.try_get("user_id")?;
+                let organization_id = OrganizationId::new(row.try_get("organization_id")?);
+                let user_id = UserId::new(row.try_get("user_id")?);
                 let payload: String = row.try_get("request_sealed")?;
                 // The row's own key version: it may predate a rotation (see `rotate_master_key`).
                 let sealed = Sealed::decode_payload(row.try_get("key_version")?, &payload)?;
@@ -1138,7 +1141,7 @@ macro_rules! implement_store {
             async fn claim_authorization_code(
                 &self,
                 code: &Secret,
-                organization_id: Id,
+                organization_id: OrganizationId,
                 ttl: std::time::Duration,
             ) -> Result<CodeClaim> {
                 sqlx::query(&authorization_codes::prune_sql(self.dialect)).execute(&self.pool).await?;
@@ -1146,23 +1149,24 @@ macro_rules! implement_store {
                 let ticket = crypto::generate_secret();
                 let row = sqlx::query(&authorization_codes::claim_sql(self.dialect))
                     .bind(&lookup)
-                    .bind(organization_id)
+                    .bind(organization_id.get())
                     .bind(&ticket)
                     .bind(millis(ttl))
                     .fetch_one(&self.pool)
                     .await
                     .map_err(on_insert("authorization code"))?;
-                let holder: Id = row.try_get("organization_id")?;
+                let holder = OrganizationId::new(row.try_get("organization_id")?);
                 let held_under: String = row.try_get("claim_ticket")?;
                 if held_under == ticket {
                     return Ok(CodeClaim::Claimed(ClaimedCode { lookup, ticket, organization_id }));
                 }
-                Ok(CodeClaim::Replayed { organization_id: holder, instance_id: row.try_get("instance_id")? })
+                let instance_id: Option<i64> = row.try_get("instance_id")?;
+                Ok(CodeClaim::Replayed { organization_id: holder, instance_id: instance_id.map(InstanceId::new) })
             }
 
-            async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: Id) -> Result<bool> {
+            async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool> {
                 let bound = sqlx::query(authorization_codes::BIND_EXISTING_INSTANCE)
-                    .bind(instance_id)
+                    .bind(instance_id.get())
                     .bind(&claim.lookup)
                     .bind(&claim.ticket)
                     .execute(&self.pool)
@@ -1220,7 +1224,7 @@ macro_rules! implement_store {
                 Ok(())
             }
 
-            async fn enqueue(&self, job: &NewJob) -> Result<Id> {
+            async fn enqueue(&self, job: &NewJob) -> Result<i64> {
                 let mut tx = self.begin_write().await?;
                 let id = self.enqueue_in(&mut tx, job).await?;
                 tx.commit().await?;
@@ -1248,7 +1252,7 @@ macro_rules! implement_store {
                 Ok(jobs)
             }
 
-            async fn extend_job_lease(&self, job_id: Id, owner: &str, lease_ttl: std::time::Duration) -> Result<bool> {
+            async fn extend_job_lease(&self, job_id: i64, owner: &str, lease_ttl: std::time::Duration) -> Result<bool> {
                 let extended = sqlx::query(&queue::extend_sql(self.dialect))
                     .bind(job_id)
                     .bind(owner)
@@ -1258,7 +1262,7 @@ macro_rules! implement_store {
                 Ok(extended.rows_affected() == 1)
             }
 
-            async fn complete_job(&self, job_id: Id, owner: &str) -> Result<bool> {
+            async fn complete_job(&self, job_id: i64, owner: &str) -> Result<bool> {
                 let completed = sqlx::query(&queue::complete_sql(self.dialect))
                     .bind(job_id)
                     .bind(owner)
@@ -1269,7 +1273,7 @@ macro_rules! implement_store {
 
             async fn fail_job(
                 &self,
-                job_id: Id,
+                job_id: i64,
                 owner: &str,
                 error: &str,
                 retry_at: Option<DateTime<Utc>>,

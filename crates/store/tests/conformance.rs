@@ -13,10 +13,10 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::{Backend, TestDb};
 use serde_json::json;
 use store::{
-    ClaimedCode, CodeClaim, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance, NewJob,
-    PendingAuthorization, PendingTake, PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap,
-    SqliteStore, Store, StoreError, TokenPair, VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL,
-    DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    ClaimedCode, CodeClaim, InstanceId, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance,
+    NewJob, OrganizationId, PendingAuthorization, PendingTake, PostgresStore, RefreshDecision, RefreshFn,
+    RefreshOutcome, Secret, SecretMap, SqliteStore, Store, StoreError, TokenPair, UserId, VendorCall, ACCESS_TOKEN_KEY,
+    AUTHORIZATION_CODE_TTL, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -113,7 +113,7 @@ fn secrets(pairs: &[(&str, &str)]) -> SecretMap {
     pairs.iter().map(|(k, v)| (*k, *v)).collect()
 }
 
-fn new_instance(organization_id: i64, name: &str, tags: &[&str]) -> NewInstance {
+fn new_instance(organization_id: OrganizationId, name: &str, tags: &[&str]) -> NewInstance {
     NewInstance {
         organization_id,
         element_key: "infusionsoftcrm".into(),
@@ -130,7 +130,7 @@ fn new_instance(organization_id: i64, name: &str, tags: &[&str]) -> NewInstance 
 }
 
 /// A store with one organization and its id.
-async fn store_with_org(db: &TestDb) -> (Arc<dyn Store>, i64) {
+async fn store_with_org(db: &TestDb) -> (Arc<dyn Store>, OrganizationId) {
     let store = db.connect(keyring()).await;
     let (org, _) = store.create_organization("acme").await.unwrap();
     (store, org.id)
@@ -178,7 +178,10 @@ async fn authenticate_needs_the_right_user_and_organization_secrets(db: Arc<Test
     store.create_user_with_secret(org_c.id, "root@c.example", true, &chosen_user).await.unwrap();
     assert!(store.authenticate(&chosen_user, &chosen_org).await.unwrap().is_some());
     assert!(matches!(store.create_user(org_c.id, "root@c.example", false).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(store.create_user(9999, "x@y.example", false).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.create_user(OrganizationId::new(9999), "x@y.example", false).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn an_organization_cannot_see_or_touch_another_organizations_instance(db: Arc<TestDb>) {
@@ -437,7 +440,7 @@ async fn key_rotation_keeps_everything_readable(db: Arc<TestDb>) {
 /// `tasks` refreshers, spread over `stores`, all starting from the same stored pair; each refreshes
 /// only if the pair it sees under the lock is still the one it started with (as the token lifecycle
 /// does). Returns how many times the mock vendor was called.
-async fn refresh_storm(stores: Vec<Arc<dyn Store>>, org: i64, instance: i64, tasks: usize) -> usize {
+async fn refresh_storm(stores: Vec<Arc<dyn Store>>, org: OrganizationId, instance: InstanceId, tasks: usize) -> usize {
     let vendor_calls = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
     let mut handles = Vec::new();
@@ -542,7 +545,7 @@ async fn refresh_outcomes_are_stored_and_audited(db: Arc<TestDb>) {
     store.record_token_event(instance.id, "refresh", "scheduled", "proactive").await.unwrap();
     assert_eq!(store.list_token_events(instance.id, 1).await.unwrap()[0].detail, "proactive");
     assert!(matches!(
-        store.refresh_tokens(987_654, decide(RefreshDecision::Unchanged)).await,
+        store.refresh_tokens(InstanceId::new(987_654), decide(RefreshDecision::Unchanged)).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -732,14 +735,14 @@ fn fresh_secret() -> Secret {
 }
 
 /// A store with an organization and one of its users: (store, organization id, user id).
-async fn store_with_user(db: &TestDb) -> (Arc<dyn Store>, i64, i64) {
+async fn store_with_user(db: &TestDb) -> (Arc<dyn Store>, OrganizationId, UserId) {
     let (store, org) = store_with_org(db).await;
     let (user, _) = store.create_user(org, "console@acme.example", true).await.unwrap();
     (store, org, user.id)
 }
 
 /// The Authenticate form as the console would keep it, holding a client secret.
-fn pending(organization_id: i64, user_id: i64, expires_at: DateTime<Utc>) -> PendingAuthorization {
+fn pending(organization_id: OrganizationId, user_id: UserId, expires_at: DateTime<Utc>) -> PendingAuthorization {
     PendingAuthorization {
         organization_id,
         user_id,
@@ -780,7 +783,7 @@ async fn a_console_session_finds_its_user_until_it_expires_or_signs_out(db: Arc<
 async fn a_console_session_needs_an_existing_user(db: Arc<TestDb>) {
     let (store, _, user) = store_with_user(&db).await;
     let ends = now_micros() + TimeDelta::hours(1);
-    let err = store.create_console_session(user + 1000, ends).await.unwrap_err();
+    let err = store.create_console_session(UserId::new(user.get() + 1000), ends).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(count(&db, "console_sessions").await, 0);
     // Deleting the user ends their sessions (the foreign key cascades).
@@ -1474,7 +1477,7 @@ fn claimed(claim: CodeClaim) -> ClaimedCode {
     }
 }
 
-fn replayed(organization_id: i64, instance_id: Option<i64>) -> CodeClaim {
+fn replayed(organization_id: OrganizationId, instance_id: Option<InstanceId>) -> CodeClaim {
     CodeClaim::Replayed { organization_id, instance_id }
 }
 
@@ -1505,7 +1508,7 @@ async fn an_authorization_code_is_claimed_once_and_replays_name_its_holder(db: A
 
     // Other codes are other claims; an unknown organization claims nothing.
     claimed(store.claim_authorization_code(&fresh_secret(), other.id, HELD).await.unwrap());
-    let err = store.claim_authorization_code(&fresh_secret(), 9999, HELD).await.unwrap_err();
+    let err = store.claim_authorization_code(&fresh_secret(), OrganizationId::new(9999), HELD).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
 
@@ -1604,7 +1607,10 @@ async fn a_claimed_authorization_code_binds_to_an_existing_instance_of_its_organ
     // A re-authentication of `own` exchanges this code.
     let claim = claimed(store.claim_authorization_code(&code, org, HELD).await.unwrap());
     assert!(!store.bind_authorization_code(&claim, foreign.id).await.unwrap(), "another organization's instance");
-    assert!(!store.bind_authorization_code(&claim, foreign.id + 100).await.unwrap(), "no such instance");
+    assert!(
+        !store.bind_authorization_code(&claim, InstanceId::new(foreign.id.get() + 100)).await.unwrap(),
+        "no such instance"
+    );
     assert!(store.bind_authorization_code(&claim, own.id).await.unwrap());
     assert!(!store.bind_authorization_code(&claim, own.id).await.unwrap(), "bound once");
     assert_eq!(store.claim_authorization_code(&code, other.id, HELD).await.unwrap(), replayed(org, Some(own.id)));

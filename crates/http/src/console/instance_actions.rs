@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use platform::metrics::Trigger;
 use serde_json::{Map, Value};
-use store::{InstancePatch, InstanceRecord};
+use store::{InstanceId, InstancePatch, InstanceRecord};
 
 use super::form::FormFields;
 use super::hub_call;
@@ -106,7 +106,7 @@ async fn perform(
             let disabled = matches!(action, Action::Disable);
             let patch = InstancePatch { disabled: Some(disabled), ..InstancePatch::default() };
             state.platform.store.update_instance(org, id, patch).await?;
-            tracing::info!(instance_id = id, disabled, "instance enabled/disabled through the console");
+            tracing::info!(instance_id = id.get(), disabled, "instance enabled/disabled through the console");
             done(if disabled { "disabled" } else { "enabled" })
         }
         Action::TraceOn | Action::TraceOff => {
@@ -127,7 +127,7 @@ async fn perform(
                     .await;
             }
             state.platform.store.reissue_instance_token(org, id).await?;
-            tracing::info!(instance_id = id, "instance token reissued through the console");
+            tracing::info!(instance_id = id.get(), "instance token reissued through the console");
             let record = state.platform.store.get_instance(org, id).await?;
             let notice = Notice::Success("New instance token issued; the old one no longer works.".into());
             instance_page(state, session, record, Some(notice), true).await
@@ -135,7 +135,7 @@ async fn perform(
         Action::Settings => save_settings(state, session, record, form).await,
         Action::Delete => {
             state.platform.store.delete_instance(org, id).await?;
-            tracing::info!(instance_id = id, "instance deleted through the console");
+            tracing::info!(instance_id = id.get(), "instance deleted through the console");
             Ok(Redirect::to("/instances?done=deleted").into_response())
         }
     }
@@ -145,7 +145,7 @@ async fn perform(
 async fn failed(
     state: &AppState,
     session: &Session,
-    id: i64,
+    id: InstanceId,
     error: &crate::ApiError,
 ) -> Result<Response, ConsoleError> {
     let record = state.platform.store.get_instance(session.organization.id, id).await?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::elements::{ConfigType, Element};
 use maud::{html, Markup};
 use serde::Deserialize;
-use store::{InstanceQuery, InstanceRecord, TokenEvent, VendorCall};
+use store::{InstanceId, InstanceQuery, InstanceRecord, TokenEvent, VendorCall};
 
 use super::page::{ConsoleError, Notice, Page, Section};
 use super::session::Session;
@@ -192,7 +192,7 @@ pub async fn show(
 
 /// The session's organization's instance `id`, or a 404 page.
 pub async fn owned_instance(state: &AppState, session: &Session, id: &str) -> Result<InstanceRecord, ConsoleError> {
-    let id = id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(ConsoleError::no_instance)?;
+    let id = InstanceId::parse(id).ok_or_else(ConsoleError::no_instance)?;
     match state.platform.store.get_instance(session.organization.id, id).await {
         Ok(record) => Ok(record),
         Err(store::StoreError::NotFound) => Err(ConsoleError::no_instance()),
@@ -273,7 +273,7 @@ fn token_box(record: &InstanceRecord) -> Markup {
     }
 }
 
-fn action_form(session: &Session, id: i64, action: &str, label: &str, class: &str) -> Markup {
+fn action_form(session: &Session, id: InstanceId, action: &str, label: &str, class: &str) -> Markup {
     html! {
         form method="post" action={ "/instances/" (id) "/" (action) } {
             input type="hidden" name="csrf" value=(session.csrf);

@@ -156,7 +156,7 @@ async fn create(
     let record = platform::provisioning::provision(&state.platform, pending.organization_id, request)
         .await
         .map_err(|error| not_created(error.into()))?;
-    tracing::info!(instance_id = record.id, "instance created through the console");
+    tracing::info!(instance_id = record.id.get(), "instance created through the console");
     let notice = Notice::Success(format!("Instance \u{201c}{}\u{201d} created.", record.name));
     instance_page(state, session, record, Some(notice), true).await
 }

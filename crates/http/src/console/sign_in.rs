@@ -105,7 +105,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: For
         Ok(id) => id,
         Err(error) => return ConsoleError::from(error).page(&state, None),
     };
-    tracing::info!(user_id = user.id, "console sign-in");
+    tracing::info!(user_id = user.id.get(), "console sign-in");
     let mut response = Redirect::to(&next).into_response();
     let (name, value) = session::set_cookie(&state, SESSION_COOKIE, id.expose(), SESSION_LIFETIME.num_seconds());
     response.headers_mut().append(name.clone(), value);

@@ -2,13 +2,13 @@
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use store::{Id, InstanceRecord};
+use store::{InstanceId, InstanceRecord};
 
 use crate::error::ApiError;
 
 /// A hub handler's outcome, answered with the instance id header whatever it is.
 pub struct HubResponse {
-    pub instance_id: Id,
+    pub instance_id: InstanceId,
     pub result: Result<Response, ApiError>,
 }
 
@@ -21,7 +21,7 @@ impl HubResponse {
 impl IntoResponse for HubResponse {
     fn into_response(self) -> Response {
         let mut response = self.result.into_response();
-        response.headers_mut().insert("elements-element-instance-id", HeaderValue::from(self.instance_id));
+        response.headers_mut().insert("elements-element-instance-id", HeaderValue::from(self.instance_id.get()));
         response
     }
 }

@@ -244,12 +244,15 @@ async fn a_form_without_this_sessions_csrf_token_changes_nothing() {
         assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
         assert!(answer.text().await.unwrap().contains("Nothing was changed"));
     }
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert!(!record.disabled, "still enabled");
     let token = alice.csrf().await;
     let answer = alice.post(&format!("/instances/{id}/disable"), &[("csrf", &token)]).await;
     assert_eq!(answer.headers()[LOCATION], format!("/instances/{id}?done=disabled").as_str());
-    assert!(stack.store.get_instance(stack.organization_id, id).await.unwrap().disabled, "with the token it works");
+    assert!(
+        stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap().disabled,
+        "with the token it works"
+    );
 }
 
 #[tokio::test]
@@ -462,7 +465,7 @@ async fn another_organizations_instance_does_not_exist_in_the_console() {
         .await;
     assert_eq!(try_call.status(), StatusCode::NOT_FOUND);
     assert!(!eve.get("/instances").await.text().await.unwrap().contains(created["name"].as_str().unwrap()));
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert!(!record.disabled, "untouched");
 }
 
@@ -480,7 +483,7 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     assert_eq!(page.headers()["cache-control"], "no-store");
     assert_eq!(page.headers()["x-frame-options"], "DENY", "no framing, for browsers without frame-ancestors");
     let page = page.text().await.unwrap();
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert!(!page.contains("sandbox-client-secret") && page.contains("********"), "secrets masked");
     assert!(!page.contains(record.token.expose()), "the instance token is not shown again");
     let csrf = hidden(&page, "csrf");
@@ -496,12 +499,12 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     let current = hidden(&page, "current");
     let reset = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
     let reset = reset.text().await.unwrap();
-    let renewed = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let renewed = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_ne!(renewed.token.expose(), record.token.expose());
     assert!(reset.contains(renewed.token.expose()), "the new token shown once");
     let again = browser.post(&format!("/instances/{id}/token"), &[("csrf", &csrf), ("current", &current)]).await;
     assert_eq!(again.status(), StatusCode::CONFLICT, "a resubmitted reset form (a reload) resets nothing");
-    let unchanged = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let unchanged = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(unchanged.token.expose(), renewed.token.expose());
 
     let settings =
@@ -512,7 +515,7 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     let settings = [("csrf", csrf.as_str()), ("name", "Renamed"), ("tags", "x, y"), ("filter.response.nulls", "true")];
     let saved = browser.post(&format!("/instances/{id}/settings"), &settings).await;
     assert_eq!(saved.headers()[LOCATION], format!("/instances/{id}?done=saved").as_str());
-    let renamed = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let renamed = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!((renamed.name.as_str(), renamed.tags.clone()), ("Renamed", vec!["x".to_string(), "y".to_string()]));
     assert_eq!(
         renamed.secrets.get("oauth.api.secret").map(|s| s.expose().to_string()).as_deref(),

@@ -42,7 +42,7 @@ async fn the_configuration_lists_every_entry_with_secrets_masked() {
     assert_eq!(entry(&entries, "oauth.user.refresh_interval")["propertyValue"], "3600", "the default is shown");
 
     // No secret value appears anywhere in the listing.
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     let (access, refresh) = record.secrets.token_pair().unwrap();
     for secret in [CLIENT_SECRET, ENCRYPTED_KEY, access.expose(), refresh.expose()] {
         assert!(!text.contains(secret), "a secret leaked into the configuration listing");
@@ -76,7 +76,7 @@ async fn a_configuration_entry_is_patched_validated_and_persisted() {
     assert_eq!(patched["propertyValue"], "60");
     let read: Value = stack.platform(Method::GET, &format!("/instances/{id}")).await.json().await.unwrap();
     assert_eq!(read["configuration"]["oauth.user.refresh_interval"], "60");
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(record.configuration["oauth.user.refresh_interval"], "60");
 
     // By the entry's catalog id, with the whole entry as the body (as the platforms' clients send it).
@@ -91,7 +91,7 @@ async fn a_configuration_entry_is_patched_validated_and_persisted() {
     let answer = send(&stack, Method::PATCH, &path, Some(json!({"propertyValue": "soon"}))).await;
     let body = error_message(answer, 400).await;
     assert!(body["message"].as_str().unwrap().contains("oauth.user.refresh_interval"), "{body}");
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(record.configuration["oauth.user.refresh_interval"], "120");
 
     // No propertyValue: 400 naming it.
@@ -105,7 +105,7 @@ async fn a_configuration_entry_is_patched_validated_and_persisted() {
     assert_eq!(answer.json::<Value>().await.unwrap()["propertyValue"], "********");
     let answer = send(&stack, Method::PATCH, &secret_path, Some(json!({"propertyValue": "********"}))).await;
     assert_eq!(answer.status(), 200);
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(record.secrets.get("infusionsoft.private.key").unwrap().expose(), "another-key");
     assert!(!record.configuration.contains_key("infusionsoft.private.key"));
 }
@@ -115,14 +115,14 @@ async fn the_token_keys_cannot_be_patched() {
     let stack = Stack::start().await;
     let instance = stack.create_instance().await;
     let id = instance["id"].as_i64().unwrap();
-    let before = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let before = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     for key in [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, "oauth.user.refresh_time"] {
         let path = format!("/instances/{id}/configuration/{key}");
         let body =
             error_message(send(&stack, Method::PATCH, &path, Some(json!({"propertyValue": "x"}))).await, 400).await;
         assert!(body["message"].as_str().unwrap().contains(key), "{body}");
     }
-    let after = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let after = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(after.secrets.token_pair(), before.secrets.token_pair());
     assert_eq!(after.refresh_generation, before.refresh_generation);
     assert_eq!(stack.hub_contacts(instance["token"].as_str().unwrap()).await.status(), 200);
@@ -141,7 +141,7 @@ async fn trace_logging_is_switched_on_and_off() {
     let off = stack.platform(Method::DELETE, &format!("/instances/{id}/trace-logging")).await;
     assert_eq!(off.status(), 200);
     assert_eq!(off.json::<Value>().await.unwrap()["traceLoggingEnabled"], false);
-    assert!(!stack.store.get_instance(stack.organization_id, id).await.unwrap().trace_logging);
+    assert!(!stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap().trace_logging);
 }
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn an_invalid_instance_is_re_authenticated_with_a_new_code() {
     let message =
         error_message(send(&stack, Method::PUT, &format!("{path}?reAuthenticate=true"), Some(bad)).await, 400).await;
     assert!(message["providerMessage"].is_string(), "{message}");
-    assert!(!stack.store.get_instance(stack.organization_id, id).await.unwrap().valid);
+    assert!(!stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap().valid);
     // A name creation would refuse (a NUL, a control character) is refused here too, by name,
     // before the vendor sees the code.
     for bad_name in [json!("bad\u{0}name"), json!("tab\there"), json!("   ")] {
@@ -201,7 +201,7 @@ async fn an_invalid_instance_is_re_authenticated_with_a_new_code() {
     assert_eq!(reauthenticated["token"], token, "the instance token stays the same");
     assert_eq!(reauthenticated["configuration"][REFRESH_TOKEN_KEY], "********");
 
-    let after = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let after = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_ne!(after.secrets.get(REFRESH_TOKEN_KEY).unwrap().expose(), refresh_token);
     assert_eq!(after.secrets.get("oauth.api.secret").unwrap().expose(), CLIENT_SECRET, "masked values kept");
     assert_eq!(after.secrets.get("infusionsoft.private.key").unwrap().expose(), ENCRYPTED_KEY);
@@ -216,7 +216,7 @@ async fn another_organizations_instance_is_404_on_every_sub_resource() {
     let stack = Stack::start().await;
     let instance = stack.create_instance().await;
     let id = instance["id"].as_i64().unwrap();
-    let before = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let before = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     let (other_org, other_org_secret) = stack.store.create_organization("other").await.unwrap();
     let (_, other_user_secret) = stack.store.create_user(other_org.id, "someone", true).await.unwrap();
     let auth = format!("User {}, Organization {}", other_user_secret.expose(), other_org_secret.expose());
@@ -243,7 +243,7 @@ async fn another_organizations_instance_is_404_on_every_sub_resource() {
         assert_eq!(answer.status(), 404, "{method} {path}");
         error_message(answer, 404).await;
     }
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(record.configuration["oauth.user.refresh_interval"], "3600");
     assert!(!record.trace_logging);
     assert_eq!(record.refresh_generation, before.refresh_generation, "no re-authentication happened");
@@ -312,7 +312,7 @@ async fn the_id_less_forms_act_on_the_instance_of_the_element_token() {
         .await
         .unwrap();
     error_message(answer, 404).await;
-    let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(record.configuration["oauth.user.refresh_interval"], "90");
     assert!(!record.disabled && !record.trace_logging);
 }

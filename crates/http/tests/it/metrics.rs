@@ -69,7 +69,8 @@ async fn requests_vendor_calls_and_refreshes_are_counted_without_secrets() {
     assert_line(&text, r#"junction_token_refreshes_total{trigger="manual",outcome="refreshed"} 1"#);
 
     // No secret, raw path or id-bearing path reaches the output.
-    let record = stack.store.get_instance(stack.organization_id, id).await.expect("the instance");
+    let record =
+        stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.expect("the instance");
     let vendor_tokens = [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY]
         .map(|key| record.secrets.get(key).expect("a stored token").expose().to_string());
     let secrets = [

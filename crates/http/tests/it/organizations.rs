@@ -33,7 +33,7 @@ async fn second_tenant(stack: &Stack, name: &str) -> (Value, String) {
 async fn an_admin_creates_an_organization_whose_secrets_authenticate() {
     let stack = Stack::start().await;
     let (created, header) = second_tenant(&stack, "acme").await;
-    assert!(created["id"].as_i64().unwrap() > stack.organization_id);
+    assert!(created["id"].as_i64().unwrap() > stack.organization_id.get());
     assert_eq!(created["name"], "acme");
     assert!(created["createdDate"].as_str().unwrap().ends_with('Z'), "{created}");
     assert_eq!(created["secret"].as_str().unwrap().len(), 43, "a generated 256-bit secret");

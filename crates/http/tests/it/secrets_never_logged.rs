@@ -88,7 +88,7 @@ async fn no_secret_appears_in_the_logs_of_a_full_flow() {
     let mut token = instance["token"].as_str().unwrap().to_string();
     secrets.push(token.clone());
     let remember_vendor_tokens = async |secrets: &mut Vec<String>| {
-        let record = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+        let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
         for key in [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY] {
             secrets.push(record.secrets.get(key).unwrap().expose().to_string());
         }

@@ -394,7 +394,11 @@ async fn the_platform_reserved_configuration_keys_are_accepted_and_ignored() {
     for key in ["\"username\"", "\"password\"", "\"provisioning\"", "reserved-password-value"] {
         assert!(!shown.contains(key), "{key} is not echoed: {shown}");
     }
-    let stored = stack.store.get_instance(stack.organization_id, instance["id"].as_i64().unwrap()).await.unwrap();
+    let stored = stack
+        .store
+        .get_instance(stack.organization_id, store::InstanceId::new(instance["id"].as_i64().unwrap()))
+        .await
+        .unwrap();
     for key in ["username", "password", "provisioning"] {
         assert!(!stored.configuration.contains_key(key) && stored.secrets.get(key).is_none(), "{key} not stored");
     }

@@ -77,10 +77,10 @@ async fn a_manual_refresh_rotates_the_stored_pair() {
     let stack = Stack::start().await;
     let instance = stack.create_instance().await;
     let id = instance["id"].as_i64().unwrap();
-    let before = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let before = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     let answer = stack.platform(Method::PUT, &format!("/instances/{id}/tokens/refresh")).await;
     assert_eq!(answer.status(), 200);
-    let after = stack.store.get_instance(stack.organization_id, id).await.unwrap();
+    let after = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     assert_eq!(after.refresh_generation, before.refresh_generation + 1);
     assert_ne!(after.secrets.get(REFRESH_TOKEN_KEY), before.secrets.get(REFRESH_TOKEN_KEY));
     assert_eq!(stack.hub_contacts(instance["token"].as_str().unwrap()).await.status(), 200);

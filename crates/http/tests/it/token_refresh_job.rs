@@ -44,11 +44,11 @@ async fn set_expiry(stack: &Stack, id: i64, at: DateTime<Utc>) {
             RefreshDecision::Refreshed(pair)
         })
     });
-    stack.store.refresh_tokens(id, refresher).await.unwrap();
+    stack.store.refresh_tokens(store::InstanceId::new(id), refresher).await.unwrap();
 }
 
 async fn generation(stack: &Stack, id: i64) -> i64 {
-    stack.store.get_instance(stack.organization_id, id).await.unwrap().refresh_generation
+    stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap().refresh_generation
 }
 
 async fn valid(stack: &Stack, id: i64) -> bool {
@@ -76,7 +76,7 @@ async fn one_run_refreshes_the_due_instance_only_and_a_second_run_nothing() {
     assert_eq!(summary, RunSummary::default());
     assert_eq!(stack.refresh_grants().await, before + 1);
     // The refreshed pair works.
-    let token = stack.store.get_instance(stack.organization_id, due).await.unwrap().token;
+    let token = stack.store.get_instance(stack.organization_id, store::InstanceId::new(due)).await.unwrap().token;
     assert_eq!(stack.hub_contacts(token.expose()).await.status(), 200);
 }
 

@@ -37,7 +37,7 @@ struct Setup {
 impl Setup {
     fn session(&self) -> Session<'_> {
         Session {
-            instance_id: 1,
+            instance_id: Some(domain::InstanceId::new(1)),
             element_key: "infusionsoftcrm",
             drop_nulls: true,
             call: CallContext {

@@ -353,7 +353,7 @@ async fn the_background_refresh_of_two_nodes_refreshes_a_due_instance_exactly_on
             store::RefreshDecision::Refreshed(pair)
         })
     });
-    direct.refresh_tokens(id, refresher).await.unwrap();
+    direct.refresh_tokens(store::InstanceId::new(id), refresher).await.unwrap();
     let before = cluster.refresh_grants().await;
 
     let nodes = [

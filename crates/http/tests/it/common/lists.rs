@@ -80,7 +80,8 @@ pub fn assert_unique(ids: &[i64], context: &str) {
 
 /// The instance's stored access token.
 pub async fn access_token(stack: &Stack, instance_id: i64) -> String {
-    let record = stack.store.get_instance(stack.organization_id, instance_id).await.expect("instance");
+    let record =
+        stack.store.get_instance(stack.organization_id, store::InstanceId::new(instance_id)).await.expect("instance");
     record.secrets.get(store::ACCESS_TOKEN_KEY).expect("an access token").expose().to_string()
 }
 

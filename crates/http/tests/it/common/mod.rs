@@ -25,7 +25,7 @@ pub struct Stack {
     /// `http://ADDR` of the platform.
     pub base: String,
     pub store: Arc<dyn Store>,
-    pub organization_id: i64,
+    pub organization_id: store::OrganizationId,
     pub user_secret: Secret,
     pub org_secret: Secret,
     pub http: reqwest::Client,
@@ -226,7 +226,7 @@ impl Stack {
     /// A vendor GET straight to the simulator with instance `id`'s stored access token (to check
     /// what the vendor holds after a hub write).
     pub async fn vendor_get(&self, id: i64, path: &str) -> reqwest::Response {
-        let record = self.store.get_instance(self.organization_id, id).await.unwrap();
+        let record = self.store.get_instance(self.organization_id, store::InstanceId::new(id)).await.unwrap();
         let token = record.secrets.get(store::ACCESS_TOKEN_KEY).unwrap().expose().to_string();
         self.http
             .get(format!("{}/crm/rest/{path}", self.sim.url()))
@@ -278,7 +278,7 @@ impl Stack {
     /// Refreshes instance `id`'s stored refresh token directly at the vendor, behind the
     /// platform's back: the vendor retires the token the platform holds, which is returned.
     pub async fn retire_refresh_token_elsewhere(&self, id: i64) -> String {
-        let record = self.store.get_instance(self.organization_id, id).await.unwrap();
+        let record = self.store.get_instance(self.organization_id, store::InstanceId::new(id)).await.unwrap();
         let refresh_token = record.secrets.get(store::REFRESH_TOKEN_KEY).unwrap().expose().to_string();
         let answer = self
             .http
