@@ -82,7 +82,7 @@ pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
         .fields
         .iter()
         .map(|field| {
-            json!({
+            let mut described = json!({
                 "name": field.name,
                 "type": field.field_type,
                 "vendorPath": field.path,
@@ -91,7 +91,12 @@ pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
                 "pushedDown": field.filters.iter().map(|filter| &filter.name).collect::<Vec<_>>(),
                 "sortable": field.sort.is_some(),
                 "description": field.description,
-            })
+            });
+            if field.money.is_some() {
+                // Amounts are in currency units (59.99), converted exactly from the vendor's cents.
+                described["unit"] = json!("currency");
+            }
+            described
         })
         .collect();
     Ok(json!({

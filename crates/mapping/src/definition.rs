@@ -71,11 +71,11 @@ pub struct FieldDef {
     /// How the vendor stores it when that differs from `field_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_type: Option<VendorType>,
-    /// A factor a written number is multiplied by, when the vendor takes it in other units than it
-    /// returns it (an order item's price reads back in cents, `price_per_unit.amount`, and is
-    /// written in dollars, `price_per_unit`: `0.01`).
+    /// An amount of money: shown in currency units, kept by the vendor as [`crate::Money`] says
+    /// (an order item's price reads back in cents, `price_per_unit.amount`, and is written in
+    /// dollars, `price_per_unit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_scale: Option<f64>,
+    pub money: Option<crate::Money>,
     /// Whether create and update requests may carry it.
     #[serde(default)]
     pub writable: bool,

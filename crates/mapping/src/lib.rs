@@ -11,10 +11,12 @@
 //! - [`definition`]: the definition types and their validation;
 //! - [`catalog`]: the built-in objects of each element (`objects/*.json`);
 //! - [`read`], [`write`]: the two directions of the mapping;
+//! - [`money`]: amounts in currency units on the hub, converted exactly to the vendor's cents;
 //! - `schema`: a definition as CEQL's [`ceql::Schema`] (field types and push-downs).
 
 pub mod catalog;
 pub mod definition;
+pub mod money;
 pub mod path;
 pub mod read;
 mod schema;
@@ -22,6 +24,7 @@ pub mod write;
 
 pub use catalog::ObjectCatalog;
 pub use definition::{FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorLookup, VendorType};
+pub use money::{AmountUnit, Money};
 pub use path::VendorPath;
 pub use read::to_hub;
 pub use write::{needs_current, to_vendor, VendorWrite, WriteError, WriteMode};

@@ -15,7 +15,10 @@ pub fn to_hub(object: &ObjectDef, vendor: &Value) -> Map<String, Value> {
 pub fn hub_value(field: &FieldDef, vendor: &Value) -> Value {
     match field.path.get(vendor) {
         None | Some(Value::Null) => Value::Null,
-        Some(value) => convert(field.field_type, value),
+        Some(value) => match &field.money {
+            Some(money) => money.to_hub(value),
+            None => convert(field.field_type, value),
+        },
     }
 }
 

@@ -115,12 +115,9 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
         (FieldType::Boolean, _) => return Err(wrong("true or false")),
         (FieldType::Date, _) => return Err(wrong("an ISO 8601 date-time string")),
     };
-    let checked = match (field.write_scale, &checked) {
-        (Some(scale), Value::Number(number)) => number
-            .as_f64()
-            .map(|number| scaled(number * scale))
-            .ok_or(WriteError::WrongType { field: field.name.clone(), expected: "a number" })?,
-        _ => checked,
+    let checked = match &field.money {
+        Some(money) => money.to_vendor(&checked).ok_or(wrong("an amount with at most two decimal places"))?,
+        None => checked,
     };
     Ok(match (field.vendor_type, &checked) {
         (Some(VendorType::String), Value::Number(number)) => Value::String(number.to_string()),
@@ -129,16 +126,6 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
         (Some(VendorType::Date), Value::String(text)) => Value::String(text.trim().chars().take(10).collect()),
         _ => checked,
     })
-}
-
-/// `number` as JSON, without the binary noise of scaling (`1999 * 0.01` is `19.99`, not
-/// `19.990000000000002`): money has at most a few decimals.
-fn scaled(number: f64) -> Value {
-    let rounded = (number * 1e6).round() / 1e6;
-    if rounded.fract() == 0.0 && rounded.abs() < 9.0e15 {
-        return Value::Number((rounded as i64).into());
-    }
-    serde_json::Number::from_f64(rounded).map_or(Value::Null, Value::Number)
 }
 
 fn set_top(body: &mut Value, key: &str, value: Value) {
@@ -300,12 +287,19 @@ mod tests {
     }
 
     #[test]
-    fn scaled_prices_typed_defaults_and_calendar_dates_are_written_as_the_vendor_takes_them() {
+    fn money_typed_defaults_and_calendar_dates_are_written_as_the_vendor_takes_them() {
         let catalog = ObjectCatalog::builtin();
         let orders = catalog.object("infusionsofterp", "orders").unwrap().1;
         let items = &orders.children["items"];
-        let write = to_vendor("items", items, &hub(json!({"PPU": 1999, "Qty": 2})), WriteMode::Create, None).unwrap();
+        let write = to_vendor("items", items, &hub(json!({"PPU": 19.99, "Qty": 2})), WriteMode::Create, None).unwrap();
         assert_eq!(write.body, json!({"price_per_unit": 19.99, "quantity": 2}));
+        let products = catalog.object("infusionsoftcrm", "products").unwrap().1;
+        let write = to_vendor("products", products, &hub(json!({"ProductPrice": 59.99})), WriteMode::Update, None);
+        assert_eq!(write.unwrap().body, json!({"price": 5999}), "units in, the vendor's cents out");
+        let refused = to_vendor("products", products, &hub(json!({"ProductPrice": 1.005})), WriteMode::Update, None);
+        assert!(refused.unwrap_err().to_string().contains("at most two decimal places"));
+        let read = crate::to_hub(products, &json!({"price": {"amount": 5999, "currency_code": "USD"}}));
+        assert_eq!(read["ProductPrice"].to_string(), "59.99");
         let payments = &orders.children["payments"];
         let write = to_vendor("payments", payments, &hub(json!({"Amt": 5})), WriteMode::Create, None).unwrap();
         assert_eq!(write.body, json!({"payment_amount": 5, "apply_to_commissions": true}));

@@ -238,7 +238,7 @@ async fn tags_and_tasks_round_trip() {
 }
 
 #[tokio::test]
-async fn products_round_trip_with_prices_in_cents() {
+async fn products_round_trip_with_prices_in_currency_units_and_the_vendor_keeps_cents() {
     let stack = Stack::start().await;
     let crm = crm(&stack).await;
     let created = expect(
@@ -246,12 +246,12 @@ async fn products_round_trip_with_prices_in_cents() {
         &crm,
         Method::POST,
         "/hubs/crm/products",
-        Some(json!({"ProductName": "Widget", "Sku": "W-1", "ProductPrice": 1999, "Shippable": true})),
+        Some(json!({"ProductName": "Widget", "Sku": "W-1", "ProductPrice": 19.99, "Shippable": true})),
         200,
     )
     .await;
     let id = id_of(&created);
-    assert_eq!(created["ProductPrice"], 1999);
+    assert_eq!(created["ProductPrice"], 19.99);
     assert_eq!(created["ShortDescription"], "Widget");
     let stored = vendor_record(&stack, &crm, &format!("v2/products/{id}")).await;
     assert_eq!(stored["price"]["amount"], 1999);
@@ -261,11 +261,11 @@ async fn products_round_trip_with_prices_in_cents() {
         &crm,
         Method::PATCH,
         &format!("/hubs/crm/products/{id}"),
-        Some(json!({"ProductPrice": 2500})),
+        Some(json!({"ProductPrice": 25})),
         200,
     )
     .await;
-    assert_eq!(patched["ProductPrice"], 2500);
+    assert_eq!(patched["ProductPrice"], 25);
     assert_eq!(vendor_record(&stack, &crm, &format!("v2/products/{id}")).await["price"]["amount"], 2500);
     read_then_delete(&stack, &crm, &format!("/hubs/crm/products/{id}"), &format!("v2/products/{id}")).await;
 }
@@ -437,20 +437,20 @@ async fn erp_orders_round_trip_with_their_items_and_payments() {
     assert_eq!(patched["JobNotes"], "rush");
     assert_eq!(vendor_record(&stack, &erp, &format!("v2/orders/{id}")).await["notes"], "rush");
 
-    // Items: added with a price in cents, listed, read one by one.
+    // Items: added with a price in currency units (the vendor keeps cents), listed, read one by one.
     let items_path = format!("/hubs/erp/orders/{id}/items");
     let item = expect(
         &stack,
         &erp,
         Method::POST,
         &items_path,
-        Some(json!({"ProductId": product_id, "Qty": 2, "PPU": 1500, "ItemDescription": "two gadgets"})),
+        Some(json!({"ProductId": product_id, "Qty": 2, "PPU": 15, "ItemDescription": "two gadgets"})),
         200,
     )
     .await;
     let item_id = id_of(&item);
     assert_eq!(item["Qty"], 2);
-    assert_eq!(item["PPU"], 1500);
+    assert_eq!(item["PPU"], 15);
     assert_eq!(item["ProductId"], product_id);
     let stored = vendor_record(&stack, &erp, &format!("v2/orders/{id}")).await;
     assert_eq!(stored["order_items"][0]["price_per_unit"]["amount"], 1500);
@@ -460,10 +460,10 @@ async fn erp_orders_round_trip_with_their_items_and_payments() {
     assert_eq!(items.as_array().expect("a list").len(), 1, "{items}");
     assert_eq!(items[0]["Id"], item_id);
     let one = expect(&stack, &erp, Method::GET, &format!("{items_path}/{item_id}"), None, 200).await;
-    assert_eq!(one["PPU"], 1500);
+    assert_eq!(one["PPU"], 15);
     assert_eq!(
         expect(&stack, &erp, Method::GET, &format!("/hubs/erp/orders/{id}"), None, 200).await["InvoiceTotal"],
-        3000
+        30
     );
 
     // Payments: recorded and listed.

@@ -183,3 +183,46 @@ async fn opportunities_are_created_as_the_old_clients_create_them() {
         stack.hub(Method::POST, &token, "/hubs/crm/opportunities", Some(body)).await.json().await.unwrap();
     assert_eq!(staged["StageID"].as_u64(), Some(second_stage));
 }
+
+#[tokio::test]
+async fn money_reads_and_writes_in_currency_units_converted_exactly() {
+    use reqwest::Method;
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"ProductName": "Gadget", "Sku": "G-1", "ProductPrice": 59.99});
+    let created = stack.hub(Method::POST, &token, "/hubs/crm/products", Some(body)).await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let text = created.text().await.unwrap();
+    assert!(text.contains("\"ProductPrice\":59.99"), "shown as written: {text}");
+    let id = serde_json::from_str::<Value>(&text).unwrap()["Id"].as_u64().unwrap();
+    let raw = stack.hub(Method::GET, &token, &format!("/hubs/crm/raw/v2/products/{id}"), None).await;
+    assert_eq!(raw.json::<Value>().await.unwrap()["price"]["amount"], 5999, "the vendor keeps cents");
+    // 0.29 * 100 is 28.999… in floating point: the conversion goes through the decimal text.
+    let patched = stack
+        .hub(
+            Method::PATCH,
+            &token,
+            &format!("/hubs/crm/products/{id}"),
+            Some(serde_json::json!({"ProductPrice": 0.29})),
+        )
+        .await;
+    assert_eq!(patched.json::<Value>().await.unwrap()["ProductPrice"], 0.29);
+    let raw = stack.hub(Method::GET, &token, &format!("/hubs/crm/raw/v2/products/{id}"), None).await;
+    assert_eq!(raw.json::<Value>().await.unwrap()["price"]["amount"], 29);
+    // A fraction of a cent is refused by name, before the vendor sees it.
+    let refused = stack
+        .hub(
+            Method::PATCH,
+            &token,
+            &format!("/hubs/crm/products/{id}"),
+            Some(serde_json::json!({"ProductPrice": 1.005})),
+        )
+        .await;
+    let refused = error_message(refused, 400).await;
+    assert!(refused["message"].as_str().unwrap().contains("ProductPrice"), "{refused}");
+    // The metadata says which fields are money.
+    let metadata: Value =
+        stack.hub(Method::GET, &token, "/hubs/crm/objects/products/metadata", None).await.json().await.unwrap();
+    let price = metadata["fields"].as_array().unwrap().iter().find(|field| field["name"] == "ProductPrice").unwrap();
+    assert_eq!(price["unit"], "currency", "{price}");
+}
