@@ -2,7 +2,9 @@
 //! bookkeeping, and the audit of token events, on SQLite (one node) or PostgreSQL (many nodes).
 //!
 //! # Layout
-//! - [`repository`]: the [`Store`] trait every caller uses, and [`StoreError`];
+//! - [`repository`]: the [`Store`] trait every caller uses, made of one trait per area
+//!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`]),
+//!   and [`StoreError`];
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
@@ -38,7 +40,10 @@ pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
-pub use repository::{BoxFuture, RefreshFn, Result, Store, StoreError};
+pub use repository::{
+    BoxFuture, ConsoleStore, CoordinationStore, IdentityStore, InstanceStore, RefreshFn, Result, Store, StoreError,
+    TraceStore,
+};
 pub use sqlite::SqliteStore;
 
 /// Connects to the store named by `url`, runs its migrations, and checks `keyring` against it:
@@ -56,7 +61,7 @@ pub async fn connect(url: &str, keyring: Keyring) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// Runs [`Store::refresh_tokens`] in a task of its own and waits for it.
+/// Runs [`InstanceStore::refresh_tokens`] in a task of its own and waits for it.
 ///
 /// Use this from request handlers: if the caller's future is dropped (a client disconnects, a
 /// timeout fires) after the vendor has rotated the refresh token but before the commit, the section

@@ -132,7 +132,10 @@ macro_rules! implement_store {
             OrganizationId, Page, PendingAuthorization, PendingTake, RefreshDecision, RefreshOutcome, RefreshResult, Secret, TokenEvent,
             TokenPair, User, UserId, VendorCall, ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
         };
-        use crate::repository::{RefreshFn, Result, Store, StoreError};
+        use crate::repository::{
+            ConsoleStore, CoordinationStore, IdentityStore, InstanceStore, RefreshFn, Result, Store, StoreError,
+            TraceStore,
+        };
         use crate::sealing::{
             config_json, micros, now, pending_authorization_aad, secrets_equal, tags_json, texts_equal, Keys,
             RawInstance, AUTHORIZATION_CODE_PURPOSE, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE,
@@ -590,104 +593,7 @@ macro_rules! implement_store {
         }
 
         #[async_trait]
-        impl Store for $store {
-            async fn is_empty(&self) -> Result<bool> {
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(&self.pool).await?;
-                Ok(count == 0)
-            }
-
-            async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)> {
-                let secret = Secret::new(crypto::generate_secret());
-                Ok((self.create_organization_with_secret(name, &secret).await?, secret))
-            }
-
-            async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization> {
-                let mut tx = self.begin_write().await?;
-                let organization = self.insert_organization(&mut tx, name, secret).await?;
-                tx.commit().await?;
-                Ok(organization)
-            }
-
-            async fn create_organization_with_admin(
-                &self,
-                name: &str,
-                org_secret: &Secret,
-                email: &str,
-                user_secret: &Secret,
-            ) -> Result<(Organization, User)> {
-                let mut tx = self.begin_write().await?;
-                let organization = self.insert_organization(&mut tx, name, org_secret).await?;
-                let user = self.insert_user(&mut tx, organization.id, email, true, user_secret).await?;
-                tx.commit().await?;
-                Ok((organization, user))
-            }
-
-            async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool) -> Result<(User, Secret)> {
-                let secret = Secret::new(crypto::generate_secret());
-                Ok((self.create_user_with_secret(organization_id, email, is_admin, &secret).await?, secret))
-            }
-
-            async fn create_user_with_secret(
-                &self,
-                organization_id: OrganizationId,
-                email: &str,
-                is_admin: bool,
-                secret: &Secret,
-            ) -> Result<User> {
-                let mut tx = self.begin_write().await?;
-                let user = self.insert_user(&mut tx, organization_id, email, is_admin, secret).await?;
-                tx.commit().await?;
-                Ok(user)
-            }
-
-            async fn authenticate(
-                &self,
-                user_secret: &Secret,
-                org_secret: &Secret,
-            ) -> Result<Option<(User, Organization)>> {
-                let keys = self.keys.get();
-                let row = sqlx::query(
-                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
-                     o.name AS org_name, o.created_at AS org_created_at, \
-                     o.secret_salt AS org_salt, o.secret_hash AS org_hash \
-                     FROM users u JOIN organizations o ON o.id = u.organization_id \
-                     WHERE u.secret_lookup = $1 AND o.secret_lookup = $2",
-                )
-                .bind(keys.lookup(USER_PURPOSE, user_secret))
-                .bind(keys.lookup(ORGANIZATION_PURPOSE, org_secret))
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some(row) = row else { return Ok(None) };
-                // Both verifications always run (`&`, not `&&`): the time taken does not tell which failed.
-                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
-                let user_ok = crypto::verify_secret(user_secret.expose(), salt, hash);
-                let (salt, hash): (&str, &str) = (row.try_get("org_salt")?, row.try_get("org_hash")?);
-                let org_ok = crypto::verify_secret(org_secret.expose(), salt, hash);
-                if !(user_ok & org_ok) {
-                    return Ok(None);
-                }
-                user_and_organization(&row).map(Some)
-            }
-
-            async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>> {
-                let keys = self.keys.get();
-                let row = sqlx::query(
-                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
-                     o.name AS org_name, o.created_at AS org_created_at \
-                     FROM users u JOIN organizations o ON o.id = u.organization_id \
-                     WHERE u.secret_lookup = $1",
-                )
-                .bind(keys.lookup(USER_PURPOSE, user_secret))
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some(row) = row else { return Ok(None) };
-                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
-                if !crypto::verify_secret(user_secret.expose(), salt, hash) {
-                    return Ok(None);
-                }
-                user_and_organization(&row).map(Some)
-            }
-
+        impl InstanceStore for $store {
             async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
                 let mut tx = self.begin_write().await?;
                 let record = self.insert_instance_in(&mut tx, new).await?;
@@ -910,101 +816,110 @@ macro_rules! implement_store {
                 let decision = refresh(before.clone()).await;
                 self.apply_refresh(tx, record, before, decision).await
             }
+        }
 
-            async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64> {
-                let canary = Self::read_canary(&self.pool).await?;
-                // The new keyring must still read what is stored, or the rotation would strand it.
-                keyring.check(&canary).map_err(StoreError::WrongMasterKey)?;
-                let lookup = self.keys.get().lookup.clone();
-                let target = keyring.current_version();
-                self.keys.set(Keys { ring: keyring, lookup });
-                let select = format!(
-                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE key_version <> $1 ORDER BY id LIMIT $2{}",
-                    self.dialect.for_update
-                );
-                // Console sessions hold no sealed data, and pending authorizations live minutes: the
-                // older key stays in the keyring during a rotation, so they are left to expire.
-                let mut resealed = 0u64;
-                loop {
-                    let mut tx = self.begin_write().await?;
-                    let rows = sqlx::query(&select).bind(target).bind(ROTATION_BATCH).fetch_all(&mut *tx).await?;
-                    if rows.is_empty() {
-                        tx.commit().await?;
-                        break;
-                    }
-                    for row in &rows {
-                        let record = self.keys.get().open_instance(raw_instance(row)?)?;
-                        self.write_instance(&mut tx, &record).await?;
-                        resealed += 1;
-                    }
-                    tx.commit().await?;
-                }
-                // The canary goes last: until every row is re-sealed, a restart with only the new key
-                // fails the startup check instead of finding unreadable rows.
-                let keys = self.keys.get();
-                let sealed = keys.ring.seal(keys.lookup.as_bytes(), CANARY_AAD);
-                sqlx::query("UPDATE keyring_canary SET key_version = $1, payload = $2 WHERE id = 1")
-                    .bind(sealed.key_version)
-                    .bind(sealed.encode_payload())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(resealed)
+        #[async_trait]
+        impl IdentityStore for $store {
+            async fn is_empty(&self) -> Result<bool> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(&self.pool).await?;
+                Ok(count == 0)
             }
 
-            async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()> {
+            async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)> {
+                let secret = Secret::new(crypto::generate_secret());
+                Ok((self.create_organization_with_secret(name, &secret).await?, secret))
+            }
+
+            async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO vendor_calls (instance_id, at, method, path, status, duration_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(instance_id.get())
-                .bind(micros(call.at))
-                .bind(&call.method)
-                .bind(&call.path)
-                .bind(i32::from(call.status))
-                .bind(i64::from(call.duration_ms))
-                .execute(&mut *tx)
-                .await
-                .map_err(on_insert("vendor call"))?;
-                // Everything at or below the newest row beyond the kept ones (none while fewer are
-                // stored: the comparison with NULL is never true).
-                sqlx::query(
-                    "DELETE FROM vendor_calls WHERE instance_id = $1 AND id <= \
-                     (SELECT id FROM vendor_calls WHERE instance_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-                )
-                .bind(instance_id.get())
-                .bind(i64::from(VENDOR_CALLS_KEPT))
-                .execute(&mut *tx)
-                .await?;
+                let organization = self.insert_organization(&mut tx, name, secret).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(organization)
             }
 
-            async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>> {
-                let rows = sqlx::query(
-                    "SELECT at, method, path, status, duration_ms FROM vendor_calls WHERE instance_id = $1 \
-                     ORDER BY id DESC LIMIT $2",
+            async fn create_organization_with_admin(
+                &self,
+                name: &str,
+                org_secret: &Secret,
+                email: &str,
+                user_secret: &Secret,
+            ) -> Result<(Organization, User)> {
+                let mut tx = self.begin_write().await?;
+                let organization = self.insert_organization(&mut tx, name, org_secret).await?;
+                let user = self.insert_user(&mut tx, organization.id, email, true, user_secret).await?;
+                tx.commit().await?;
+                Ok((organization, user))
+            }
+
+            async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool) -> Result<(User, Secret)> {
+                let secret = Secret::new(crypto::generate_secret());
+                Ok((self.create_user_with_secret(organization_id, email, is_admin, &secret).await?, secret))
+            }
+
+            async fn create_user_with_secret(
+                &self,
+                organization_id: OrganizationId,
+                email: &str,
+                is_admin: bool,
+                secret: &Secret,
+            ) -> Result<User> {
+                let mut tx = self.begin_write().await?;
+                let user = self.insert_user(&mut tx, organization_id, email, is_admin, secret).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn authenticate(
+                &self,
+                user_secret: &Secret,
+                org_secret: &Secret,
+            ) -> Result<Option<(User, Organization)>> {
+                let keys = self.keys.get();
+                let row = sqlx::query(
+                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
+                     o.name AS org_name, o.created_at AS org_created_at, \
+                     o.secret_salt AS org_salt, o.secret_hash AS org_hash \
+                     FROM users u JOIN organizations o ON o.id = u.organization_id \
+                     WHERE u.secret_lookup = $1 AND o.secret_lookup = $2",
                 )
-                .bind(instance_id.get())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .bind(keys.lookup(USER_PURPOSE, user_secret))
+                .bind(keys.lookup(ORGANIZATION_PURPOSE, org_secret))
+                .fetch_optional(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|row| {
-                        let status: i32 = row.try_get("status")?;
-                        let duration_ms: i64 = row.try_get("duration_ms")?;
-                        Ok(VendorCall {
-                            at: row.try_get("at")?,
-                            method: row.try_get("method")?,
-                            path: row.try_get("path")?,
-                            status: u16::try_from(status).map_err(|_| StoreError::Corrupt("vendor call status"))?,
-                            duration_ms: u32::try_from(duration_ms)
-                                .map_err(|_| StoreError::Corrupt("vendor call duration"))?,
-                        })
-                    })
-                    .collect()
+                let Some(row) = row else { return Ok(None) };
+                // Both verifications always run (`&`, not `&&`): the time taken does not tell which failed.
+                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
+                let user_ok = crypto::verify_secret(user_secret.expose(), salt, hash);
+                let (salt, hash): (&str, &str) = (row.try_get("org_salt")?, row.try_get("org_hash")?);
+                let org_ok = crypto::verify_secret(org_secret.expose(), salt, hash);
+                if !(user_ok & org_ok) {
+                    return Ok(None);
+                }
+                user_and_organization(&row).map(Some)
             }
 
+            async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>> {
+                let keys = self.keys.get();
+                let row = sqlx::query(
+                    "SELECT u.id, u.organization_id, u.email, u.is_admin, u.created_at, u.secret_salt, u.secret_hash, \
+                     o.name AS org_name, o.created_at AS org_created_at \
+                     FROM users u JOIN organizations o ON o.id = u.organization_id \
+                     WHERE u.secret_lookup = $1",
+                )
+                .bind(keys.lookup(USER_PURPOSE, user_secret))
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let (salt, hash): (&str, &str) = (row.try_get("secret_salt")?, row.try_get("secret_hash")?);
+                if !crypto::verify_secret(user_secret.expose(), salt, hash) {
+                    return Ok(None);
+                }
+                user_and_organization(&row).map(Some)
+            }
+        }
+
+        #[async_trait]
+        impl ConsoleStore for $store {
             async fn create_console_session(&self, user_id: UserId, expires_at: DateTime<Utc>) -> Result<Secret> {
                 let session = Secret::new(crypto::generate_secret());
                 let created_at = now();
@@ -1134,64 +1049,67 @@ macro_rules! implement_store {
                     expires_at,
                 }))
             }
+        }
 
-            // The registry of exchanged authorization codes; the SQL and its reasoning are in
-            // `authorization_codes`.
-
-            async fn claim_authorization_code(
-                &self,
-                code: &Secret,
-                organization_id: OrganizationId,
-                ttl: std::time::Duration,
-            ) -> Result<CodeClaim> {
-                sqlx::query(&authorization_codes::prune_sql(self.dialect)).execute(&self.pool).await?;
-                let lookup = self.keys.get().lookup(AUTHORIZATION_CODE_PURPOSE, code);
-                let ticket = crypto::generate_secret();
-                let row = sqlx::query(&authorization_codes::claim_sql(self.dialect))
-                    .bind(&lookup)
-                    .bind(organization_id.get())
-                    .bind(&ticket)
-                    .bind(millis(ttl))
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(on_insert("authorization code"))?;
-                let holder = OrganizationId::new(row.try_get("organization_id")?);
-                let held_under: String = row.try_get("claim_ticket")?;
-                if held_under == ticket {
-                    return Ok(CodeClaim::Claimed(ClaimedCode { lookup, ticket, organization_id }));
-                }
-                let instance_id: Option<i64> = row.try_get("instance_id")?;
-                Ok(CodeClaim::Replayed { organization_id: holder, instance_id: instance_id.map(InstanceId::new) })
-            }
-
-            async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool> {
-                let bound = sqlx::query(authorization_codes::BIND_EXISTING_INSTANCE)
-                    .bind(instance_id.get())
-                    .bind(&claim.lookup)
-                    .bind(&claim.ticket)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(bound.rows_affected() == 1)
-            }
-
-            async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()> {
-                sqlx::query(authorization_codes::RELEASE)
-                    .bind(&claim.lookup)
-                    .bind(&claim.ticket)
-                    .execute(&self.pool)
-                    .await?;
+        #[async_trait]
+        impl TraceStore for $store {
+            async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO vendor_calls (instance_id, at, method, path, status, duration_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(instance_id.get())
+                .bind(micros(call.at))
+                .bind(&call.method)
+                .bind(&call.path)
+                .bind(i32::from(call.status))
+                .bind(i64::from(call.duration_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(on_insert("vendor call"))?;
+                // Everything at or below the newest row beyond the kept ones (none while fewer are
+                // stored: the comparison with NULL is never true).
+                sqlx::query(
+                    "DELETE FROM vendor_calls WHERE instance_id = $1 AND id <= \
+                     (SELECT id FROM vendor_calls WHERE instance_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .bind(instance_id.get())
+                .bind(i64::from(VENDOR_CALLS_KEPT))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
+            async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>> {
+                let rows = sqlx::query(
+                    "SELECT at, method, path, status, duration_ms FROM vendor_calls WHERE instance_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(instance_id.get())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let status: i32 = row.try_get("status")?;
+                        let duration_ms: i64 = row.try_get("duration_ms")?;
+                        Ok(VendorCall {
+                            at: row.try_get("at")?,
+                            method: row.try_get("method")?,
+                            path: row.try_get("path")?,
+                            status: u16::try_from(status).map_err(|_| StoreError::Corrupt("vendor call status"))?,
+                            duration_ms: u32::try_from(duration_ms)
+                                .map_err(|_| StoreError::Corrupt("vendor call duration"))?,
+                        })
+                    })
+                    .collect()
             }
+        }
 
-            fn keyed_hash(&self, purpose: &str, data: &str) -> String {
-                self.keys.get().lookup.lookup_hash(purpose, data)
-            }
-
+        #[async_trait]
+        impl CoordinationStore for $store {
             // Coordination: leases and the job queue. The SQL and its reasoning are in `leases` and
             // `queue`; each operation is one statement outside any transaction (a claim: two, each
             // atomic on its own). Statements with `RETURNING` use `fetch_all`, so they run to
@@ -1295,6 +1213,106 @@ macro_rules! implement_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(|row| raw_job(row)?.into_job()).collect()
+            }
+
+            // The registry of exchanged authorization codes; the SQL and its reasoning are in
+            // `authorization_codes`.
+
+            async fn claim_authorization_code(
+                &self,
+                code: &Secret,
+                organization_id: OrganizationId,
+                ttl: std::time::Duration,
+            ) -> Result<CodeClaim> {
+                sqlx::query(&authorization_codes::prune_sql(self.dialect)).execute(&self.pool).await?;
+                let lookup = self.keys.get().lookup(AUTHORIZATION_CODE_PURPOSE, code);
+                let ticket = crypto::generate_secret();
+                let row = sqlx::query(&authorization_codes::claim_sql(self.dialect))
+                    .bind(&lookup)
+                    .bind(organization_id.get())
+                    .bind(&ticket)
+                    .bind(millis(ttl))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(on_insert("authorization code"))?;
+                let holder = OrganizationId::new(row.try_get("organization_id")?);
+                let held_under: String = row.try_get("claim_ticket")?;
+                if held_under == ticket {
+                    return Ok(CodeClaim::Claimed(ClaimedCode { lookup, ticket, organization_id }));
+                }
+                let instance_id: Option<i64> = row.try_get("instance_id")?;
+                Ok(CodeClaim::Replayed { organization_id: holder, instance_id: instance_id.map(InstanceId::new) })
+            }
+
+            async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool> {
+                let bound = sqlx::query(authorization_codes::BIND_EXISTING_INSTANCE)
+                    .bind(instance_id.get())
+                    .bind(&claim.lookup)
+                    .bind(&claim.ticket)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(bound.rows_affected() == 1)
+            }
+
+            async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()> {
+                sqlx::query(authorization_codes::RELEASE)
+                    .bind(&claim.lookup)
+                    .bind(&claim.ticket)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            fn keyed_hash(&self, purpose: &str, data: &str) -> String {
+                self.keys.get().lookup.lookup_hash(purpose, data)
+            }
+
+            async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64> {
+                let canary = Self::read_canary(&self.pool).await?;
+                // The new keyring must still read what is stored, or the rotation would strand it.
+                keyring.check(&canary).map_err(StoreError::WrongMasterKey)?;
+                let lookup = self.keys.get().lookup.clone();
+                let target = keyring.current_version();
+                self.keys.set(Keys { ring: keyring, lookup });
+                let select = format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE key_version <> $1 ORDER BY id LIMIT $2{}",
+                    self.dialect.for_update
+                );
+                // Console sessions hold no sealed data, and pending authorizations live minutes: the
+                // older key stays in the keyring during a rotation, so they are left to expire.
+                let mut resealed = 0u64;
+                loop {
+                    let mut tx = self.begin_write().await?;
+                    let rows = sqlx::query(&select).bind(target).bind(ROTATION_BATCH).fetch_all(&mut *tx).await?;
+                    if rows.is_empty() {
+                        tx.commit().await?;
+                        break;
+                    }
+                    for row in &rows {
+                        let record = self.keys.get().open_instance(raw_instance(row)?)?;
+                        self.write_instance(&mut tx, &record).await?;
+                        resealed += 1;
+                    }
+                    tx.commit().await?;
+                }
+                // The canary goes last: until every row is re-sealed, a restart with only the new key
+                // fails the startup check instead of finding unreadable rows.
+                let keys = self.keys.get();
+                let sealed = keys.ring.seal(keys.lookup.as_bytes(), CANARY_AAD);
+                sqlx::query("UPDATE keyring_canary SET key_version = $1, payload = $2 WHERE id = 1")
+                    .bind(sealed.key_version)
+                    .bind(sealed.encode_payload())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(resealed)
             }
         }
 
