@@ -8,7 +8,8 @@
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
-//! - `shared_sql`: the SQL both implementations share; [`sqlite`] and [`postgres`]: the
+//! - `shared_sql`: the SQL both implementations share, with one module per area (`instance_sql`,
+//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`); [`sqlite`] and [`postgres`]: the
 //!   implementations, each with its connection settings, dialect and migrations
 //!   (`migrations/sqlite`, `migrations/postgres`);
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
@@ -21,8 +22,12 @@
 //! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
 
 pub mod authorization_codes;
+mod console_sql;
+mod coordination_sql;
 pub mod crypto;
+mod identity_sql;
 mod instance_locks;
+mod instance_sql;
 mod leases;
 pub mod postgres;
 pub mod queue;
@@ -31,6 +36,7 @@ pub mod repository;
 mod sealing;
 mod shared_sql;
 pub mod sqlite;
+mod trace_sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
