@@ -38,8 +38,9 @@ pub const AUTHORIZATION_CODE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeClaim {
     /// The caller holds the code now: exchange it, then bind the claim to the instance it created
-    /// ([`crate::InstanceStore::insert_instance_with_code`] or [`crate::CoordinationStore::bind_authorization_code`]), or
-    /// release it if the exchange failed ([`crate::CoordinationStore::release_authorization_code`]).
+    /// ([`crate::InstanceStore::insert_instance_with_code`] or
+    /// [`crate::CoordinationStore::bind_authorization_code`]), or release it if the exchange failed
+    /// ([`crate::CoordinationStore::release_authorization_code`]).
     Claimed(ClaimedCode),
     /// Another claim, unexpired, holds the code: it was (or is being) exchanged already. Do not call
     /// the vendor.

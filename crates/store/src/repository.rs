@@ -74,7 +74,7 @@ pub trait InstanceStore: Send + Sync {
     /// Stores a new instance with a fresh instance token, returned with the record.
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
 
-    /// Like [`InstanceInstanceStore::insert_instance`] for an instance created by exchanging a claimed authorization
+    /// Like [`InstanceStore::insert_instance`] for an instance created by exchanging a claimed authorization
     /// code: inserts it and binds `claim` to it in one transaction, so a replay of the code is
     /// answered with this instance from the moment it exists. [`StoreError::Conflict`]
     /// (`"authorization code"`), and no instance, when `claim` no longer holds the code (released,
@@ -150,7 +150,7 @@ pub trait IdentityStore: Send + Sync {
     /// Creates an organization with a generated secret, returned once and stored only hashed.
     async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)>;
 
-    /// Like [`IdentityIdentityStore::create_organization`] with a caller-chosen secret (bootstrap from the environment).
+    /// Like [`IdentityStore::create_organization`] with a caller-chosen secret (bootstrap from the environment).
     async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization>;
 
     /// Creates organization `name` and its first admin user `email` in one transaction: both exist
@@ -167,7 +167,7 @@ pub trait IdentityStore: Send + Sync {
     async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool)
         -> Result<(User, Secret)>;
 
-    /// Like [`IdentityIdentityStore::create_user`] with a caller-chosen secret (bootstrap from the environment).
+    /// Like [`IdentityStore::create_user`] with a caller-chosen secret (bootstrap from the environment).
     async fn create_user_with_secret(
         &self,
         organization_id: OrganizationId,
@@ -182,7 +182,7 @@ pub trait IdentityStore: Send + Sync {
     async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
 
     /// The user a user secret belongs to, with their organization, or `None`; for hub calls, which
-    /// carry `User` and `Element` but not always `Organization`. Verified like [`IdentityIdentityStore::authenticate`].
+    /// carry `User` and `Element` but not always `Organization`. Verified like [`IdentityStore::authenticate`].
     async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>>;
 }
 
@@ -308,7 +308,7 @@ pub trait CoordinationStore: Send + Sync {
     /// Binds `claim` to the existing instance `instance_id` (a re-authentication of it); true when
     /// bound, false (nothing changes) when `claim` no longer holds the code, is bound already, or the
     /// instance is not one of the claim's organization. New instances use
-    /// [`InstanceInstanceStore::insert_instance_with_code`] instead, which binds atomically.
+    /// [`InstanceStore::insert_instance_with_code`] instead, which binds atomically.
     async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool>;
 
     /// Gives up `claim` after a failed exchange, so the code can be claimed again. Does nothing when
@@ -318,11 +318,13 @@ pub trait CoordinationStore: Send + Sync {
 }
 
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
-/// as a whole. Callers hold an `Arc<dyn Store>` and import the area traits whose methods they call.
+/// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
+/// without importing them (a trait object has its supertraits' methods); code holding a concrete
+/// store type, or generic over one, imports the area traits it calls.
 ///
-/// One trait per area keeps each one readable and lets a reader see which state a caller touches from
-/// its imports; the supertrait keeps one object to pass around. Every implementation keeps the
-/// invariants stated on each area trait (checked by the conformance suite).
+/// One trait per area keeps each one readable and each implementation's SQL in one module per area;
+/// the supertrait keeps one object to pass around. Every implementation keeps the invariants stated
+/// on each area trait (checked by the conformance suite).
 #[async_trait]
 pub trait Store:
     InstanceStore + IdentityStore + ConsoleStore + TraceStore + CoordinationStore + Send + Sync + std::fmt::Debug
