@@ -1,7 +1,7 @@
 //! The registry of exchanged OAuth authorization codes: its values ([`CodeClaim`], [`ClaimedCode`])
-//! and the SQL behind [`crate::Store::claim_authorization_code`],
-//! [`crate::Store::insert_instance_with_code`], [`crate::Store::bind_authorization_code`] and
-//! [`crate::Store::release_authorization_code`].
+//! and the SQL behind [`crate::CoordinationStore::claim_authorization_code`],
+//! [`crate::InstanceStore::insert_instance_with_code`], [`crate::CoordinationStore::bind_authorization_code`] and
+//! [`crate::CoordinationStore::release_authorization_code`].
 //!
 //! Why it exists: a code posted twice (a double-submitted callback, a browser retry) must reach the
 //! vendor once. A second exchange of a used code makes the vendor revoke the tokens the first one
@@ -34,12 +34,13 @@ use crate::shared_sql::Dialect;
 /// the vendor's codes live (10 minutes), so a code is recorded for all of its life.
 pub const AUTHORIZATION_CODE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// What [`crate::Store::claim_authorization_code`] found.
+/// What [`crate::CoordinationStore::claim_authorization_code`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeClaim {
     /// The caller holds the code now: exchange it, then bind the claim to the instance it created
-    /// ([`crate::Store::insert_instance_with_code`] or [`crate::Store::bind_authorization_code`]), or
-    /// release it if the exchange failed ([`crate::Store::release_authorization_code`]).
+    /// ([`crate::InstanceStore::insert_instance_with_code`] or
+    /// [`crate::CoordinationStore::bind_authorization_code`]), or release it if the exchange failed
+    /// ([`crate::CoordinationStore::release_authorization_code`]).
     Claimed(ClaimedCode),
     /// Another claim, unexpired, holds the code: it was (or is being) exchanged already. Do not call
     /// the vendor.
@@ -53,7 +54,7 @@ pub enum CodeClaim {
     },
 }
 
-/// Proof of one claim of one code, returned by [`crate::Store::claim_authorization_code`] and
+/// Proof of one claim of one code, returned by [`crate::CoordinationStore::claim_authorization_code`] and
 /// accepted only by the store that issued it (or another on the same database).
 ///
 /// Holds the code's keyed hash and the claim's random ticket, never the code.

@@ -1,6 +1,6 @@
 //! Leases: named, expiring, exclusive claims shared by every node on one database ("this node runs
-//! the refresher for the next 30 s"), and the SQL behind [`crate::Store::try_lease`],
-//! [`crate::Store::renew_lease`] and [`crate::Store::release_lease`].
+//! the refresher for the next 30 s"), and the SQL behind [`crate::CoordinationStore::try_lease`],
+//! [`crate::CoordinationStore::renew_lease`] and [`crate::CoordinationStore::release_lease`].
 //!
 //! A lease is one row of `leases`, keyed by `(kind, key)`, naming its `owner` and when it
 //! `expires_at`. Each operation is one statement, so two nodes racing for a lease are ordered by the

@@ -2,11 +2,14 @@
 //! bookkeeping, and the audit of token events, on SQLite (one node) or PostgreSQL (many nodes).
 //!
 //! # Layout
-//! - [`repository`]: the [`Store`] trait every caller uses, and [`StoreError`];
+//! - [`repository`]: the [`Store`] trait every caller uses, made of one trait per area
+//!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`]),
+//!   and [`StoreError`];
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
-//! - `shared_sql`: the SQL both implementations share; [`sqlite`] and [`postgres`]: the
+//! - `shared_sql`: the SQL both implementations share, with one module per area (`instance_sql`,
+//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`); [`sqlite`] and [`postgres`]: the
 //!   implementations, each with its connection settings, dialect and migrations
 //!   (`migrations/sqlite`, `migrations/postgres`);
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
@@ -19,8 +22,12 @@
 //! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
 
 pub mod authorization_codes;
+mod console_sql;
+mod coordination_sql;
 pub mod crypto;
+mod identity_sql;
 mod instance_locks;
+mod instance_sql;
 mod leases;
 pub mod postgres;
 pub mod queue;
@@ -29,6 +36,7 @@ pub mod repository;
 mod sealing;
 mod shared_sql;
 pub mod sqlite;
+mod trace_sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,7 +46,10 @@ pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
-pub use repository::{BoxFuture, RefreshFn, Result, Store, StoreError};
+pub use repository::{
+    BoxFuture, ConsoleStore, CoordinationStore, IdentityStore, InstanceStore, RefreshFn, Result, Store, StoreError,
+    TraceStore,
+};
 pub use sqlite::SqliteStore;
 
 /// Connects to the store named by `url`, runs its migrations, and checks `keyring` against it:
@@ -56,7 +67,7 @@ pub async fn connect(url: &str, keyring: Keyring) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// Runs [`Store::refresh_tokens`] in a task of its own and waits for it.
+/// Runs [`InstanceStore::refresh_tokens`] in a task of its own and waits for it.
 ///
 /// Use this from request handlers: if the caller's future is dropped (a client disconnects, a
 /// timeout fires) after the vendor has rotated the refresh token but before the commit, the section

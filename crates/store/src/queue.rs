@@ -1,7 +1,8 @@
 //! The durable job queue: its values ([`NewJob`], [`Job`], [`JobState`]) and the SQL behind
-//! [`crate::Store::enqueue`], the store types' `enqueue_in` (inside a caller's transaction),
-//! [`crate::Store::claim_jobs`], [`crate::Store::extend_job_lease`], [`crate::Store::complete_job`],
-//! [`crate::Store::fail_job`] and [`crate::Store::dead_jobs`].
+//! [`crate::CoordinationStore::enqueue`], the store types' `enqueue_in` (inside a caller's
+//! transaction), [`crate::CoordinationStore::claim_jobs`], [`crate::CoordinationStore::extend_job_lease`],
+//! [`crate::CoordinationStore::complete_job`], [`crate::CoordinationStore::fail_job`] and
+//! [`crate::CoordinationStore::dead_jobs`].
 //!
 //! A job is one row of `jobs`, moving `ready` → `running` (claimed: leased to one owner until
 //! `lease_until`) → `done`, or back to `ready` on a failure with a retry time, or to `dead` (the

@@ -87,7 +87,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-/// What [`crate::Store::insert_instance`] needs. `configuration` holds only non-secret values;
+/// What [`crate::InstanceStore::insert_instance`] needs. `configuration` holds only non-secret values;
 /// everything secret goes in `secrets` (the domain decides which keys are which).
 #[derive(Clone, Debug)]
 pub struct NewInstance {
@@ -245,7 +245,7 @@ pub struct PendingAuthorization {
     pub expires_at: DateTime<Utc>,
 }
 
-/// What [`crate::Store::take_pending_authorization`] found for a `state`.
+/// What [`crate::ConsoleStore::take_pending_authorization`] found for a `state`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingTake {
     /// The authorization, now removed: a second take of the same state finds [`PendingTake::Unknown`].

@@ -1,7 +1,9 @@
-//! The `Store` trait: every read and write of the platform's state, and the store's error type.
+//! The `Store` trait: every read and write of the platform's state, by area ([`InstanceStore`],
+//! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`]) under one supertrait,
+//! and the store's error type.
 //!
-//! One trait, two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one
-//! conformance suite (`tests/conformance.rs`) run against both. No SQL outside this crate.
+//! Two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one conformance suite
+//! (`tests/conformance.rs`) run against both. No SQL outside this crate.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,61 +62,19 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// lock and decides what to store. It may call the vendor; the lock is held meanwhile.
 pub type RefreshFn = Box<dyn FnOnce(CurrentTokens) -> BoxFuture<RefreshDecision> + Send>;
 
-/// Every operation on the platform's persistent state.
+/// Instances: their records, configuration and tokens, the refresh critical section, and the audit of
+/// token events.
 ///
-/// Invariants every implementation keeps (checked by the conformance suite):
-/// - an organization sees only its own instances: other organizations' rows are [`StoreError::NotFound`];
-/// - secrets are never stored in clear: user and organization secrets as salted hashes plus a keyed
-///   lookup hash, instance tokens and secret configuration sealed under the current master key;
-/// - at most one refresh critical section runs per instance at a time, across connections and nodes;
-/// - at most one owner holds an unexpired lease, and a job is leased to at most one owner at a time.
+/// Invariants: an organization sees only its own instances (other organizations' rows are
+/// [`StoreError::NotFound`]); instance tokens and secret configuration are sealed under the current
+/// master key; at most one refresh critical section runs per instance at a time, across connections
+/// and nodes.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// True when no organization exists yet (first start: bootstrap `default`).
-    async fn is_empty(&self) -> Result<bool>;
-
-    /// Creates an organization with a generated secret, returned once and stored only hashed.
-    async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)>;
-
-    /// Like [`Store::create_organization`] with a caller-chosen secret (bootstrap from the environment).
-    async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization>;
-
-    /// Creates organization `name` and its first admin user `email` in one transaction: both exist
-    /// afterwards, or neither (bootstrap and `POST /organizations` with a user).
-    async fn create_organization_with_admin(
-        &self,
-        name: &str,
-        org_secret: &Secret,
-        email: &str,
-        user_secret: &Secret,
-    ) -> Result<(Organization, User)>;
-
-    /// Creates a user in `organization_id` with a generated secret, returned once.
-    async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool)
-        -> Result<(User, Secret)>;
-
-    /// Like [`Store::create_user`] with a caller-chosen secret (bootstrap from the environment).
-    async fn create_user_with_secret(
-        &self,
-        organization_id: OrganizationId,
-        email: &str,
-        is_admin: bool,
-        secret: &Secret,
-    ) -> Result<User>;
-
-    /// The user and organization both secrets belong to, or `None`: unknown secret, wrong hash, or a
-    /// user of another organization. Found by keyed hash, verified against the salted hash in
-    /// constant time.
-    async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
-
-    /// The user a user secret belongs to, with their organization, or `None`; for hub calls, which
-    /// carry `User` and `Element` but not always `Organization`. Verified like [`Store::authenticate`].
-    async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>>;
-
+pub trait InstanceStore: Send + Sync {
     /// Stores a new instance with a fresh instance token, returned with the record.
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
 
-    /// Like [`Store::insert_instance`] for an instance created by exchanging a claimed authorization
+    /// Like [`InstanceStore::insert_instance`] for an instance created by exchanging a claimed authorization
     /// code: inserts it and binds `claim` to it in one transaction, so a replay of the code is
     /// answered with this instance from the moment it exists. [`StoreError::Conflict`]
     /// (`"authorization code"`), and no instance, when `claim` no longer holds the code (released,
@@ -176,20 +136,60 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// never holds only a refresh token the vendor has retired. Records a token event for every
     /// decision except `Unchanged`.
     async fn refresh_tokens(&self, instance_id: InstanceId, refresh: RefreshFn) -> Result<RefreshResult>;
+}
 
-    /// Re-seals every sealed value under `keyring`'s current key, in batches, while serving: rows not
-    /// yet re-sealed stay readable through `keyring`'s older keys, which must include the key in use.
-    /// Returns how many instances were re-sealed. Another node still holding only the old key must be
-    /// restarted with the new keyring.
-    async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64>;
+/// Organizations, users, and the authentication of their secrets.
+///
+/// Invariant: user and organization secrets are never stored in clear, only as salted hashes plus a
+/// keyed lookup hash.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// True when no organization exists yet (first start: bootstrap `default`).
+    async fn is_empty(&self) -> Result<bool>;
 
-    /// Appends a vendor call to the instance's trace log, keeping only its newest
-    /// [`crate::VENDOR_CALLS_KEPT`] entries.
-    async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()>;
+    /// Creates an organization with a generated secret, returned once and stored only hashed.
+    async fn create_organization(&self, name: &str) -> Result<(Organization, Secret)>;
 
-    /// The newest `limit` traced vendor calls of an instance, newest first.
-    async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>>;
+    /// Like [`IdentityStore::create_organization`] with a caller-chosen secret (bootstrap from the environment).
+    async fn create_organization_with_secret(&self, name: &str, secret: &Secret) -> Result<Organization>;
 
+    /// Creates organization `name` and its first admin user `email` in one transaction: both exist
+    /// afterwards, or neither (bootstrap and `POST /organizations` with a user).
+    async fn create_organization_with_admin(
+        &self,
+        name: &str,
+        org_secret: &Secret,
+        email: &str,
+        user_secret: &Secret,
+    ) -> Result<(Organization, User)>;
+
+    /// Creates a user in `organization_id` with a generated secret, returned once.
+    async fn create_user(&self, organization_id: OrganizationId, email: &str, is_admin: bool)
+        -> Result<(User, Secret)>;
+
+    /// Like [`IdentityStore::create_user`] with a caller-chosen secret (bootstrap from the environment).
+    async fn create_user_with_secret(
+        &self,
+        organization_id: OrganizationId,
+        email: &str,
+        is_admin: bool,
+        secret: &Secret,
+    ) -> Result<User>;
+
+    /// The user and organization both secrets belong to, or `None`: unknown secret, wrong hash, or a
+    /// user of another organization. Found by keyed hash, verified against the salted hash in
+    /// constant time.
+    async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
+
+    /// The user a user secret belongs to, with their organization, or `None`; for hub calls, which
+    /// carry `User` and `Element` but not always `Organization`. Verified like [`IdentityStore::authenticate`].
+    async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>>;
+}
+
+/// The web console's server-side state: sign-in sessions, and the authorizations it started that wait
+/// for the vendor's redirect back. Both are found by keyed hashes, never stored in clear.
+#[async_trait]
+pub trait ConsoleStore: Send + Sync {
     /// Starts a web console session for `user_id` that ends at `expires_at`, and returns its id (the
     /// cookie value: 256 random bits), stored only as a keyed hash. Expired sessions are pruned here.
     async fn create_console_session(&self, user_id: UserId, expires_at: DateTime<Utc>) -> Result<Secret>;
@@ -220,45 +220,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         session: &Secret,
         now: DateTime<Utc>,
     ) -> Result<PendingTake>;
+}
 
-    /// Claims the OAuth authorization `code` for `organization_id` for `ttl`, before it is exchanged
-    /// with the vendor: [`CodeClaim::Claimed`] if no unexpired claim holds it, else
-    /// [`CodeClaim::Replayed`] naming the holder's organization and, once bound, the instance it
-    /// created. Of any number of concurrent claims of a code no unexpired claim holds, across
-    /// connections and nodes, exactly one is `Claimed`. Only the code's keyed hash is stored. `ttl`
-    /// must outlast the exchange and should outlast the code ([`crate::AUTHORIZATION_CODE_TTL`]); it
-    /// is judged by the database's clock. Expired claims are pruned here. An organization that does
-    /// not exist is [`StoreError::NotFound`].
-    async fn claim_authorization_code(
-        &self,
-        code: &Secret,
-        organization_id: OrganizationId,
-        ttl: Duration,
-    ) -> Result<CodeClaim>;
+/// The trace log of an instance's vendor calls (while its trace logging is on).
+#[async_trait]
+pub trait TraceStore: Send + Sync {
+    /// Appends a vendor call to the instance's trace log, keeping only its newest
+    /// [`crate::VENDOR_CALLS_KEPT`] entries.
+    async fn record_vendor_call(&self, instance_id: InstanceId, call: &VendorCall) -> Result<()>;
 
-    /// Binds `claim` to the existing instance `instance_id` (a re-authentication of it); true when
-    /// bound, false (nothing changes) when `claim` no longer holds the code, is bound already, or the
-    /// instance is not one of the claim's organization. New instances use
-    /// [`Store::insert_instance_with_code`] instead, which binds atomically.
-    async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool>;
+    /// The newest `limit` traced vendor calls of an instance, newest first.
+    async fn list_vendor_calls(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<VendorCall>>;
+}
 
-    /// Gives up `claim` after a failed exchange, so the code can be claimed again. Does nothing when
-    /// the claim is bound (a code that created an instance stays recorded) or no longer holds the
-    /// code.
-    async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()>;
-
-    /// `Ok` when the database answers (readiness probe).
-    async fn ping(&self) -> Result<()>;
-
-    /// A MAC of `data` for `purpose` under the key every node sharing this database holds (hub page
-    /// cursors are signed with it, so any node can check a cursor another node issued).
-    fn keyed_hash(&self, purpose: &str, data: &str) -> String;
-
-    // ---------------------------------------------------------------------------------------------
-    // Coordination between nodes: leases (`crate::leases`) and the durable job queue
-    // (`crate::queue`). Every expiry is judged by the database's clock, not the caller's.
-    // ---------------------------------------------------------------------------------------------
-
+/// Coordination between nodes sharing the database: leases (`crate::leases`), the durable job queue
+/// (`crate::queue`) and the registry of exchanged authorization codes (`crate::authorization_codes`).
+/// Every expiry is judged by the database's clock, not the caller's.
+///
+/// Invariants: at most one owner holds an unexpired lease, a job is leased to at most one owner at a
+/// time, and of concurrent claims of an authorization code exactly one succeeds.
+#[async_trait]
+pub trait CoordinationStore: Send + Sync {
     /// Takes the lease `(kind, key)` for `owner` for `ttl` and returns true, if it is free, expired,
     /// or already `owner`'s (then it is extended); returns false while another owner holds it. Of
     /// any number of concurrent takers, across connections and nodes, at most one succeeds.
@@ -307,4 +289,56 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Up to `limit` dead jobs of `queue` (the dead letters), most recently failed first.
     async fn dead_jobs(&self, queue: &str, limit: u32) -> Result<Vec<Job>>;
+
+    /// Claims the OAuth authorization `code` for `organization_id` for `ttl`, before it is exchanged
+    /// with the vendor: [`CodeClaim::Claimed`] if no unexpired claim holds it, else
+    /// [`CodeClaim::Replayed`] naming the holder's organization and, once bound, the instance it
+    /// created. Of any number of concurrent claims of a code no unexpired claim holds, across
+    /// connections and nodes, exactly one is `Claimed`. Only the code's keyed hash is stored. `ttl`
+    /// must outlast the exchange and should outlast the code ([`crate::AUTHORIZATION_CODE_TTL`]); it
+    /// is judged by the database's clock. Expired claims are pruned here. An organization that does
+    /// not exist is [`StoreError::NotFound`].
+    async fn claim_authorization_code(
+        &self,
+        code: &Secret,
+        organization_id: OrganizationId,
+        ttl: Duration,
+    ) -> Result<CodeClaim>;
+
+    /// Binds `claim` to the existing instance `instance_id` (a re-authentication of it); true when
+    /// bound, false (nothing changes) when `claim` no longer holds the code, is bound already, or the
+    /// instance is not one of the claim's organization. New instances use
+    /// [`InstanceStore::insert_instance_with_code`] instead, which binds atomically.
+    async fn bind_authorization_code(&self, claim: &ClaimedCode, instance_id: InstanceId) -> Result<bool>;
+
+    /// Gives up `claim` after a failed exchange, so the code can be claimed again. Does nothing when
+    /// the claim is bound (a code that created an instance stays recorded) or no longer holds the
+    /// code.
+    async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()>;
+}
+
+/// Every operation on the platform's persistent state: the area traits, plus what concerns the store
+/// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
+/// without importing them (a trait object has its supertraits' methods); code holding a concrete
+/// store type, or generic over one, imports the area traits it calls.
+///
+/// One trait per area keeps each one readable and each implementation's SQL in one module per area;
+/// the supertrait keeps one object to pass around. Every implementation keeps the invariants stated
+/// on each area trait (checked by the conformance suite).
+#[async_trait]
+pub trait Store:
+    InstanceStore + IdentityStore + ConsoleStore + TraceStore + CoordinationStore + Send + Sync + std::fmt::Debug
+{
+    /// `Ok` when the database answers (readiness probe).
+    async fn ping(&self) -> Result<()>;
+
+    /// A MAC of `data` for `purpose` under the key every node sharing this database holds (hub page
+    /// cursors are signed with it, so any node can check a cursor another node issued).
+    fn keyed_hash(&self, purpose: &str, data: &str) -> String;
+
+    /// Re-seals every sealed value under `keyring`'s current key, in batches, while serving: rows not
+    /// yet re-sealed stay readable through `keyring`'s older keys, which must include the key in use.
+    /// Returns how many instances were re-sealed. Another node still holding only the old key must be
+    /// restarted with the new keyring.
+    async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64>;
 }
