@@ -1,6 +1,6 @@
 //! Empties the platform's cache of hub callers (`platform::caller_cache`) after any request that
-//! may have changed an instance, so a deleted, disabled or reconfigured instance is seen at once
-//! on this node.
+//! may have changed an instance or a user, so a deleted, disabled or reconfigured instance, or a
+//! deleted user, is seen at once on this node.
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ impl Drop for ClearOnDrop {
 pub async fn forget_on_instance_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let writes_instances = request.method() != Method::GET
         && request.method() != Method::HEAD
-        && request.uri().path().contains("/instances");
+        && (request.uri().path().contains("/instances") || request.uri().path().contains("/users"));
     let _clear = writes_instances.then(|| ClearOnDrop(Arc::clone(&state.platform.callers)));
     next.run(request).await
 }

@@ -42,6 +42,7 @@ const MAX_PAGE_SIZE: u32 = 1000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/instances", post(create).get(list))
+        .route("/instances/count", get(count))
         .route("/elements/{key_or_id}/instances", post(create_for_element))
         .route("/instances/{id}", get(read).put(reauthentication::put).patch(patch).delete(delete))
         .route("/instances/{id}/enabled", put(enable).delete(disable))
@@ -86,6 +87,12 @@ async fn create_instance(
 pub(crate) fn respond(state: &AppState, auth: &PlatformAuth, record: &InstanceRecord) -> Result<Response, ApiError> {
     let element = state.platform.catalog.find(&record.element_key)?;
     Ok(Json(instance_view::view(record, element, auth.user.id, ExternalAuthentication::None.as_str())).into_response())
+}
+
+/// `GET /instances/count`: `{"count": N}`, the organization's instances.
+async fn count(State(state): State<AppState>, auth: PlatformAuth) -> Result<Response, ApiError> {
+    let count = state.platform.store.count_instances(auth.organization.id).await?;
+    Ok(Json(serde_json::json!({ "count": count })).into_response())
 }
 
 async fn read(

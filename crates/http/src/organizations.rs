@@ -6,7 +6,11 @@
 //!   organization (`default`, created at first start) may call it: an admin of a tenant manages that
 //!   tenant's users, not the platform's tenants.
 //! - `POST /users` `{"email", "admin"?}`: a user of the caller's organization, for its admins.
-//! - `GET /users/me`: the caller, without any secret.
+//! - `GET /users/me`: the caller, without any secret; `GET /organizations/me`: their organization.
+//! - `GET /users` (admins): the organization's users, oldest first (at most [`MAX_USERS_LISTED`]);
+//!   `GET /users/{id}` (admins, or the user themselves); `DELETE /users/{id}` (admins; not
+//!   themselves, so an organization always keeps an admin): the user's secret stops working at
+//!   once. Another organization's user is a 404, as if it did not exist.
 //!
 //! Secrets appear only in the creation responses, never in a log line. The store has no transaction
 //! spanning an organization and its first user, so the body is validated completely before anything
@@ -14,9 +18,11 @@
 //! (harmless: its secret was never shown, and it owns nothing).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::ids::UserId;
 use domain::{DomainError, Secret};
 use serde_json::{json, Map, Value};
 use store::{Organization, StoreError, User};
@@ -24,10 +30,14 @@ use store::{Organization, StoreError, User};
 use crate::auth::PlatformAuth;
 use crate::error::ApiError;
 use crate::json_body::JsonBody;
+use crate::path_param::PathParam;
 use crate::state::AppState;
 
 /// The organization `junction serve` creates at first start; its admins administer the platform.
 pub const OPERATOR_ORGANIZATION: &str = "default";
+
+/// The most users `GET /users` lists.
+pub const MAX_USERS_LISTED: u32 = 1000;
 
 const MAX_NAME_LEN: usize = 100;
 const MAX_EMAIL_LEN: usize = 254;
@@ -35,8 +45,10 @@ const MAX_EMAIL_LEN: usize = 254;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/organizations", post(create_organization))
-        .route("/users", post(create_user))
+        .route("/organizations/me", get(my_organization))
+        .route("/users", post(create_user).get(list_users))
         .route("/users/me", get(me))
+        .route("/users/{id}", get(read_user).delete(delete_user))
 }
 
 async fn create_organization(
@@ -129,6 +141,63 @@ async fn me(auth: PlatformAuth) -> Json<Value> {
     let mut answer = user_json(&auth.user);
     answer["organization"] = organization_json(&auth.organization);
     Json(answer)
+}
+
+/// The caller's organization; never a secret.
+async fn my_organization(auth: PlatformAuth) -> Json<Value> {
+    Json(organization_json(&auth.organization))
+}
+
+async fn list_users(State(state): State<AppState>, auth: PlatformAuth) -> Result<Response, ApiError> {
+    if !auth.user.is_admin {
+        return Err(forbidden("Only an admin of the organization may list its users"));
+    }
+    let users = state.platform.store.list_users(auth.organization.id, MAX_USERS_LISTED).await?;
+    Ok(Json(users.iter().map(user_json).collect::<Vec<_>>()).into_response())
+}
+
+async fn read_user(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    if !auth.user.is_admin && id != auth.user.id {
+        return Err(forbidden("Only an admin of the organization may read another user"));
+    }
+    let user = state.platform.store.get_user(auth.organization.id, id).await.map_err(no_such_user)?;
+    Ok(Json(user_json(&user)).into_response())
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    auth: PlatformAuth,
+    PathParam(id): PathParam<String>,
+) -> Result<Response, ApiError> {
+    if !auth.user.is_admin {
+        return Err(forbidden("Only an admin of the organization may delete users"));
+    }
+    let id = user_id(&id)?;
+    if id == auth.user.id {
+        return Err(ApiError::Conflict(
+            "A user cannot delete themselves: another admin of the organization can, so it always keeps one".into(),
+        ));
+    }
+    state.platform.store.delete_user(auth.organization.id, id).await.map_err(no_such_user)?;
+    tracing::info!(user_id = id.get(), "user deleted");
+    Ok(StatusCode::OK.into_response())
+}
+
+/// A user id from the path: unknown ids and another organization's users are the same 404.
+fn user_id(text: &str) -> Result<UserId, ApiError> {
+    UserId::parse(text).ok_or_else(|| no_such_user(StoreError::NotFound))
+}
+
+fn no_such_user(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::NotFound("No user found with this id".into()),
+        other => other.into(),
+    }
 }
 
 fn organization_json(organization: &Organization) -> Value {

@@ -6,6 +6,17 @@
 /// types, and row readers it uses.
 macro_rules! implement_identity_store {
     ($store:ident) => {
+        /// A user row (`id, organization_id, email, is_admin, created_at`).
+        fn user_of(row: &<Db as sqlx::Database>::Row) -> Result<User> {
+            Ok(User {
+                id: UserId::new(row.try_get("id")?),
+                organization_id: OrganizationId::new(row.try_get("organization_id")?),
+                email: row.try_get("email")?,
+                is_admin: row.try_get("is_admin")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
         impl $store {
             async fn insert_organization(&self, tx: &mut Tx, name: &str, secret: &Secret) -> Result<Organization> {
                 let (salt, hash) = crypto::hash_secret(secret.expose());
@@ -139,6 +150,43 @@ macro_rules! implement_identity_store {
                     return Ok(None);
                 }
                 user_and_organization(&row).map(Some)
+            }
+
+            async fn list_users(&self, organization_id: OrganizationId, limit: u32) -> Result<Vec<User>> {
+                let rows = sqlx::query(
+                    "SELECT id, organization_id, email, is_admin, created_at FROM users \
+                     WHERE organization_id = $1 ORDER BY id LIMIT $2",
+                )
+                .bind(organization_id.get())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(user_of).collect()
+            }
+
+            async fn get_user(&self, organization_id: OrganizationId, id: UserId) -> Result<User> {
+                let row = sqlx::query(
+                    "SELECT id, organization_id, email, is_admin, created_at FROM users \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(organization_id.get())
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                user_of(&row)
+            }
+
+            async fn delete_user(&self, organization_id: OrganizationId, id: UserId) -> Result<()> {
+                let done = sqlx::query("DELETE FROM users WHERE organization_id = $1 AND id = $2")
+                    .bind(organization_id.get())
+                    .bind(id.get())
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
             }
 
             async fn authenticate_user(&self, user_secret: &Secret) -> Result<Option<(User, Organization)>> {

@@ -439,6 +439,14 @@ macro_rules! implement_instance_store {
                 Ok(record)
             }
 
+            async fn count_instances(&self, organization_id: OrganizationId) -> Result<u64> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instances WHERE organization_id = $1")
+                    .bind(organization_id.get())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(count).unwrap_or_default())
+            }
+
             async fn delete_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<()> {
                 let done = sqlx::query("DELETE FROM instances WHERE organization_id = $1 AND id = $2")
                     .bind(organization_id.get())

@@ -81,6 +81,9 @@ pub trait InstanceStore: Send + Sync {
     /// bound already, or expired and taken over) or belongs to another organization than `new`.
     async fn insert_instance_with_code(&self, new: NewInstance, claim: &ClaimedCode) -> Result<InstanceRecord>;
 
+    /// How many instances `organization_id` has.
+    async fn count_instances(&self, organization_id: OrganizationId) -> Result<u64>;
+
     /// The instance `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
     async fn get_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<InstanceRecord>;
 
@@ -180,6 +183,16 @@ pub trait IdentityStore: Send + Sync {
     /// user of another organization. Found by keyed hash, verified against the salted hash in
     /// constant time.
     async fn authenticate(&self, user_secret: &Secret, org_secret: &Secret) -> Result<Option<(User, Organization)>>;
+
+    /// The organization's users, oldest first, at most `limit`; never a secret.
+    async fn list_users(&self, organization_id: OrganizationId, limit: u32) -> Result<Vec<User>>;
+
+    /// User `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
+    async fn get_user(&self, organization_id: OrganizationId, id: UserId) -> Result<User>;
+
+    /// Deletes user `id` of `organization_id`: their secret stops authenticating at once, and their
+    /// console sessions go with them. [`StoreError::NotFound`] for another organization's.
+    async fn delete_user(&self, organization_id: OrganizationId, id: UserId) -> Result<()>;
 
     /// The user a user secret belongs to, with their organization, or `None`; for hub calls, which
     /// carry `User` and `Element` but not always `Organization`. Verified like [`IdentityStore::authenticate`].

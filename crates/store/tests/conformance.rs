@@ -43,6 +43,8 @@ macro_rules! conformance {
 
 conformance!(
     a_new_store_is_empty_until_an_organization_exists,
+    users_are_listed_read_and_deleted_within_their_organization_only,
+    instances_are_counted_per_organization,
     authenticate_needs_the_right_user_and_organization_secrets,
     an_organization_cannot_see_or_touch_another_organizations_instance,
     an_instance_is_found_by_its_token,
@@ -182,6 +184,46 @@ async fn authenticate_needs_the_right_user_and_organization_secrets(db: Arc<Test
         store.create_user(OrganizationId::new(9999), "x@y.example", false).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn users_are_listed_read_and_deleted_within_their_organization_only(db: Arc<TestDb>) {
+    let store = db.connect(keyring()).await;
+    let (org_a, org_a_secret) = store.create_organization("a").await.unwrap();
+    let (org_b, _) = store.create_organization("b").await.unwrap();
+    let (admin, _) = store.create_user(org_a.id, "admin@a.example", true).await.unwrap();
+    let (member, member_secret) = store.create_user(org_a.id, "member@a.example", false).await.unwrap();
+    let (outsider, _) = store.create_user(org_b.id, "other@b.example", true).await.unwrap();
+
+    let listed = store.list_users(org_a.id, 100).await.unwrap();
+    assert_eq!(listed, vec![admin.clone(), member.clone()], "oldest first, only the organization's");
+    assert_eq!(store.list_users(org_a.id, 1).await.unwrap(), vec![admin.clone()]);
+    assert_eq!(store.get_user(org_a.id, member.id).await.unwrap(), member);
+    assert!(matches!(store.get_user(org_a.id, outsider.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_user(org_a.id, outsider.id).await, Err(StoreError::NotFound)));
+    assert!(store.get_user(org_b.id, outsider.id).await.is_ok(), "untouched");
+
+    // Deleting revokes at once, console sessions with it.
+    let session = store.create_console_session(member.id, Utc::now() + TimeDelta::hours(1)).await.unwrap();
+    store.delete_user(org_a.id, member.id).await.unwrap();
+    assert!(store.authenticate(&member_secret, &org_a_secret).await.unwrap().is_none());
+    assert!(store.authenticate_user(&member_secret).await.unwrap().is_none());
+    assert!(store.find_console_session(&session, Utc::now()).await.unwrap().is_none());
+    assert!(matches!(store.get_user(org_a.id, member.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_user(org_a.id, member.id).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_users(org_a.id, 100).await.unwrap(), vec![admin]);
+}
+
+async fn instances_are_counted_per_organization(db: Arc<TestDb>) {
+    let (store, org_a) = store_with_org(&db).await;
+    let (org_b, _) = store.create_organization("b").await.unwrap();
+    assert_eq!(store.count_instances(org_a).await.unwrap(), 0);
+    let first = store.insert_instance(new_instance(org_a, "one", &[])).await.unwrap();
+    store.insert_instance(new_instance(org_a, "two", &[])).await.unwrap();
+    store.insert_instance(new_instance(org_b.id, "theirs", &[])).await.unwrap();
+    assert_eq!(store.count_instances(org_a).await.unwrap(), 2);
+    assert_eq!(store.count_instances(org_b.id).await.unwrap(), 1);
+    store.delete_instance(org_a, first.id).await.unwrap();
+    assert_eq!(store.count_instances(org_a).await.unwrap(), 1);
 }
 
 async fn an_organization_cannot_see_or_touch_another_organizations_instance(db: Arc<TestDb>) {

@@ -47,6 +47,7 @@ pub fn document(public_url: &str) -> Document {
         trace_logging_off_by_token, refresh_tokens, reissue_token, instance_docs, list_configuration,
         get_configuration, update_configuration, list_configuration_by_token, get_configuration_by_token,
         update_configuration_by_token, create_organization, create_user, me, platform_docs, healthz, readyz,
+        count_instances, my_organization, list_users, get_user, delete_user,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security),
@@ -359,6 +360,34 @@ fn create_user() {}
 #[utoipa::path(get, path = "/users/me", tag = "organizations", security(("elements" = [])),
     responses((status = 200, description = "The caller, without secrets", body = Value), PlatformErrors))]
 fn me() {}
+
+/// The caller's organization
+#[utoipa::path(get, path = "/organizations/me", tag = "organizations", security(("elements" = [])),
+    responses((status = 200, description = "The organization, without its secret", body = Value), PlatformErrors))]
+fn my_organization() {}
+
+/// List the organization's users (admins only)
+#[utoipa::path(get, path = "/users", tag = "organizations", security(("elements" = [])),
+    responses((status = 200, description = "The users, oldest first (at most 1000), without secrets", body = [Value]),
+        PlatformErrors))]
+fn list_users() {}
+
+/// Read a user of the organization (admins, or the user themselves)
+#[utoipa::path(get, path = "/users/{id}", tag = "organizations", params(("id" = i64, Path, description = "The user id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The user, without secrets", body = Value), PlatformErrors))]
+fn get_user() {}
+
+/// Delete a user of the organization (admins, not themselves): their secret stops working at once
+#[utoipa::path(delete, path = "/users/{id}", tag = "organizations", params(("id" = i64, Path, description = "The user id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), PlatformErrors))]
+fn delete_user() {}
+
+/// Count the organization's instances
+#[utoipa::path(get, path = "/instances/count", tag = "instances", security(("elements" = [])),
+    responses((status = 200, description = "`{\"count\": N}`", body = Value), PlatformErrors))]
+fn count_instances() {}
 
 /// This document
 #[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, description = "An OpenAPI 3.1 document", body = Value)))]

@@ -185,3 +185,56 @@ async fn bad_bodies_are_400_or_415_naming_the_field() {
         error_message(answer, 415).await;
     }
 }
+
+#[tokio::test]
+async fn the_identity_endpoints_clients_call_answer_within_the_organization() {
+    let stack = Stack::start().await;
+    let admin = stack.platform_auth();
+    // A member of the organization, and another organization with its own admin.
+    let member = post(&stack, "/users", &admin, &json!({"email": "member@default.example"})).await;
+    assert_eq!(member.status(), 200);
+    let member: Value = member.json().await.unwrap();
+    let member_auth = auth(member["secret"].as_str().unwrap(), &stack.org_secret.expose().to_string());
+    let member_id = member["id"].as_i64().unwrap();
+    let (other, _) = second_tenant(&stack, "other").await;
+    let outsider_id = other["user"]["id"].as_i64().unwrap();
+
+    let organization: Value = call(&stack, Method::GET, "/organizations/me", &member_auth).await.json().await.unwrap();
+    assert_eq!(organization["id"].as_i64(), Some(stack.organization_id.get()));
+    assert!(organization.get("secret").is_none(), "{organization}");
+
+    let users: Value = call(&stack, Method::GET, "/users", &admin).await.json().await.unwrap();
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 2, "the organization's users only: {users:?}");
+    assert!(users.iter().all(|user| user.get("secret").is_none()), "no secrets: {users:?}");
+    error_message(call(&stack, Method::GET, "/users", &member_auth).await, 403).await;
+
+    let read: Value = call(&stack, Method::GET, &format!("/users/{member_id}"), &admin).await.json().await.unwrap();
+    assert_eq!(read["email"], "member@default.example");
+    assert_eq!(call(&stack, Method::GET, &format!("/users/{member_id}"), &member_auth).await.status(), 200);
+    let admin_id = users[0]["id"].as_i64().unwrap();
+    error_message(call(&stack, Method::GET, &format!("/users/{admin_id}"), &member_auth).await, 403).await;
+    error_message(call(&stack, Method::GET, &format!("/users/{outsider_id}"), &admin).await, 404).await;
+    error_message(call(&stack, Method::GET, "/users/not-an-id", &admin).await, 404).await;
+
+    // Instances are counted (the platforms' /instances/count), never read as an id.
+    stack.create_instance().await;
+    let count: Value = call(&stack, Method::GET, "/instances/count", &admin).await.json().await.unwrap();
+    assert_eq!(count, json!({"count": 1}));
+
+    // A user is deleted by an admin, never by themselves, and their secret stops working at once,
+    // for hub calls too (whose callers are cached).
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let member_hub = format!("User {}, Element {token}", member["secret"].as_str().unwrap());
+    let hub = |authorization: String| {
+        stack.http.get(stack.api("/hubs/crm/ping")).header("authorization", authorization).send()
+    };
+    assert_eq!(hub(member_hub.clone()).await.unwrap().status(), 200);
+    error_message(call(&stack, Method::DELETE, &format!("/users/{member_id}"), &member_auth).await, 403).await;
+    error_message(call(&stack, Method::DELETE, &format!("/users/{admin_id}"), &admin).await, 409).await;
+    error_message(call(&stack, Method::DELETE, &format!("/users/{outsider_id}"), &admin).await, 404).await;
+    assert_eq!(call(&stack, Method::DELETE, &format!("/users/{member_id}"), &admin).await.status(), 200);
+    error_message(call(&stack, Method::GET, "/users/me", &member_auth).await, 401).await;
+    error_message(hub(member_hub).await.unwrap(), 401).await;
+    error_message(call(&stack, Method::DELETE, &format!("/users/{member_id}"), &admin).await, 404).await;
+}
