@@ -194,7 +194,7 @@ async fn the_identity_endpoints_clients_call_answer_within_the_organization() {
     let member = post(&stack, "/users", &admin, &json!({"email": "member@default.example"})).await;
     assert_eq!(member.status(), 200);
     let member: Value = member.json().await.unwrap();
-    let member_auth = auth(member["secret"].as_str().unwrap(), &stack.org_secret.expose().to_string());
+    let member_auth = auth(member["secret"].as_str().unwrap(), stack.org_secret.expose());
     let member_id = member["id"].as_i64().unwrap();
     let (other, _) = second_tenant(&stack, "other").await;
     let outsider_id = other["user"]["id"].as_i64().unwrap();
