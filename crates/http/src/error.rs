@@ -39,8 +39,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// The resource exists but not with this method; `allow` lists the methods it has, when known
+    /// (the `Allow` header).
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: Option<String> },
     /// A capability of the platforms Junction does not offer yet.
     #[error("{0}")]
     NotImplemented(String),
@@ -87,7 +89,7 @@ impl From<HubError> for ApiError {
         match error {
             HubError::BadRequest(message) => ApiError::BadRequest(message),
             HubError::NotFound(message) => ApiError::NotFound(message),
-            HubError::NotAllowed(message) => ApiError::MethodNotAllowed(message),
+            HubError::NotAllowed(message) => ApiError::MethodNotAllowed { message, allow: None },
             HubError::Incomplete { message, provider_message } => {
                 ApiError::VendorRejected { message, provider_message }
             }
@@ -242,7 +244,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -298,6 +300,11 @@ impl IntoResponse for ApiError {
         if let ApiError::RateLimited { retry_after_secs, .. } = &self {
             response.headers_mut().insert("retry-after", HeaderValue::from((*retry_after_secs).max(1)));
         }
+        if let ApiError::MethodNotAllowed { allow: Some(allow), .. } = &self {
+            if let Ok(allow) = HeaderValue::from_str(allow) {
+                response.headers_mut().insert(axum::http::header::ALLOW, allow);
+            }
+        }
         response
     }
 }
@@ -309,5 +316,5 @@ pub async fn not_found() -> ApiError {
 
 /// The answer to a known path with a method it does not serve.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed("This resource does not support this method".into())
+    ApiError::MethodNotAllowed { message: "This resource does not support this method".into(), allow: None }
 }

@@ -6,6 +6,7 @@
 //! of the `hub` engine with the instance's session, and writes the answer; the engine does the
 //! rest. Its errors become statuses in [`crate::error`].
 //!
+//! - [`dispatch`]: the object routes, each method checked against the object (405 with `Allow`);
 //! - [`objects`]: `GET /hubs/{hub}/objects` and `/objects/{object}/metadata` (also at the API root);
 //! - [`records`]: create, read, update and delete of one record, and child objects;
 //! - [`list`]: listing (`where`, `orderBy`, `fields`, paging headers);
@@ -16,6 +17,7 @@
 //! - [`response`]: what every hub answer carries (`elements-element-instance-id`).
 
 pub mod bulk;
+pub mod dispatch;
 pub mod inventory;
 pub mod list;
 pub mod objects;
@@ -40,11 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/hubs/{hub}/ping", get(ping::ping))
         .route("/hubs/{hub}/raw/{*path}", any(raw::passthrough))
         .route("/hubs/{hub}/products/{id}/inventory", get(inventory::show).patch(inventory::adjust))
-        .route("/hubs/{hub}/{object}", get(list::list).post(records::create))
-        .route(
-            "/hubs/{hub}/{object}/{id}",
-            get(records::read).patch(records::update).put(records::update).delete(records::delete),
-        )
-        .route("/hubs/{hub}/{object}/{id}/{child}", get(list::list_children).post(records::create_child))
-        .route("/hubs/{hub}/{object}/{id}/{child}/{child_id}", get(records::read_child).delete(records::delete_child))
+        .route("/hubs/{hub}/{object}", any(dispatch::collection))
+        .route("/hubs/{hub}/{object}/{id}", any(dispatch::record))
+        .route("/hubs/{hub}/{object}/{id}/{child}", any(dispatch::children))
+        .route("/hubs/{hub}/{object}/{id}/{child}/{child_id}", any(dispatch::child_record))
 }

@@ -226,3 +226,36 @@ async fn money_reads_and_writes_in_currency_units_converted_exactly() {
     let price = metadata["fields"].as_array().unwrap().iter().find(|field| field["name"] == "ProductPrice").unwrap();
     assert_eq!(price["unit"], "currency", "{price}");
 }
+
+#[tokio::test]
+async fn a_405_names_exactly_the_methods_the_object_supports_before_reading_any_body() {
+    use reqwest::Method;
+    let stack = Stack::start().await;
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let cases: [(Method, &str, &str); 5] = [
+        (Method::POST, "/hubs/crm/campaigns", "GET"),
+        (Method::OPTIONS, "/hubs/crm/campaigns", "GET"),
+        (Method::DELETE, "/hubs/crm/campaigns/1", "GET"),
+        (Method::PUT, "/hubs/crm/contacts", "GET, POST"),
+        (Method::POST, "/hubs/crm/contacts/1", "GET, PATCH, PUT, DELETE"),
+    ];
+    for (method, path, allow) in cases {
+        // A body that is not even JSON: the method is refused first.
+        let answer = stack
+            .http
+            .request(method.clone(), stack.api(path))
+            .header("authorization", stack.hub_auth(&token))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        let given = answer.headers().get("allow").map(|value| value.to_str().unwrap().to_string());
+        assert_eq!(given.as_deref(), Some(allow), "{method} {path}: {:?}", answer.headers());
+        assert!(answer.headers().contains_key("elements-element-instance-id"));
+        error_message(answer, 405).await;
+    }
+    // An unknown object is a 404 whatever the method.
+    let unknown = stack.hub(Method::PUT, &token, "/hubs/crm/widgets", None).await;
+    error_message(unknown, 404).await;
+}
