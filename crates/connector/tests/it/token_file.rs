@@ -362,6 +362,8 @@ async fn worker_process() {
         .collect();
     for call in calls {
         let token = call.await.unwrap().expect("a token");
+        // The pipe to the parent test, which compares the workers' tokens: not a log. The token is
+        // the simulator's, for this test only.
         println!("{RESULT} {} {}", token.generation, token.secret.expose());
     }
 }
