@@ -191,7 +191,7 @@ fn create_instance() {}
     params(
         ("tags[]" = Option<Vec<String>>, Query, description = "Only instances with all these tags"),
         ("searchText" = Option<String>, Query, description = "Only instances whose name contains this"),
-        ("pageSize" = Option<u32>, Query, description = "1 to 1000"),
+        ("pageSize" = Option<u32>, Query, description = "1 to 1000", minimum = 1, maximum = 1000),
         ("nextPage" = Option<String>, Query, description = "The previous page's elements-next-page-token"),
     ),
     security(("elements" = [])),
@@ -216,7 +216,10 @@ fn get_instance() {}
 ///
 /// The body is the instance as read with a new `providerData.code` (or changed configuration).
 #[utoipa::path(put, path = "/instances/{id}", tag = "instances", request_body = Value,
-    params(("id" = i64, Path, description = "The instance id")),
+    params(
+        ("id" = i64, Path, description = "The instance id"),
+        ("reAuthenticate" = String, Query, description = "Must be `true`: a PUT re-authenticates", pattern = "^true$"),
+    ),
     security(("elements" = [])),
     responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
 fn reauthenticate_instance() {}
