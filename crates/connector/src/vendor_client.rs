@@ -174,10 +174,6 @@ impl VendorClient {
         &self.endpoints
     }
 
-    pub fn limiter(&self) -> &VendorRateLimiter {
-        &self.limiter
-    }
-
     /// Sends `request` and returns the vendor's answer, whatever its status, once the token, the
     /// rate limiter and the retries are done with it. Fails only when no answer could be had, or
     /// the vendor kept answering 429.

@@ -71,7 +71,7 @@ impl<'a> InstanceCall<'a> {
 
 /// Whether the instance wants null fields dropped from records (`filter.response.nulls`, default
 /// true, as the platforms did).
-pub fn drops_nulls(instance: &InstanceRecord) -> bool {
+fn drops_nulls(instance: &InstanceRecord) -> bool {
     instance.configuration.get("filter.response.nulls").is_none_or(|value| !value.trim().eq_ignore_ascii_case("false"))
 }
 

@@ -110,7 +110,7 @@ fn store_failure(slot: &Mutex<Option<Failure>>, failure: Failure) {
 }
 
 /// The OAuth client the instance was provisioned with.
-pub fn client_of(current: &CurrentTokens) -> Option<ClientCredentials> {
+fn client_of(current: &CurrentTokens) -> Option<ClientCredentials> {
     Some(ClientCredentials {
         client_id: current.secrets.get("oauth.api.key")?.expose().to_string(),
         client_secret: current.secrets.get("oauth.api.secret")?.clone(),
