@@ -364,7 +364,8 @@ async fn worker_process() {
     for call in calls {
         let token = call.await.unwrap().expect("a token");
         // A fingerprint, not the token: the parent compares it with the stored token's.
-        println!("{RESULT} {} {}", token.generation, fingerprint(token.secret.expose()));
+        let print = fingerprint(token.secret.expose());
+        println!("{RESULT} {} {print}", token.generation);
     }
 }
 
