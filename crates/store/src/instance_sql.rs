@@ -291,7 +291,7 @@ macro_rules! implement_instance_store {
                     .bind(sealed.key_version)
                     .execute(&mut **tx)
                     .await?;
-                Ok(InstanceRecord {
+                let record = InstanceRecord {
                     id,
                     organization_id: new.organization_id,
                     element_key: new.element_key,
@@ -308,7 +308,9 @@ macro_rules! implement_instance_store {
                     access_expires_at: new.access_expires_at.map(micros),
                     refreshed_at: Some(created_at),
                     refresh_generation: 0,
-                })
+                };
+                Self::sync_event_poller(tx, self.dialect, &record).await?;
+                Ok(record)
             }
         }
 
@@ -432,6 +434,7 @@ macro_rules! implement_instance_store {
                 }
                 record.updated_at = now();
                 self.write_instance(&mut tx, &record).await?;
+                Self::sync_event_poller(&mut tx, self.dialect, &record).await?;
                 if new_tokens {
                     Self::insert_event(&mut tx, id, "reauthenticate", "stored", "").await?;
                 }

@@ -3,13 +3,14 @@
 //!
 //! # Layout
 //! - [`repository`]: the [`Store`] trait every caller uses, made of one trait per area
-//!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`]),
-//!   and [`StoreError`];
+//!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`],
+//!   [`EventStore`]), and [`StoreError`];
+//! - [`events`]: the event poller's and outbox's values, and which changes a poll reports;
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
 //! - `shared_sql`: the SQL both implementations share, with one module per area (`instance_sql`,
-//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`); [`sqlite`] and [`postgres`]: the
+//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`, `event_sql`); [`sqlite`] and [`postgres`]: the
 //!   implementations, each with its connection settings, dialect and migrations
 //!   (`migrations/sqlite`, `migrations/postgres`);
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
@@ -25,6 +26,8 @@ pub mod authorization_codes;
 mod console_sql;
 mod coordination_sql;
 pub mod crypto;
+mod event_sql;
+pub mod events;
 mod identity_sql;
 mod instance_locks;
 mod instance_sql;
@@ -43,12 +46,15 @@ use std::sync::Arc;
 
 pub use authorization_codes::{ClaimedCode, CodeClaim, AUTHORIZATION_CODE_TTL};
 pub use crypto::{CryptoError, Keyring, MasterKey};
+pub use events::{
+    ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, SeenRecord, StoredEvent,
+};
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{
-    BoxFuture, ConsoleStore, CoordinationStore, IdentityStore, InstanceStore, RefreshFn, Result, Store, StoreError,
-    TraceStore,
+    BoxFuture, ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
+    Result, Store, StoreError, TraceStore,
 };
 pub use sqlite::SqliteStore;
 

@@ -1,10 +1,12 @@
 //! The `Store` trait: every read and write of the platform's state, by area ([`InstanceStore`],
-//! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`]) under one supertrait,
+//! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`], [`EventStore`]) under
+//! one supertrait,
 //! and the store's error type.
 //!
 //! Two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one conformance suite
 //! (`tests/conformance.rs`) run against both. No SQL outside this crate.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::crypto::{CryptoError, Keyring};
+use crate::events::{DeliveryResult, EventCounts, EventQuery, EventStatus, PollCommit, StoredEvent};
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
     CurrentTokens, InstanceId, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, OrganizationId,
@@ -330,6 +333,85 @@ pub trait CoordinationStore: Send + Sync {
     async fn release_authorization_code(&self, claim: &ClaimedCode) -> Result<()>;
 }
 
+/// How far the polls of one object of an instance have read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectWatermark {
+    /// The newest vendor change time a poll has seen (RFC 3339, UTC); `None` before the first poll.
+    pub watermark: Option<String>,
+    /// When the object's ids were last read in full (deletes are found then).
+    pub reconciled_at: Option<DateTime<Utc>>,
+}
+
+/// Events: the schedule and claims of instance polls, what a poll commits (changes, watermarks and
+/// the notifications they make, in one transaction), and the durable outbox the notifications are
+/// delivered from, which is also the event log (`crate::events`).
+///
+/// Invariants: an instance has a poller exactly while its configuration enables events (kept in
+/// step by the instance writes); a poll commits only while its owner holds the instance's poll
+/// claim, so two nodes never both record one poll; a change is recorded once (a re-read of the same
+/// change time is a duplicate); a notification's content never changes once recorded.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Claims for `owner`, for `ttl` by the database's clock, up to `limit` instances whose poll is
+    /// due and not claimed by another owner (or whose claim expired), soonest due first.
+    async fn claim_due_polls(&self, owner: &str, ttl: Duration, limit: u32) -> Result<Vec<InstanceId>>;
+
+    /// Claims the poll of `instance_id` for `owner` for `ttl`, due or not (a "poll now"): false while
+    /// another owner's claim holds it; [`StoreError::NotFound`] when the instance has no poller
+    /// (events disabled).
+    async fn claim_poll(&self, instance_id: InstanceId, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// How far each object of the instance has been polled.
+    async fn watermarks(&self, instance_id: InstanceId) -> Result<BTreeMap<String, ObjectWatermark>>;
+
+    /// Commits a poll in one transaction if `commit.owner` still holds the claim: classifies the
+    /// records read (`crate::events::classify`), records the new ones as notifications (status NEW,
+    /// due now), the deletes of complete reads, the watermarks, the next poll time, and releases
+    /// the claim. Returns the notifications recorded, or `None` (nothing written) when the claim
+    /// was lost.
+    async fn commit_poll(&self, commit: &PollCommit) -> Result<Option<Vec<StoredEvent>>>;
+
+    /// Gives up `owner`'s claim after a failed poll, due again at `next_poll_at`, keeping `error`
+    /// (no secret) as the poller's last error.
+    async fn release_poll(
+        &self,
+        instance_id: InstanceId,
+        owner: &str,
+        next_poll_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()>;
+
+    /// Up to `limit` instances whose oldest undelivered notification is due now.
+    async fn instances_with_due_events(&self, limit: u32) -> Result<Vec<InstanceId>>;
+
+    /// The instance's undelivered notifications (NEW or DISPATCHED), oldest first.
+    async fn pending_events(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// Marks a notification DISPATCHED: an attempt is about to be made.
+    async fn mark_dispatched(&self, event_id: i64) -> Result<()>;
+
+    /// Records the outcome of a delivery attempt; returns the new status, or `None` when the
+    /// notification was not pending any more.
+    async fn record_delivery(&self, event_id: i64, result: &DeliveryResult) -> Result<Option<EventStatus>>;
+
+    /// The instance's notifications matching `query` (see [`EventQuery`]).
+    async fn list_events(&self, instance_id: InstanceId, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+
+    /// One notification of the instance; [`StoreError::NotFound`] for another instance's.
+    async fn get_event(&self, instance_id: InstanceId, event_id: i64) -> Result<StoredEvent>;
+
+    /// Makes notification `event_id` (any status), or without one every FAILED notification of the
+    /// instance, NEW and due now with its attempts reset. Returns how many.
+    async fn retry_events(&self, instance_id: InstanceId, event_id: Option<i64>) -> Result<u64>;
+
+    /// Notifications per status, and the age of the oldest undelivered one, for one instance or all.
+    async fn event_counts(&self, instance_id: Option<InstanceId>) -> Result<EventCounts>;
+
+    /// Deletes delivered and failed notifications recorded before `before` (the retention); pending
+    /// ones are kept. Returns how many.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
 /// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
 /// without importing them (a trait object has its supertraits' methods); code holding a concrete
@@ -340,7 +422,15 @@ pub trait CoordinationStore: Send + Sync {
 /// on each area trait (checked by the conformance suite).
 #[async_trait]
 pub trait Store:
-    InstanceStore + IdentityStore + ConsoleStore + TraceStore + CoordinationStore + Send + Sync + std::fmt::Debug
+    InstanceStore
+    + IdentityStore
+    + ConsoleStore
+    + TraceStore
+    + CoordinationStore
+    + EventStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// `Ok` when the database answers (readiness probe).
     async fn ping(&self) -> Result<()>;

@@ -1,7 +1,7 @@
 //! The SQL both implementations share, written once and instantiated per database by
 //! `implement_store!`: here the dialect, the helpers every area uses and the store-wide methods;
 //! each area's queries in its own module (`instance_sql`, `identity_sql`, `console_sql`,
-//! `trace_sql`, `coordination_sql`).
+//! `trace_sql`, `coordination_sql`, `event_sql`).
 //!
 //! Why a macro: the queries are the same text on SQLite and PostgreSQL (both accept `$1`
 //! placeholders, `RETURNING`, `ON CONFLICT`), but sqlx's executors are typed per database, and a
@@ -134,6 +134,9 @@ macro_rules! implement_store {
 
         use crate::authorization_codes::{self, ClaimedCode, CodeClaim};
         use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
+        use crate::events::{
+            self, ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, StoredEvent,
+        };
         use crate::leases;
         use crate::queue::{self, Job, JobState, NewJob, RawJob};
         use crate::records::{
@@ -143,8 +146,8 @@ macro_rules! implement_store {
             VENDOR_CALLS_KEPT,
         };
         use crate::repository::{
-            ConsoleStore, CoordinationStore, IdentityStore, InstanceStore, RefreshFn, Result, Store, StoreError,
-            TraceStore,
+            ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
+            Result, Store, StoreError, TraceStore,
         };
         use crate::sealing::{
             config_json, micros, now, pending_authorization_aad, secrets_equal, tags_json, texts_equal, Keys,
@@ -155,6 +158,7 @@ macro_rules! implement_store {
             decode_cursor, encode_cursor, like_pattern, millis, on_insert, on_unique, MAX_PAGE_SIZE,
             REFRESH_LEASE_SECS, ROTATION_BATCH, STORE_REFRESH_RETRIES,
         };
+        use std::collections::BTreeMap;
 
         type Db = $db;
         type Tx = sqlx::Transaction<'static, Db>;
@@ -273,6 +277,7 @@ macro_rules! implement_store {
         crate::console_sql::implement_console_store!($store);
         crate::trace_sql::implement_trace_store!($store);
         crate::coordination_sql::implement_coordination_store!($store);
+        crate::event_sql::implement_event_store!($store);
     };
 }
 

@@ -13,10 +13,11 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::{Backend, TestDb};
 use serde_json::json;
 use store::{
-    ClaimedCode, CodeClaim, InstanceId, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewInstance,
-    NewJob, OrganizationId, PendingAuthorization, PendingTake, PostgresStore, RefreshDecision, RefreshFn,
-    RefreshOutcome, Secret, SecretMap, SqliteStore, Store, StoreError, TokenPair, UserId, VendorCall, ACCESS_TOKEN_KEY,
-    AUTHORIZATION_CODE_TTL, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    ClaimedCode, CodeClaim, DeliveryResult, EventQuery, EventStatus, InstanceId, InstancePatch, InstanceQuery,
+    JobState, Keyring, MasterKey, NewInstance, NewJob, ObjectPoll, OrganizationId, PendingAuthorization, PendingTake,
+    PollCommit, PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap, SeenRecord, SqliteStore,
+    Store, StoreError, StoredEvent, TokenPair, UserId, VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL,
+    DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -100,6 +101,12 @@ conformance!(
     concurrent_claims_of_one_authorization_code_succeed_once,
     a_claimed_authorization_code_binds_to_an_existing_instance_of_its_organization,
     an_authorization_code_is_not_stored_in_clear,
+    an_instance_has_a_poller_exactly_while_its_events_are_enabled,
+    a_due_poll_is_claimed_once_and_committed_only_by_its_holder,
+    a_poll_reports_each_change_once_and_deletes_from_complete_reads,
+    a_backfill_reports_what_was_reported_before,
+    a_failed_delivery_waits_for_its_retry_then_fails_for_good_and_can_be_retried,
+    the_event_log_filters_pages_in_order_and_prunes_only_finished_notifications,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -1677,4 +1684,239 @@ async fn an_authorization_code_is_not_stored_in_clear(db: Arc<TestDb>) {
     assert_eq!(columns[0], store.keyed_hash("authorization-code", code.expose()), "keyed, with its own purpose");
     assert_ne!(columns[0], store.keyed_hash("oauth-state", code.expose()));
     assert_eq!(columns[1..3], [org.to_string(), instance.id.to_string()]);
+}
+
+fn events_instance(organization_id: OrganizationId, name: &str) -> NewInstance {
+    let mut new = new_instance(organization_id, name, &[]);
+    new.configuration.insert("event.notification.enabled".into(), "true".into());
+    new
+}
+
+fn seen(id: &str, changed_at: &str) -> SeenRecord {
+    SeenRecord {
+        object_id: id.into(),
+        changed_at: changed_at.into(),
+        created_at: None,
+        record: json!({ "id": id, "at": changed_at }),
+    }
+}
+
+fn object_poll(seen: Vec<SeenRecord>, complete: bool, baseline: bool) -> ObjectPoll {
+    let watermark = seen.iter().map(|s| s.changed_at.clone()).max();
+    ObjectPoll { object: "contacts".into(), seen, complete, baseline, watermark, backfill_since: None }
+}
+
+fn commit(instance_id: InstanceId, owner: &str, objects: Vec<ObjectPoll>) -> PollCommit {
+    PollCommit {
+        instance_id,
+        owner: owner.into(),
+        element_key: "infusionsoftcrm".into(),
+        hub_key: "crm".into(),
+        poll_date: Utc::now(),
+        objects,
+        max_per_event: 2,
+        source: "polling",
+        next_poll_at: Utc::now() + TimeDelta::minutes(15),
+    }
+}
+
+/// `(eventType, objectId)` of every change of `events`, in order.
+fn changes_of(events: &[StoredEvent]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .flat_map(|event| event.changes.as_array().unwrap().clone())
+        .map(|change| {
+            (change["eventType"].as_str().unwrap().to_string(), change["objectId"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+async fn an_instance_has_a_poller_exactly_while_its_events_are_enabled(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let quiet = store.insert_instance(new_instance(org, "quiet", &[])).await.unwrap();
+    assert!(matches!(store.claim_poll(quiet.id, "a", HELD).await, Err(StoreError::NotFound)));
+    let loud = store.insert_instance(events_instance(org, "loud")).await.unwrap();
+    assert!(store.claim_poll(loud.id, "a", HELD).await.unwrap(), "a new poller is due at once");
+    assert!(!store.claim_poll(loud.id, "b", HELD).await.unwrap(), "held by a");
+
+    let off = InstancePatch {
+        configuration: BTreeMap::from([("event.notification.enabled".to_string(), Some("false".to_string()))]),
+        ..InstancePatch::default()
+    };
+    store.update_instance(org, loud.id, off).await.unwrap();
+    assert!(matches!(store.claim_poll(loud.id, "a", HELD).await, Err(StoreError::NotFound)));
+    let on = InstancePatch {
+        configuration: BTreeMap::from([("event.notification.enabled".to_string(), Some("true".to_string()))]),
+        ..InstancePatch::default()
+    };
+    store.update_instance(org, quiet.id, on).await.unwrap();
+    assert_eq!(store.claim_due_polls("c", HELD, 10).await.unwrap(), vec![quiet.id]);
+}
+
+async fn a_due_poll_is_claimed_once_and_committed_only_by_its_holder(db: Arc<TestDb>) {
+    let [one, two] = two_nodes(&db).await;
+    let (org, _) = one.create_organization("acme").await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(one.insert_instance(events_instance(org.id, &format!("i{n}"))).await.unwrap().id);
+    }
+    let (a, b) = tokio::join!(one.claim_due_polls("a", SHORT, 15), two.claim_due_polls("b", SHORT, 15));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all: Vec<_> = a.iter().chain(&b).copied().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), a.len() + b.len(), "no instance claimed twice: {a:?} {b:?}");
+    assert_eq!(all.len(), 20);
+
+    let held_by_a = a[0];
+    assert_eq!(two.commit_poll(&commit(held_by_a, "b", vec![])).await.unwrap(), None, "b does not hold it");
+    wait_out_short_ttl().await;
+    assert!(two.claim_poll(held_by_a, "b", HELD).await.unwrap(), "an expired claim is taken over");
+    assert_eq!(one.commit_poll(&commit(held_by_a, "a", vec![])).await.unwrap(), None, "a lost it");
+    assert_eq!(two.commit_poll(&commit(held_by_a, "b", vec![])).await.unwrap(), Some(vec![]));
+    let due: Vec<_> = one.claim_due_polls("c", HELD, 100).await.unwrap();
+    assert!(!due.contains(&held_by_a), "a committed poll is next due at its next_poll_at");
+}
+
+async fn a_poll_reports_each_change_once_and_deletes_from_complete_reads(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let id = store.insert_instance(events_instance(org, "i")).await.unwrap().id;
+    let claim = || async { assert!(store.claim_poll(id, "a", HELD).await.unwrap()) };
+
+    claim().await;
+    let baseline = vec![seen("1", "2026-01-01T00:00:00Z"), seen("2", "2026-01-01T00:00:00Z")];
+    let recorded = store.commit_poll(&commit(id, "a", vec![object_poll(baseline, true, true)])).await.unwrap();
+    assert_eq!(recorded, Some(vec![]), "the first poll reports nothing");
+    assert_eq!(store.watermarks(id).await.unwrap()["contacts"].watermark.as_deref(), Some("2026-01-01T00:00:00Z"));
+
+    claim().await;
+    let reread = vec![
+        seen("2", "2026-01-01T00:00:00Z"),
+        seen("1", "2026-01-01T00:00:05Z"),
+        seen("3", "2026-01-01T00:00:06Z"),
+        seen("4", "2026-01-01T00:00:07Z"),
+    ];
+    let recorded = store.commit_poll(&commit(id, "a", vec![object_poll(reread.clone(), false, false)])).await;
+    let recorded = recorded.unwrap().unwrap();
+    assert_eq!(
+        changes_of(&recorded),
+        [("UPDATED", "1"), ("CREATED", "3"), ("CREATED", "4")].map(|(k, i)| (k.to_string(), i.to_string()))
+    );
+    assert_eq!(recorded.len(), 2, "at most max_per_event changes per notification");
+    assert!(recorded.iter().all(|event| event.status == EventStatus::New && event.object_type == "contacts"));
+    assert_eq!(recorded[0].raw, json!([reread[1].record, reread[2].record]));
+
+    claim().await;
+    let again = store.commit_poll(&commit(id, "a", vec![object_poll(reread, false, false)])).await.unwrap();
+    assert_eq!(again, Some(vec![]), "the overlap window's re-read is no change");
+
+    claim().await;
+    let complete = vec![seen("1", "2026-01-01T00:00:05Z"), seen("4", "2026-01-01T00:00:07Z")];
+    let recorded = store.commit_poll(&commit(id, "a", vec![object_poll(complete, true, false)])).await;
+    let recorded = recorded.unwrap().unwrap();
+    let deleted: Vec<_> = changes_of(&recorded);
+    assert_eq!(deleted, [("DELETED", "2"), ("DELETED", "3")].map(|(k, i)| (k.to_string(), i.to_string())));
+    assert!(store.watermarks(id).await.unwrap()["contacts"].reconciled_at.is_some());
+
+    claim().await;
+    let back = vec![seen("2", "2026-01-01T00:00:09Z")];
+    let recorded = store.commit_poll(&commit(id, "a", vec![object_poll(back, false, false)])).await;
+    assert_eq!(changes_of(&recorded.unwrap().unwrap()), [("CREATED".to_string(), "2".to_string())]);
+}
+
+async fn a_backfill_reports_what_was_reported_before(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let id = store.insert_instance(events_instance(org, "i")).await.unwrap().id;
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    let records = vec![
+        SeenRecord { created_at: Some("2025-06-01T00:00:00Z".into()), ..seen("1", "2026-01-01T00:00:00Z") },
+        SeenRecord { created_at: Some("2026-01-01T00:00:00Z".into()), ..seen("2", "2026-01-01T00:00:00Z") },
+    ];
+    store.commit_poll(&commit(id, "a", vec![object_poll(records.clone(), true, true)])).await.unwrap();
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    let mut backfill = object_poll(records, false, false);
+    backfill.backfill_since = Some("2025-12-01T00:00:00Z".into());
+    let recorded = store.commit_poll(&commit(id, "a", vec![backfill])).await.unwrap().unwrap();
+    assert_eq!(
+        changes_of(&recorded),
+        [("UPDATED", "1"), ("CREATED", "2")].map(|(k, i)| (k.to_string(), i.to_string()))
+    );
+}
+
+/// Records `n` single-change notifications for a new instance and returns it with them.
+async fn recorded_events(store: &Arc<dyn Store>, org: OrganizationId, n: usize) -> (InstanceId, Vec<StoredEvent>) {
+    let id = store.insert_instance(events_instance(org, &format!("e{n}"))).await.unwrap().id;
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    store.commit_poll(&commit(id, "a", vec![object_poll(vec![], true, true)])).await.unwrap();
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    let records = (0..n).map(|i| seen(&i.to_string(), &format!("2026-01-01T00:00:{i:02}Z"))).collect();
+    let mut poll = commit(id, "a", vec![object_poll(records, false, false)]);
+    poll.max_per_event = 1;
+    (id, store.commit_poll(&poll).await.unwrap().unwrap())
+}
+
+async fn a_failed_delivery_waits_for_its_retry_then_fails_for_good_and_can_be_retried(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (id, events) = recorded_events(&store, org, 2).await;
+    assert_eq!(store.instances_with_due_events(10).await.unwrap(), vec![id]);
+    let first = events[0].id;
+    store.mark_dispatched(first).await.unwrap();
+    assert_eq!(store.get_event(id, first).await.unwrap().status, EventStatus::Dispatched);
+    let later = Utc::now() + TimeDelta::hours(1);
+    let failed = DeliveryResult::Failed { status: Some(500), error: "HTTP 500: oops".into(), retry_at: Some(later) };
+    assert_eq!(store.record_delivery(first, &failed).await.unwrap(), Some(EventStatus::New));
+    assert_eq!(store.instances_with_due_events(10).await.unwrap(), vec![], "the head waits for its retry");
+    let event = store.get_event(id, first).await.unwrap();
+    assert_eq!(
+        (event.attempts, event.last_status, event.last_error.as_deref()),
+        (1, Some(500), Some("HTTP 500: oops"))
+    );
+    assert_eq!(store.pending_events(id, 10).await.unwrap().len(), 2);
+
+    let final_failure = DeliveryResult::Failed { status: None, error: "timed out".into(), retry_at: None };
+    assert_eq!(store.record_delivery(first, &final_failure).await.unwrap(), Some(EventStatus::Failed));
+    assert_eq!(store.record_delivery(first, &final_failure).await.unwrap(), None, "no longer pending");
+    assert_eq!(store.instances_with_due_events(10).await.unwrap(), vec![id], "the next one is due");
+    let second = events[1].id;
+    assert_eq!(
+        store.record_delivery(second, &DeliveryResult::Notified { status: 204 }).await.unwrap(),
+        Some(EventStatus::Notified)
+    );
+    assert!(store.get_event(id, second).await.unwrap().notified_at.is_some());
+
+    assert_eq!(store.retry_events(id, None).await.unwrap(), 1, "every FAILED one");
+    let retried = store.get_event(id, first).await.unwrap();
+    assert_eq!((retried.status, retried.attempts), (EventStatus::New, 0));
+    assert_eq!(store.retry_events(id, Some(second)).await.unwrap(), 1, "a NOTIFIED one is sent again");
+    assert_eq!(store.pending_events(id, 10).await.unwrap().len(), 2);
+    let other = store.insert_instance(events_instance(org, "other")).await.unwrap().id;
+    assert!(matches!(store.get_event(other, first).await, Err(StoreError::NotFound)));
+    assert_eq!(store.retry_events(other, Some(first)).await.unwrap(), 0);
+}
+
+async fn the_event_log_filters_pages_in_order_and_prunes_only_finished_notifications(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (id, events) = recorded_events(&store, org, 5).await;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let all = |query: EventQuery| {
+        let store = Arc::clone(&store);
+        async move { store.list_events(id, &EventQuery { limit: 100, ..query }).await.unwrap() }
+    };
+    let newest_first: Vec<i64> = all(EventQuery::default()).await.iter().map(|e| e.id).collect();
+    assert_eq!(newest_first, ids.iter().rev().copied().collect::<Vec<_>>());
+    let pulled: Vec<i64> =
+        all(EventQuery { after: Some(ids[1]), ..EventQuery::default() }).await.iter().map(|e| e.id).collect();
+    assert_eq!(pulled, ids[2..].to_vec(), "after: oldest first from the next one");
+    store.record_delivery(ids[0], &DeliveryResult::Notified { status: 200 }).await.unwrap();
+    let notified = all(EventQuery { status: Some(EventStatus::Notified), ..EventQuery::default() }).await;
+    assert_eq!(notified.iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[0]]);
+    assert!(all(EventQuery { object_type: Some("orders".into()), ..EventQuery::default() }).await.is_empty());
+    let future = Utc::now() + TimeDelta::minutes(1);
+    assert!(all(EventQuery { from: Some(future), ..EventQuery::default() }).await.is_empty());
+
+    let counts = store.event_counts(Some(id)).await.unwrap();
+    assert_eq!((counts.new, counts.notified), (4, 1));
+    assert!(counts.oldest_pending.is_some());
+    assert_eq!(store.prune_events(future).await.unwrap(), 1, "only the delivered one");
+    assert_eq!(store.list_events(id, &EventQuery { limit: 100, ..EventQuery::default() }).await.unwrap().len(), 4);
 }

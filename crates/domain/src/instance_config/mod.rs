@@ -31,6 +31,9 @@ use std::collections::BTreeMap;
 /// What every secret value is replaced with in responses.
 pub const MASK: &str = "********";
 
+/// The key that turns an instance's events on (`"true"`).
+pub const EVENTS_ENABLED: &str = "event.notification.enabled";
+
 /// A validated, normalized configuration: declared keys only, non-empty trimmed values.
 ///
 /// Invariant: built only by [`validate`] (or [`Configuration::from_stored`] for values that were
