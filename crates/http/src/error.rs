@@ -13,6 +13,7 @@ use connector::{TokenError, VendorError};
 use domain::token_rules::TransientCause;
 use domain::DomainError;
 use hub::HubError;
+use platform::events::EventsError;
 use platform::PlatformError;
 use serde::Serialize;
 use store::StoreError;
@@ -80,6 +81,18 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(format!("A {what} with this value already exists")),
             StoreError::InvalidCursor => ApiError::BadRequest("Invalid parameter 'nextPage': not a page token".into()),
             other => ApiError::Store(other),
+        }
+    }
+}
+
+impl From<EventsError> for ApiError {
+    fn from(error: EventsError) -> Self {
+        match error {
+            EventsError::NotEnabled => ApiError::Conflict(error.to_string()),
+            EventsError::Busy => ApiError::Conflict(error.to_string()),
+            EventsError::Settings(message) => ApiError::BadRequest(message),
+            EventsError::Hub(error) => error.into(),
+            EventsError::Store(error) => error.into(),
         }
     }
 }

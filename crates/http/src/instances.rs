@@ -217,6 +217,7 @@ pub(crate) fn set_value(
     patch: &mut InstancePatch,
 ) -> Result<(), ApiError> {
     let value = instance_config::validate_value(element, key, value, &state.platform.policy)?;
+    crate::instance_events::check_event_setting(state, &element.key, key, value.as_deref())?;
     if element.is_secret(key) {
         patch.secrets.insert(key.to_string(), value.map(Secret::new));
     } else {

@@ -32,6 +32,7 @@ pub mod error;
 pub mod health;
 pub mod hub;
 pub mod instance_configuration;
+pub mod instance_events;
 pub mod instance_view;
 pub mod instances;
 pub mod json_body;
@@ -55,7 +56,7 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
-    let api = api.merge(organizations::routes()).merge(api_docs::routes());
+    let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = match state.cors_origins.layer() {
         // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
         // path without an OPTIONS route reaches the CORS layer instead of the outer 405.

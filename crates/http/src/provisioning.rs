@@ -42,6 +42,9 @@ pub fn parse<'a>(state: &'a AppState, path_element: Option<&str>, body: &Value) 
         Some(_) => return Err(invalid("configuration", "must be an object of strings")),
     };
     let configuration = instance_config::validate(element, input, &state.platform.policy)?;
+    for key in ["event.notification.callback.url", "event.poller.configuration"] {
+        crate::instance_events::check_event_setting(state, &element.key, key, configuration.get(key))?;
+    }
     let grant = match mode {
         ExternalAuthentication::None => provider_code(body)?,
         ExternalAuthentication::Initial => configuration

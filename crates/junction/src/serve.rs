@@ -10,6 +10,7 @@ use clap::Args;
 use connector::endpoints::VendorEndpoints;
 use domain::instance_config::ServerPolicy;
 use domain::Secret;
+use platform::events::EventsConfig;
 use platform::{Platform, PlatformConfig};
 use store::{Keyring, MasterKey, Store, StoreError};
 use url::Url;
@@ -59,6 +60,25 @@ pub struct ServeArgs {
     /// Seconds between background token refresh runs (jittered); `0` disables the task.
     #[arg(long, env = "JUNCTION_REFRESH_PERIOD", default_value_t = 60)]
     refresh_period: u64,
+    /// Lets event callbacks reach loopback, private, link-local and metadata addresses (on-premise
+    /// receivers, tests); refused by default.
+    #[arg(long, env = "JUNCTION_ALLOW_PRIVATE_CALLBACKS")]
+    allow_private_callbacks: bool,
+    /// Milliseconds before a failed notification's first retry; each next retry waits four times
+    /// longer (9 tries in all).
+    #[arg(long, env = "JUNCTION_EVENT_RETRY_BASE_MS", default_value_t = 4000)]
+    event_retry_base_ms: u64,
+    /// Delivery attempts before a notification is FAILED (kept, and retried on request).
+    #[arg(long, env = "JUNCTION_EVENT_MAX_ATTEMPTS", default_value_t = 9)]
+    event_max_attempts: u32,
+    /// Seconds a node's poll claim and delivery lease last unrenewed: how soon a dead node's
+    /// polling and deliveries move to the others.
+    #[arg(long, env = "JUNCTION_EVENT_CLAIM_TTL", default_value_t = 20)]
+    event_claim_ttl: u64,
+    /// Milliseconds between the event workers' looks for due polls and deliveries; `0` disables
+    /// the event workers on this node (its API still answers).
+    #[arg(long, env = "JUNCTION_EVENT_TICK_MS", default_value_t = 1000)]
+    event_tick_ms: u64,
 }
 
 /// Runs the platform until SIGTERM or SIGINT.
@@ -83,6 +103,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = PlatformConfig {
         vendor_limits: args.vendor_limits,
         vendor_timeout: std::time::Duration::from_secs(args.vendor_timeout.max(1)),
+        events: EventsConfig {
+            allow_private_callbacks: args.allow_private_callbacks,
+            retry_base: std::time::Duration::from_millis(args.event_retry_base_ms.max(1)),
+            max_attempts: args.event_max_attempts.max(1),
+            claim_ttl: std::time::Duration::from_secs(args.event_claim_ttl.max(1)),
+            tick: std::time::Duration::from_millis(args.event_tick_ms.max(1)),
+            ..EventsConfig::default()
+        },
         ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)
     };
     let platform = Platform::build(config).context("cannot start the vendor's HTTP clients")?;
@@ -99,7 +127,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let refresher = (args.refresh_period > 0).then(|| {
         let period = std::time::Duration::from_secs(args.refresh_period);
         let mut stopped = stopped.clone();
-        tokio::spawn(platform::token_refresh_job::run(platform, period, async move {
+        tokio::spawn(platform::token_refresh_job::run(platform.clone(), period, async move {
+            let _ = stopped.changed().await;
+        }))
+    });
+    let event_workers = (args.event_tick_ms > 0).then(|| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(platform::events::workers::run(platform, async move {
             let _ = stopped.changed().await;
         }))
     });
@@ -109,9 +143,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
     drop(stopped);
-    if let Some(refresher) = refresher {
-        // The shutdown future (and `stop` with it) is dropped by now.
-        let _ = refresher.await;
+    // The shutdown future (and `stop` with it) is dropped by now.
+    for task in [refresher, event_workers].into_iter().flatten() {
+        let _ = task.await;
     }
     served?;
     tracing::info!("shut down");

@@ -3,13 +3,16 @@
 //! instance's store-backed tokens and their one refresh path ([`tokens`]), provisioning and
 //! re-authentication with their one code exchange ([`provisioning`]), the context of an
 //! instance's hub calls ([`calls`]), the job runner ([`jobs`]) and its first job, the background
-//! token refresh ([`token_refresh_job`]), the metrics registry ([`metrics`]) and the cache of
+//! token refresh ([`token_refresh_job`]), events polled, recorded and delivered ([`events`]) to
+//! user-chosen callback URLs ([`callback`]), the metrics registry ([`metrics`]) and the cache of
 //! authenticated hub callers ([`caller_cache`]).
 //!
 //! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
 
+pub mod callback;
 pub mod caller_cache;
 pub mod calls;
+pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod provisioning;
@@ -31,6 +34,7 @@ use store::{InstanceRecord, Store, StoreError};
 
 use crate::caller_cache::CallerCache;
 use crate::calls::InstanceCall;
+use crate::events::{Events, EventsConfig};
 use crate::metrics::Metrics;
 
 /// How long one vendor REST call may take before the caller gets a 504.
@@ -57,6 +61,8 @@ pub struct PlatformConfig {
     pub rate_limit_queue: usize,
     /// How long one vendor REST call may take (`--vendor-timeout`).
     pub vendor_timeout: Duration,
+    /// How events are polled and delivered.
+    pub events: EventsConfig,
 }
 
 impl PlatformConfig {
@@ -71,6 +77,7 @@ impl PlatformConfig {
             rate_limit_wait: MAX_RATE_LIMIT_WAIT,
             rate_limit_queue: MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: VENDOR_TIMEOUT,
+            events: EventsConfig::default(),
         }
     }
 }
@@ -117,6 +124,8 @@ pub struct Platform {
     pub metrics: Arc<Metrics>,
     /// This process among the nodes sharing the store: the owner of the leases it takes.
     pub node_id: Arc<str>,
+    /// The events configuration and the client of user-chosen callback URLs.
+    pub events: Arc<Events>,
 }
 
 impl Platform {
@@ -128,6 +137,7 @@ impl Platform {
         let vendor =
             VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
         let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));
+        let events = Events::new(config.events).map_err(|error| PlatformError::Client(error.to_string()))?;
         Ok(Platform {
             oauth: Arc::new(OAuthClient::new(config.endpoints).map_err(client_error)?),
             hub: Hub::new(Arc::new(vendor), signer),
@@ -138,6 +148,7 @@ impl Platform {
             sandbox: config.sandbox,
             metrics: Arc::new(Metrics::new()),
             node_id: Arc::from(format!("node-{:032x}", rand::random::<u128>())),
+            events: Arc::new(events),
         })
     }
 

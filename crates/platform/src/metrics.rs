@@ -7,7 +7,12 @@
 //! - `junction_vendor_calls_total{kind="rest"|"token", outcome}`, `outcome` the vendor's HTTP
 //!   status class (`2xx`, `4xx`, `5xx`, ...) or `transport` when it did not answer;
 //! - `junction_token_refreshes_total{trigger, outcome}`: every pass through the refresh path
-//!   ([`crate::tokens`]), by what asked for it and what came of it.
+//!   ([`crate::tokens`]), by what asked for it and what came of it;
+//! - `junction_events_detected_total{source}` (changes recorded by polls and backfills),
+//!   `junction_event_notifications_total{outcome="notified"|"failed"}` (delivery attempts) and
+//!   `junction_event_delivery_seconds` (histogram: from a notification's recording to its
+//!   delivery); `junction_event_outbox_depth` and `junction_event_oldest_undelivered_seconds`
+//!   (gauges, set by the delivery worker from the store).
 //!
 //! Every label value is a fixed word, a route template or a status number: no secret, id or
 //! query string can reach the output.
@@ -23,6 +28,7 @@ use domain::token_rules::{RefreshOutcome, TransientCause};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -95,6 +101,19 @@ pub enum RefreshResult {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// Delivery latency buckets in seconds: from sub-second (webhooks, poll now) to the retries' hours.
+const DELIVERY_BUCKETS: [f64; 12] = [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0, 259200.0];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefreshLabels {
     trigger: Trigger,
     outcome: RefreshResult,
@@ -108,6 +127,11 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     vendor_calls: Family<VendorLabels, Counter>,
     refreshes: Family<RefreshLabels, Counter>,
+    events_detected: Family<SourceLabels, Counter>,
+    notifications: Family<OutcomeLabels, Counter>,
+    delivery_latency: Histogram,
+    outbox_depth: Gauge,
+    oldest_undelivered: Gauge,
 }
 
 impl fmt::Debug for Metrics {
@@ -151,7 +175,48 @@ impl Metrics {
             "Token refreshes, by trigger (proactive, reactive, manual, background) and outcome",
             refreshes.clone(),
         );
-        Metrics { registry, requests, latency, vendor_calls, refreshes }
+        let events_detected = Family::<SourceLabels, Counter>::default();
+        let notifications = Family::<OutcomeLabels, Counter>::default();
+        let delivery_latency = Histogram::new(DELIVERY_BUCKETS);
+        let outbox_depth = Gauge::default();
+        let oldest_undelivered = Gauge::default();
+        registry.register(
+            "junction_events_detected",
+            "Vendor changes recorded as events, by source (polling, backfill)",
+            events_detected.clone(),
+        );
+        registry.register(
+            "junction_event_notifications",
+            "Notification delivery attempts, by outcome (notified, failed)",
+            notifications.clone(),
+        );
+        registry.register(
+            "junction_event_delivery_seconds",
+            "From a notification's recording to its delivery",
+            delivery_latency.clone(),
+        );
+        registry.register(
+            "junction_event_outbox_depth",
+            "Notifications recorded and not yet delivered (NEW or DISPATCHED)",
+            outbox_depth.clone(),
+        );
+        registry.register(
+            "junction_event_oldest_undelivered_seconds",
+            "Age of the oldest notification not yet delivered",
+            oldest_undelivered.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            vendor_calls,
+            refreshes,
+            events_detected,
+            notifications,
+            delivery_latency,
+            outbox_depth,
+            oldest_undelivered,
+        }
     }
 
     /// Counts one served request and its latency.
@@ -185,6 +250,26 @@ impl Metrics {
     /// Counts one pass through the refresh path.
     pub fn record_refresh(&self, trigger: Trigger, outcome: RefreshResult) {
         self.refreshes.get_or_create(&RefreshLabels { trigger, outcome }).inc();
+    }
+
+    /// Counts `changes` changes recorded from `source`.
+    pub fn record_events_detected(&self, source: &'static str, changes: usize) {
+        self.events_detected.get_or_create(&SourceLabels { source }).inc_by(changes as u64);
+    }
+
+    /// Counts one delivery attempt; a delivered one also records how long it waited in the outbox.
+    pub fn record_notification(&self, notified: bool, waited: std::time::Duration) {
+        let outcome = if notified { "notified" } else { "failed" };
+        self.notifications.get_or_create(&OutcomeLabels { outcome }).inc();
+        if notified {
+            self.delivery_latency.observe(waited.as_secs_f64());
+        }
+    }
+
+    /// Sets the outbox gauges from the store's counts.
+    pub fn set_outbox(&self, depth: u64, oldest_seconds: u64) {
+        self.outbox_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.oldest_undelivered.set(i64::try_from(oldest_seconds).unwrap_or(i64::MAX));
     }
 
     /// The registry as OpenMetrics 1.0 text (ending with `# EOF`).

@@ -353,6 +353,12 @@ macro_rules! implement_instance_store {
                 self.keys.get().open_instance(raw_instance(&row)?)
             }
 
+            async fn instance_by_id(&self, id: InstanceId) -> Result<InstanceRecord> {
+                let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+                self.keys.get().open_instance(raw_instance(&row)?)
+            }
+
             async fn find_instance_by_token(&self, token: &Secret) -> Result<Option<InstanceRecord>> {
                 let keys = self.keys.get();
                 let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE token_lookup = $1");

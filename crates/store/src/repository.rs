@@ -90,6 +90,11 @@ pub trait InstanceStore: Send + Sync {
     /// The instance `id` of `organization_id`; [`StoreError::NotFound`] for another organization's.
     async fn get_instance(&self, organization_id: OrganizationId, id: InstanceId) -> Result<InstanceRecord>;
 
+    /// The instance `id` of whichever organization: for background work that holds only an id (a
+    /// claimed poll, a due delivery), never for a caller's request. [`StoreError::NotFound`] once
+    /// deleted.
+    async fn instance_by_id(&self, id: InstanceId) -> Result<InstanceRecord>;
+
     /// The instance whose token this is (any organization), or `None` (unknown, deleted or reissued).
     async fn find_instance_by_token(&self, token: &Secret) -> Result<Option<InstanceRecord>>;
 

@@ -6,5 +6,6 @@ mod common;
 
 mod admin;
 mod console_browser;
+mod events;
 mod multi_node;
 mod serve;

@@ -1,5 +1,7 @@
 //! Starting the `junction` binary in tests.
 
+pub mod cluster;
+
 use std::process::Stdio;
 use std::time::Duration;
 

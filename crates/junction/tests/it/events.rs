@@ -1,0 +1,386 @@
+//! Events end to end (SPEC "Events"): real `junction serve` processes on PostgreSQL, the simulator
+//! changed through its own API (never through Junction), and a real callback server on loopback
+//! that checks every notification's signature.
+//!
+//! The nodes run with `--allow-private-callbacks` (the callback is on loopback), short retries,
+//! and `PUT /instances/{id}/events/poll` instead of waiting for the polling interval.
+
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::common::cluster::{Cluster, Node};
+
+const SIGNATURE_KEY: &str = "callback-signing-key";
+
+/// One notification as the callback received it.
+#[derive(Debug, Clone)]
+struct Received {
+    webhook_id: String,
+    body: Vec<u8>,
+    message: Value,
+}
+
+/// A callback receiver on loopback: records every notification after checking its signature, and
+/// answers `status` (200 unless a test says otherwise).
+#[derive(Clone, Default)]
+struct Callback {
+    received: Arc<Mutex<Vec<Received>>>,
+    bad_signatures: Arc<AtomicUsize>,
+    status: Arc<AtomicU16>,
+}
+
+impl Callback {
+    async fn start() -> (Self, String) {
+        let callback = Callback { status: Arc::new(AtomicU16::new(200)), ..Callback::default() };
+        let app = axum::Router::new().route("/hook", post(receive)).with_state(callback.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (callback, url)
+    }
+
+    fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every `(eventType, objectId)` delivered so far, in delivery order (repeats included).
+    fn changes(&self) -> Vec<(String, String)> {
+        self.received()
+            .iter()
+            .flat_map(|received| received.message["message"]["events"].as_array().unwrap().clone())
+            .map(|event| (text(&event["eventType"]), text(&event["objectId"])))
+            .collect()
+    }
+
+    /// Waits until `done` holds for what was received (at most 60 s).
+    async fn wait_for(&self, what: &str, done: impl Fn(&Callback) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            assert!(start.elapsed() < Duration::from_secs(60), "waited 60 s for {what}; received {:?}", self.changes());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}
+
+async fn receive(State(callback): State<Callback>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SIGNATURE_KEY.as_bytes()).unwrap();
+    mac.update(&body);
+    let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    let signature = headers.get("elements-webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if signature != expected {
+        callback.bad_signatures.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::UNAUTHORIZED;
+    }
+    let status = StatusCode::from_u16(callback.status.load(Ordering::SeqCst)).unwrap();
+    if status.is_success() {
+        let webhook_id = headers.get("elements-webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        callback.received.lock().unwrap().push(Received {
+            webhook_id: webhook_id.to_string(),
+            message: serde_json::from_slice(&body).unwrap(),
+            body: body.to_vec(),
+        });
+    }
+    status
+}
+
+/// A node that delivers to loopback, retries fast and looks for due work every 100 ms.
+async fn events_node(cluster: &Cluster, extra: &[&str]) -> Node {
+    let mut flags = vec!["--refresh-period", "0", "--allow-private-callbacks", "--event-tick-ms", "100"];
+    flags.extend_from_slice(extra);
+    cluster.start_node_with(&flags).await
+}
+
+/// Turns the instance's events on with `callback_url`, signed with [`SIGNATURE_KEY`].
+async fn enable_events(cluster: &Cluster, node: &Node, id: i64, callback_url: &str) {
+    let configuration = json!({
+        "event.notification.enabled": "true",
+        "event.notification.callback.url": callback_url,
+        "event.notification.signature.key": SIGNATURE_KEY,
+        "event.poller.configuration": json!({"contacts": {}}).to_string(),
+    });
+    let answer = cluster
+        .http
+        .patch(cluster.api(node, &format!("/instances/{id}")))
+        .header("authorization", cluster.platform_auth())
+        .json(&json!({ "configuration": configuration }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+}
+
+/// `PUT /instances/{id}/events/poll[?reconcile=true]` and its answer.
+async fn poll_now(cluster: &Cluster, node: &Node, id: i64, reconcile: bool) -> Value {
+    let query = if reconcile { "?reconcile=true" } else { "" };
+    let answer = cluster
+        .http
+        .put(cluster.api(node, &format!("/instances/{id}/events/poll{query}")))
+        .header("authorization", cluster.platform_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "poll now");
+    answer.json().await.unwrap()
+}
+
+/// The simulator's own REST API, as another application changing the vendor's data would call it.
+struct Vendor<'a> {
+    cluster: &'a Cluster,
+    token: String,
+}
+
+impl<'a> Vendor<'a> {
+    async fn new(cluster: &'a Cluster) -> Self {
+        Vendor { token: cluster.vendor_token().await, cluster }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/crm/rest/v2{path}", self.cluster.sim.url())
+    }
+
+    async fn create_contact(&self, name: &str) -> String {
+        let body = json!({"given_name": name, "email_addresses": [{"email": format!("{name}@example.com"), "field": "EMAIL1"}]});
+        let answer = self.cluster.http.post(self.url("/contacts")).bearer_auth(&self.token).json(&body).send().await;
+        let contact: Value = answer.unwrap().json().await.unwrap();
+        contact["id"].as_str().map_or_else(|| contact["id"].to_string(), str::to_string)
+    }
+
+    async fn rename_contact(&self, id: &str, name: &str) {
+        let answer = self
+            .cluster
+            .http
+            .patch(self.url(&format!("/contacts/{id}")))
+            .bearer_auth(&self.token)
+            .json(&json!({"given_name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "rename: {}", answer.status());
+    }
+
+    async fn delete_contact(&self, id: &str) {
+        let answer = self
+            .cluster
+            .http
+            .delete(self.url(&format!("/contacts/{id}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "delete: {}", answer.status());
+    }
+}
+
+/// Lets the simulator's clock move on, so the next change has a later update time.
+async fn tick_vendor_clock(cluster: &Cluster) {
+    let answer = cluster
+        .http
+        .post(format!("{}/__sim/clock/advance", cluster.sim.url()))
+        .json(&json!({"seconds": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(kind, id)| (kind.to_string(), id.to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_contact_created_updated_and_deleted_at_the_vendor_arrives_signed_as_three_events() {
+    let cluster = Cluster::new().await;
+    let node = events_node(&cluster, &[]).await;
+    let (callback, url) = Callback::start().await;
+    let (id, _) = cluster.create_instance(&node).await;
+    enable_events(&cluster, &node, id, &url).await;
+    let baseline = poll_now(&cluster, &node, id, false).await;
+    assert_eq!(baseline["events"], json!([]), "the first poll reports nothing: {baseline}");
+
+    let vendor = Vendor::new(&cluster).await;
+    let contact = vendor.create_contact("ada").await;
+    let found = poll_now(&cluster, &node, id, false).await;
+    assert_eq!(found["events"].as_array().unwrap().len(), 1, "{found}");
+    tick_vendor_clock(&cluster).await;
+    vendor.rename_contact(&contact, "ada2").await;
+    poll_now(&cluster, &node, id, false).await;
+    vendor.delete_contact(&contact).await;
+    poll_now(&cluster, &node, id, true).await;
+
+    let expected = pairs(&[("CREATED", &contact), ("UPDATED", &contact), ("DELETED", &contact)]);
+    callback.wait_for("three events", |callback| callback.changes().len() >= 3).await;
+    assert_eq!(callback.changes(), expected);
+    assert_eq!(callback.bad_signatures.load(Ordering::SeqCst), 0, "every signature verifies");
+    let first = &callback.received()[0];
+    let message = &first.message["message"];
+    assert_eq!(message["instanceId"], json!(id));
+    assert_eq!(message["elementKey"], "infusionsoftcrm");
+    assert_eq!(first.webhook_id, text(&message["eventId"]), "Elements-Webhook-Id is the event id");
+    let event = &message["events"][0];
+    assert_eq!((event["objectType"].as_str(), event["hubKey"].as_str()), (Some("contacts"), Some("crm")));
+    assert_eq!(message["raw"][0]["FirstName"], "ada", "raw carries the record");
+
+    // The event log shows them delivered, newest first, and reads in order with `after`.
+    let log: Value = cluster
+        .http
+        .get(cluster.api(&node, &format!("/instances/{id}/events")))
+        .header("authorization", cluster.platform_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = log.as_array().unwrap().iter().map(|event| event["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["NOTIFIED"; 3]);
+    let oldest = log[2]["id"].as_i64().unwrap();
+    let pulled: Value = cluster
+        .http
+        .get(cluster.api(&node, &format!("/instances/{id}/events?after={oldest}")))
+        .header("authorization", cluster.platform_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pulled.as_array().unwrap().len(), 2);
+    assert!(pulled[0]["id"].as_i64().unwrap() < pulled[1]["id"].as_i64().unwrap(), "oldest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_down_for_a_while_loses_nothing_and_a_failed_event_is_delivered_on_retry() {
+    let cluster = Cluster::new().await;
+    let node = events_node(&cluster, &["--event-retry-base-ms", "100", "--event-max-attempts", "4"]).await;
+    let (callback, url) = Callback::start().await;
+    let (id, _) = cluster.create_instance(&node).await;
+    enable_events(&cluster, &node, id, &url).await;
+    poll_now(&cluster, &node, id, false).await;
+    let vendor = Vendor::new(&cluster).await;
+
+    // Down for the first attempts (100 ms, 400 ms), back before the fourth.
+    callback.answer(500);
+    let first = vendor.create_contact("down1").await;
+    poll_now(&cluster, &node, id, false).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = vendor.create_contact("down2").await;
+    poll_now(&cluster, &node, id, false).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    callback.answer(200);
+    callback.wait_for("both events", |callback| callback.changes().len() >= 2).await;
+    assert_eq!(callback.changes(), pairs(&[("CREATED", &first), ("CREATED", &second)]), "in order, none lost");
+
+    // Down for good: four attempts, then FAILED and kept; a retry delivers it.
+    callback.answer(503);
+    let third = vendor.create_contact("down3").await;
+    poll_now(&cluster, &node, id, false).await;
+    let log_url = cluster.api(&node, &format!("/instances/{id}/events?status=FAILED"));
+    let start = Instant::now();
+    let failed = loop {
+        let log: Value = cluster
+            .http
+            .get(&log_url)
+            .header("authorization", cluster.platform_auth())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(event) = log.as_array().unwrap().first() {
+            break event.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no FAILED event after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["attempts"], 4);
+    assert_eq!(failed["lastStatus"], 503);
+    assert!(failed["lastError"].as_str().unwrap().contains("503"), "{failed}");
+    callback.answer(200);
+    let retry = cluster
+        .http
+        .put(cluster.api(&node, &format!("/instances/{id}/events/{}/retry", failed["id"])))
+        .header("authorization", cluster.platform_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 200);
+    callback.wait_for("the retried event", |callback| callback.changes().len() >= 3).await;
+    assert_eq!(callback.changes()[2], ("CREATED".to_string(), third));
+}
+
+/// Every delivery of one event id carries the same bytes: a notification's content never changes.
+fn assert_one_content_per_event_id(callback: &Callback) {
+    let mut bodies: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+    for received in callback.received() {
+        let id = text(&received.message["message"]["eventId"]);
+        let first = bodies.entry(id.clone()).or_insert_with(|| received.body.clone());
+        assert_eq!(first, &received.body, "event {id} was delivered with two different contents");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_kill_9s_during_polling_and_delivery_lose_no_change() {
+    const ROUNDS: usize = 20;
+    let cluster = Cluster::new().await;
+    let (callback, url) = Callback::start().await;
+    let flags = ["--event-retry-base-ms", "50", "--event-claim-ttl", "1"];
+    let mut node = events_node(&cluster, &flags).await;
+    let (id, _) = cluster.create_instance(&node).await;
+    enable_events(&cluster, &node, id, &url).await;
+    poll_now(&cluster, &node, id, false).await;
+    let vendor = Vendor::new(&cluster).await;
+    // The callback is slow to answer now and then, so kills land mid-delivery too.
+    let mut created = Vec::new();
+    for round in 0..ROUNDS {
+        created.push(vendor.create_contact(&format!("k{round}a")).await);
+        created.push(vendor.create_contact(&format!("k{round}b")).await);
+        // A poll in flight, and the node killed at a different point of it each round.
+        let poll = {
+            let request = cluster
+                .http
+                .put(cluster.api(&node, &format!("/instances/{id}/events/poll")))
+                .header("authorization", cluster.platform_auth());
+            tokio::spawn(async move { request.send().await.map(|answer| answer.status().as_u16()) })
+        };
+        tokio::time::sleep(Duration::from_millis(((round * 37) % 200) as u64)).await;
+        node.child.start_kill().unwrap();
+        node.child.wait().await.unwrap();
+        let _ = poll.await;
+        node = events_node(&cluster, &flags).await;
+    }
+    // After the last restart: one more poll finds whatever the killed ones did not commit.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    poll_now(&cluster, &node, id, false).await;
+    let wanted = created.len();
+    callback
+        .wait_for("every created contact", |callback| {
+            let seen: std::collections::HashSet<String> = callback.changes().into_iter().map(|(_, id)| id).collect();
+            created.iter().filter(|id| seen.contains(*id)).count() == wanted
+        })
+        .await;
+    let changes = callback.changes();
+    for contact in &created {
+        assert!(changes.contains(&("CREATED".to_string(), contact.clone())), "{contact} delivered as CREATED");
+    }
+    assert_one_content_per_event_id(&callback);
+    assert_eq!(callback.bad_signatures.load(Ordering::SeqCst), 0);
+}
