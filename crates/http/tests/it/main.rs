@@ -8,6 +8,7 @@ mod api_docs;
 mod auth;
 mod bad_input;
 mod console;
+mod events;
 mod hub_lists;
 mod hub_objects;
 mod hub_vendor;

@@ -384,3 +384,75 @@ async fn twenty_kill_9s_during_polling_and_delivery_lose_no_change() {
     assert_one_content_per_event_id(&callback);
     assert_eq!(callback.bad_signatures.load(Ordering::SeqCst), 0);
 }
+
+/// How many times the simulator has served a contacts list.
+async fn contact_lists(cluster: &Cluster) -> u64 {
+    let stats: Value =
+        cluster.http.get(format!("{}/__sim/stats", cluster.sim.url())).send().await.unwrap().json().await.unwrap();
+    stats["calls_by_route"]["GET /crm/rest/v2/contacts"].as_u64().unwrap_or(0)
+}
+
+/// How many of `ids` have had a poll committed (by any node), read from the shared database.
+async fn polled(cluster: &Cluster, ids: &[i64]) -> usize {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&cluster.database.url).await.unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM event_pollers WHERE last_poll_at IS NOT NULL AND instance_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    usize::try_from(count).unwrap()
+}
+
+async fn wait_until_polled(cluster: &Cluster, ids: &[i64], within: Duration) {
+    let start = Instant::now();
+    loop {
+        let done = polled(cluster, ids).await;
+        if done == ids.len() {
+            return;
+        }
+        assert!(start.elapsed() < within, "{done} of {} instances polled after {within:?}", ids.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_instances_on_three_nodes_are_polled_once_each_and_a_killed_nodes_polls_move_on() {
+    let cluster = Cluster::new().await;
+    let flags = ["--event-claim-ttl", "3"];
+    let mut a = events_node(&cluster, &flags).await;
+    let b = events_node(&cluster, &flags).await;
+    let c = events_node(&cluster, &flags).await;
+    let (_, url) = Callback::start().await;
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        ids.push(cluster.create_instance([&a, &b, &c][n % 3]).await.0);
+    }
+    // Every contacts list answers slowly, so polls overlap the nodes' looks for due work.
+    let slow = json!({"path_prefix": "/crm/rest/v2/contacts", "method": "GET", "delay_ms": 300, "probability": 1.0});
+    let answer = cluster.http.post(format!("{}/__sim/faults", cluster.sim.url())).json(&slow).send().await.unwrap();
+    assert!(answer.status().is_success());
+
+    // Half the instances with three live nodes: each first poll runs exactly once.
+    let (first, second) = ids.split_at(25);
+    let before = contact_lists(&cluster).await;
+    for id in first {
+        enable_events(&cluster, &b, *id, &url).await;
+    }
+    wait_until_polled(&cluster, first, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(contact_lists(&cluster).await - before, 25, "one contacts read per instance, by one node");
+
+    // The other half, and node a killed while it holds claims: the others take its polls over.
+    for id in second {
+        enable_events(&cluster, &c, *id, &url).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    a.child.start_kill().unwrap();
+    a.child.wait().await.unwrap();
+    let killed_at = Instant::now();
+    wait_until_polled(&cluster, second, Duration::from_secs(30)).await;
+    eprintln!("the killed node's polls were taken over within {:?}", killed_at.elapsed());
+}
