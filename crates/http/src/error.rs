@@ -91,6 +91,7 @@ impl From<EventsError> for ApiError {
             EventsError::NotEnabled => ApiError::Conflict(error.to_string()),
             EventsError::Busy => ApiError::Conflict(error.to_string()),
             EventsError::Settings(message) => ApiError::BadRequest(message),
+            EventsError::Delivery(error) => ApiError::BadRequest(error.to_string()),
             EventsError::Hub(error) => error.into(),
             EventsError::Store(error) => error.into(),
         }

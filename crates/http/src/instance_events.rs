@@ -299,6 +299,27 @@ pub(crate) fn check_event_setting(
     }
 }
 
+/// Removes the vendor hooks of an instance whose events were delivered by webhook before a change
+/// (`before`) and are not after it (`after`: events off, polling, or the instance deleted). Best
+/// effort: a failure is logged, and the vendor's next call is answered 410, which makes it
+/// deactivate the hook.
+pub(crate) async fn drop_hooks_if_turned_off(
+    state: &AppState,
+    before: &InstanceRecord,
+    after: Option<&InstanceRecord>,
+) {
+    let webhooks = |record: &InstanceRecord| {
+        events::settings::EventSettings::of(record).is_ok_and(|settings| settings.enabled && settings.webhooks)
+    };
+    if !webhooks(before) || after.is_some_and(webhooks) {
+        return;
+    }
+    match events::hooks::remove(&state.platform, before).await {
+        Ok(removed) => tracing::info!(instance_id = before.id.get(), removed, "vendor hooks removed"),
+        Err(error) => tracing::warn!(instance_id = before.id.get(), %error, "vendor hooks could not be removed"),
+    }
+}
+
 /// A notification as the event log shows it.
 pub fn event_view(event: &StoredEvent) -> Value {
     let time = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);

@@ -165,6 +165,7 @@ async fn patch(
     }
     configuration_changes(&state, element, body.get("configuration"), KeptKeys::Refuse, &mut patch)?;
     let record = state.platform.store.update_instance(auth.organization.id, id, patch).await?;
+    crate::instance_events::drop_hooks_if_turned_off(&state, &current, Some(&record)).await;
     respond(&state, &auth, &record)
 }
 
@@ -232,6 +233,8 @@ async fn delete(
     PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let id = instance_id(&id)?;
+    let current = state.platform.store.get_instance(auth.organization.id, id).await?;
+    crate::instance_events::drop_hooks_if_turned_off(&state, &current, None).await;
     state.platform.store.delete_instance(auth.organization.id, id).await?;
     tracing::info!(instance_id = id.get(), "instance deleted");
     Ok(Json(serde_json::json!({"id": id})).into_response())

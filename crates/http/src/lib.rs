@@ -29,6 +29,7 @@ pub mod console;
 pub mod cors;
 pub mod elements;
 pub mod error;
+pub mod event_hooks;
 pub mod health;
 pub mod hub;
 pub mod instance_configuration;
@@ -57,6 +58,7 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
+    let api = api.merge(event_hooks::routes());
     let api = match state.cors_origins.layer() {
         // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
         // path without an OPTIONS route reaches the CORS layer instead of the outer 405.

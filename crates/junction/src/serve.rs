@@ -109,6 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_attempts: args.event_max_attempts.max(1),
             claim_ttl: std::time::Duration::from_secs(args.event_claim_ttl.max(1)),
             tick: std::time::Duration::from_millis(args.event_tick_ms.max(1)),
+            public_url: Some(public_url.clone()),
             ..EventsConfig::default()
         },
         ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)

@@ -185,6 +185,20 @@ macro_rules! implement_event_store {
                         }
                     }
                 }
+                for id in &poll.deleted {
+                    sqlx::query("DELETE FROM event_known_ids WHERE instance_id = $1 AND object = $2 AND object_id = $3")
+                        .bind(instance_id.get())
+                        .bind(&poll.object)
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                    changes.push(events::Change {
+                        kind: ChangeKind::Deleted,
+                        object_id: id.clone(),
+                        date: commit.poll_date.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        raw: serde_json::json!({ "id": id }),
+                    });
+                }
                 let reconciled = poll.complete.then(|| commit.poll_date.to_rfc3339());
                 sqlx::query(
                     "INSERT INTO event_watermarks (instance_id, object, watermark, reconciled_at) VALUES ($1, $2, $3, $4) \
@@ -284,12 +298,15 @@ macro_rules! implement_event_store {
                 for poll in &commit.objects {
                     recorded.extend(Self::commit_object(&mut tx, commit, poll).await?);
                 }
+                // A scheduled poll moves the schedule on; a webhook's changes leave it alone.
                 sqlx::query(
-                    "UPDATE event_pollers SET next_poll_at = $2, last_poll_at = $3, last_error = NULL, \
+                    "UPDATE event_pollers SET next_poll_at = COALESCE($2, next_poll_at), \
+                     last_poll_at = CASE WHEN $2 IS NULL THEN last_poll_at ELSE $3 END, \
+                     last_error = CASE WHEN $2 IS NULL THEN last_error ELSE NULL END, \
                      claim_owner = NULL, claim_until = NULL WHERE instance_id = $1",
                 )
                 .bind(commit.instance_id.get())
-                .bind(micros(commit.next_poll_at))
+                .bind(commit.next_poll_at.map(micros))
                 .bind(micros(commit.poll_date))
                 .execute(&mut *tx)
                 .await?;

@@ -99,6 +99,8 @@ pub struct ObjectPoll {
     /// A backfill from this time: every record read is reported, reported before or not; CREATED
     /// when created at or after it.
     pub backfill_since: Option<String>,
+    /// Ids the vendor said were deleted (a webhook's `*.delete`): reported DELETED.
+    pub deleted: Vec<String>,
 }
 
 /// Everything one poll of an instance commits, in one transaction.
@@ -116,8 +118,8 @@ pub struct PollCommit {
     pub max_per_event: usize,
     /// The source recorded on the notifications (`polling`, `webhook`, `backfill`).
     pub source: &'static str,
-    /// When the instance is next polled.
-    pub next_poll_at: DateTime<Utc>,
+    /// When the instance is next polled; `None` leaves its schedule alone (a webhook's changes).
+    pub next_poll_at: Option<DateTime<Utc>>,
 }
 
 /// The changes of one object worth reporting, after [`classify`].

@@ -105,6 +105,7 @@ conformance!(
     a_due_poll_is_claimed_once_and_committed_only_by_its_holder,
     a_poll_reports_each_change_once_and_deletes_from_complete_reads,
     a_backfill_reports_what_was_reported_before,
+    webhook_changes_report_the_deletes_named_and_leave_the_schedule_alone,
     a_failed_delivery_waits_for_its_retry_then_fails_for_good_and_can_be_retried,
     the_event_log_filters_pages_in_order_and_prunes_only_finished_notifications,
 );
@@ -1703,7 +1704,7 @@ fn seen(id: &str, changed_at: &str) -> SeenRecord {
 
 fn object_poll(seen: Vec<SeenRecord>, complete: bool, baseline: bool) -> ObjectPoll {
     let watermark = seen.iter().map(|s| s.changed_at.clone()).max();
-    ObjectPoll { object: "contacts".into(), seen, complete, baseline, watermark, backfill_since: None }
+    ObjectPoll { object: "contacts".into(), seen, complete, baseline, watermark, backfill_since: None, deleted: vec![] }
 }
 
 fn commit(instance_id: InstanceId, owner: &str, objects: Vec<ObjectPoll>) -> PollCommit {
@@ -1716,7 +1717,7 @@ fn commit(instance_id: InstanceId, owner: &str, objects: Vec<ObjectPoll>) -> Pol
         objects,
         max_per_event: 2,
         source: "polling",
-        next_poll_at: Utc::now() + TimeDelta::minutes(15),
+        next_poll_at: Some(Utc::now() + TimeDelta::minutes(15)),
     }
 }
 
@@ -1919,4 +1920,23 @@ async fn the_event_log_filters_pages_in_order_and_prunes_only_finished_notificat
     assert!(counts.oldest_pending.is_some());
     assert_eq!(store.prune_events(future).await.unwrap(), 1, "only the delivered one");
     assert_eq!(store.list_events(id, &EventQuery { limit: 100, ..EventQuery::default() }).await.unwrap().len(), 4);
+}
+
+async fn webhook_changes_report_the_deletes_named_and_leave_the_schedule_alone(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let id = store.insert_instance(events_instance(org, "i")).await.unwrap().id;
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    store
+        .commit_poll(&commit(id, "a", vec![object_poll(vec![seen("1", "2026-01-01T00:00:00Z")], true, true)]))
+        .await
+        .unwrap();
+    assert!(store.claim_poll(id, "a", HELD).await.unwrap());
+    let mut hook = commit(id, "a", vec![ObjectPoll { deleted: vec!["1".into()], ..object_poll(vec![], false, false) }]);
+    hook.next_poll_at = None;
+    hook.source = "webhook";
+    let recorded = store.commit_poll(&hook).await.unwrap().unwrap();
+    assert_eq!(changes_of(&recorded), [("DELETED".to_string(), "1".to_string())]);
+    assert_eq!(recorded[0].source, "webhook");
+    assert!(store.claim_due_polls("b", HELD, 10).await.unwrap().is_empty(), "still next due in 15 minutes");
+    assert!(store.claim_poll(id, "b", HELD).await.unwrap(), "the claim was released");
 }

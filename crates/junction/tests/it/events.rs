@@ -456,3 +456,95 @@ async fn fifty_instances_on_three_nodes_are_polled_once_each_and_a_killed_nodes_
     wait_until_polled(&cluster, second, Duration::from_secs(30)).await;
     eprintln!("the killed node's polls were taken over within {:?}", killed_at.elapsed());
 }
+
+/// Moves the simulator's clock past its hook delivery delay, so the deliveries queued by the
+/// changes so far are made now.
+async fn let_vendor_hooks_fire(cluster: &Cluster) {
+    let answer = cluster
+        .http
+        .post(format!("{}/__sim/clock/advance", cluster.sim.url()))
+        .json(&json!({"seconds": 61}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+/// The vendor's hooks, as its own API lists them.
+async fn vendor_hooks(cluster: &Cluster, vendor: &Vendor<'_>) -> Vec<Value> {
+    let url = format!("{}/crm/rest/v1/hooks", cluster.sim.url());
+    let hooks: Value = cluster.http.get(url).bearer_auth(&vendor.token).send().await.unwrap().json().await.unwrap();
+    hooks.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_webhooks_a_contact_created_updated_and_deleted_arrives_from_the_vendors_hooks() {
+    let cluster = Cluster::new().await;
+    let node = events_node(&cluster, &[]).await;
+    let (callback, url) = Callback::start().await;
+    let (id, _) = cluster.create_instance(&node).await;
+    enable_events(&cluster, &node, id, &url).await;
+    let webhook = json!({"configuration": {"event.vendor.type": "webhook"}});
+    let answer = cluster
+        .http
+        .patch(cluster.api(&node, &format!("/instances/{id}")))
+        .header("authorization", cluster.platform_auth())
+        .json(&webhook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // The poll subscribes the hooks (the vendor verifies each through the X-Hook-Secret handshake).
+    poll_now(&cluster, &node, id, false).await;
+    let vendor = Vendor::new(&cluster).await;
+    let hooks = vendor_hooks(&cluster, &vendor).await;
+    let mut keys: Vec<&str> = hooks.iter().map(|hook| hook["eventKey"].as_str().unwrap()).collect();
+    keys.sort();
+    assert_eq!(keys, ["contact.add", "contact.delete", "contact.edit"]);
+    assert!(hooks.iter().all(|hook| hook["status"] == "Verified"), "{hooks:?}");
+    assert!(hooks.iter().all(|hook| hook["hookUrl"].as_str().unwrap().starts_with(&node.base)));
+
+    let contact = vendor.create_contact("hooked").await;
+    let_vendor_hooks_fire(&cluster).await;
+    callback.wait_for("the CREATED event", |callback| !callback.changes().is_empty()).await;
+    vendor.rename_contact(&contact, "hooked2").await;
+    let_vendor_hooks_fire(&cluster).await;
+    callback.wait_for("the UPDATED event", |callback| callback.changes().len() >= 2).await;
+    vendor.delete_contact(&contact).await;
+    let_vendor_hooks_fire(&cluster).await;
+    callback.wait_for("the DELETED event", |callback| callback.changes().len() >= 3).await;
+    assert_eq!(callback.changes(), pairs(&[("CREATED", &contact), ("UPDATED", &contact), ("DELETED", &contact)]));
+    assert_eq!(callback.bad_signatures.load(Ordering::SeqCst), 0);
+    let log: Value = cluster
+        .http
+        .get(cluster.api(&node, &format!("/instances/{id}/events")))
+        .header("authorization", cluster.platform_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(log.as_array().unwrap().iter().all(|event| event["source"] == "webhook"), "{log}");
+
+    // A forged delivery to a made-up path is a 404; events turned off remove the vendor's hooks.
+    let forged = cluster
+        .http
+        .post(cluster.api(&node, &format!("/events/infusionsoftcrm/{id}.AAAA")))
+        .json(&json!({"event_key": "contact.add", "object_keys": [{"id": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    let off = json!({"configuration": {"event.notification.enabled": "false"}});
+    let answer = cluster
+        .http
+        .patch(cluster.api(&node, &format!("/instances/{id}")))
+        .header("authorization", cluster.platform_auth())
+        .json(&off)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(vendor_hooks(&cluster, &vendor).await, Vec::<Value>::new(), "hooks removed");
+}

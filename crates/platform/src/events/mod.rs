@@ -5,6 +5,7 @@
 //!   once), the poller configuration's shape and its time placeholders;
 //! - [`poller`]: one poll of one instance through the hub engine, committed in one transaction;
 //! - [`delivery`]: sending an instance's due notifications from the outbox, with backoff;
+//! - [`hooks`]: the vendor's REST hooks as a second source (`event.vendor.type=webhook`);
 //! - [`workers`]: the loops every node runs: claim due polls, deliver due notifications, prune.
 //!
 //! Work moves between nodes through the store: a poll is claimed per instance (`claim_due_polls`,
@@ -13,11 +14,12 @@
 //! `kill -9` at any point loses nothing: an uncommitted poll is polled again (its re-read changes are
 //! duplicates the store drops), a notification sent but not marked delivered is sent again.
 //!
-//! Not built yet: vendor REST hooks as an event source (`event.vendor.type=webhook` polls instead),
-//! and a budget for background calls within the OAuth client's quota (`--background-share`):
-//! polls wait behind interactive calls in the limiter, but can still use the whole quota.
+//! Not built yet: a budget for background calls within the OAuth client's quota
+//! (`--background-share`): polls wait behind interactive calls in the limiter, but can still use
+//! the whole quota.
 
 pub mod delivery;
+pub mod hooks;
 pub mod poller;
 pub mod settings;
 pub mod workers;
@@ -63,6 +65,8 @@ pub struct EventsConfig {
     pub retention: Duration,
     /// Polls and delivery runs one node runs at once.
     pub concurrency: usize,
+    /// The server's public URL (`--public-url`), under which the vendor's hooks call back.
+    pub public_url: Option<String>,
 }
 
 impl Default for EventsConfig {
@@ -79,6 +83,7 @@ impl Default for EventsConfig {
             tick: Duration::from_secs(1),
             retention: Duration::from_secs(30 * 24 * 3600),
             concurrency: 16,
+            public_url: None,
         }
     }
 }
@@ -109,6 +114,9 @@ pub enum EventsError {
     /// The instance's event settings do not parse.
     #[error("{0}")]
     Settings(String),
+    /// A vendor hook delivery that is not one (shape, size, event).
+    #[error(transparent)]
+    Delivery(#[from] hooks::DeliveryError),
     #[error(transparent)]
     Hub(#[from] HubError),
     #[error(transparent)]

@@ -55,6 +55,13 @@ pub async fn poll(
     let marks = platform.store.watermarks(instance.id).await?;
     let call = platform.instance_call(instance);
     let session = call.session(Priority::Background, Some(config.background_wait));
+    if settings.webhooks && mode == PollMode::Regular {
+        // Each poll of a webhook instance keeps its vendor hooks in place (re-verifying any the
+        // vendor turned Inactive); a failure is logged and the poll goes on, as the backup it is.
+        if let Err(error) = super::hooks::ensure(platform, &session, instance, &settings).await {
+            tracing::warn!(instance_id = instance.id.get(), %error, "vendor hooks could not be set up");
+        }
+    }
     let mut report = PollReport::default();
     let mut objects = Vec::new();
     for object in &settings.objects {
@@ -90,6 +97,7 @@ pub async fn poll(
             complete: plan.complete,
             baseline: plan.baseline,
             watermark,
+            deleted: Vec::new(),
             backfill_since: match mode {
                 PollMode::Backfill(since) => Some(comparable(since)),
                 PollMode::Regular | PollMode::Reconcile => None,
@@ -109,7 +117,7 @@ pub async fn poll(
             PollMode::Regular | PollMode::Reconcile => "polling",
             PollMode::Backfill(_) => "backfill",
         },
-        next_poll_at: poll_date + TimeDelta::from_std(settings.interval).unwrap_or(TimeDelta::minutes(15)),
+        next_poll_at: Some(poll_date + TimeDelta::from_std(settings.interval).unwrap_or(TimeDelta::minutes(15))),
     };
     let Some(events) = platform.store.commit_poll(&commit).await? else { return Ok(None) };
     platform.metrics.record_events_detected(commit.source, events.iter().map(|event| changes(event)).sum());
@@ -149,7 +157,7 @@ fn plan(mark: &ObjectWatermark, mode: PollMode, now: DateTime<Utc>, config: &sup
 }
 
 /// A record read as the poll keeps it; `None` for a record without an id.
-fn seen_record(object: &PolledObject, record: Map<String, Value>, drop_nulls: bool) -> Option<SeenRecord> {
+pub(super) fn seen_record(object: &PolledObject, record: Map<String, Value>, drop_nulls: bool) -> Option<SeenRecord> {
     let object_id = match field(&record, &object.id_field)? {
         Value::String(id) => id.clone(),
         Value::Number(id) => id.to_string(),

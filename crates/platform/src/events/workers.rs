@@ -12,7 +12,7 @@ use chrono::{TimeDelta, Utc};
 use store::{InstanceId, StoreError};
 use tokio::task::JoinSet;
 
-use super::{delivery, poller, release_after_failure, PollMode};
+use super::{delivery, hooks, poller, release_after_failure, PollMode};
 use crate::jobs::{run_periodic, PeriodicJob};
 use crate::{Platform, PlatformError};
 
@@ -23,10 +23,12 @@ const DELIVERY_LEASE: &str = "event-delivery";
 pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
     let polls = poll_loop(platform.clone());
     let deliveries = delivery_loop(platform.clone());
+    let hooks = hook_loop(platform.clone());
     let prune = run_periodic(platform.clone(), &PruneEvents, Duration::from_secs(3600), std::future::pending());
     tokio::select! {
         () = polls => {}
         () = deliveries => {}
+        () = hooks => {}
         () = prune => {}
         () = shutdown => tracing::info!("event workers stopped"),
     }
@@ -83,6 +85,48 @@ async fn poll_claimed(platform: &Platform, id: InstanceId) {
             tracing::warn!(instance_id = id.get(), %error, "poll failed");
             let retry = Utc::now() + TimeDelta::minutes(1);
             release_after_failure(platform, &instance, owner, retry, &error).await;
+        }
+    }
+}
+
+/// Processes the vendor hook deliveries the HTTP layer stored (`hooks::QUEUE`).
+async fn hook_loop(platform: Platform) {
+    let config = platform.events.config.clone();
+    loop {
+        let limit = u32::try_from(config.concurrency).unwrap_or(16);
+        let jobs = platform.store.claim_jobs(hooks::QUEUE, &platform.node_id, config.claim_ttl * 3, limit).await;
+        let jobs = jobs.unwrap_or_else(|error| {
+            tracing::warn!(%error, "hook deliveries could not be claimed");
+            Vec::new()
+        });
+        let mut running = JoinSet::new();
+        for job in jobs {
+            let platform = platform.clone();
+            running.spawn(async move {
+                let owner = platform.node_id.as_ref();
+                let retry = Utc::now() + TimeDelta::seconds(2);
+                let outcome = hooks::process(&platform, owner, &job.payload).await;
+                let finished = match outcome {
+                    Ok(true) => platform.store.complete_job(job.id, owner).await.map(drop),
+                    Ok(false) => platform
+                        .store
+                        .fail_job(job.id, owner, "the instance's poll claim is busy", Some(retry))
+                        .await
+                        .map(drop),
+                    Err(error) => {
+                        tracing::warn!(job = job.id, %error, "a hook delivery could not be processed");
+                        platform.store.fail_job(job.id, owner, &error.to_string(), Some(retry)).await.map(drop)
+                    }
+                };
+                if let Err(error) = finished {
+                    tracing::warn!(job = job.id, %error, "a hook delivery's outcome was not stored; its claim expires");
+                }
+            });
+        }
+        let claimed = running.len();
+        while running.join_next().await.is_some() {}
+        if claimed == 0 {
+            tokio::time::sleep(config.tick).await;
         }
     }
 }
