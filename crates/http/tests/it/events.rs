@@ -169,3 +169,62 @@ async fn stack_token(stack: &Stack, id: i64) -> String {
     let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
     record.token.expose().to_string()
 }
+
+/// The receiving URL the vendor's hooks call for instance `id` (as `platform::events::hooks` makes it).
+fn receiver(stack: &Stack, id: i64) -> String {
+    let mac = stack.store.keyed_hash("event-hook-path", &id.to_string());
+    stack.api(&format!("/events/infusionsoftcrm/{id}.{mac}"))
+}
+
+#[tokio::test]
+async fn the_hook_receiver_answers_only_its_instance_and_refuses_bad_deliveries() {
+    let stack = Stack::start().await;
+    let id = stack.create_instance().await["id"].as_i64().unwrap();
+    let url = receiver(&stack, id);
+    let delivery = json!({"event_key": "contact.add", "object_keys": [{"id": 1}]});
+    // Events off: Gone, so the vendor deactivates the hook.
+    let answer = stack.http.post(&url).json(&delivery).send().await.unwrap();
+    assert_eq!(answer.status(), 410);
+
+    let configuration = json!({
+        "event.notification.enabled": "true",
+        "event.vendor.type": "webhook",
+        "event.notification.callback.url": "https://hooks.example.com/x",
+        "event.poller.configuration": "{\"contacts\": {}}",
+    });
+    assert_eq!(patch_configuration(&stack, id, configuration).await.status(), 200);
+
+    // The handshake echoes the secret; an oversized one is refused.
+    let answer = stack.http.post(&url).header("x-hook-secret", "s3cret").body("{}").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-hook-secret"], "s3cret");
+    let answer = stack.http.post(&url).header("x-hook-secret", "x".repeat(300)).send().await.unwrap();
+    error_message(answer, 400).await;
+
+    // Anything but the instance's own path, under its own element, is a 404.
+    let wrong_mac = stack.api(&format!("/events/infusionsoftcrm/{id}.{}", "A".repeat(43)));
+    let wrong_element = url.replace("/infusionsoftcrm/", "/infusionsofterp/");
+    for wrong in [wrong_mac, wrong_element, stack.api("/events/infusionsoftcrm/nothing"), stack.api("/events/x/1.2")] {
+        let answer = stack.http.post(&wrong).json(&delivery).send().await.unwrap();
+        error_message(answer, 404).await;
+    }
+
+    let too_many: Vec<Value> = (1..=1001).map(|n| json!({"id": n})).collect();
+    for (body, problem) in [
+        ("not json".to_string(), "payload"),
+        (json!({"object_keys": []}).to_string(), "payload"),
+        (json!({"event_key": "invoice.add", "object_keys": []}).to_string(), "invoice.add"),
+        (json!({"event_key": "contact.add", "object_keys": [{"id": "../1"}]}).to_string(), "record id"),
+        (json!({"event_key": "contact.add", "object_keys": too_many}).to_string(), "1000"),
+    ] {
+        let answer = stack.http.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
+        let body_seen = error_message(answer.unwrap(), 400).await;
+        assert!(body_seen["message"].as_str().unwrap().contains(problem), "{body}: {body_seen}");
+    }
+    let huge = format!("{{\"event_key\": \"contact.add\", \"pad\": \"{}\"}}", "x".repeat(600 * 1024));
+    let answer = stack.http.post(&url).header("content-type", "application/json").body(huge).send().await.unwrap();
+    error_message(answer, 413).await;
+
+    let answer = stack.http.post(&url).json(&delivery).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "a well-formed delivery is accepted (its records are fetched later)");
+}
