@@ -157,6 +157,9 @@ pub struct VendorRateLimiter {
     max_queue: usize,
     jitter_margin: Duration,
     clock: WallClock,
+    /// The share of each limit [`Priority::Background`] calls may use (`--background-share`);
+    /// `None`: all of it.
+    background_limits: Option<VendorLimits>,
     /// `None` when every window is off: the fast path that does nothing.
     clients: Option<Mutex<HashMap<String, Arc<Client>>>>,
 }
@@ -186,8 +189,23 @@ impl VendorRateLimiter {
             max_queue,
             jitter_margin: DEFAULT_JITTER_MARGIN,
             clock: WallClock::now(),
+            background_limits: None,
             clients: enabled.then(|| Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Lets [`Priority::Background`] calls use at most `share` (0 to 1) of each limit, so polling
+    /// and bulk work leave the rest of the OAuth client's quota to the calls users wait on. Each
+    /// scaled limit is at least one call. Interactive calls still count against the whole limit.
+    pub fn with_background_share(mut self, share: f64) -> Self {
+        let share = if share.is_finite() { share.clamp(0.0, 1.0) } else { 1.0 };
+        let scale = |limit: Option<u64>| limit.map(|limit| ((limit as f64 * share).floor() as u64).max(1));
+        self.background_limits = (share < 1.0).then(|| VendorLimits {
+            per_second: scale(self.limits.per_second),
+            per_minute: scale(self.limits.per_minute),
+            per_day: scale(self.limits.per_day),
+        });
+        self
     }
 
     /// Allows for `margin` of network jitter instead of [`DEFAULT_JITTER_MARGIN`]: each window is
@@ -289,7 +307,8 @@ impl VendorRateLimiter {
             let now = Instant::now();
             map.retain(|_, c| Arc::strong_count(c) > 1 || !lock(&c.state).is_idle(now, &self.clock));
         }
-        let client = Arc::new(Client::new(&self.limits, self.jitter_margin, &self.clock));
+        let client =
+            Arc::new(Client::new(&self.limits, self.background_limits.as_ref(), self.jitter_margin, &self.clock));
         map.insert(client_id.to_string(), client.clone());
         client
     }
@@ -300,12 +319,12 @@ impl VendorRateLimiter {
         let now = Instant::now();
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
-        if state.queue.is_empty() && state.next_free(now, &self.clock) <= now {
-            state.admit(now);
+        if state.queue.is_empty() && state.next_free(priority, now, &self.clock) <= now {
+            state.admit(priority, now);
             return Ok(Arrival::Admitted);
         }
         let position = state.ahead_of(priority) + 1;
-        let wait = state.estimate(position, now, &self.clock).saturating_duration_since(now);
+        let wait = state.estimate(priority, position, now, &self.clock).saturating_duration_since(now);
         if state.queue.len() >= self.max_queue || wait > max_wait {
             return Err(Throttled::after(wait));
         }
@@ -324,11 +343,11 @@ impl VendorRateLimiter {
                 return Step::AwaitTurn;
             }
             let position = state.queue.range(..key).count() + 1;
-            return Step::GiveUp(state.estimate(position, now, &self.clock).saturating_duration_since(now));
+            return Step::GiveUp(state.estimate(key.0, position, now, &self.clock).saturating_duration_since(now));
         }
-        let next = state.next_free(now, &self.clock);
+        let next = state.next_free(key.0, now, &self.clock);
         if next <= now {
-            state.admit(now);
+            state.admit(key.0, now);
             state.dequeue(key);
             Step::Admitted
         } else if next > deadline {
@@ -378,12 +397,10 @@ struct Client {
 }
 
 impl Client {
-    fn new(limits: &VendorLimits, margin: Duration, clock: &WallClock) -> Self {
-        let log = |limit: Option<u64>, window: Duration| limit.map(|l| SlidingLog::new(l, window + margin));
+    fn new(limits: &VendorLimits, background: Option<&VendorLimits>, margin: Duration, clock: &WallClock) -> Self {
         let state = ClientState {
-            second: log(limits.per_second, Duration::from_secs(1)),
-            minute: log(limits.per_minute, Duration::from_secs(60)),
-            day: limits.per_day.map(|limit| DayCount { limit, day: clock.day(Instant::now()), used: 0 }),
+            windows: Windows::new(limits, margin, clock),
+            background: background.map(|limits| Windows::new(limits, margin, clock)),
             vendor_minute: None,
             vendor_day: None,
             blocked_until: None,
@@ -398,9 +415,10 @@ impl Client {
 /// Everything about one client that changes under its lock. Held only briefly and never across
 /// an `.await`, hence a `std::sync::Mutex`.
 struct ClientState {
-    second: Option<SlidingLog>,
-    minute: Option<SlidingLog>,
-    day: Option<DayCount>,
+    /// Every call of the client.
+    windows: Windows,
+    /// Background calls only, against their share of each limit.
+    background: Option<Windows>,
     /// What the vendor last said is left of its minute, less our calls since.
     vendor_minute: Option<Budget>,
     /// What the vendor last said is left of its day, less our calls since.
@@ -416,8 +434,9 @@ struct ClientState {
 impl ClientState {
     /// Rolls the day over and forgets vendor caps and blocks that have ended.
     fn refresh(&mut self, now: Instant, clock: &WallClock) {
-        if let Some(day) = &mut self.day {
-            day.roll(clock.day(now));
+        self.windows.roll(clock.day(now));
+        if let Some(background) = &mut self.background {
+            background.roll(clock.day(now));
         }
         for budget in [&mut self.vendor_minute, &mut self.vendor_day] {
             if budget.is_some_and(|b| b.until <= now) {
@@ -429,28 +448,29 @@ impl ClientState {
         }
     }
 
-    /// The earliest instant the next call may go.
-    fn next_free(&self, now: Instant, clock: &WallClock) -> Instant {
-        self.estimate(1, now, clock)
+    /// The earliest instant the next call of `priority` may go.
+    fn next_free(&self, priority: Priority, now: Instant, clock: &WallClock) -> Instant {
+        self.estimate(priority, 1, now, clock)
     }
 
     /// When the `position`-th call from now may go, each window considered alone (exact for one
-    /// window, a lower bound when several bind).
-    fn estimate(&self, position: usize, now: Instant, clock: &WallClock) -> Instant {
+    /// window, a lower bound when several bind); a background call also within its share.
+    fn estimate(&self, priority: Priority, position: usize, now: Instant, clock: &WallClock) -> Instant {
         let position = position as u64;
-        let logs = [&self.second, &self.minute].into_iter().flatten().map(|log| log.nth_slot(position, now));
-        let day = self.day.map(|d| if d.used + position <= d.limit { now } else { clock.next_boundary(now, DAY_MS) });
+        let windows = self.windows.slot(position, now, clock);
+        let background = match (&self.background, priority) {
+            (Some(background), Priority::Background) => background.slot(position, now, clock),
+            _ => now,
+        };
         let budgets = [self.vendor_minute, self.vendor_day].into_iter().flatten().map(|b| b.slot(position, now));
-        logs.chain(day).chain(budgets).chain(self.blocked_until).fold(now, Instant::max)
+        budgets.chain(self.blocked_until).fold(windows.max(background), Instant::max)
     }
 
-    /// Counts a call admitted at `now` in every window.
-    fn admit(&mut self, now: Instant) {
-        for log in [&mut self.second, &mut self.minute].into_iter().flatten() {
-            log.record(now);
-        }
-        if let Some(day) = &mut self.day {
-            day.used += 1;
+    /// Counts a call of `priority` admitted at `now` in every window it counts in.
+    fn admit(&mut self, priority: Priority, now: Instant) {
+        self.windows.record(now);
+        if let (Some(background), Priority::Background) = (&mut self.background, priority) {
+            background.record(now);
         }
         for budget in [&mut self.vendor_minute, &mut self.vendor_day].into_iter().flatten() {
             budget.remaining = budget.remaining.saturating_sub(1);
@@ -496,14 +516,58 @@ impl ClientState {
 
     /// Nothing here would change a future decision: safe to forget.
     fn is_idle(&self, now: Instant, clock: &WallClock) -> bool {
-        let logs_clear = [&self.second, &self.minute].into_iter().flatten().all(|log| log.is_clear(now));
-        let day_clear = self.day.is_none_or(|d| d.used == 0 || d.day != clock.day(now));
         self.queue.is_empty()
-            && logs_clear
-            && day_clear
+            && self.windows.is_clear(now, clock)
+            && self.background.as_ref().is_none_or(|background| background.is_clear(now, clock))
             && self.vendor_minute.is_none_or(|b| b.until <= now)
             && self.vendor_day.is_none_or(|b| b.until <= now)
             && self.blocked_until.is_none_or(|b| b <= now)
+    }
+}
+
+/// A set of windows with their limits: the second and the minute as sliding logs, the UTC day as
+/// a counter.
+struct Windows {
+    second: Option<SlidingLog>,
+    minute: Option<SlidingLog>,
+    day: Option<DayCount>,
+}
+
+impl Windows {
+    fn new(limits: &VendorLimits, margin: Duration, clock: &WallClock) -> Self {
+        let log = |limit: Option<u64>, window: Duration| limit.map(|l| SlidingLog::new(l, window + margin));
+        Windows {
+            second: log(limits.per_second, Duration::from_secs(1)),
+            minute: log(limits.per_minute, Duration::from_secs(60)),
+            day: limits.per_day.map(|limit| DayCount { limit, day: clock.day(Instant::now()), used: 0 }),
+        }
+    }
+
+    fn roll(&mut self, today: i64) {
+        if let Some(day) = &mut self.day {
+            day.roll(today);
+        }
+    }
+
+    /// When the `position`-th call from now fits every window.
+    fn slot(&self, position: u64, now: Instant, clock: &WallClock) -> Instant {
+        let logs = [&self.second, &self.minute].into_iter().flatten().map(|log| log.nth_slot(position, now));
+        let day = self.day.map(|d| if d.used + position <= d.limit { now } else { clock.next_boundary(now, DAY_MS) });
+        logs.chain(day).fold(now, Instant::max)
+    }
+
+    fn record(&mut self, now: Instant) {
+        for log in [&mut self.second, &mut self.minute].into_iter().flatten() {
+            log.record(now);
+        }
+        if let Some(day) = &mut self.day {
+            day.used += 1;
+        }
+    }
+
+    fn is_clear(&self, now: Instant, clock: &WallClock) -> bool {
+        let logs_clear = [&self.second, &self.minute].into_iter().flatten().all(|log| log.is_clear(now));
+        logs_clear && self.day.is_none_or(|d| d.used == 0 || d.day != clock.day(now))
     }
 }
 
@@ -790,6 +854,35 @@ mod tests {
         let limiter = limiter(limits(None, None, Some(1_000_000)), D::ZERO, 0);
         let start = Instant::now();
         assert_eq!(burst(&limiter, 1000).await.last(), Some(&start));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_calls_use_only_their_share_and_interactive_ones_the_rest() {
+        let mut limiter = VendorRateLimiter::new(limits(Some(4), None, None), D::from_secs(60), 100);
+        limiter.clock = WallClock { anchor: Instant::now(), anchor_epoch_ms: ON_A_MINUTE_MS };
+        let limiter = Arc::new(limiter.with_background_share(0.5));
+        let start = Instant::now();
+        let mut background = Vec::new();
+        for _ in 0..4 {
+            let limiter = limiter.clone();
+            background.push(tokio::spawn(async move {
+                let _permit = limiter.acquire_within(CLIENT, Priority::Background, D::from_secs(60)).await.unwrap();
+                Instant::now() - start
+            }));
+            tokio::time::sleep(D::from_millis(1)).await;
+        }
+        // Half of the 4 per second went to background work; a user's calls still get the other half
+        // at once, while the background queue waits for its share to come round again.
+        for _ in 0..2 {
+            let _permit = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap();
+            assert!(Instant::now() - start < D::from_millis(10), "interactive calls are not held back");
+        }
+        let mut admitted = Vec::new();
+        for task in background {
+            admitted.push(task.await.unwrap());
+        }
+        assert!(admitted[..2].iter().all(|at| *at < D::from_millis(10)), "{admitted:?}");
+        assert!(admitted[2..].iter().all(|at| *at >= D::from_millis(1050)), "{admitted:?}");
     }
 
     #[tokio::test(start_paused = true)]

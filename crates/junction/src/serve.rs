@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Seconds between background token refresh runs (jittered); `0` disables the task.
     #[arg(long, env = "JUNCTION_REFRESH_PERIOD", default_value_t = 60)]
     refresh_period: u64,
+    /// The share (0 to 1) of each vendor limit that background work (event polls) may use, so the
+    /// calls users wait on always find room.
+    #[arg(long, env = "JUNCTION_BACKGROUND_SHARE", default_value_t = platform::DEFAULT_BACKGROUND_SHARE, value_parser = share)]
+    background_share: f64,
     /// Lets event callbacks reach loopback, private, link-local and metadata addresses (on-premise
     /// receivers, tests); refused by default.
     #[arg(long, env = "JUNCTION_ALLOW_PRIVATE_CALLBACKS")]
@@ -79,6 +83,14 @@ pub struct ServeArgs {
     /// the event workers on this node (its API still answers).
     #[arg(long, env = "JUNCTION_EVENT_TICK_MS", default_value_t = 1000)]
     event_tick_ms: u64,
+}
+
+/// A share: a number from 0 (exclusive) to 1.
+fn share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(share) if share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("expected a number above 0 and at most 1, got {text:?}")),
+    }
 }
 
 /// Runs the platform until SIGTERM or SIGINT.
@@ -103,6 +115,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = PlatformConfig {
         vendor_limits: args.vendor_limits,
         vendor_timeout: std::time::Duration::from_secs(args.vendor_timeout.max(1)),
+        background_share: args.background_share,
         events: EventsConfig {
             allow_private_callbacks: args.allow_private_callbacks,
             retry_base: std::time::Duration::from_millis(args.event_retry_base_ms.max(1)),

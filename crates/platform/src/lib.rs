@@ -44,6 +44,9 @@ pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(5);
 /// How many calls may queue per OAuth client before further ones get a 429 at once.
 pub const MAX_RATE_LIMIT_QUEUE: usize = 1000;
 
+/// The share of each vendor limit background calls may use by default: half.
+pub const DEFAULT_BACKGROUND_SHARE: f64 = 0.5;
+
 /// What the platform is built from.
 #[derive(Debug, Clone)]
 pub struct PlatformConfig {
@@ -63,6 +66,8 @@ pub struct PlatformConfig {
     pub vendor_timeout: Duration,
     /// How events are polled and delivered.
     pub events: EventsConfig,
+    /// The share of each vendor limit background calls (polls, bulk) may use (`--background-share`).
+    pub background_share: f64,
 }
 
 impl PlatformConfig {
@@ -78,6 +83,7 @@ impl PlatformConfig {
             rate_limit_queue: MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: VENDOR_TIMEOUT,
             events: EventsConfig::default(),
+            background_share: DEFAULT_BACKGROUND_SHARE,
         }
     }
 }
@@ -132,8 +138,8 @@ impl Platform {
     /// The platform for `config`. Fails only when an HTTP client cannot be built.
     pub fn build(config: PlatformConfig) -> Result<Self, PlatformError> {
         let client_error = |error: connector::reqwest::Error| PlatformError::Client(error.to_string());
-        let limiter =
-            Arc::new(VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue));
+        let limiter = VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue);
+        let limiter = Arc::new(limiter.with_background_share(config.background_share));
         let vendor =
             VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
         let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));

@@ -100,3 +100,25 @@ async fn serve_bootstraps_once_answers_and_shuts_down_gracefully() {
     terminate(server).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bad_event_and_share_flags_exit_non_zero_naming_the_flag() {
+    for args in [
+        ["--background-share", "0"],
+        ["--background-share", "1.5"],
+        ["--background-share", "half"],
+        ["--event-retry-base-ms", "-1"],
+        ["--event-max-attempts", "many"],
+        ["--event-claim-ttl", "1e9"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+            .arg("serve")
+            .arg(format!("{}={}", args[0], args[1]))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the binary runs");
+        assert!(!output.status.success(), "{args:?} refused");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+    }
+}

@@ -14,9 +14,8 @@
 //! `kill -9` at any point loses nothing: an uncommitted poll is polled again (its re-read changes are
 //! duplicates the store drops), a notification sent but not marked delivered is sent again.
 //!
-//! Not built yet: a budget for background calls within the OAuth client's quota
-//! (`--background-share`): polls wait behind interactive calls in the limiter, but can still use
-//! the whole quota.
+//! Polls call the vendor at background priority: behind every waiting interactive call, and
+//! within the share of the OAuth client's limits `--background-share` leaves them (half by default).
 
 pub mod delivery;
 pub mod hooks;
