@@ -149,6 +149,20 @@ async fn polling_through_the_api_records_the_baseline_and_then_changes() {
     assert_eq!(events[0]["events"][0]["objectId"], created["id"].to_string());
     assert_eq!(events[0]["status"], "NEW");
 
+    // The id-less form reads the log of the instance the Element token names.
+    let element_auth = format!("{}, Element {}", stack.platform_auth(), stack_token(&stack, id).await);
+    let by_token: Value = stack
+        .http
+        .get(stack.api("/instances/events"))
+        .header("authorization", element_auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_token[0]["id"], events[0]["id"]);
+
     // Another organization sees none of it.
     let (other, other_secret) = stack.store.create_organization("other").await.unwrap();
     let (_, user) = stack.store.create_user(other.id, "someone", false).await.unwrap();
