@@ -124,7 +124,7 @@ async fn patch_entry(
     let mut patch = InstancePatch::default();
     set_value(state, element, &entry.key, value, &mut patch)?;
     let record = state.platform.store.update_instance(auth.organization.id, current.id, patch).await?;
-    crate::instance_events::drop_hooks_if_turned_off(&state, &current, Some(&record)).await;
+    crate::instance_events::drop_hooks_if_turned_off(state, &current, Some(&record)).await;
     tracing::info!(instance_id = record.id.get(), key = %entry.key, "instance configuration changed");
     Ok(Json(entry_view(entry, &record)).into_response())
 }

@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform: the HTTP API under /elements/api-v2 and the hub API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Operator commands on the database: `junction admin rotate-key`.
     Admin(admin::AdminArgs),
     /// Run the Infusionsoft simulator alone (OAuth, REST v1/v2, hooks, rate limits, test controls).
@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
     }

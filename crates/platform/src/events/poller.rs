@@ -120,7 +120,7 @@ pub async fn poll(
         next_poll_at: Some(poll_date + TimeDelta::from_std(settings.interval).unwrap_or(TimeDelta::minutes(15))),
     };
     let Some(events) = platform.store.commit_poll(&commit).await? else { return Ok(None) };
-    platform.metrics.record_events_detected(commit.source, events.iter().map(|event| changes(event)).sum());
+    platform.metrics.record_events_detected(commit.source, events.iter().map(changes).sum());
     report.events = events;
     Ok(Some(report))
 }
