@@ -1,6 +1,7 @@
 //! The console's instance pages: `GET /instances` (list, filtered by tag and text) and
 //! `GET /instances/{id}` (configuration with secrets masked, token status, actions, traced vendor
-//! calls, token activity). The actions themselves are in [`super::instance_actions`].
+//! calls, token activity, events). The actions themselves are in [`super::instance_actions`]; the
+//! events panel and its buttons in [`super::events_panel`] and [`super::event_actions`].
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -143,7 +144,7 @@ fn status_badges(record: &InstanceRecord) -> Markup {
 }
 
 /// A time for people: UTC, to the minute, with the exact instant in `<time datetime>`.
-fn when(at: Option<DateTime<Utc>>) -> Markup {
+pub(super) fn when(at: Option<DateTime<Utc>>) -> Markup {
     match at {
         Some(at) => html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } },
         None => html! { span.muted { "—" } },
@@ -154,6 +155,8 @@ fn when(at: Option<DateTime<Utc>>) -> Markup {
 pub struct DoneQuery {
     done: Option<String>,
     ms: Option<f64>,
+    /// How many notifications a poll recorded or a retry queued.
+    n: Option<u64>,
 }
 
 /// What a finished action left to say (fixed texts: nothing from the URL is echoed).
@@ -171,6 +174,16 @@ fn done_notice(query: &DoneQuery) -> Option<Notice> {
         "trace-on" => "Trace logging on: vendor calls are recorded below.".into(),
         "trace-off" => "Trace logging off.".into(),
         "saved" => "Settings saved.".into(),
+        "polled" => match query.n {
+            Some(0) | None => "Polled: no change since the last poll.".into(),
+            Some(1) => "Polled: 1 new notification recorded.".into(),
+            Some(n) => format!("Polled: {n} new notifications recorded."),
+        },
+        "retried" => match query.n {
+            Some(0) | None => "No failed notification to retry.".into(),
+            Some(1) => "1 notification queued for delivery again.".into(),
+            Some(n) => format!("{n} notifications queued for delivery again."),
+        },
         _ => return None,
     };
     Some(Notice::Success(text))
@@ -226,6 +239,7 @@ pub async fn instance_page_with_status(
         false => Vec::new(),
     };
     let events = state.platform.store.list_token_events(record.id, RECENT).await?;
+    let events_panel = super::events_panel::panel(state, session, &record).await?;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " (record.name) }
         div.title-row {
@@ -249,14 +263,7 @@ pub async fn instance_page_with_status(
         (configuration_table(element, &record))
         (vendor_calls(&record, &calls))
         (token_activity(&events))
-        section.panel aria-labelledby="events" {
-            h2 #events { "Recent events" }
-            @if record.configuration.get("event.notification.enabled").is_some_and(|on| on == "true") {
-                p.warning { (crate::instance_view::EVENTS_NOT_ACTIVE) "." }
-            } @else {
-                p.muted { "Change events are not built in this version of Junction; when they are, the newest appear here." }
-            }
-        }
+        (events_panel)
     };
     let page = Page { title: &record.name, section: Section::Instances, session: Some(session), notice, body };
     Ok(page.respond(state, status))

@@ -10,7 +10,8 @@
 //! - [`form`]: form bodies and the CSRF check;
 //! - [`page`]: the page shell, security headers, error pages;
 //! - [`sign_in`], [`catalog`], [`authenticate`], [`oauth_callback`], [`instances`],
-//!   [`instance_actions`], [`api_docs_page`]: the pages, one module per area;
+//!   [`instance_actions`], [`events_panel`], [`event_actions`], [`api_docs_page`]: the pages, one
+//!   module per area;
 //! - [`hub_call`]: hub calls made from the console (Test connection, "try it");
 //! - [`assets`]: the stylesheet, script and logos.
 
@@ -18,6 +19,8 @@ pub mod api_docs_page;
 pub mod assets;
 pub mod authenticate;
 pub mod catalog;
+pub mod event_actions;
+pub mod events_panel;
 pub mod form;
 pub mod hub_call;
 pub mod instance_actions;
@@ -44,6 +47,9 @@ pub fn routes() -> Router<AppState> {
         .route("/instances/{id}", get(instances::show))
         .route("/instances/{id}/delete", get(instance_actions::confirm_delete).post(instance_actions::delete))
         .route("/instances/{id}/api-docs", get(api_docs_page::page).post(api_docs_page::try_call))
+        .route("/instances/{id}/events/poll", post(event_actions::poll_now))
+        .route("/instances/{id}/events/retry", post(event_actions::retry_failed))
+        .route("/instances/{id}/events/{event_id}/retry", post(event_actions::retry_one))
         .route("/instances/{id}/{action}", post(instance_actions::act))
         .route("/assets/{file}", get(assets::serve))
 }

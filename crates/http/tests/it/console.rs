@@ -543,17 +543,229 @@ async fn the_instance_page_masks_secrets_and_its_actions_work() {
     assert_eq!(instance_count(&stack).await, 0);
 }
 
+/// Turns instance `id`'s events on (polling contacts, a public callback that is never called in
+/// these tests: no delivery worker runs in the in-process stack) and takes the baseline poll.
+async fn enable_events(stack: &Stack, id: i64, callback_url: &str) {
+    let configuration = serde_json::json!({
+        "event.notification.enabled": "true",
+        "event.notification.callback.url": callback_url,
+        "event.notification.signature.key": "sig-key-never-shown",
+        "event.poller.configuration": "{\"contacts\": {}}",
+    });
+    let answer = stack
+        .http
+        .patch(stack.api(&format!("/instances/{id}")))
+        .header("authorization", stack.platform_auth())
+        .json(&serde_json::json!({ "configuration": configuration }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK, "{}", answer.text().await.unwrap());
+    let baseline = stack.platform(reqwest::Method::PUT, &format!("/instances/{id}/events/poll")).await;
+    assert_eq!(baseline.status(), StatusCode::OK, "the first poll sets the watermark");
+}
+
+/// Creates a contact through the hub API with instance `id`'s token; returns its id.
+async fn create_contact(stack: &Stack, id: i64, first_name: &str) -> String {
+    let record = stack.store.get_instance(stack.organization_id, store::InstanceId::new(id)).await.unwrap();
+    let body = serde_json::json!({"FirstName": first_name, "Email": format!("{first_name}@example.com")});
+    let answer = stack.hub(reqwest::Method::POST, record.token.expose(), "/hubs/crm/contacts", Some(body)).await;
+    assert!(answer.status().is_success(), "contact created");
+    answer.json::<serde_json::Value>().await.unwrap()["id"].to_string()
+}
+
+/// An instance with events on and one CREATED notification recorded (through the API); returns the
+/// instance id, the notification id and the contact's id.
+async fn instance_with_a_notification(stack: &Stack) -> (i64, i64, String) {
+    let id = stack.create_instance().await["id"].as_i64().unwrap();
+    enable_events(stack, id, "https://hooks.example.com/x").await;
+    let contact = create_contact(stack, id, "Grace").await;
+    let poll: serde_json::Value =
+        stack.platform(reqwest::Method::PUT, &format!("/instances/{id}/events/poll")).await.json().await.unwrap();
+    let event_id = poll["events"][0]["id"].as_i64().unwrap_or_else(|| panic!("one notification: {poll}"));
+    (id, event_id, contact)
+}
+
+/// Records a failed last attempt of notification `event_id`, as the delivery worker would.
+async fn fail_delivery(stack: &Stack, event_id: i64, error: &str) {
+    let result = store::DeliveryResult::Failed { status: Some(500), error: error.into(), retry_at: None };
+    assert_eq!(stack.store.record_delivery(event_id, &result).await.unwrap(), Some(store::EventStatus::Failed));
+}
+
+async fn event_status(stack: &Stack, id: i64, event_id: i64) -> store::EventStatus {
+    stack.store.get_event(store::InstanceId::new(id), event_id).await.unwrap().status
+}
+
+/// The events panel of an instance page (from its heading to the end of its section).
+fn events_panel(page: &str) -> &str {
+    let start = page.find("id=\"events\"").unwrap_or_else(|| panic!("an events panel in {page}"));
+    let end = page[start..].find("</section>").map_or(page.len(), |end| start + end);
+    &page[start..end]
+}
+
 #[tokio::test]
-async fn the_instance_page_says_events_are_not_active_when_the_instance_asks_for_them() {
+async fn the_events_panel_says_when_events_are_not_enabled_and_poll_now_explains_why_it_cannot() {
     let stack = Stack::start().await;
-    let code = stack.consent(crate::common::CALLBACK).await;
-    let mut body = stack.crm_body(&code);
-    body["configuration"]["event.notification.enabled"] = serde_json::json!("true");
-    body["configuration"]["event.notification.callback.url"] = serde_json::json!("https://app.example.com/events");
-    let created: serde_json::Value = stack.post_instance(&body).await.json().await.unwrap();
-    let id = created["id"].as_i64().unwrap();
+    let id = stack.create_instance().await["id"].as_i64().unwrap();
     let mut browser = Browser::new(&stack);
     browser.sign_in().await;
     let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
-    assert!(page.contains("Change events are not active on this Junction server yet"), "the warning is shown");
+    let panel = events_panel(&page);
+    assert!(panel.contains("not enabled"), "{panel}");
+    assert!(!panel.contains("not built"), "the placeholder is gone");
+    assert!(!panel.contains("/events/poll"), "no Poll now button while events are off");
+
+    let csrf = hidden(&page, "csrf");
+    let answer = browser.post(&format!("/instances/{id}/events/poll"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), StatusCode::CONFLICT, "a Poll now form from an older page");
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("Not polled: events are not enabled for this instance"), "says why: {page}");
+}
+
+#[tokio::test]
+async fn the_events_panel_shows_the_settings_counts_and_newest_notifications_and_poll_now_records_more() {
+    let stack = Stack::start().await;
+    let (id, event_id, contact) = instance_with_a_notification(&stack).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    assert!(!page.contains("sig-key-never-shown"), "the signature key is never shown");
+    let panel = events_panel(&page);
+    for expected in [
+        "Enabled",
+        "polling",
+        "every 15 minutes",
+        "https://hooks.example.com/x",
+        "Signature key",
+        "contacts",
+        "CREATED",
+        &contact,
+        "NEW",
+        &format!(">{event_id}<"),
+    ] {
+        assert!(panel.contains(expected), "{expected} in {panel}");
+    }
+    assert!(panel.contains("1 waiting"), "one notification not yet delivered: {panel}");
+    assert!(!panel.contains("Retry all failed"), "nothing failed yet");
+
+    // Poll now, from the console: the next contact is recorded and the page says how many.
+    let second = create_contact(&stack, id, "Ada").await;
+    let csrf = hidden(&page, "csrf");
+    let answer = browser.post(&format!("/instances/{id}/events/poll"), &[]).await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN, "Poll now needs the CSRF token");
+    let answer = browser.post(&format!("/instances/{id}/events/poll"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/instances/{id}?done=polled&n=1"));
+    let page = browser.get(&location).await.text().await.unwrap();
+    assert!(page.contains("1 new notification recorded"), "the notice says how many");
+    assert!(events_panel(&page).contains(&second), "the new contact is listed");
+}
+
+#[tokio::test]
+async fn a_failed_notification_is_retried_from_the_console_only_with_the_csrf_token() {
+    let stack = Stack::start().await;
+    let (id, event_id, _) = instance_with_a_notification(&stack).await;
+    fail_delivery(&stack, event_id, "callback answered 500").await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    let panel = events_panel(&page);
+    for expected in ["FAILED", "callback answered 500", "500", "Retry all failed", "0%", "1 failed"] {
+        assert!(panel.contains(expected), "{expected} in {panel}");
+    }
+    let retry = format!("/instances/{id}/events/{event_id}/retry");
+    assert!(panel.contains(&format!("action=\"{retry}\"")), "a Retry form for the failed notification");
+
+    for form in [vec![], vec![("csrf", "forged")]] {
+        let answer = browser.post(&retry, &form).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
+        let answer = browser.post(&format!("/instances/{id}/events/retry"), &form).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
+    }
+    assert_eq!(event_status(&stack, id, event_id).await, store::EventStatus::Failed, "nothing changed");
+
+    let csrf = hidden(&page, "csrf");
+    let answer = browser.post(&retry, &[("csrf", &csrf)]).await;
+    assert_eq!(answer.headers()[LOCATION], format!("/instances/{id}?done=retried&n=1").as_str());
+    assert_eq!(event_status(&stack, id, event_id).await, store::EventStatus::New, "queued again");
+    let page = browser.get(&format!("/instances/{id}?done=retried&n=1")).await.text().await.unwrap();
+    assert!(page.contains("1 notification queued for delivery again"));
+
+    fail_delivery(&stack, event_id, "callback answered 500").await;
+    let answer = browser.post(&format!("/instances/{id}/events/retry"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.headers()[LOCATION], format!("/instances/{id}?done=retried&n=1").as_str());
+    assert_eq!(event_status(&stack, id, event_id).await, store::EventStatus::New, "retry all failed");
+
+    for path in [
+        format!("/instances/{id}/events/999999/retry"),
+        format!("/instances/{id}/events/abc/retry"),
+        format!("/instances/{id}/events/-1/retry"),
+    ] {
+        let answer = browser.post(&path, &[("csrf", &csrf)]).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn another_organization_cannot_poll_or_retry_an_instances_events() {
+    let stack = Stack::start().await;
+    let (id, event_id, _) = instance_with_a_notification(&stack).await;
+    fail_delivery(&stack, event_id, "callback answered 500").await;
+    let (other_org, other_org_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, other_user_secret) = stack.store.create_user(other_org.id, "eve", true).await.unwrap();
+    let mut eve = Browser::new(&stack);
+    let token = hidden(&eve.get("/sign-in").await.text().await.unwrap(), "token");
+    let form = [
+        ("token", token.as_str()),
+        ("user_secret", other_user_secret.expose()),
+        ("org_secret", other_org_secret.expose()),
+    ];
+    assert_eq!(eve.post("/sign-in", &form).await.status(), StatusCode::SEE_OTHER);
+    let csrf = eve.csrf().await;
+    for path in [
+        format!("/instances/{id}/events/poll"),
+        format!("/instances/{id}/events/retry"),
+        format!("/instances/{id}/events/{event_id}/retry"),
+    ] {
+        let answer = eve.post(&path, &[("csrf", &csrf)]).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.text().await.unwrap().contains("No such instance"));
+    }
+    assert_eq!(event_status(&stack, id, event_id).await, store::EventStatus::Failed, "untouched");
+}
+
+#[tokio::test]
+async fn the_events_panel_escapes_hostile_values_and_shows_a_bad_poller_configuration() {
+    let stack = Stack::start().await;
+    let id = stack.create_instance().await["id"].as_i64().unwrap();
+    enable_events(&stack, id, "https://hooks.example.com/x").await;
+    create_contact(&stack, id, "Mallory").await;
+    let poll: serde_json::Value =
+        stack.platform(reqwest::Method::PUT, &format!("/instances/{id}/events/poll")).await.json().await.unwrap();
+    let event_id = poll["events"][0]["id"].as_i64().unwrap();
+    let long_tail = "y".repeat(5000);
+    fail_delivery(&stack, event_id, &format!("<img src=x onerror=alert(2)> {long_tail}")).await;
+    // The API normalizes a callback URL (`<` percent-encoded): write a raw one behind its back.
+    let mut patch = store::InstancePatch::default();
+    let hostile = "https://hooks.example.com/<script>alert(1)</script>";
+    patch.configuration.insert("event.notification.callback.url".into(), Some(hostile.into()));
+    stack.store.update_instance(stack.organization_id, store::InstanceId::new(id), patch).await.unwrap();
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    let panel = events_panel(&page);
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "never raw");
+    assert!(panel.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the callback URL, escaped: {panel}");
+    assert!(panel.contains("&lt;img src=x onerror=alert(2)&gt;"), "the last error, escaped");
+    assert!(!panel.contains(&long_tail), "a long error is truncated");
+
+    // A configuration the poller cannot read (written behind the API's checks) is named, not hidden.
+    let mut patch = store::InstancePatch::default();
+    patch.configuration.insert("event.poller.configuration".into(), Some("{oops <b>".into()));
+    stack.store.update_instance(stack.organization_id, store::InstanceId::new(id), patch).await.unwrap();
+    let page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    let panel = events_panel(&page);
+    assert!(panel.contains("event.poller.configuration: not JSON"), "{panel}");
+    assert!(panel.contains("FAILED"), "the notifications are still listed");
 }

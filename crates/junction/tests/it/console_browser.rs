@@ -234,6 +234,8 @@ async fn a_person_authenticates_uses_and_deletes_an_instance_in_the_browser() {
     assert!(trace.contains("GET /v2/users"), "the traced vendor call is listed: {trace}");
     let secrets = text_of(&client, "section[aria-labelledby=configuration]").await;
     assert!(secrets.contains("********") && !secrets.contains("sandbox-client-secret"), "secrets are masked");
+    let events = text_of(&client, "section[aria-labelledby=events]").await;
+    assert!(events.contains("Events are not enabled"), "the events panel renders: {events}");
     shot(&client, "09-instance").await;
 
     press(&client, "Refresh tokens").await;
