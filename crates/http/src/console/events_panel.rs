@@ -69,7 +69,7 @@ fn settings_facts(record: &InstanceRecord, settings: &Result<EventSettings, Stri
             dt { "Events" } dd { span.badge.ok { "Enabled" } }
             dt { "Source" }
             dd {
-                @if settings.webhooks { "webhooks (vendor hooks are not built yet: the instance is polled instead)" }
+                @if settings.webhooks { "webhooks (the vendor's REST hooks, with the periodic poll behind them)" }
                 @else { "polling" }
             }
             dt { "Polling interval" } dd { @if minutes == 1 { "every minute" } @else { "every " (minutes) " minutes" } }
@@ -168,7 +168,7 @@ fn notification(session: &Session, record: &InstanceRecord, event: &StoredEvent)
         tr {
             td { (event.id) }
             td { (when(Some(event.created_at))) }
-            td { (event.object_type) }
+            td { (event.object_type) br; span.muted { (event.source) } }
             td {
                 @for (i, change) in changes.iter().take(CHANGES_SHOWN).enumerate() {
                     @if i > 0 { ", " }
