@@ -7,8 +7,9 @@
 //!   the create response echoes the mode that was asked for;
 //! - `eventsEnabled` mirrors `event.notification.enabled`; caching is not implemented, so
 //!   `cachingEnabled` is `false` and `maxCacheSize`/`cacheTimeToLive` are `0` as in the seed;
-//! - change events are not delivered yet: an instance that enables them gets a `warnings` entry
-//!   saying so (absent otherwise), rather than silently never being notified.
+//! - an instance that enables events without a callback URL gets a `warnings` entry saying its
+//!   notifications are only recorded in its event log (absent otherwise), rather than silently
+//!   never being notified.
 
 use std::collections::BTreeMap;
 
@@ -51,10 +52,10 @@ pub struct InstanceView<'a> {
     pub warnings: Vec<&'static str>,
 }
 
-/// The warning of an instance with `event.notification.enabled=true`.
-pub const EVENTS_NOT_ACTIVE: &str = "Change events are not active on this Junction server yet: \
-    event.notification.enabled is stored, but no change is polled or received and nothing is sent to \
-    event.notification.callback.url";
+/// The warning of an instance with `event.notification.enabled=true` and no callback URL.
+pub const EVENTS_WITHOUT_CALLBACK: &str = "event.notification.enabled is true but no \
+    event.notification.callback.url is set: changes are recorded in the instance's event log \
+    (GET /instances/{id}/events) and sent nowhere";
 
 /// The view of `record` (of `element`) for the caller `user_id`.
 pub fn view<'a>(
@@ -70,6 +71,7 @@ pub fn view<'a>(
     }
     let configuration = instance_config::mask(element, &Configuration::from_stored(all));
     let events_enabled = configuration.get("event.notification.enabled") == Some("true");
+    let no_callback = configuration.get("event.notification.callback.url").is_none_or(|url| url.trim().is_empty());
     InstanceView {
         id: record.id,
         name: &record.name,
@@ -89,6 +91,6 @@ pub fn view<'a>(
         caching_enabled: false,
         external_authentication,
         user: UserRef { id: user_id },
-        warnings: if events_enabled { vec![EVENTS_NOT_ACTIVE] } else { Vec::new() },
+        warnings: if events_enabled && no_callback { vec![EVENTS_WITHOUT_CALLBACK] } else { Vec::new() },
     }
 }

@@ -131,7 +131,7 @@ async fn records_carry_id_so_generic_helpers_can_address_them_next() {
 }
 
 #[tokio::test]
-async fn an_instance_asking_for_events_is_told_they_are_not_active() {
+async fn an_instance_with_events_but_no_callback_is_told_where_its_events_go() {
     let stack = Stack::start().await;
     let plain: Value = stack.create_instance().await;
     assert!(plain.get("warnings").is_none(), "no warning without events: {plain}");
@@ -139,17 +139,30 @@ async fn an_instance_asking_for_events_is_told_they_are_not_active() {
     let code = stack.consent(crate::common::CALLBACK).await;
     let mut body = stack.crm_body(&code);
     body["configuration"]["event.notification.enabled"] = serde_json::json!("true");
-    body["configuration"]["event.notification.callback.url"] = serde_json::json!("https://app.example.com/events");
     let created = stack.post_instance(&body).await;
     assert_eq!(created.status(), StatusCode::OK);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["eventsEnabled"], true);
     let warnings = created["warnings"].as_array().expect("a warnings list").clone();
-    assert!(warnings.iter().any(|warning| warning.as_str().unwrap().contains("not active")), "{created}");
-    // Read back, the instance says so again.
+    assert!(warnings.iter().any(|warning| warning.as_str().unwrap().contains("event log")), "{created}");
+    // Read back, the instance says so again; with a callback URL the warning goes.
     let id = created["id"].as_i64().unwrap();
     let read: Value = stack.platform(reqwest::Method::GET, &format!("/instances/{id}")).await.json().await.unwrap();
     assert_eq!(read["warnings"], created["warnings"]);
+    let callback =
+        serde_json::json!({"configuration": {"event.notification.callback.url": "https://app.example.com/events"}});
+    let patched: Value = stack
+        .http
+        .patch(stack.api(&format!("/instances/{id}")))
+        .header("authorization", stack.platform_auth())
+        .json(&callback)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(patched.get("warnings").is_none(), "{patched}");
 }
 
 #[tokio::test]
