@@ -36,6 +36,8 @@ pub enum WriteError {
     WrongType { field: String, expected: &'static str },
     #[error("Field {field} cannot be written into the vendor's record")]
     Unwritable { field: String },
+    #[error("Field {field} cannot be cleared: the vendor requires {what}")]
+    Required { field: String, what: String },
 }
 
 /// Whether writing these hub fields needs the vendor's current record first (a field inside an
@@ -57,6 +59,11 @@ pub fn to_vendor(
     let mut body = Value::Object(Map::new());
     let mut touched = BTreeSet::new();
     for (field, value) in &fields {
+        // `null` clears a field, but not one the vendor requires: it would keep a record it
+        // refuses to create (a tag without a name).
+        if let (WriteMode::Update, Value::Null, Some(what)) = (mode, value, &field.required_on_create) {
+            return Err(WriteError::Required { field: field.name.clone(), what: what.clone() });
+        }
         let target = field.write_target();
         let top = target.top_key();
         if touched.insert(top.to_string()) {
@@ -266,6 +273,21 @@ mod tests {
         assert_eq!(mistyped.unwrap_err().to_string(), "Field CompanyID must be a number");
         let mistyped = to_vendor("contacts", contacts(), &hub(json!({"Birthday": "soon"})), WriteMode::Create, None);
         assert_eq!(mistyped.unwrap_err().to_string(), "Field Birthday must be an ISO 8601 date-time string");
+    }
+
+    #[test]
+    fn null_clears_a_field_unless_the_vendor_requires_it() {
+        let tags = ObjectCatalog::builtin().object("infusionsoftcrm", "tags").unwrap().1;
+        let cleared = to_vendor("tags", tags, &hub(json!({"GroupDescription": null})), WriteMode::Update, None);
+        assert_eq!(cleared.unwrap().body, json!({"description": null}));
+        let required = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Update, None);
+        assert_eq!(
+            required.unwrap_err().to_string(),
+            "Field GroupName cannot be cleared: the vendor requires the tag's name"
+        );
+        // On create, a null required field is left to its default or to the vendor's refusal.
+        let created = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Create, None);
+        assert!(created.is_ok());
     }
 
     #[test]

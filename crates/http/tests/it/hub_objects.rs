@@ -667,6 +667,34 @@ async fn bad_writes_are_refused_naming_the_fields() {
     error_message(too_big, 413).await;
 }
 
+/// `null` clears a field, except one the vendor requires: a tag without a name, a product without
+/// a price or an opportunity without a contact is refused by name, and the record keeps its value.
+#[tokio::test]
+async fn a_field_the_vendor_requires_cannot_be_cleared_with_null() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(json!({"GroupName": "Keep me"})), 200).await;
+    let path = format!("/hubs/crm/tags/{}", id_of(&tag));
+    for method in [Method::PATCH, Method::PUT] {
+        let answer = stack.hub(method, &crm.token, &path, Some(json!({"GroupName": null}))).await;
+        let error = error_message(answer, 400).await;
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("GroupName") && message.contains("cannot be cleared"), "{message}");
+    }
+    let kept = expect(&stack, &crm, Method::GET, &path, None, 200).await;
+    assert_eq!(kept["GroupName"], "Keep me");
+
+    let cleared = json!({"GroupDescription": null});
+    let tag = expect(&stack, &crm, Method::PATCH, &path, Some(cleared), 200).await;
+    assert!(tag.get("GroupDescription").is_none(), "an optional field is cleared: {tag}");
+    for (object, field) in [("products", "ProductPrice"), ("opportunities", "ContactID")] {
+        let answer =
+            stack.hub(Method::PATCH, &crm.token, &format!("/hubs/crm/{object}/1"), Some(json!({field: null}))).await;
+        let error = error_message(answer, 400).await;
+        assert!(error["message"].as_str().unwrap().contains(field), "{object}: {error}");
+    }
+}
+
 #[tokio::test]
 async fn bad_ids_and_unknown_objects_are_client_errors_never_500() {
     let stack = Stack::start().await;
