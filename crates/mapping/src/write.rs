@@ -77,6 +77,12 @@ pub fn to_vendor(
         if vendor_value.is_null() && target.remove_selected(&mut body) {
             continue;
         }
+        // Likewise `null` on a reference held in an object (`company.id`) clears the object: the
+        // vendor refuses a reference without its id.
+        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.selects() {
+            set_top(&mut body, top, Value::Null);
+            continue;
+        }
         if !target.set(&mut body, vendor_value) {
             return Err(WriteError::Unwritable { field: field.name.clone() });
         }
@@ -288,6 +294,18 @@ mod tests {
         // On create, a null required field is left to its default or to the vendor's refusal.
         let created = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Create, None);
         assert!(created.is_ok());
+    }
+
+    #[test]
+    fn null_on_a_reference_held_in_an_object_clears_the_object() {
+        let tags = ObjectCatalog::builtin().object("infusionsoftcrm", "tags").unwrap().1;
+        let current = json!({"id": "4", "name": "T", "category": {"id": "2", "name": "Leads"}});
+        let write =
+            to_vendor("tags", tags, &hub(json!({"GroupCategoryId": null})), WriteMode::Update, Some(&current)).unwrap();
+        assert_eq!(write.body, json!({"category": null}));
+        assert_eq!(write.update_mask, ["category"]);
+        let write = to_vendor("tags", tags, &hub(json!({"GroupCategoryId": 3})), WriteMode::Update, Some(&current));
+        assert_eq!(write.unwrap().body, json!({"category": {"id": "3", "name": "Leads"}}));
     }
 
     #[test]

@@ -695,6 +695,31 @@ async fn a_field_the_vendor_requires_cannot_be_cleared_with_null() {
     }
 }
 
+/// A reference the vendor holds as an object (`category.id`, `company.id`) is cleared with `null`:
+/// the vendor gets no object, rather than an object without its id (which it refuses).
+#[tokio::test]
+async fn a_reference_is_cleared_with_null() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let body = json!({"GroupName": "Filed", "GroupCategoryId": 1});
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(body), 200).await;
+    assert_eq!(tag["GroupCategoryId"], 1);
+    let path = format!("/hubs/crm/tags/{}", id_of(&tag));
+    let tag = expect(&stack, &crm, Method::PATCH, &path, Some(json!({"GroupCategoryId": null})), 200).await;
+    assert!(tag.get("GroupCategoryId").is_none(), "{tag}");
+    let stored = vendor_record(&stack, &crm, &format!("v2/tags/{}", id_of(&tag))).await;
+    assert!(stored.get("category").is_none_or(Value::is_null), "{stored}");
+    assert_eq!(stored["name"], "Filed", "the rest is kept");
+
+    let body = json!({"FirstName": "Linked", "Email": "linked@example.com", "CompanyID": 1});
+    let contact = expect(&stack, &crm, Method::POST, "/hubs/crm/contacts", Some(body), 200).await;
+    assert_eq!(contact["CompanyID"], 1);
+    let path = format!("/hubs/crm/contacts/{}", id_of(&contact));
+    let contact = expect(&stack, &crm, Method::PATCH, &path, Some(json!({"CompanyID": null})), 200).await;
+    assert!(contact.get("CompanyID").is_none() && contact.get("Company").is_none(), "{contact}");
+    assert_eq!(contact["Email"], "linked@example.com");
+}
+
 #[tokio::test]
 async fn bad_ids_and_unknown_objects_are_client_errors_never_500() {
     let stack = Stack::start().await;
