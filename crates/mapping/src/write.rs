@@ -133,12 +133,23 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
         None => checked,
     };
     Ok(match (field.vendor_type, &checked) {
-        (Some(VendorType::String), Value::Number(number)) => Value::String(number.to_string()),
+        (Some(VendorType::String), Value::Number(number)) => Value::String(number_text(number)),
         (Some(VendorType::Number), Value::String(text)) => crate::read::number(text).unwrap_or(checked),
         // `utc` accepted it above, so it starts with the calendar date.
         (Some(VendorType::Date), Value::String(text)) => Value::String(text.trim().chars().take(10).collect()),
         _ => checked,
     })
+}
+
+/// A number as the vendor's text: a whole number without a fraction part even when the client
+/// wrote one (`1.0` is the id `1`; JSON has one number type).
+fn number_text(number: &serde_json::Number) -> String {
+    match number.as_f64() {
+        Some(value) if number.is_f64() && value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 => {
+            format!("{value:.0}")
+        }
+        _ => number.to_string(),
+    }
 }
 
 fn set_top(body: &mut Value, key: &str, value: Value) {
@@ -306,6 +317,14 @@ mod tests {
         assert_eq!(write.update_mask, ["category"]);
         let write = to_vendor("tags", tags, &hub(json!({"GroupCategoryId": 3})), WriteMode::Update, Some(&current));
         assert_eq!(write.unwrap().body, json!({"category": {"id": "3", "name": "Leads"}}));
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_decimal_point_is_the_vendors_whole_number() {
+        let write = to_vendor("contacts", contacts(), &hub(json!({"OwnerID": 7.0})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"owner_id": "7"}));
+        let write = to_vendor("contacts", contacts(), &hub(json!({"OwnerID": 7.5})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"owner_id": "7.5"}));
     }
 
     #[test]

@@ -720,6 +720,29 @@ async fn a_reference_is_cleared_with_null() {
     assert_eq!(contact["Email"], "linked@example.com");
 }
 
+/// JSON has one number type: an id or a quantity written `1.0` is the whole number 1, as the
+/// documents' `integer` says, and reaches the vendor as `"1"`, not `"1.0"`.
+#[tokio::test]
+async fn whole_numbers_written_with_a_decimal_point_are_whole_numbers() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let body = json!({"OpportunityTitle": "Point zero", "ContactID": 1.0});
+    let opportunity = expect(&stack, &crm, Method::POST, "/hubs/crm/opportunities", Some(body), 200).await;
+    assert_eq!(opportunity["ContactID"], 1);
+    let body = json!({"GroupName": "Point zero", "GroupCategoryId": 2.0});
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(body), 200).await;
+    assert_eq!(tag["GroupCategoryId"], 2);
+
+    let inventory = "/hubs/crm/products/1/inventory";
+    let before = expect(&stack, &crm, Method::GET, inventory, None, 200).await;
+    let change = json!({"Action": "increase", "Quantity": 3.0});
+    let after = expect(&stack, &crm, Method::PATCH, inventory, Some(change), 200).await;
+    assert_eq!(after["Quantity"].as_f64(), before["Quantity"].as_f64().map(|quantity| quantity + 3.0));
+    let fraction =
+        stack.hub(Method::PATCH, &crm.token, inventory, Some(json!({"Action": "increase", "Quantity": 1.5}))).await;
+    error_message(fraction, 400).await;
+}
+
 #[tokio::test]
 async fn bad_ids_and_unknown_objects_are_client_errors_never_500() {
     let stack = Stack::start().await;
