@@ -309,6 +309,38 @@ async fn list_parameters_name_the_objects_fields_and_the_raw_passthrough_its_pat
 }
 
 #[tokio::test]
+async fn platform_request_bodies_declare_their_required_fields() {
+    let stack = Stack::start().await;
+    let doc = platform_doc(&stack).await;
+    let body_of = |path: &str, method: &str| {
+        let reference = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        resolve(&doc, reference.as_str().unwrap_or_else(|| panic!("{method} {path} names its body"))).unwrap().clone()
+    };
+    let instance = body_of("/instances", "post");
+    assert_eq!(instance["allOf"][0]["required"], json!(["element"]));
+    let code_or_initial = &instance["allOf"][1]["anyOf"];
+    assert_eq!(code_or_initial[0]["required"], json!(["providerData"]), "{instance}");
+    assert!(body_of("/elements/{keyOrId}/instances", "post")["allOf"][0].get("required").is_none());
+    assert_eq!(body_of("/instances/{id}", "put")["required"], json!(["providerData"]));
+    assert_eq!(body_of("/instances/{id}", "patch")["type"], "object");
+    let organization = body_of("/organizations", "post");
+    assert_eq!((&organization["required"], &organization["additionalProperties"]), (&json!(["name"]), &json!(false)));
+    assert_eq!(body_of("/users", "post")["required"], json!(["email"]));
+    assert_eq!(
+        body_of("/elements/{keyOrId}/oauth/url", "post")["required"],
+        json!(["apiKey", "apiSecret", "callbackUrl"])
+    );
+    let oauth_query: Vec<&str> = doc["paths"]["/elements/{keyOrId}/oauth/url"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["required"] == true && p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(oauth_query, ["apiKey", "apiSecret", "callbackUrl"]);
+}
+
+#[tokio::test]
 async fn an_element_is_documented_by_key_and_by_id_alike() {
     let stack = Stack::start().await;
     let (_, element) = get_json(&stack, "/elements/infusionsofterp", None).await;
