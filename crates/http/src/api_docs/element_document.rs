@@ -9,6 +9,7 @@
 
 use mapping::{FieldDef, FieldType, ObjectCatalog, ObjectDef, Operation as Allowed, WriteMode};
 use serde_json::Value;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -494,6 +495,10 @@ fn list_parameters(object: &ObjectDef) -> Vec<Parameter> {
             query(name, ArrayBuilder::new().items(string().enum_values(Some(values))).into(), description);
         parameter.style = Some(ParameterStyle::Form);
         parameter.explode = Some(false);
+        // An empty value (`orderBy=`, which generic clients send) is read as absent. utoipa has no
+        // field for OpenAPI's allowEmptyValue (deprecated in 3.1, still part of it); its
+        // extensions are written as they are named.
+        parameter.extensions = Some(Extensions::from_iter([("allowEmptyValue", true)]));
         parameter
     };
     let names: Vec<String> = object.fields.iter().map(|field| field.name.clone()).collect();

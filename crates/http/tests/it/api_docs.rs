@@ -286,6 +286,7 @@ async fn list_parameters_name_the_objects_fields_and_the_raw_passthrough_its_pat
     for name in ["orderBy", "fields"] {
         let parameter = named(name);
         assert_eq!((&parameter["style"], &parameter["explode"]), (&json!("form"), &json!(false)), "comma separated");
+        assert_eq!(parameter["allowEmptyValue"], true, "`{name}=` is read as absent");
         assert_eq!(parameter["schema"]["type"], "array");
     }
     let sort_terms = named("orderBy")["schema"]["items"]["enum"].clone();
