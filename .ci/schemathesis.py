@@ -188,7 +188,7 @@ class Server:
         return instance
 
 
-def schemathesis(document_url, authorization, args):
+def schemathesis(document_url, authorization, args, workdir):
     """Runs schemathesis on one document; returns whether it passed."""
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
@@ -207,8 +207,9 @@ def schemathesis(document_url, authorization, args):
         "--workers",
         "1",
     ]
-    # The secrets go by the environment (the config reads it), never on a command line.
-    env = dict(os.environ, JUNCTION_AUTHORIZATION=authorization)
+    # The secrets go by the environment (the config reads it), never on a command line; Hypothesis
+    # keeps its files with the run's, not in the repository.
+    env = dict(os.environ, JUNCTION_AUTHORIZATION=authorization, HYPOTHESIS_STORAGE_DIRECTORY=str(workdir))
     print(" ".join(command), flush=True)
     return subprocess.run(command, env=env, cwd=REPO, stdin=subprocess.DEVNULL).returncode == 0
 
@@ -247,11 +248,11 @@ def main():
             log("schemathesis: the CRM element's hub document")
             hub_auth = f"{server.platform_auth()}, Element {hub['token']}"
             document = f"{server.base}{API}/elements/infusionsoftcrm/docs"
-            passed &= schemathesis(document, hub_auth, args)
+            passed &= schemathesis(document, hub_auth, args, workdir)
         if args.only in (None, "platform"):
             log("schemathesis: the platform document")
             platform_auth = f"{server.platform_auth()}, Element {platform['token']}"
-            passed &= schemathesis(f"{server.base}{API}/docs", platform_auth, args)
+            passed &= schemathesis(f"{server.base}{API}/docs", platform_auth, args, workdir)
         log(f"schemathesis took {time.monotonic() - started:.0f} s: {'passed' if passed else 'FAILED'}")
     finally:
         if server is not None:
