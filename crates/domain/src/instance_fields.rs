@@ -13,9 +13,12 @@ const MAX_TAGS: usize = 100;
 /// An instance name: non-empty text without control characters (PostgreSQL refuses NUL in text,
 /// SQLite does not, so both are held to the stricter rule), at most 255 characters.
 pub fn instance_name(value: &Value) -> Result<String, DomainError> {
-    let name = value.as_str().map(str::trim).filter(|name| !name.is_empty());
-    let name = name.ok_or_else(|| invalid("name", "must be a non-empty string"))?;
-    plain_text(name, MAX_NAME_LEN).map_err(|reason| invalid("name", reason))?;
+    let sent = value.as_str().ok_or_else(|| invalid("name", "must be a non-empty string"))?;
+    plain_text(sent, MAX_NAME_LEN).map_err(|reason| invalid("name", reason))?;
+    let name = sent.trim();
+    if name.is_empty() {
+        return Err(invalid("name", "must be a non-empty string"));
+    }
     Ok(name.to_string())
 }
 
@@ -29,7 +32,10 @@ pub fn tags(value: Option<&Value>) -> Result<Vec<String>, DomainError> {
     let tags = items
         .iter()
         .map(|item| match item {
-            Value::String(tag) => Ok(tag.trim().to_string()),
+            Value::String(tag) => {
+                plain_text(tag, MAX_TAG_LEN).map_err(|reason| invalid("tags", reason))?;
+                Ok(tag.trim().to_string())
+            }
             Value::Object(object) => object
                 .get("name")
                 .and_then(Value::as_str)
@@ -45,6 +51,8 @@ pub fn tags(value: Option<&Value>) -> Result<Vec<String>, DomainError> {
     Ok(tags)
 }
 
+/// No control characters, and at most `max` characters as sent (before trimming: the bound the API
+/// document declares as `maxLength`).
 fn plain_text(text: &str, max: usize) -> Result<(), &'static str> {
     if text.chars().any(char::is_control) {
         return Err("must not contain control characters");
@@ -67,7 +75,9 @@ mod tests {
     #[test]
     fn names_are_trimmed_plain_text() {
         assert_eq!(instance_name(&json!("  CRM  ")).unwrap(), "CRM");
-        for bad in [json!(""), json!("   "), json!(7), json!("a\u{0}b"), json!("x".repeat(256))] {
+        // The bound is on the text as sent, as the API document's maxLength says.
+        let padded = json!(format!("{}x", " ".repeat(255)));
+        for bad in [json!(""), json!("   "), json!(7), json!("a\u{0}b"), json!("x".repeat(256)), padded] {
             assert!(instance_name(&bad).is_err(), "{bad}");
         }
     }
@@ -79,5 +89,6 @@ mod tests {
         assert!(tags(Some(&json!("a"))).is_err());
         assert!(tags(Some(&json!(["a\nb"]))).is_err());
         assert!(tags(Some(&json!(vec!["t"; 101]))).is_err());
+        assert!(tags(Some(&json!([format!("{}t", " ".repeat(128))]))).is_err());
     }
 }

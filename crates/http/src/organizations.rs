@@ -235,17 +235,19 @@ fn object<'a>(value: &'a Value, at: Option<&str>, known: &[&str]) -> Result<&'a 
     Ok(object)
 }
 
-/// A required, non-blank string of at most `max` characters without control characters, trimmed.
+/// A required, non-blank string of at most `max` characters (as sent: the API document's
+/// `maxLength`) without control characters, trimmed.
 fn text(value: Option<&Value>, field: &str, max: usize) -> Result<String, ApiError> {
-    let text = match value {
+    let sent = match value {
         None | Some(Value::Null) => return Err(DomainError::MissingParameter(field.into()).into()),
-        Some(Value::String(text)) => text.trim(),
+        Some(Value::String(text)) => text,
         Some(_) => return Err(invalid(field, "must be a string")),
     };
+    let text = sent.trim();
     if text.is_empty() {
         return Err(DomainError::MissingParameter(field.into()).into());
     }
-    if text.chars().count() > max {
+    if sent.chars().count() > max {
         return Err(invalid(field, &format!("must be at most {max} characters")));
     }
     if text.chars().any(char::is_control) {
@@ -311,5 +313,9 @@ mod tests {
         assert!(name(Some(&json!("   "))).is_err());
         assert!(name(Some(&json!("a\nb"))).is_err());
         assert!(name(Some(&json!("x".repeat(MAX_NAME_LEN + 1)))).is_err());
+        // The bound is on the text as sent, as the API document's maxLength says.
+        assert!(name(Some(&json!(format!("{}x", " ".repeat(MAX_NAME_LEN))))).is_err());
+        let padded = format!("\t{}@example.com", "a".repeat(MAX_EMAIL_LEN - "@example.com".len()));
+        assert!(email(Some(&json!(padded)), "email").is_err());
     }
 }

@@ -40,9 +40,17 @@ fn adjustment(body: &Value) -> Result<Value, HubError> {
         Some("decrease") => "DECREASE",
         _ => return Err(HubError::BadRequest("Field Action must be \"increase\" or \"decrease\"".into())),
     };
-    let quantity = fields.get("Quantity").and_then(Value::as_u64).filter(|quantity| *quantity >= 1);
+    let quantity = fields.get("Quantity").and_then(whole_number).filter(|quantity| *quantity >= 1);
     let quantity = quantity.ok_or_else(|| HubError::BadRequest("Field Quantity must be a positive integer".into()))?;
     Ok(json!({"type": action, "quantity": quantity}))
+}
+
+/// A whole number, also when written with a decimal point (`3.0`: JSON has one number type).
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        let number = value.as_f64()?;
+        (number.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&number)).then_some(number as u64)
+    })
 }
 
 fn inventory(product: &Value) -> Value {

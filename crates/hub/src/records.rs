@@ -120,8 +120,12 @@ impl Hub {
 /// (`requiredOnCreate`), with what to send; any other error as it is.
 fn incomplete(name: &str, definition: &ObjectDef, fields: &Map<String, Value>, error: VendorError) -> HubError {
     let VendorError::Status { status: status @ (400 | 422), provider_message } = error else { return error.into() };
+    // A field with a default was filled before the vendor saw the request: its refusal is about
+    // something else.
     let missing = definition.fields.iter().find(|field| {
         field.required_on_create.is_some()
+            && field.create_default.is_none()
+            && field.create_default_from.is_none()
             && !fields.iter().any(|(key, value)| key.eq_ignore_ascii_case(&field.name) && !value.is_null())
     });
     match missing {

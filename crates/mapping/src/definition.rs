@@ -93,13 +93,54 @@ pub struct FieldDef {
     /// record of a vendor collection (an opportunity's stage: the account's first pipeline stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_default_from: Option<VendorLookup>,
-    /// Set when the vendor refuses a create without this field: what to send, for the 400 that
-    /// names it beside the vendor's own text (which names only its own field).
+    /// Set when the vendor refuses a record without this field: what to send, for the 400 that
+    /// names it beside the vendor's own text (which names only its own field). Such a field is
+    /// required in the documented create body (unless a default fills it) and cannot be cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_on_create: Option<String>,
+    /// What the vendor accepts for the field beyond its type, as the element's API document
+    /// declares it (the vendor enforces it; Junction passes its 400 on).
+    #[serde(default, skip_serializing_if = "Accepts::is_any")]
+    pub accepts: Accepts,
     /// What the field holds, for the metadata endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// The values the vendor accepts for a field, beyond the field's type: each a JSON Schema keyword
+/// in the element's API document. Empty: any value of the type.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Accepts {
+    /// A JSON Schema `format` the vendor checks (`email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The most characters the vendor keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// The only values the vendor takes (`CRITICAL`, `ESSENTIAL`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// The id of a record of this kind (`users`), which must exist: a whole number from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<f64>,
+    /// Values are multiples of this (`0.01`: whole cents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiple_of: Option<f64>,
+    /// Other fields that must be written with this one (a phone's type needs its number).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_with: Vec<String>,
+}
+
+impl Accepts {
+    /// Whether any value of the field's type is accepted.
+    pub fn is_any(&self) -> bool {
+        *self == Accepts::default()
+    }
 }
 
 /// What clients may do with an object.
@@ -133,6 +174,10 @@ pub struct ObjectDef {
     pub embedded_in: Option<String>,
     pub operations: Vec<Operation>,
     pub fields: Vec<FieldDef>,
+    /// Fields of which a create must set at least one (the vendor refuses a contact with no
+    /// email address, phone number or address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_needs_one_of: Vec<String>,
     /// Child objects by name (`/orders/{id}/payments`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub children: std::collections::BTreeMap<String, ObjectDef>,
@@ -158,6 +203,11 @@ impl ObjectDef {
             .or_else(|| self.fields.iter().find(|field| field.name.eq_ignore_ascii_case(name)))
     }
 
+    /// The writable field named `name` (exactly as defined).
+    fn writable(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|field| field.name == name && field.writable)
+    }
+
     /// The id field's definition.
     pub fn id(&self) -> Option<&FieldDef> {
         self.field(&self.id_field)
@@ -181,6 +231,12 @@ impl ObjectDef {
                     self.field(name).ok_or_else(|| format!("{object}.{}: default names unknown {name}", field.name))?;
                 }
             }
+            for name in &field.accepts.written_with {
+                self.writable(name).ok_or_else(|| format!("{object}.{}: written with unknown {name}", field.name))?;
+            }
+        }
+        for name in &self.create_needs_one_of {
+            self.writable(name).ok_or_else(|| format!("{object}: createNeedsOneOf names unknown {name}"))?;
         }
         if self.id().is_none() {
             return Err(format!("{object}: id field {} is not among its fields", self.id_field));

@@ -23,7 +23,7 @@ mod schema;
 pub mod write;
 
 pub use catalog::ObjectCatalog;
-pub use definition::{FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorLookup, VendorType};
+pub use definition::{Accepts, FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorLookup, VendorType};
 pub use money::{AmountUnit, Money};
 pub use path::VendorPath;
 pub use read::to_hub;

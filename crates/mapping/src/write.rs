@@ -36,6 +36,8 @@ pub enum WriteError {
     WrongType { field: String, expected: &'static str },
     #[error("Field {field} cannot be written into the vendor's record")]
     Unwritable { field: String },
+    #[error("Field {field} cannot be cleared: the vendor requires {what}")]
+    Required { field: String, what: String },
 }
 
 /// Whether writing these hub fields needs the vendor's current record first (a field inside an
@@ -57,6 +59,11 @@ pub fn to_vendor(
     let mut body = Value::Object(Map::new());
     let mut touched = BTreeSet::new();
     for (field, value) in &fields {
+        // `null` clears a field, but not one the vendor requires: it would keep a record it
+        // refuses to create (a tag without a name).
+        if let (WriteMode::Update, Value::Null, Some(what)) = (mode, value, &field.required_on_create) {
+            return Err(WriteError::Required { field: field.name.clone(), what: what.clone() });
+        }
         let target = field.write_target();
         let top = target.top_key();
         if touched.insert(top.to_string()) {
@@ -68,6 +75,12 @@ pub fn to_vendor(
         // `null` on a field inside a selected array element (`Email`, `Phone1`) removes that entry:
         // the vendor refuses an element without its value.
         if vendor_value.is_null() && target.remove_selected(&mut body) {
+            continue;
+        }
+        // Likewise `null` on a reference held in an object (`company.id`) clears the object: the
+        // vendor refuses a reference without its id.
+        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.selects() {
+            set_top(&mut body, top, Value::Null);
             continue;
         }
         if !target.set(&mut body, vendor_value) {
@@ -120,12 +133,23 @@ fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
         None => checked,
     };
     Ok(match (field.vendor_type, &checked) {
-        (Some(VendorType::String), Value::Number(number)) => Value::String(number.to_string()),
+        (Some(VendorType::String), Value::Number(number)) => Value::String(number_text(number)),
         (Some(VendorType::Number), Value::String(text)) => crate::read::number(text).unwrap_or(checked),
         // `utc` accepted it above, so it starts with the calendar date.
         (Some(VendorType::Date), Value::String(text)) => Value::String(text.trim().chars().take(10).collect()),
         _ => checked,
     })
+}
+
+/// A number as the vendor's text: a whole number without a fraction part even when the client
+/// wrote one (`1.0` is the id `1`; JSON has one number type).
+fn number_text(number: &serde_json::Number) -> String {
+    match number.as_f64() {
+        Some(value) if number.is_f64() && value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 => {
+            format!("{value:.0}")
+        }
+        _ => number.to_string(),
+    }
 }
 
 fn set_top(body: &mut Value, key: &str, value: Value) {
@@ -266,6 +290,41 @@ mod tests {
         assert_eq!(mistyped.unwrap_err().to_string(), "Field CompanyID must be a number");
         let mistyped = to_vendor("contacts", contacts(), &hub(json!({"Birthday": "soon"})), WriteMode::Create, None);
         assert_eq!(mistyped.unwrap_err().to_string(), "Field Birthday must be an ISO 8601 date-time string");
+    }
+
+    #[test]
+    fn null_clears_a_field_unless_the_vendor_requires_it() {
+        let tags = ObjectCatalog::builtin().object("infusionsoftcrm", "tags").unwrap().1;
+        let cleared = to_vendor("tags", tags, &hub(json!({"GroupDescription": null})), WriteMode::Update, None);
+        assert_eq!(cleared.unwrap().body, json!({"description": null}));
+        let required = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Update, None);
+        assert_eq!(
+            required.unwrap_err().to_string(),
+            "Field GroupName cannot be cleared: the vendor requires the tag's name"
+        );
+        // On create, a null required field is left to its default or to the vendor's refusal.
+        let created = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Create, None);
+        assert!(created.is_ok());
+    }
+
+    #[test]
+    fn null_on_a_reference_held_in_an_object_clears_the_object() {
+        let tags = ObjectCatalog::builtin().object("infusionsoftcrm", "tags").unwrap().1;
+        let current = json!({"id": "4", "name": "T", "category": {"id": "2", "name": "Leads"}});
+        let write =
+            to_vendor("tags", tags, &hub(json!({"GroupCategoryId": null})), WriteMode::Update, Some(&current)).unwrap();
+        assert_eq!(write.body, json!({"category": null}));
+        assert_eq!(write.update_mask, ["category"]);
+        let write = to_vendor("tags", tags, &hub(json!({"GroupCategoryId": 3})), WriteMode::Update, Some(&current));
+        assert_eq!(write.unwrap().body, json!({"category": {"id": "3", "name": "Leads"}}));
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_decimal_point_is_the_vendors_whole_number() {
+        let write = to_vendor("contacts", contacts(), &hub(json!({"OwnerID": 7.0})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"owner_id": "7"}));
+        let write = to_vendor("contacts", contacts(), &hub(json!({"OwnerID": 7.5})), WriteMode::Create, None).unwrap();
+        assert_eq!(write.body, json!({"owner_id": "7.5"}));
     }
 
     #[test]

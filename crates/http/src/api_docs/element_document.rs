@@ -7,11 +7,16 @@
 //! misspelt OpenAPI key a compile error. The paths mirror the routes of [`crate::hub::routes`]; the
 //! `api_docs` integration test calls every documented path on a live instance to keep them in step.
 
-use mapping::{FieldDef, FieldType, ObjectCatalog, ObjectDef, Operation as Allowed};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
+use mapping::{FieldDef, FieldType, ObjectCatalog, ObjectDef, Operation as Allowed, WriteMode};
+use serde_json::Value;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     Components, ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, Paths, Ref, RefOr,
@@ -31,6 +36,19 @@ pub const ERROR_SCHEMA: &str = "Error";
 /// The hub's list page size when none is named, and the largest one (see `hub::list`).
 const DEFAULT_PAGE_SIZE: u32 = 200;
 const MAX_PAGE_SIZE: u32 = 5000;
+/// The largest record id documented: JSON numbers are exact integers up to 2^53 - 1.
+const MAX_ID: i64 = 9_007_199_254_740_991;
+/// The largest stock change the vendor takes at once.
+const MAX_INVENTORY_CHANGE: u32 = 1_000_000;
+/// How far pages by number reach (see `hub::list::MAX_SORTED_ROWS`).
+const MAX_PAGE_OFFSET: usize = hub::list::MAX_SORTED_ROWS;
+
+/// The raw passthrough's vendor paths (see `hub::raw`): safe segments, none `.` or `..`, and no
+/// `:` in the first (it would make a URL of the path).
+const RAW_PATH: &str = concat!(
+    r"^(?:\.{0,2}[A-Za-z0-9_~,-][A-Za-z0-9._~,-]*|\.{3}[A-Za-z0-9._~,-]*)",
+    r"(?:/(?:\.{0,2}[A-Za-z0-9_~:,-][A-Za-z0-9._~:,-]*|\.{3}[A-Za-z0-9._~:,-]*))*$"
+);
 
 const WHERE_HELP: &str = "CEQL condition over the object's fields: comparisons `=`, `!=`, `<`, `<=`, `>`, `>=`; \
     `[NOT] LIKE 'pattern'` (`%` any run, `_` one character); `[NOT] IN ('a', 'b')`; `IS [NOT] NULL`; \
@@ -44,14 +62,10 @@ pub fn build(public_url: &str, element: &Element) -> OpenApi {
     let mut components = Components::new();
     components.schemas.insert(ERROR_SCHEMA.into(), error_schema().into());
     for (name, object) in ObjectCatalog::builtin().objects(&element.key) {
-        let schema_name = singular(&type_name(&[name]));
-        components.schemas.insert(schema_name.clone(), object_schema(object).into());
-        add_object(&mut paths, &format!("/hubs/{hub}/{name}"), &[name], &schema_name, object);
+        add_object(&mut paths, &mut components, &format!("/hubs/{hub}/{name}"), &[name], object);
         for (child, definition) in &object.children {
-            let schema_name = singular(&type_name(&[name, child]));
-            components.schemas.insert(schema_name.clone(), object_schema(definition).into());
             let base = format!("/hubs/{hub}/{name}/{{id}}/{child}");
-            add_object(&mut paths, &base, &[name, child], &schema_name, definition);
+            add_object(&mut paths, &mut components, &base, &[name, child], definition);
         }
     }
     add_hub_routes(&mut paths, &mut components, hub, element);
@@ -75,27 +89,31 @@ pub fn build(public_url: &str, element: &Element) -> OpenApi {
 }
 
 /// The list and record paths of one object (or child object `names = [parent, child]`) under
-/// `base`, with the operations its definition allows.
-fn add_object(paths: &mut Paths, base: &str, names: &[&str], schema_name: &str, object: &ObjectDef) {
+/// `base`, with the operations its definition allows, and the schemas they name: the record as
+/// read (`Contact`), and the bodies of a create (`ContactCreate`) and an update (`ContactUpdate`).
+fn add_object(paths: &mut Paths, components: &mut Components, base: &str, names: &[&str], object: &ObjectDef) {
     let tag = names[0];
     let plural = type_name(names);
     let singular = singular(&plural);
     let shown = names.join(" ");
     let parent_id = (names.len() > 1).then(|| id_parameter("id", "The parent record's id"));
-    let record = Ref::from_schema_name(schema_name);
+    components.schemas.insert(singular.clone(), record_schema(object).into());
+    let record = Ref::from_schema_name(&singular);
 
     let mut list = PathItem::default();
     if object.allows(Allowed::List) {
         let mut operation = operation(tag, &format!("get{plural}"), &format!("List {shown}"))
-            .parameters(Some(parent_id.clone().into_iter().chain(list_parameters())))
+            .parameters(Some(parent_id.clone().into_iter().chain(list_parameters(object))))
             .response("200", list_response(&record));
         operation = with_errors(operation, false);
         list.get = Some(operation.build());
     }
     if object.allows(Allowed::Create) {
+        let create = format!("{singular}Create");
+        components.schemas.insert(create.clone(), write_schema(object, WriteMode::Create));
         let operation = operation(tag, &format!("create{singular}"), &format!("Create one of {shown}"))
             .parameters(Some(parent_id.clone()))
-            .request_body(Some(body(&record)))
+            .request_body(Some(body(&Ref::from_schema_name(&create))))
             .response("200", record_response("The record as created", &record));
         list.post = Some(with_errors(operation, true).build());
     }
@@ -116,16 +134,19 @@ fn add_object(paths: &mut Paths, base: &str, names: &[&str], schema_name: &str, 
     }
     // Children are never updated: the router has no PATCH/PUT on a child record.
     if object.allows(Allowed::Update) && names.len() == 1 {
+        let update = format!("{singular}Update");
+        components.schemas.insert(update.clone(), write_schema(object, WriteMode::Update));
+        let update = Ref::from_schema_name(&update);
         let patch = operation(tag, &format!("update{singular}"), &format!("Update one of {shown}"))
-            .description(Some("Changes the fields the body names and keeps the others."))
+            .description(Some("Changes the fields the body names and keeps the others; `null` clears a field."))
             .parameters(Some(record_parameters()))
-            .request_body(Some(body(&record)))
+            .request_body(Some(body(&update)))
             .response("200", record_response("The record as updated", &record));
         item.patch = Some(with_errors(patch, true).build());
         let put = operation(tag, &format!("replace{singular}"), &format!("Update one of {shown} (as PATCH)"))
             .description(Some("Like PATCH: the vendor has no whole-record replace, so unnamed fields are kept."))
             .parameters(Some(record_parameters()))
-            .request_body(Some(body(&record)))
+            .request_body(Some(body(&update)))
             .response("200", record_response("The record as updated", &record));
         item.put = Some(with_errors(put, true).build());
     }
@@ -181,17 +202,28 @@ fn add_hub_routes(paths: &mut Paths, components: &mut Components, hub: &str, ele
 }
 
 fn add_inventory(paths: &mut Paths, components: &mut Components, hub: &str) {
+    // A product the vendor has never stocked has no inventory values: null.
+    let id = || ObjectBuilder::new().schema_type(Type::Integer).read_only(true);
     let inventory = ObjectBuilder::new()
-        .property("Id", ObjectBuilder::new().schema_type(Type::Integer).read_only(true))
-        .property("Quantity", number())
-        .property("InventoryLimit", number())
-        .property("OutOfStockEnabled", ObjectBuilder::new().schema_type(Type::Boolean));
+        .property("Id", id())
+        .property(hub::shape::GENERIC_ID, id().description(Some("The same value as Id, for generic clients")))
+        .property("Quantity", nullable(number()))
+        .property("InventoryLimit", nullable(number()))
+        .property("OutOfStockEnabled", nullable(ObjectBuilder::new().schema_type(Type::Boolean)));
     components.schemas.insert("Inventory".into(), inventory.into());
     let change = ObjectBuilder::new()
         .property("Action", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["increase", "decrease"])))
-        .property("Quantity", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .property(
+            "Quantity",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(MAX_INVENTORY_CHANGE))
+                .description(Some("The stock cannot go below zero: the vendor refuses such a decrease")),
+        )
         .required("Action")
-        .required("Quantity");
+        .required("Quantity")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     components.schemas.insert("InventoryChange".into(), change.into());
 
     let inventory_ref = Ref::from_schema_name("Inventory");
@@ -215,15 +247,22 @@ fn add_raw(paths: &mut Paths, hub: &str) {
             .name("path")
             .parameter_in(ParameterIn::Path)
             .required(Required::True)
-            .description(Some("The vendor REST path under its base (`v2/contacts`); may hold `/`"))
-            .schema(Some(string()))
+            .description(Some(
+                "The vendor REST path under its base (`v2/contacts`): segments of letters, digits and \
+                 `- _ . ~ : ,` separated by `/`, none of them `.` or `..`, no `:` in the first",
+            ))
+            .schema(Some(string().pattern(Some(RAW_PATH)).max_length(Some(2048))))
             .build();
         let summary = format!("{} a vendor REST path with the instance's credentials", method.to_ascii_uppercase());
-        let operation = operation("raw", &format!("raw{}", capitalized(method)), &summary)
+        // Whatever the vendor answers, with its status and content type, is passed on: the
+        // answers are not Junction's to describe (Junction's own errors, such as a 401, are JSON
+        // with the Error schema).
+        operation("raw", &format!("raw{}", capitalized(method)), &summary)
             .description(Some("The vendor's status, body and useful headers are returned as they came."))
             .parameter(path)
-            .response("200", Response::new("The vendor's answer"));
-        with_errors(operation, true).build()
+            .response("200", Response::new("The vendor's answer"))
+            .response("default", Response::new("The vendor's answer, or Junction's own error"))
+            .build()
     };
     let mut item = PathItem::new(HttpMethod::Get, raw("get"));
     item.post = Some(raw("post"));
@@ -233,17 +272,21 @@ fn add_raw(paths: &mut Paths, hub: &str) {
     paths.paths.insert(format!("/hubs/{hub}/raw/{{path}}"), item);
 }
 
-/// An object's record as a schema: every field with its JSON type, read-only unless writable.
-fn object_schema(object: &ObjectDef) -> ObjectBuilder {
-    let schema = object
-        .fields
-        .iter()
-        .fold(ObjectBuilder::new(), |schema, field| schema.property(&field.name, field_schema(field)));
+/// An object's record as read: every field with its JSON type, `null` where the vendor has no value
+/// (unless the instance drops nulls), read-only unless writable.
+fn record_schema(object: &ObjectDef) -> ObjectBuilder {
+    let id_name = object.id().map(|id| id.name.as_str());
+    let schema = object.fields.iter().fold(ObjectBuilder::new(), |schema, field| {
+        let value = value_schema(field.field_type);
+        let value = if Some(field.name.as_str()) == id_name { value } else { nullable(value) };
+        let value = value.description(field.description.clone());
+        schema.property(&field.name, if field.writable { value } else { value.read_only(true) })
+    });
     match object.id().filter(|id| id.name != hub::shape::GENERIC_ID) {
         // Every record also carries its id as `id`, for the platforms' generic client helpers.
         Some(id) => schema.property(
             hub::shape::GENERIC_ID,
-            field_schema(id)
+            value_schema(id.field_type)
                 .read_only(true)
                 .description(Some(format!("The same value as {}, for generic clients", id.name))),
         ),
@@ -251,21 +294,146 @@ fn object_schema(object: &ObjectDef) -> ObjectBuilder {
     }
 }
 
-fn field_schema(field: &FieldDef) -> ObjectBuilder {
-    let schema = match field.field_type {
+/// The body of a create or an update: the writable fields only (others are refused by name), each
+/// as the vendor accepts it, at least one of them. `null` clears a field, except one the vendor
+/// requires; a create must give the fields the vendor requires and Junction cannot default.
+fn write_schema(object: &ObjectDef, mode: WriteMode) -> RefOr<Schema> {
+    let writable: Vec<&FieldDef> = object.fields.iter().filter(|field| field.writable).collect();
+    let mut schema =
+        ObjectBuilder::new().additional_properties(Some(AdditionalProperties::FreeForm(false))).min_properties(Some(1));
+    let mut rules = Vec::new();
+    for field in &writable {
+        let defaulted = field.create_default.is_some() || field.create_default_from.is_some();
+        let required = field.required_on_create.is_some();
+        let non_null = match mode {
+            WriteMode::Update => required,
+            WriteMode::Create => required && !defaulted,
+        };
+        let value = accepted(field);
+        let value = if non_null { value } else { nullable(value) };
+        schema = schema.property(&field.name, value.description(write_description(field)));
+        if mode == WriteMode::Create && non_null {
+            schema = schema.required(&field.name);
+        }
+        if mode == WriteMode::Create && required && field.create_default.is_some() {
+            rules.extend(default_sources(object, field));
+        }
+        // On update the other field may already be in the record (a contact's number when its
+        // type is written): only the vendor knows, so only a create is held to it here.
+        if mode == WriteMode::Create && !field.accepts.written_with.is_empty() {
+            rules.push(written_with(object, field));
+        }
+    }
+    if mode == WriteMode::Create && !object.create_needs_one_of.is_empty() {
+        let needs = object.create_needs_one_of.iter().filter_map(|name| object.field(name));
+        rules.push(needs.fold(AnyOfBuilder::new(), |any, field| any.item(given(field))).into());
+    }
+    if rules.is_empty() {
+        return schema.into();
+    }
+    // The rules that span fields apply beside the properties: JSON Schema's allOf.
+    rules.into_iter().fold(AllOfBuilder::new().item(schema), |all, rule| all.item(rule)).into()
+}
+
+/// A field's value as a write accepts it: its type and what the vendor holds it to.
+fn accepted(field: &FieldDef) -> ObjectBuilder {
+    let rules = &field.accepts;
+    let mut schema = value_schema(field.field_type);
+    if rules.id_of.is_some() {
+        // An id, as a JSON number that is exactly an integer (up to 2^53 - 1).
+        schema = value_schema(FieldType::Number).schema_type(Type::Integer).minimum(Some(1)).maximum(Some(MAX_ID));
+    }
+    if let Some(format) = &rules.format {
+        schema = schema.format(Some(SchemaFormat::Custom(format.clone())));
+    }
+    if !rules.values.is_empty() {
+        schema = schema.enum_values(Some(rules.values.clone()));
+    }
+    if let Some(length) = rules.max_length {
+        schema = schema.max_length(Some(length));
+    }
+    if let Some(minimum) = rules.minimum {
+        schema = schema.minimum(Some(minimum));
+    }
+    if let Some(maximum) = rules.maximum {
+        schema = schema.maximum(Some(maximum));
+    }
+    schema.multiple_of(rules.multiple_of)
+}
+
+/// What a write should know of a field: its own description, and what the vendor refers to.
+fn write_description(field: &FieldDef) -> Option<String> {
+    let reference = field.accepts.id_of.as_ref().map(|kind| format!("The Id of one of the account's {kind}"));
+    let required = field.required_on_create.as_ref().map(|what| format!("Required by the vendor: {what}"));
+    let parts: Vec<String> = [field.description.clone(), reference, required].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(". "))
+}
+
+/// A create that leaves out a required field with a `{Field}` default must give a field the
+/// default is made of, with text in it (or the field itself).
+fn default_sources(object: &ObjectDef, field: &FieldDef) -> Option<RefOr<Schema>> {
+    let template = field.create_default.as_deref()?;
+    let sources: Vec<&FieldDef> = template
+        .split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}'))
+        .filter_map(|(name, _)| object.field(name))
+        .collect();
+    if sources.is_empty() {
+        // A constant default (`true`): always filled.
+        return None;
+    }
+    let with_text = |source: &FieldDef| -> RefOr<Schema> {
+        ObjectBuilder::new().required(&source.name).property(&source.name, string().pattern(Some(r"\S"))).into()
+    };
+    Some(
+        sources
+            .into_iter()
+            .fold(AnyOfBuilder::new().item(given(field)), |any, source| any.item(with_text(source)))
+            .into(),
+    )
+}
+
+/// A field written with others (a phone's type with its number): absent, null, or beside them.
+fn written_with(object: &ObjectDef, field: &FieldDef) -> RefOr<Schema> {
+    let absent_or_null = ObjectBuilder::new().property(&field.name, ObjectBuilder::new().schema_type(Type::Null));
+    let together = field
+        .accepts
+        .written_with
+        .iter()
+        .filter_map(|name| object.field(name))
+        .fold(ObjectBuilder::new(), |schema, other| {
+            schema.required(&other.name).property(&other.name, value_schema(other.field_type))
+        });
+    AnyOfBuilder::new().item(absent_or_null).item(together).into()
+}
+
+/// An object that gives `field` a value (not null).
+fn given(field: &FieldDef) -> RefOr<Schema> {
+    ObjectBuilder::new().required(&field.name).property(&field.name, value_schema(field.field_type)).into()
+}
+
+fn value_schema(field_type: FieldType) -> ObjectBuilder {
+    match field_type {
         FieldType::String => ObjectBuilder::new().schema_type(Type::String),
         FieldType::Number => ObjectBuilder::new().schema_type(Type::Number),
         FieldType::Boolean => ObjectBuilder::new().schema_type(Type::Boolean),
         FieldType::Date => ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-    };
-    let schema = schema.description(field.description.clone());
-    if field.writable {
-        schema
-    } else {
-        schema.read_only(true)
     }
+}
+
+/// `schema` with `null` allowed too (and among its values, when it lists them).
+fn nullable(schema: ObjectBuilder) -> ObjectBuilder {
+    let mut schema = schema.build();
+    if let SchemaType::Type(json_type) = schema.schema_type {
+        schema.schema_type = SchemaType::from_iter([json_type, Type::Null]);
+    }
+    if let Some(values) = &mut schema.enum_values {
+        values.push(Value::Null);
+    }
+    schema.into()
 }
 
 /// `{"requestId", "message", "providerMessage"?}`, as [`crate::error::ApiError`] answers.
@@ -309,8 +477,11 @@ fn operation(tag: &str, id: &str, summary: &str) -> OperationBuilder {
     OperationBuilder::new().tag(tag).operation_id(Some(id)).summary(Some(summary))
 }
 
-fn list_parameters() -> Vec<Parameter> {
-    let query = |name: &str, schema: ObjectBuilder, description: &str| {
+/// The list parameters of `object`: `orderBy` and `fields` list its field names (comma-separated
+/// on the wire: OpenAPI's form style without explode); `where` is CEQL and `nextPage` an opaque
+/// token, which JSON Schema cannot describe further: the 400 names what is wrong.
+fn list_parameters(object: &ObjectDef) -> Vec<Parameter> {
+    let query = |name: &str, schema: RefOr<Schema>, description: &str| {
         ParameterBuilder::new()
             .name(name)
             .parameter_in(ParameterIn::Query)
@@ -319,25 +490,51 @@ fn list_parameters() -> Vec<Parameter> {
             .schema(Some(schema))
             .build()
     };
+    let comma_separated = |name: &str, values: Vec<String>, description: &str| {
+        let mut parameter =
+            query(name, ArrayBuilder::new().items(string().enum_values(Some(values))).into(), description);
+        parameter.style = Some(ParameterStyle::Form);
+        parameter.explode = Some(false);
+        // An empty value (`orderBy=`, which generic clients send) is read as absent. utoipa has no
+        // field for OpenAPI's allowEmptyValue (deprecated in 3.1, still part of it); its
+        // extensions are written as they are named.
+        parameter.extensions = Some(Extensions::from_iter([("allowEmptyValue", true)]));
+        parameter
+    };
+    let names: Vec<String> = object.fields.iter().map(|field| field.name.clone()).collect();
+    let sort_terms = names.iter().flat_map(|name| [name.clone(), format!("{name} asc"), format!("{name} desc")]);
+    let returned = names.iter().cloned().chain([hub::shape::GENERIC_ID.to_string()]).collect();
     let integer = || ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1));
     vec![
-        query("where", string(), WHERE_HELP),
-        query(
+        query("where", string().into(), WHERE_HELP),
+        comma_separated(
             "orderBy",
-            string(),
-            "Fields to sort by, comma separated, each optionally `asc` or `desc` (`LastName desc, Id`)",
+            sort_terms.collect(),
+            "Fields to sort by, comma separated, each optionally `asc` or `desc` (`LastName desc,Id`)",
         ),
-        query("fields", string(), "The fields to return, comma separated (all when absent)"),
-        query("page", integer(), "The page number from 1 (prefer nextPage beyond the first pages)"),
+        comma_separated("fields", returned, "The fields to return, comma separated (all when absent)"),
+        query(
+            "page",
+            integer().maximum(Some(MAX_PAGE_OFFSET + 1)).into(),
+            &format!(
+                "The page number from 1. Pages by number reach the first {MAX_PAGE_OFFSET} matches \
+                 ((page - 1) × pageSize at most {MAX_PAGE_OFFSET}); beyond, follow nextPage"
+            ),
+        ),
         query(
             "pageSize",
-            integer().maximum(Some(MAX_PAGE_SIZE)).default(Some(DEFAULT_PAGE_SIZE.into())),
+            integer().maximum(Some(MAX_PAGE_SIZE)).default(Some(DEFAULT_PAGE_SIZE.into())).into(),
             &format!("Records per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE})"),
         ),
-        query("nextPage", string(), "The elements-next-page-token of the previous page"),
+        query(
+            "nextPage",
+            string().into(),
+            "An opaque token: the elements-next-page-token header of the previous page of the same query \
+             (same where and orderBy). Any other value is refused with a 400",
+        ),
         query(
             "returnCount",
-            ObjectBuilder::new().schema_type(Type::Boolean),
+            ObjectBuilder::new().schema_type(Type::Boolean).into(),
             "When true, the number of matches is in the elements-total-count header",
         ),
     ]
@@ -349,7 +546,7 @@ fn id_parameter(name: &str, description: &str) -> Parameter {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(MAX_ID))))
         .build()
 }
 

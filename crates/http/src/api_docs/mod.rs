@@ -3,7 +3,8 @@
 //!
 //! - [`element_document`]: the hub API of one element, built with utoipa's `openapi` types from
 //!   `mapping`'s catalog;
-//! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions.
+//! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions;
+//! - `request_bodies`: the platform API's request bodies, as its handlers read them.
 //!
 //! Routes: `GET /elements/{keyOrId}/docs` (public, like the element itself), `GET
 //! /instances/{id}/docs` (platform auth; the instance's element's document) and `GET /docs`
@@ -11,6 +12,7 @@
 
 pub mod element_document;
 pub mod platform;
+mod request_bodies;
 
 use axum::extract::State;
 use axum::routing::get;

@@ -16,6 +16,10 @@ use utoipa::openapi::{OpenApi as Document, Server};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::element_document::{AUTHORIZATION_FORMAT, SECURITY_SCHEME};
+use super::request_bodies::{
+    ConfigurationChange, ElementInstanceCreate, InstanceCreate, InstanceReauthentication, InstanceUpdate,
+    OAuthUrlRequest, OrganizationCreate, UserCreate,
+};
 
 /// The platform's document, served from `public_url` (no trailing slash). The probes live at the
 /// root rather than under the API prefix, so their paths carry their own server.
@@ -153,17 +157,24 @@ fn element_configuration() {}
 fn element_metadata() {}
 
 /// Build the vendor's OAuth authorize URL (query parameters)
-///
-/// Takes `apiKey`, `apiSecret`, `callbackUrl`, `state`, ... in the query string.
 #[utoipa::path(get, path = "/elements/{keyOrId}/oauth/url", tag = "elements",
-    params(("keyOrId" = String, Path, description = "The element's key or id")),
+    params(
+        ("keyOrId" = String, Path, description = "The element's key or id"),
+        ("apiKey" = String, Query, description = "The OAuth client id", pattern = r"\S"),
+        ("apiSecret" = String, Query, description = "The OAuth client secret (never put in the URL)", pattern = r"\S"),
+        ("callbackUrl" = String, Query, description = "The redirect URI registered with the vendor: an absolute http(s) URL",
+            pattern = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+\S*\s*$"),
+        ("state" = Option<String>, Query, description = "Default: the element key"),
+        ("scope" = Option<String>, Query, description = "Default: `full`"),
+        ("siteAddress" = Option<String>, Query, description = "Accepted and ignored"),
+    ),
     responses((status = 200, description = "`{oauthUrl, element}`", body = Value), PublicErrors))]
 fn oauth_url_get() {}
 
 /// Build the vendor's OAuth authorize URL (JSON body)
 #[utoipa::path(post, path = "/elements/{keyOrId}/oauth/url", tag = "elements",
     params(("keyOrId" = String, Path, description = "The element's key or id")),
-    request_body = Value,
+    request_body = OAuthUrlRequest,
     responses((status = 200, description = "`{oauthUrl, element}`", body = Value), PublicErrors))]
 fn oauth_url_post() {}
 
@@ -181,7 +192,7 @@ fn element_docs() {}
 /// The body names the element (`element.key`), the OAuth `providerData.code` and the
 /// `configuration`; the answer carries the instance `token` for hub calls. A code is exchanged
 /// once: sent again, it is a 409 naming the instance it created (400 from another organization).
-#[utoipa::path(post, path = "/instances", tag = "instances", request_body = Value,
+#[utoipa::path(post, path = "/instances", tag = "instances", request_body = InstanceCreate,
     security(("elements" = [])),
     responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
 fn create_instance() {}
@@ -192,7 +203,8 @@ fn create_instance() {}
         ("tags[]" = Option<Vec<String>>, Query, description = "Only instances with all these tags"),
         ("searchText" = Option<String>, Query, description = "Only instances whose name contains this"),
         ("pageSize" = Option<u32>, Query, description = "1 to 1000", minimum = 1, maximum = 1000),
-        ("nextPage" = Option<String>, Query, description = "The previous page's elements-next-page-token"),
+        ("nextPage" = Option<String>, Query,
+            description = "An opaque token: the previous page's elements-next-page-token. Any other value is refused with a 400"),
     ),
     security(("elements" = [])),
     responses((status = 200, description = "One page of instances", body = [Value],
@@ -200,7 +212,7 @@ fn create_instance() {}
 fn list_instances() {}
 
 /// Create an instance of the element in the path
-#[utoipa::path(post, path = "/elements/{keyOrId}/instances", tag = "instances", request_body = Value,
+#[utoipa::path(post, path = "/elements/{keyOrId}/instances", tag = "instances", request_body = ElementInstanceCreate,
     params(("keyOrId" = String, Path, description = "The element's key or id")),
     security(("elements" = [])),
     responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
@@ -215,7 +227,7 @@ fn get_instance() {}
 /// Re-authenticate an instance
 ///
 /// The body is the instance as read with a new `providerData.code` (or changed configuration).
-#[utoipa::path(put, path = "/instances/{id}", tag = "instances", request_body = Value,
+#[utoipa::path(put, path = "/instances/{id}", tag = "instances", request_body = InstanceReauthentication,
     params(
         ("id" = i64, Path, description = "The instance id"),
         ("reAuthenticate" = String, Query, description = "Must be `true`: a PUT re-authenticates", pattern = "^true$"),
@@ -225,7 +237,7 @@ fn get_instance() {}
 fn reauthenticate_instance() {}
 
 /// Change an instance's name, tags, configuration or disabled flag
-#[utoipa::path(patch, path = "/instances/{id}", tag = "instances", request_body = Value,
+#[utoipa::path(patch, path = "/instances/{id}", tag = "instances", request_body = InstanceUpdate,
     params(("id" = i64, Path, description = "The instance id")),
     security(("elements" = [])),
     responses((status = 200, description = "The instance", body = Value), PlatformErrors))]
@@ -317,7 +329,7 @@ fn list_configuration() {}
 fn get_configuration() {}
 
 /// Change one configuration entry (`{"propertyValue": ...}`)
-#[utoipa::path(patch, path = "/instances/{id}/configuration/{configId}", tag = "configuration", request_body = Value,
+#[utoipa::path(patch, path = "/instances/{id}/configuration/{configId}", tag = "configuration", request_body = ConfigurationChange,
     params(("id" = i64, Path, description = "The instance id"), ("configId" = String, Path, description = "The entry's id or key")),
     security(("elements" = [])),
     responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
@@ -336,7 +348,7 @@ fn list_configuration_by_token() {}
 fn get_configuration_by_token() {}
 
 /// Change one configuration entry of the instance the header's `Element` token names
-#[utoipa::path(patch, path = "/instances/configuration/{configId}", tag = "configuration", request_body = Value,
+#[utoipa::path(patch, path = "/instances/configuration/{configId}", tag = "configuration", request_body = ConfigurationChange,
     params(("configId" = String, Path, description = "The entry's id or key")),
     security(("elements" = [])),
     responses((status = 200, description = "The entry", body = Value), PlatformErrors))]
@@ -348,13 +360,13 @@ fn update_configuration_by_token() {}
 /// Create an organization (admins of the operator's organization only)
 ///
 /// `{"name", "user"?: {"email"}}`; the answer shows the new secrets this once.
-#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = Value,
+#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = OrganizationCreate,
     security(("elements" = [])),
     responses((status = 200, description = "The organization and its secret", body = Value), PlatformErrors))]
 fn create_organization() {}
 
 /// Create a user of the caller's organization (admins only)
-#[utoipa::path(post, path = "/users", tag = "organizations", request_body = Value,
+#[utoipa::path(post, path = "/users", tag = "organizations", request_body = UserCreate,
     security(("elements" = [])),
     responses((status = 200, description = "The user and their secret", body = Value), PlatformErrors))]
 fn create_user() {}

@@ -180,7 +180,7 @@ async fn the_element_document_describes_fields_parameters_errors_and_auth() {
     let contact = &doc["components"]["schemas"]["Contact"]["properties"];
     assert_eq!(contact["Id"]["type"], "number");
     assert_eq!(contact["Id"]["readOnly"], true, "not writable: read-only");
-    assert_eq!(contact["FirstName"]["type"], "string");
+    assert_eq!(contact["FirstName"]["type"], json!(["string", "null"]), "null where the vendor has nothing");
     assert!(contact["FirstName"].get("readOnly").is_none(), "writable: not read-only");
     assert_eq!(contact["DateCreated"]["format"], "date-time");
     assert!(contact["Company"]["description"].as_str().is_some_and(|text| text.contains("CompanyID")));
@@ -222,6 +222,123 @@ async fn the_element_document_describes_fields_parameters_errors_and_auth() {
         "served from the public URL"
     );
     assert!(doc["paths"].get("/hubs/erp/orders").is_none(), "the CRM has no orders");
+}
+
+#[tokio::test]
+async fn write_bodies_declare_what_the_server_and_the_vendor_take() {
+    let stack = Stack::start().await;
+    let doc = element_doc(&stack, "infusionsoftcrm").await;
+    let schemas = &doc["components"]["schemas"];
+    let body_of = |path: &str, method: &str| {
+        let reference = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        resolve(&doc, reference.as_str().unwrap_or_else(|| panic!("{method} {path} names its body"))).unwrap().clone()
+    };
+    // The fields a body may hold: the writable ones only, at least one, nothing else.
+    let create = body_of("/hubs/crm/tags", "post");
+    let update = body_of("/hubs/crm/tags/{id}", "patch");
+    assert_eq!(update, body_of("/hubs/crm/tags/{id}", "put"), "PUT is PATCH");
+    for body in [&create, &update] {
+        assert_eq!(body["additionalProperties"], false, "{body}");
+        assert_eq!(body["minProperties"], 1, "{body}");
+        assert!(body["properties"].get("Id").is_none() && body["properties"].get("DateCreated").is_none());
+    }
+    // The vendor requires a tag's name: on create, and it cannot be cleared; null clears the rest.
+    assert_eq!(create["required"], json!(["GroupName"]));
+    assert_eq!(create["properties"]["GroupName"]["type"], "string");
+    assert_eq!(update["properties"]["GroupName"]["type"], "string");
+    assert_eq!(update["properties"]["GroupDescription"]["type"], json!(["string", "null"]));
+    assert!(update.get("required").is_none(), "an update names what it changes");
+    let category = &create["properties"]["GroupCategoryId"];
+    assert_eq!((&category["type"], &category["minimum"]), (&json!(["integer", "null"]), &json!(1)), "{category}");
+
+    // Required unless defaulted: an opportunity's stage defaults, its contact does not.
+    let opportunity = &schemas["OpportunityCreate"];
+    assert_eq!(opportunity["required"], json!(["OpportunityTitle", "ContactID"]));
+    assert_eq!(opportunity["properties"]["StageID"]["type"], json!(["integer", "null"]));
+    let product = &schemas["ProductCreate"];
+    assert_eq!(product["allOf"][0]["required"], json!(["ProductName", "ProductPrice"]));
+    let price = &product["allOf"][0]["properties"]["ProductPrice"];
+    assert_eq!((&price["minimum"], &price["multipleOf"]), (&json!(0), &json!(0.01)), "whole cents: {price}");
+    // A short description defaults to the name, when the name has text.
+    let default = product["allOf"][1]["anyOf"].as_array().expect("the default's sources");
+    assert_eq!(default[0]["required"], json!(["ShortDescription"]));
+    assert_eq!(default[1]["properties"]["ProductName"]["pattern"], "\\S");
+
+    // A contact needs an email address, a phone number or an address; a phone type its number.
+    let contact = &schemas["ContactCreate"];
+    let rules = contact["allOf"].as_array().expect("rules beside the properties");
+    let needs = rules.iter().find(|rule| rule["anyOf"].as_array().is_some_and(|any| any.len() > 10)).unwrap();
+    assert_eq!(needs["anyOf"][0]["required"], json!(["Email"]));
+    assert_eq!(rules[0]["properties"]["Email"]["format"], "email");
+    assert!(rules.iter().any(|rule| rule["anyOf"][1]["required"] == json!(["Phone1"])), "{contact}");
+    let task = &schemas["TaskCreate"]["properties"]["Priority"];
+    assert_eq!(task["enum"], json!(["CRITICAL", "ESSENTIAL", "NONESSENTIAL", null]));
+    // Read: a new product has no stock values.
+    assert_eq!(schemas["Inventory"]["properties"]["Quantity"]["type"], json!(["number", "null"]));
+}
+
+#[tokio::test]
+async fn list_parameters_name_the_objects_fields_and_the_raw_passthrough_its_paths() {
+    let stack = Stack::start().await;
+    let doc = element_doc(&stack, "infusionsoftcrm").await;
+    let parameters = doc["paths"]["/hubs/crm/contacts"]["get"]["parameters"].as_array().unwrap().clone();
+    let named = |name: &str| parameters.iter().find(|p| p["name"] == name).unwrap().clone();
+    for name in ["orderBy", "fields"] {
+        let parameter = named(name);
+        assert_eq!((&parameter["style"], &parameter["explode"]), (&json!("form"), &json!(false)), "comma separated");
+        assert_eq!(parameter["allowEmptyValue"], true, "`{name}=` is read as absent");
+        assert_eq!(parameter["schema"]["type"], "array");
+    }
+    let sort_terms = named("orderBy")["schema"]["items"]["enum"].clone();
+    assert!(sort_terms.as_array().unwrap().contains(&json!("LastName desc")), "{sort_terms}");
+    assert!(named("fields")["schema"]["items"]["enum"].as_array().unwrap().contains(&json!("Email")));
+    assert_eq!(named("page")["schema"]["maximum"], 20001, "pages by number reach 20,000 rows");
+    assert!(named("nextPage")["description"].as_str().unwrap().contains("opaque"));
+
+    // The vendor's answers pass through as they came: nothing is promised of their bodies.
+    let raw = &doc["paths"]["/hubs/crm/raw/{path}"];
+    for method in METHODS {
+        let responses = &raw[method]["responses"];
+        assert!(responses["200"].is_object() && responses["default"].is_object(), "{method}");
+        assert!(responses["200"].get("content").is_none() && responses["404"].is_null(), "{method}: {responses}");
+    }
+    // The paths the passthrough forwards (hub::raw): the schemathesis run of .ci/run checks the
+    // pattern against the server's answers.
+    let path = &raw["get"]["parameters"][0]["schema"];
+    assert!(path["pattern"].as_str().is_some_and(|pattern| pattern.starts_with('^')), "{path}");
+    assert_eq!(path["maxLength"], 2048);
+}
+
+#[tokio::test]
+async fn platform_request_bodies_declare_their_required_fields() {
+    let stack = Stack::start().await;
+    let doc = platform_doc(&stack).await;
+    let body_of = |path: &str, method: &str| {
+        let reference = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        resolve(&doc, reference.as_str().unwrap_or_else(|| panic!("{method} {path} names its body"))).unwrap().clone()
+    };
+    let instance = body_of("/instances", "post");
+    assert_eq!(instance["allOf"][0]["required"], json!(["element"]));
+    let code_or_initial = &instance["allOf"][1]["anyOf"];
+    assert_eq!(code_or_initial[0]["required"], json!(["providerData"]), "{instance}");
+    assert!(body_of("/elements/{keyOrId}/instances", "post")["allOf"][0].get("required").is_none());
+    assert_eq!(body_of("/instances/{id}", "put")["required"], json!(["providerData"]));
+    assert_eq!(body_of("/instances/{id}", "patch")["type"], "object");
+    let organization = body_of("/organizations", "post");
+    assert_eq!((&organization["required"], &organization["additionalProperties"]), (&json!(["name"]), &json!(false)));
+    assert_eq!(body_of("/users", "post")["required"], json!(["email"]));
+    assert_eq!(
+        body_of("/elements/{keyOrId}/oauth/url", "post")["required"],
+        json!(["apiKey", "apiSecret", "callbackUrl"])
+    );
+    let oauth_query: Vec<&str> = doc["paths"]["/elements/{keyOrId}/oauth/url"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["required"] == true && p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(oauth_query, ["apiKey", "apiSecret", "callbackUrl"]);
 }
 
 #[tokio::test]

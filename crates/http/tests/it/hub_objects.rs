@@ -667,6 +667,82 @@ async fn bad_writes_are_refused_naming_the_fields() {
     error_message(too_big, 413).await;
 }
 
+/// `null` clears a field, except one the vendor requires: a tag without a name, a product without
+/// a price or an opportunity without a contact is refused by name, and the record keeps its value.
+#[tokio::test]
+async fn a_field_the_vendor_requires_cannot_be_cleared_with_null() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(json!({"GroupName": "Keep me"})), 200).await;
+    let path = format!("/hubs/crm/tags/{}", id_of(&tag));
+    for method in [Method::PATCH, Method::PUT] {
+        let answer = stack.hub(method, &crm.token, &path, Some(json!({"GroupName": null}))).await;
+        let error = error_message(answer, 400).await;
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("GroupName") && message.contains("cannot be cleared"), "{message}");
+    }
+    let kept = expect(&stack, &crm, Method::GET, &path, None, 200).await;
+    assert_eq!(kept["GroupName"], "Keep me");
+
+    let cleared = json!({"GroupDescription": null});
+    let tag = expect(&stack, &crm, Method::PATCH, &path, Some(cleared), 200).await;
+    assert!(tag.get("GroupDescription").is_none(), "an optional field is cleared: {tag}");
+    for (object, field) in [("products", "ProductPrice"), ("opportunities", "ContactID")] {
+        let answer =
+            stack.hub(Method::PATCH, &crm.token, &format!("/hubs/crm/{object}/1"), Some(json!({field: null}))).await;
+        let error = error_message(answer, 400).await;
+        assert!(error["message"].as_str().unwrap().contains(field), "{object}: {error}");
+    }
+}
+
+/// A reference the vendor holds as an object (`category.id`, `company.id`) is cleared with `null`:
+/// the vendor gets no object, rather than an object without its id (which it refuses).
+#[tokio::test]
+async fn a_reference_is_cleared_with_null() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let body = json!({"GroupName": "Filed", "GroupCategoryId": 1});
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(body), 200).await;
+    assert_eq!(tag["GroupCategoryId"], 1);
+    let path = format!("/hubs/crm/tags/{}", id_of(&tag));
+    let tag = expect(&stack, &crm, Method::PATCH, &path, Some(json!({"GroupCategoryId": null})), 200).await;
+    assert!(tag.get("GroupCategoryId").is_none(), "{tag}");
+    let stored = vendor_record(&stack, &crm, &format!("v2/tags/{}", id_of(&tag))).await;
+    assert!(stored.get("category").is_none_or(Value::is_null), "{stored}");
+    assert_eq!(stored["name"], "Filed", "the rest is kept");
+
+    let body = json!({"FirstName": "Linked", "Email": "linked@example.com", "CompanyID": 1});
+    let contact = expect(&stack, &crm, Method::POST, "/hubs/crm/contacts", Some(body), 200).await;
+    assert_eq!(contact["CompanyID"], 1);
+    let path = format!("/hubs/crm/contacts/{}", id_of(&contact));
+    let contact = expect(&stack, &crm, Method::PATCH, &path, Some(json!({"CompanyID": null})), 200).await;
+    assert!(contact.get("CompanyID").is_none() && contact.get("Company").is_none(), "{contact}");
+    assert_eq!(contact["Email"], "linked@example.com");
+}
+
+/// JSON has one number type: an id or a quantity written `1.0` is the whole number 1, as the
+/// documents' `integer` says, and reaches the vendor as `"1"`, not `"1.0"`.
+#[tokio::test]
+async fn whole_numbers_written_with_a_decimal_point_are_whole_numbers() {
+    let stack = Stack::start().await;
+    let crm = crm(&stack).await;
+    let body = json!({"OpportunityTitle": "Point zero", "ContactID": 1.0});
+    let opportunity = expect(&stack, &crm, Method::POST, "/hubs/crm/opportunities", Some(body), 200).await;
+    assert_eq!(opportunity["ContactID"], 1);
+    let body = json!({"GroupName": "Point zero", "GroupCategoryId": 2.0});
+    let tag = expect(&stack, &crm, Method::POST, "/hubs/crm/tags", Some(body), 200).await;
+    assert_eq!(tag["GroupCategoryId"], 2);
+
+    let inventory = "/hubs/crm/products/1/inventory";
+    let before = expect(&stack, &crm, Method::GET, inventory, None, 200).await;
+    let change = json!({"Action": "increase", "Quantity": 3.0});
+    let after = expect(&stack, &crm, Method::PATCH, inventory, Some(change), 200).await;
+    assert_eq!(after["Quantity"].as_f64(), before["Quantity"].as_f64().map(|quantity| quantity + 3.0));
+    let fraction =
+        stack.hub(Method::PATCH, &crm.token, inventory, Some(json!({"Action": "increase", "Quantity": 1.5}))).await;
+    error_message(fraction, 400).await;
+}
+
 #[tokio::test]
 async fn bad_ids_and_unknown_objects_are_client_errors_never_500() {
     let stack = Stack::start().await;
