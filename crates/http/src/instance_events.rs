@@ -79,7 +79,7 @@ fn event_query(raw: Option<&str>) -> Result<EventQuery, ApiError> {
         .map_err(|_| ApiError::BadRequest("The query string is not valid form encoding".into()))?;
     let bad = |name: &str, what: &str| ApiError::BadRequest(format!("Invalid parameter '{name}': {what}"));
     let time = |name: &str, text: &str| {
-        DateTime::parse_from_rfc3339(text.trim())
+        DateTime::parse_from_rfc3339(text)
             .map(|at| at.with_timezone(&Utc))
             .map_err(|_| bad(name, "expected an ISO 8601 date-time such as 2026-01-31T00:00:00Z"))
     };
@@ -87,18 +87,19 @@ fn event_query(raw: Option<&str>) -> Result<EventQuery, ApiError> {
     for (name, value) in &pairs {
         match name.as_str() {
             "status" => {
-                query.status = Some(
-                    EventStatus::parse(value.trim())
-                        .ok_or_else(|| bad(name, "expected NEW, DISPATCHED, NOTIFIED or FAILED"))?,
-                )
+                // Exactly as the log writes them: a document can then say which values there are.
+                let status = EventStatus::parse(value).filter(|status| status.as_str() == value);
+                query.status = Some(status.ok_or_else(|| bad(name, "expected NEW, DISPATCHED, NOTIFIED or FAILED"))?)
             }
-            "objectType" => query.object_type = Some(value.trim().to_string()).filter(|text| !text.is_empty()),
+            "objectType" => query.object_type = Some(value.clone()).filter(|text| !text.is_empty()),
             "from" => query.from = Some(time(name, value)?),
             "to" => query.to = Some(time(name, value)?),
-            "after" => query.after = Some(value.trim().parse().map_err(|_| bad(name, "expected an event id"))?),
+            "after" => {
+                let after = value.parse().ok().filter(|id: &i64| *id >= 0);
+                query.after = Some(after.ok_or_else(|| bad(name, "expected an event id (0 or more)"))?)
+            }
             "pageSize" => {
                 query.limit = value
-                    .trim()
                     .parse()
                     .ok()
                     .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
@@ -170,7 +171,7 @@ fn poll_mode(raw: Option<&str>) -> Result<PollMode, ApiError> {
     if let Some(other) = pairs.keys().find(|name| *name != "reconcile") {
         return Err(ApiError::BadRequest(format!("Unknown parameter '{other}'")));
     }
-    match pairs.get("reconcile").map(|value| value.trim()) {
+    match pairs.get("reconcile").map(String::as_str) {
         None | Some("false") => Ok(PollMode::Regular),
         Some("true") => Ok(PollMode::Reconcile),
         Some(_) => Err(ApiError::BadRequest("Invalid parameter 'reconcile': expected true or false".into())),
@@ -196,7 +197,7 @@ async fn backfill_by_token(
     poll_of(&state, &caller.instance, PollMode::Backfill(since)).await
 }
 
-/// The `since` of a backfill: required, an ISO 8601 date-time in the past.
+/// The `since` of a backfill: required, an ISO 8601 date-time.
 fn backfill_since(raw: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
     let pairs: BTreeMap<String, String> = serde_urlencoded::from_str(raw.unwrap_or_default())
         .map_err(|_| ApiError::BadRequest("The query string is not valid form encoding".into()))?;
@@ -206,17 +207,13 @@ fn backfill_since(raw: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
     let text = pairs
         .get("since")
         .ok_or_else(|| ApiError::BadRequest("Missing parameter 'since' (an ISO 8601 date-time)".into()))?;
-    let since = DateTime::parse_from_rfc3339(text.trim())
-        .map_err(|_| {
-            ApiError::BadRequest(
-                "Invalid parameter 'since': expected an ISO 8601 date-time such as 2026-01-31T00:00:00Z".into(),
-            )
-        })?
-        .with_timezone(&Utc);
-    if since > Utc::now() {
-        return Err(ApiError::BadRequest("Invalid parameter 'since': it is in the future".into()));
-    }
-    Ok(since)
+    // A time in the future is no error: nothing has changed since then.
+    let since = DateTime::parse_from_rfc3339(text).map_err(|_| {
+        ApiError::BadRequest(
+            "Invalid parameter 'since': expected an ISO 8601 date-time such as 2026-01-31T00:00:00Z".into(),
+        )
+    })?;
+    Ok(since.with_timezone(&Utc))
 }
 
 async fn poll_of(state: &AppState, instance: &InstanceRecord, mode: PollMode) -> Result<Response, ApiError> {

@@ -51,7 +51,8 @@ pub fn document(public_url: &str) -> Document {
         trace_logging_off_by_token, refresh_tokens, reissue_token, instance_docs, list_configuration,
         get_configuration, update_configuration, list_configuration_by_token, get_configuration_by_token,
         update_configuration_by_token, create_organization, create_user, me, platform_docs, healthz, readyz,
-        count_instances, my_organization, list_users, get_user, delete_user,
+        count_instances, my_organization, list_users, get_user, delete_user, list_events, list_events_by_token,
+        get_event, poll_events, backfill_events, retry_failed_events, retry_event,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security),
@@ -59,6 +60,7 @@ pub fn document(public_url: &str) -> Document {
         (name = "elements", description = "The element catalog (no authentication)"),
         (name = "instances", description = "Connected accounts of the caller's organization"),
         (name = "configuration", description = "An instance's configuration entries"),
+        (name = "events", description = "An instance's change events: the event log, and (Junction extensions) poll now, backfill and retries"),
         (name = "organizations", description = "Organizations and their users"),
         (name = "docs", description = "These documents"),
         (name = "health", description = "Probes, at the root rather than under /elements/api-v2"),
@@ -420,3 +422,70 @@ fn healthz() {}
     responses((status = 200, description = "`{\"status\": \"ready\"}`", body = Value),
         (status = 503, description = "The store is unreachable", body = Value)))]
 fn readyz() {}
+
+// ---------------------------------------------------------------------------------------------
+// Events (crate::instance_events)
+
+/// The event log: newest first, or oldest first after `after` (pull mode)
+#[utoipa::path(get, path = "/instances/{id}/events", tag = "events",
+    params(
+        ("id" = i64, Path, description = "The instance id"),
+        ("status" = Option<String>, Query, description = "Only notifications in this status",
+            pattern = "^(NEW|DISPATCHED|NOTIFIED|FAILED)$"),
+        ("objectType" = Option<String>, Query, description = "Only notifications of this object (e.g. `contacts`)"),
+        ("from" = Option<String>, Query, description = "Recorded at or after (ISO 8601)", format = DateTime),
+        ("to" = Option<String>, Query, description = "Recorded before (ISO 8601)", format = DateTime),
+        ("after" = Option<i64>, Query, description = "Oldest first, from the notification after this id (0: from the first)", minimum = 0),
+        ("pageSize" = Option<u32>, Query, description = "At most this many (default 100)", minimum = 1, maximum = 1000),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "Notifications: id, eventDate, status, objectType, source, events, raw, attempts, lastStatus, lastError", body = [Value]), PlatformErrors))]
+fn list_events() {}
+
+/// The event log of the instance the `Element` token names
+#[utoipa::path(get, path = "/instances/events", tag = "events", security(("elements" = [])),
+    responses((status = 200, description = "Notifications, newest first", body = [Value]), PlatformErrors))]
+fn list_events_by_token() {}
+
+/// One notification of the event log
+#[utoipa::path(get, path = "/instances/{id}/events/{eventId}", tag = "events",
+    params(("id" = i64, Path, description = "The instance id"), ("eventId" = i64, Path, description = "The notification id", minimum = 1)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The notification", body = Value), PlatformErrors))]
+fn get_event() {}
+
+/// Poll now (Junction extension); answers once the poll is committed, with what it recorded
+///
+/// A 409 when the instance's events are off, or when another poll of it does not finish in time.
+#[utoipa::path(put, path = "/instances/{id}/events/poll", tag = "events",
+    params(
+        ("id" = i64, Path, description = "The instance id"),
+        ("reconcile" = Option<bool>, Query, description = "Read every object in full now, which finds deletes"),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "`objects` read and `events` recorded", body = Value), PlatformErrors))]
+fn poll_events() {}
+
+/// Report every change since a time again (Junction extension)
+#[utoipa::path(put, path = "/instances/{id}/events/backfill", tag = "events",
+    params(
+        ("id" = i64, Path, description = "The instance id"),
+        ("since" = String, Query, description = "Report every record changed since (ISO 8601)", format = DateTime),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "`objects` read and `events` recorded", body = Value), PlatformErrors))]
+fn backfill_events() {}
+
+/// Send every FAILED notification again (Junction extension)
+#[utoipa::path(put, path = "/instances/{id}/events/retry", tag = "events",
+    params(("id" = i64, Path, description = "The instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "`retried`: how many", body = Value), PlatformErrors))]
+fn retry_failed_events() {}
+
+/// Send one notification again, whatever its status (Junction extension)
+#[utoipa::path(put, path = "/instances/{id}/events/{eventId}/retry", tag = "events",
+    params(("id" = i64, Path, description = "The instance id"), ("eventId" = i64, Path, description = "The notification id", minimum = 1)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The notification, NEW and due now", body = Value), PlatformErrors))]
+fn retry_event() {}

@@ -99,12 +99,9 @@ async fn poll_and_backfill_need_events_on_and_a_valid_since() {
     let answer = stack.platform(Method::PUT, &format!("/instances/{id}/events/poll")).await;
     let body = error_message(answer, 409).await;
     assert!(body["message"].as_str().unwrap().contains("event.notification.enabled"), "{body}");
-    for (query, problem) in [
-        ("", "since"),
-        ("since=last+week", "since"),
-        ("since=2999-01-01T00:00:00Z", "future"),
-        ("since=2026-01-01T00:00:00Z&extra=1", "extra"),
-    ] {
+    for (query, problem) in
+        [("", "since"), ("since=last+week", "since"), ("since=2026-01-01T00:00:00Z&extra=1", "extra")]
+    {
         let answer = stack.platform(Method::PUT, &format!("/instances/{id}/events/backfill?{query}")).await;
         let body = error_message(answer, 400).await;
         assert!(body["message"].as_str().unwrap().contains(problem), "{query}: {body}");
