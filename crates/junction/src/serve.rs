@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// polling and deliveries move to the others.
     #[arg(long, env = "JUNCTION_EVENT_CLAIM_TTL", default_value_t = 20)]
     event_claim_ttl: u64,
+    /// Minutes between full reads of each polled object, which find the records deleted at the
+    /// vendor (its lists do not show deletes).
+    #[arg(long, env = "JUNCTION_EVENT_RECONCILE_MINUTES", default_value_t = 1440, value_parser = clap::value_parser!(u64).range(1..))]
+    event_reconcile_minutes: u64,
     /// Milliseconds between the event workers' looks for due polls and deliveries; `0` disables
     /// the event workers on this node (its API still answers).
     #[arg(long, env = "JUNCTION_EVENT_TICK_MS", default_value_t = 1000)]
@@ -120,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             allow_private_callbacks: args.allow_private_callbacks,
             retry_base: std::time::Duration::from_millis(args.event_retry_base_ms.max(1)),
             max_attempts: args.event_max_attempts.max(1),
+            reconcile_interval: std::time::Duration::from_secs(args.event_reconcile_minutes * 60),
             claim_ttl: std::time::Duration::from_secs(args.event_claim_ttl.max(1)),
             tick: std::time::Duration::from_millis(args.event_tick_ms.max(1)),
             public_url: Some(public_url.clone()),

@@ -110,6 +110,7 @@ fn bad_event_and_share_flags_exit_non_zero_naming_the_flag() {
         ["--event-retry-base-ms", "-1"],
         ["--event-max-attempts", "many"],
         ["--event-claim-ttl", "1e9"],
+        ["--event-reconcile-minutes", "0"],
     ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
             .arg("serve")
