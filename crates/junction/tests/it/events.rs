@@ -127,6 +127,12 @@ async fn enable_events(cluster: &Cluster, node: &Node, id: i64, callback_url: &s
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
 }
 
+/// `GET url` with the platform credentials, as JSON.
+async fn get_json(cluster: &Cluster, url: &str) -> Value {
+    let answer = cluster.http.get(url).header("authorization", cluster.platform_auth()).send().await.unwrap();
+    answer.json().await.unwrap()
+}
+
 /// `PUT /instances/{id}/events/poll[?reconcile=true]` and its answer.
 async fn poll_now(cluster: &Cluster, node: &Node, id: i64, reconcile: bool) -> Value {
     let query = if reconcile { "?reconcile=true" } else { "" };
@@ -239,29 +245,21 @@ async fn a_contact_created_updated_and_deleted_at_the_vendor_arrives_signed_as_t
     assert_eq!(message["raw"][0]["FirstName"], "ada", "raw carries the record");
 
     // The event log shows them delivered, newest first, and reads in order with `after`.
-    let log: Value = cluster
-        .http
-        .get(cluster.api(&node, &format!("/instances/{id}/events")))
-        .header("authorization", cluster.platform_auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let statuses: Vec<&str> = log.as_array().unwrap().iter().map(|event| event["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["NOTIFIED"; 3]);
+    // (The callback has them; the log says NOTIFIED once each answer is recorded, a moment later.)
+    let start = Instant::now();
+    let log = loop {
+        let log: Value = get_json(&cluster, &cluster.api(&node, &format!("/instances/{id}/events"))).await;
+        let statuses: Vec<&str> =
+            log.as_array().unwrap().iter().map(|event| event["status"].as_str().unwrap()).collect();
+        if statuses == ["NOTIFIED"; 3] {
+            break log;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{statuses:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let oldest = log[2]["id"].as_i64().unwrap();
-    let pulled: Value = cluster
-        .http
-        .get(cluster.api(&node, &format!("/instances/{id}/events?after={oldest}")))
-        .header("authorization", cluster.platform_auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pulled: Value =
+        get_json(&cluster, &cluster.api(&node, &format!("/instances/{id}/events?after={oldest}"))).await;
     assert_eq!(pulled.as_array().unwrap().len(), 2);
     assert!(pulled[0]["id"].as_i64().unwrap() < pulled[1]["id"].as_i64().unwrap(), "oldest first");
 }
@@ -295,16 +293,7 @@ async fn a_callback_down_for_a_while_loses_nothing_and_a_failed_event_is_deliver
     let log_url = cluster.api(&node, &format!("/instances/{id}/events?status=FAILED"));
     let start = Instant::now();
     let failed = loop {
-        let log: Value = cluster
-            .http
-            .get(&log_url)
-            .header("authorization", cluster.platform_auth())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log: Value = get_json(&cluster, &log_url).await;
         if let Some(event) = log.as_array().unwrap().first() {
             break event.clone();
         }
@@ -515,16 +504,7 @@ async fn with_webhooks_a_contact_created_updated_and_deleted_arrives_from_the_ve
     callback.wait_for("the DELETED event", |callback| callback.changes().len() >= 3).await;
     assert_eq!(callback.changes(), pairs(&[("CREATED", &contact), ("UPDATED", &contact), ("DELETED", &contact)]));
     assert_eq!(callback.bad_signatures.load(Ordering::SeqCst), 0);
-    let log: Value = cluster
-        .http
-        .get(cluster.api(&node, &format!("/instances/{id}/events")))
-        .header("authorization", cluster.platform_auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = get_json(&cluster, &cluster.api(&node, &format!("/instances/{id}/events"))).await;
     assert!(log.as_array().unwrap().iter().all(|event| event["source"] == "webhook"), "{log}");
 
     // A forged delivery to a made-up path is a 404; events turned off remove the vendor's hooks.
