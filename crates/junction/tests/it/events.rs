@@ -410,7 +410,8 @@ async fn wait_until_polled(cluster: &Cluster, ids: &[i64], within: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_instances_on_three_nodes_are_polled_once_each_and_a_killed_nodes_polls_move_on() {
     let cluster = Cluster::new().await;
-    let flags = ["--event-claim-ttl", "3"];
+    // Claims long enough that a slow machine never loses one mid-poll, short enough to move on in 30 s.
+    let flags = ["--event-claim-ttl", "10"];
     let mut a = events_node(&cluster, &flags).await;
     let b = events_node(&cluster, &flags).await;
     let c = events_node(&cluster, &flags).await;
@@ -434,16 +435,42 @@ async fn fifty_instances_on_three_nodes_are_polled_once_each_and_a_killed_nodes_
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(contact_lists(&cluster).await - before, 25, "one contacts read per instance, by one node");
 
-    // The other half, and node a killed while it holds claims: the others take its polls over.
+    // The other half while b and c are frozen, so a claims polls; a killed while it holds them: b and
+    // c, thawed, take them over once the claims expire.
+    signal(&b, "-STOP");
+    signal(&c, "-STOP");
     for id in second {
-        enable_events(&cluster, &c, *id, &url).await;
+        enable_events(&cluster, &a, *id, &url).await;
     }
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let start = Instant::now();
+    while claimed(&cluster).await == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "node a claimed no poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     a.child.start_kill().unwrap();
     a.child.wait().await.unwrap();
+    let held = claimed(&cluster).await;
+    signal(&b, "-CONT");
+    signal(&c, "-CONT");
     let killed_at = Instant::now();
     wait_until_polled(&cluster, second, Duration::from_secs(30)).await;
-    eprintln!("the killed node's polls were taken over within {:?}", killed_at.elapsed());
+    eprintln!("{held} polls claimed by the killed node were taken over within {:?}", killed_at.elapsed());
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to a node's process.
+fn signal(node: &Node, signal: &str) {
+    let pid = node.child.id().expect("running").to_string();
+    assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+}
+
+/// How many polls are claimed right now, by any node.
+async fn claimed(cluster: &Cluster) -> i64 {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&cluster.database.url).await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM event_pollers WHERE claim_owner IS NOT NULL")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
 }
 
 /// Moves the simulator's clock past its hook delivery delay, so the deliveries queued by the
