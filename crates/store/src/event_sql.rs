@@ -98,15 +98,19 @@ macro_rules! implement_event_store {
             /// each, in order) and returns them.
             async fn insert_notifications(
                 tx: &mut Tx,
+                dialect: &Dialect,
                 commit: &PollCommit,
                 object: &str,
                 changes: &[events::Change],
             ) -> Result<Vec<StoredEvent>> {
+                // Due at once by the database's clock, the one `instances_with_due_events` compares
+                // with (the node's may be ahead of it within the same millisecond).
                 let insert = format!(
                     "INSERT INTO events (instance_id, source, object_type, changes, raw, status, attempts, \
-                     next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'NEW', 0, $6, $6, $6) \
-                     RETURNING {}",
-                    events::EVENT_COLUMNS
+                     next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'NEW', 0, {now}, $6, $6) \
+                     RETURNING {columns}",
+                    now = dialect.now,
+                    columns = events::EVENT_COLUMNS
                 );
                 let mut stored = Vec::new();
                 for chunk in changes.chunks(commit.max_per_event.max(1)) {
@@ -127,7 +131,12 @@ macro_rules! implement_event_store {
             }
 
             /// Applies one object's poll inside `tx`: known ids, deletes, watermark, notifications.
-            async fn commit_object(tx: &mut Tx, commit: &PollCommit, poll: &ObjectPoll) -> Result<Vec<StoredEvent>> {
+            async fn commit_object(
+                tx: &mut Tx,
+                dialect: &Dialect,
+                commit: &PollCommit,
+                poll: &ObjectPoll,
+            ) -> Result<Vec<StoredEvent>> {
                 let instance_id = commit.instance_id;
                 let known = if poll.complete {
                     Self::known_ids(tx, instance_id, &poll.object, None).await?
@@ -212,7 +221,7 @@ macro_rules! implement_event_store {
                 .bind(reconciled)
                 .execute(&mut **tx)
                 .await?;
-                Self::insert_notifications(tx, commit, &poll.object, &changes).await
+                Self::insert_notifications(tx, dialect, commit, &poll.object, &changes).await
             }
         }
 
@@ -296,7 +305,7 @@ macro_rules! implement_event_store {
                 }
                 let mut recorded = Vec::new();
                 for poll in &commit.objects {
-                    recorded.extend(Self::commit_object(&mut tx, commit, poll).await?);
+                    recorded.extend(Self::commit_object(&mut tx, self.dialect, commit, poll).await?);
                 }
                 // A scheduled poll moves the schedule on; a webhook's changes leave it alone.
                 sqlx::query(
@@ -436,10 +445,12 @@ macro_rules! implement_event_store {
 
             async fn retry_events(&self, instance_id: InstanceId, event_id: Option<i64>) -> Result<u64> {
                 // One notification: whatever its status (a NOTIFIED one is sent again). All: the FAILED ones.
-                let done = sqlx::query(
-                    "UPDATE events SET status = 'NEW', attempts = 0, next_attempt_at = $3, updated_at = $3 \
+                let retry = format!(
+                    "UPDATE events SET status = 'NEW', attempts = 0, next_attempt_at = {}, updated_at = $3 \
                      WHERE instance_id = $1 AND (($2 IS NULL AND status = 'FAILED') OR id = $2)",
-                )
+                    self.dialect.now
+                );
+                let done = sqlx::query(&retry)
                 .bind(instance_id.get())
                 .bind(event_id)
                 .bind(now())

@@ -58,7 +58,10 @@ impl SqliteStore {
         }
         // Each connection to `:memory:` is a database of its own, so an in-memory store gets exactly one.
         let max = if url.contains(":memory:") { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
+        // No ping before each query: the database is a local file, and the ping was 5 % of the event
+        // poller's CPU (BENCHMARKS.md, "Events").
+        let pool =
+            SqlitePoolOptions::new().max_connections(max).test_before_acquire(false).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
         let keys = Self::load_keys(&pool, &SQLITE, keyring).await?;
         Ok(Self { pool, keys: KeyState::new(keys), locks: InstanceLocks::default(), dialect: &SQLITE })

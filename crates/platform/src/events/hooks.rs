@@ -287,6 +287,9 @@ pub async fn process(platform: &Platform, owner: &str, payload: &Value) -> Resul
         next_poll_at: None,
     };
     let recorded = platform.store.commit_poll(&commit).await?;
+    if recorded.as_ref().is_some_and(|events| !events.is_empty()) {
+        platform.events.deliveries_due.notify_one();
+    }
     let changes = recorded.iter().flatten().map(super::poller::changes).sum();
     platform.metrics.record_events_detected("webhook", changes);
     Ok(true)

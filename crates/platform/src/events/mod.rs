@@ -92,12 +92,15 @@ impl Default for EventsConfig {
 pub struct Events {
     pub config: EventsConfig,
     pub callbacks: CallbackClient,
+    /// Woken when this node records notifications, so its delivery loop sends them without
+    /// waiting for its next tick.
+    pub deliveries_due: tokio::sync::Notify,
 }
 
 impl Events {
     pub fn new(config: EventsConfig) -> Result<Self, CallbackError> {
         let callbacks = CallbackClient::new(CallbackPolicy { allow_private: config.allow_private_callbacks })?;
-        Ok(Events { config, callbacks })
+        Ok(Events { config, callbacks, deliveries_due: tokio::sync::Notify::new() })
     }
 }
 

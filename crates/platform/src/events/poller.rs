@@ -74,14 +74,13 @@ pub async fn poll(
             let page: ScanPage =
                 platform.hub.scan(&session, &object.name, where_.as_deref(), &position, POLL_BATCH).await?;
             seen.extend(page.records.into_iter().filter_map(|record| seen_record(object, record, session.drop_nulls)));
-            // Renewed after every page: a long read keeps its claim, a stalled one loses it.
+            let Some(next) = page.next else { break };
+            // Renewed before every further page: a long read keeps its claim, a stalled one loses
+            // it (the commit checks the claim again, so a one-page poll needs no renewal).
             if !platform.store.claim_poll(instance.id, owner, config.claim_ttl).await? {
                 return Ok(None);
             }
-            match page.next {
-                Some(next) => position = next,
-                None => break,
-            }
+            position = next;
         }
         seen.sort_by(|a, b| a.changed_at.cmp(&b.changed_at));
         let newest = seen.iter().map(|record| record.changed_at.clone()).max();
@@ -120,6 +119,9 @@ pub async fn poll(
         next_poll_at: Some(poll_date + TimeDelta::from_std(settings.interval).unwrap_or(TimeDelta::minutes(15))),
     };
     let Some(events) = platform.store.commit_poll(&commit).await? else { return Ok(None) };
+    if !events.is_empty() {
+        platform.events.deliveries_due.notify_one();
+    }
     platform.metrics.record_events_detected(commit.source, events.iter().map(changes).sum());
     report.events = events;
     Ok(Some(report))

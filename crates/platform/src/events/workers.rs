@@ -156,7 +156,8 @@ async fn delivery_loop(platform: Platform) {
         }
         update_outbox_gauges(&platform).await;
         if !progressed {
-            tokio::time::sleep(config.tick).await;
+            let woken = platform.events.deliveries_due.notified();
+            let _ = tokio::time::timeout(config.tick, woken).await;
         }
     }
 }
