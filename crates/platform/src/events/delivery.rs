@@ -36,16 +36,10 @@ pub fn message_body(instance: &InstanceRecord, event: &StoredEvent) -> Vec<u8> {
     message.to_string().into_bytes()
 }
 
-/// What a delivery run did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveryRun {
-    pub notified: usize,
-    pub failed: usize,
-}
-
-/// Delivers `instance`'s due notifications, oldest first, stopping at the first failure.
-pub async fn deliver(platform: &Platform, instance: &InstanceRecord) -> Result<DeliveryRun, EventsError> {
-    let mut run = DeliveryRun::default();
+/// Delivers `instance`'s due notifications, oldest first, stopping at the first failure; returns
+/// how many were delivered.
+pub async fn deliver(platform: &Platform, instance: &InstanceRecord) -> Result<usize, EventsError> {
+    let mut notified = 0;
     let pending = platform.store.pending_events(instance.id, DELIVERY_BATCH).await?;
     let settings = EventSettings::of(instance).ok();
     for event in pending {
@@ -56,10 +50,9 @@ pub async fn deliver(platform: &Platform, instance: &InstanceRecord) -> Result<D
         let delivered = matches!(outcome, DeliveryResult::Notified { .. });
         let status = platform.store.record_delivery(event.id, &outcome).await?;
         if delivered {
-            run.notified += 1;
+            notified += 1;
             platform.metrics.record_notification(true, (Utc::now() - event.created_at).to_std().unwrap_or_default());
         } else {
-            run.failed += 1;
             platform.metrics.record_notification(false, std::time::Duration::ZERO);
             if status == Some(EventStatus::Failed) {
                 tracing::warn!(instance_id = instance.id.get(), event_id = event.id, "notification failed for good");
@@ -68,7 +61,7 @@ pub async fn deliver(platform: &Platform, instance: &InstanceRecord) -> Result<D
             break;
         }
     }
-    Ok(run)
+    Ok(notified)
 }
 
 /// One attempt of `event`: its outcome as the outbox records it.

@@ -240,8 +240,8 @@ pub async fn process(platform: &Platform, owner: &str, payload: &Value) -> Resul
         Err(error) => return Err(error.into()),
     };
     let settings = EventSettings::of(&instance).map_err(|error| EventsError::Settings(error.to_string()))?;
-    let (noun, verb) = job.event_key.split_once('.').unwrap_or((&job.event_key, ""));
-    let Some(object) = settings.objects.iter().find(|object| super::hooks::noun(&object.name) == Some(noun)) else {
+    let (hook_noun, verb) = job.event_key.split_once('.').unwrap_or((&job.event_key, ""));
+    let Some(object) = settings.objects.iter().find(|object| noun(&object.name) == Some(hook_noun)) else {
         return Ok(true);
     };
     if !settings.enabled || !platform.store.claim_poll(instance.id, owner, platform.events.config.claim_ttl).await? {

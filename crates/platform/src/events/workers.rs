@@ -178,7 +178,7 @@ async fn deliver_leased(platform: &Platform, id: InstanceId) -> bool {
     }
     let delivered = match platform.store.instance_by_id(id).await {
         Ok(instance) => match delivery::deliver(platform, &instance).await {
-            Ok(run) => run.notified > 0,
+            Ok(notified) => notified > 0,
             Err(error) => {
                 tracing::warn!(instance_id = id.get(), %error, "delivery run failed");
                 false
