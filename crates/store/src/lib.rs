@@ -1,18 +1,21 @@
 //! Junction's persistent state: organizations, users, instances with their sealed secrets and token
-//! bookkeeping, and the audit of token events, on SQLite (one node) or PostgreSQL (many nodes).
+//! bookkeeping, the audit of token events, and each organization's common resources, on SQLite (one
+//! node) or PostgreSQL (many nodes).
 //!
 //! # Layout
 //! - [`repository`]: the [`Store`] trait every caller uses, made of one trait per area
 //!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`],
-//!   [`EventStore`]), and [`StoreError`];
+//!   [`EventStore`], [`ResourceStore`]), and [`StoreError`];
 //! - [`events`]: the event poller's and outbox's values, and which changes a poll reports;
+//! - [`resources`]: the common resources' values (an organization's object definitions and
+//!   transformations, and where each applies);
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
 //! - `shared_sql`: the SQL both implementations share, with one module per area (`instance_sql`,
-//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`, `event_sql`); [`sqlite`] and [`postgres`]: the
-//!   implementations, each with its connection settings, dialect and migrations
-//!   (`migrations/sqlite`, `migrations/postgres`);
+//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`, `event_sql`, `resource_sql`);
+//!   [`sqlite`] and [`postgres`]: the implementations, each with its connection settings, dialect
+//!   and migrations (`migrations/sqlite`, `migrations/postgres`);
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
 //! - `leases` and [`queue`]: coordination between nodes sharing the database, i.e. expiring
 //!   exclusive leases and a durable job queue with leased claims and dead letters (their SQL, and
@@ -36,6 +39,8 @@ pub mod postgres;
 pub mod queue;
 pub mod records;
 pub mod repository;
+mod resource_sql;
+pub mod resources;
 mod sealing;
 mod shared_sql;
 pub mod sqlite;
@@ -54,8 +59,9 @@ pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{
     BoxFuture, ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
-    Result, Store, StoreError, TraceStore,
+    ResourceStore, Result, Store, StoreError, TraceStore,
 };
+pub use resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 pub use sqlite::SqliteStore;
 
 /// Connects to the store named by `url`, runs its migrations, and checks `keyring` against it:

@@ -1,7 +1,6 @@
 //! The `Store` trait: every read and write of the platform's state, by area ([`InstanceStore`],
-//! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`], [`EventStore`]) under
-//! one supertrait,
-//! and the store's error type.
+//! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`], [`EventStore`],
+//! [`ResourceStore`]) under one supertrait, and the store's error type.
 //!
 //! Two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one conformance suite
 //! (`tests/conformance.rs`) run against both. No SQL outside this crate.
@@ -23,6 +22,7 @@ use crate::records::{
     Page, PendingAuthorization, PendingTake, RefreshDecision, RefreshResult, Secret, TokenEvent, User, UserId,
     VendorCall,
 };
+use crate::resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 
 /// Errors of the store. No message ever contains a secret: sqlx errors carry no bound values, and
 /// the crypto errors name only key versions.
@@ -417,6 +417,69 @@ pub trait EventStore: Send + Sync {
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// Common resources: each organization's object definitions and transformations, JSON documents
+/// at organization, element or instance scope (`crate::resources`), and the generation that tells
+/// nodes when to forget the documents they cached.
+///
+/// Invariants: an organization sees and writes only its own documents, and an instance-scoped one
+/// only for its own instances (another organization's are absent, [`StoreError::NotFound`] on a
+/// put); names are unique ignoring ASCII case within (organization, kind, scope), and keep the
+/// spelling they were created with; every change of any document, including the deletion of an
+/// instance's documents with the instance, increases the generation in the same transaction.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Stores `document` under (organization, kind, scope, name), as `mode` allows:
+    /// [`PutMode::Create`] is [`StoreError::Conflict`] (`"common resource"`) when one exists,
+    /// [`PutMode::Replace`] [`StoreError::NotFound`] when none does. Replacing keeps the existing
+    /// document's `created_at` and name spelling. An instance scope must name an instance of
+    /// `organization`, else [`StoreError::NotFound`]. Bumps the generation in the same transaction.
+    async fn put_resource(
+        &self,
+        organization: OrganizationId,
+        kind: ResourceKind,
+        scope: &ResourceScope,
+        name: &str,
+        document: &serde_json::Value,
+        mode: PutMode,
+    ) -> Result<ResourceDocument>;
+
+    /// One document, its name matched ignoring ASCII case; `None` when absent (or another
+    /// organization's).
+    async fn resource(
+        &self,
+        organization: OrganizationId,
+        kind: ResourceKind,
+        scope: &ResourceScope,
+        name: &str,
+    ) -> Result<Option<ResourceDocument>>;
+
+    /// The organization's documents of `kind` (`None`: both kinds) in any of `scopes` (none for no
+    /// scopes), ordered by kind, scope (organization, element, instance), then name ignoring ASCII
+    /// case.
+    async fn resources(
+        &self,
+        organization: OrganizationId,
+        kind: Option<ResourceKind>,
+        scopes: &[ResourceScope],
+    ) -> Result<Vec<ResourceDocument>>;
+
+    /// Deletes one document, its name matched ignoring ASCII case; false when there was none (or it
+    /// is another organization's). Bumps the generation when it deleted.
+    async fn delete_resource(
+        &self,
+        organization: OrganizationId,
+        kind: ResourceKind,
+        scope: &ResourceScope,
+        name: &str,
+    ) -> Result<bool>;
+
+    /// A number that increases with every change of any organization's documents, including an
+    /// instance's documents deleted with it, and with nothing else. Nodes poll it (about once a
+    /// second) to forget their cached documents when it moves: one primary-key read of a one-row
+    /// table.
+    async fn resources_generation(&self) -> Result<i64>;
+}
+
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
 /// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
 /// without importing them (a trait object has its supertraits' methods); code holding a concrete
@@ -433,6 +496,7 @@ pub trait Store:
     + TraceStore
     + CoordinationStore
     + EventStore
+    + ResourceStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -1,7 +1,7 @@
 //! The SQL both implementations share, written once and instantiated per database by
 //! `implement_store!`: here the dialect, the helpers every area uses and the store-wide methods;
 //! each area's queries in its own module (`instance_sql`, `identity_sql`, `console_sql`,
-//! `trace_sql`, `coordination_sql`, `event_sql`).
+//! `trace_sql`, `coordination_sql`, `event_sql`, `resource_sql`).
 //!
 //! Why a macro: the queries are the same text on SQLite and PostgreSQL (both accept `$1`
 //! placeholders, `RETURNING`, `ON CONFLICT`), but sqlx's executors are typed per database, and a
@@ -125,7 +125,7 @@ pub(crate) fn on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> Store
 /// This macro holds what every area shares (the imports, the `Db` and `Tx` types, the user row
 /// reader, the keyring canary, write transactions) and the store-wide methods; each area's SQL is
 /// in a macro of its own module (`instance_sql`, `identity_sql`, `console_sql`, `trace_sql`,
-/// `coordination_sql`), expanded here into the same module.
+/// `coordination_sql`, `event_sql`, `resource_sql`), expanded here into the same module.
 macro_rules! implement_store {
     ($store:ident, $db:ty) => {
         use async_trait::async_trait;
@@ -147,8 +147,9 @@ macro_rules! implement_store {
         };
         use crate::repository::{
             ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
-            Result, Store, StoreError, TraceStore,
+            ResourceStore, Result, Store, StoreError, TraceStore,
         };
+        use crate::resources::{self, PutMode, ResourceDocument, ResourceKind, ResourceScope};
         use crate::sealing::{
             config_json, micros, now, pending_authorization_aad, secrets_equal, tags_json, texts_equal, Keys,
             RawInstance, AUTHORIZATION_CODE_PURPOSE, CONSOLE_SESSION_PURPOSE, INSTANCE_COLUMNS, INSTANCE_TOKEN_PURPOSE,
@@ -278,6 +279,7 @@ macro_rules! implement_store {
         crate::trace_sql::implement_trace_store!($store);
         crate::coordination_sql::implement_coordination_store!($store);
         crate::event_sql::implement_event_store!($store);
+        crate::resource_sql::implement_resource_store!($store);
     };
 }
 
