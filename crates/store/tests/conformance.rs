@@ -15,9 +15,9 @@ use serde_json::json;
 use store::{
     ClaimedCode, CodeClaim, DeliveryResult, EventQuery, EventStatus, InstanceId, InstancePatch, InstanceQuery,
     JobState, Keyring, MasterKey, NewInstance, NewJob, ObjectPoll, OrganizationId, PendingAuthorization, PendingTake,
-    PollCommit, PostgresStore, RefreshDecision, RefreshFn, RefreshOutcome, Secret, SecretMap, SeenRecord, SqliteStore,
-    Store, StoreError, StoredEvent, TokenPair, UserId, VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL,
-    DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    PollCommit, PostgresStore, PutMode, RefreshDecision, RefreshFn, RefreshOutcome, ResourceDocument, ResourceKind,
+    ResourceScope, Secret, SecretMap, SeenRecord, SqliteStore, Store, StoreError, StoredEvent, TokenPair, UserId,
+    VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -108,6 +108,12 @@ conformance!(
     webhook_changes_report_the_deletes_named_and_leave_the_schedule_alone,
     a_failed_delivery_waits_for_its_retry_then_fails_for_good_and_can_be_retried,
     the_event_log_filters_pages_in_order_and_prunes_only_finished_notifications,
+    a_definition_is_created_read_listed_replaced_and_deleted,
+    resources_are_scoped_by_kind_element_and_instance,
+    an_organization_never_sees_or_writes_another_organizations_resources,
+    deleting_an_instance_deletes_its_resources_and_changes_the_generation,
+    concurrent_upserts_of_one_new_name_all_succeed_once_stored,
+    an_unreadable_stored_document_is_reported_corrupt,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -1939,4 +1945,263 @@ async fn webhook_changes_report_the_deletes_named_and_leave_the_schedule_alone(d
     assert_eq!(recorded[0].source, "webhook");
     assert!(store.claim_due_polls("b", HELD, 10).await.unwrap().is_empty(), "still next due in 15 minutes");
     assert!(store.claim_poll(id, "b", HELD).await.unwrap(), "the claim was released");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Common resources
+// ---------------------------------------------------------------------------------------------
+
+/// A definition document with one field.
+fn definition(field: &str) -> serde_json::Value {
+    json!({ "fields": [{ "path": field, "type": "string" }] })
+}
+
+/// The names of `documents`, in order.
+fn names(documents: &[ResourceDocument]) -> Vec<&str> {
+    documents.iter().map(|d| d.name.as_str()).collect()
+}
+
+async fn a_definition_is_created_read_listed_replaced_and_deleted(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let org_scope = ResourceScope::Organization;
+    let (def, create) = (ResourceKind::Definition, PutMode::Create);
+    let start = store.resources_generation().await.unwrap();
+
+    let created = store.put_resource(org, def, &org_scope, "MyContact", &definition("email"), create).await.unwrap();
+    assert_eq!((created.kind, &created.scope, created.name.as_str()), (def, &org_scope, "MyContact"));
+    assert_eq!(created.document, definition("email"));
+    assert_eq!(created.created_at, created.updated_at);
+    let after_create = store.resources_generation().await.unwrap();
+    assert!(after_create > start, "a create moves the generation");
+
+    let again = store.put_resource(org, def, &org_scope, "mycontact", &definition("phone"), create).await;
+    assert!(matches!(again, Err(StoreError::Conflict("common resource"))), "{again:?}");
+    let missing =
+        store.put_resource(org, def, &org_scope, "Nobody", &definition("x"), PutMode::Replace).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound), "{missing:?}");
+    assert!(store.resource(org, def, &org_scope, "Nobody").await.unwrap().is_none());
+
+    assert_eq!(store.resource(org, def, &org_scope, "MYCONTACT").await.unwrap(), Some(created.clone()));
+    let listed = store.resources(org, None, std::slice::from_ref(&org_scope)).await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&created));
+    assert_eq!(store.resources_generation().await.unwrap(), after_create, "refused writes and reads leave it");
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let replaced =
+        store.put_resource(org, def, &org_scope, "MYCONTACT", &definition("phone"), PutMode::Replace).await.unwrap();
+    assert_eq!(replaced.name, "MyContact", "the first spelling stays");
+    assert_eq!(replaced.document, definition("phone"));
+    assert_eq!(replaced.created_at, created.created_at);
+    assert!(replaced.updated_at > created.updated_at);
+    assert_eq!(store.resource(org, def, &org_scope, "mycontact").await.unwrap(), Some(replaced.clone()));
+    let after_replace = store.resources_generation().await.unwrap();
+    assert!(after_replace > after_create, "a replace moves the generation");
+
+    let upserted =
+        store.put_resource(org, def, &org_scope, "myContact", &definition("fax"), PutMode::Upsert).await.unwrap();
+    assert_eq!((upserted.name.as_str(), upserted.created_at), ("MyContact", created.created_at));
+    assert_eq!(upserted.document, definition("fax"));
+    let after_upsert = store.resources_generation().await.unwrap();
+    assert!(after_upsert > after_replace, "an upsert of an existing one moves the generation");
+    let new_by_upsert =
+        store.put_resource(org, def, &org_scope, "Account", &definition("name"), PutMode::Upsert).await.unwrap();
+    assert_eq!(new_by_upsert.name, "Account");
+    let after_new_upsert = store.resources_generation().await.unwrap();
+    assert!(after_new_upsert > after_upsert, "an upsert of a new one moves the generation");
+    let definitions = store.resources(org, Some(def), std::slice::from_ref(&org_scope)).await.unwrap();
+    assert_eq!(names(&definitions), ["Account", "MyContact"]);
+
+    assert!(store.delete_resource(org, def, &org_scope, "MYCONTACT").await.unwrap());
+    let after_delete = store.resources_generation().await.unwrap();
+    assert!(after_delete > after_new_upsert, "a delete moves the generation");
+    assert!(!store.delete_resource(org, def, &org_scope, "MyContact").await.unwrap(), "gone already");
+    assert!(store.resource(org, def, &org_scope, "MyContact").await.unwrap().is_none());
+    assert_eq!(names(&store.resources(org, None, &[org_scope]).await.unwrap()), ["Account"]);
+    assert_eq!(store.resources_generation().await.unwrap(), after_delete, "deleting nothing leaves it");
+}
+
+async fn resources_are_scoped_by_kind_element_and_instance(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let other_instance = store.insert_instance(new_instance(org, "crm 2", &[])).await.unwrap();
+    let scopes = [
+        ResourceScope::Organization,
+        ResourceScope::Element("infusionsoftcrm".into()),
+        ResourceScope::Instance(instance.id),
+    ];
+    // Listed in kind, then scope, then name order whatever the order written in.
+    for kind in [ResourceKind::Transformation, ResourceKind::Definition] {
+        for scope in scopes.iter().rev() {
+            for name in ["zeta", "Contact"] {
+                let document = json!({ "kind": kind.as_str(), "scope": format!("{scope:?}"), "name": name });
+                store.put_resource(org, kind, scope, name, &document, PutMode::Create).await.unwrap();
+            }
+        }
+    }
+    store
+        .put_resource(
+            org,
+            ResourceKind::Definition,
+            &ResourceScope::Element("sfdc".into()),
+            "Contact",
+            &json!({}),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    store
+        .put_resource(
+            org,
+            ResourceKind::Definition,
+            &ResourceScope::Instance(other_instance.id),
+            "Contact",
+            &json!({}),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+
+    // Each (kind, scope) holds its own "Contact".
+    for kind in [ResourceKind::Definition, ResourceKind::Transformation] {
+        for scope in &scopes {
+            let found = store.resource(org, kind, scope, "contact").await.unwrap().unwrap();
+            assert_eq!((found.kind, &found.scope), (kind, scope));
+            assert_eq!(found.document["kind"], kind.as_str());
+        }
+    }
+
+    let all = store.resources(org, None, &scopes).await.unwrap();
+    let listed: Vec<(ResourceKind, ResourceScope, &str)> =
+        all.iter().map(|d| (d.kind, d.scope.clone(), d.name.as_str())).collect();
+    let mut expected = Vec::new();
+    for kind in [ResourceKind::Definition, ResourceKind::Transformation] {
+        for scope in &scopes {
+            expected.push((kind, scope.clone(), "Contact"));
+            expected.push((kind, scope.clone(), "zeta"));
+        }
+    }
+    assert_eq!(listed, expected, "the other element and instance are not asked for");
+
+    let transformations = store.resources(org, Some(ResourceKind::Transformation), &scopes[1..]).await.unwrap();
+    assert_eq!(transformations.len(), 4);
+    assert!(transformations.iter().all(|d| d.kind == ResourceKind::Transformation && d.scope != scopes[0]));
+    let sfdc = store.resources(org, None, &[ResourceScope::Element("sfdc".into())]).await.unwrap();
+    assert_eq!(names(&sfdc), ["Contact"]);
+    assert!(store.resources(org, None, &[]).await.unwrap().is_empty(), "no scopes, no documents");
+
+    // Deleting one leaves its namesakes of other kinds and scopes.
+    let element = &scopes[1];
+    assert!(store.delete_resource(org, ResourceKind::Definition, element, "CONTACT").await.unwrap());
+    assert!(store.resource(org, ResourceKind::Definition, element, "Contact").await.unwrap().is_none());
+    assert!(store.resource(org, ResourceKind::Transformation, element, "Contact").await.unwrap().is_some());
+    assert!(store.resource(org, ResourceKind::Definition, &scopes[0], "Contact").await.unwrap().is_some());
+    assert_eq!(store.resources(org, None, &scopes).await.unwrap().len(), 11);
+}
+
+async fn an_organization_never_sees_or_writes_another_organizations_resources(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (intruder, _) = store.create_organization("intruder").await.unwrap();
+    let intruder = intruder.id;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let def = ResourceKind::Definition;
+    let scopes = [ResourceScope::Organization, ResourceScope::Instance(instance.id)];
+    for scope in &scopes {
+        store.put_resource(org, def, scope, "Contact", &definition("email"), PutMode::Create).await.unwrap();
+    }
+
+    for scope in &scopes {
+        assert!(store.resource(intruder, def, scope, "Contact").await.unwrap().is_none());
+        assert!(!store.delete_resource(intruder, def, scope, "Contact").await.unwrap());
+        let replace = store.put_resource(intruder, def, scope, "Contact", &json!({}), PutMode::Replace).await;
+        assert!(matches!(replace, Err(StoreError::NotFound)), "{replace:?}");
+    }
+    assert!(store.resources(intruder, None, &scopes).await.unwrap().is_empty());
+    for mode in [PutMode::Create, PutMode::Upsert] {
+        let put = store.put_resource(intruder, def, &scopes[1], "Contact", &json!({}), mode).await;
+        assert!(matches!(put, Err(StoreError::NotFound)), "another organization's instance, {mode:?}: {put:?}");
+        let put = store.put_resource(intruder, def, &scopes[1], "Other", &json!({}), mode).await;
+        assert!(matches!(put, Err(StoreError::NotFound)), "another organization's instance, {mode:?}: {put:?}");
+    }
+    let unknown = ResourceScope::Instance(InstanceId::new(instance.id.get() + 1000));
+    let put = store.put_resource(org, def, &unknown, "Contact", &json!({}), PutMode::Upsert).await;
+    assert!(matches!(put, Err(StoreError::NotFound)), "no such instance: {put:?}");
+
+    // The intruder's own organization-scoped namesake is its own.
+    let theirs = store.put_resource(intruder, def, &scopes[0], "CONTACT", &json!({}), PutMode::Create).await.unwrap();
+    assert_eq!(theirs.name, "CONTACT");
+    let ours = store.resources(org, None, &scopes).await.unwrap();
+    assert_eq!(ours.len(), 2);
+    assert!(ours.iter().all(|d| d.name == "Contact" && d.document == definition("email")), "untouched: {ours:?}");
+}
+
+async fn deleting_an_instance_deletes_its_resources_and_changes_the_generation(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "crm", &[])).await.unwrap();
+    let bare = store.insert_instance(new_instance(org, "no resources", &[])).await.unwrap();
+    let scope = ResourceScope::Instance(instance.id);
+    for kind in [ResourceKind::Definition, ResourceKind::Transformation] {
+        store.put_resource(org, kind, &scope, "Contact", &json!({}), PutMode::Create).await.unwrap();
+    }
+    store
+        .put_resource(
+            org,
+            ResourceKind::Definition,
+            &ResourceScope::Organization,
+            "Contact",
+            &json!({}),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+
+    let before = store.resources_generation().await.unwrap();
+    store.delete_instance(org, bare.id).await.unwrap();
+    assert_eq!(store.resources_generation().await.unwrap(), before, "no resources went with it");
+
+    store.delete_instance(org, instance.id).await.unwrap();
+    assert!(store.resources_generation().await.unwrap() > before);
+    assert!(store.resources(org, None, std::slice::from_ref(&scope)).await.unwrap().is_empty());
+    let stored = db.raw_texts(&format!("SELECT name FROM common_resources WHERE instance_id = {}", instance.id)).await;
+    assert!(stored.is_empty(), "deleted, not merely hidden");
+    assert_eq!(count(&db, "common_resources").await, 1, "the organization's document stays");
+    let put = store.put_resource(org, ResourceKind::Definition, &scope, "Contact", &json!({}), PutMode::Upsert).await;
+    assert!(matches!(put, Err(StoreError::NotFound)), "{put:?}");
+}
+
+async fn concurrent_upserts_of_one_new_name_all_succeed_once_stored(db: Arc<TestDb>) {
+    let nodes = two_nodes(&db).await;
+    let org = nodes[0].create_organization("acme").await.unwrap().0.id;
+    let mut puts = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&nodes[i % 2]);
+        let name = if i % 2 == 0 { "Contact" } else { "CONTACT" };
+        puts.push(tokio::spawn(async move {
+            let document = json!({ "writer": i });
+            store
+                .put_resource(
+                    org,
+                    ResourceKind::Definition,
+                    &ResourceScope::Organization,
+                    name,
+                    &document,
+                    PutMode::Upsert,
+                )
+                .await
+        }));
+    }
+    for put in puts {
+        put.await.unwrap().unwrap();
+    }
+    let stored = nodes[1].resources(org, None, &[ResourceScope::Organization]).await.unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(["Contact", "CONTACT"].contains(&stored[0].name.as_str()), "the first writer's spelling");
+}
+
+async fn an_unreadable_stored_document_is_reported_corrupt(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let scope = ResourceScope::Organization;
+    store.put_resource(org, ResourceKind::Definition, &scope, "Contact", &json!({}), PutMode::Create).await.unwrap();
+    db.raw_execute("UPDATE common_resources SET document = '{not json'").await;
+    let read = store.resource(org, ResourceKind::Definition, &scope, "Contact").await;
+    assert!(matches!(read, Err(StoreError::Corrupt("common resource document"))), "{read:?}");
 }
