@@ -79,7 +79,7 @@ pub fn to_vendor(
         }
         // Likewise `null` on a reference held in an object (`company.id`) clears the object: the
         // vendor refuses a reference without its id.
-        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.selects() {
+        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.has_selectors() {
             set_top(&mut body, top, Value::Null);
             continue;
         }
