@@ -105,6 +105,12 @@ pub struct FieldDef {
     /// What the field holds, for the metadata endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Set on a common resource's field when its type or date format differs from the hub field
+    /// it is composed from: `field_type` is then the common type, and the rest of the definition
+    /// (path, vendor type, money, filters) the hub field's. Never in the catalog files: a
+    /// composition sets it.
+    #[serde(skip)]
+    pub conversion: Option<crate::Conversion>,
 }
 
 /// The values the vendor accepts for a field, beyond the field's type: each a JSON Schema keyword
@@ -188,6 +194,12 @@ fn default_vendor_page_size() -> u32 {
 }
 
 impl FieldDef {
+    /// The type of the hub field under this one: what the vendor's value is converted to on read
+    /// and what a write must be before it goes to the vendor (`field_type` without a conversion).
+    pub fn hub_type(&self) -> FieldType {
+        self.conversion.as_ref().map_or(self.field_type, |conversion| conversion.hub_type)
+    }
+
     /// Where writes of this field go.
     pub fn write_target(&self) -> &VendorPath {
         self.write_path.as_ref().unwrap_or(&self.path)

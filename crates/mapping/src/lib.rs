@@ -12,9 +12,13 @@
 //! - [`catalog`]: the built-in objects of each element (`objects/*.json`);
 //! - [`read`], [`write`]: the two directions of the mapping;
 //! - [`money`]: amounts in currency units on the hub, converted exactly to the vendor's cents;
+//! - [`conversion`]: a common field's values from and to the hub field under it (types, and
+//!   [`date_format`]s: ISO 8601, epoch numbers, Java date patterns);
 //! - `schema`: a definition as CEQL's [`ceql::Schema`] (field types and push-downs).
 
 pub mod catalog;
+pub mod conversion;
+pub mod date_format;
 pub mod definition;
 pub mod money;
 pub mod path;
@@ -23,6 +27,8 @@ mod schema;
 pub mod write;
 
 pub use catalog::ObjectCatalog;
+pub use conversion::Conversion;
+pub use date_format::DateFormat;
 pub use definition::{Accepts, FieldDef, FieldType, FilterDef, ObjectDef, Operation, VendorLookup, VendorType};
 pub use money::{AmountUnit, Money};
 pub use path::VendorPath;

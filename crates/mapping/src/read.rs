@@ -1,8 +1,9 @@
 //! Vendor → hub: a vendor record becomes the hub record of its object definition, every field
 //! present (`null` where the vendor has nothing), values converted to the hub type (the
-//! vendor's string ids become numbers, calendar dates and offset times become UTC date-times).
+//! vendor's string ids become numbers, calendar dates and offset times become UTC date-times),
+//! then, for a common resource's field, to the common type ([`crate::Conversion::to_common`]).
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::definition::{FieldDef, FieldType, ObjectDef};
 
@@ -11,14 +12,21 @@ pub fn to_hub(object: &ObjectDef, vendor: &Value) -> Map<String, Value> {
     object.fields.iter().map(|field| (field.name.clone(), hub_value(field, vendor))).collect()
 }
 
-/// The hub value of `field` in the vendor record `vendor`.
+/// The value of `field` in the vendor record `vendor`: of the hub field's type, then converted to
+/// the field's own type when it carries a conversion.
 pub fn hub_value(field: &FieldDef, vendor: &Value) -> Value {
     match field.path.get(vendor) {
         None | Some(Value::Null) => Value::Null,
-        Some(value) => match &field.money {
-            Some(money) => money.to_hub(value),
-            None => convert(field.field_type, value),
-        },
+        Some(value) => {
+            let hub = match &field.money {
+                Some(money) => money.to_hub(value),
+                None => convert(field.hub_type(), value),
+            };
+            match &field.conversion {
+                Some(conversion) => conversion.to_common(field.field_type, hub),
+                None => hub,
+            }
+        }
     }
 }
 
@@ -26,7 +34,7 @@ pub fn hub_value(field: &FieldDef, vendor: &Value) -> Value {
 /// (clients see the data rather than a silent null).
 fn convert(field_type: FieldType, value: &Value) -> Value {
     match (field_type, value) {
-        (FieldType::Number, Value::String(text)) => number(text).unwrap_or_else(|| value.clone()),
+        (FieldType::Number, Value::String(text)) => crate::conversion::number(text).unwrap_or_else(|| value.clone()),
         (FieldType::Boolean, Value::String(text)) => match text.to_ascii_lowercase().as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -53,13 +61,4 @@ pub(crate) fn utc(text: &str) -> Option<String> {
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     Some(format!("{date}T00:00:00Z"))
-}
-
-/// A JSON number from text: an integer when it is one, else a finite decimal.
-pub(crate) fn number(text: &str) -> Option<Value> {
-    let text = text.trim();
-    if let Ok(integer) = text.parse::<i64>() {
-        return Some(Value::Number(integer.into()));
-    }
-    text.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
 }

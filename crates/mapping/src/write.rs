@@ -1,13 +1,16 @@
 //! Hub → vendor: a create or update request in hub fields becomes the vendor's request body and
 //! `update_mask`. Unknown and read-only fields are refused by name, values are checked against the
-//! field's type, and arrays the hub flattens (`Email` is `email_addresses[field=EMAIL1].email`) are
-//! rebuilt from the vendor's current record so that a write never drops what it does not name.
+//! field's type (a common resource's field is first converted to the hub field's value,
+//! [`crate::Conversion::to_hub`]), and arrays the hub flattens (`Email` is
+//! `email_addresses[field=EMAIL1].email`) are rebuilt from the vendor's current record so that a
+//! write never drops what it does not name.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::conversion::{number, number_text};
 use crate::definition::{template_names, FieldDef, FieldType, ObjectDef, VendorType};
 
 /// Whether a request creates a record or changes one.
@@ -32,8 +35,10 @@ pub enum WriteError {
     UnknownFields { object: String, fields: Vec<String> },
     #[error("Read-only field(s) of {object} cannot be written: {}", .fields.join(", "))]
     ReadOnlyFields { object: String, fields: Vec<String> },
+    /// The value is not of the field's type or format; `expected` says what it must be ("a number",
+    /// "a date in the format dd/MM/yyyy").
     #[error("Field {field} must be {expected}")]
-    WrongType { field: String, expected: &'static str },
+    WrongType { field: String, expected: String },
     #[error("Field {field} cannot be written into the vendor's record")]
     Unwritable { field: String },
     #[error("Field {field} cannot be cleared: the vendor requires {what}")]
@@ -79,7 +84,7 @@ pub fn to_vendor(
         }
         // Likewise `null` on a reference held in an object (`company.id`) clears the object: the
         // vendor refuses a reference without its id.
-        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.selects() {
+        if vendor_value.is_null() && field.accepts.id_of.is_some() && target.writes_part() && !target.has_selectors() {
             set_top(&mut body, top, Value::Null);
             continue;
         }
@@ -114,42 +119,42 @@ fn resolve<'a>(
     Ok(resolved)
 }
 
-/// `value` checked against the field's hub type and converted to how the vendor stores it.
+/// `value`, as the client wrote it, checked and converted to how the vendor stores it: first to
+/// the hub field's value when the field carries a conversion, then as [`hub_to_vendor`] does.
 fn vendor_value(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
-    let wrong = |expected| WriteError::WrongType { field: field.name.clone(), expected };
-    let checked = match (field.field_type, value) {
+    let Some(conversion) = &field.conversion else { return hub_to_vendor(field, value) };
+    let hub = conversion
+        .to_hub(field.field_type, value)
+        .map_err(|expected| WriteError::WrongType { field: field.name.clone(), expected })?;
+    hub_to_vendor(field, &hub)
+}
+
+/// The hub value `value` checked against the hub field's type and converted to how the vendor
+/// stores it.
+fn hub_to_vendor(field: &FieldDef, value: &Value) -> Result<Value, WriteError> {
+    let wrong = |expected: &str| WriteError::WrongType { field: field.name.clone(), expected: expected.to_string() };
+    let checked = match (field.hub_type(), value) {
         (_, Value::Null) => return Ok(Value::Null),
         (FieldType::String, Value::String(_)) | (FieldType::Boolean, Value::Bool(_)) => value.clone(),
         (FieldType::Date, Value::String(text)) if crate::read::utc(text).is_some() => value.clone(),
         (FieldType::Number, Value::Number(_)) => value.clone(),
-        (FieldType::Number, Value::String(text)) => crate::read::number(text).ok_or(wrong("a number"))?,
+        (FieldType::Number, Value::String(text)) => number(text).ok_or_else(|| wrong("a number"))?,
         (FieldType::String, _) => return Err(wrong("a string")),
         (FieldType::Number, _) => return Err(wrong("a number")),
         (FieldType::Boolean, _) => return Err(wrong("true or false")),
         (FieldType::Date, _) => return Err(wrong("an ISO 8601 date-time string")),
     };
     let checked = match &field.money {
-        Some(money) => money.to_vendor(&checked).ok_or(wrong("an amount with at most two decimal places"))?,
+        Some(money) => money.to_vendor(&checked).ok_or_else(|| wrong("an amount with at most two decimal places"))?,
         None => checked,
     };
     Ok(match (field.vendor_type, &checked) {
         (Some(VendorType::String), Value::Number(number)) => Value::String(number_text(number)),
-        (Some(VendorType::Number), Value::String(text)) => crate::read::number(text).unwrap_or(checked),
+        (Some(VendorType::Number), Value::String(text)) => number(text).unwrap_or(checked),
         // `utc` accepted it above, so it starts with the calendar date.
         (Some(VendorType::Date), Value::String(text)) => Value::String(text.trim().chars().take(10).collect()),
         _ => checked,
     })
-}
-
-/// A number as the vendor's text: a whole number without a fraction part even when the client
-/// wrote one (`1.0` is the id `1`; JSON has one number type).
-fn number_text(number: &serde_json::Number) -> String {
-    match number.as_f64() {
-        Some(value) if number.is_f64() && value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 => {
-            format!("{value:.0}")
-        }
-        _ => number.to_string(),
-    }
 }
 
 fn set_top(body: &mut Value, key: &str, value: Value) {
@@ -158,7 +163,9 @@ fn set_top(body: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// Fills writable fields the create request left out from their `createDefault` templates.
+/// Fills writable fields the create request left out from their `createDefault` templates. A
+/// default is the hub field's (a composed field keeps it), so it is typed and written as a hub
+/// value, without the field's conversion.
 fn apply_defaults(object: &ObjectDef, hub: &Map<String, Value>, body: &mut Value, touched: &mut BTreeSet<String>) {
     let given = |name: &str| hub.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value);
     for field in &object.fields {
@@ -176,11 +183,11 @@ fn apply_defaults(object: &ObjectDef, hub: &Map<String, Value>, body: &mut Value
             continue;
         }
         // A template is text; a boolean or number field's default (`true`) is written as one.
-        let typed = match field.field_type {
+        let typed = match field.hub_type() {
             FieldType::Boolean | FieldType::Number => serde_json::from_str(&text).unwrap_or(Value::String(text)),
             FieldType::String | FieldType::Date => Value::String(text),
         };
-        let Ok(value) = vendor_value(field, &typed) else { continue };
+        let Ok(value) = hub_to_vendor(field, &typed) else { continue };
         if field.write_target().set(body, value) {
             touched.insert(field.write_target().top_key().to_string());
         }
@@ -378,5 +385,89 @@ mod tests {
         );
         assert_eq!(read["StartDate"], "2030-05-06T00:00:00Z");
         assert_eq!(read["LastUpdated"], "2030-05-06T07:00:00Z");
+    }
+
+    /// Contacts as an organization's common resource: each field a hub field under another name,
+    /// type and date format.
+    fn common_contacts() -> ObjectDef {
+        let hub = contacts();
+        let field = |name: &str, hub_name: &str, field_type: FieldType, conversion: Option<crate::Conversion>| {
+            let mut field = hub.field(hub_name).unwrap().clone();
+            field.name = name.into();
+            field.field_type = field_type;
+            field.conversion = conversion;
+            field
+        };
+        let conversion = |hub_type, format: Option<&str>| crate::Conversion {
+            hub_type,
+            hub_format: None,
+            format: format.map(|mask| crate::DateFormat::parse(mask).unwrap()),
+        };
+        let mut object = hub.clone();
+        object.id_field = "id".into();
+        object.create_needs_one_of.clear();
+        object.fields = vec![
+            field("id", "Id", FieldType::Number, None),
+            field("email", "Email", FieldType::String, None),
+            field("birthDate", "Birthday", FieldType::String, Some(conversion(FieldType::Date, Some("dd/MM/yyyy")))),
+            field("owner", "OwnerID", FieldType::String, Some(conversion(FieldType::Number, None))),
+            field("createdAt", "DateCreated", FieldType::Number, Some(conversion(FieldType::Date, Some("millis")))),
+        ];
+        object
+    }
+
+    #[test]
+    fn a_converted_field_reads_in_its_own_type_and_format() {
+        let vendor = json!({
+            "id": "12",
+            "email_addresses": [{"field": "EMAIL1", "email": "a@x.io"}],
+            "birth_date": "1990-12-25",
+            "owner_id": "7",
+            "create_time": "2026-01-02T03:04:05.250+01:00",
+        });
+        let record = crate::to_hub(&common_contacts(), &vendor);
+        assert_eq!(
+            Value::Object(record),
+            json!({
+                "id": 12,
+                "email": "a@x.io",
+                "birthDate": "25/12/1990",
+                "owner": "7",
+                "createdAt": 1767319445250i64,
+            })
+        );
+    }
+
+    #[test]
+    fn a_converted_field_is_written_as_the_hub_field_and_a_bad_value_is_named() {
+        let object = common_contacts();
+        let write = to_vendor(
+            "people",
+            &object,
+            &hub(json!({"email": "a@x.io", "birthDate": "25/12/1990", "owner": "7"})),
+            WriteMode::Create,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            write.body,
+            json!({
+                "email_addresses": [{"field": "EMAIL1", "email": "a@x.io"}],
+                "birth_date": "1990-12-25T00:00:00Z",
+                "owner_id": "7",
+            }),
+            "the owner is the hub's number, then the vendor's text"
+        );
+        for (changes, message) in [
+            (json!({"birthDate": "1990-12-25"}), "Field birthDate must be a date in the format dd/MM/yyyy"),
+            (json!({"birthDate": 19901225}), "Field birthDate must be a date in the format dd/MM/yyyy"),
+            (json!({"owner": "seven"}), "Field owner must be a number"),
+            (json!({"owner": 7}), "Field owner must be a string"),
+        ] {
+            let error = to_vendor("people", &object, &hub(changes.clone()), WriteMode::Update, None).unwrap_err();
+            assert_eq!(error.to_string(), message, "{changes}");
+        }
+        let cleared = to_vendor("people", &object, &hub(json!({"birthDate": null})), WriteMode::Update, None);
+        assert_eq!(cleared.unwrap().body, json!({"birth_date": null}));
     }
 }

@@ -175,45 +175,12 @@ pub fn render_where(template: &str, from: DateTime<Utc>) -> String {
 fn render_placeholder(placeholder: &str, from: DateTime<Utc>) -> Option<String> {
     let (kind, format) = placeholder.split_once(':')?;
     match kind {
-        "gmtDate" | "date" => Some(from.format(&java_to_strftime(format)).to_string()),
+        // The same translation as a common resource's date masks (one reading of Java patterns).
+        "gmtDate" | "date" => Some(from.format(&mapping::date_format::java_to_strftime(format)).to_string()),
         "epoch" if format == "ms" => Some(from.timestamp_millis().to_string()),
         "epoch" => Some(from.timestamp().to_string()),
         _ => None,
     }
-}
-
-/// The usual tokens of a Java date pattern (`yyyy-MM-dd'T'HH:mm:ss'Z'`, `…SSSXXX`) as strftime.
-fn java_to_strftime(pattern: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            let end = chars[i + 1..].iter().position(|&q| q == '\'').map_or(chars.len(), |p| i + 1 + p);
-            out.extend(chars[i + 1..end].iter());
-            i = end + 1;
-            continue;
-        }
-        let run = chars[i..].iter().take_while(|&&r| r == c).count();
-        out.push_str(match (c, run) {
-            ('y', _) => "%Y",
-            ('M', _) => "%m",
-            ('d', _) => "%d",
-            ('H', _) => "%H",
-            ('m', _) => "%M",
-            ('s', _) => "%S",
-            ('S', _) => "%3f",
-            ('X', _) | ('Z', _) => "Z",
-            ('%', _) => "%%",
-            _ => "",
-        });
-        if !matches!(c, 'y' | 'M' | 'd' | 'H' | 'm' | 's' | 'S' | 'X' | 'Z' | '%') {
-            out.extend(std::iter::repeat_n(c, run));
-        }
-        i += run;
-    }
-    out
 }
 
 /// The value at a dotted `path` of a record (`LastUpdated`, `_info.lastUpdated`); a last segment
@@ -255,6 +222,14 @@ mod tests {
         );
         assert_eq!(render_where("x > ${epoch:s} and ${unknown:x}", at), "x > 1772600767 and ${unknown:x}");
         assert_eq!(render_where("${date:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}", at), "2026-03-04T05:06:07.000Z");
+    }
+
+    #[test]
+    fn placeholder_patterns_read_as_java_and_any_text_renders() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        assert_eq!(render_where("${date:d/M/yy}", at), "4/3/26");
+        assert_eq!(render_where("${date:yyyy'%'Q}", at), "2026%Q", "a quoted % no longer breaks the format");
+        assert_eq!(render_where("${gmtDate:yyyy-MM-dd'T'HH:mm:ssZ}", at), "2026-03-04T05:06:07Z");
     }
 
     #[test]
