@@ -13,6 +13,7 @@ use connector::{TokenError, VendorError};
 use domain::token_rules::TransientCause;
 use domain::DomainError;
 use hub::HubError;
+use platform::common_resources::ResourceError;
 use platform::events::EventsError;
 use platform::PlatformError;
 use serde::Serialize;
@@ -81,6 +82,17 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(format!("A {what} with this value already exists")),
             StoreError::InvalidCursor => ApiError::BadRequest("Invalid parameter 'nextPage': not a page token".into()),
             other => ApiError::Store(other),
+        }
+    }
+}
+
+impl From<ResourceError> for ApiError {
+    fn from(error: ResourceError) -> Self {
+        match error {
+            ResourceError::Invalid(message) => ApiError::BadRequest(message),
+            ResourceError::NotFound(message) => ApiError::NotFound(message),
+            ResourceError::Conflict(message) => ApiError::Conflict(message),
+            ResourceError::Store(error) => error.into(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`cors`]: CORS for the API, off unless origins are configured (`--cors-origins`);
 //! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
 //! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
+//! - [`common_resources`]: organizations' object definitions and transformations;
 //! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`caller_cache`]: forgetting cached hub callers after instance writes;
@@ -25,6 +26,7 @@
 pub mod api_docs;
 pub mod auth;
 pub mod caller_cache;
+pub mod common_resources;
 pub mod console;
 pub mod cors;
 pub mod elements;
@@ -58,7 +60,7 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
-    let api = api.merge(event_hooks::routes());
+    let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
     let api = match state.cors_origins.layer() {
         // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
         // path without an OPTIONS route reaches the CORS layer instead of the outer 405.

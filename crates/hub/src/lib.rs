@@ -5,11 +5,13 @@
 //! An operation takes a [`Session`] (which instance, which element, the call context that carries
 //! its token source and rate-limit priority) and an object name, resolves the object in the
 //! catalog, maps the request to vendor calls through [`connector::VendorClient`], and maps the
-//! answers back. Names resolve in the built-in catalog ([`objects`]); below that the engine works
-//! on a borrowed `&ObjectDef`, which an `Arc<ObjectDef>` loaded at run time (common resources)
-//! derefs to, so a resolver for those only has to hand its definitions in.
+//! answers back. Names resolve in the built-in catalog, then among the session's common resources
+//! ([`objects`]); below that the engine works on a borrowed `&ObjectDef`, the same for both (a
+//! common resource is an element object composed with the organization's mapping), and presents
+//! records in the common shape at the end.
 //!
-//! - [`objects`]: resolving object and child names, which operations they allow, their metadata;
+//! - [`objects`]: resolving object and child names (built-in, then common resources), which
+//!   operations they allow, their metadata;
 //! - [`records`]: get, create, update and delete of one record, and of child records;
 //! - [`list`]: listing with CEQL (`where`), ordering, fields, paging and counts;
 //! - [`scan`]: whole objects page by page, resumable from a [`Position`] (bulk, polling, SQL);
@@ -33,6 +35,7 @@ use std::sync::Arc;
 
 use connector::{CallContext, VendorClient};
 use domain::InstanceId;
+use mapping::common::CommonObjects;
 
 pub use cursor::{CursorSigner, Position};
 pub use error::HubError;
@@ -50,6 +53,8 @@ pub struct Session<'a> {
     pub element_key: &'a str,
     /// `filter.response.nulls`: drop null fields from records.
     pub drop_nulls: bool,
+    /// The instance's common resources (`None`: only the element's objects).
+    pub common: Option<&'a CommonObjects>,
     /// Who makes the vendor calls, with which token, how patiently.
     pub call: CallContext<'a>,
 }

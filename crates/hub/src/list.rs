@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::cursor::{self, Position};
-use crate::objects::{allow, record_id, resolve, resolve_child};
+use crate::objects::{allow, object, record_id, resolve, resolve_child, Resolved};
 use crate::shape::shape;
 use crate::{Hub, HubError, Session, Target};
 
@@ -98,11 +98,12 @@ impl Hub {
         params: &ListParams,
     ) -> Result<ListPage, HubError> {
         match target {
-            Target::Object(object) => {
-                let (name, definition) = resolve(session.element_key, object)?;
-                allow(name, definition, Operation::List)?;
+            Target::Object(name) => {
+                let resolved = object(session, name)?;
+                allow(resolved.name, resolved.definition, Operation::List)?;
+                let definition = resolved.definition;
                 let source = Source { definition, collection: definition.resource.clone(), embedded: None };
-                page(self, session, name, &source, params).await
+                page(self, session, resolved, &source, params).await
             }
             Target::Child { object, parent_id, child } => {
                 let (parent, child_name, definition) = resolve_child(session.element_key, object, child)?;
@@ -114,7 +115,9 @@ impl Hub {
                     (format!("{}/{parent_id}", parent_definition.resource), key.clone())
                 });
                 let source = Source { definition, collection, embedded };
-                page(self, session, &format!("{parent}/{parent_id}/{child_name}"), &source, params).await
+                let name = format!("{parent}/{parent_id}/{child_name}");
+                let resolved = Resolved { name: &name, definition, common: None };
+                page(self, session, resolved, &source, params).await
             }
         }
     }
@@ -123,11 +126,11 @@ impl Hub {
 async fn page(
     hub: &Hub,
     session: &Session<'_>,
-    name: &str,
+    object: Resolved<'_>,
     source: &Source<'_>,
     params: &ListParams,
 ) -> Result<ListPage, HubError> {
-    let query = list_query(session, name, source.definition, params)?;
+    let query = list_query(session, object.name, source.definition, params)?;
     let start = match params.next_page.as_deref().map(str::trim).filter(|cursor| !cursor.is_empty()) {
         Some(text) => Some(cursor::open(hub.signer.as_ref(), &query.fingerprint, text)?),
         None => None,
@@ -150,8 +153,10 @@ async fn page(
         (true, None) => Some(all_matches(hub, session, source, &query).await?.len()),
     };
     let id_field = &source.definition.id_field;
-    let records =
-        rows.into_iter().map(|row| shape(row, id_field, session.drop_nulls, query.fields.as_deref())).collect();
+    let records = rows
+        .into_iter()
+        .map(|row| object.present(shape(row, id_field, session.drop_nulls, query.fields.as_deref())))
+        .collect();
     Ok(ListPage { records, next_page, total })
 }
 

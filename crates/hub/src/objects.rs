@@ -1,11 +1,66 @@
-//! Objects by name: the element's object (or a child object under it) for a name a client sent,
-//! which operations it allows, record ids, and the metadata clients read
-//! (`GET /hubs/{hub}/objects/{object}/metadata`).
+//! Objects by name: the element's object, or the instance's common resource, (or a child object
+//! under an element object) for a name a client sent, which operations it allows, record ids, and
+//! the metadata clients read (`GET /hubs/{hub}/objects/{object}/metadata`).
 
+use mapping::common::{CommonObject, CommonObjects};
 use mapping::{ObjectCatalog, ObjectDef, Operation};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::HubError;
+use crate::{HubError, Session};
+
+/// What an object name resolved to: an element object, or a common resource of the instance
+/// (its composed definition, and the common shape the engine presents records in).
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    pub name: &'a str,
+    pub definition: &'a ObjectDef,
+    pub common: Option<&'a CommonObject>,
+}
+
+impl Resolved<'_> {
+    /// A record as the object shows it (a common resource nests its paths, hides removed fields).
+    pub fn present(&self, record: Value) -> Value {
+        match (self.common, record) {
+            (Some(common), Value::Object(record)) => Value::Object(common.present(record)),
+            (_, record) => record,
+        }
+    }
+
+    /// A written body as the definition's fields (a common resource's nested paths flattened).
+    pub fn fields_of(&self, body: Map<String, Value>) -> Result<Map<String, Value>, HubError> {
+        match self.common {
+            Some(common) => common.flatten(body).map_err(|error| HubError::BadRequest(error.to_string())),
+            None => Ok(body),
+        }
+    }
+}
+
+/// The object `name` of the session: the element's (names match ignoring ASCII case), else the
+/// instance's common resource, else a 404 saying where names are listed. Common resources cannot
+/// take an element object's name, so the order only saves a lookup.
+pub fn object<'a>(session: &Session<'a>, name: &str) -> Result<Resolved<'a>, HubError> {
+    lookup(session.element_key, session.common, name)
+}
+
+/// [`object`] without a session: element `element_key`'s objects, then `common`.
+pub fn lookup<'a>(element_key: &str, common: Option<&'a CommonObjects>, name: &str) -> Result<Resolved<'a>, HubError> {
+    if let Some((found, definition)) = ObjectCatalog::builtin().object(element_key, name) {
+        return Ok(Resolved { name: found, definition, common: None });
+    }
+    if let Some(common) = common.and_then(|objects| objects.get(name)) {
+        let common: &'a CommonObject = common;
+        return Ok(Resolved { name: &common.name, definition: &common.definition, common: Some(common) });
+    }
+    resolve(element_key, name).map(|(name, definition)| Resolved { name, definition, common: None })
+}
+
+/// The names of the session's objects: the element's in catalog order, then its common resources.
+pub fn all_names(session: &Session<'_>) -> Vec<String> {
+    let builtin = names(session.element_key).into_iter().map(str::to_string);
+    builtin
+        .chain(session.common.into_iter().flat_map(|objects| objects.iter().map(|object| object.name.clone())))
+        .collect()
+}
 
 /// Path segments of the hub API that are not objects (`/hubs/{hub}/bulk/...`, `/raw/...`,
 /// `/objects`, `/ping`): no object, built-in or defined by an organization, may take these names.
@@ -74,13 +129,17 @@ pub fn record_id(text: &str) -> Result<u64, HubError> {
     })
 }
 
-/// The element's object `name` described: fields, types, which are writable, pushed down and
-/// sortable, its operations and children.
-pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
-    let (name, object) = resolve(element_key, name)?;
+/// The object `name` described: fields, types, which are writable, pushed down and sortable, its
+/// operations and children; for a common resource, the element object it maps and each field's
+/// vendor side.
+pub fn metadata(session: &Session<'_>, name: &str) -> Result<Value, HubError> {
+    let resolved = object(session, name)?;
+    let (name, object) = (resolved.name, resolved.definition);
+    let shown = |field: &&mapping::FieldDef| resolved.common.is_none_or(|common| common.shows(&field.name));
     let fields: Vec<Value> = object
         .fields
         .iter()
+        .filter(shown)
         .map(|field| {
             let mut described = json!({
                 "name": field.name,
@@ -96,17 +155,25 @@ pub fn metadata(element_key: &str, name: &str) -> Result<Value, HubError> {
                 // Amounts are in currency units (59.99), converted exactly from the vendor's cents.
                 described["unit"] = json!("currency");
             }
+            if let Some(common) = resolved.common {
+                described["writable"] = json!(field.writable && common.takes(&field.name));
+            }
             described
         })
         .collect();
-    Ok(json!({
+    let mut described = json!({
         "name": name,
         "vendorResource": object.resource,
         "idField": object.id_field,
         "operations": object.operations,
         "children": object.children.keys().collect::<Vec<_>>(),
         "fields": fields,
-    }))
+    });
+    if let Some(common) = resolved.common {
+        described["commonResource"] = json!(true);
+        described["vendorName"] = json!(common.vendor_name);
+    }
+    Ok(described)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use connector::{VendorError, VendorRequest};
 use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode};
 use serde_json::{Map, Value};
 
-use crate::objects::{allow, record_id, resolve, resolve_child};
+use crate::objects::{allow, object, record_id, resolve_child, Resolved};
 use crate::shape::{shape, GENERIC_ID};
 use crate::{Hub, HubError, Session};
 
@@ -22,9 +22,9 @@ pub enum Target<'a> {
 impl Hub {
     /// One record of `target`, mapped.
     pub async fn get(&self, session: &Session<'_>, target: Target<'_>, id: &str) -> Result<Value, HubError> {
-        let (definition, path) = item(session, target, id, Operation::Get)?;
+        let (resolved, path) = item(session, target, id, Operation::Get)?;
         let vendor = self.vendor.send_json(&session.call, &VendorRequest::new(Method::GET, path)).await?;
-        Ok(record(session, definition, &vendor))
+        Ok(record(session, resolved, &vendor))
     }
 
     /// Deletes one record of `target`.
@@ -37,20 +37,22 @@ impl Hub {
     /// Creates a record of `target` from the hub fields in `body`, and returns it as the vendor
     /// stored it.
     pub async fn create(&self, session: &Session<'_>, target: Target<'_>, body: Value) -> Result<Value, HubError> {
-        let (name, definition, collection) = match target {
-            Target::Object(object) => {
-                let (name, definition) = resolve(session.element_key, object)?;
-                allow(name, definition, Operation::Create)?;
-                (name, definition, definition.resource.clone())
+        let (resolved, collection) = match target {
+            Target::Object(name) => {
+                let resolved = object(session, name)?;
+                allow(resolved.name, resolved.definition, Operation::Create)?;
+                (resolved, resolved.definition.resource.clone())
             }
             Target::Child { object, parent_id, child } => {
                 let (_, name, definition) = resolve_child(session.element_key, object, child)?;
                 allow(name, definition, Operation::Create)?;
                 let parent_id = record_id(parent_id)?;
-                (name, definition, definition.resource.replace("{parentId}", &parent_id.to_string()))
+                let collection = definition.resource.replace("{parentId}", &parent_id.to_string());
+                (Resolved { name, definition, common: None }, collection)
             }
         };
-        let mut fields = object_body(body)?;
+        let (name, definition) = (resolved.name, resolved.definition);
+        let mut fields = resolved.fields_of(object_body(body)?)?;
         self.complete_creation(session, name, definition, &mut fields).await?;
         let write = to_vendor(name, definition, &fields, WriteMode::Create, None)
             .map_err(|error| HubError::BadRequest(error.to_string()))?;
@@ -60,15 +62,16 @@ impl Hub {
             .send_json(&session.call, &request)
             .await
             .map_err(|error| incomplete(name, definition, &fields, error))?;
-        Ok(record(session, definition, &vendor))
+        Ok(record(session, resolved, &vendor))
     }
 
     /// Updates the fields `body` names in record `id` of `object`, and returns the record.
-    pub async fn update(&self, session: &Session<'_>, object: &str, id: &str, body: Value) -> Result<Value, HubError> {
-        let (name, definition) = resolve(session.element_key, object)?;
+    pub async fn update(&self, session: &Session<'_>, name: &str, id: &str, body: Value) -> Result<Value, HubError> {
+        let resolved = object(session, name)?;
+        let (name, definition) = (resolved.name, resolved.definition);
         allow(name, definition, Operation::Update)?;
         let id = record_id(id)?;
-        let mut fields = object_body(body)?;
+        let mut fields = resolved.fields_of(object_body(body)?)?;
         drop_matching_id(definition, &mut fields, id)?;
         let path = item_path(definition, "", id);
         let current = match needs_current(definition, &fields) {
@@ -80,7 +83,7 @@ impl Hub {
         let request =
             VendorRequest::new(Method::PATCH, path).query("update_mask", write.update_mask.join(",")).json(&write.body);
         let vendor = self.vendor.send_json(&session.call, &request).await?;
-        Ok(record(session, definition, &vendor))
+        Ok(record(session, resolved, &vendor))
     }
 }
 
@@ -149,30 +152,27 @@ fn as_hub_value(field: &mapping::FieldDef, value: &Value) -> Value {
     }
 }
 
-/// The definition and vendor path of record `id` of `target`, once `operation` is checked to be
+/// The object and vendor path of record `id` of `target`, once `operation` is checked to be
 /// allowed.
-fn item(
-    session: &Session<'_>,
+fn item<'a>(
+    session: &Session<'a>,
     target: Target<'_>,
     id: &str,
     operation: Operation,
-) -> Result<(&'static ObjectDef, String), HubError> {
-    let (name, definition, parent_id) = match target {
-        Target::Object(object) => {
-            let (name, definition) = resolve(session.element_key, object)?;
-            (name, definition, None)
-        }
+) -> Result<(Resolved<'a>, String), HubError> {
+    let (resolved, parent_id) = match target {
+        Target::Object(name) => (object(session, name)?, None),
         Target::Child { object, parent_id, child } => {
             let (_, name, definition) = resolve_child(session.element_key, object, child)?;
-            (name, definition, Some(parent_id))
+            (Resolved { name, definition, common: None }, Some(parent_id))
         }
     };
-    allow(name, definition, operation)?;
+    allow(resolved.name, resolved.definition, operation)?;
     let parent_id = match parent_id {
         None => String::new(),
         Some(parent_id) => record_id(parent_id)?.to_string(),
     };
-    Ok((definition, item_path(definition, &parent_id, record_id(id)?)))
+    Ok((resolved, item_path(resolved.definition, &parent_id, record_id(id)?)))
 }
 
 /// `{resource}/{id}`, with `{parentId}` filled for child objects.
@@ -206,6 +206,7 @@ fn drop_matching_id(definition: &ObjectDef, fields: &mut Map<String, Value>, id:
     Ok(())
 }
 
-fn record(session: &Session<'_>, definition: &ObjectDef, vendor: &Value) -> Value {
-    shape(to_hub(definition, vendor), &definition.id_field, session.drop_nulls, None)
+fn record(session: &Session<'_>, object: Resolved<'_>, vendor: &Value) -> Value {
+    let definition = object.definition;
+    object.present(shape(to_hub(definition, vendor), &definition.id_field, session.drop_nulls, None))
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::cursor::Position;
 use crate::list::{advance, matching, vendor_page_of, Source};
-use crate::objects::{allow, resolve};
+use crate::objects::{allow, object as resolve_object};
 use crate::{Hub, HubError, Session};
 
 /// One step of a scan: the matching records of one vendor page (null fields kept), and where the
@@ -34,8 +34,9 @@ impl Hub {
         from: &Position,
         page_size: usize,
     ) -> Result<ScanPage, HubError> {
-        let (name, definition) = resolve(session.element_key, object)?;
-        allow(name, definition, Operation::List)?;
+        let resolved = resolve_object(session, object)?;
+        let definition = resolved.definition;
+        allow(resolved.name, definition, Operation::List)?;
         let bad = |error: ceql::QueryError| HubError::BadRequest(error.to_string());
         let where_: Option<Expr> = match where_.map(str::trim).filter(|text| !text.is_empty()) {
             Some(text) => Some(ceql::check(&ceql::parse(text).map_err(bad)?, definition).map_err(bad)?),
@@ -52,6 +53,10 @@ impl Hub {
             .iter()
             .skip(from.skip)
             .filter_map(|row| matching(definition, where_.as_ref(), vendor_query, row))
+            .map(|row| match resolved.common {
+                Some(common) => common.present(row),
+                None => row,
+            })
             .collect();
         Ok(ScanPage { records, next: advance(from, next_token, plan.queries.len()) })
     }

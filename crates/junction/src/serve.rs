@@ -150,6 +150,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }))
     });
+    // Every node forgets its composed common resources when any node changes a document.
+    let common_watch = {
+        let mut stopped = stopped.clone();
+        tokio::spawn(platform::common_resources::watch(platform.clone(), async move {
+            let _ = stopped.changed().await;
+        }))
+    };
     let event_workers = (args.event_tick_ms > 0).then(|| {
         let mut stopped = stopped.clone();
         tokio::spawn(platform::events::workers::run(platform, async move {
@@ -163,7 +170,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
     drop(stopped);
     // The shutdown future (and `stop` with it) is dropped by now.
-    for task in [refresher, event_workers].into_iter().flatten() {
+    for task in [refresher, event_workers, Some(common_watch)].into_iter().flatten() {
         let _ = task.await;
     }
     served?;

@@ -17,6 +17,7 @@
 //! - `schema`: a definition as CEQL's [`ceql::Schema`] (field types and push-downs).
 
 pub mod catalog;
+pub mod common;
 pub mod conversion;
 pub mod date_format;
 pub mod definition;

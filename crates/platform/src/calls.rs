@@ -9,6 +9,7 @@ use chrono::Utc;
 use connector::rate_limit::Priority;
 use connector::{CallContext, CallObserver, VendorRequest};
 use hub::Session;
+use mapping::common::CommonObjects;
 use store::{InstanceId, InstanceRecord};
 
 use crate::tokens::InstanceTokens;
@@ -37,6 +38,8 @@ pub struct InstanceCall<'a> {
     tokens: InstanceTokens<'a>,
     recorder: CallRecorder<'a>,
     client_id: String,
+    /// The instance's common resources, when the caller loaded them (hub API calls do).
+    common: Option<Arc<CommonObjects>>,
 }
 
 impl<'a> InstanceCall<'a> {
@@ -47,7 +50,14 @@ impl<'a> InstanceCall<'a> {
             tokens: InstanceTokens { platform, instance },
             recorder: CallRecorder { platform, instance_id: instance.id, trace: instance.trace_logging },
             client_id,
+            common: None,
         }
+    }
+
+    /// This call with the instance's common resources, so its sessions resolve their names.
+    pub fn with_common(mut self, common: Arc<CommonObjects>) -> Self {
+        self.common = Some(common);
+        self
     }
 
     /// The hub session of this instance, at `priority`; `max_wait` bounds its wait for the rate
@@ -57,6 +67,7 @@ impl<'a> InstanceCall<'a> {
             instance_id: Some(self.instance.id),
             element_key: &self.instance.element_key,
             drop_nulls: drops_nulls(self.instance),
+            common: self.common.as_deref(),
             call: CallContext {
                 client_id: &self.client_id,
                 tokens: &self.tokens,

@@ -3,7 +3,8 @@
 //! instance's store-backed tokens and their one refresh path ([`tokens`]), provisioning and
 //! re-authentication with their one code exchange ([`provisioning`]), the context of an
 //! instance's hub calls ([`calls`]), the job runner ([`jobs`]) and its first job, the background
-//! token refresh ([`token_refresh_job`]), events polled, recorded and delivered ([`events`]) to
+//! token refresh ([`token_refresh_job`]), organizations' common resources checked and composed
+//! per instance ([`common_resources`]), events polled, recorded and delivered ([`events`]) to
 //! user-chosen callback URLs ([`callback`]), the metrics registry ([`metrics`]) and the cache of
 //! authenticated hub callers ([`caller_cache`]).
 //!
@@ -12,6 +13,7 @@
 pub mod callback;
 pub mod caller_cache;
 pub mod calls;
+pub mod common_resources;
 pub mod events;
 pub mod jobs;
 pub mod metrics;
@@ -34,6 +36,7 @@ use store::{InstanceRecord, Store, StoreError};
 
 use crate::caller_cache::CallerCache;
 use crate::calls::InstanceCall;
+use crate::common_resources::CommonCache;
 use crate::events::{Events, EventsConfig};
 use crate::metrics::Metrics;
 
@@ -132,6 +135,8 @@ pub struct Platform {
     pub node_id: Arc<str>,
     /// The events configuration and the client of user-chosen callback URLs.
     pub events: Arc<Events>,
+    /// The composed common resources of instances, per node (see [`common_resources`]).
+    pub common: Arc<CommonCache>,
 }
 
 impl Platform {
@@ -155,6 +160,7 @@ impl Platform {
             metrics: Arc::new(Metrics::new()),
             node_id: Arc::from(format!("node-{:032x}", rand::random::<u128>())),
             events: Arc::new(events),
+            common: Arc::default(),
         })
     }
 
@@ -164,6 +170,7 @@ impl Platform {
     }
 
     /// What `instance`'s hub calls are made with; [`InstanceCall::session`] gives the session.
+    /// Its sessions know the element's objects only; see [`InstanceCall::with_common`].
     pub fn instance_call<'a>(&'a self, instance: &'a InstanceRecord) -> InstanceCall<'a> {
         InstanceCall::new(self, instance)
     }

@@ -3,10 +3,14 @@
 //! that a 405 names exactly the methods the object supports in `Allow` (`campaigns` are read-only:
 //! `Allow: GET`), as the element's API document declares them.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
+use mapping::common::CommonObjects;
 use mapping::{ObjectDef, Operation};
+use store::InstanceRecord;
 
 use super::response::HubResponse;
 use super::{list, records};
@@ -32,7 +36,12 @@ pub async fn collection(
     PathParam((hub, object)): PathParam<(String, String)>,
     request: Request,
 ) -> Response {
-    let definition = hub::objects::resolve(&instance.element_key, &object);
+    let common = match common_objects(&state, &instance).await {
+        Ok(common) => common,
+        Err(refused) => return refused,
+    };
+    let definition =
+        hub::objects::lookup(&instance.element_key, Some(&common), &object).map(|found| (found.name, found.definition));
     let (mut parts, body) = match allowed(definition, Shape::Collection, request) {
         Ok(request) => request.into_parts(),
         Err(refused) => return HubResponse::new(&instance, Err(refused)).into_response(),
@@ -40,12 +49,12 @@ pub async fn collection(
     let (auth, path) = (HubAuth { instance: instance.clone() }, PathParam((hub, object)));
     if parts.method == Method::POST {
         return match JsonBody::from_request(Request::from_parts(parts, body), &state).await {
-            Ok(body) => records::create(State(state), auth, path, body).await.into_response(),
+            Ok(body) => records::create(State(state), auth, common, path, body).await.into_response(),
             Err(error) => HubResponse::new(&instance, Err(error)).into_response(),
         };
     }
     match QueryParams::from_request_parts(&mut parts, &state).await {
-        Ok(query) => list::list(State(state), auth, path, query).await.into_response(),
+        Ok(query) => list::list(State(state), auth, common, path, query).await.into_response(),
         Err(error) => HubResponse::new(&instance, Err(error)).into_response(),
     }
 }
@@ -57,20 +66,34 @@ pub async fn record(
     PathParam((hub, object, id)): PathParam<(String, String, String)>,
     request: Request,
 ) -> Response {
-    let definition = hub::objects::resolve(&instance.element_key, &object);
+    let common = match common_objects(&state, &instance).await {
+        Ok(common) => common,
+        Err(refused) => return refused,
+    };
+    let definition =
+        hub::objects::lookup(&instance.element_key, Some(&common), &object).map(|found| (found.name, found.definition));
     let request = match allowed(definition, Shape::Record, request) {
         Ok(request) => request,
         Err(refused) => return HubResponse::new(&instance, Err(refused)).into_response(),
     };
     let (auth, path) = (HubAuth { instance: instance.clone() }, PathParam((hub, object, id)));
     match request.method().clone() {
-        Method::DELETE => records::delete(State(state), auth, path).await.into_response(),
+        Method::DELETE => records::delete(State(state), auth, common, path).await.into_response(),
         Method::PATCH | Method::PUT => match JsonBody::from_request(request, &state).await {
-            Ok(body) => records::update(State(state), auth, path, body).await.into_response(),
+            Ok(body) => records::update(State(state), auth, common, path, body).await.into_response(),
             Err(error) => HubResponse::new(&instance, Err(error)).into_response(),
         },
-        _ => records::read(State(state), auth, path).await.into_response(),
+        _ => records::read(State(state), auth, common, path).await.into_response(),
     }
+}
+
+/// The instance's common resources, or the error response of a store that could not load them.
+async fn common_objects(state: &AppState, instance: &Arc<InstanceRecord>) -> Result<Arc<CommonObjects>, Response> {
+    state
+        .platform
+        .common_objects(instance)
+        .await
+        .map_err(|error| HubResponse::new(instance, Err(error.into())).into_response())
 }
 
 /// `/hubs/{hub}/{object}/{id}/{child}`.

@@ -3,12 +3,15 @@
 //! `Elements-Returned-Count`, `Elements-Next-Page-Token` (absent on the last page) and
 //! `Elements-Total-Count` (with `returnCount=true`).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use connector::rate_limit::Priority;
 use hub::{HubError, ListPage, ListParams, Target};
+use mapping::common::CommonObjects;
 
 use super::response::HubResponse;
 use crate::auth::HubAuth;
@@ -19,10 +22,11 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
+    common: Arc<CommonObjects>,
     PathParam((_hub, object)): PathParam<(String, String)>,
     QueryParams(params): QueryParams<ListParams>,
 ) -> HubResponse {
-    let call = state.platform.instance_call(&instance);
+    let call = state.platform.instance_call(&instance).with_common(common);
     let session = call.session(Priority::Interactive, None);
     let result = state.platform.hub.list(&session, Target::Object(&object), &params).await;
     HubResponse::new(&instance, page(result))

@@ -3,12 +3,15 @@
 //! /orders/{id}/items/{itemId}`). PUT updates the fields it names, like PATCH: the vendor has no
 //! whole-record replace, and the platforms' PUT behaved the same.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use connector::rate_limit::Priority;
 use hub::{HubError, Target};
+use mapping::common::CommonObjects;
 use serde_json::Value;
 
 use super::response::HubResponse;
@@ -20,9 +23,10 @@ use crate::state::AppState;
 pub async fn read(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
+    common: Arc<CommonObjects>,
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
 ) -> HubResponse {
-    let call = state.platform.instance_call(&instance);
+    let call = state.platform.instance_call(&instance).with_common(common);
     let result = state.platform.hub.get(&call.session(Priority::Interactive, None), Target::Object(&object), &id).await;
     HubResponse::new(&instance, record(result))
 }
@@ -30,10 +34,11 @@ pub async fn read(
 pub async fn create(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
+    common: Arc<CommonObjects>,
     PathParam((_hub, object)): PathParam<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> HubResponse {
-    let call = state.platform.instance_call(&instance);
+    let call = state.platform.instance_call(&instance).with_common(common);
     let session = call.session(Priority::Interactive, None);
     let result = state.platform.hub.create(&session, Target::Object(&object), body).await;
     HubResponse::new(&instance, record(result))
@@ -42,10 +47,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
+    common: Arc<CommonObjects>,
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> HubResponse {
-    let call = state.platform.instance_call(&instance);
+    let call = state.platform.instance_call(&instance).with_common(common);
     let result = state.platform.hub.update(&call.session(Priority::Interactive, None), &object, &id, body).await;
     HubResponse::new(&instance, record(result))
 }
@@ -53,9 +59,10 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     HubAuth { instance }: HubAuth,
+    common: Arc<CommonObjects>,
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
 ) -> HubResponse {
-    let call = state.platform.instance_call(&instance);
+    let call = state.platform.instance_call(&instance).with_common(common);
     let session = call.session(Priority::Interactive, None);
     let result = state.platform.hub.delete(&session, Target::Object(&object), &id).await;
     HubResponse::new(&instance, deleted(result))

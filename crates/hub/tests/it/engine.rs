@@ -40,6 +40,7 @@ impl Setup {
             instance_id: Some(domain::InstanceId::new(1)),
             element_key: "infusionsoftcrm",
             drop_nulls: true,
+            common: None,
             call: CallContext {
                 client_id: CLIENT_ID,
                 tokens: &self.tokens,

@@ -5,6 +5,7 @@
 mod common;
 
 mod admin;
+mod common_resources;
 mod console_browser;
 mod events;
 mod multi_node;
