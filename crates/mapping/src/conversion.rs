@@ -64,6 +64,10 @@ impl Conversion {
         if self.converts_dates(common) {
             let Some(instant) = self.hub_side().read(&hub_value) else { return hub_value };
             let written = self.common_side().write(instant);
+            // An epoch is a number whatever the common type says (a `date` shown in milliseconds).
+            if self.common_side().is_epoch() {
+                return written;
+            }
             return as_type(common, &written).unwrap_or(hub_value);
         }
         as_type(common, &hub_value).unwrap_or(hub_value)

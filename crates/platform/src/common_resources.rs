@@ -546,10 +546,14 @@ fn start_date(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
-/// A body as `T`, or a 400 with serde's account of what is wrong (it names the field and, for an
-/// unknown type or option, the value and what was expected).
+/// A body as `T`, or a 400 naming where it is wrong (`fields[2].type`) and serde's account of
+/// what (for an unknown type or option: the value and what was expected).
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, ResourceError> {
-    serde_json::from_value(body).map_err(|error| ResourceError::Invalid(format!("Invalid {what}: {error}")))
+    serde_path_to_error::deserialize(body).map_err(|error| {
+        let path = error.path().to_string();
+        let at = if path == "." { String::new() } else { format!(" at {path}") };
+        ResourceError::Invalid(format!("Invalid {what}{at}: {}", error.inner()))
+    })
 }
 
 fn invalid(what: &str, name: &str, problems: &[String]) -> ResourceError {
