@@ -307,7 +307,7 @@ impl<'a> Composer<'a> {
             })
         };
         for element_field in &self.element.fields {
-            let mapped = sources.iter().any(|source| *source == Some(element_field.name.as_str()));
+            let mapped = sources.contains(&Some(element_field.name.as_str()));
             if mapped || taken(&element_field.name, fields) {
                 continue;
             }
