@@ -10,12 +10,14 @@
 //!    concurrent clients, limits lifted on both sides: throughput ratio and added p50/p99, and the
 //!    same vendor call through nginx as a plain reverse proxy (the floor of one proxy hop) when
 //!    nginx is installed;
-//! 4. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
+//! 4. the same page through a common resource (`myContacts`, nine fields with nested paths and a
+//!    converted date) against the built-in object and the simulator straight;
+//! 5. refresh storms: N concurrent hub calls on an instance whose access token the simulator's clock
 //!    has just expired (exactly one refresh expected) against the same storm on a fresh instance,
 //!    for N in {50, 200}, each storm a fresh client's N connections released by one barrier.
 //!
 //! Run: `cargo bench -p junction-http --bench platform` (options: `-- --seconds N --clients N
-//! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone).
+//! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone, `--only common` case 4).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -377,6 +379,11 @@ fn main() {
             record_case(&bench, &token, &bench.access_token(id).await, opts.seconds).await;
             return;
         }
+        if opts.only.as_deref() == Some("common") {
+            let (id, token) = bench.create_instance().await;
+            common_case(&bench, &token, &bench.access_token(id).await, opts.clients, opts.seconds).await;
+            return;
+        }
 
         // 1. Instances created per second.
         println!();
@@ -430,7 +437,10 @@ fn main() {
         // 3. One record by id, 64 concurrent clients.
         record_case(&bench, &token, &access_token, opts.seconds).await;
 
-        // 4. Refresh storms: an instance whose access token just expired against a fresh instance.
+        // 4. The same page through a common resource.
+        common_case(&bench, &token, &access_token, opts.clients, opts.seconds).await;
+
+        // 5. Refresh storms: an instance whose access token just expired against a fresh instance.
         // Each N is stormed `--storms` rounds (order alternating); latencies are pooled over the
         // rounds, the wall time is the median round's.
         println!();
@@ -471,6 +481,69 @@ fn main() {
             }
         }
     });
+}
+
+/// A page of 50 contacts through a common resource (`myContacts`: nine fields, nested paths, a
+/// date shown as `yyyy-MM-dd`) against the same page of the built-in object and the simulator
+/// straight, measured one after the other in the same run: what composing the mapping costs.
+async fn common_case(bench: &Bench, token: &str, access_token: &str, clients: usize, seconds: u64) {
+    let definition = json!({"fields": [
+        {"path": "id", "type": "number"}, {"path": "name.first", "type": "string"},
+        {"path": "name.last", "type": "string"}, {"path": "email", "type": "string"},
+        {"path": "phones[0].number", "type": "string"}, {"path": "address.city", "type": "string"},
+        {"path": "address.zip", "type": "string"}, {"path": "born", "type": "date", "mask": "yyyy-MM-dd"},
+        {"path": "updated", "type": "date"},
+    ]});
+    let transformation = json!({"vendorName": "contacts", "fields": [
+        {"path": "id", "vendorPath": "Id"}, {"path": "name.first", "vendorPath": "FirstName"},
+        {"path": "name.last", "vendorPath": "LastName"}, {"path": "email", "vendorPath": "Email"},
+        {"path": "phones[0].number", "vendorPath": "Phone1"}, {"path": "address.city", "vendorPath": "City"},
+        {"path": "address.zip", "vendorPath": "PostalCode"}, {"path": "born", "vendorPath": "Birthday"},
+        {"path": "updated", "vendorPath": "LastUpdated"},
+    ]});
+    for (path, body) in [
+        ("/organizations/objects/myContacts/definitions", definition),
+        ("/organizations/elements/infusionsoftcrm/transformations/myContacts", transformation),
+    ] {
+        let answer =
+            bench.http.put(bench.api(path)).header("authorization", bench.platform_auth()).json(&body).send().await;
+        let status = answer.expect("defined").status();
+        if status == 404 {
+            let answer = bench.http.post(bench.api(path)).header("authorization", bench.platform_auth()).json(&body);
+            assert!(answer.send().await.expect("defined").status().is_success(), "{path}");
+        }
+    }
+    let direct = read_rate(
+        format!("{}/crm/rest/v2/contacts?page_size=50", bench.sim.url()),
+        format!("Bearer {access_token}"),
+        clients,
+        seconds,
+    )
+    .await;
+    let builtin =
+        read_rate(format!("{}?pageSize=50", bench.api("/hubs/crm/contacts")), bench.hub_auth(token), clients, seconds)
+            .await;
+    let common =
+        read_rate(format!("{}?pageSize=50", bench.api("/hubs/crm/myContacts")), bench.hub_auth(token), clients, seconds)
+            .await;
+    println!();
+    println!("| Contacts page of 50 through a common resource, {clients} clients | req/s | p50 ms | p99 ms | failed | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, run) in [
+        ("simulator straight `GET /crm/rest/v2/contacts?page_size=50`", &direct),
+        ("built-in object `GET /hubs/crm/contacts?pageSize=50`", &builtin),
+        ("common resource `GET /hubs/crm/myContacts?pageSize=50`", &common),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+            run.rate,
+            run.p(50.0),
+            run.p(99.0),
+            run.failed,
+            run.rate / direct.rate
+        );
+    }
+    println!("ratio common resource / built-in object: {:.2}", common.rate / builtin.rate);
 }
 
 /// One record by id, 64 concurrent clients (the hub issue's benchmark): the added cost of one

@@ -174,11 +174,10 @@ impl<'a> Composer<'a> {
             (Some(field), _) => field.field_type,
             (None, given) => given.unwrap_or(common_type),
         };
-        let hub_format = match (vendor_format, vendor_type) {
-            (Some(format), _) => Some(format),
-            (None, _) => None,
-        };
-        if !Conversion::compatible(common_type, hub_type, hub_format.as_ref()) {
+        let hub_format = vendor_format;
+        // The one format that says how a number counts time: the number side's.
+        let number_format = if common_type == FieldType::Number { common_format.as_ref() } else { hub_format.as_ref() };
+        if !Conversion::compatible(common_type, hub_type, number_format) {
             self.problems.push(format!(
                 "field {}: type {common_type:?} cannot be mapped onto {} of type {hub_type:?}",
                 shown(path),
