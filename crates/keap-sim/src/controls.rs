@@ -1,6 +1,7 @@
-//! Test controls under `/__sim/`: stats, clock, faults, limits, reset. They exist only in the
-//! simulator (never in the platform's API) and need no token.
+//! Test controls under `/__sim/`: stats, clock, faults, limits, API keys, reset. They exist only
+//! in the simulator (never in the platform's API) and need no token.
 
+use crate::api_keys::MAX_API_KEYS;
 use crate::config::Limits;
 use crate::errors::ApiError;
 use crate::faults::FaultSpec;
@@ -27,7 +28,9 @@ pub async fn stats(State(sim): State<Arc<Sim>>) -> Json<Value> {
             world.accounts.values().map(|a| (a.host.clone(), json!(a.records.counts()))).collect();
         let hooks: serde_json::Map<String, Value> =
             world.accounts.values().map(|a| (a.host.clone(), a.hooks.summary())).collect();
-        (records, world.grants.counts(now.timestamp()), hooks)
+        let mut grants = world.grants.counts(now.timestamp());
+        grants["api_keys"] = json!(world.api_keys.len());
+        (records, grants, hooks)
     };
     let mut rate_limits = sim.limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
     rate_limits["tenant"] = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
@@ -144,6 +147,21 @@ fn updated_limits(mut limits: Limits, request: &serde_json::Map<String, Value>) 
         };
     }
     Ok(limits)
+}
+
+/// `POST /__sim/api-keys`: issues a personal access token for the demo user (the configuration's
+/// first user) on their first account, as the vendor's "API Settings" page would, and answers
+/// `201 {"key": "KeapAK-..."}`. The key is shown only here, as at the vendor.
+pub async fn create_api_key(State(sim): State<Arc<Sim>>) -> Response {
+    let Some((user, account)) = sim.config.users.first().and_then(|u| Some((u, u.accounts.first()?))) else {
+        return ApiError::bad_request("The simulator's configuration has no user with an account to issue a key for")
+            .into_response();
+    };
+    let Some(key) = sim.world().api_keys.create(account, &user.username) else {
+        let message = format!("At most {MAX_API_KEYS} API keys; POST /__sim/reset to start over");
+        return ApiError::bad_request(message).into_response();
+    };
+    (StatusCode::CREATED, Json(json!({"key": key}))).into_response()
 }
 
 /// `POST /__sim/reset`.

@@ -72,12 +72,14 @@ impl IntoResponse for V1Error {
     }
 }
 
-/// Why the gateway refused a bearer token, with the vendor's `errorcode`.
+/// Why the gateway refused a bearer token or API key, with the vendor's `errorcode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenProblem {
     Missing,
     Invalid,
     Expired,
+    /// An `X-Keap-API-Key` the vendor never issued (or that was revoked).
+    InvalidApiKey,
 }
 
 /// The gateway's 401: `{"fault":{"faultstring":...,"detail":{"errorcode":...}}}`.
@@ -86,6 +88,8 @@ pub fn gateway_unauthorized(problem: TokenProblem) -> Response {
         TokenProblem::Missing => ("Invalid access token", "oauth.v2.InvalidAccessToken"),
         TokenProblem::Invalid => ("Invalid Access Token", "keymanagement.service.invalid_access_token"),
         TokenProblem::Expired => ("Access Token expired", "keymanagement.service.access_token_expired"),
+        // The gateway's (Apigee's) API key check answers in the same envelope with its own code.
+        TokenProblem::InvalidApiKey => ("Invalid ApiKey", "oauth.v2.InvalidApiKey"),
     };
     let body = json!({"fault": {"faultstring": text, "detail": {"errorcode": code}}});
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();

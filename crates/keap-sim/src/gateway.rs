@@ -1,6 +1,7 @@
-//! The vendor's API gateway in front of `/crm/rest/...`: authenticates the bearer token (401 with
-//! the gateway's `fault` body before any routing), enforces the client's rate limits (429), counts
-//! the call, and stamps the quota and throttle headers on every answer.
+//! The vendor's API gateway in front of `/crm/rest/...`: authenticates the caller (a bearer token,
+//! or a Keap API key in `X-Keap-API-Key`; 401 with the gateway's `fault` body before any routing),
+//! enforces the client's rate limits (429), counts the call, and stamps the quota and throttle
+//! headers on every answer.
 
 use crate::errors::{gateway_unauthorized, throttled, ApiError, TokenProblem};
 use crate::rate_limit::{HeaderFamily, Snapshot};
@@ -12,6 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+/// The header carrying a personal access token or service account key.
+const API_KEY_HEADER: &str = "x-keap-api-key";
+
 /// The authenticated caller, put in the request's extensions for the handlers.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
@@ -21,13 +25,9 @@ pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Ne
     if !crate::http_util::path_is_utf8(request.uri().path()) {
         return ApiError::bad_request("Invalid URL: the path is not valid UTF-8 once decoded").into_response();
     }
-    let principal = match bearer_token(&request) {
-        None => return unauthorized(&sim, TokenProblem::Missing),
-        Some(token) => match sim.world().grants.check_bearer(token, sim.clock.now_secs()) {
-            BearerCheck::Valid(principal) => principal,
-            BearerCheck::Expired => return unauthorized(&sim, TokenProblem::Expired),
-            BearerCheck::Unknown => return unauthorized(&sim, TokenProblem::Invalid),
-        },
+    let principal = match authenticate(&sim, &request) {
+        Ok(principal) => principal,
+        Err(problem) => return unauthorized(&sim, problem),
     };
     let (product, tenant) = admit(&sim, &principal);
     let mut response = if product.allowed && tenant.allowed {
@@ -60,6 +60,22 @@ fn admit(sim: &Sim, principal: &Principal) -> (Snapshot, Snapshot) {
         (product.check(client, now_ms), tenant.check(account, now_ms))
     } else {
         (product.peek(client, now_ms), tenant.peek(account, now_ms))
+    }
+}
+
+/// Whom the request speaks for. An `X-Keap-API-Key` header, when present, is the credential and
+/// `Authorization` is not consulted: a caller sending a key means the key, and a wrong key must
+/// not pass on the strength of another header.
+fn authenticate(sim: &Sim, request: &Request) -> Result<Principal, TokenProblem> {
+    if let Some(key) = request.headers().get(API_KEY_HEADER) {
+        let key = key.to_str().map_err(|_| TokenProblem::InvalidApiKey)?.trim();
+        return sim.world().api_keys.check(key).ok_or(TokenProblem::InvalidApiKey);
+    }
+    let token = bearer_token(request).ok_or(TokenProblem::Missing)?;
+    match sim.world().grants.check_bearer(token, sim.clock.now_secs()) {
+        BearerCheck::Valid(principal) => Ok(principal),
+        BearerCheck::Expired => Err(TokenProblem::Expired),
+        BearerCheck::Unknown => Err(TokenProblem::Invalid),
     }
 }
 

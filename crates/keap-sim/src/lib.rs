@@ -1,7 +1,7 @@
 //! A faithful in-memory simulator of Infusionsoft (Keap), for tests, benchmarks and the sandbox
 //! demo: the vendor's OAuth 2.0 server, REST API v2 and v1 over one store of records, REST hooks,
-//! rate limits with the vendor's headers, and test controls under `/__sim/` (stats, clock, faults,
-//! limits, reset).
+//! rate limits with the vendor's headers, Keap API keys (`X-Keap-API-Key`), and test controls under
+//! `/__sim/` (stats, clock, faults, limits, API keys, reset).
 //!
 //! It is a library first: [`spawn`] starts it on any address inside the caller's runtime.
 //!
@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api_keys;
 pub mod clock;
 pub mod config;
 mod controls;
@@ -55,6 +56,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/__sim/clock/advance", post(controls::advance_clock))
         .route("/__sim/faults", post(controls::add_fault).delete(controls::clear_faults))
         .route("/__sim/limits", post(controls::set_limits))
+        .route("/__sim/api-keys", post(controls::create_api_key))
         .route("/__sim/reset", post(controls::reset))
         .merge(rest)
         .layer(axum::middleware::from_fn_with_state(sim.clone(), faults::inject))

@@ -4,6 +4,7 @@
 //! Locks are `std::sync::Mutex`: every critical section is short and never awaits, so an async
 //! mutex would only add cost (the reasoning of mini-redis's `db.rs`).
 
+use crate::api_keys::ApiKeys;
 use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::faults::FaultTable;
@@ -28,11 +29,12 @@ pub struct Account {
     pub tag_applied: BTreeMap<(u64, u64), i64>,
 }
 
-/// Everything behind the big lock: accounts and OAuth grants.
+/// Everything behind the big lock: accounts, OAuth grants and API keys.
 #[derive(Debug, Default)]
 pub struct World {
     pub accounts: HashMap<String, Account>,
     pub grants: Grants,
+    pub api_keys: ApiKeys,
 }
 
 /// Counters for `/__sim/stats`.
@@ -104,8 +106,8 @@ impl Sim {
         sim
     }
 
-    /// Back to the configured initial state: fresh demo data, no grants, hooks, faults or counts,
-    /// configured limits, wall-clock time.
+    /// Back to the configured initial state: fresh demo data, no grants, API keys, hooks, faults
+    /// or counts, configured limits, wall-clock time.
     pub fn reset(&self) {
         self.clock.reset();
         let now = self.clock.now_secs();
@@ -127,7 +129,7 @@ impl Sim {
                 (a.host.clone(), account)
             })
             .collect();
-        *self.world() = World { accounts, grants: Grants::default() };
+        *self.world() = World { accounts, grants: Grants::default(), api_keys: ApiKeys::default() };
         *self.limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.limits);
         *self.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.tenant_limits);
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).clear();

@@ -79,7 +79,8 @@ pub enum BearerCheck {
     Unknown,
 }
 
-fn random_token(len: usize) -> String {
+/// A random alphanumeric token of `len` characters (codes, tokens, API keys).
+pub(crate) fn random_token(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 

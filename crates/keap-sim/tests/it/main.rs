@@ -1,9 +1,10 @@
 //! The simulator's integration tests, in one binary (each test binary links the crate and its
-//! dependencies again): OAuth, REST v1 and v2, hooks, rate limits, test controls, bad input, and
-//! Keap's own Python SDK against it (`keap_sdk`, its script in `tests/sdk/`).
+//! dependencies again): OAuth, API keys, REST v1 and v2, hooks, rate limits, test controls, bad
+//! input, and Keap's own Python SDK against it (`keap_sdk`, its script in `tests/sdk/`).
 
 mod common;
 
+mod api_keys;
 mod bad_input;
 mod controls;
 mod hooks;
