@@ -336,7 +336,7 @@ fn write_schema(object: &ObjectDef, mode: WriteMode) -> RefOr<Schema> {
 }
 
 /// A field's value as a write accepts it: its type and what the vendor holds it to.
-fn accepted(field: &FieldDef) -> ObjectBuilder {
+pub(super) fn accepted(field: &FieldDef) -> ObjectBuilder {
     let rules = &field.accepts;
     let mut schema = value_schema(field.field_type);
     if rules.id_of.is_some() {
@@ -362,7 +362,7 @@ fn accepted(field: &FieldDef) -> ObjectBuilder {
 }
 
 /// What a write should know of a field: its own description, and what the vendor refers to.
-fn write_description(field: &FieldDef) -> Option<String> {
+pub(super) fn write_description(field: &FieldDef) -> Option<String> {
     let reference = field.accepts.id_of.as_ref().map(|kind| format!("The Id of one of the account's {kind}"));
     let required = field.required_on_create.as_ref().map(|what| format!("Required by the vendor: {what}"));
     let parts: Vec<String> = [field.description.clone(), reference, required].into_iter().flatten().collect();
@@ -413,7 +413,7 @@ fn given(field: &FieldDef) -> RefOr<Schema> {
     ObjectBuilder::new().required(&field.name).property(&field.name, value_schema(field.field_type)).into()
 }
 
-fn value_schema(field_type: FieldType) -> ObjectBuilder {
+pub(super) fn value_schema(field_type: FieldType) -> ObjectBuilder {
     match field_type {
         FieldType::String => ObjectBuilder::new().schema_type(Type::String),
         FieldType::Number => ObjectBuilder::new().schema_type(Type::Number),
@@ -425,7 +425,7 @@ fn value_schema(field_type: FieldType) -> ObjectBuilder {
 }
 
 /// `schema` with `null` allowed too (and among its values, when it lists them).
-fn nullable(schema: ObjectBuilder) -> ObjectBuilder {
+pub(super) fn nullable(schema: ObjectBuilder) -> ObjectBuilder {
     let mut schema = schema.build();
     if let SchemaType::Type(json_type) = schema.schema_type {
         schema.schema_type = SchemaType::from_iter([json_type, Type::Null]);
@@ -448,7 +448,7 @@ pub fn error_schema() -> ObjectBuilder {
 }
 
 /// The error answers of a hub call (`write`: also 409).
-fn with_errors(operation: OperationBuilder, write: bool) -> OperationBuilder {
+pub(super) fn with_errors(operation: OperationBuilder, write: bool) -> OperationBuilder {
     let errors: &[(&str, &str)] = &[
         ("400", "Bad input: a parameter, a body field or a CEQL query, named in the message"),
         ("401", "Missing or wrong credentials, or an unknown instance token"),
@@ -473,14 +473,14 @@ pub fn error_response(description: &str) -> Response {
         .build()
 }
 
-fn operation(tag: &str, id: &str, summary: &str) -> OperationBuilder {
+pub(super) fn operation(tag: &str, id: &str, summary: &str) -> OperationBuilder {
     OperationBuilder::new().tag(tag).operation_id(Some(id)).summary(Some(summary))
 }
 
 /// The list parameters of `object`: `orderBy` and `fields` list its field names (comma-separated
 /// on the wire: OpenAPI's form style without explode); `where` is CEQL and `nextPage` an opaque
 /// token, which JSON Schema cannot describe further: the 400 names what is wrong.
-fn list_parameters(object: &ObjectDef) -> Vec<Parameter> {
+pub(super) fn list_parameters(object: &ObjectDef) -> Vec<Parameter> {
     let query = |name: &str, schema: RefOr<Schema>, description: &str| {
         ParameterBuilder::new()
             .name(name)
@@ -540,7 +540,7 @@ fn list_parameters(object: &ObjectDef) -> Vec<Parameter> {
     ]
 }
 
-fn id_parameter(name: &str, description: &str) -> Parameter {
+pub(super) fn id_parameter(name: &str, description: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
@@ -550,7 +550,7 @@ fn id_parameter(name: &str, description: &str) -> Parameter {
         .build()
 }
 
-fn list_response(record: &Ref) -> Response {
+pub(super) fn list_response(record: &Ref) -> Response {
     let page_token = HeaderBuilder::new()
         .schema(Some(string()))
         .description(Some("The nextPage value of the following page; absent on the last page"))
@@ -570,14 +570,14 @@ fn list_response(record: &Ref) -> Response {
         .build()
 }
 
-fn record_response(description: &str, record: &Ref) -> Response {
+pub(super) fn record_response(description: &str, record: &Ref) -> Response {
     ResponseBuilder::new()
         .description(description)
         .content("application/json", ContentBuilder::new().schema(Some(record.clone())).build())
         .build()
 }
 
-fn body(record: &Ref) -> utoipa::openapi::request_body::RequestBody {
+pub(super) fn body(record: &Ref) -> utoipa::openapi::request_body::RequestBody {
     RequestBodyBuilder::new()
         .required(Some(Required::True))
         .content("application/json", ContentBuilder::new().schema(Some(record.clone())).build())
@@ -591,7 +591,7 @@ fn json_array_of_strings() -> Response {
         .build()
 }
 
-fn string() -> ObjectBuilder {
+pub(super) fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
@@ -609,7 +609,7 @@ fn type_name(names: &[&str]) -> String {
         .collect()
 }
 
-fn capitalized(name: &str) -> String {
+pub(super) fn capitalized(name: &str) -> String {
     let mut chars = name.chars();
     chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
 }

@@ -1,15 +1,19 @@
 //! The API documents (OpenAPI 3.1): one per element for its hub API, generated from the object
-//! catalog, and the platform API's own.
+//! catalog, one per instance (its element's, with the organization's common resources it can
+//! call), and the platform API's own.
 //!
 //! - [`element_document`]: the hub API of one element, built with utoipa's `openapi` types from
 //!   `mapping`'s catalog;
+//! - [`common_document`]: an instance's common resources, added to its element's document;
 //! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions;
 //! - `request_bodies`: the platform API's request bodies, as its handlers read them.
 //!
-//! Routes: `GET /elements/{keyOrId}/docs` (public, like the element itself), `GET
-//! /instances/{id}/docs` (platform auth; the instance's element's document) and `GET /docs`
-//! (public: it describes routes, not data).
+//! Routes: `GET /elements/{keyOrId}/docs` (public, like the element itself: it knows no
+//! organization), `GET /instances/{id}/docs` (platform auth; the instance's element's document with
+//! its common resources) and `GET /docs` (public: it describes routes, not data).
 
+pub mod common_document;
+mod common_resource_schemas;
 pub mod element_document;
 pub mod platform;
 mod request_bodies;
@@ -19,6 +23,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use domain::elements::Element;
 use serde_json::Value;
+use store::InstanceRecord;
 
 use crate::auth::PlatformAuth;
 use crate::error::ApiError;
@@ -36,6 +41,17 @@ pub fn routes() -> Router<AppState> {
 /// The OpenAPI document of `element`'s hub API, served from `state.public_url`.
 pub fn element_document(state: &AppState, element: &Element) -> Value {
     to_json(element_document::build(&state.public_url, element))
+}
+
+/// The OpenAPI document of `instance`'s hub API: its element's objects, and the common resources of
+/// its organization it can call (composed as its hub calls compose them), served from
+/// `state.public_url`.
+pub async fn instance_document(state: &AppState, instance: &InstanceRecord) -> Result<Value, ApiError> {
+    let element = state.platform.catalog.find(&instance.element_key)?;
+    let common = state.platform.common_objects(instance).await?;
+    let mut document = element_document::build(&state.public_url, element);
+    common_document::add(&mut document, &element.hub, &common);
+    Ok(to_json(document))
 }
 
 /// The platform API's OpenAPI document, served from `state.public_url`.
@@ -66,6 +82,5 @@ async fn instance_docs(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let record = state.platform.store.get_instance(auth.organization.id, instance_id(&id)?).await?;
-    let element = state.platform.catalog.find(&record.element_key)?;
-    Ok(Json(element_document(&state, element)))
+    Ok(Json(instance_document(&state, &record).await?))
 }

@@ -1,7 +1,7 @@
 //! The platform API's own OpenAPI document (`GET /docs`), derived by utoipa from
 //! documentation-only `#[utoipa::path]` functions: the handlers live in other modules
 //! ([`crate::elements`], [`crate::instances`], [`crate::instance_configuration`],
-//! [`crate::organizations`], [`crate::health`]), so each route is declared here once more, by
+//! [`crate::organizations`], [`crate::common_resources`], [`crate::health`]), so each route is declared here once more, by
 //! hand, from their route tables. The `api_docs` integration test calls every documented path on
 //! the live router, so a route documented here that does not exist fails it.
 //!
@@ -15,6 +15,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Server};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
+use super::common_resource_schemas::{
+    DefinedField, Definition, Definitions, MappedField, ObjectName, StoredDefinition, StoredDefinitions,
+    StoredTransformation, StoredTransformations, Transformation,
+};
 use super::element_document::{AUTHORIZATION_FORMAT, SECURITY_SCHEME};
 use super::request_bodies::{
     ConfigurationChange, ElementInstanceCreate, InstanceCreate, InstanceReauthentication, InstanceUpdate,
@@ -52,15 +56,24 @@ pub fn document(public_url: &str) -> Document {
         get_configuration, update_configuration, list_configuration_by_token, get_configuration_by_token,
         update_configuration_by_token, create_organization, create_user, me, platform_docs, healthz, readyz,
         count_instances, my_organization, list_users, get_user, delete_user, list_events, list_events_by_token,
-        get_event, poll_events, backfill_events, retry_failed_events, retry_event,
+        get_event, poll_events, backfill_events, retry_failed_events, retry_event, list_definitions,
+        create_definitions, read_definition, create_definition, replace_definition, delete_definition,
+        list_instance_definitions, read_instance_definition, create_instance_definition,
+        replace_instance_definition, delete_instance_definition, list_element_transformations,
+        read_element_transformation, create_element_transformation, replace_element_transformation,
+        delete_element_transformation, list_instance_transformations, read_instance_transformation,
+        create_instance_transformation, replace_instance_transformation, delete_instance_transformation,
+        list_token_transformations, read_token_transformation, create_token_transformation,
+        replace_token_transformation, delete_token_transformation,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, ObjectName, DefinedField, MappedField, StoredDefinition, StoredTransformation)),
     modifiers(&Security),
     tags(
         (name = "elements", description = "The element catalog (no authentication)"),
         (name = "instances", description = "Connected accounts of the caller's organization"),
         (name = "configuration", description = "An instance's configuration entries"),
         (name = "events", description = "An instance's change events: the event log, and (Junction extensions) poll now, backfill and retries"),
+        (name = "common resources", description = "The organization's own object shapes (definitions) and how they map onto each element's objects (transformations), at organization and instance level; the hub serves them as objects (`/hubs/{hub}/{objectName}`) and each instance's document (`GET /instances/{id}/docs`) describes them"),
         (name = "organizations", description = "Organizations and their users"),
         (name = "docs", description = "These documents"),
         (name = "health", description = "Probes, at the root rather than under /elements/api-v2"),
@@ -307,7 +320,7 @@ fn refresh_tokens() {}
     responses((status = 200, description = "The instance with its new token", body = Value), PlatformErrors))]
 fn reissue_token() {}
 
-/// The OpenAPI document of an instance's hub API (its element's)
+/// The OpenAPI document of an instance's hub API: its element's objects and the common resources it can call
 #[utoipa::path(get, path = "/instances/{id}/docs", tag = "docs", params(("id" = i64, Path, description = "The instance id")),
     security(("elements" = [])),
     responses((status = 200, description = "An OpenAPI 3.1 document", body = Value), PlatformErrors))]
@@ -489,3 +502,215 @@ fn retry_failed_events() {}
     security(("elements" = [])),
     responses((status = 200, description = "The notification, NEW and due now", body = Value), PlatformErrors))]
 fn retry_event() {}
+
+// ---------------------------------------------------------------------------------------------
+// Common resources (crate::common_resources), platform auth. POST creates (409 if it exists), PUT
+// replaces (404 if it does not), GET reads, DELETE deletes; answers are 200.
+
+/// The errors of a common resource read.
+#[derive(IntoResponses)]
+enum ResourceReadErrors {
+    #[response(
+        status = 400,
+        description = "Bad input (a path parameter or the Authorization header), named in the message"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong credentials, or an unknown instance token")]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "No such document, element, or instance of the caller's organization")]
+    NotFound(ErrorBody),
+}
+
+/// The errors of a common resource write.
+#[derive(IntoResponses)]
+enum ResourceWriteErrors {
+    #[response(
+        status = 400,
+        description = "The document, its name or what it maps is wrong: the message names every problem"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong credentials, or an unknown instance token")]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 404,
+        description = "No such document (to replace or delete), element, or instance of the caller's organization"
+    )]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "The document exists already (use PUT), or transformations still map the definition (delete them first)"
+    )]
+    Conflict(ErrorBody),
+}
+
+/// List the organization's definitions
+#[utoipa::path(get, path = "/organizations/objects/definitions", tag = "common resources", security(("elements" = [])),
+    responses((status = 200, description = "Definitions by name", body = StoredDefinitions), ResourceReadErrors))]
+fn list_definitions() {}
+
+/// Define several common resources at once
+#[utoipa::path(post, path = "/organizations/objects/definitions", tag = "common resources", request_body = Definitions,
+    security(("elements" = [])),
+    responses((status = 200, description = "The definitions as stored, by name", body = StoredDefinitions), ResourceWriteErrors))]
+fn create_definitions() {}
+
+/// Read a definition
+#[utoipa::path(get, path = "/organizations/objects/{objectName}/definitions", tag = "common resources",
+    params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The definition", body = StoredDefinition), ResourceReadErrors))]
+fn read_definition() {}
+
+/// Define a common resource
+#[utoipa::path(post, path = "/organizations/objects/{objectName}/definitions", tag = "common resources",
+    request_body = Definition, params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The definition as stored", body = StoredDefinition), ResourceWriteErrors))]
+fn create_definition() {}
+
+/// Replace a definition (every transformation of it must still fit)
+#[utoipa::path(put, path = "/organizations/objects/{objectName}/definitions", tag = "common resources",
+    request_body = Definition, params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The definition as stored", body = StoredDefinition), ResourceWriteErrors))]
+fn replace_definition() {}
+
+/// Delete a definition no transformation maps
+#[utoipa::path(delete, path = "/organizations/objects/{objectName}/definitions", tag = "common resources",
+    params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
+fn delete_definition() {}
+
+/// List an instance's own definitions (they override the organization's field by field)
+#[utoipa::path(get, path = "/instances/{id}/objects/definitions", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id")), security(("elements" = [])),
+    responses((status = 200, description = "Definitions by name", body = StoredDefinitions), ResourceReadErrors))]
+fn list_instance_definitions() {}
+
+/// Read an instance's definition
+#[utoipa::path(get, path = "/instances/{id}/objects/{objectName}/definitions", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The definition", body = StoredDefinition), ResourceReadErrors))]
+fn read_instance_definition() {}
+
+/// Define a common resource for one instance
+#[utoipa::path(post, path = "/instances/{id}/objects/{objectName}/definitions", tag = "common resources",
+    request_body = Definition,
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The definition as stored", body = StoredDefinition), ResourceWriteErrors))]
+fn create_instance_definition() {}
+
+/// Replace an instance's definition
+#[utoipa::path(put, path = "/instances/{id}/objects/{objectName}/definitions", tag = "common resources",
+    request_body = Definition,
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The definition as stored", body = StoredDefinition), ResourceWriteErrors))]
+fn replace_instance_definition() {}
+
+/// Delete an instance's definition
+#[utoipa::path(delete, path = "/instances/{id}/objects/{objectName}/definitions", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
+fn delete_instance_definition() {}
+
+/// List the organization's transformations onto an element's objects
+#[utoipa::path(get, path = "/organizations/elements/{keyOrId}/transformations", tag = "common resources",
+    params(("keyOrId" = String, Path, description = "The element's key or id")), security(("elements" = [])),
+    responses((status = 200, description = "Transformations by name", body = StoredTransformations), ResourceReadErrors))]
+fn list_element_transformations() {}
+
+/// Read the organization's transformation of a common resource onto an element
+#[utoipa::path(get, path = "/organizations/elements/{keyOrId}/transformations/{objectName}", tag = "common resources",
+    params(("keyOrId" = String, Path, description = "The element's key or id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation", body = StoredTransformation), ResourceReadErrors))]
+fn read_element_transformation() {}
+
+/// Map a common resource onto an element's object, for all its instances
+#[utoipa::path(post, path = "/organizations/elements/{keyOrId}/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation,
+    params(("keyOrId" = String, Path, description = "The element's key or id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn create_element_transformation() {}
+
+/// Replace the organization's transformation onto an element
+#[utoipa::path(put, path = "/organizations/elements/{keyOrId}/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation,
+    params(("keyOrId" = String, Path, description = "The element's key or id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn replace_element_transformation() {}
+
+/// Delete the organization's transformation onto an element
+#[utoipa::path(delete, path = "/organizations/elements/{keyOrId}/transformations/{objectName}", tag = "common resources",
+    params(("keyOrId" = String, Path, description = "The element's key or id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
+fn delete_element_transformation() {}
+
+/// List an instance's own transformations (they override the organization's field by field)
+#[utoipa::path(get, path = "/instances/{id}/transformations", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id")), security(("elements" = [])),
+    responses((status = 200, description = "Transformations by name", body = StoredTransformations), ResourceReadErrors))]
+fn list_instance_transformations() {}
+
+/// Read an instance's transformation
+#[utoipa::path(get, path = "/instances/{id}/transformations/{objectName}", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation", body = StoredTransformation), ResourceReadErrors))]
+fn read_instance_transformation() {}
+
+/// Map a common resource for one instance (over its organization's transformation, field by field)
+#[utoipa::path(post, path = "/instances/{id}/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation,
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn create_instance_transformation() {}
+
+/// Replace an instance's transformation
+#[utoipa::path(put, path = "/instances/{id}/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation,
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn replace_instance_transformation() {}
+
+/// Delete an instance's transformation
+#[utoipa::path(delete, path = "/instances/{id}/transformations/{objectName}", tag = "common resources",
+    params(("id" = i64, Path, description = "The instance id"), ("objectName" = ObjectName, Path)),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
+fn delete_instance_transformation() {}
+
+/// List the transformations of the instance the header's `Element` token names
+#[utoipa::path(get, path = "/instances/transformations", tag = "common resources", security(("elements" = [])),
+    responses((status = 200, description = "Transformations by name", body = StoredTransformations), ResourceReadErrors))]
+fn list_token_transformations() {}
+
+/// Read a transformation of the instance the header's `Element` token names
+#[utoipa::path(get, path = "/instances/transformations/{objectName}", tag = "common resources",
+    params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The transformation", body = StoredTransformation), ResourceReadErrors))]
+fn read_token_transformation() {}
+
+/// Map a common resource for the instance the header's `Element` token names
+#[utoipa::path(post, path = "/instances/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation, params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn create_token_transformation() {}
+
+/// Replace a transformation of the instance the header's `Element` token names
+#[utoipa::path(put, path = "/instances/transformations/{objectName}", tag = "common resources",
+    request_body = Transformation, params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "The transformation as stored", body = StoredTransformation), ResourceWriteErrors))]
+fn replace_token_transformation() {}
+
+/// Delete a transformation of the instance the header's `Element` token names
+#[utoipa::path(delete, path = "/instances/transformations/{objectName}", tag = "common resources",
+    params(("objectName" = ObjectName, Path)), security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
+fn delete_token_transformation() {}

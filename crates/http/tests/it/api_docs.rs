@@ -2,7 +2,8 @@
 //! and matches the router (every documented path answers on a real instance), the platform
 //! document documents only routes that exist, both are well-formed OpenAPI, and the docs routes
 //! refuse what they should (no auth, another organization, unknown element, hostile ids) with the
-//! platform's JSON errors.
+//! platform's JSON errors. An instance's document adds the common resources it can call, in their
+//! nested shape; the element's public document knows no organization's.
 
 use std::collections::BTreeSet;
 
@@ -386,6 +387,109 @@ async fn every_documented_hub_path_answers_on_a_live_instance() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// An instance's document: its element's objects and its common resources
+
+/// A platform API write that must answer 200.
+async fn must_put(stack: &Stack, method: Method, path: &str, body: Value) {
+    let answer = stack
+        .http
+        .request(method.clone(), stack.api(path))
+        .header("authorization", stack.platform_auth())
+        .json(&body)
+        .send()
+        .await
+        .expect("platform call");
+    let status = answer.status().as_u16();
+    assert_eq!(status, 200, "{method} {path}: {}", answer.text().await.unwrap_or_default());
+}
+
+/// `myContacts` defined for the organization and mapped onto the CRM's contacts: nested paths, a
+/// field kept out of records, and the contacts' other fields passed through from the vendor only.
+async fn define_my_contacts(stack: &Stack) {
+    let definition = json!({"fields": [
+        {"path": "name.first", "type": "string"},
+        {"path": "name.last", "type": "string"},
+        {"path": "emails[1].value", "type": "string"},
+        {"path": "born", "type": "date", "mask": "yyyy-MM-dd"},
+        {"path": "secret", "type": "string"},
+    ]});
+    must_put(stack, Method::POST, "/organizations/objects/myContacts/definitions", definition).await;
+    let transformation = json!({
+        "vendorName": "contacts",
+        "fields": [
+            {"path": "name.first", "vendorPath": "FirstName"},
+            {"path": "name.last", "vendorPath": "LastName"},
+            {"path": "emails[1].value", "vendorPath": "email_addresses[field=EMAIL2].email"},
+            {"path": "born", "vendorPath": "Birthday", "vendorType": "date"},
+            {"path": "secret", "vendorPath": "Nickname",
+                "configuration": [{"type": "remove", "properties": {"fromVendor": true, "toVendor": false}}]},
+        ],
+        "configuration": [{"type": "passThrough", "properties": {"fromVendor": true, "toVendor": false}}],
+    });
+    let path = "/organizations/elements/infusionsoftcrm/transformations/myContacts";
+    must_put(stack, Method::POST, path, transformation).await;
+}
+
+#[tokio::test]
+async fn an_instances_document_describes_its_common_resources_in_the_nested_shape() {
+    let stack = Stack::start().await;
+    let instance = crm(&stack).await;
+    let other = erp(&stack).await;
+    define_my_contacts(&stack).await;
+    let (status, doc) =
+        get_json(&stack, &format!("/instances/{}/docs", instance.id), Some(&stack.platform_auth())).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_valid_openapi("crm instance", &doc);
+
+    // Beside the element's objects, with the operations the element's contacts allow.
+    let contacts = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap().1;
+    let paths = &doc["paths"];
+    assert!(paths["/hubs/crm/contacts"].is_object(), "the element's objects are still there");
+    let list = &paths["/hubs/crm/myContacts"];
+    let record = &paths["/hubs/crm/myContacts/{id}"];
+    assert_eq!(list["get"]["tags"], json!(["myContacts"]));
+    assert_eq!(list["post"].is_object(), contacts.allows(mapping::Operation::Create));
+    assert_eq!(record["get"].is_object(), contacts.allows(mapping::Operation::Get));
+    assert_eq!(record["patch"].is_object(), contacts.allows(mapping::Operation::Update));
+    assert_eq!(record["delete"].is_object(), contacts.allows(mapping::Operation::Delete));
+
+    // The record in the common shape: `name.first` nested, `emails[1].value` the second element's.
+    let items = &list["get"]["responses"]["200"]["content"]["application/json"]["schema"]["items"]["$ref"];
+    let schema = resolve(&doc, items.as_str().expect("a $ref")).expect("the record schema");
+    let properties = &schema["properties"];
+    assert_eq!(properties["name"]["type"], "object", "{schema}");
+    assert_eq!(properties["name"]["properties"]["first"]["type"], json!(["string", "null"]));
+    assert!(properties["name"]["properties"]["last"].is_object());
+    assert!(properties.get("name.first").is_none(), "paths are nested, not flat keys");
+    let emails = &properties["emails"];
+    assert_eq!(emails["type"], "array");
+    assert_eq!(emails["prefixItems"][0]["type"], "null", "nothing at emails[0]: {emails}");
+    assert!(emails["prefixItems"][1]["properties"]["value"].is_object(), "{emails}");
+    assert_eq!(properties["born"]["description"], "A date in the format yyyy-MM-dd");
+    assert!(properties.get("secret").is_none(), "removed from records: {properties}");
+    assert_eq!(properties["Phone1"]["readOnly"], true, "passed through from the vendor only");
+    assert!(properties.get("FirstName").is_none(), "mapped fields go by their common names");
+
+    // A write names what it may: the removed-from-records field yes, read-only pass-through no.
+    let create = &list["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    let create = resolve(&doc, create.as_str().expect("a $ref")).expect("the create schema");
+    assert_eq!(create["additionalProperties"], false, "{create}");
+    assert!(create["properties"]["name"]["properties"]["first"].is_object(), "{create}");
+    assert_eq!(create["properties"]["name"]["additionalProperties"], false);
+    assert!(create["properties"]["secret"].is_object(), "written, only hidden from records");
+    assert!(create["properties"].get("Phone1").is_none(), "pass-through fields may not be written");
+
+    // Every documented path answers on the instance (the list with 200).
+    assert!(call_every_documented_path(&stack, &instance, &doc).await > 30);
+
+    // Neither the element's public document nor an instance of another element has it.
+    let public = element_doc(&stack, "infusionsoftcrm").await;
+    assert!(public["paths"].get("/hubs/crm/myContacts").is_none(), "the public document knows no organization");
+    let (_, erp_doc) = get_json(&stack, &format!("/instances/{}/docs", other.id), Some(&stack.platform_auth())).await;
+    assert!(erp_doc["paths"].get("/hubs/erp/myContacts").is_none(), "mapped for the CRM only");
+}
+
+// ---------------------------------------------------------------------------------------------
 // The platform document
 
 #[tokio::test]
@@ -416,6 +520,62 @@ async fn the_platform_document_documents_only_routes_that_exist() {
             panic!("{method} {path} is documented but not served: {answer}");
         }
     }
+}
+
+#[tokio::test]
+async fn every_common_resource_route_is_documented_with_its_body_and_answers() {
+    let stack = Stack::start().await;
+    let doc = platform_doc(&stack).await;
+    let definitions =
+        ["/organizations/objects/{objectName}/definitions", "/instances/{id}/objects/{objectName}/definitions"];
+    let transformations = [
+        "/organizations/elements/{keyOrId}/transformations/{objectName}",
+        "/instances/{id}/transformations/{objectName}",
+        "/instances/transformations/{objectName}",
+    ];
+    let lists = [
+        "/organizations/objects/definitions",
+        "/instances/{id}/objects/definitions",
+        "/organizations/elements/{keyOrId}/transformations",
+        "/instances/{id}/transformations",
+        "/instances/transformations",
+    ];
+    let body_of = |path: &str, method: &str| {
+        let reference = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        reference.as_str().unwrap_or_else(|| panic!("{method} {path} names its body")).to_string()
+    };
+    for path in lists {
+        let responses = &doc["paths"][path]["get"]["responses"];
+        assert!(["200", "400", "401", "404"].iter().all(|status| responses[status].is_object()), "GET {path}");
+    }
+    for (path, body) in definitions
+        .iter()
+        .map(|path| (path, "Definition"))
+        .chain(transformations.iter().map(|path| (path, "Transformation")))
+    {
+        for method in ["get", "post", "put", "delete"] {
+            let responses = &doc["paths"][*path][method]["responses"];
+            assert!(["200", "400", "401", "404"].iter().all(|status| responses[status].is_object()), "{method} {path}");
+            assert_eq!(responses["409"].is_object(), method != "get", "{method} {path}: a 409 for writes");
+        }
+        for method in ["post", "put"] {
+            assert_eq!(body_of(path, method), format!("#/components/schemas/{body}"), "{method} {path}");
+        }
+    }
+    assert_eq!(body_of("/organizations/objects/definitions", "post"), "#/components/schemas/Definitions");
+
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Definition"]["required"], json!(["fields"]));
+    assert_eq!(schemas["Definition"]["additionalProperties"], false, "unknown fields are refused");
+    let field = &schemas["DefinedField"]["allOf"][0];
+    assert_eq!(field["required"], json!(["path", "type"]));
+    assert_eq!(field["properties"]["type"]["enum"], json!(["string", "number", "boolean", "date"]));
+    assert_eq!(schemas["MappedField"]["required"], json!(["path", "vendorPath"]));
+    assert_eq!(schemas["Transformation"]["properties"]["script"]["type"], "null", "scripts are refused");
+    let name = &schemas["ObjectName"];
+    assert!(name["not"]["pattern"].as_str().is_some_and(|taken| taken.contains("[Cc][Oo][Nn][Tt][Aa][Cc][Tt][Ss]")));
+    let stored = &schemas["StoredTransformation"];
+    assert_eq!(stored["required"], json!(["fields", "level", "objectName", "startDate"]));
 }
 
 #[tokio::test]
