@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use mapping::common::{CommonObject, CommonObjects};
 use mapping::{DateFormat, FieldDef, FieldType, ObjectDef, Operation as Allowed, WriteMode};
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, ArrayItems, ObjectBuilder, Schema, SchemaType, Type,
+    AdditionalProperties, Array, ArrayBuilder, ArrayItems, ObjectBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::{OpenApi, PathItem, Ref, Response};
 
@@ -217,7 +217,9 @@ fn read_node(object: &CommonObject, node: &Node<'_>, id_field: &str) -> Schema {
             Schema::Object(schema.build())
         }
         // Elements before the last one a record has are `null` when the vendor has nothing there.
-        Node::Array(elements) => array(elements, |element| or_null(read_node(object, element, id_field))),
+        Node::Array(elements) => {
+            Schema::Array(array(elements, |element| or_null(read_node(object, element, id_field))))
+        }
     }
 }
 
@@ -275,9 +277,7 @@ fn write_node(node: &Node<'_>, mode: WriteMode) -> (Schema, bool) {
             (Schema::Object(if required { schema } else { nullable(schema) }.build()), required)
         }
         Node::Array(elements) => {
-            let Schema::Array(mut schema) = array(elements, |element| or_null(write_node(element, mode).0)) else {
-                unreachable!("array() builds an array")
-            };
+            let mut schema = array(elements, |element| or_null(write_node(element, mode).0));
             // An empty array names no field: the write refuses it.
             schema.min_items = Some(1);
             schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
@@ -288,14 +288,13 @@ fn write_node(node: &Node<'_>, mode: WriteMode) -> (Schema, bool) {
 
 /// An array whose element at each position is `element(node)` where a field sits, `null` where
 /// none does, and nothing past the last.
-fn array(elements: &BTreeMap<usize, Node<'_>>, element: impl Fn(&Node<'_>) -> Schema) -> Schema {
+fn array(elements: &BTreeMap<usize, Node<'_>>, element: impl Fn(&Node<'_>) -> Schema) -> Array {
     let last = elements.keys().next_back().copied().unwrap_or_default();
     let positions = (0..=last).map(|position| match elements.get(&position) {
         Some(node) => element(node),
         None => Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build()),
     });
-    let schema = ArrayBuilder::new().prefix_items(positions.collect::<Vec<_>>()).items(ArrayItems::False);
-    Schema::Array(schema.build())
+    ArrayBuilder::new().prefix_items(positions.collect::<Vec<_>>()).items(ArrayItems::False).build()
 }
 
 /// `schema`, or `null`.

@@ -1,6 +1,7 @@
-//! `GET /instances/{id}/api-docs`: the instance's hub API, read from its element's OpenAPI document
-//! (`crate::api_docs`), with a form to try a call; `POST /instances/{id}/api-docs` makes the call as
-//! the instance (through [`super::hub_call`]) and shows the answer.
+//! `GET /instances/{id}/api-docs`: the instance's hub API, read from its OpenAPI document
+//! (`crate::api_docs::instance_document`: its element's objects and the common resources it can
+//! call), with a form to try a call; `POST /instances/{id}/api-docs` makes the call as the instance
+//! (through [`super::hub_call`]) and shows the answer.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{Method, StatusCode};
@@ -37,10 +38,11 @@ pub async fn page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let prefill: TryCall = super::form::query(raw.as_deref());
-    match owned_instance(&state, &session, &id).await {
-        Ok(record) => render(&state, &session, &record, &prefill, None, None, StatusCode::OK),
-        Err(error) => error.page(&state, Some(&session)),
-    }
+    let result = async {
+        let record = owned_instance(&state, &session, &id).await?;
+        render(&state, &session, &record, &prefill, None, None, StatusCode::OK).await
+    };
+    result.await.unwrap_or_else(|error| error.page(&state, Some(&session)))
 }
 
 pub async fn try_call(
@@ -58,12 +60,13 @@ pub async fn try_call(
             body: Some(form.get("body").to_string()),
         };
         let answer = run(&state, &record, &call).await;
-        Ok::<_, ConsoleError>(match answer {
-            Ok(answer) => render(&state, &session, &record, &call, Some(&answer), None, StatusCode::OK),
+        match answer {
+            Ok(answer) => render(&state, &session, &record, &call, Some(&answer), None, StatusCode::OK).await,
             Err(problem) => {
-                render(&state, &session, &record, &call, None, Some(Notice::Error(problem)), StatusCode::BAD_REQUEST)
+                let notice = Some(Notice::Error(problem));
+                render(&state, &session, &record, &call, None, notice, StatusCode::BAD_REQUEST).await
             }
-        })
+        }
     };
     result.await.unwrap_or_else(|error| error.page(&state, Some(&session)))
 }
@@ -88,7 +91,7 @@ async fn run(state: &AppState, record: &InstanceRecord, call: &TryCall) -> Resul
     hub_call::call(state, record.clone(), method, path, body.map(str::to_string)).await
 }
 
-fn render(
+async fn render(
     state: &AppState,
     session: &Session,
     record: &InstanceRecord,
@@ -96,16 +99,16 @@ fn render(
     answer: Option<&HubAnswer>,
     notice: Option<Notice>,
     status: StatusCode,
-) -> Response {
-    let Ok(element) = state.platform.catalog.find(&record.element_key) else {
-        return ConsoleError::no_instance().page(state, Some(session));
-    };
-    let document = crate::api_docs::element_document(state, element);
+) -> Result<Response, ConsoleError> {
+    let element = state.platform.catalog.find(&record.element_key).map_err(|_| ConsoleError::no_instance())?;
+    let document = crate::api_docs::instance_document(state, record).await?;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " a href={ "/instances/" (record.id) } { (record.name) } " / API docs" }
         h1 { "API docs: " (record.name) }
         p.muted {
-            "The " (element.hub) " hub API of this instance. The OpenAPI document is at "
+            "The " (element.hub) " hub API of this instance: its element's objects and the common resources it can call. "
+            "Its OpenAPI document is " code { "GET /elements/api-v2/instances/" (record.id) "/docs" } " (with your credentials); "
+            "the element's alone is at "
             a href={ "/elements/api-v2/elements/" (element.key) "/docs" } { code { "/elements/api-v2/elements/" (element.key) "/docs" } } "."
         }
         (try_form(session, record, call))
@@ -113,7 +116,7 @@ fn render(
         (operations(record, &document))
     };
     let page = Page { title: "API docs", section: Section::Instances, session: Some(session), notice, body };
-    page.respond(state, status)
+    Ok(page.respond(state, status))
 }
 
 fn try_form(session: &Session, record: &InstanceRecord, call: &TryCall) -> Markup {

@@ -1,6 +1,6 @@
 //! The console's instance pages: `GET /instances` (list, filtered by tag and text) and
 //! `GET /instances/{id}` (configuration with secrets masked, token status, actions, traced vendor
-//! calls, token activity, events). The actions themselves are in [`super::instance_actions`]; the
+//! calls, token activity, events, the common resources it can call). The actions themselves are in [`super::instance_actions`]; the
 //! events panel and its buttons in [`super::events_panel`] and [`super::event_actions`].
 
 use axum::extract::{RawQuery, State};
@@ -240,6 +240,7 @@ pub async fn instance_page_with_status(
     };
     let events = state.platform.store.list_token_events(record.id, RECENT).await?;
     let events_panel = super::events_panel::panel(state, session, &record).await?;
+    let common_panel = super::mapping_view::panel(state, &record).await;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " (record.name) }
         div.title-row {
@@ -264,6 +265,7 @@ pub async fn instance_page_with_status(
         (vendor_calls(&record, &calls))
         (token_activity(&events))
         (events_panel)
+        (common_panel)
     };
     let page = Page { title: &record.name, section: Section::Instances, session: Some(session), notice, body };
     Ok(page.respond(state, status))

@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub enum Section {
     Catalog,
     Instances,
+    CommonResources,
     None,
 }
 
@@ -75,6 +76,7 @@ fn header(section: Section, session: Option<&Session>) -> Markup {
                 nav aria-label="Main" {
                     a href="/" aria-current=[current(Section::Catalog)] { "Catalog" }
                     a href="/instances" aria-current=[current(Section::Instances)] { "Instances" }
+                    a href="/common-resources" aria-current=[current(Section::CommonResources)] { "Common resources" }
                     a href="/elements/api-v2/docs" { "Platform API (OpenAPI)" }
                 }
                 div.who {

@@ -769,3 +769,264 @@ async fn the_events_panel_escapes_hostile_values_and_shows_a_bad_poller_configur
     assert!(panel.contains("event.poller.configuration: not JSON"), "{panel}");
     assert!(panel.contains("FAILED"), "the notifications are still listed");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Common resources
+
+/// A platform API call with a JSON body that must answer 200.
+async fn platform_json(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let answer = stack
+        .http
+        .request(method.clone(), stack.api(path))
+        .header("authorization", stack.platform_auth())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+/// An instance with `myContacts` defined and mapped onto the CRM's contacts; returns its id.
+async fn instance_with_my_contacts(stack: &Stack) -> i64 {
+    let id = stack.create_instance().await["id"].as_i64().unwrap();
+    let definition = serde_json::json!({"fields": [
+        {"path": "name.first", "type": "string"},
+        {"path": "name.last", "type": "string"},
+        {"path": "email", "type": "string"},
+        {"path": "born", "type": "date", "mask": "yyyy-MM-dd"},
+    ]});
+    platform_json(stack, reqwest::Method::POST, "/organizations/objects/myContacts/definitions", definition).await;
+    let transformation = serde_json::json!({"vendorName": "contacts", "fields": [
+        {"path": "name.first", "vendorPath": "FirstName"},
+        {"path": "name.last", "vendorPath": "LastName"},
+        {"path": "email", "vendorPath": "Email"},
+        {"path": "born", "vendorPath": "Birthday", "vendorType": "date"},
+    ]});
+    let path = "/organizations/elements/infusionsoftcrm/transformations/myContacts";
+    platform_json(stack, reqwest::Method::POST, path, transformation).await;
+    id
+}
+
+/// `text` as maud writes it in a page (`&`, `<`, `>` and `"` escaped).
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The text of the element with id `id` (a `<pre>` or `<textarea>`), unescaped.
+fn element_text(page: &str, id: &str) -> String {
+    let start = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in {page}"));
+    let start = start + page[start..].find('>').unwrap() + 1;
+    let end = start + page[start..].find("</").unwrap();
+    page[start..end].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn the_common_resources_page_lists_each_definition_with_its_fields_and_what_maps_it() {
+    let stack = Stack::start().await;
+    let id = instance_with_my_contacts(&stack).await;
+    let path = format!("/instances/{id}/transformations/myContacts");
+    let body = serde_json::json!({"fields": [{"path": "email", "vendorPath": "Email"}]});
+    platform_json(&stack, reqwest::Method::POST, &path, body).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let home = browser.get("/").await.text().await.unwrap();
+    assert!(home.contains("href=\"/common-resources\""), "in the navigation");
+
+    let page = browser.get("/common-resources").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let panel = &page[page.find("data-resource=\"myContacts\"").expect("a panel for myContacts")..];
+    let panel = &panel[..panel.find("</section>").unwrap()];
+    for expected in ["name.first", "name.last", "born", "yyyy-MM-dd", "date", "string", "crm hub", "contacts"] {
+        assert!(panel.contains(expected), "{expected} in {panel}");
+    }
+    assert!(
+        panel.contains(&format!("href=\"/instances/{id}/mappings/myContacts\"")),
+        "the overriding instance: {panel}"
+    );
+    assert!(panel.contains("transformation"), "{panel}");
+
+    // Defining one from the page: refused text comes back as typed, then it is stored.
+    let csrf = hidden(&page, "csrf");
+    let bad = "{\"fields\": [{\"path\": \"a\", \"type\": \"money\"}]}";
+    let answer = browser.post("/common-resources", &[("csrf", &csrf), ("name", "myDeals"), ("definition", bad)]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let page = answer.text().await.unwrap();
+    assert_eq!(element_text(&page, "new-definition"), bad, "the text as submitted");
+    assert!(page.contains("money"), "names the problem: {page}");
+    let good = "{\"fields\": [{\"path\": \"title\", \"type\": \"string\"}]}";
+    let answer = browser.post("/common-resources", &[("csrf", &csrf), ("name", "myDeals"), ("definition", good)]).await;
+    assert_eq!(answer.headers()[LOCATION], "/common-resources/myDeals?done=definition");
+    let again = browser.post("/common-resources", &[("csrf", &csrf), ("name", "MYDEALS"), ("definition", good)]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT, "a name taken is not replaced from the list");
+    let forged =
+        browser.post("/common-resources", &[("csrf", "forged"), ("name", "other"), ("definition", good)]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let list = browser.get("/common-resources").await.text().await.unwrap();
+    assert!(list.contains("data-resource=\"myDeals\"") && !list.contains("data-resource=\"other\""));
+}
+
+#[tokio::test]
+async fn saving_an_invalid_transformation_shows_the_submitted_text_and_the_error_and_stores_nothing() {
+    let stack = Stack::start().await;
+    instance_with_my_contacts(&stack).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get("/common-resources/myContacts").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let stored = element_text(&page, "transformation-infusionsoftcrm");
+    assert!(stored.contains("\"vendorPath\": \"FirstName\""), "the stored transformation, editable: {stored}");
+    assert!(element_text(&page, "definition").contains("name.first"));
+    let csrf = hidden(&page, "csrf");
+    let action = "/common-resources/myContacts/transformations/infusionsoftcrm";
+
+    let typed = "{\"vendorName\": \"contacts\",\n \"fields\": [{\"path\": \"name.first\", \"vendorPath\": \"NoSuchField\"}]}\n<é>";
+    let answer = browser.post(action, &[("csrf", &csrf), ("document", typed)]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "not JSON");
+    let page = answer.text().await.unwrap();
+    assert_eq!(element_text(&page, "transformation-infusionsoftcrm"), typed, "the text as submitted");
+    assert!(page.contains("not valid JSON"), "{page}");
+    assert!(!page.contains("<é>"), "escaped");
+
+    let typed =
+        "{\"vendorName\": \"contacts\",\n  \"fields\": [{\"path\": \"name.first\", \"vendorPath\": \"NoSuchField\"}]}";
+    let answer = browser.post(action, &[("csrf", &csrf), ("document", typed)]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains(&escaped(typed)), "the text as submitted, in the textarea: {page}");
+    assert!(page.contains("unknown vendor field") && page.contains("NoSuchField"), "the API's message: {page}");
+    assert!(page.contains("role=\"alert\""));
+    assert!(element_text(&page, "definition").contains("name.first"), "the other editors keep the stored documents");
+    let read = stack
+        .platform(reqwest::Method::GET, "/organizations/elements/infusionsoftcrm/transformations/myContacts")
+        .await;
+    let read: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(read["fields"][0]["vendorPath"], "FirstName", "nothing stored");
+
+    let forged = browser.post(action, &[("csrf", "forged"), ("document", typed)]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "CSRF checked");
+
+    // An invalid definition: one that would break the transformation.
+    let breaking = "{\"fields\": [{\"path\": \"email\", \"type\": \"string\"}]}";
+    let answer =
+        browser.post("/common-resources/myContacts/definition", &[("csrf", &csrf), ("document", breaking)]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let page = answer.text().await.unwrap();
+    assert_eq!(element_text(&page, "definition"), breaking);
+    assert!(page.contains("would break"), "{page}");
+
+    // A valid one is saved (as the API's upsert), and the page says so.
+    let fixed =
+        "{\"vendorName\": \"contacts\", \"fields\": [{\"path\": \"name.first\", \"vendorPath\": \"Nickname\"}]}";
+    let answer = browser.post(action, &[("csrf", &csrf), ("document", fixed)]).await;
+    assert_eq!(answer.headers()[LOCATION], "/common-resources/myContacts?done=transformation");
+    let read = stack
+        .platform(reqwest::Method::GET, "/organizations/elements/infusionsoftcrm/transformations/myContacts")
+        .await;
+    let read: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(read["fields"][0]["vendorPath"], "Nickname");
+    let page = browser.get("/common-resources/myContacts?done=transformation").await.text().await.unwrap();
+    assert!(page.contains("Transformation saved."));
+    let erp = "/common-resources/myContacts/transformations/infusionsofterp";
+    let mapped = "{\"vendorName\": \"customers\", \"fields\": [{\"path\": \"email\", \"vendorPath\": \"Email\"}]}";
+    let answer = browser.post(erp, &[("csrf", &csrf), ("document", mapped)]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", answer.text().await.unwrap());
+    assert_eq!(
+        browser
+            .post("/common-resources/myContacts/transformations/nope", &[("csrf", &csrf), ("document", mapped)])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(browser.get("/common-resources/noSuchThing").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_mapping_view_shows_field_pairs_and_one_record_from_the_simulator_both_ways() {
+    let stack = Stack::start().await;
+    let id = instance_with_my_contacts(&stack).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let instance_page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    assert!(
+        instance_page.contains(&format!("href=\"/instances/{id}/mappings/myContacts\"")),
+        "linked from the instance"
+    );
+
+    let page = browser.get(&format!("/instances/{id}/mappings/myContacts")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let row = |field: &str| {
+        let start =
+            page.find(&format!("data-field=\"{field}\"")).unwrap_or_else(|| panic!("a row for {field}: {page}"));
+        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
+    };
+    let first = row("name.first");
+    assert!(first.contains("FirstName") && first.contains("given_name") && first.contains("string"), "{first}");
+    assert!(first.contains("pushed down") || first.contains("evaluated by Junction"), "{first}");
+    let born = row("born");
+    assert!(born.contains("Birthday") && born.contains("yyyy-MM-dd"), "a conversion: {born}");
+    assert!(row("Id").contains("hidden"), "the element's id, kept out of records");
+
+    let vendor: serde_json::Value = serde_json::from_str(&element_text(&page, "preview-vendor")).expect("JSON");
+    let common: serde_json::Value = serde_json::from_str(&element_text(&page, "preview-common")).expect("JSON");
+    assert!(vendor["FirstName"].is_string(), "the element object's record: {vendor}");
+    assert_eq!(common["name"]["first"], vendor["FirstName"], "the same record, in the common shape: {common}");
+    assert_eq!(common["id"], vendor["Id"]);
+    assert!(common.get("FirstName").is_none());
+
+    // The console's API docs page reads the instance's document: the resource can be tried there.
+    let docs = browser.get(&format!("/instances/{id}/api-docs")).await.text().await.unwrap();
+    assert!(docs.contains("/hubs/crm/myContacts"), "the common resource in the API docs");
+    let csrf = hidden(&docs, "csrf");
+    let form = [("csrf", csrf.as_str()), ("method", "GET"), ("path", "/hubs/crm/myContacts?pageSize=1")];
+    let answer = browser.post(&format!("/instances/{id}/api-docs"), &form).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.text().await.unwrap().contains("&quot;first&quot;"), "the common record");
+
+    assert_eq!(browser.get(&format!("/instances/{id}/mappings/noSuchThing")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_organizations_common_resources_do_not_exist_in_the_console() {
+    let stack = Stack::start().await;
+    let id = instance_with_my_contacts(&stack).await;
+    let (other_org, other_org_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, other_user_secret) = stack.store.create_user(other_org.id, "eve", true).await.unwrap();
+    let mut eve = Browser::new(&stack);
+    let token = hidden(&eve.get("/sign-in").await.text().await.unwrap(), "token");
+    let form = [
+        ("token", token.as_str()),
+        ("user_secret", other_user_secret.expose()),
+        ("org_secret", other_org_secret.expose()),
+    ];
+    assert_eq!(eve.post("/sign-in", &form).await.status(), StatusCode::SEE_OTHER);
+    let list = eve.get("/common-resources").await.text().await.unwrap();
+    assert!(!list.contains("myContacts") && !list.contains("data-resource"), "not listed");
+    assert_eq!(eve.get("/common-resources/myContacts").await.status(), StatusCode::NOT_FOUND);
+    let answer = eve.get(&format!("/instances/{id}/mappings/myContacts")).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert!(answer.text().await.unwrap().contains("No such instance"));
+    // Saving under the same name makes eve's own resource; the first organization's is untouched.
+    let csrf = eve.csrf().await;
+    let mapping =
+        "{\"vendorName\": \"contacts\", \"fields\": [{\"path\": \"name.first\", \"vendorPath\": \"LastName\"}]}";
+    let action = "/common-resources/myContacts/transformations/infusionsoftcrm";
+    let answer = eve.post(action, &[("csrf", &csrf), ("document", mapping)]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "eve has no definition of myContacts");
+    assert!(answer.text().await.unwrap().contains("There is no definition of myContacts"));
+    let read = stack
+        .platform(reqwest::Method::GET, "/organizations/elements/infusionsoftcrm/transformations/myContacts")
+        .await;
+    let read: serde_json::Value = read.json().await.unwrap();
+    assert_eq!(read["fields"][0]["vendorPath"], "FirstName", "untouched");
+}
