@@ -523,9 +523,13 @@ async fn common_case(bench: &Bench, token: &str, access_token: &str, clients: us
     let builtin =
         read_rate(format!("{}?pageSize=50", bench.api("/hubs/crm/contacts")), bench.hub_auth(token), clients, seconds)
             .await;
-    let common =
-        read_rate(format!("{}?pageSize=50", bench.api("/hubs/crm/myContacts")), bench.hub_auth(token), clients, seconds)
-            .await;
+    let common = read_rate(
+        format!("{}?pageSize=50", bench.api("/hubs/crm/myContacts")),
+        bench.hub_auth(token),
+        clients,
+        seconds,
+    )
+    .await;
     println!();
     println!("| Contacts page of 50 through a common resource, {clients} clients | req/s | p50 ms | p99 ms | failed | ratio |");
     println!("|---|---:|---:|---:|---:|---:|");
