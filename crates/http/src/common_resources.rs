@@ -71,12 +71,9 @@ async fn instance(state: &AppState, auth: &PlatformAuth, id: &str) -> Result<Ins
     Ok(state.platform.store.get_instance(auth.organization.id, instance_id(id)?).await?)
 }
 
+/// Every answer with a document is a 200 with it (the platforms answered creates with 200 too).
 fn ok(value: Value) -> Response {
     Json(value).into_response()
-}
-
-fn created(value: Value) -> Response {
-    (StatusCode::OK, Json(value)).into_response()
 }
 
 // Definitions, organization level.
@@ -108,7 +105,7 @@ async fn create_definitions(
             state.platform.put_definition(auth.organization.id, level, &name, definition, PutMode::Create).await?;
         stored.insert(name, answer);
     }
-    Ok(created(Value::Object(stored)))
+    Ok(ok(Value::Object(stored)))
 }
 
 async fn read_definition(
@@ -145,7 +142,7 @@ async fn put_definition(
     mode: PutMode,
 ) -> Result<Response, ApiError> {
     let level = DefinitionLevel::Organization;
-    Ok(created(state.platform.put_definition(auth.organization.id, level, &name, body, mode).await?))
+    Ok(ok(state.platform.put_definition(auth.organization.id, level, &name, body, mode).await?))
 }
 
 async fn delete_definition(
@@ -206,7 +203,7 @@ async fn put_instance_definition(
 ) -> Result<Response, ApiError> {
     let instance = instance(&state, &auth, &id).await?;
     let level = DefinitionLevel::Instance(&instance);
-    Ok(created(state.platform.put_definition(auth.organization.id, level, &name, body, mode).await?))
+    Ok(ok(state.platform.put_definition(auth.organization.id, level, &name, body, mode).await?))
 }
 
 async fn delete_instance_definition(
@@ -246,7 +243,7 @@ async fn put_transformation(
     body: Value,
     mode: PutMode,
 ) -> Result<Response, ApiError> {
-    Ok(created(state.platform.put_transformation(auth.organization.id, level, name, body, mode).await?))
+    Ok(ok(state.platform.put_transformation(auth.organization.id, level, name, body, mode).await?))
 }
 
 async fn delete_transformation(
