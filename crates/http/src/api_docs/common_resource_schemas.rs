@@ -23,6 +23,8 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::request_bodies::{body_schema, string};
+
 /// A common resource's name (`documents::check_name`): a letter, then letters, digits, `_` or `-`,
 /// 64 at most.
 const NAME: &str = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$";
@@ -48,30 +50,6 @@ const MASK: &str = concat!(
 );
 /// The most fields a document holds (`documents::MAX_FIELDS`).
 const MAX_FIELDS: usize = mapping::common::documents::MAX_FIELDS;
-
-/// Declares a schema component built by hand: `$name` is its component name.
-macro_rules! component {
-    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
-        $(#[$doc])*
-        pub struct $name;
-
-        impl PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                $schema
-            }
-        }
-
-        impl ToSchema for $name {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed(stringify!($name))
-            }
-        }
-    };
-}
-
-fn string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::String)
-}
 
 fn any() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::AnyValue)
@@ -170,7 +148,7 @@ fn add_to_documentation() -> ObjectBuilder {
     option("addToDocumentation", any(), "Accepted for the platforms' clients: every common resource is documented")
 }
 
-component! {
+body_schema! {
     /// One field of a definition.
     DefinedField => {
         let fields = closed(ObjectBuilder::new())
@@ -190,7 +168,7 @@ component! {
     }
 }
 
-component! {
+body_schema! {
     /// A definition, as `POST`/`PUT` send it.
     Definition => closed(ObjectBuilder::new())
         .property(
@@ -213,7 +191,7 @@ component! {
         .into()
 }
 
-component! {
+body_schema! {
     /// Several definitions by name, created at once (`POST /organizations/objects/definitions`).
     Definitions => ObjectBuilder::new()
         .property_names(Some(object_name()))
@@ -223,7 +201,7 @@ component! {
         .into()
 }
 
-component! {
+body_schema! {
     /// A definition as the routes answer it.
     StoredDefinition => ObjectBuilder::new()
         .property("fields", ArrayBuilder::new().items(reference("DefinedField")))
@@ -233,7 +211,7 @@ component! {
         .into()
 }
 
-component! {
+body_schema! {
     /// Definitions by name, as the list routes answer them.
     StoredDefinitions => ObjectBuilder::new()
         .additional_properties(Some(reference("StoredDefinition")))
@@ -241,7 +219,7 @@ component! {
         .into()
 }
 
-component! {
+body_schema! {
     /// One field of a transformation.
     MappedField => {
         let vendor_path = string()
@@ -299,7 +277,7 @@ fn transformation(vendor_name: ObjectBuilder) -> ObjectBuilder {
         .property("configuration", ArrayBuilder::new().items(options))
 }
 
-component! {
+body_schema! {
     /// A transformation, as `POST`/`PUT` send it.
     Transformation => {
         let objects: BTreeSet<&str> = Catalog::builtin()
@@ -335,7 +313,7 @@ component! {
     }
 }
 
-component! {
+body_schema! {
     /// A transformation as the routes answer it.
     StoredTransformation => transformation(string())
         .property("level", string().enum_values(Some(["organization", "instance"])))
@@ -348,7 +326,7 @@ component! {
         .into()
 }
 
-component! {
+body_schema! {
     /// Transformations by name, as the list routes answer them.
     StoredTransformations => ObjectBuilder::new()
         .additional_properties(Some(reference("StoredTransformation")))

@@ -45,7 +45,9 @@ macro_rules! body_schema {
     };
 }
 
-fn string() -> ObjectBuilder {
+pub(super) use body_schema;
+
+pub(super) fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
