@@ -20,9 +20,17 @@ pub struct Resolved<'a> {
 impl Resolved<'_> {
     /// A record as the object shows it (a common resource nests its paths, hides removed fields).
     pub fn present(&self, record: Value) -> Value {
-        match (self.common, record) {
-            (Some(common), Value::Object(record)) => Value::Object(common.present(record)),
-            (_, record) => record,
+        match record {
+            Value::Object(fields) => Value::Object(self.present_fields(fields)),
+            other => other,
+        }
+    }
+
+    /// [`Resolved::present`] of a record as its fields (a scan's records).
+    pub fn present_fields(&self, record: Map<String, Value>) -> Map<String, Value> {
+        match self.common {
+            Some(common) => common.present(record),
+            None => record,
         }
     }
 

@@ -53,10 +53,7 @@ impl Hub {
             .iter()
             .skip(from.skip)
             .filter_map(|row| matching(definition, where_.as_ref(), vendor_query, row))
-            .map(|row| match resolved.common {
-                Some(common) => common.present(row),
-                None => row,
-            })
+            .map(|row| resolved.present_fields(row))
             .collect();
         Ok(ScanPage { records, next: advance(from, next_token, plan.queries.len()) })
     }
