@@ -20,6 +20,8 @@ use crate::{Hub, HubError, Session};
 #[derive(Debug, Clone, Default)]
 pub struct ScanPage {
     pub records: Vec<Map<String, Value>>,
+    /// The rows of the vendor page read, matching or not (what `--explain` counts as read).
+    pub read: usize,
     pub next: Option<Position>,
 }
 
@@ -49,12 +51,13 @@ impl Hub {
         let source = Source { definition, collection: definition.resource.clone(), embedded: None };
         let vendor_page = page_size.clamp(1, definition.max_page_size as usize);
         let (page, next_token) = vendor_page_of(self, session, &source, vendor_query, None, vendor_page, from).await?;
+        let read = page.len().saturating_sub(from.skip);
         let records = page
             .iter()
             .skip(from.skip)
             .filter_map(|row| matching(definition, where_.as_ref(), vendor_query, row))
             .map(|row| resolved.present_fields(row))
             .collect();
-        Ok(ScanPage { records, next: advance(from, next_token, plan.queries.len()) })
+        Ok(ScanPage { records, read, next: advance(from, next_token, plan.queries.len()) })
     }
 }

@@ -1,0 +1,162 @@
+//! What every connection of one driver shares ([`Engine`]: the source, the tables, the runtime
+//! that runs source calls) and what the tables of one connection share ([`Shared`]: the report of
+//! the statement running, the progress callback, each table's state between a read and a write).
+//!
+//! SQLite calls the virtual tables synchronously; the source is async. [`Shared::run`] blocks the
+//! calling thread on the engine's Tokio runtime, so a [`crate::Connection`] must be used from a
+//! thread that is not one of that runtime's workers (a plain thread, or `spawn_blocking`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use crate::error::SqlError;
+use crate::explain::{Explain, ScanReport};
+use crate::source::Source;
+use crate::tables::TableDef;
+use crate::vtab::TableState;
+
+/// The driver's parts, shared by its connections.
+pub(crate) struct Engine {
+    pub(crate) source: Arc<dyn Source>,
+    pub(crate) tables: Vec<Arc<TableDef>>,
+    pub(crate) runtime: tokio::runtime::Handle,
+    /// Records asked for per page.
+    pub(crate) page_size: usize,
+    /// The most rows a query returns (`MaxRows`).
+    pub(crate) max_rows: Option<u64>,
+    /// The vendor calls made so far, when the source counts them (vendor mode).
+    pub(crate) vendor_calls: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+}
+
+/// Told after every page a statement reads: the statement's totals so far.
+pub type ProgressCallback = Arc<dyn Fn(&Explain) + Send + Sync>;
+
+/// One connection's view of the engine, shared by its tables.
+pub(crate) struct Shared {
+    pub(crate) engine: Arc<Engine>,
+    explain: Mutex<Explain>,
+    progress: Mutex<Option<ProgressCallback>>,
+    states: Mutex<HashMap<String, Arc<TableState>>>,
+}
+
+/// A read as `--explain` groups them: a table and its conditions without their values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TablePlan {
+    pub(crate) table: String,
+    pub(crate) conditions: Vec<String>,
+    pub(crate) order_by: Option<String>,
+    pub(crate) vendor_filters: Option<Vec<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        Shared {
+            engine,
+            explain: Mutex::new(Explain::default()),
+            progress: Mutex::new(None),
+            states: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs a source call to completion on the engine's runtime.
+    pub(crate) fn run<T>(&self, call: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
+        if tokio::runtime::Handle::try_current()
+            .is_ok_and(|current| current.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+        {
+            return Err(SqlError::Startup("a connection cannot be used on a current-thread Tokio runtime".into()));
+        }
+        self.engine.runtime.block_on(call)
+    }
+
+    /// [`Shared::run`], and the vendor calls it made.
+    pub(crate) fn run_counted<T>(&self, call: impl Future<Output = Result<T, SqlError>>) -> Result<(T, u64), SqlError> {
+        let before = self.vendor_calls();
+        let result = self.run(call)?;
+        Ok((result, self.vendor_calls().saturating_sub(before)))
+    }
+
+    fn vendor_calls(&self) -> u64 {
+        self.engine.vendor_calls.as_ref().map_or(0, |count| count())
+    }
+
+    /// The state of table `name` in this connection.
+    pub(crate) fn state(&self, name: &str) -> Arc<TableState> {
+        let mut states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        states.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Starts the report of a new statement; forgets what the last one read.
+    pub(crate) fn begin_statement(&self) {
+        *self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Explain::default();
+        let states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for state in states.values() {
+            if let Ok(mut rows) = state.read_for_write.lock() {
+                rows.clear();
+            }
+            if let Ok(mut named) = state.key_named.lock() {
+                *named = false;
+            }
+        }
+    }
+
+    /// The report of the statement running (or last run).
+    pub(crate) fn explain(&self) -> Explain {
+        self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub(crate) fn set_progress(&self, callback: Option<ProgressCallback>) {
+        *self.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = callback;
+    }
+
+    /// Counts one more read of `plan`; returns the index of its report.
+    pub(crate) fn plan_scan(&self, plan: TablePlan) -> usize {
+        let mut explain = self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = explain.scans.iter().position(|scan| {
+            scan.table == plan.table && scan.conditions == plan.conditions && scan.order_by == plan.order_by
+        });
+        let index = found.unwrap_or_else(|| {
+            explain.scans.push(ScanReport {
+                table: plan.table,
+                conditions: plan.conditions,
+                order_by: plan.order_by,
+                vendor_filters: plan.vendor_filters,
+                ..ScanReport::default()
+            });
+            explain.scans.len() - 1
+        });
+        explain.scans[index].reads += 1;
+        index
+    }
+
+    /// Counts a page of the read reported at `report`.
+    pub(crate) fn count_page(&self, report: usize, calls: u64, read: usize, matched: usize) {
+        let snapshot = {
+            let mut explain = self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            explain.vendor_calls += calls;
+            explain.rows_read += read as u64;
+            explain.rows_matched += matched as u64;
+            if let Some(scan) = explain.scans.get_mut(report) {
+                scan.pages += 1;
+                scan.vendor_calls += calls;
+                scan.rows_read += read as u64;
+                scan.rows_matched += matched as u64;
+            }
+            explain.clone()
+        };
+        let progress = self.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if let Some(progress) = progress {
+            progress(&snapshot);
+        }
+    }
+
+    /// Records the rows a statement returned.
+    pub(crate) fn count_returned(&self, rows: u64) {
+        self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).rows_returned = rows;
+    }
+
+    /// Counts a record written.
+    pub(crate) fn note_write(&self) {
+        self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).records_written += 1;
+    }
+}
