@@ -38,6 +38,10 @@ pub struct AccountConfig {
     /// Whether the account starts with the generated demo records.
     #[serde(default = "yes")]
     pub seed_demo_data: bool,
+    /// How many contacts the demo data holds (default 300): benchmarks and the SQL driver's tests
+    /// read tens of thousands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo_contacts: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -122,6 +126,7 @@ impl SimConfig {
                 host: "sandbox.infusionsoft.com".into(),
                 encrypted_key: "sandbox-encrypted-key".into(),
                 seed_demo_data: true,
+                demo_contacts: None,
             }],
             access_token_ttl_secs: 86_400,
             refresh_token_ttl_secs: 45 * 86_400,

@@ -116,7 +116,10 @@ impl Sim {
             .accounts
             .iter()
             .map(|a| {
-                let counts = if a.seed_demo_data { seed::SeedCounts::demo() } else { seed::SeedCounts::empty() };
+                let mut counts = if a.seed_demo_data { seed::SeedCounts::demo() } else { seed::SeedCounts::empty() };
+                if a.seed_demo_data {
+                    counts.contacts = a.demo_contacts.unwrap_or(counts.contacts);
+                }
                 let records = Records::from_seed(seed::generate(self.config.demo_seed, now, &counts));
                 let tag_applied = seeded_tag_applications(&records);
                 let account = Account {

@@ -17,6 +17,7 @@ use connector::rate_limit::VendorRateLimiter;
 use connector::{StaticTokens, TokenError, TokenSource, VendorClient};
 use domain::vendor_limits::VendorLimits;
 use hub::{CursorSigner, Hub};
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
 use serde_json::{json, Value};
 
@@ -106,6 +107,16 @@ impl Driver {
             db.create_module(table.name.as_str(), module, Some((shared.clone(), table.clone())))?;
         }
         db.execute_batch(&metadata_views(&self.engine.tables))?;
+        let targets = shared.clone();
+        db.authorizer(Some(move |context: AuthContext<'_>| {
+            match context.action {
+                AuthAction::Update { table_name, .. } | AuthAction::Delete { table_name } => {
+                    targets.add_write_target(table_name)
+                }
+                _ => {}
+            }
+            Authorization::Allow
+        }));
         Ok(Connection { db, shared, _driver: self.clone() })
     }
 
@@ -155,6 +166,7 @@ impl Connection {
 
     /// Runs one statement with `parameters` bound to its `?`/`$n` in order.
     pub fn run(&self, sql: &str, parameters: &[Cell]) -> Result<Outcome, SqlError> {
+        self.shared.clear_write_targets();
         let mut statement = self.db.prepare(sql)?;
         self.run_prepared(&mut statement, parameters)
     }
@@ -164,7 +176,9 @@ impl Connection {
     pub fn run_script(&self, sql: &str) -> Result<Vec<Outcome>, SqlError> {
         let mut batch = rusqlite::Batch::new(&self.db, sql);
         let mut outcomes = Vec::new();
-        while let Some(mut statement) = batch.next()? {
+        loop {
+            self.shared.clear_write_targets();
+            let Some(mut statement) = batch.next()? else { break };
             outcomes.push(self.run_prepared(&mut statement, &[])?);
         }
         Ok(outcomes)

@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     explain: Mutex<Explain>,
     progress: Mutex<Option<ProgressCallback>>,
     states: Mutex<HashMap<String, Arc<TableState>>>,
+    /// The tables the statement being prepared or run updates or deletes from (SQLite's
+    /// authorizer names them while it prepares the statement).
+    write_targets: Mutex<Vec<String>>,
 }
 
 /// A read as `--explain` groups them: a table and its conditions without their values.
@@ -56,6 +59,7 @@ impl Shared {
             explain: Mutex::new(Explain::default()),
             progress: Mutex::new(None),
             states: Mutex::new(HashMap::new()),
+            write_targets: Mutex::new(Vec::new()),
         }
     }
 
@@ -84,6 +88,25 @@ impl Shared {
     pub(crate) fn state(&self, name: &str) -> Arc<TableState> {
         let mut states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         states.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Forgets the tables the last statement wrote (call before preparing the next).
+    pub(crate) fn clear_write_targets(&self) {
+        self.write_targets.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
+    /// Notes that the statement being prepared updates or deletes from `table`.
+    pub(crate) fn add_write_target(&self, table: &str) {
+        let mut targets = self.write_targets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !targets.iter().any(|known| known.eq_ignore_ascii_case(table)) {
+            targets.push(table.to_string());
+        }
+    }
+
+    /// Whether the statement running updates or deletes from `table`.
+    pub(crate) fn is_write_target(&self, table: &str) -> bool {
+        let targets = self.write_targets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        targets.iter().any(|known| known.eq_ignore_ascii_case(table))
     }
 
     /// Starts the report of a new statement; forgets what the last one read.

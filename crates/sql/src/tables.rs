@@ -93,23 +93,32 @@ impl ColumnDef {
     }
 }
 
-/// Vendor mode's tables: (SQL name, element, object, child, parent id column).
-const VENDOR_TABLES: &[(&str, &str, &str, Option<&str>, Option<&str>)] = &[
-    ("Contacts", CRM, "contacts", None, None),
-    ("Companies", CRM, "accounts", None, None),
-    ("Opportunities", CRM, "opportunities", None, None),
-    ("Tasks", CRM, "tasks", None, None),
-    ("Notes", CRM, "notes", None, None),
-    ("Tags", CRM, "tags", None, None),
-    ("Users", CRM, "users", None, None),
-    ("Campaigns", CRM, "campaigns", None, None),
-    ("Products", CRM, "products", None, None),
-    ("Orders", ERP, "orders", None, None),
-    ("Subscriptions", ERP, "subscriptions", None, None),
-    ("Transactions", ERP, "transactions", None, None),
-    ("ContactTags", CRM, "contacts", Some("tags"), Some("ContactId")),
-    ("OrderItems", ERP, "orders", Some("items"), Some("OrderId")),
-    ("Payments", ERP, "orders", Some("payments"), Some("OrderId")),
+/// One vendor-mode table: its SQL name, the element and object it reads, and for a child table
+/// the child's name and the column holding the parent's id.
+struct VendorTable {
+    name: &'static str,
+    element: &'static str,
+    object: &'static str,
+    child: Option<(&'static str, &'static str)>,
+}
+
+/// Vendor mode's tables, under the names CData's Infusionsoft driver uses.
+const VENDOR_TABLES: &[VendorTable] = &[
+    VendorTable { name: "Contacts", element: CRM, object: "contacts", child: None },
+    VendorTable { name: "Companies", element: CRM, object: "accounts", child: None },
+    VendorTable { name: "Opportunities", element: CRM, object: "opportunities", child: None },
+    VendorTable { name: "Tasks", element: CRM, object: "tasks", child: None },
+    VendorTable { name: "Notes", element: CRM, object: "notes", child: None },
+    VendorTable { name: "Tags", element: CRM, object: "tags", child: None },
+    VendorTable { name: "Users", element: CRM, object: "users", child: None },
+    VendorTable { name: "Campaigns", element: CRM, object: "campaigns", child: None },
+    VendorTable { name: "Products", element: CRM, object: "products", child: None },
+    VendorTable { name: "Orders", element: ERP, object: "orders", child: None },
+    VendorTable { name: "Subscriptions", element: ERP, object: "subscriptions", child: None },
+    VendorTable { name: "Transactions", element: ERP, object: "transactions", child: None },
+    VendorTable { name: "ContactTags", element: CRM, object: "contacts", child: Some(("tags", "ContactId")) },
+    VendorTable { name: "OrderItems", element: ERP, object: "orders", child: Some(("items", "OrderId")) },
+    VendorTable { name: "Payments", element: ERP, object: "orders", child: Some(("payments", "OrderId")) },
 ];
 
 /// Every vendor-mode table, built from the built-in catalog.
@@ -117,14 +126,14 @@ pub fn vendor_tables() -> Vec<TableDef> {
     let catalog = ObjectCatalog::builtin();
     VENDOR_TABLES
         .iter()
-        .filter_map(|&(name, element, object, child, parent_column)| {
-            let (_, parent) = catalog.object(element, object)?;
-            match (child, parent_column) {
-                (Some(child), Some(column)) => {
+        .filter_map(|listed| {
+            let (_, parent) = catalog.object(listed.element, listed.object)?;
+            match listed.child {
+                Some((child, column)) => {
                     let definition = parent.children.get(child)?;
-                    Some(child_table(name, element, object, child, column, definition))
+                    Some(child_table(listed.name, listed.element, listed.object, child, column, definition))
                 }
-                _ => Some(table(name, element, object, parent)),
+                None => Some(table(listed.name, listed.element, listed.object, parent)),
             }
         })
         .collect()

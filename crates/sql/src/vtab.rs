@@ -139,7 +139,7 @@ impl CreateVTab<'_> for HubTable {
 
 impl UpdateVTab<'_> for HubTable {
     fn delete(&mut self, rowid: ValueRef<'_>) -> rusqlite::Result<()> {
-        let id = self.id_to_write(rowid, "DELETE FROM")?;
+        let id = self.id_to_write(rowid)?;
         if !self.table.writes.delete {
             return Err(read_only(&self.table, "DELETE FROM"));
         }
@@ -177,7 +177,7 @@ impl UpdateVTab<'_> for HubTable {
 
     fn update(&mut self, args: &Values<'_>) -> rusqlite::Result<()> {
         let old = args.iter().next().unwrap_or(ValueRef::Null);
-        let id = self.id_to_write(old, "UPDATE")?;
+        let id = self.id_to_write(old)?;
         if !self.table.writes.update {
             return Err(read_only(&self.table, "UPDATE"));
         }
@@ -216,16 +216,11 @@ impl UpdateVTab<'_> for HubTable {
 
 impl HubTable {
     /// The id of the record an `UPDATE` or `DELETE` reached, provided the statement named it.
-    fn id_to_write(&self, rowid: ValueRef<'_>, verb: &str) -> rusqlite::Result<String> {
+    fn id_to_write(&self, rowid: ValueRef<'_>) -> rusqlite::Result<String> {
         let state = self.shared.state(&self.table.name);
         let named = state.key_named.lock().map(|named| *named).unwrap_or(false);
         if !named || self.table.child.is_some() {
-            let key = self.table.columns.iter().find(|column| column.key).map_or("Id", |column| column.name.as_str());
-            return Err(rusqlite::Error::ModuleError(format!(
-                "{verb} {table} needs {key} in the WHERE clause (e.g. WHERE {key} = 12, or {key} IN (12, 13)); \
-                 nothing was changed",
-                table = self.table.name
-            )));
+            return Err(needs_key(&self.table));
         }
         match rowid {
             ValueRef::Integer(id) => Ok(id.to_string()),
@@ -425,6 +420,9 @@ unsafe impl VTabCursor for HubCursor {
                     }
                 }
             }
+        }
+        if !key_named && self.shared.is_write_target(&self.table.name) {
+            return Err(needs_key(&self.table));
         }
         let state = self.shared.state(&self.table.name);
         if let Ok(mut named) = state.key_named.lock() {
@@ -660,6 +658,15 @@ fn key_of(table: &TableDef, record: &Record) -> Option<String> {
         Value::String(id) => Some(id.clone()),
         _ => None,
     }
+}
+
+fn needs_key(table: &TableDef) -> rusqlite::Error {
+    let key = table.columns.iter().find(|column| column.key).map_or("Id", |column| column.name.as_str());
+    rusqlite::Error::ModuleError(format!(
+        "UPDATE and DELETE on {table} need {key} in the WHERE clause (e.g. WHERE {key} = 12, or {key} IN (12, 13)); nothing was \
+         changed",
+        table = table.name
+    ))
 }
 
 fn read_only(table: &TableDef, verb: &str) -> rusqlite::Error {

@@ -287,6 +287,7 @@ async fn hooks_belong_to_their_account() {
         host: "other.infusionsoft.com".into(),
         encrypted_key: "k2".into(),
         seed_demo_data: false,
+        demo_contacts: None,
     });
     config.users.push(keap_sim::config::UserConfig {
         username: "other@example.com".into(),

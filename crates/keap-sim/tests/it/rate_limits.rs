@@ -104,6 +104,7 @@ async fn limits_are_shared_by_every_account_of_one_oauth_client() {
         host: "two.infusionsoft.com".into(),
         encrypted_key: "k".into(),
         seed_demo_data: false,
+        demo_contacts: None,
     });
     config.users.push(UserConfig {
         username: "two@example.com".into(),

@@ -1,0 +1,4 @@
+//! The driver against the real simulator over HTTP.
+
+mod common;
+mod queries;
