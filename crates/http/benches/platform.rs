@@ -16,8 +16,13 @@
 //!    has just expired (exactly one refresh expected) against the same storm on a fresh instance,
 //!    for N in {50, 200}, each storm a fresh client's N connections released by one barrier.
 //!
+//! 6. the SQL driver (vendor mode) against the same work through the hub's HTTP API, on a simulator
+//!    holding 20,000 contacts: a selective query, `COUNT(*)` over every contact, and orders joined
+//!    with their items; vendor calls (the simulator's count) and wall time of each.
+//!
 //! Run: `cargo bench -p junction-http --bench platform` (options: `-- --seconds N --clients N
-//! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone, `--only common` case 4).
+//! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone,
+//! `--only common` case 4, `--only driver` case 6).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +43,8 @@ const CLIENT_SECRET: &str = "sandbox-client-secret";
 const CALLBACK: &str = "https://app.example.com/callback";
 const CREATE_CLIENTS: usize = 8;
 const STORMS: [usize; 2] = [50, 200];
+/// Contacts in the simulator of the driver case.
+const DRIVER_CONTACTS: usize = 20_000;
 /// Concurrent clients of the one-record case.
 const RECORD_CLIENTS: usize = 64;
 
@@ -89,8 +96,10 @@ fn client() -> reqwest::Client {
 }
 
 impl Bench {
-    async fn start() -> Bench {
-        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+    /// The platform on a simulator with the demo data (`contacts` of them: 300 by default).
+    async fn start(contacts: Option<usize>) -> Bench {
+        let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        config.accounts[0].demo_contacts = contacts;
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let dir = std::env::temp_dir().join(format!("junction-bench-{}-{unique}", std::process::id()));
@@ -158,7 +167,13 @@ impl Bench {
 
     /// Creates an instance through the real flow; returns its id and token.
     async fn create_instance(&self) -> (i64, String) {
-        let (_, answer) = create_once(&self.http, &self.sim.url(), &self.api("/instances"), &self.platform_auth())
+        self.create_instance_of("infusionsoftcrm").await
+    }
+
+    /// Creates an instance of `element` through the real flow; returns its id and token.
+    async fn create_instance_of(&self, element: &str) -> (i64, String) {
+        let instances = self.api("/instances");
+        let (_, answer) = create_once(&self.http, &self.sim.url(), &instances, &self.platform_auth(), element)
             .await
             .expect("instance created");
         (answer["id"].as_i64().expect("id"), answer["token"].as_str().expect("token").to_string())
@@ -171,20 +186,21 @@ impl Bench {
     }
 }
 
-/// Consent on the simulator's form, then `POST /instances` with the CRM seed's body; returns the
-/// latency of the POST alone and the answer.
+/// Consent on the simulator's form, then `POST /instances` with the CRM seed's body (for
+/// `element`); returns the latency of the POST alone and the answer.
 async fn create_once(
     http: &reqwest::Client,
     sim: &str,
     instances: &str,
     auth: &str,
+    element: &str,
 ) -> Result<(Duration, Value), String> {
     let form = [
         ("client_id", CLIENT_ID),
         ("redirect_uri", CALLBACK),
         ("response_type", "code"),
         ("scope", "full"),
-        ("state", "infusionsoftcrm"),
+        ("state", element),
         ("username", "demo@example.com"),
         ("password", "demo"),
         ("decision", "allow"),
@@ -198,7 +214,7 @@ async fn create_once(
         .ok_or_else(|| format!("consent answered {}", answer.status()))?;
     let code = location.query_pairs().find(|(key, _)| key == "code").ok_or("no code")?.1.into_owned();
     let body = json!({
-        "element": {"key": "infusionsoftcrm"},
+        "element": {"key": element},
         "providerData": {"code": code},
         "configuration": {
             "oauth.callback.url": CALLBACK,
@@ -257,7 +273,7 @@ async fn create_rate(bench: &Bench, clients: usize, seconds: u64) -> Run {
             let http = client();
             let (mut latencies, mut failed, mut first_error) = (Vec::new(), 0, None);
             while Instant::now() < deadline {
-                match create_once(&http, &sim, &instances, &auth).await {
+                match create_once(&http, &sim, &instances, &auth, "infusionsoftcrm").await {
                     Ok((latency, _)) => latencies.push(latency),
                     Err(error) => {
                         failed += 1;
@@ -366,7 +382,11 @@ fn main() {
     let opts = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let bench = Bench::start().await;
+        if opts.only.as_deref() == Some("driver") {
+            driver_case(&Bench::start(Some(DRIVER_CONTACTS)).await).await;
+            return;
+        }
+        let bench = Bench::start(None).await;
         println!(
             "platform benchmark: {} s per timed case, {} read clients, {} cores, load generator in-process",
             opts.seconds,
@@ -655,5 +675,123 @@ impl Pooled {
         let failed = storms.iter().map(|s| s.run.failed).sum();
         let latencies = storms.into_iter().flat_map(|s| s.run.latencies).collect();
         Pooled { run: Run::from(latencies, failed, total), wall, refreshes }
+    }
+}
+
+/// The simulator's count of REST calls so far.
+async fn vendor_calls(bench: &Bench) -> u64 {
+    let stats: Value = bench
+        .http
+        .get(format!("{}/__sim/stats", bench.sim.url()))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    stats["api_calls"].as_u64().expect("a call count")
+}
+
+/// A hub list through Junction, every page; returns the records.
+async fn hub_pages(bench: &Bench, token: &str, path: &str, query: &[(&str, &str)]) -> Vec<Value> {
+    let mut records = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mut request = bench.http.get(bench.api(path)).header("authorization", bench.hub_auth(token)).query(query);
+        if let Some(cursor) = &next {
+            request = request.query(&[("nextPage", cursor)]);
+        }
+        let answer = request.send().await.expect("hub list");
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        next = answer.headers().get("elements-next-page-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let page: Vec<Value> = answer.json().await.expect("a JSON page");
+        records.extend(page);
+        if next.is_none() {
+            return records;
+        }
+    }
+}
+
+/// 6. The driver against the hub's HTTP API: the same three pieces of work, each measured in vendor
+/// calls and wall time, one after the other in one run.
+async fn driver_case(bench: &Bench) {
+    let (crm_id, crm) = bench.create_instance().await;
+    let (_, erp) = bench.create_instance_of("infusionsofterp").await;
+    let access_token = bench.access_token(crm_id).await;
+    let connection_string =
+        format!("AuthScheme=OAuth;InitiateOAuth=OFF;OAuthAccessToken={access_token};VendorURL={}", bench.sim.url());
+    let driver = tokio::task::spawn_blocking(move || sql::Connection::open(&connection_string).expect("driver"));
+    let connection = std::sync::Arc::new(std::sync::Mutex::new(driver.await.expect("opened")));
+    let email = hub_pages(bench, &crm, "/hubs/crm/contacts", &[("where", "Id = 12345")]).await[0]["Email"]
+        .as_str()
+        .expect("an email")
+        .to_string();
+    let selective_where = format!("Email = '{email}'");
+
+    println!();
+    println!("| Driver vs hub HTTP API ({DRIVER_CONTACTS} contacts) | driver: vendor calls | driver ms | hub API: vendor calls | hub API ms | rows |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let cases = [
+        ("selective: contacts by email", format!("SELECT * FROM Contacts WHERE {selective_where}")),
+        ("COUNT(*) over every contact", "SELECT count(*) FROM Contacts".to_string()),
+        (
+            "orders joined with their items",
+            "SELECT o.Id, i.ItemName, i.Qty FROM Orders o JOIN OrderItems i ON i.OrderId = o.Id".to_string(),
+        ),
+    ];
+    for (index, (name, statement)) in cases.into_iter().enumerate() {
+        let before = vendor_calls(bench).await;
+        let started = Instant::now();
+        let shared = connection.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            let connection = shared.lock().expect("connection");
+            connection.query(&statement).expect("query").rows
+        })
+        .await
+        .expect("driver query");
+        let driver_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let driver_calls = vendor_calls(bench).await - before;
+
+        let before = vendor_calls(bench).await;
+        let started = Instant::now();
+        let hub_rows = match index {
+            0 => hub_pages(bench, &crm, "/hubs/crm/contacts", &[("where", &selective_where), ("pageSize", "500")])
+                .await
+                .len(),
+            1 => {
+                let answer = bench
+                    .http
+                    .get(bench.api("/hubs/crm/contacts"))
+                    .header("authorization", bench.hub_auth(&crm))
+                    .query(&[("returnCount", "true"), ("pageSize", "1")])
+                    .send()
+                    .await
+                    .expect("count");
+                let total =
+                    answer.headers().get("elements-total-count").and_then(|v| v.to_str().ok()).map(str::to_string);
+                total.and_then(|t| t.parse().ok()).unwrap_or(0)
+            }
+            _ => {
+                let orders = hub_pages(bench, &erp, "/hubs/erp/orders", &[("pageSize", "1000")]).await;
+                let mut items = 0;
+                for order in &orders {
+                    let path = format!("/hubs/erp/orders/{}/items", order["Id"]);
+                    items += hub_pages(bench, &erp, &path, &[("pageSize", "1000")]).await.len();
+                }
+                items
+            }
+        };
+        let hub_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let hub_calls = vendor_calls(bench).await - before;
+        let driver_rows = if index == 1 {
+            match rows.first().and_then(|row| row.first()) {
+                Some(sql::Cell::Integer(count)) => *count as usize,
+                _ => 0,
+            }
+        } else {
+            rows.len()
+        };
+        assert_eq!(driver_rows, hub_rows, "{name}: the driver and the hub API agree");
+        println!("| {name} | {driver_calls} | {driver_ms:.0} | {hub_calls} | {hub_ms:.0} | {driver_rows} |");
     }
 }

@@ -25,6 +25,7 @@ use crate::connection_string::{self, ConnectionSettings, InitiateOAuth, Mode, Ve
 use crate::engine::{Engine, ProgressCallback, Shared};
 use crate::error::SqlError;
 use crate::explain::Explain;
+use crate::instance_source::InstanceSource;
 use crate::rows::{Cell, Column, ColumnKind, Outcome, Rows};
 use crate::tables::{self, TableDef};
 use crate::vendor_source::{CallCounter, VendorSource};
@@ -67,7 +68,7 @@ impl Driver {
     pub async fn connect(settings: ConnectionSettings) -> Result<Driver, SqlError> {
         let runtime = tokio::runtime::Handle::current();
         let page_size = settings.page_size.map_or(DEFAULT_PAGE_SIZE, |size| size as usize);
-        let (source, vendor_calls): (Arc<dyn crate::source::Source>, _) = match &settings.mode {
+        let (source, vendor_calls, tables): (Arc<dyn crate::source::Source>, _, Vec<TableDef>) = match &settings.mode {
             Mode::Vendor { auth, vendor_url, .. } => {
                 let endpoints = match vendor_url {
                     Some(url) => VendorEndpoints::simulator(url)
@@ -87,13 +88,15 @@ impl Driver {
                     explain_token_error,
                 };
                 let count: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(move || counter.calls());
-                (Arc::new(source), Some(count))
+                (Arc::new(source), Some(count), tables::vendor_tables())
             }
-            Mode::Instance { .. } => {
-                return Err(SqlError::SignIn("instance mode (Url=…;User=…;Element=…) is not available yet".into()))
+            Mode::Instance { url, user, element } => {
+                let source = InstanceSource::new(url, user, element, settings.timeout)?;
+                let tables = source.tables().await?;
+                (Arc::new(source), None, tables)
             }
         };
-        let tables = tables::vendor_tables().into_iter().map(Arc::new).collect();
+        let tables = tables.into_iter().map(Arc::new).collect();
         let engine = Engine { source, tables, runtime, page_size, max_rows: settings.max_rows, vendor_calls };
         Ok(Driver { engine: Arc::new(engine), _runtime: None })
     }

@@ -9,7 +9,8 @@
 //! - [`connection`]: the library API ([`Driver`], [`Connection`]);
 //! - [`tables`]: which tables a connection serves and their typed columns;
 //! - [`vtab`]: the SQLite virtual tables, push-down and writes;
-//! - [`source`], [`vendor_source`]: where records come from;
+//! - [`source`], [`vendor_source`], [`instance_source`]: where records come from (the hub engine in
+//!   this process, or a running Junction's hub API);
 //! - [`engine`]: what a driver's connections share, and the sync/async bridge;
 //! - [`explain`]: what a statement cost at the source;
 //! - [`rows`], [`error`]: answers and errors.
@@ -19,6 +20,7 @@ pub mod connection_string;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod instance_source;
 pub mod rows;
 pub mod source;
 pub mod tables;

@@ -158,6 +158,66 @@ pub fn table(name: &str, element: &str, object: &str, definition: &ObjectDef) ->
     }
 }
 
+/// The table of an instance's object `name` from its hub metadata
+/// (`GET /hubs/{hub}/objects/{name}/metadata`); `None` when the metadata lacks its fields.
+pub fn from_metadata(name: &str, metadata: &serde_json::Value) -> Option<TableDef> {
+    let id_field = metadata.get("idField").and_then(serde_json::Value::as_str).unwrap_or("Id");
+    let columns = metadata
+        .get("fields")?
+        .as_array()?
+        .iter()
+        .map(|field| {
+            let flag = |key: &str| field.get(key).and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let text = |key: &str| field.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+            let field_name = text("name");
+            let key = field_name == id_field;
+            let kind = match text("type").as_str() {
+                "number" if key || field_name.ends_with("Id") || field_name.ends_with("ID") => ColumnKind::Integer,
+                "number" => ColumnKind::Real,
+                "boolean" => ColumnKind::Boolean,
+                "date" => ColumnKind::DateTime,
+                _ => ColumnKind::Text,
+            };
+            let pushed = field
+                .get("pushedDown")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|filters| !filters.is_empty());
+            ColumnDef {
+                name: field_name,
+                kind,
+                key,
+                writable: flag("writable"),
+                sortable: flag("sortable"),
+                vendor_filter: pushed,
+                parent_id: false,
+                description: text("description"),
+            }
+        })
+        .collect();
+    let operations: Vec<&str> = metadata
+        .get("operations")
+        .and_then(serde_json::Value::as_array)
+        .map(|operations| operations.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let mut table_name = name.to_string();
+    if let Some(first) = table_name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    Some(TableDef {
+        name: table_name,
+        element: "instance".to_string(),
+        object: name.to_string(),
+        child: None,
+        columns,
+        writes: Writes {
+            insert: operations.contains(&"create"),
+            update: operations.contains(&"update"),
+            delete: operations.contains(&"delete"),
+        },
+        description: format!("The instance's {name}"),
+    })
+}
+
 fn child_table(name: &str, element: &str, parent: &str, child: &str, column: &str, definition: &ObjectDef) -> TableDef {
     let parent_id = ColumnDef {
         name: column.to_string(),

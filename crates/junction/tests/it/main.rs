@@ -10,3 +10,4 @@ mod console_browser;
 mod events;
 mod multi_node;
 mod serve;
+mod sql_instance;
