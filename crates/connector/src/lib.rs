@@ -18,5 +18,5 @@ pub use reqwest;
 pub use token_file::FileTokens;
 pub use token_memory::MemoryTokens;
 pub use token_refresh::TokenPair;
-pub use tokens::{AccessToken, StaticTokens, TokenError, TokenSource};
+pub use tokens::{AccessToken, CredentialScheme, StaticTokens, TokenError, TokenSource};
 pub use vendor_client::{CallContext, CallObserver, VendorClient, VendorError, VendorReply, VendorRequest};
