@@ -5,8 +5,10 @@
 //! its connection strings: [`connection_string`] parses them into typed [`ConnectionSettings`] or
 //! says which property to fix. Nothing here opens a connection yet.
 
+pub mod auth;
 pub mod connection_string;
 
+pub use auth::{explain_token_error, sign_in, AuthError, SignInOptions, SignInPrompt, VendorAccess};
 pub use connection_string::{
     parse, ConnectionSettings, ConnectionStringError, InitiateOAuth, Mode, OAuthSettings, Profile, SettingsLocation,
     VendorAuth,
