@@ -1,6 +1,7 @@
 //! Where a vendor call's access token comes from: the [`TokenSource`] trait, the typed
-//! [`TokenError`] every source fails with, and [`StaticTokens`] (a fixed token, for tests and
-//! for connection strings that carry only an access token).
+//! [`TokenError`] every source fails with, how a source's credential is sent
+//! ([`CredentialScheme`]), and [`StaticTokens`] (a fixed token or API key, for tests and for
+//! connection strings that carry only an access token or a Keap API key).
 //!
 //! A source owns its refresh: the store-backed one (in `platform`) refreshes inside the store's
 //! critical section, shared across nodes; the file-backed one ([`crate::token_file`]) under an OS
@@ -43,9 +44,25 @@ pub enum TokenError {
     Storage(String),
 }
 
+/// How a source's credential is sent to the vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CredentialScheme {
+    /// An OAuth access token, as `Authorization: Bearer <token>`.
+    #[default]
+    Bearer,
+    /// A Keap personal access token or service account key, as `X-Keap-API-Key: <key>`.
+    ApiKey,
+}
+
 /// A supply of access tokens for one vendor authorization (one instance, one token file).
 #[async_trait]
 pub trait TokenSource: Send + Sync {
+    /// How the tokens of this source are sent; an OAuth bearer token unless the source says
+    /// otherwise.
+    fn scheme(&self) -> CredentialScheme {
+        CredentialScheme::Bearer
+    }
+
     /// The token to call with; refreshes first when the source's rules say it is due.
     async fn current(&self) -> Result<AccessToken, TokenError>;
 
@@ -55,20 +72,32 @@ pub trait TokenSource: Send + Sync {
     async fn refresh_after_401(&self, stale: &AccessToken) -> Result<Option<AccessToken>, TokenError>;
 }
 
-/// A fixed access token that is never refreshed: a 401 is final.
+/// A fixed credential that is never refreshed: a 401 is final.
 #[derive(Debug, Clone)]
 pub struct StaticTokens {
     token: AccessToken,
+    scheme: CredentialScheme,
 }
 
 impl StaticTokens {
+    /// An OAuth access token, sent as a bearer token.
     pub fn new(access_token: Secret) -> Self {
-        StaticTokens { token: AccessToken { secret: access_token, generation: 0 } }
+        StaticTokens { token: AccessToken { secret: access_token, generation: 0 }, scheme: CredentialScheme::Bearer }
+    }
+
+    /// A Keap personal access token or service account key, sent as `X-Keap-API-Key`. Keys do
+    /// not expire and cannot be refreshed.
+    pub fn api_key(key: Secret) -> Self {
+        StaticTokens { token: AccessToken { secret: key, generation: 0 }, scheme: CredentialScheme::ApiKey }
     }
 }
 
 #[async_trait]
 impl TokenSource for StaticTokens {
+    fn scheme(&self) -> CredentialScheme {
+        self.scheme
+    }
+
     async fn current(&self) -> Result<AccessToken, TokenError> {
         Ok(self.token.clone())
     }

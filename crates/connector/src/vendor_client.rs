@@ -18,12 +18,14 @@ use serde_json::Value;
 
 use crate::endpoints::VendorEndpoints;
 use crate::rate_limit::{Priority, VendorRateLimiter};
-use crate::tokens::{AccessToken, TokenError, TokenSource};
+use crate::tokens::{AccessToken, CredentialScheme, TokenError, TokenSource};
 
 /// Retries of an idempotent call after a vendor 5xx or a transport failure.
 const IDEMPOTENT_RETRIES: u32 = 2;
 /// The longest vendor `Retry-After` a call waits out itself before failing as throttled.
 const MAX_VENDOR_RETRY_WAIT: Duration = Duration::from_secs(2);
+/// The header Keap reads personal access tokens and service account keys from.
+const API_KEY_HEADER: &str = "X-Keap-API-Key";
 
 /// A vendor call: a method, a path under the REST base (`v2/contacts/12`), a query and a body.
 #[derive(Debug, Clone)]
@@ -190,7 +192,7 @@ impl VendorClient {
             }
             .map_err(|throttled| VendorError::LimitReached { retry_after: throttled.retry_after })?;
             let started = Instant::now();
-            let sent = self.transmit(request, &token).await;
+            let sent = self.transmit(request, &token, context.tokens.scheme()).await;
             if let Some(observer) = context.observer {
                 observer.attempted(request, sent.as_ref().ok().map(|reply| reply.status), started.elapsed());
             }
@@ -250,10 +252,18 @@ impl VendorClient {
         serde_json::from_slice(&reply.body).map_err(|_| VendorError::NotJson)
     }
 
-    async fn transmit(&self, request: &VendorRequest, token: &AccessToken) -> Result<VendorReply, VendorError> {
+    async fn transmit(
+        &self,
+        request: &VendorRequest,
+        token: &AccessToken,
+        scheme: CredentialScheme,
+    ) -> Result<VendorReply, VendorError> {
         let url = self.endpoints.api_base.join(&request.path).map_err(|_| VendorError::InvalidPath)?;
-        let mut builder =
-            self.http.request(request.method.clone(), url).query(&request.query).bearer_auth(token.secret.expose());
+        let builder = self.http.request(request.method.clone(), url).query(&request.query);
+        let mut builder = match scheme {
+            CredentialScheme::Bearer => builder.bearer_auth(token.secret.expose()),
+            CredentialScheme::ApiKey => builder.header(API_KEY_HEADER, api_key_header(&token.secret)),
+        };
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
             if let Some(content_type) = &request.content_type {
@@ -273,6 +283,19 @@ impl VendorClient {
 /// client, which would do both.
 pub(crate) fn no_redirects(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build()
+}
+
+/// The key as a header value marked sensitive (kept out of `Debug` and HTTP/2 header tables), as
+/// `bearer_auth` marks a bearer token. A key an HTTP header cannot carry (a control character) is
+/// sent empty, so the vendor answers the 401 such a key deserves.
+fn api_key_header(key: &domain::Secret) -> reqwest::header::HeaderValue {
+    match reqwest::header::HeaderValue::from_str(key.expose()) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            value
+        }
+        Err(_) => reqwest::header::HeaderValue::from_static(""),
+    }
 }
 
 fn transport_error(error: &reqwest::Error) -> VendorError {

@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use connector::endpoints::VendorEndpoints;
 use connector::rate_limit::VendorRateLimiter;
-use connector::{StaticTokens, TokenError, TokenSource, VendorClient};
+use connector::VendorClient;
 use domain::vendor_limits::VendorLimits;
 use hub::{CursorSigner, Hub};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
 use serde_json::{json, Value};
 
-use crate::connection_string::{self, ConnectionSettings, InitiateOAuth, Mode, VendorAuth};
+use crate::auth::{sign_in, SignInOptions};
+use crate::connection_string::{self, ConnectionSettings, Mode};
 use crate::engine::{Engine, ProgressCallback, Shared};
 use crate::error::SqlError;
 use crate::explain::Explain;
@@ -63,9 +64,18 @@ impl Driver {
         Ok(driver)
     }
 
-    /// Opens `settings` on the current Tokio runtime (signing in to the vendor if the settings say
-    /// so). Its connections must then be used from blocking threads of that runtime.
+    /// Opens `settings` on the current Tokio runtime, signing in to the vendor as the settings say
+    /// (a browser sign-in prints its URL on stderr). Its connections must then be used from
+    /// blocking threads of that runtime.
     pub async fn connect(settings: ConnectionSettings) -> Result<Driver, SqlError> {
+        Driver::connect_with(settings, &SignInOptions::default()).await
+    }
+
+    /// [`Driver::connect`], with how a browser sign-in is shown and how long it may take.
+    pub async fn connect_with(
+        settings: ConnectionSettings,
+        sign_in_options: &SignInOptions,
+    ) -> Result<Driver, SqlError> {
         let runtime = tokio::runtime::Handle::current();
         let page_size = settings.page_size.map_or(DEFAULT_PAGE_SIZE, |size| size as usize);
         let (source, vendor_calls, tables): (Arc<dyn crate::source::Source>, _, Vec<TableDef>) = match &settings.mode {
@@ -75,17 +85,17 @@ impl Driver {
                         .map_err(|error| SqlError::ConnectionString(invalid_vendor_url(error)))?,
                     None => VendorEndpoints::infusionsoft(),
                 };
-                let (tokens, client_id) = sign_in(auth).await?;
+                let access = sign_in(auth, &endpoints, sign_in_options)
+                    .await
+                    .map_err(|error| SqlError::SignIn(error.to_string()))?;
                 let limiter = Arc::new(VendorRateLimiter::new(VendorLimits::DEFAULT, settings.timeout, 1000));
                 let client = VendorClient::new(endpoints, limiter, settings.timeout)
                     .map_err(|error| SqlError::Startup(error.to_string()))?;
                 let counter = Arc::new(CallCounter::default());
                 let source = VendorSource {
                     hub: Hub::new(Arc::new(client), Arc::new(LocalSigner)),
-                    tokens,
-                    client_id,
+                    access,
                     counter: counter.clone(),
-                    explain_token_error,
                 };
                 let count: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(move || counter.calls());
                 (Arc::new(source), Some(count), tables::vendor_tables())
@@ -317,29 +327,6 @@ fn metadata_views(tables: &[Arc<TableDef>]) -> String {
         tables = quote(&table_rows),
         columns = quote(&column_rows),
     )
-}
-
-/// The vendor authorization of a connection string. OAuth with `InitiateOAuth=OFF` calls with
-/// the given access token; the other schemes arrive with the sign-in flows.
-async fn sign_in(auth: &VendorAuth) -> Result<(Arc<dyn TokenSource>, String), SqlError> {
-    match auth {
-        VendorAuth::OAuth(oauth) if oauth.initiate == InitiateOAuth::Off => {
-            let token =
-                oauth.access_token.clone().ok_or_else(|| SqlError::SignIn("OAuthAccessToken is missing".into()))?;
-            let client_id = oauth.client_id.clone().unwrap_or_else(|| "junction-sql".into());
-            Ok((Arc::new(StaticTokens::new(token)), client_id))
-        }
-        _ => Err(SqlError::SignIn("this AuthScheme/InitiateOAuth is not available yet".into())),
-    }
-}
-
-fn explain_token_error(error: &TokenError) -> String {
-    match error {
-        TokenError::Invalid { .. } => {
-            "the vendor no longer accepts the stored refresh token; sign in again (InitiateOAuth=GETANDREFRESH)".into()
-        }
-        other => other.to_string(),
-    }
 }
 
 fn invalid_vendor_url(_error: url::ParseError) -> connection_string::ConnectionStringError {

@@ -15,6 +15,7 @@
 //! - [`explain`]: what a statement cost at the source;
 //! - [`rows`], [`error`]: answers and errors.
 
+pub mod auth;
 pub mod connection;
 pub mod connection_string;
 pub mod engine;
@@ -27,6 +28,7 @@ pub mod tables;
 pub mod vendor_source;
 mod vtab;
 
+pub use auth::{explain_token_error, sign_in, AuthError, SignInOptions, SignInPrompt, VendorAccess};
 pub use connection::{Connection, Driver, StatementInfo};
 pub use connection_string::{
     parse, ConnectionSettings, ConnectionStringError, InitiateOAuth, Mode, OAuthSettings, Profile, SettingsLocation,

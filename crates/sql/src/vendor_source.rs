@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector::rate_limit::Priority;
-use connector::{CallContext, CallObserver, TokenError, TokenSource, VendorError, VendorRequest};
+use connector::{CallContext, CallObserver, VendorError, VendorRequest};
 use hub::{Hub, HubError, ListParams, Position, Session, Target};
 use serde_json::Value;
 
+use crate::auth::VendorAccess;
 use crate::error::SqlError;
 use crate::source::{Record, ScanRequest, Source, SourceCursor, SourcePage};
 use crate::tables::TableDef;
@@ -38,12 +39,9 @@ impl CallObserver for CallCounter {
 /// The hub engine with one vendor authorization.
 pub struct VendorSource {
     pub hub: Hub,
-    pub tokens: Arc<dyn TokenSource>,
-    /// The OAuth client id the rate limiter counts calls against.
-    pub client_id: String,
+    /// The signed-in authorization: its token source, client id and where its pair is kept.
+    pub access: VendorAccess,
     pub counter: Arc<CallCounter>,
-    /// Turns a token failure into what the user should do (sign in again, and where).
-    pub explain_token_error: fn(&TokenError) -> String,
 }
 
 impl VendorSource {
@@ -54,8 +52,8 @@ impl VendorSource {
             drop_nulls: false,
             common: None,
             call: CallContext {
-                client_id: &self.client_id,
-                tokens: self.tokens.as_ref(),
+                client_id: &self.access.client_id,
+                tokens: self.access.tokens.as_ref(),
                 priority: Priority::Interactive,
                 max_wait: None,
                 observer: Some(self.counter.as_ref()),
@@ -66,7 +64,7 @@ impl VendorSource {
 
     fn error(&self, table: &TableDef, error: HubError) -> SqlError {
         match error {
-            HubError::Vendor(VendorError::Token(token)) => SqlError::SignIn((self.explain_token_error)(&token)),
+            HubError::Vendor(VendorError::Token(token)) => SqlError::SignIn(self.access.explain(&token)),
             other => SqlError::Source(format!("{}: {other}", table.name)),
         }
     }

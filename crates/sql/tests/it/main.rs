@@ -1,4 +1,6 @@
-//! The driver against the real simulator over HTTP.
+//! The driver's integration tests, one binary: every module runs against the real simulator over
+//! HTTP (`keap_sim::spawn` on a free port).
 
+mod auth;
 mod common;
 mod queries;
