@@ -19,6 +19,7 @@ pub mod connection_string;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod pgwire;
 pub mod rows;
 pub mod source;
 pub mod tables;
