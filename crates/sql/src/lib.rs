@@ -13,6 +13,8 @@
 //!   this process, or a running Junction's hub API);
 //! - [`engine`]: what a driver's connections share, and the sync/async bridge;
 //! - [`explain`]: what a statement cost at the source;
+//! - [`auth`]: signing in to the vendor (the OAuth flows, API keys, where tokens are kept);
+//! - [`pgwire`]: the same tables over the PostgreSQL wire protocol (`junction sql --listen`);
 //! - [`rows`], [`error`]: answers and errors.
 
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod instance_source;
+pub mod pgwire;
 pub mod rows;
 pub mod source;
 pub mod tables;
