@@ -3,8 +3,9 @@
 //! the statement running, the progress callback, each table's state between a read and a write).
 //!
 //! SQLite calls the virtual tables synchronously; the source is async. [`Shared::run`] blocks the
-//! calling thread on the engine's Tokio runtime, so a [`crate::Connection`] must be used from a
-//! thread that is not one of that runtime's workers (a plain thread, or `spawn_blocking`).
+//! calling thread on the engine's Tokio runtime, so a [`crate::Connection`] is best used from a
+//! plain thread or `spawn_blocking` (on a multi-thread runtime's worker it still works, at the cost
+//! of that worker).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,14 +64,18 @@ impl Shared {
         }
     }
 
-    /// Runs a source call to completion on the engine's runtime.
+    /// Runs a source call to completion on the engine's runtime. On a worker of a multi-thread
+    /// runtime the worker is first handed back (`block_in_place`), so a caller that forgot
+    /// `spawn_blocking` gets its answer rather than a panic; a current-thread runtime cannot do
+    /// that, and is refused.
     pub(crate) fn run<T>(&self, call: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
-        if tokio::runtime::Handle::try_current()
-            .is_ok_and(|current| current.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
-        {
-            return Err(SqlError::Startup("a connection cannot be used on a current-thread Tokio runtime".into()));
+        match tokio::runtime::Handle::try_current().map(|current| current.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => {
+                Err(SqlError::Startup("a connection cannot be used on a current-thread Tokio runtime".into()))
+            }
+            Ok(_) => tokio::task::block_in_place(|| self.engine.runtime.block_on(call)),
+            Err(_) => self.engine.runtime.block_on(call),
         }
-        self.engine.runtime.block_on(call)
     }
 
     /// [`Shared::run`], and the vendor calls it made.

@@ -11,3 +11,4 @@ mod events;
 mod multi_node;
 mod serve;
 mod sql_instance;
+mod sql_sign_in;

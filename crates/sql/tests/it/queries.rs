@@ -272,3 +272,18 @@ fn bad_sql_gets_sqlites_message_and_where() {
     let error = connection.query("SELECT Nope FROM Contacts").unwrap_err().to_string();
     assert!(error.contains("no such column: Nope"), "{error}");
 }
+
+#[test]
+fn a_connection_used_on_a_runtime_worker_answers_rather_than_panics() {
+    let sim = Sim::start(None);
+    let settings = sql::parse(&sim.connection_string("")).unwrap();
+    let rows = sim
+        .runtime
+        .block_on(tokio::spawn(async move {
+            let driver = sql::Driver::connect(settings).await.unwrap();
+            let connection = driver.connection().unwrap();
+            connection.query("SELECT count(*) FROM Campaigns").unwrap()
+        }))
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Cell::Integer(12)]]);
+}
