@@ -71,7 +71,10 @@ pub async fn run(args: SqlArgs) -> ExitCode {
 /// Where the statements come from.
 enum Input {
     /// A query argument, a file or stdin, already cut into statements (at least one).
-    Script { statements: Vec<Statement>, several: bool },
+    Script {
+        statements: Vec<Statement>,
+        several: bool,
+    },
     Shell,
 }
 

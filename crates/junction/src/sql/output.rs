@@ -60,7 +60,12 @@ fn write_table(out: &mut impl Write, rows: &Rows) -> io::Result<()> {
         .enumerate()
         .map(|(index, column)| texts.iter().map(|row| row[index].width()).fold(column.name.width(), usize::max))
         .collect();
-    let header: Vec<String> = rows.columns.iter().zip(&widths).map(|(column, &width)| pad(&column.name, width, false)).collect();
+    let header: Vec<String> = rows
+        .columns
+        .iter()
+        .zip(&widths)
+        .map(|(column, &width)| pad(&column.name, width, matches!(column.kind, ColumnKind::Integer | ColumnKind::Real)))
+        .collect();
     writeln!(out, "{}", header.join(" | ").trim_end())?;
     let rule: Vec<String> = widths.iter().map(|&width| "-".repeat(width)).collect();
     writeln!(out, "{}", rule.join("-+-"))?;
@@ -88,7 +93,8 @@ fn shown(cell: &Cell, kind: ColumnKind) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
 }
 
-/// Numbers are right-aligned, so that their digits line up.
+/// Numbers are right-aligned, so that their digits line up (and so are the headers of numeric
+/// columns, to sit over them).
 fn is_number(cell: &Cell, kind: ColumnKind) -> bool {
     matches!(cell, Cell::Integer(_) | Cell::Real(_)) && kind != ColumnKind::Boolean
 }
@@ -187,7 +193,7 @@ mod tests {
     #[test]
     fn table_aligns_columns_by_display_width_and_numbers_right() {
         let expected = "\
-Id | Name     | Active | Id
+Id | Name     | Active |  Id
 ---+----------+--------+----
  7 | Zoë, \"Z\" | true   | 2.5
 12 |          | false  |

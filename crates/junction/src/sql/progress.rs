@@ -2,12 +2,13 @@
 //! far, their rate, vendor calls and elapsed time. Only for a person watching a terminal: when
 //! stderr is a file or a pipe nothing is drawn, so logs and test output stay clean.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ::sql::{Connection, Explain};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bar of the statement running, if any. One per connection.
 pub struct Progress {
@@ -26,15 +27,18 @@ impl Progress {
         Some(progress)
     }
 
-    /// A statement starts: its bar is made now (so that its rate counts from here) but draws
-    /// nothing until the first page arrives, so a statement that reads nothing shows no bar.
+    /// A statement starts: its bar is made now (so that its rate counts from here) but hidden
+    /// until the first page arrives, so a statement that reads nothing shows no bar.
     pub fn start(&self) {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         // The template is a constant: it parses, and a failure would only cost the default style.
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {human_pos} records read ({per_sec}), {msg}, {elapsed}")
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} records read ({rate}), {msg}, {elapsed}")
         {
-            bar.set_style(style);
+            // indicatif's own `{per_sec}` shows four decimals of records per second.
+            let rate = |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = write!(out, "{:.0}/s", state.per_sec());
+            };
+            bar.set_style(style.with_key("rate", rate));
         }
         *self.lock() = Some(bar);
     }
@@ -49,13 +53,15 @@ impl Progress {
     fn update(&self, explain: &Explain) {
         let guard = self.lock();
         let Some(bar) = guard.as_ref() else { return };
-        if bar.position() == 0 && bar.message().is_empty() {
-            // Keeps the spinner turning while the next page is awaited.
-            bar.enable_steady_tick(Duration::from_millis(120));
-        }
-        bar.set_position(explain.rows_read);
         let calls = explain.vendor_calls;
         bar.set_message(format!("{calls} vendor call{}", if calls == 1 { "" } else { "s" }));
+        bar.set_position(explain.rows_read);
+        if bar.is_hidden() {
+            // Shown from the first page on, with its counts already set; the tick keeps the
+            // spinner turning while the next page is awaited.
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
     }
 
     /// A panic elsewhere cannot leave the bar in a state worth refusing to draw.

@@ -60,7 +60,9 @@ pub fn split(sql: &str) -> Split {
             State::Code => match c {
                 ';' => {
                     if let Some((from, first_line)) = start.take() {
-                        split.statements.push(Statement { text: sql[from..at].trim_end().to_string(), line: first_line });
+                        split
+                            .statements
+                            .push(Statement { text: sql[from..at].trim_end().to_string(), line: first_line });
                     }
                 }
                 '-' if next == Some('-') => state = State::LineComment,
