@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ::sql::{Connection, Driver, Outcome, SqlError};
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use clap::Args;
 
 use self::output::Format;
@@ -62,7 +62,9 @@ pub async fn run(args: SqlArgs) -> ExitCode {
     match run_checked(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            note(&format!("error: {error:#}"));
+            // The top message only: every error here already holds its cause's text (the driver's
+            // `connection string: …` would otherwise repeat its source).
+            note(&format!("error: {error}"));
             ExitCode::FAILURE
         }
     }
@@ -93,13 +95,14 @@ fn read_input(args: &SqlArgs) -> anyhow::Result<Input> {
     let (text, origin) = match (&args.query, &args.file) {
         (Some(query), _) => (query.clone(), "the query"),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|error| anyhow!("cannot read {}: {error}", path.display()))?;
             (text, "the file")
         }
         (None, None) if io::stdin().is_terminal() => return Ok(Input::Shell),
         (None, None) => {
             let mut text = String::new();
-            io::stdin().read_to_string(&mut text).context("cannot read stdin")?;
+            io::stdin().read_to_string(&mut text).map_err(|error| anyhow!("cannot read stdin: {error}"))?;
             (text, "stdin")
         }
     };

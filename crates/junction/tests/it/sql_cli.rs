@@ -90,8 +90,17 @@ impl Run {
         self
     }
 
-    /// Fails with one `error: …` line holding `expected`, a non-zero exit code and no panic.
+    /// Fails with one `error: …` line holding `expected` once, a non-zero exit code and no panic.
     fn failed_with(&self, expected: &str) {
+        self.failed_mentioning(expected);
+        let message = self.stderr.trim();
+        assert_eq!(message.lines().count(), 1, "one line: {message:?}");
+        assert_eq!(message.matches(expected).count(), 1, "said once: {message:?}");
+    }
+
+    /// Fails with a message that starts `error: ` and holds `expected`, a non-zero exit code and
+    /// no panic (clap's usage errors add the usage after their first line).
+    fn failed_mentioning(&self, expected: &str) {
         assert!(!self.output.status.success(), "should have failed; stdout:\n{}", self.stdout);
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         let message = self.stderr.trim();
@@ -259,19 +268,18 @@ async fn bad_sql_and_bad_input_are_clear_errors() {
     let sandbox = sandbox().await;
     let missing = std::env::temp_dir().join("junction-sql-cli-no-such-file.sql");
     let missing = missing.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["selec Id from Contacts"], "syntax error"),
         (&["select * from NoSuchTable"], "no such table: NoSuchTable"),
         (&["-f", missing], "cannot read"),
-        (&["select 1", "-f", missing], "cannot be used with"),
         (&[""], "the query holds no SQL statement"),
         (&["  ; -- nothing"], "the query holds no SQL statement"),
     ];
     for (args, expected) in cases {
         sandbox.sql(args, None).await.failed_with(expected);
     }
-    let run = sandbox.sql(&["select Id fro Contacts"], None).await;
-    run.failed_with("at character");
+    sandbox.sql(&["select Id fro Contacts"], None).await.failed_with("at character");
+    sandbox.sql(&["select 1", "-f", missing], None).await.failed_mentioning("cannot be used with");
 }
 
 #[tokio::test]
