@@ -3,10 +3,12 @@
 
 mod admin;
 mod serve;
+mod sql;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// mimalloc rather than glibc malloc: the hub allocates per call, and glibc's arena locks and frees
 /// cost a fifth of its CPU under load (BENCHMARKS.md).
@@ -39,23 +41,34 @@ enum Command {
         #[arg(long)]
         no_demo_data: bool,
     },
+    /// SQL over Infusionsoft from a connection string: one query, a script (`-f`, or stdin), or an
+    /// interactive shell; results as a table, CSV, JSON or JSON lines.
+    Sql(sql::SqlArgs),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    // `junction sql` prints results, not a service's log: only warnings unless RUST_LOG asks.
+    let default_filter = if matches!(cli.command, Command::Sql(_)) { "warn" } else { "info" };
     // Logs go to stderr, so that stdout carries only what is meant for the operator (the bootstrap
-    // secrets, printed once).
+    // secrets, printed once; `junction sql`'s rows).
     // Colours only for a person at a terminal: log files and test harnesses get plain text.
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
         .init();
-    match Cli::parse().command {
+    let done = match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Sandbox { bind, config, no_demo_data } => sandbox(&bind, config, no_demo_data).await,
-    }
+        // It prints its own one-line error and picks its exit code.
+        Command::Sql(args) => return Ok(sql::run(args).await),
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 async fn sandbox(bind: &str, config: Option<PathBuf>, no_demo_data: bool) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::SqlError;
 use crate::explain::{Explain, ScanReport};
-use crate::source::Source;
+use crate::source::{Record, Source};
 use crate::tables::TableDef;
 use crate::vtab::TableState;
 
@@ -42,7 +42,30 @@ pub(crate) struct Shared {
     /// The tables the statement being prepared or run updates or deletes from (SQLite's
     /// authorizer names them while it prepares the statement).
     write_targets: Mutex<Vec<String>>,
+    /// The complete reads of the statement running, so that SQLite reading a table again with the
+    /// same conditions (a join's inner table, once per outer row) costs no vendor call.
+    reads: Mutex<ReadCache>,
 }
+
+/// Complete reads by table and conditions, up to [`MAX_CACHED_RECORDS`] records in all.
+#[derive(Default)]
+struct ReadCache {
+    reads: HashMap<ReadKey, Arc<Vec<Record>>>,
+    records: usize,
+}
+
+/// What makes two reads the same: the table, and the conditions and sort handed to the source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ReadKey {
+    pub(crate) table: String,
+    pub(crate) where_: Option<String>,
+    pub(crate) order_by: Option<String>,
+    pub(crate) parent_id: Option<String>,
+}
+
+/// The most records one statement keeps for reads it may repeat (about the memory of a few
+/// hundred megabytes of records at the very worst; typically a few megabytes).
+pub(crate) const MAX_CACHED_RECORDS: usize = 200_000;
 
 /// A read as `--explain` groups them: a table and its conditions without their values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +84,7 @@ impl Shared {
             progress: Mutex::new(None),
             states: Mutex::new(HashMap::new()),
             write_targets: Mutex::new(Vec::new()),
+            reads: Mutex::new(ReadCache::default()),
         }
     }
 
@@ -114,8 +138,33 @@ impl Shared {
         targets.iter().any(|known| known.eq_ignore_ascii_case(table))
     }
 
+    /// The records of an earlier complete read with the same key in this statement.
+    pub(crate) fn cached_read(&self, key: &ReadKey) -> Option<Arc<Vec<Record>>> {
+        self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).reads.get(key).cloned()
+    }
+
+    /// Whether `more` records may still be kept (a read stops collecting once this says no).
+    pub(crate) fn may_cache(&self, more: usize) -> bool {
+        let cache = self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.records.saturating_add(more) <= MAX_CACHED_RECORDS
+    }
+
+    /// Keeps a complete read for the rest of the statement.
+    pub(crate) fn cache_read(&self, key: ReadKey, records: Vec<Record>) {
+        let mut cache = self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.records.saturating_add(records.len()) <= MAX_CACHED_RECORDS {
+            cache.records += records.len();
+            cache.reads.insert(key, Arc::new(records));
+        }
+    }
+
+    fn forget_reads(&self) {
+        *self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = ReadCache::default();
+    }
+
     /// Starts the report of a new statement; forgets what the last one read.
     pub(crate) fn begin_statement(&self) {
+        self.forget_reads();
         *self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Explain::default();
         let states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for state in states.values() {
@@ -183,8 +232,9 @@ impl Shared {
         self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).rows_returned = rows;
     }
 
-    /// Counts a record written.
+    /// Counts a record written (and forgets the reads it may have made stale).
     pub(crate) fn note_write(&self) {
+        self.forget_reads();
         self.explain.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).records_written += 1;
     }
 }

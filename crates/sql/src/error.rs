@@ -28,8 +28,11 @@ pub enum SqlError {
 impl From<rusqlite::Error> for SqlError {
     fn from(error: rusqlite::Error) -> Self {
         match error {
-            rusqlite::Error::SqlInputError { msg, offset, .. } => {
-                SqlError::Statement { message: msg, position: usize::try_from(offset).ok() }
+            rusqlite::Error::SqlInputError { msg, offset, sql, .. } => {
+                // SQLite counts bytes; the message counts characters.
+                let position =
+                    usize::try_from(offset).ok().and_then(|at| sql.get(..at)).map(|head| head.chars().count());
+                SqlError::Statement { message: msg, position }
             }
             rusqlite::Error::SqliteFailure(_, Some(message)) => SqlError::Statement { message, position: None },
             rusqlite::Error::ModuleError(message) => SqlError::Statement { message, position: None },

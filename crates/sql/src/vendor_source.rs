@@ -65,6 +65,11 @@ impl VendorSource {
     fn error(&self, table: &TableDef, error: HubError) -> SqlError {
         match error {
             HubError::Vendor(VendorError::Token(token)) => SqlError::SignIn(self.access.explain(&token)),
+            HubError::Vendor(VendorError::Status { status: 401, .. }) => SqlError::SignIn(
+                "the vendor refused the access token (HTTP 401): give a new OAuthAccessToken or APIKey, or let the \
+                 driver refresh with InitiateOAuth=GETANDREFRESH or REFRESH"
+                    .into(),
+            ),
             other => SqlError::Source(format!("{}: {other}", table.name)),
         }
     }

@@ -33,7 +33,7 @@ use rusqlite::vtab::{
 };
 use serde_json::Value;
 
-use crate::engine::{Shared, TablePlan};
+use crate::engine::{ReadKey, Shared, TablePlan};
 use crate::rows::ColumnKind;
 use crate::source::{Record, ScanRequest, SourceCursor};
 use crate::tables::{ColumnDef, Op, TableDef};
@@ -250,6 +250,8 @@ pub(crate) struct HubCursor {
     row_number: i64,
     /// Rows served so far, against `limit`.
     served: u64,
+    /// The read's key and the records read so far, while it may still be kept for the statement.
+    collecting: Option<(ReadKey, Vec<Record>)>,
 }
 
 /// The parents a child table's read walks through: their ids not yet read, and the parent read's
@@ -274,6 +276,7 @@ impl HubCursor {
             parents: None,
             row_number: 0,
             served: 0,
+            collecting: None,
         }
     }
 
@@ -305,6 +308,7 @@ impl HubCursor {
         self.exhausted = page.next.is_none();
         self.request.from = page.next;
         let matched = page.records.len();
+        self.collect(&page.records);
         if let Some(report) = self.report {
             self.shared.count_page(report, calls, page.read.unwrap_or(matched), matched);
         }
@@ -325,6 +329,21 @@ impl HubCursor {
         self.remember_for_write(&page.records);
         self.rows.extend(page.records);
         Ok(())
+    }
+
+    /// Adds a page's records to the read being collected; keeps the read once it is complete.
+    fn collect(&mut self, records: &[Record]) {
+        let Some((_, collected)) = self.collecting.as_mut() else { return };
+        if !self.shared.may_cache(collected.len() + records.len()) {
+            self.collecting = None;
+            return;
+        }
+        collected.extend(records.iter().cloned());
+        if self.exhausted {
+            if let Some((key, collected)) = self.collecting.take() {
+                self.shared.cache_read(key, collected);
+            }
+        }
     }
 
     /// Starts the read of the next parent's children; `false` when there is none.
@@ -453,8 +472,24 @@ unsafe impl VTabCursor for HubCursor {
             self.parents = None;
             return Ok(());
         }
+        let key = ReadKey {
+            table: self.table.name.clone(),
+            where_: self.request.where_.clone(),
+            order_by: self.request.order_by.clone(),
+            parent_id: self.request.parent_id.clone(),
+        };
+        if let Some(records) = self.shared.cached_read(&key) {
+            self.remember_for_write(&records);
+            self.rows = records.iter().cloned().collect();
+            self.exhausted = true;
+            self.parents = None;
+            self.collecting = None;
+            return self.advance();
+        }
         self.exhausted = self.table.child.is_some() && parent_id.is_none();
         self.parents = self.exhausted.then(|| ParentWalk { pending: VecDeque::new(), next: None, started: false });
+        // A parent walk's rows are not one read of the source: they are not kept.
+        self.collecting = (!self.exhausted).then(|| (key, Vec::new()));
         self.advance()
     }
 

@@ -1,6 +1,7 @@
 //! The `junction` binary's integration tests, in one test binary (each test binary links the whole
-//! stack again): `admin rotate-key`, `serve --sandbox`, two nodes on one PostgreSQL database, and
-//! the web console end to end in headless Chromium (`console_browser`).
+//! stack again): `admin rotate-key`, `serve --sandbox`, two nodes on one PostgreSQL database,
+//! `junction sql` against the simulator (`sql_cli`), and the web console end to end in headless
+//! Chromium (`console_browser`).
 
 mod common;
 
@@ -10,5 +11,6 @@ mod console_browser;
 mod events;
 mod multi_node;
 mod serve;
+mod sql_cli;
 mod sql_instance;
 mod sql_sign_in;

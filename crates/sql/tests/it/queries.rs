@@ -159,6 +159,14 @@ fn joins_and_aggregates_run_in_sqlite_with_the_parent_id_pushed_down() {
     }
     assert!(!rows.rows.is_empty());
 
+    // A join whose inner table has no condition to push reads it once, then from memory.
+    let rows = connection.query("SELECT count(*) FROM Campaigns c JOIN Tags t ON t.GroupName != c.Name").unwrap();
+    let explain = connection.explain();
+    let tags = explain.scans.iter().find(|scan| scan.table == "Tags").expect("tags read");
+    assert!(tags.reads >= 12 && tags.pages == 1, "{explain}");
+    assert_eq!(explain.vendor_calls, 2, "{explain}");
+    assert!(matches!(rows.rows[0][0], Cell::Integer(n) if n > 0));
+
     // Aggregates and a CTE over a whole table.
     let rows = connection
         .query("WITH t AS (SELECT Completed, count(*) AS n FROM Tasks GROUP BY Completed) SELECT sum(n) FROM t")
@@ -269,6 +277,8 @@ fn bad_sql_gets_sqlites_message_and_where() {
     assert!(error.contains("incomplete input") || error.contains("syntax error"), "{error}");
     let error = connection.query("SELECT * FROM Leads").unwrap_err().to_string();
     assert!(error.contains("no such table: Leads"), "{error}");
+    let error = connection.query("SELECT 'é', 'ü' FROM Contacts WHERE WHERE").unwrap_err().to_string();
+    assert!(error.contains("character 37"), "positions count characters, not bytes: {error}");
     let error = connection.query("SELECT Nope FROM Contacts").unwrap_err().to_string();
     assert!(error.contains("no such column: Nope"), "{error}");
 }
@@ -279,7 +289,7 @@ fn a_connection_used_on_a_runtime_worker_answers_rather_than_panics() {
     let settings = sql::parse(&sim.connection_string("")).unwrap();
     let rows = sim
         .runtime
-        .block_on(tokio::spawn(async move {
+        .block_on(sim.runtime.spawn(async move {
             let driver = sql::Driver::connect(settings).await.unwrap();
             let connection = driver.connection().unwrap();
             connection.query("SELECT count(*) FROM Campaigns").unwrap()
