@@ -122,8 +122,8 @@ async fn the_seed_connection_string_signs_in_once_then_reuses_and_refreshes_the_
         .await
         .unwrap();
     assert!(advanced.status().is_success());
-    let (one, two) =
-        tokio::join!(finish(&mut junction_sql(&connection, query)), finish(&mut junction_sql(&connection, query)));
+    let (mut first_process, mut second_process) = (junction_sql(&connection, query), junction_sql(&connection, query));
+    let (one, two) = tokio::join!(finish(&mut first_process), finish(&mut second_process));
     assert!(one.0 && two.0, "{} / {}", one.2, two.2);
     assert_eq!((one.1, two.1), (json!([{"n": 300}]), json!([{"n": 300}])));
     let stats = sim_stats(&http, &sim.url()).await;
