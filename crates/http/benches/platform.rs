@@ -712,7 +712,7 @@ async fn hub_pages(bench: &Bench, token: &str, path: &str, query: &[(&str, &str)
     }
 }
 
-/// 6. The driver against the hub's HTTP API: the same three pieces of work, each measured in vendor
+/// The driver against the hub's HTTP API (case 6): the same three pieces of work, each measured in vendor
 /// calls and wall time, one after the other in one run.
 async fn driver_case(bench: &Bench) {
     let (crm_id, crm) = bench.create_instance().await;
