@@ -40,7 +40,20 @@ const DEFAULT_PAGE_SIZE: usize = 1000;
 pub struct Driver {
     engine: Arc<Engine>,
     /// The runtime the driver made for itself when opened outside one ([`Driver::open`]).
-    _runtime: Option<Arc<tokio::runtime::Runtime>>,
+    _runtime: Option<Arc<OwnRuntime>>,
+}
+
+/// A runtime the driver owns. Dropped without waiting for its blocking threads, so that a driver
+/// (or a connection) may be dropped anywhere, an async context included, where a plain
+/// `Runtime`'s drop would panic.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Driver {
@@ -60,7 +73,7 @@ impl Driver {
             .build()
             .map_err(|error| SqlError::Startup(error.to_string()))?;
         let mut driver = runtime.block_on(Driver::connect(settings))?;
-        driver._runtime = Some(Arc::new(runtime));
+        driver._runtime = Some(Arc::new(OwnRuntime(Some(runtime))));
         Ok(driver)
     }
 

@@ -108,7 +108,10 @@ unsafe impl<'vtab> VTab<'vtab> for HubTable {
         let order: Vec<(c_int, bool)> = info.order_bys().map(|o| (o.column(), o.is_order_by_desc())).collect();
         if let [(column_index, desc)] = order.as_slice() {
             let column = usize::try_from(*column_index).ok().and_then(|i| self.table.columns.get(i));
-            if column.is_some_and(|column| column.sortable) && self.table.child.is_none() {
+            // Only the record's id: the vendor sorts text ignoring case and puts nulls last, and
+            // SQLite also asks for an order to group or deduplicate by, so any other column's
+            // vendor order could split a group or misplace a row. SQLite sorts those itself.
+            if column.is_some_and(|column| column.sortable && column.key) && self.table.child.is_none() {
                 plan.push(format!("S{column_index}:{}", if *desc { "d" } else { "a" }));
                 info.set_order_by_consumed(true);
             }
@@ -150,6 +153,12 @@ impl UpdateVTab<'_> for HubTable {
         if !self.table.writes.insert {
             return Err(read_only(&self.table, "INSERT INTO"));
         }
+        if !matches!(args.iter().nth(1), None | Some(ValueRef::Null)) {
+            return Err(rusqlite::Error::ModuleError(format!(
+                "INSERT INTO {}: the vendor chooses the record's id (leave rowid out); nothing was inserted",
+                self.table.name
+            )));
+        }
         let mut record = Record::new();
         let mut refused = Vec::new();
         for (column, value) in self.table.columns.iter().zip(args.iter().skip(2)) {
@@ -178,6 +187,12 @@ impl UpdateVTab<'_> for HubTable {
     fn update(&mut self, args: &Values<'_>) -> rusqlite::Result<()> {
         let old = args.iter().next().unwrap_or(ValueRef::Null);
         let id = self.id_to_write(old)?;
+        if args.iter().nth(1) != Some(old) {
+            return Err(rusqlite::Error::ModuleError(format!(
+                "UPDATE {}: a record's id cannot be changed; nothing was updated",
+                self.table.name
+            )));
+        }
         if !self.table.writes.update {
             return Err(read_only(&self.table, "UPDATE"));
         }
@@ -307,6 +322,9 @@ impl HubCursor {
         let (page, calls) = self.shared.run_counted(source.read(&self.table, &self.request)).map_err(module_error)?;
         self.exhausted = page.next.is_none();
         self.request.from = page.next;
+        // A `LIMIT` sized the first page; if SQLite wants more (its other conditions dropped rows),
+        // the rest is read in full pages.
+        self.request.page_size = self.shared.engine.page_size;
         let matched = page.records.len();
         self.collect(&page.records);
         if let Some(report) = self.report {
@@ -536,18 +554,36 @@ fn condition(column: &ColumnDef, op: Op, value: ValueRef<'_>) -> Condition {
         return Condition::Never;
     }
     let Some(literal) = literal(column.kind, value) else { return Condition::Keep };
-    let operator = match (op, column.kind) {
-        (Op::Eq, _) => "=",
-        (Op::Like, _) => "LIKE",
-        // CEQL compares date-times as instants, SQLite as text: the strict form could drop a row
-        // SQLite keeps (`…:00Z` vs `…:00.000Z`), the non-strict one cannot.
-        (Op::Gt | Op::Ge, ColumnKind::DateTime) | (Op::Ge, _) => ">=",
-        (Op::Lt | Op::Le, ColumnKind::DateTime) | (Op::Le, _) => "<=",
-        (Op::Gt, _) => ">",
-        (Op::Lt, _) => "<",
-        (Op::IsNull | Op::IsNotNull, _) => return Condition::Keep,
+    if column.kind == ColumnKind::DateTime && op != Op::Eq {
+        return date_range(&field, op, value);
+    }
+    let operator = match op {
+        Op::Eq => "=",
+        Op::Like => "LIKE",
+        Op::Ge => ">=",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        Op::Lt => "<",
+        Op::IsNull | Op::IsNotNull => return Condition::Keep,
     };
     Condition::Ceql(format!("{field} {operator} {literal}"))
+}
+
+/// A range on a date-time, widened by a day. CEQL compares instants and SQLite compares text, and
+/// the two disagree near the bound (`…:00Z` and `…:00.000Z`, a literal with a zone offset); a day
+/// more on the open side covers every such case, and SQLite's own check gives the exact answer.
+fn date_range(field: &str, op: Op, value: ValueRef<'_>) -> Condition {
+    let ValueRef::Text(text) = value else { return Condition::Keep };
+    let Some(instant) = std::str::from_utf8(text).ok().and_then(ceql::instant::parse_instant) else {
+        return Condition::Keep;
+    };
+    let day = chrono::Duration::days(1);
+    let (operator, bound) = match op {
+        Op::Gt | Op::Ge => (">=", instant - day),
+        Op::Lt | Op::Le => ("<=", instant + day),
+        _ => return Condition::Keep,
+    };
+    Condition::Ceql(format!("{field} {operator} '{}'", ceql::instant::render_instant(bound)))
 }
 
 /// `value` as a CEQL literal for a column of `kind`, when CEQL reads it as SQLite compares it.

@@ -161,6 +161,25 @@ pub(crate) fn split(sql: &str) -> Vec<(usize, &str)> {
     statements
 }
 
+/// `sql` with PostgreSQL's `$1`, `$2`, … written as SQLite's positional `?1`, `?2`, … (SQLite
+/// reads `$2` as a *named* parameter and numbers those by first appearance, so `SET a = $2 WHERE
+/// Id = $1` would bind the values the wrong way round). Quoted text and comments are left alone.
+pub(crate) fn positional_parameters(sql: &str) -> String {
+    let pieces: Vec<(&str, bool)> = scan(sql).collect();
+    let mut rewritten = String::with_capacity(sql.len());
+    for (index, (piece, plain)) in pieces.iter().enumerate() {
+        let before_digit = pieces
+            .get(index + 1)
+            .is_some_and(|(next, next_plain)| *next_plain && next.starts_with(|c: char| c.is_ascii_digit()));
+        if *plain && *piece == "$" && before_digit {
+            rewritten.push('?');
+        } else {
+            rewritten.push_str(piece);
+        }
+    }
+    rewritten
+}
+
 /// `sql` cut into pieces: quoted text (`'…'`, `"…"`, `` `…` ``, `[…]`) and comments as single
 /// pieces marked `false`, everything else one character at a time marked `true`. An unterminated
 /// quote or comment runs to the end (SQLite then reports it).
@@ -200,6 +219,14 @@ fn closing(text: &str, close: char, from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollar_parameters_become_positional_outside_quotes() {
+        assert_eq!(
+            positional_parameters("UPDATE t SET a = $2 WHERE Id = $1 AND b = '$3' -- $4\n AND c = $name"),
+            "UPDATE t SET a = ?2 WHERE Id = ?1 AND b = '$3' -- $4\n AND c = $name"
+        );
+    }
 
     #[test]
     fn splits_on_semicolons_outside_quotes_and_comments() {

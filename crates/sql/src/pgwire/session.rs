@@ -254,6 +254,7 @@ impl QueryParser for Parser {
             return Err(user_error("42601", "cannot insert multiple commands into a prepared statement"));
         }
         let command = commands::classify(sql)?;
+        let sql = &commands::positional_parameters(sql);
         let (columns, parameters) = if command == Command::Sql {
             let owned = sql.to_string();
             let info = self

@@ -53,6 +53,13 @@ fn limit_reads_one_page_and_count_reads_every_page_of_twenty_thousand_contacts()
     let explain = connection.explain();
     assert_eq!((explain.vendor_calls, explain.rows_read), (1, 5), "{explain}");
 
+    // A LIMIT sizes the first page only: when the hub's other conditions drop its rows, the rest
+    // is read in full pages (not 20,000 calls of one record).
+    let none = connection.query("SELECT Id FROM Contacts WHERE FirstName LIKE '%zzzz%' LIMIT 1").unwrap();
+    assert!(none.rows.is_empty());
+    let explain = connection.explain();
+    assert!(explain.vendor_calls <= 22, "{explain}");
+
     let count = connection.query("SELECT count(*) FROM contacts").unwrap();
     assert_eq!(count.rows, vec![vec![Cell::Integer(20_000)]]);
     let explain = connection.explain();
@@ -76,6 +83,22 @@ fn residual_range_and_in_conditions_give_the_hubs_answers() {
         let expected = sim.hub_list("infusionsoftcrm", "contacts", ceql_where);
         assert_eq!(integers(&rows, 0), ids(&expected), "{sql_where}");
     }
+    // A date range with a zone offset: SQLite compares text, and that is the answer.
+    let all = sim.hub_list("infusionsoftcrm", "contacts", "");
+    let mut stamps: Vec<String> =
+        all.iter().filter_map(|record| record["LastUpdated"].as_str().map(str::to_string)).collect();
+    stamps.sort();
+    let bound = stamps[stamps.len() / 2].replace('Z', "+02:00");
+    let rows =
+        connection.query(&format!("SELECT Id FROM Contacts WHERE LastUpdated <= '{bound}' ORDER BY Id")).unwrap();
+    let mut expected: Vec<i64> = all
+        .iter()
+        .filter(|record| record["LastUpdated"].as_str().is_some_and(|stamp| stamp <= bound.as_str()))
+        .map(|record| record["Id"].as_i64().unwrap())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(integers(&rows, 0), expected);
+
     // An IN on ids is one read per value, each of one vendor call.
     connection.query("SELECT Id FROM Contacts WHERE Id IN (3, 5, 7)").unwrap();
     let explain = connection.explain();
@@ -95,6 +118,10 @@ fn order_by_a_vendor_sort_is_pushed_and_any_other_is_sqlites() {
     let explain = connection.explain();
     assert_eq!(explain.scans[0].order_by.as_deref(), Some("Id desc"), "{explain}");
     assert_eq!(explain.vendor_calls, 1, "{explain}");
+
+    // Another column's vendor order is not SQLite's (text ignoring case, nulls last): SQLite sorts.
+    connection.query("SELECT Id FROM Contacts ORDER BY Email LIMIT 5").unwrap();
+    assert_eq!(connection.explain().scans[0].order_by, None);
 
     let by_name = connection.query("SELECT FirstName FROM Contacts ORDER BY FirstName, Id").unwrap();
     let mut names: Vec<(String, i64)> = all
@@ -240,6 +267,10 @@ fn update_and_delete_without_the_id_are_refused_before_anything_is_read_or_writt
 
     let error = connection.execute("UPDATE Contacts SET DateCreated = '2020-01-01' WHERE Id = 1").unwrap_err();
     assert!(error.to_string().contains("DateCreated"), "{error}");
+    let error = connection.execute("INSERT INTO Contacts (rowid, FirstName) VALUES (5, 'x')").unwrap_err();
+    assert!(error.to_string().contains("the vendor chooses the record's id"), "{error}");
+    let error = connection.execute("UPDATE Contacts SET rowid = 9 WHERE Id = 1").unwrap_err();
+    assert!(error.to_string().contains("cannot be changed"), "{error}");
     let error = connection.execute("DELETE FROM Transactions WHERE Id = 1").unwrap_err();
     assert!(error.to_string().contains("read-only"), "{error}");
 }
