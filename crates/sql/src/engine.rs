@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::SqlError;
 use crate::explain::{Explain, ScanReport};
-use crate::source::{Record, Source};
+use crate::source::Source;
 use crate::tables::TableDef;
-use crate::vtab::TableState;
+use crate::vtab::{Row, TableState};
 
 /// The driver's parts, shared by its connections.
 pub(crate) struct Engine {
@@ -50,7 +50,7 @@ pub(crate) struct Shared {
 /// Complete reads by table and conditions, up to [`MAX_CACHED_RECORDS`] records in all.
 #[derive(Default)]
 struct ReadCache {
-    reads: HashMap<ReadKey, Arc<Vec<Record>>>,
+    reads: HashMap<ReadKey, Arc<Vec<Row>>>,
     records: usize,
 }
 
@@ -139,7 +139,7 @@ impl Shared {
     }
 
     /// The records of an earlier complete read with the same key in this statement.
-    pub(crate) fn cached_read(&self, key: &ReadKey) -> Option<Arc<Vec<Record>>> {
+    pub(crate) fn cached_read(&self, key: &ReadKey) -> Option<Arc<Vec<Row>>> {
         self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).reads.get(key).cloned()
     }
 
@@ -150,7 +150,7 @@ impl Shared {
     }
 
     /// Keeps a complete read for the rest of the statement.
-    pub(crate) fn cache_read(&self, key: ReadKey, records: Vec<Record>) {
+    pub(crate) fn cache_read(&self, key: ReadKey, records: Vec<Row>) {
         let mut cache = self.reads.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.records.saturating_add(records.len()) <= MAX_CACHED_RECORDS {
             cache.records += records.len();

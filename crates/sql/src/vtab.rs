@@ -38,6 +38,9 @@ use crate::rows::ColumnKind;
 use crate::source::{Record, ScanRequest, SourceCursor};
 use crate::tables::{ColumnDef, Op, TableDef};
 
+/// A record as SQLite's rows hold it: shared, so that a read kept for the statement costs no copy.
+pub(crate) type Row = Arc<Record>;
+
 /// What each table's module is registered with.
 pub(crate) type Aux = (Arc<Shared>, Arc<TableDef>);
 
@@ -255,8 +258,8 @@ pub(crate) struct HubCursor {
     request: ScanRequest,
     /// The plan's report, counted into as pages arrive.
     report: Option<usize>,
-    rows: VecDeque<Record>,
-    current: Option<Record>,
+    rows: VecDeque<Row>,
+    current: Option<Row>,
     /// No page after the buffered rows (the read is complete).
     exhausted: bool,
     /// Serves rows of a child table for one parent after another, when no parent id was given.
@@ -266,7 +269,7 @@ pub(crate) struct HubCursor {
     /// Rows served so far, against `limit`.
     served: u64,
     /// The read's key and the records read so far, while it may still be kept for the statement.
-    collecting: Option<(ReadKey, Vec<Record>)>,
+    collecting: Option<(ReadKey, Vec<Row>)>,
 }
 
 /// The parents a child table's read walks through: their ids not yet read, and the parent read's
@@ -326,31 +329,25 @@ impl HubCursor {
         // the rest is read in full pages.
         self.request.page_size = self.shared.engine.page_size;
         let matched = page.records.len();
-        self.collect(&page.records);
         if let Some(report) = self.report {
             self.shared.count_page(report, calls, page.read.unwrap_or(matched), matched);
         }
-        if self.table.child.is_some() {
-            if let Some(parent_id) = self.request.parent_id.clone() {
-                let column = self.table.columns[0].name.clone();
-                for record in &page.records {
-                    let mut record = record.clone();
-                    record.insert(
-                        column.clone(),
-                        parent_id.parse::<i64>().map_or(Value::String(parent_id.clone()), Value::from),
-                    );
-                    self.rows.push_back(record);
-                }
-                return Ok(());
+        let mut records = page.records;
+        if let (Some(_), Some(parent_id)) = (&self.table.child, &self.request.parent_id) {
+            let id = parent_id.parse::<i64>().map_or(Value::String(parent_id.clone()), Value::from);
+            for record in &mut records {
+                record.insert(self.table.columns[0].name.clone(), id.clone());
             }
         }
-        self.remember_for_write(&page.records);
-        self.rows.extend(page.records);
+        let records: Vec<Row> = records.into_iter().map(Arc::new).collect();
+        self.collect(&records);
+        self.remember_for_write(&records);
+        self.rows.extend(records);
         Ok(())
     }
 
     /// Adds a page's records to the read being collected; keeps the read once it is complete.
-    fn collect(&mut self, records: &[Record]) {
+    fn collect(&mut self, records: &[Row]) {
         let Some((_, collected)) = self.collecting.as_mut() else { return };
         if !self.shared.may_cache(collected.len() + records.len()) {
             self.collecting = None;
@@ -400,7 +397,7 @@ impl HubCursor {
 
     /// Keeps the rows of a read that named the record's id, so that an `UPDATE` sends only the
     /// columns it changes.
-    fn remember_for_write(&self, records: &[Record]) {
+    fn remember_for_write(&self, records: &[Row]) {
         if !self.table.writes.update {
             return;
         }
@@ -762,5 +759,5 @@ pub(crate) struct TableState {
     /// Whether the last read had `Id = …` among its conditions.
     pub(crate) key_named: Mutex<bool>,
     /// The records that read returned, by id.
-    pub(crate) read_for_write: Mutex<HashMap<String, Record>>,
+    pub(crate) read_for_write: Mutex<HashMap<String, Row>>,
 }

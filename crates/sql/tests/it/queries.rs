@@ -217,6 +217,14 @@ fn a_child_table_without_its_parent_id_walks_every_parent() {
         with_items += i64::from(count > 0);
     }
     assert_eq!(rows.rows, vec![vec![Cell::Integer(items), Cell::Integer(with_items)]]);
+
+    // One order's items read twice in a statement: the second time from memory, parent id included.
+    let rows = connection
+        .query("SELECT x.k, i.OrderId FROM (SELECT 1 AS k UNION ALL SELECT 2) x JOIN OrderItems i ON i.OrderId = 1")
+        .unwrap();
+    let explain = connection.explain();
+    assert_eq!(explain.vendor_calls, 1, "{explain}");
+    assert!(!rows.rows.is_empty() && rows.rows.iter().all(|row| row[1] == Cell::Integer(1)), "{rows:?}");
 }
 
 #[test]
