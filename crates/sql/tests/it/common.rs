@@ -111,7 +111,7 @@ impl CursorSigner for TestSigner {
 }
 
 /// An access token for the demo account, through the simulator's consent form and token endpoint.
-async fn access_token(base: &str) -> Secret {
+pub async fn access_token(base: &str) -> Secret {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let form = [
         ("client_id", CLIENT_ID),

@@ -11,9 +11,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const CLIENT_ID: &str = "sandbox-client-id";
-const REDIRECT: &str = "https://app.example.com/callback";
-
 /// The simulator, a driver on it, and the endpoint serving that driver.
 struct Endpoint {
     sim: keap_sim::RunningSim,
@@ -41,30 +38,9 @@ async fn start(password: Option<&str>) -> Endpoint {
     Endpoint { sim, token, addr, server }
 }
 
-/// An access token for the demo account, through the simulator's consent form and token endpoint.
+/// An access token for the demo account, through the simulator's consent form.
 async fn access_token(sim: &keap_sim::RunningSim) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = [
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "demo@example.com"),
-        ("password", "demo"),
-        ("decision", "allow"),
-    ];
-    let consent = http.post(format!("{}/app/oauth/authorize", sim.url())).form(&form).send().await.unwrap();
-    let location = consent.headers()["location"].to_str().unwrap().to_string();
-    let code = url::Url::parse(&location).unwrap().query_pairs().find(|(key, _)| key == "code").unwrap().1.to_string();
-    let grant = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", "sandbox-client-secret"),
-    ];
-    let token: Value =
-        http.post(format!("{}/token", sim.url())).form(&grant).send().await.unwrap().json().await.unwrap();
-    token["access_token"].as_str().unwrap().to_string()
+    crate::common::access_token(&sim.url()).await.expose().to_string()
 }
 
 /// What a client program printed and whether it succeeded.
