@@ -94,8 +94,9 @@ impl Driver {
         let (source, vendor_calls, tables): (Arc<dyn crate::source::Source>, _, Vec<TableDef>) = match &settings.mode {
             Mode::Vendor { auth, vendor_url, .. } => {
                 let endpoints = match vendor_url {
-                    Some(url) => VendorEndpoints::simulator(url)
-                        .map_err(|error| SqlError::ConnectionString(invalid_vendor_url(error)))?,
+                    Some(url) => {
+                        VendorEndpoints::simulator(url).map_err(|_| SqlError::ConnectionString(invalid_vendor_url()))?
+                    }
                     None => VendorEndpoints::infusionsoft(),
                 };
                 let access = sign_in(auth, &endpoints, sign_in_options)
@@ -144,11 +145,6 @@ impl Driver {
             Authorization::Allow
         }));
         Ok(Connection { db, shared, _driver: self.clone() })
-    }
-
-    /// The tables the driver serves.
-    pub fn tables(&self) -> impl Iterator<Item = &TableDef> {
-        self.engine.tables.iter().map(Arc::as_ref)
     }
 }
 
@@ -342,7 +338,7 @@ fn metadata_views(tables: &[Arc<TableDef>]) -> String {
     )
 }
 
-fn invalid_vendor_url(_error: url::ParseError) -> connection_string::ConnectionStringError {
+fn invalid_vendor_url() -> connection_string::ConnectionStringError {
     connection_string::ConnectionStringError::InvalidUrl { property: "VendorURL", reason: "is not a base URL" }
 }
 
