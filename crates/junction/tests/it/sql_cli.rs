@@ -10,9 +10,6 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-const CLIENT_ID: &str = "sandbox-client-id";
-const REDIRECT: &str = "https://app.example.com/callback";
-
 /// A simulator with the demo tenant (300 contacts) and a connection string for it.
 struct Sandbox {
     sim: RunningSim,
@@ -28,30 +25,9 @@ async fn sandbox() -> Sandbox {
     Sandbox { sim, token, connection }
 }
 
-/// An access token for the demo account, through the simulator's consent form and token endpoint.
+/// An access token for the demo account, through the simulator's consent form.
 async fn access_token(sim: &RunningSim) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let form = [
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("username", "demo@example.com"),
-        ("password", "demo"),
-        ("decision", "allow"),
-    ];
-    let consent = http.post(format!("{}/app/oauth/authorize", sim.url())).form(&form).send().await.unwrap();
-    let location = consent.headers()["location"].to_str().unwrap().to_string();
-    let code = url::Url::parse(&location).unwrap().query_pairs().find(|(key, _)| key == "code").unwrap().1.to_string();
-    let grant = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", CLIENT_ID),
-        ("client_secret", "sandbox-client-secret"),
-    ];
-    let token: Value =
-        http.post(format!("{}/token", sim.url())).form(&grant).send().await.unwrap().json().await.unwrap();
-    token["access_token"].as_str().unwrap().to_string()
+    crate::common::vendor_access_token(&sim.url()).await
 }
 
 impl Sandbox {

@@ -204,35 +204,6 @@ impl Cluster {
     /// An access token of the demo account straight from the simulator (consent form and token
     /// endpoint), for changing the vendor's data without Junction.
     pub async fn vendor_token(&self) -> String {
-        let form = [
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", CALLBACK),
-            ("response_type", "code"),
-            ("username", "demo@example.com"),
-            ("password", "demo"),
-            ("decision", "allow"),
-        ];
-        let consent =
-            self.http.post(format!("{}/app/oauth/authorize", self.sim.url())).form(&form).send().await.unwrap();
-        let location = url::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-        let code = location.query_pairs().find(|(key, _)| key == "code").unwrap().1.into_owned();
-        let grant = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ];
-        let token: Value = self
-            .http
-            .post(format!("{}/token", self.sim.url()))
-            .form(&grant)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["access_token"].as_str().unwrap().to_string()
+        super::vendor_access_token(&self.sim.url()).await
     }
 }
