@@ -13,6 +13,7 @@ use connector::{TokenError, VendorError};
 use domain::token_rules::TransientCause;
 use domain::DomainError;
 use hub::HubError;
+use platform::bulk::BulkError;
 use platform::common_resources::ResourceError;
 use platform::events::EventsError;
 use platform::PlatformError;
@@ -52,6 +53,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A `Range` outside what there is to read.
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
     /// The vendor refused the request's input (e.g. a reused authorization code).
     #[error("{message}")]
     VendorRejected { message: String, provider_message: Option<String> },
@@ -106,6 +110,18 @@ impl From<EventsError> for ApiError {
             EventsError::Delivery(error) => ApiError::BadRequest(error.to_string()),
             EventsError::Hub(error) => error.into(),
             EventsError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<BulkError> for ApiError {
+    fn from(error: BulkError) -> Self {
+        match error {
+            BulkError::BadRequest(_) | BulkError::BadFile(_) => ApiError::BadRequest(error.to_string()),
+            BulkError::TooLarge(limit) => ApiError::PayloadTooLarge(usize::try_from(limit).unwrap_or(usize::MAX)),
+            BulkError::NotFound => ApiError::NotFound(error.to_string()),
+            BulkError::Hub(error) => error.into(),
+            BulkError::Store(error) => error.into(),
         }
     }
 }
@@ -274,6 +290,7 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::VendorError { .. } => StatusCode::BAD_GATEWAY,
             ApiError::VendorTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -41,7 +41,7 @@ pub use cursor::{CursorSigner, Position};
 pub use error::HubError;
 pub use list::{ListPage, ListParams};
 pub use records::Target;
-pub use scan::ScanPage;
+pub use scan::{ScanPage, ScanQuery};
 
 /// One caller's view of the vendor: an instance (or a connection string's authorization).
 #[derive(Debug, Clone, Copy)]

@@ -218,7 +218,7 @@ fn positive(text: Option<&str>, name: &str) -> Result<Option<usize>, HubError> {
 }
 
 /// An `orderBy` term resolved to the field's canonical name; unknown fields are a 400.
-fn order_field(definition: &ObjectDef, term: &OrderTerm) -> Result<(String, bool), HubError> {
+pub(crate) fn order_field(definition: &ObjectDef, term: &OrderTerm) -> Result<(String, bool), HubError> {
     let field = definition.field(&term.field).ok_or_else(|| {
         let shown: String = term.field.chars().take(64).collect();
         HubError::BadRequest(format!(
@@ -266,7 +266,7 @@ async fn streamed_page(
     let wanted = if query.where_.is_none() { query.page_size } else { query.page_size.max(MIN_VENDOR_PAGE) };
     let vendor_page = wanted.min(source.definition.max_page_size as usize);
     while let Some(vendor_query) = query.plan.queries.get(position.query) {
-        let (page, next_token) =
+        let (page, next_token, _) =
             vendor_page_of(hub, session, source, vendor_query, vendor_order, vendor_page, &position).await?;
         for (index, vendor_row) in page.iter().enumerate().skip(position.skip) {
             let Some(row) = matching(source.definition, query.where_.as_ref(), vendor_query, vendor_row) else {
@@ -306,7 +306,8 @@ pub(crate) fn advance(position: &Position, next_token: Option<String>, queries: 
     }
 }
 
-/// One vendor page of `vendor_query` and the token of the page after it.
+/// One vendor page of `vendor_query`, the token of the page after it, and the vendor's count of
+/// matches when its answer has one.
 pub(crate) async fn vendor_page_of(
     hub: &Hub,
     session: &Session<'_>,
@@ -315,7 +316,7 @@ pub(crate) async fn vendor_page_of(
     vendor_order: Option<&str>,
     page_size: usize,
     position: &Position,
-) -> Result<(Vec<Value>, Option<String>), HubError> {
+) -> Result<(Vec<Value>, Option<String>, Option<u64>), HubError> {
     let mut request =
         VendorRequest::new(Method::GET, source.collection.clone()).query("page_size", page_size.to_string());
     let filter = vendor_query.filter_string();
@@ -335,7 +336,8 @@ pub(crate) async fn vendor_page_of(
     };
     let next =
         body.get("next_page_token").and_then(Value::as_str).filter(|token| !token.is_empty() && !rows.is_empty());
-    Ok((rows, next.map(str::to_string)))
+    let count = body.get("count").and_then(Value::as_u64);
+    Ok((rows, next.map(str::to_string), count))
 }
 
 /// The hub row of `vendor_row` if it matches the whole `where` and no earlier query served it.
@@ -391,7 +393,7 @@ async fn all_matches(
     let mut position = Position::default();
     let vendor_page = source.definition.max_page_size as usize;
     while let Some(vendor_query) = query.plan.queries.get(position.query) {
-        let (page, next_token) =
+        let (page, next_token, _) =
             vendor_page_of(hub, session, source, vendor_query, None, vendor_page, &position).await?;
         rows.extend(
             page.iter().filter_map(|row| matching(source.definition, query.where_.as_ref(), vendor_query, row)),

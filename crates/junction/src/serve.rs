@@ -87,6 +87,19 @@ pub struct ServeArgs {
     /// the event workers on this node (its API still answers).
     #[arg(long, env = "JUNCTION_EVENT_TICK_MS", default_value_t = 1000)]
     event_tick_ms: u64,
+    /// Days a finished bulk job's status, result and errors are kept.
+    #[arg(long, env = "JUNCTION_BULK_RETENTION_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..))]
+    bulk_retention_days: u64,
+    /// The largest bulk upload accepted, in megabytes.
+    #[arg(long, env = "JUNCTION_BULK_MAX_UPLOAD_MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    bulk_max_upload_mb: u64,
+    /// Bulk jobs this node runs at once; `0` runs none here (its API still takes and serves jobs).
+    #[arg(long, env = "JUNCTION_BULK_CONCURRENCY", default_value_t = 4)]
+    bulk_concurrency: usize,
+    /// Seconds a node's claim on a bulk job lasts unrenewed: how soon a dead node's jobs resume
+    /// elsewhere (or on its restart).
+    #[arg(long, env = "JUNCTION_BULK_CLAIM_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
+    bulk_claim_ttl: u64,
 }
 
 /// A share: a number from 0 (exclusive) to 1.
@@ -130,6 +143,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             public_url: Some(public_url.clone()),
             ..EventsConfig::default()
         },
+        bulk: platform::bulk::BulkConfig {
+            retention: std::time::Duration::from_secs(args.bulk_retention_days * 86_400),
+            max_upload_bytes: args.bulk_max_upload_mb.saturating_mul(1024 * 1024),
+            concurrency: args.bulk_concurrency,
+            claim_ttl: std::time::Duration::from_secs(args.bulk_claim_ttl),
+            ..platform::bulk::BulkConfig::default()
+        },
         ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)
     };
     let platform = Platform::build(config).context("cannot start the vendor's HTTP clients")?;
@@ -157,6 +177,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }))
     };
+    let bulk_runners = (args.bulk_concurrency > 0).then(|| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(platform::bulk::runner::run(platform.clone(), async move {
+            let _ = stopped.changed().await;
+        }))
+    });
     let event_workers = (args.event_tick_ms > 0).then(|| {
         let mut stopped = stopped.clone();
         tokio::spawn(platform::events::workers::run(platform, async move {
@@ -170,7 +196,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
     drop(stopped);
     // The shutdown future (and `stop` with it) is dropped by now.
-    for task in [refresher, event_workers, Some(common_watch)].into_iter().flatten() {
+    for task in [refresher, event_workers, bulk_runners, Some(common_watch)].into_iter().flatten() {
         let _ = task.await;
     }
     served?;

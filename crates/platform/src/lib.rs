@@ -5,11 +5,12 @@
 //! instance's hub calls ([`calls`]), the job runner ([`jobs`]) and its first job, the background
 //! token refresh ([`token_refresh_job`]), organizations' common resources checked and composed
 //! per instance ([`common_resources`]), events polled, recorded and delivered ([`events`]) to
-//! user-chosen callback URLs ([`callback`]), the metrics registry ([`metrics`]) and the cache of
+//! user-chosen callback URLs ([`callback`]), bulk exports and uploads ([`bulk`]), the metrics registry ([`metrics`]) and the cache of
 //! authenticated hub callers ([`caller_cache`]).
 //!
 //! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
 
+pub mod bulk;
 pub mod callback;
 pub mod caller_cache;
 pub mod calls;
@@ -34,6 +35,7 @@ use domain::vendor_limits::VendorLimits;
 use hub::{CursorSigner, Hub};
 use store::{InstanceRecord, Store, StoreError};
 
+use crate::bulk::BulkConfig;
 use crate::caller_cache::CallerCache;
 use crate::calls::InstanceCall;
 use crate::common_resources::CommonCache;
@@ -71,6 +73,8 @@ pub struct PlatformConfig {
     pub events: EventsConfig,
     /// The share of each vendor limit background calls (polls, bulk) may use (`--background-share`).
     pub background_share: f64,
+    /// How bulk jobs run.
+    pub bulk: BulkConfig,
 }
 
 impl PlatformConfig {
@@ -87,6 +91,7 @@ impl PlatformConfig {
             vendor_timeout: VENDOR_TIMEOUT,
             events: EventsConfig::default(),
             background_share: DEFAULT_BACKGROUND_SHARE,
+            bulk: BulkConfig::default(),
         }
     }
 }
@@ -137,6 +142,8 @@ pub struct Platform {
     pub events: Arc<Events>,
     /// The composed common resources of instances, per node (see [`common_resources`]).
     pub common: Arc<CommonCache>,
+    /// How bulk jobs run (see [`bulk`]).
+    pub bulk: Arc<BulkConfig>,
 }
 
 impl Platform {
@@ -161,6 +168,7 @@ impl Platform {
             node_id: Arc::from(format!("node-{:032x}", rand::random::<u128>())),
             events: Arc::new(events),
             common: Arc::default(),
+            bulk: Arc::new(config.bulk),
         })
     }
 

@@ -132,7 +132,23 @@ pub struct Metrics {
     delivery_latency: Histogram,
     outbox_depth: Gauge,
     oldest_undelivered: Gauge,
+    bulk_jobs: Family<StatusLabels, Gauge>,
+    bulk_records: Family<KindLabels, Counter>,
+    bulk_calls_per_job: Histogram,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// Vendor calls per bulk job: from a one-page export to a million-row upload.
+const CALLS_PER_JOB_BUCKETS: [f64; 8] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0];
 
 impl fmt::Debug for Metrics {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -205,8 +221,25 @@ impl Metrics {
             "Age of the oldest notification not yet delivered",
             oldest_undelivered.clone(),
         );
+        let bulk_jobs = Family::<StatusLabels, Gauge>::default();
+        let bulk_records = Family::<KindLabels, Counter>::default();
+        let bulk_calls_per_job = Histogram::new(CALLS_PER_JOB_BUCKETS);
+        registry.register("junction_bulk_jobs", "Bulk jobs, by status", bulk_jobs.clone());
+        registry.register(
+            "junction_bulk_records",
+            "Records exported (kind query) and upload rows processed (kind upload) by bulk jobs; its rate is records per second",
+            bulk_records.clone(),
+        );
+        registry.register(
+            "junction_bulk_vendor_calls_per_job",
+            "Vendor calls of each bulk job that ended",
+            bulk_calls_per_job.clone(),
+        );
         Metrics {
             registry,
+            bulk_jobs,
+            bulk_records,
+            bulk_calls_per_job,
             requests,
             latency,
             vendor_calls,
@@ -270,6 +303,26 @@ impl Metrics {
     pub fn set_outbox(&self, depth: u64, oldest_seconds: u64) {
         self.outbox_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
         self.oldest_undelivered.set(i64::try_from(oldest_seconds).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the bulk job gauges from the store's counts (every status, absent ones at zero).
+    pub fn set_bulk_jobs(&self, counts: &[(store::BulkStatus, u64)]) {
+        for status in store::BulkStatus::ALL {
+            let count = counts.iter().find(|(counted, _)| *counted == status).map_or(0, |(_, count)| *count);
+            self.bulk_jobs
+                .get_or_create(&StatusLabels { status: status.as_str() })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counts `records` records (or rows) a bulk job of `kind` (`query`, `upload`) processed.
+    pub fn record_bulk_records(&self, kind: &'static str, records: u64) {
+        self.bulk_records.get_or_create(&KindLabels { kind }).inc_by(records);
+    }
+
+    /// Records the vendor calls of a bulk job that ended.
+    pub fn record_bulk_job_end(&self, vendor_calls: u64) {
+        self.bulk_calls_per_job.observe(vendor_calls as f64);
     }
 
     /// The registry as OpenMetrics 1.0 text (ending with `# EOF`).

@@ -7,13 +7,14 @@
 //!   ([`InstanceStore`], [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`],
 //!   [`EventStore`], [`ResourceStore`]), and [`StoreError`];
 //! - [`events`]: the event poller's and outbox's values, and which changes a poll reports;
+//! - [`bulk`]: bulk jobs' values, and the step rule that keeps a job's results exact across crashes;
 //! - [`resources`]: the common resources' values (an organization's object definitions and
 //!   transformations, and where each applies);
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
 //! - [`crypto`]: the master key, keyring, AEAD sealing, salted and keyed hashes;
 //! - `sealing`: which associated data each sealed column is bound to, and the row type;
 //! - `shared_sql`: the SQL both implementations share, with one module per area (`instance_sql`,
-//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`, `event_sql`, `resource_sql`);
+//!   `identity_sql`, `console_sql`, `trace_sql`, `coordination_sql`, `event_sql`, `resource_sql`, `bulk_sql`);
 //!   [`sqlite`] and [`postgres`]: the implementations, each with its connection settings, dialect
 //!   and migrations (`migrations/sqlite`, `migrations/postgres`);
 //! - `instance_locks`: the in-process queue in front of the refresh critical section;
@@ -26,6 +27,8 @@
 //! No SQL leaves this crate, and no secret leaves it in clear except through [`Secret::expose`].
 
 pub mod authorization_codes;
+pub mod bulk;
+mod bulk_sql;
 mod console_sql;
 mod coordination_sql;
 pub mod crypto;
@@ -50,6 +53,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use authorization_codes::{ClaimedCode, CodeClaim, AUTHORIZATION_CODE_TTL};
+pub use bulk::{
+    BulkFinish, BulkJob, BulkKind, BulkRowError, BulkStatus, BulkStep, NewBulkJob, ResultChunk, StoredChunk,
+    BULK_NOTIFY_QUEUE, BULK_QUEUE,
+};
 pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use events::{
     ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, SeenRecord, StoredEvent,
@@ -58,8 +65,8 @@ pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{
-    BoxFuture, ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
-    ResourceStore, Result, Store, StoreError, TraceStore,
+    BoxFuture, BulkStore, ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark,
+    RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
 };
 pub use resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 pub use sqlite::SqliteStore;

@@ -1,6 +1,6 @@
 //! The `Store` trait: every read and write of the platform's state, by area ([`InstanceStore`],
 //! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`], [`EventStore`],
-//! [`ResourceStore`]) under one supertrait, and the store's error type.
+//! [`ResourceStore`], [`BulkStore`]) under one supertrait, and the store's error type.
 //!
 //! Two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one conformance suite
 //! (`tests/conformance.rs`) run against both. No SQL outside this crate.
@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::authorization_codes::{ClaimedCode, CodeClaim};
+use crate::bulk::{BulkJob, BulkRowError, BulkStatus, BulkStep, NewBulkJob, StoredChunk};
 use crate::crypto::{CryptoError, Keyring};
 use crate::events::{DeliveryResult, EventCounts, EventQuery, EventStatus, PollCommit, StoredEvent};
 use crate::queue::{Job, JobState, NewJob};
@@ -480,6 +481,64 @@ pub trait ResourceStore: Send + Sync {
     async fn resources_generation(&self) -> Result<i64>;
 }
 
+/// Bulk jobs (`crate::bulk`): the jobs of each instance, the steps their runners commit, their
+/// results, refused rows and uploaded files.
+///
+/// Invariants: a job is read, listed and cancelled only through its own instance (another
+/// instance's is [`StoreError::NotFound`]); a step commits only while the job is RUNNING at the
+/// step its runner read, with its records or row outcomes, counters and next position in one
+/// transaction; a job leaves CREATED or RUNNING once; a job ending with a callback URL queues one
+/// notification in the transaction that ends it; an instance's jobs go with it.
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    /// Creates a job and returns its id: queued (CREATED) at once, or with `uploading` held in
+    /// UPLOADING, invisible, until [`BulkStore::queue_uploaded_bulk_job`].
+    async fn create_bulk_job(&self, new: &NewBulkJob, uploading: bool) -> Result<i64>;
+
+    /// Stores part `seq` of an uploading job's file.
+    async fn put_bulk_file_part(&self, job_id: i64, seq: i64, data: &[u8]) -> Result<()>;
+
+    /// Up to `limit` parts of a job's file from part `from_seq` on, in order.
+    async fn bulk_file_parts(&self, job_id: i64, from_seq: i64, limit: u32) -> Result<Vec<(i64, Vec<u8>)>>;
+
+    /// Queues an UPLOADING job whose file holds `rows` data rows, with its `request` as the file's
+    /// check completed it; [`StoreError::NotFound`] when it is not uploading.
+    async fn queue_uploaded_bulk_job(&self, job_id: i64, request: &serde_json::Value, rows: u64) -> Result<BulkJob>;
+
+    /// Deletes a job with its results, errors and file (an upload refused before it was queued).
+    async fn delete_bulk_job(&self, job_id: i64) -> Result<()>;
+
+    /// One job, of `instance_id` when given (else [`StoreError::NotFound`]); never an UPLOADING one.
+    async fn bulk_job(&self, instance_id: Option<InstanceId>, id: i64) -> Result<BulkJob>;
+
+    /// The instance's jobs, newest first.
+    async fn list_bulk_jobs(&self, instance_id: InstanceId, limit: u32) -> Result<Vec<BulkJob>>;
+
+    /// Cancels a CREATED or RUNNING job of the instance (a final one is left as it is) and returns it.
+    async fn cancel_bulk_job(&self, instance_id: InstanceId, id: i64) -> Result<BulkJob>;
+
+    /// Moves a CREATED job to RUNNING (its start time set once) and returns the job as it is.
+    async fn start_bulk_run(&self, id: i64) -> Result<BulkJob>;
+
+    /// Commits one step (see the trait's invariants); false, with nothing written, when the job
+    /// is not RUNNING at `step.step` any more (cancelled, or another runner went on).
+    async fn commit_bulk_step(&self, step: &BulkStep) -> Result<bool>;
+
+    /// Up to `limit` chunks of a job's result, in order, from the one holding byte `from` of the
+    /// JSON lines (or, with `csv`, of the CSV rows).
+    async fn bulk_results(&self, job_id: i64, from: u64, csv: bool, limit: u32) -> Result<Vec<StoredChunk>>;
+
+    /// A job's refused rows in row order, `limit` from `offset`.
+    async fn bulk_errors(&self, job_id: i64, offset: u64, limit: u32) -> Result<Vec<BulkRowError>>;
+
+    /// How many jobs there are in each status (metrics).
+    async fn bulk_job_counts(&self) -> Result<Vec<(BulkStatus, u64)>>;
+
+    /// Deletes the jobs final before `finished_before` with everything they hold, and uploads
+    /// abandoned for a day. Returns how many.
+    async fn prune_bulk_jobs(&self, finished_before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
 /// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
 /// without importing them (a trait object has its supertraits' methods); code holding a concrete
@@ -497,6 +556,7 @@ pub trait Store:
     + CoordinationStore
     + EventStore
     + ResourceStore
+    + BulkStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -133,6 +133,9 @@ macro_rules! implement_store {
         use sqlx::Row;
 
         use crate::authorization_codes::{self, ClaimedCode, CodeClaim};
+        use crate::bulk::{
+            self, BulkFinish, BulkJob, BulkRowError, BulkStatus, BulkStep, NewBulkJob, ResultChunk, StoredChunk,
+        };
         use crate::crypto::{self, Keyring, LookupKey, Sealed, CANARY_AAD};
         use crate::events::{
             self, ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, StoredEvent,
@@ -146,8 +149,8 @@ macro_rules! implement_store {
             VENDOR_CALLS_KEPT,
         };
         use crate::repository::{
-            ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark, RefreshFn,
-            ResourceStore, Result, Store, StoreError, TraceStore,
+            BulkStore, ConsoleStore, CoordinationStore, EventStore, IdentityStore, InstanceStore, ObjectWatermark,
+            RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
         };
         use crate::resources::{self, PutMode, ResourceDocument, ResourceKind, ResourceScope};
         use crate::sealing::{
@@ -280,6 +283,7 @@ macro_rules! implement_store {
         crate::coordination_sql::implement_coordination_store!($store);
         crate::event_sql::implement_event_store!($store);
         crate::resource_sql::implement_resource_store!($store);
+        crate::bulk_sql::implement_bulk_store!($store);
     };
 }
 

@@ -13,7 +13,7 @@
 //! - [`inventory`]: `GET|PATCH /products/{id}/inventory`;
 //! - [`raw`]: `ANY /hubs/{hub}/raw/{vendor path}`;
 //! - [`ping`]: `GET /hubs/{hub}/ping`;
-//! - [`bulk`]: `/hubs/{hub}/bulk/...`, answered 501 until bulk jobs are built;
+//! - [`bulk`]: `/hubs/{hub}/bulk/...`, the bulk jobs (exports and uploads);
 //! - [`response`]: what every hub answer carries (`elements-element-instance-id`).
 
 pub mod bulk;
@@ -26,15 +26,25 @@ pub mod raw;
 pub mod records;
 pub mod response;
 
-use axum::routing::{any, get};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post, put};
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/hubs/{hub}/bulk", any(bulk::not_available))
-        .route("/hubs/{hub}/bulk/{*rest}", any(bulk::not_available))
+        .route("/hubs/{hub}/bulk/query", post(bulk::create_query).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk/jobs", get(bulk::list_jobs).fallback(bulk::unknown))
+        .route(
+            "/hubs/{hub}/bulk/{object}",
+            post(bulk::upload).layer(DefaultBodyLimit::disable()).fallback(bulk::unknown),
+        )
+        .route("/hubs/{hub}/bulk/{id}/status", get(bulk::status).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk/{id}/cancel", put(bulk::cancel).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk/{id}/errors", get(bulk::errors).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk/{id}/{object}", get(bulk::result).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk", any(bulk::unknown))
         .route("/objects", get(objects::list_objects))
         .route("/objects/{object}/metadata", get(objects::root_metadata))
         .route("/hubs/{hub}/objects", get(objects::list_objects))

@@ -7,6 +7,7 @@ mod common;
 mod api_docs;
 mod auth;
 mod bad_input;
+mod bulk;
 mod common_resources;
 mod console;
 mod events;

@@ -69,6 +69,12 @@ pub struct StackOptions {
     pub vendor_timeout: Duration,
     /// The origins allowed to call the API from a browser (`--cors-origins`).
     pub cors_origins: http_api::cors::CorsOrigins,
+    /// Runs the bulk job runners with this configuration (none by default).
+    pub bulk: Option<platform::bulk::BulkConfig>,
+    /// The share of each vendor limit background work may use.
+    pub background_share: f64,
+    /// Callbacks may reach loopback (`--allow-private-callbacks`).
+    pub allow_private_callbacks: bool,
 }
 
 impl Default for StackOptions {
@@ -83,6 +89,9 @@ impl Default for StackOptions {
             rate_limit_queue: platform::MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: Duration::from_secs(3),
             cors_origins: http_api::cors::CorsOrigins::None,
+            bulk: None,
+            background_share: platform::DEFAULT_BACKGROUND_SHARE,
+            allow_private_callbacks: false,
         }
     }
 }
@@ -112,14 +121,25 @@ impl Stack {
             rate_limit_wait: options.rate_limit_wait,
             rate_limit_queue: options.rate_limit_queue,
             vendor_timeout: options.vendor_timeout,
+            background_share: options.background_share,
+            bulk: options.bulk.clone().unwrap_or_default(),
+            events: platform::events::EventsConfig {
+                allow_private_callbacks: options.allow_private_callbacks,
+                ..platform::events::EventsConfig::default()
+            },
             ..platform::PlatformConfig::new(Arc::clone(&store), endpoints, policy, true)
         };
         let platform = platform::Platform::build(config).expect("platform");
+        let runners = options
+            .bulk
+            .is_some()
+            .then(|| tokio::spawn(platform::bulk::runner::run(platform.clone(), std::future::pending())));
         let state = http_api::AppState::new(platform)
             .with_public_url(&format!("http://{addr}"))
             .with_cors_origins(options.cors_origins);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, http_api::router(state)).await;
+            drop(runners);
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Stack {
