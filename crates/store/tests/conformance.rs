@@ -13,11 +13,13 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::{Backend, TestDb};
 use serde_json::json;
 use store::{
-    ClaimedCode, CodeClaim, DeliveryResult, EventQuery, EventStatus, InstanceId, InstancePatch, InstanceQuery,
-    JobState, Keyring, MasterKey, NewInstance, NewJob, ObjectPoll, OrganizationId, PendingAuthorization, PendingTake,
-    PollCommit, PostgresStore, PutMode, RefreshDecision, RefreshFn, RefreshOutcome, ResourceDocument, ResourceKind,
-    ResourceScope, Secret, SecretMap, SeenRecord, SqliteStore, Store, StoreError, StoredEvent, TokenPair, UserId,
-    VendorCall, ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
+    BulkFinish, BulkKind, BulkRowError, BulkStatus, BulkStep, ClaimedCode, CodeClaim, DeliveryResult, EventQuery,
+    EventStatus, InstanceId, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewBulkJob, NewInstance,
+    NewJob, ObjectPoll, OrganizationId, PendingAuthorization, PendingTake, PollCommit, PostgresStore, PutMode,
+    RefreshDecision, RefreshFn, RefreshOutcome, ResourceDocument, ResourceKind, ResourceScope, ResultChunk, Secret,
+    SecretMap, SeenRecord, SqliteStore, Store, StoreError, StoredEvent, TokenPair, UserId, VendorCall,
+    ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL, BULK_NOTIFY_QUEUE, BULK_QUEUE, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY,
+    VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -114,6 +116,12 @@ conformance!(
     deleting_an_instance_deletes_its_resources_and_changes_the_generation,
     concurrent_upserts_of_one_new_name_all_succeed_once_stored,
     an_unreadable_stored_document_is_reported_corrupt,
+    a_bulk_step_commits_once_at_its_step_with_its_records_and_position,
+    a_cancelled_bulk_job_takes_no_more_steps_and_queues_its_notification,
+    a_bulk_job_is_seen_only_through_its_instance,
+    an_upload_is_invisible_until_queued_and_its_file_reads_back_in_parts,
+    a_bulk_job_whose_queue_row_died_reads_as_failed,
+    final_bulk_jobs_are_pruned_with_their_results,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -2204,4 +2212,187 @@ async fn an_unreadable_stored_document_is_reported_corrupt(db: Arc<TestDb>) {
     db.raw_execute("UPDATE common_resources SET document = '{not json'").await;
     let read = store.resource(org, ResourceKind::Definition, &scope, "Contact").await;
     assert!(matches!(read, Err(StoreError::Corrupt("common resource document"))), "{read:?}");
+}
+
+/// A store, an instance of its organization, and a new query job of it (with a callback URL).
+async fn store_with_bulk_job(db: &TestDb) -> (Arc<dyn Store>, InstanceId, i64) {
+    let (store, org) = store_with_org(db).await;
+    let instance = store.insert_instance(new_instance(org, "bulk", &[])).await.unwrap();
+    let new = NewBulkJob {
+        organization_id: org,
+        instance_id: instance.id,
+        kind: BulkKind::Query,
+        object_name: "contacts".into(),
+        request: json!({"q": "select * from contacts"}),
+        callback_url: Some("https://example.com/done".into()),
+    };
+    let id = store.create_bulk_job(&new, false).await.unwrap();
+    (store, instance.id, id)
+}
+
+fn chunk(records: u64, json: &str, csv: &str) -> ResultChunk {
+    ResultChunk { records, json: json.into(), csv: csv.into() }
+}
+
+async fn a_bulk_step_commits_once_at_its_step_with_its_records_and_position(db: Arc<TestDb>) {
+    let (store, instance, id) = store_with_bulk_job(&db).await;
+    let queued = store.claim_jobs(BULK_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "creating a job queues it");
+    assert_eq!(queued[0].payload, json!({"bulkJob": id}));
+    let job = store.start_bulk_run(id).await.unwrap();
+    assert_eq!((job.status, job.step), (BulkStatus::Running, 0));
+    assert!(job.started_at.is_some());
+
+    let first = BulkStep {
+        job_id: id,
+        step: 0,
+        position: json!({"page": 2}),
+        records: Some(chunk(2, "{\"Id\":1}\n{\"Id\":2}\n", "1\r\n2\r\n")),
+        vendor_calls: 1,
+        expected_count: Some(3),
+        ..BulkStep::default()
+    };
+    assert!(store.commit_bulk_step(&first).await.unwrap());
+    assert!(!store.commit_bulk_step(&first).await.unwrap(), "a step commits once");
+    let last = BulkStep {
+        job_id: id,
+        step: 1,
+        position: json!({"page": 3}),
+        records: Some(chunk(1, "{\"Id\":3}\n", "3\r\n")),
+        vendor_calls: 2,
+        finish: Some(BulkFinish::Completed),
+        ..BulkStep::default()
+    };
+    assert!(store.commit_bulk_step(&last).await.unwrap());
+    let job = store.bulk_job(Some(instance), id).await.unwrap();
+    assert_eq!(job.status, BulkStatus::Completed);
+    assert_eq!((job.step, job.records_count, job.vendor_calls, job.expected_count), (2, 3, 3, Some(3)));
+    assert_eq!((job.json_bytes, job.csv_bytes), (27, 9));
+    assert_eq!(job.position, Some(json!({"page": 3})));
+    assert!(job.completed_at.is_some());
+    let later = BulkStep { step: 2, ..last.clone() };
+    assert!(!store.commit_bulk_step(&later).await.unwrap(), "a final job takes no step");
+
+    let all = store.bulk_results(id, 0, false, 10).await.unwrap();
+    assert_eq!(all.iter().map(|c| (c.seq, c.json_start, c.csv_start)).collect::<Vec<_>>(), vec![(0, 0, 0), (1, 18, 6)]);
+    let from_second = store.bulk_results(id, 18, false, 10).await.unwrap();
+    assert_eq!(from_second.len(), 1);
+    assert_eq!(from_second[0].chunk.json, "{\"Id\":3}\n");
+    assert_eq!(store.bulk_results(id, 5, true, 10).await.unwrap().len(), 2, "byte 5 of the CSV is in the first chunk");
+    assert!(store.bulk_results(id, 9, true, 10).await.unwrap().is_empty());
+    let notices = store.claim_jobs(BULK_NOTIFY_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(notices.len(), 1, "the final step queued the notification");
+}
+
+async fn a_cancelled_bulk_job_takes_no_more_steps_and_queues_its_notification(db: Arc<TestDb>) {
+    let (store, instance, id) = store_with_bulk_job(&db).await;
+    store.start_bulk_run(id).await.unwrap();
+    let cancelled = store.cancel_bulk_job(instance, id).await.unwrap();
+    assert_eq!(cancelled.status, BulkStatus::Cancelled);
+    let step = BulkStep { job_id: id, step: 0, position: json!(null), ..BulkStep::default() };
+    assert!(!store.commit_bulk_step(&step).await.unwrap());
+    assert_eq!(store.cancel_bulk_job(instance, id).await.unwrap().status, BulkStatus::Cancelled);
+    assert_eq!(store.start_bulk_run(id).await.unwrap().status, BulkStatus::Cancelled, "a final job does not run again");
+    let notices = store.claim_jobs(BULK_NOTIFY_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(notices.len(), 1, "one notification, not one per cancel");
+}
+
+async fn a_bulk_job_is_seen_only_through_its_instance(db: Arc<TestDb>) {
+    let (store, instance, id) = store_with_bulk_job(&db).await;
+    let (other_org, _) = store.create_organization("other").await.unwrap();
+    let other = store.insert_instance(new_instance(other_org.id, "theirs", &[])).await.unwrap();
+    assert!(matches!(store.bulk_job(Some(other.id), id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.cancel_bulk_job(other.id, id).await, Err(StoreError::NotFound)));
+    assert!(store.list_bulk_jobs(other.id, 10).await.unwrap().is_empty());
+    assert_eq!(store.list_bulk_jobs(instance, 10).await.unwrap().len(), 1);
+    assert_eq!(store.bulk_job(Some(instance), id).await.unwrap().status, BulkStatus::Created);
+    let org = store.get_instance(other_org.id, other.id).await.unwrap().organization_id;
+    assert_eq!(org, other_org.id);
+    store.delete_instance(store.bulk_job(None, id).await.unwrap().organization_id, instance).await.unwrap();
+    assert!(matches!(store.bulk_job(None, id).await, Err(StoreError::NotFound)), "an instance's jobs go with it");
+}
+
+async fn an_upload_is_invisible_until_queued_and_its_file_reads_back_in_parts(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let instance = store.insert_instance(new_instance(org, "bulk", &[])).await.unwrap();
+    let new = NewBulkJob {
+        organization_id: org,
+        instance_id: instance.id,
+        kind: BulkKind::Upload,
+        object_name: "contacts".into(),
+        request: json!({"format": "csv"}),
+        callback_url: None,
+    };
+    let id = store.create_bulk_job(&new, true).await.unwrap();
+    assert!(matches!(store.bulk_job(Some(instance.id), id).await, Err(StoreError::NotFound)));
+    assert!(store.list_bulk_jobs(instance.id, 10).await.unwrap().is_empty());
+    assert!(store.claim_jobs(BULK_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap().is_empty());
+    let binary: Vec<u8> = (0..=255).collect();
+    store.put_bulk_file_part(id, 0, &binary).await.unwrap();
+    store.put_bulk_file_part(id, 1, b"second").await.unwrap();
+    assert!(matches!(store.put_bulk_file_part(id, 1, b"again").await, Err(StoreError::Conflict(_))));
+    let parts = store.bulk_file_parts(id, 1, 5).await.unwrap();
+    assert_eq!(parts, vec![(1, b"second".to_vec())]);
+    assert_eq!(store.bulk_file_parts(id, 0, 1).await.unwrap(), vec![(0, binary)]);
+    let job = store.queue_uploaded_bulk_job(id, &json!({"format": "csv", "rows": 2}), 2).await.unwrap();
+    assert_eq!((job.status, job.expected_count), (BulkStatus::Created, Some(2)));
+    assert_eq!(job.request["rows"], 2);
+    assert!(matches!(store.queue_uploaded_bulk_job(id, &json!({}), 2).await, Err(StoreError::NotFound)));
+    assert_eq!(store.claim_jobs(BULK_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap().len(), 1);
+    store.start_bulk_run(id).await.unwrap();
+    let refused = BulkStep {
+        job_id: id,
+        step: 0,
+        position: json!({"row": 1}),
+        errors: vec![BulkRowError { row: 1, field: Some("Email".into()), message: "bad".into() }],
+        ..BulkStep::default()
+    };
+    assert!(store.commit_bulk_step(&refused).await.unwrap());
+    let written = BulkStep { step: 1, written: 1, errors: Vec::new(), position: json!({"row": 2}), ..refused.clone() };
+    assert!(store.commit_bulk_step(&written).await.unwrap());
+    let job = store.bulk_job(None, id).await.unwrap();
+    assert_eq!((job.records_count, job.failed_count), (1, 1));
+    let errors = store.bulk_errors(id, 0, 10).await.unwrap();
+    assert_eq!(errors, vec![BulkRowError { row: 1, field: Some("Email".into()), message: "bad".into() }]);
+    store.delete_bulk_job(id).await.unwrap();
+    assert!(store.bulk_file_parts(id, 0, 5).await.unwrap().is_empty(), "the file goes with its job");
+}
+
+async fn a_bulk_job_whose_queue_row_died_reads_as_failed(db: Arc<TestDb>) {
+    let (store, instance, id) = store_with_bulk_job(&db).await;
+    let claimed = store.claim_jobs(BULK_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap();
+    store.fail_job(claimed[0].id, "node", "the node ran out of luck", None).await.unwrap();
+    let job = store.bulk_job(Some(instance), id).await.unwrap();
+    assert_eq!(job.status, BulkStatus::Failed);
+    assert!(job.error.unwrap().contains("the node ran out of luck"));
+    let counts = store.bulk_job_counts().await.unwrap();
+    assert_eq!(counts, vec![(BulkStatus::Failed, 1)]);
+}
+
+async fn final_bulk_jobs_are_pruned_with_their_results(db: Arc<TestDb>) {
+    let (store, instance, id) = store_with_bulk_job(&db).await;
+    store.start_bulk_run(id).await.unwrap();
+    let step = BulkStep {
+        job_id: id,
+        step: 0,
+        position: json!(null),
+        records: Some(chunk(1, "{}\n", "\r\n")),
+        finish: Some(BulkFinish::Completed),
+        ..BulkStep::default()
+    };
+    assert!(store.commit_bulk_step(&step).await.unwrap());
+    let new = NewBulkJob {
+        organization_id: store.bulk_job(None, id).await.unwrap().organization_id,
+        instance_id: instance,
+        kind: BulkKind::Query,
+        object_name: "tags".into(),
+        request: json!({}),
+        callback_url: None,
+    };
+    let running = store.create_bulk_job(&new, false).await.unwrap();
+    assert_eq!(store.prune_bulk_jobs(Utc::now() - TimeDelta::hours(1)).await.unwrap(), 0, "within the retention");
+    assert_eq!(store.prune_bulk_jobs(Utc::now() + TimeDelta::seconds(1)).await.unwrap(), 1);
+    assert!(matches!(store.bulk_job(None, id).await, Err(StoreError::NotFound)));
+    assert!(store.bulk_results(id, 0, false, 10).await.unwrap().is_empty());
+    assert_eq!(store.bulk_job(None, running).await.unwrap().status, BulkStatus::Created, "a live job is kept");
 }
