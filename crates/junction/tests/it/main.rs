@@ -1,11 +1,12 @@
 //! The `junction` binary's integration tests, in one test binary (each test binary links the whole
-//! stack again): `admin rotate-key`, `serve --sandbox`, two nodes on one PostgreSQL database,
+//! stack again): `admin rotate-key`, bulk jobs killed mid-run (`bulk_resume`), `serve --sandbox`, two nodes on one PostgreSQL database,
 //! `junction sql` against the simulator (`sql_cli`), and the web console end to end in headless
 //! Chromium (`console_browser`).
 
 mod common;
 
 mod admin;
+mod bulk_resume;
 mod common_resources;
 mod console_browser;
 mod events;

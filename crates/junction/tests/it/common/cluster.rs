@@ -78,8 +78,14 @@ pub struct Node {
 
 impl Cluster {
     pub async fn new() -> Self {
+        Cluster::with_contacts(None).await
+    }
+
+    /// A cluster whose vendor account holds `contacts` demo contacts (300 when `None`).
+    pub async fn with_contacts(contacts: Option<usize>) -> Self {
         // No vendor rate limits: the storm fires 200 calls at once.
-        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        config.accounts[0].demo_contacts = contacts;
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         Cluster {
             database: TestDatabase::create().await,
