@@ -20,9 +20,14 @@
 //!    holding 20,000 contacts: a selective query, `COUNT(*)` over every contact, and orders joined
 //!    with their items; vendor calls (the simulator's count) and wall time of each.
 //!
+//! 7. bulk exports of 20,000 contacts: records per second against the quota bound at the vendor's
+//!    default limits (the simulator keeping them too, so any 429 shows), with an interactive call
+//!    every 100 ms while one runs; and with the limits lifted against a plain paging loop straight
+//!    to the simulator.
+//!
 //! Run: `cargo bench -p junction-http --bench platform` (options: `-- --seconds N --clients N
 //! --storms N`, the last the rounds of each refresh storm; `--only record` runs case 3 alone,
-//! `--only common` case 4, `--only driver` case 6).
+//! `--only common` case 4, `--only driver` case 6, `--only bulk` case 7).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,7 +109,22 @@ impl Bench {
 
     /// [`Bench::start`] with the platform counting vendor calls against `vendor_limits`.
     async fn start_limited(contacts: Option<usize>, vendor_limits: domain::vendor_limits::VendorLimits) -> Bench {
+        Bench::start_full(contacts, vendor_limits, false, None).await
+    }
+
+    /// The platform on a simulator of `contacts` contacts, Junction keeping `vendor_limits`, the
+    /// simulator its vendor limits too when `sim_limits` (its 429s are then counted), and bulk
+    /// runners with background work given `bulk_share` of each limit when set.
+    async fn start_full(
+        contacts: Option<usize>,
+        vendor_limits: domain::vendor_limits::VendorLimits,
+        sim_limits: bool,
+        bulk_share: Option<f64>,
+    ) -> Bench {
         let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        if sim_limits {
+            config.limits = Limits::vendor();
+        }
         config.accounts[0].demo_contacts = contacts;
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
@@ -121,9 +141,18 @@ impl Bench {
         // Limits lifted on both sides unless asked: this measures Junction, not the vendor's limits.
         let config = platform::PlatformConfig {
             vendor_limits,
+            background_share: bulk_share.unwrap_or(platform::DEFAULT_BACKGROUND_SHARE),
+            bulk: platform::bulk::BulkConfig {
+                tick: Duration::from_millis(20),
+                ..platform::bulk::BulkConfig::default()
+            },
             ..platform::PlatformConfig::new(Arc::clone(&store), endpoints, policy, true)
         };
-        let state = http_api::AppState::new(platform::Platform::build(config).expect("platform"));
+        let platform = platform::Platform::build(config).expect("platform");
+        if bulk_share.is_some() {
+            tokio::spawn(platform::bulk::runner::run(platform.clone(), std::future::pending()));
+        }
+        let state = http_api::AppState::new(platform);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
@@ -395,6 +424,10 @@ fn main() {
             driver_case(&Bench::start_limited(Some(DRIVER_CONTACTS), limits).await).await;
             return;
         }
+        if opts.only.as_deref() == Some("bulk") {
+            bulk_case().await;
+            return;
+        }
         let bench = Bench::start(None).await;
         println!(
             "platform benchmark: {} s per timed case, {} read clients, {} cores, load generator in-process",
@@ -513,7 +546,155 @@ fn main() {
         // 6. The driver against the hub API, on a simulator of its own (20,000 contacts).
         let limits = domain::vendor_limits::VendorLimits::DEFAULT;
         driver_case(&Bench::start_limited(Some(DRIVER_CONTACTS), limits).await).await;
+
+        // 7. Bulk exports of 20,000 contacts.
+        bulk_case().await;
     });
+}
+
+/// The simulator's count of 429 answers so far.
+async fn vendor_throttled(bench: &Bench) -> u64 {
+    let stats: Value = bench
+        .http
+        .get(format!("{}/__sim/stats", bench.sim.url()))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    stats["throttled"].as_u64().expect("a 429 count")
+}
+
+/// One export of every contact through a bulk job: its wall time (creation to COMPLETED), records
+/// and vendor calls, and the latencies of the interactive calls made while it ran (one every
+/// 100 ms when `interactive`).
+async fn bulk_export(bench: &Bench, token: &str, interactive: bool) -> (Duration, u64, u64, Vec<Duration>) {
+    let auth = bench.hub_auth(token);
+    let started = Instant::now();
+    let created: Value = bench
+        .http
+        .post(bench.api("/hubs/crm/bulk/query"))
+        .query(&[("q", "select * from contacts")])
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("bulk job")
+        .json()
+        .await
+        .expect("JSON");
+    let id = created["id"].as_str().expect("a job id").to_string();
+    let mut latencies = Vec::new();
+    loop {
+        if interactive {
+            let call = Instant::now();
+            let answer = bench
+                .http
+                .get(bench.api("/hubs/crm/contacts/7"))
+                .header("authorization", &auth)
+                .send()
+                .await
+                .expect("get");
+            assert!(answer.status().is_success(), "interactive call: {}", answer.status());
+            latencies.push(call.elapsed());
+        }
+        let status: Value = bench
+            .http
+            .get(bench.api(&format!("/hubs/crm/bulk/{id}/status")))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("JSON");
+        match status["status"].as_str() {
+            Some("COMPLETED") => {
+                let records = status["recordsCount"].as_u64().expect("records");
+                return (started.elapsed(), records, status["vendorCalls"].as_u64().expect("calls"), latencies);
+            }
+            Some("CREATED" | "RUNNING") => {}
+            _ => panic!("bulk export ended {status}"),
+        }
+        tokio::time::sleep(Duration::from_millis(if interactive { 100 } else { 10 })).await;
+    }
+}
+
+/// Case 7: a bulk export of 20,000 contacts at the vendor's default limits (the simulator keeping
+/// them too, so any 429 is counted), with background work given the whole quota and the default
+/// half; then with the limits lifted, against a plain paging loop straight to the simulator.
+async fn bulk_case() {
+    use domain::vendor_limits::VendorLimits;
+    println!();
+    println!("| Bulk export of {DRIVER_CONTACTS} contacts | records | vendor calls | wall ms | records/s | bound records/s | ratio | vendor 429s | interactive call p50 / max ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for share in [1.0, platform::DEFAULT_BACKGROUND_SHARE] {
+        let bench = Bench::start_full(Some(DRIVER_CONTACTS), VendorLimits::DEFAULT, true, Some(share)).await;
+        let (_, token) = bench.create_instance().await;
+        let throttled = vendor_throttled(&bench).await;
+        let (wall, records, calls, mut latencies) = bulk_export(&bench, &token, share < 1.0).await;
+        let per_second = records as f64 / wall.as_secs_f64();
+        // The quota bound: the calls background work may make per second, each a full vendor page.
+        let page = records.div_ceil(calls.max(1)).max(1);
+        let bound = 25.0 * share * page as f64;
+        latencies.sort();
+        let interactive = match (latencies.get(latencies.len() / 2), latencies.last()) {
+            (Some(p50), Some(max)) => format!("{:.0} / {:.0}", p50.as_secs_f64() * 1000.0, max.as_secs_f64() * 1000.0),
+            _ => "-".into(),
+        };
+        println!(
+            "| default limits (25/s), background share {share} | {records} | {calls} | {:.0} | {per_second:.0} | {bound:.0} | {:.2} | {} | {interactive} |",
+            wall.as_secs_f64() * 1000.0,
+            per_second / bound,
+            vendor_throttled(&bench).await - throttled,
+        );
+    }
+
+    let bench = Bench::start_full(Some(DRIVER_CONTACTS), VendorLimits::OFF, false, Some(1.0)).await;
+    let (id, token) = bench.create_instance().await;
+    let access_token = bench.access_token(id).await;
+    let mut exports = Vec::new();
+    let mut loops = Vec::new();
+    for _ in 0..3 {
+        let (wall, records, _, _) = bulk_export(&bench, &token, false).await;
+        exports.push((wall, records));
+        let started = Instant::now();
+        let mut read = 0u64;
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut request = bench
+                .http
+                .get(format!("{}/crm/rest/v2/contacts", bench.sim.url()))
+                .bearer_auth(&access_token)
+                .query(&[("page_size", "1000")]);
+            if let Some(token) = &page_token {
+                request = request.query(&[("page_token", token)]);
+            }
+            let page: Value = request.send().await.expect("vendor page").json().await.expect("JSON");
+            let contacts = page["contacts"].as_array().map_or(0, Vec::len);
+            read += contacts as u64;
+            page_token = page["next_page_token"].as_str().filter(|t| !t.is_empty() && contacts > 0).map(str::to_string);
+            if page_token.is_none() {
+                break;
+            }
+        }
+        loops.push((started.elapsed(), read));
+    }
+    exports.sort();
+    loops.sort();
+    let (export_wall, export_records) = exports[1];
+    let (loop_wall, loop_records) = loops[1];
+    let export_rate = export_records as f64 / export_wall.as_secs_f64();
+    let loop_rate = loop_records as f64 / loop_wall.as_secs_f64();
+    println!(
+        "| limits lifted: bulk job (median of 3) | {export_records} | - | {:.0} | {export_rate:.0} | - | - | - | - |",
+        export_wall.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| limits lifted: paging loop straight to the simulator (median of 3) | {loop_records} | - | {:.0} | {loop_rate:.0} | - | {:.2} (job ÷ loop) | - | - |",
+        loop_wall.as_secs_f64() * 1000.0,
+        export_rate / loop_rate,
+    );
 }
 
 /// A page of 50 contacts through a common resource (`myContacts`: nine fields, nested paths, a
