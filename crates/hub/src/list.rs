@@ -329,9 +329,9 @@ pub(crate) async fn vendor_page_of(
     if let Some(token) = &position.vendor_token {
         request = request.query("page_token", token.clone());
     }
-    let body = hub.vendor.send_json(&session.call, &request).await?;
-    let rows = match body.get(&source.definition.list_key) {
-        Some(Value::Array(rows)) => rows.clone(),
+    let mut body = hub.vendor.send_json(&session.call, &request).await?;
+    let rows = match body.get_mut(&source.definition.list_key).map(Value::take) {
+        Some(Value::Array(rows)) => rows,
         _ => Vec::new(),
     };
     let next =

@@ -23,7 +23,8 @@ pub fn csv_header(columns: &[String]) -> String {
 pub fn render(records: &[Map<String, Value>], columns: &[String]) -> ResultChunk {
     let mut chunk = ResultChunk { records: records.len() as u64, ..ResultChunk::default() };
     for record in records {
-        chunk.json.push_str(&Value::Object(record.clone()).to_string());
+        // Serializing a map of JSON values cannot fail.
+        chunk.json.push_str(&serde_json::to_string(record).unwrap_or_default());
         chunk.json.push('\n');
         let flat = flatten(record);
         for (index, column) in columns.iter().enumerate() {

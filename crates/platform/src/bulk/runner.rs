@@ -191,47 +191,52 @@ impl Run<'_> {
     async fn export(&mut self) -> Result<(), BulkError> {
         let request: QueryRequest = serde_json::from_value(self.job.request.clone())
             .map_err(|_| BulkError::Store(StoreError::Corrupt("bulk job request")))?;
-        let mut position: Position = self.position()?.unwrap_or_default();
+        let position: Position = self.position()?.unwrap_or_default();
         let query = ScanQuery { where_: request.where_.as_deref(), order_by: request.order_by.as_deref() };
         let object = self.job.object_name.clone();
+        let mut page = self.read_page(&object, query, &position).await;
         loop {
             if self.lost.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let hub = &self.platform.hub;
-            let session = self.session;
-            let from = position.clone();
-            let object = object.as_str();
-            let attempted =
-                self.attempt(|| async { hub.scan_query(&session, object, query, &from, usize::MAX).await }).await;
-            let page = match attempted {
+            let page_now = match page {
                 Attempted::Done(page) => page,
-                Attempted::Refused(error) => {
-                    return self.fail(format!("the export stopped: {error}")).await;
-                }
+                Attempted::Refused(error) => return self.fail(format!("the export stopped: {error}")).await,
                 Attempted::GaveUp(error) => return self.fail(error).await,
             };
             let records: Vec<Map<String, Value>> =
-                page.records.into_iter().map(|record| self.shaped(record, request.fields.as_deref())).collect();
-            let chunk = output::render(&records, &request.columns);
-            let finish = page.next.is_none().then_some(BulkFinish::Completed);
-            let next = page.next.clone().unwrap_or(position.clone());
+                page_now.records.into_iter().map(|record| self.shaped(record, request.fields.as_deref())).collect();
+            let count = records.len() as u64;
+            let finish = page_now.next.is_none().then_some(BulkFinish::Completed);
             let step = BulkStep {
-                position: serde_json::to_value(&next).unwrap_or_default(),
-                records: Some(chunk),
-                expected_count: if self.step == 0 { page.vendor_count } else { None },
+                position: serde_json::to_value(page_now.next.as_ref().unwrap_or(&position)).unwrap_or_default(),
+                records: Some(output::render(&records, &request.columns)),
+                expected_count: if self.step == 0 { page_now.vendor_count } else { None },
                 finish,
                 ..self.step_base()
             };
-            if !self.commit(step).await? {
+            let Some(next) = page_now.next else {
+                self.commit(step).await?;
+                self.platform.metrics.record_bulk_records("query", count);
+                return Ok(());
+            };
+            // The next page is read while this one is committed: the vendor's latency overlaps
+            // the store's. A page read for a job that then stops (cancelled, taken over) is dropped.
+            let commit = self.platform.store.commit_bulk_step(&step);
+            let (committed, read) = tokio::join!(commit, self.read_page(&object, query, &next));
+            if !self.committed(&step, committed?).await? {
                 return Ok(());
             }
-            self.platform.metrics.record_bulk_records("query", records.len() as u64);
-            match page.next {
-                Some(next) => position = next,
-                None => return Ok(()),
-            }
+            self.platform.metrics.record_bulk_records("query", count);
+            page = read;
         }
+    }
+
+    /// One page of the export at `from`, with the retries of [`Run::attempt`].
+    async fn read_page(&self, object: &str, query: ScanQuery<'_>, from: &Position) -> Attempted<hub::ScanPage> {
+        let hub = &self.platform.hub;
+        let session = self.session;
+        self.attempt(|| async { hub.scan_query(&session, object, query, from, usize::MAX).await }).await
     }
 
     /// A scanned record as the result holds it: the selected fields only, nulls dropped when the
@@ -424,8 +429,13 @@ impl Run<'_> {
 
     /// Commits `step`; false when the job moved on without this runner (cancelled, taken over).
     async fn commit(&mut self, step: BulkStep) -> Result<bool, BulkError> {
-        let finished = step.finish.is_some();
         let committed = self.platform.store.commit_bulk_step(&step).await?;
+        self.committed(&step, committed).await
+    }
+
+    /// Takes note of `step`'s commit (`committed`: whether the store took it).
+    async fn committed(&mut self, step: &BulkStep, committed: bool) -> Result<bool, BulkError> {
+        let finished = step.finish.is_some();
         if committed {
             self.step += 1;
             if finished {
