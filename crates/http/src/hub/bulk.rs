@@ -403,14 +403,15 @@ pub async fn upload(
         })?;
         let callback = callback_url(&headers)?;
         let platform = &state.platform;
+        let too_large = |error| multipart_error(error, platform.bulk.max_upload_bytes);
         let mut identifier: Option<String> = None;
         let mut started: Option<(bulk::Upload, u64)> = None;
         let outcome: Result<(), ApiError> = async {
-            while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            while let Some(mut field) = multipart.next_field().await.map_err(&too_large)? {
                 match field.name().unwrap_or("") {
                     "metaData" | "metadata" => {
                         let mut text = Vec::new();
-                        while let Some(bytes) = field.chunk().await.map_err(multipart_error)? {
+                        while let Some(bytes) = field.chunk().await.map_err(&too_large)? {
                             text.extend_from_slice(&bytes);
                             if text.len() > MAX_METADATA_BYTES {
                                 return Err(ApiError::BadRequest("metaData is larger than 64 KB".into()));
@@ -428,7 +429,7 @@ pub async fn upload(
                             return Err(ApiError::BadRequest("Only one `file` part is accepted per upload".into()));
                         }
                         let declared = FileFormat::declared(field.content_type(), field.file_name());
-                        let first = field.chunk().await.map_err(multipart_error)?.unwrap_or_default();
+                        let first = field.chunk().await.map_err(&too_large)?.unwrap_or_default();
                         let format = declared.unwrap_or_else(|| FileFormat::sniffed(&first));
                         let upload = bulk::begin_upload(
                             platform,
@@ -442,7 +443,7 @@ pub async fn upload(
                         let mut writer = upload.writer(platform);
                         started = Some((upload, 0));
                         writer.write(&first).await?;
-                        while let Some(bytes) = field.chunk().await.map_err(multipart_error)? {
+                        while let Some(bytes) = field.chunk().await.map_err(&too_large)? {
                             writer.write(&bytes).await?;
                         }
                         let size = writer.finish().await?;
@@ -453,7 +454,7 @@ pub async fn upload(
                     _ => {
                         // Other parts are read and dropped, within the same size limit as the file.
                         let mut seen = 0usize;
-                        while let Some(bytes) = field.chunk().await.map_err(multipart_error)? {
+                        while let Some(bytes) = field.chunk().await.map_err(&too_large)? {
                             seen += bytes.len();
                             if seen > MAX_METADATA_BYTES {
                                 return Err(ApiError::BadRequest(
@@ -487,9 +488,9 @@ pub async fn upload(
 }
 
 /// A multipart stream that breaks off: over the size limit, or not multipart at all.
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+fn multipart_error(error: axum::extract::multipart::MultipartError, limit: u64) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::PayloadTooLarge(usize::MAX);
+        return ApiError::PayloadTooLarge(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     ApiError::BadRequest(format!("The multipart body could not be read: {}", error.body_text()))
 }

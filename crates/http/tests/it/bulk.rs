@@ -153,6 +153,10 @@ async fn an_export_of_every_contact_equals_the_vendors_in_json_lines_and_csv() {
     let jobs: Vec<Value> = stack.hub(Method::GET, &token, "/hubs/crm/bulk/jobs", None).await.json().await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["id"], id.as_str());
+    let metrics = stack.http.get(format!("{}/metrics", stack.base)).send().await.unwrap().text().await.unwrap();
+    let exported = format!("junction_bulk_records_total{{kind=\"query\"}} {}", vendor.len());
+    assert!(metrics.contains(&exported), "{exported} in /metrics");
+    assert!(metrics.contains("junction_bulk_vendor_calls_per_job_count 1"), "one job ended");
 }
 
 #[tokio::test]
