@@ -201,7 +201,8 @@ fn text(value: Option<&Value>) -> String {
     }
 }
 
-fn truncated(error: &str) -> String {
+/// `error` cut to its first characters, for a table cell.
+pub(super) fn truncated(error: &str) -> String {
     match error.char_indices().nth(ERROR_SHOWN) {
         Some((end, _)) => format!("{}…", &error[..end]),
         None => error.to_string(),

@@ -1,7 +1,8 @@
 //! The console's instance pages: `GET /instances` (list, filtered by tag and text) and
 //! `GET /instances/{id}` (configuration with secrets masked, token status, actions, traced vendor
-//! calls, token activity, events, the common resources it can call). The actions themselves are in [`super::instance_actions`]; the
-//! events panel and its buttons in [`super::events_panel`] and [`super::event_actions`].
+//! calls, token activity, events, bulk jobs, the common resources it can call). The actions themselves are in [`super::instance_actions`]; the
+//! events panel and its buttons in [`super::events_panel`] and [`super::event_actions`]; the bulk jobs panel and page in
+//! [`super::bulk_jobs`].
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -240,6 +241,7 @@ pub async fn instance_page_with_status(
     };
     let events = state.platform.store.list_token_events(record.id, RECENT).await?;
     let events_panel = super::events_panel::panel(state, session, &record).await?;
+    let bulk_panel = super::bulk_jobs::panel(state, &record).await?;
     let common_panel = super::mapping_view::panel(state, &record).await;
     let body = html! {
         p.crumbs { a href="/instances" { "Instances" } " / " (record.name) }
@@ -265,6 +267,7 @@ pub async fn instance_page_with_status(
         (vendor_calls(&record, &calls))
         (token_activity(&events))
         (events_panel)
+        (bulk_panel)
         (common_panel)
     };
     let page = Page { title: &record.name, section: Section::Instances, session: Some(session), notice, body };

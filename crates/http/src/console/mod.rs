@@ -10,7 +10,7 @@
 //! - [`form`]: form bodies and the CSRF check;
 //! - [`page`]: the page shell, security headers, error pages;
 //! - [`sign_in`], [`catalog`], [`authenticate`], [`oauth_callback`], [`instances`],
-//!   [`instance_actions`], [`events_panel`], [`event_actions`], [`common_resources`],
+//!   [`instance_actions`], [`events_panel`], [`event_actions`], [`bulk_jobs`], [`common_resources`],
 //!   [`resource_editor`], [`mapping_view`], [`api_docs_page`]: the pages, one module per area;
 //! - [`hub_call`]: hub calls made from the console (Test connection, "try it");
 //! - [`assets`]: the stylesheet, script and logos.
@@ -18,6 +18,7 @@
 pub mod api_docs_page;
 pub mod assets;
 pub mod authenticate;
+pub mod bulk_jobs;
 pub mod catalog;
 pub mod common_resources;
 pub mod event_actions;
@@ -54,6 +55,10 @@ pub fn routes() -> Router<AppState> {
         .route("/instances/{id}/events/poll", post(event_actions::poll_now))
         .route("/instances/{id}/events/retry", post(event_actions::retry_failed))
         .route("/instances/{id}/events/{event_id}/retry", post(event_actions::retry_one))
+        .route("/instances/{id}/bulk", get(bulk_jobs::page))
+        .route("/instances/{id}/bulk/{job}/cancel", post(bulk_jobs::cancel))
+        .route("/instances/{id}/bulk/{job}/download", get(bulk_jobs::download))
+        .route("/instances/{id}/bulk/{job}/errors", get(bulk_jobs::errors))
         .route("/instances/{id}/{action}", post(instance_actions::act))
         .route("/common-resources", get(common_resources::list).post(common_resources::create))
         .route("/common-resources/{name}", get(resource_editor::page))

@@ -41,12 +41,24 @@ pub struct Page<'a> {
 impl Page<'_> {
     /// The page as a response with `status`.
     pub fn respond(self, state: &AppState, status: StatusCode) -> Response {
+        self.render(state, status, None)
+    }
+
+    /// The page as a response with `status` that the browser reloads every `seconds` (a
+    /// `<meta http-equiv="refresh">`: a page watching background work stays current without a
+    /// script, and stops reloading once it renders without it).
+    pub fn respond_refreshing(self, state: &AppState, status: StatusCode, seconds: u32) -> Response {
+        self.render(state, status, Some(seconds))
+    }
+
+    fn render(self, state: &AppState, status: StatusCode, refresh_seconds: Option<u32>) -> Response {
         let markup = html! {
             (DOCTYPE)
             html lang="en" {
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
+                    @if let Some(seconds) = refresh_seconds { meta http-equiv="refresh" content=(seconds); }
                     title { (self.title) " · Junction" }
                     link rel="stylesheet" href="/assets/console.css";
                     link rel="icon" href="/assets/logo.svg" type="image/svg+xml";

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::common::{error_message, Stack, StackOptions};
 
-fn quick_bulk() -> platform::bulk::BulkConfig {
+pub(crate) fn quick_bulk() -> platform::bulk::BulkConfig {
     platform::bulk::BulkConfig {
         tick: Duration::from_millis(50),
         retry_base: Duration::from_millis(100),
@@ -35,7 +35,7 @@ fn token(instance: &Value) -> String {
     instance["token"].as_str().expect("instance token").to_string()
 }
 
-async fn post_query(stack: &Stack, token: &str, q: &str) -> reqwest::Response {
+pub(crate) async fn post_query(stack: &Stack, token: &str, q: &str) -> reqwest::Response {
     stack
         .http
         .post(stack.api("/hubs/crm/bulk/query"))
@@ -53,7 +53,7 @@ async fn status(stack: &Stack, token: &str, id: &str) -> Value {
 }
 
 /// Waits until job `id` is final and returns its status.
-async fn finished(stack: &Stack, token: &str, id: &str) -> Value {
+pub(crate) async fn finished(stack: &Stack, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let status = status(stack, token, id).await;
@@ -65,7 +65,7 @@ async fn finished(stack: &Stack, token: &str, id: &str) -> Value {
     }
 }
 
-async fn export(stack: &Stack, token: &str, q: &str) -> String {
+pub(crate) async fn export(stack: &Stack, token: &str, q: &str) -> String {
     let answer = post_query(stack, token, q).await;
     assert_eq!(answer.status(), 200, "job created");
     let created: Value = answer.json().await.unwrap();
@@ -76,7 +76,13 @@ async fn export(stack: &Stack, token: &str, q: &str) -> String {
     id
 }
 
-async fn download(stack: &Stack, token: &str, id: &str, object: &str, accept: &str) -> (reqwest::StatusCode, String) {
+pub(crate) async fn download(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    object: &str,
+    accept: &str,
+) -> (reqwest::StatusCode, String) {
     let answer = stack
         .http
         .get(stack.api(&format!("/hubs/crm/bulk/{id}/{object}")))
@@ -208,7 +214,7 @@ async fn a_range_reads_part_of_the_result_and_one_past_its_end_is_refused() {
     }
 }
 
-async fn upload(
+pub(crate) async fn upload(
     stack: &Stack,
     token: &str,
     object: &str,

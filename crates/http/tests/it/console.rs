@@ -1030,3 +1030,218 @@ async fn another_organizations_common_resources_do_not_exist_in_the_console() {
     let read: serde_json::Value = read.json().await.unwrap();
     assert_eq!(read["fields"][0]["vendorPath"], "FirstName", "untouched");
 }
+
+/// A browser signed in to a new organization of the stack (not the one that owns its instances).
+async fn other_organizations_browser(stack: &Stack) -> Browser<'_> {
+    let (other_org, other_org_secret) = stack.store.create_organization("other").await.unwrap();
+    let (_, other_user_secret) = stack.store.create_user(other_org.id, "eve", true).await.unwrap();
+    let mut eve = Browser::new(stack);
+    let token = hidden(&eve.get("/sign-in").await.text().await.unwrap(), "token");
+    let form = [
+        ("token", token.as_str()),
+        ("user_secret", other_user_secret.expose()),
+        ("org_secret", other_org_secret.expose()),
+    ];
+    assert_eq!(eve.post("/sign-in", &form).await.status(), StatusCode::SEE_OTHER);
+    eve
+}
+
+/// Instance `id`'s bulk job `job` as the store holds it.
+async fn bulk_job(stack: &Stack, id: i64, job: &str) -> store::BulkJob {
+    stack.store.bulk_job(Some(store::InstanceId::new(id)), job.parse().unwrap()).await.unwrap()
+}
+
+/// Waits until bulk job `job` of instance `id` is RUNNING.
+async fn running(stack: &Stack, id: i64, job: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bulk_job(stack, id, job).await.status != store::BulkStatus::Running {
+        assert!(std::time::Instant::now() < deadline, "job {job} did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_bulk_jobs_page_lists_a_finished_export_whose_downloads_are_the_hub_apis_bytes() {
+    let stack = Stack::start_with(common::StackOptions {
+        bulk: Some(crate::bulk::quick_bulk()),
+        ..common::StackOptions::default()
+    })
+    .await;
+    let created = stack.create_instance().await;
+    let (id, token) = (created["id"].as_i64().unwrap(), created["token"].as_str().unwrap().to_string());
+    let q = "select Id, Email from contacts where Id < 20";
+    let job = crate::bulk::export(&stack, &token, q).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+
+    let instance_page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    assert!(instance_page.contains(&format!("href=\"/instances/{id}/bulk\"")), "the instance page links to its jobs");
+    assert!(instance_page.contains("No job running"), "nothing runs");
+
+    let page = browser.get(&format!("/instances/{id}/bulk")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    let records = bulk_job(&stack, id, &job).await.records_count;
+    assert!(records > 0, "the export found contacts");
+    for expected in [
+        format!(">{job}<"),
+        "query".to_string(),
+        "COMPLETED".to_string(),
+        "select Id, Email from contacts where Id &lt; 20".to_string(),
+        format!("<td>{records} records</td>"),
+        "records/s".to_string(),
+        format!("href=\"/instances/{id}/bulk/{job}/download?format=jsonl\""),
+        format!("href=\"/instances/{id}/bulk/{job}/download?format=csv\""),
+        "/hubs/crm/bulk/query?q=".to_string(),
+    ] {
+        assert!(page.contains(&expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("http-equiv=\"refresh\""), "a page of finished jobs stays still");
+    assert!(!page.contains(&format!("/bulk/{job}/cancel")), "no Cancel for a finished job");
+
+    for (format, accept, extension) in [("jsonl", "application/x-ndjson", "jsonl"), ("csv", "text/csv", "csv")] {
+        let console = browser.get(&format!("/instances/{id}/bulk/{job}/download?format={format}")).await;
+        assert_eq!(console.status(), StatusCode::OK, "{format}");
+        let disposition = console.headers()["content-disposition"].to_str().unwrap().to_string();
+        assert_eq!(disposition, format!("attachment; filename=\"bulk-{job}-contacts.{extension}\""));
+        let console = console.text().await.unwrap();
+        let (status, api) = crate::bulk::download(&stack, &token, &job, "contacts", accept).await;
+        assert_eq!(status, 200);
+        assert_eq!(console, api, "{format}: the console serves the hub API's bytes");
+        assert_eq!(console.lines().count() as u64, records + u64::from(format == "csv"), "{format}");
+    }
+}
+
+#[tokio::test]
+async fn a_running_upload_is_cancelled_from_the_console_only_with_the_csrf_token() {
+    // Two vendor calls a second: an upload of 100 rows runs for most of a minute.
+    let stack = Stack::start_with(common::StackOptions {
+        bulk: Some(crate::bulk::quick_bulk()),
+        vendor_limits: domain::vendor_limits::VendorLimits { per_second: Some(2), per_minute: None, per_day: None },
+        ..common::StackOptions::default()
+    })
+    .await;
+    let created = stack.create_instance().await;
+    let (id, token) = (created["id"].as_i64().unwrap(), created["token"].as_str().unwrap().to_string());
+    let csv = "Email\n".to_string() + &(1..=100).map(|n| format!("console{n}@example.com\n")).collect::<String>();
+    let answer = crate::bulk::upload(&stack, &token, "contacts", csv.into_bytes(), "x.csv", None).await;
+    let job = answer.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    running(&stack, id, &job).await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+
+    let instance_page = browser.get(&format!("/instances/{id}")).await.text().await.unwrap();
+    assert!(instance_page.contains("1 running, 0 waiting"), "the instance page counts it");
+    let page = browser.get(&format!("/instances/{id}/bulk")).await.text().await.unwrap();
+    let cancel = format!("/instances/{id}/bulk/{job}/cancel");
+    for expected in [
+        "RUNNING",
+        "upload",
+        "max=\"100\"",
+        "<meta http-equiv=\"refresh\" content=\"5\">",
+        &format!("action=\"{cancel}\""),
+    ] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("download?format"), "an upload has nothing to download");
+
+    for form in [vec![], vec![("csrf", "forged")]] {
+        let answer = browser.post(&cancel, &form).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
+    }
+    assert_eq!(bulk_job(&stack, id, &job).await.status, store::BulkStatus::Running, "still running");
+
+    let csrf = hidden(&page, "csrf");
+    let answer = browser.post(&cancel, &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/instances/{id}/bulk?done=cancelled&job={job}"));
+    let cancelled = bulk_job(&stack, id, &job).await;
+    assert_eq!(cancelled.status, store::BulkStatus::Cancelled);
+    assert!(cancelled.records_count < 100, "stopped before the end: {}", cancelled.records_count);
+    let page = browser.get(&location).await.text().await.unwrap();
+    assert!(page.contains(&format!("Job {job} cancelled")), "the notice says so");
+    assert!(!page.contains("http-equiv=\"refresh\""), "nothing left to watch");
+
+    let again = browser.post(&cancel, &[("csrf", &csrf)]).await;
+    assert_eq!(again.headers()[LOCATION], format!("/instances/{id}/bulk?done=ended&job={job}").as_str());
+}
+
+#[tokio::test]
+async fn the_errors_page_shows_each_refused_row_with_its_field_and_message_escaped() {
+    let stack = Stack::start_with(common::StackOptions {
+        bulk: Some(crate::bulk::quick_bulk()),
+        ..common::StackOptions::default()
+    })
+    .await;
+    let created = stack.create_instance().await;
+    let (id, token) = (created["id"].as_i64().unwrap(), created["token"].as_str().unwrap().to_string());
+    let csv = "Email,FirstName\nok1@example.com,A\nnot-an-email-<b>2</b>,B\nok3@example.com,C\n";
+    let answer = crate::bulk::upload(&stack, &token, "contacts", csv.as_bytes().to_vec(), "x.csv", None).await;
+    let job = answer.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let done = crate::bulk::finished(&stack, &token, &job).await;
+    assert_eq!((done["recordsCount"].as_u64(), done["recordsFailedCount"].as_u64()), (Some(2), Some(1)), "{done}");
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+
+    let page = browser.get(&format!("/instances/{id}/bulk")).await.text().await.unwrap();
+    let errors = format!("/instances/{id}/bulk/{job}/errors");
+    assert!(page.contains(&format!("href=\"{errors}\">1 refused<")), "a link to the refused rows: {page}");
+
+    let page = browser.get(&errors).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    for expected in ["<td>2</td>", "<code>Email</code>", "not-an-email-&lt;b&gt;2&lt;/b&gt;"] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("<b>2</b>"), "what the file held is escaped");
+}
+
+#[tokio::test]
+async fn bulk_jobs_of_another_organization_an_unknown_job_and_a_malformed_id_are_not_found() {
+    // No runners: the job stays CREATED, so a cancel that went through would show.
+    let stack = Stack::start().await;
+    let created = stack.create_instance().await;
+    let (id, token) = (created["id"].as_i64().unwrap(), created["token"].as_str().unwrap().to_string());
+    let answer = crate::bulk::post_query(&stack, &token, "select Id from contacts").await;
+    let job = answer.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    let mut eve = other_organizations_browser(&stack).await;
+    let csrf = eve.csrf().await;
+    for path in [
+        format!("/instances/{id}/bulk"),
+        format!("/instances/{id}/bulk/{job}/download?format=csv"),
+        format!("/instances/{id}/bulk/{job}/errors"),
+    ] {
+        let answer = eve.get(&path).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.text().await.unwrap().contains("No such instance"), "{path}");
+    }
+    let answer = eve.post(&format!("/instances/{id}/bulk/{job}/cancel"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert_eq!(bulk_job(&stack, id, &job).await.status, store::BulkStatus::Created, "untouched");
+
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/instances/{id}/bulk")).await.text().await.unwrap();
+    assert!(page.contains("<meta http-equiv=\"refresh\""), "a waiting job's page reloads itself");
+    let csrf = hidden(&page, "csrf");
+    let other = stack.create_instance().await["id"].as_i64().unwrap();
+    for path in [
+        format!("/instances/{id}/bulk/999999/errors"),
+        format!("/instances/{id}/bulk/abc/download"),
+        format!("/instances/{id}/bulk/-1/errors"),
+        format!("/instances/{other}/bulk/{job}/errors"),
+        format!("/instances/{other}/bulk/{job}/download?format=jsonl"),
+        "/instances/abc/bulk".to_string(),
+    ] {
+        assert_eq!(browser.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in [format!("/instances/{id}/bulk/999999/cancel"), format!("/instances/{other}/bulk/{job}/cancel")] {
+        let answer = browser.post(&path, &[("csrf", &csrf)]).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.text().await.unwrap().contains("No such bulk job"), "{path}");
+    }
+    assert_eq!(bulk_job(&stack, id, &job).await.status, store::BulkStatus::Created, "untouched");
+}
