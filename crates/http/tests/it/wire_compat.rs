@@ -28,26 +28,25 @@ async fn the_object_catalog_is_served_at_the_api_root_with_the_element_token() {
 }
 
 #[tokio::test]
-async fn bulk_paths_say_bulk_is_not_available_yet() {
+async fn bulk_paths_are_the_bulk_api_and_never_object_routes() {
     let stack = Stack::start().await;
     let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
     let auth = stack.hub_auth(&token);
-    let query = stack
-        .http
-        .post(stack.api("/hubs/crm/bulk/query?q=select%20*%20from%20contacts"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    let body = error_message(query, 501).await;
-    assert!(body["message"].as_str().unwrap().contains("Bulk jobs"), "{body}");
-    for path in ["/hubs/crm/bulk", "/hubs/crm/bulk/12/status", "/hubs/erp/bulk/12/contacts"] {
+    for (path, wanted) in [
+        ("/hubs/crm/bulk", "No such bulk resource"),
+        ("/hubs/crm/bulk/12/status", "No bulk job"),
+        ("/hubs/erp/bulk/12/contacts", "No bulk job"),
+        ("/hubs/crm/bulk/12/contacts/extra", "Unknown object"),
+    ] {
         let answer = stack.http.get(stack.api(path)).header("authorization", &auth).send().await.unwrap();
         assert!(answer.headers().contains_key("elements-element-instance-id"), "{path}");
-        error_message(answer, 501).await;
+        let body = error_message(answer, 404).await;
+        assert!(body["message"].as_str().unwrap().contains(wanted), "{path}: {body}");
     }
     let upload = stack.http.post(stack.api("/hubs/crm/bulk/contacts")).header("authorization", &auth).body("a,b\n");
-    error_message(upload.send().await.unwrap(), 501).await;
+    error_message(upload.send().await.unwrap(), 415).await;
+    let wrong_method = stack.http.delete(stack.api("/hubs/crm/bulk/jobs")).header("authorization", &auth);
+    error_message(wrong_method.send().await.unwrap(), 404).await;
 }
 
 #[tokio::test]
