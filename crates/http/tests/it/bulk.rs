@@ -258,12 +258,13 @@ async fn an_upload_writes_the_good_rows_and_names_the_row_and_field_of_each_bad_
     let stack = bulk_stack().await;
     let token = token(&stack.create_instance().await);
     let before = contact_count(&stack, &token).await;
-    let mut csv = String::from("Email,FirstName,LastName\n");
+    // CRLF line ends (RFC 4180), and a quoted field with a comma.
+    let mut csv = String::from("Email,FirstName,LastName\r\n");
     let bad_rows: Vec<usize> = (1..=10).map(|n| n * 97).collect();
     for row in 1..=1000 {
         let email =
             if bad_rows.contains(&row) { format!("not-an-email-{row}") } else { format!("bulk{row}@example.com") };
-        csv.push_str(&format!("{email},First{row},\"Last, {row}\"\n"));
+        csv.push_str(&format!("{email},First{row},\"Last, {row}\"\r\n"));
     }
     let answer = upload(&stack, &token, "contacts", csv.into_bytes(), "contacts.csv", None).await;
     assert_eq!(answer.status(), 200);

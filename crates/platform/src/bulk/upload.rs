@@ -20,6 +20,9 @@ pub const PART_SIZE: usize = 1024 * 1024;
 pub const MAX_ROW_BYTES: usize = 4 * PART_SIZE;
 /// The most columns a CSV header may have.
 pub const MAX_COLUMNS: usize = 1000;
+/// Rows read per batch by [`check_file`]: enough that a part (about 10,000 short rows) is rarely
+/// read twice, few enough that a batch of wide rows stays tens of megabytes.
+const CHECK_BATCH: usize = 20_000;
 
 /// How a file's rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +167,7 @@ pub async fn check_file(
     };
     let mut position = start;
     loop {
-        let batch = read_rows(store, job_id, format, header.as_deref(), position, 1000).await?;
+        let batch = read_rows(store, job_id, format, header.as_deref(), position, CHECK_BATCH).await?;
         position = batch.next;
         if batch.end {
             break;
@@ -335,7 +338,11 @@ fn record_ends(buffer: &[u8], format: FileFormat, eof: bool, max: usize) -> Vec<
             while ends.len() < max {
                 match reader.read_byte_record(&mut record) {
                     Ok(true) => {
-                        let end = usize::try_from(reader.position().byte()).unwrap_or(buffer.len());
+                        let mut end = usize::try_from(reader.position().byte()).unwrap_or(buffer.len());
+                        // The reader stops after the `\r` of a `\r\n`; the `\n` belongs to this record.
+                        if end > 0 && buffer[end - 1] == b'\r' && buffer.get(end) == Some(&b'\n') {
+                            end += 1;
+                        }
                         if end >= buffer.len() && !eof {
                             break;
                         }
