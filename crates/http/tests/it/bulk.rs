@@ -516,3 +516,61 @@ async fn the_end_of_a_job_is_posted_signed_to_its_callback_url() {
     assert_eq!(sent["status"], "COMPLETED");
     assert_eq!(headers["elements-webhook-signature"], platform::callback::sign(b"bulk-secret", &body).as_str());
 }
+
+#[tokio::test]
+async fn a_common_resource_is_exported_and_uploaded_in_its_own_shape() {
+    let stack = bulk_stack().await;
+    let token = token(&stack.create_instance().await);
+    for (path, body) in [
+        ("/organizations/objects/myContacts/definitions", crate::common_resources::definition()),
+        (
+            "/organizations/elements/infusionsoftcrm/transformations/myContacts",
+            crate::common_resources::crm_transformation(),
+        ),
+    ] {
+        let answer = stack
+            .http
+            .post(stack.api(path))
+            .header("authorization", stack.platform_auth())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+    }
+    let id = export(&stack, &token, "select id, name.first, email from myContacts where id < 50").await;
+    let (_, lines) = download(&stack, &token, &id, "myContacts", "application/json").await;
+    let records: Vec<Value> = lines.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let exported: BTreeSet<i64> = records.iter().map(|record| record["id"].as_i64().unwrap()).collect();
+    let listed: BTreeSet<i64> = listed_ids(&stack, &token, "contacts", Some("Id < 50")).await.into_iter().collect();
+    assert_eq!(exported, listed);
+    assert!(records.iter().any(|record| record["name"]["first"].is_string()), "nested as the definition says");
+    assert!(records.iter().all(|record| record.get("city").is_none()), "only the selected fields");
+    let (_, csv) = download(&stack, &token, &id, "myContacts", "text/csv").await;
+    assert!(csv.starts_with("id,name.first,email\r\n"), "{}", &csv[..60.min(csv.len())]);
+
+    let file = "email,name.first,name.last\r\ncommon-1@example.com,Ada,Lovelace\r\n";
+    let created: Value =
+        upload(&stack, &token, "myContacts", file.into(), "rows.csv", None).await.json().await.unwrap();
+    assert_eq!(finished(&stack, &token, created["id"].as_str().unwrap()).await["recordsCount"], 1);
+    let lines = json!({"email": "common-2@example.com", "name": {"first": "Grace", "last": "Hopper"}}).to_string();
+    let created: Value =
+        upload(&stack, &token, "myContacts", lines.into_bytes(), "rows.jsonl", None).await.json().await.unwrap();
+    assert_eq!(finished(&stack, &token, created["id"].as_str().unwrap()).await["recordsCount"], 1);
+    for (email, first, last) in
+        [("common-1@example.com", "Ada", "Lovelace"), ("common-2@example.com", "Grace", "Hopper")]
+    {
+        let found: Vec<Value> = stack
+            .http
+            .get(stack.api("/hubs/crm/contacts"))
+            .query(&[("where", format!("Email = '{email}'"))])
+            .header("authorization", stack.hub_auth(&token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((found.len(), &found[0]["FirstName"], &found[0]["LastName"]), (1, &json!(first), &json!(last)));
+    }
+}

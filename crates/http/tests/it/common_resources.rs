@@ -29,7 +29,7 @@ async fn must(stack: &Stack, method: Method, path: &str, body: Option<Value>) ->
     answer
 }
 
-fn definition() -> Value {
+pub(crate) fn definition() -> Value {
     json!({"fields": [
         {"path": "id", "type": "number"},
         {"path": "name.first", "type": "string"},
@@ -43,7 +43,7 @@ fn definition() -> Value {
     ]})
 }
 
-fn crm_transformation() -> Value {
+pub(crate) fn crm_transformation() -> Value {
     json!({"vendorName": "contacts", "fields": [
         {"path": "id", "vendorPath": "Id"},
         {"path": "name.first", "vendorPath": "FirstName"},
