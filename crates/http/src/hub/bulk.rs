@@ -31,6 +31,8 @@ const JOBS_LISTED: u32 = 200;
 const CHUNKS_PER_READ: u32 = 8;
 /// The largest `metaData` part.
 const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// What a multipart body may hold besides the file: boundaries, part headers, `metaData`.
+const MAX_FRAMING_BYTES: u64 = 2 * MAX_METADATA_BYTES as u64;
 
 #[derive(Deserialize)]
 pub struct QueryJobParams {
@@ -394,6 +396,13 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> HubResponse {
     let result = async {
+        // A declared size over the limit (plus room for the multipart framing) is refused before a
+        // byte is read or stored; a body without one is cut off at the limit as it streams.
+        let limit = state.platform.bulk.max_upload_bytes;
+        let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit.saturating_add(MAX_FRAMING_BYTES)) {
+            return Err(ApiError::PayloadTooLarge(usize::try_from(limit).unwrap_or(usize::MAX)));
+        }
         let mut multipart = multipart.map_err(|_| {
             ApiError::UnsupportedMediaType(
                 "A bulk upload is multipart/form-data with a `file` part (CSV or JSON lines) and an optional \

@@ -366,6 +366,21 @@ async fn bad_bulk_input_is_a_clear_4xx_and_writes_nothing_at_the_vendor() {
         let body = error_message(answer, code).await;
         assert!(body["message"].as_str().unwrap().contains(wanted), "{wanted}: {body}");
     }
+    // A 2 GB upload declared by its Content-Length is refused before its body is read.
+    let two_gb = 2u64 * 1024 * 1024 * 1024;
+    let mut socket = tokio::net::TcpStream::connect(stack.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /elements/api-v2/hubs/crm/bulk/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {two_gb}\r\n\r\n--b\r\n",
+        stack.hub_auth(&token)
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut socket, head.as_bytes()).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut socket, &mut buffer));
+    let read = read.await.expect("answered at once").unwrap();
+    let answer = String::from_utf8_lossy(&buffer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than the limit"), "{answer}");
     let bad_meta = upload(
         &stack,
         &token,
