@@ -32,6 +32,7 @@ use super::element_document::{
 pub fn add(document: &mut OpenApi, hub: &str, common: &CommonObjects) {
     for object in common.iter() {
         add_object(document, hub, object);
+        super::bulk_document::add_common_object(document, &object.name, &object.definition);
     }
     if common.problems().is_empty() {
         return;

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document of one element's hub API, generated from the object catalog
 //! ([`mapping::ObjectCatalog`]): one list path and one record path per object, as its operations
 //! allow, its child objects, and the routes every hub serves (objects, metadata, ping, inventory,
-//! raw). Nothing here lists objects by hand: a new catalog entry is documented as it is served.
+//! raw, and the bulk jobs of `bulk_document`). Nothing here lists objects by hand: a new catalog
+//! entry is documented as it is served.
 //!
 //! Built with utoipa's `openapi` types rather than `json!`: they are barely longer and make a
 //! misspelt OpenAPI key a compile error. The paths mirror the routes of [`crate::hub::routes`]; the
@@ -161,7 +162,7 @@ fn add_object(paths: &mut Paths, components: &mut Components, base: &str, names:
     }
 }
 
-/// The routes every hub serves whatever its objects: the catalog, ping, inventory and raw.
+/// The routes every hub serves whatever its objects: the catalog, ping, inventory, raw and bulk.
 fn add_hub_routes(paths: &mut Paths, components: &mut Components, hub: &str, element: &Element) {
     let any = || RefOr::T(Schema::from(ObjectBuilder::new()));
     let json_of = |description: &str| {
@@ -199,6 +200,7 @@ fn add_hub_routes(paths: &mut Paths, components: &mut Components, hub: &str, ele
         add_inventory(paths, components, hub);
     }
     add_raw(paths, hub);
+    super::bulk_document::add(paths, components, hub, element);
 }
 
 fn add_inventory(paths: &mut Paths, components: &mut Components, hub: &str) {

@@ -4,6 +4,7 @@
 //!
 //! - [`element_document`]: the hub API of one element, built with utoipa's `openapi` types from
 //!   `mapping`'s catalog;
+//! - `bulk_document`: the bulk jobs' paths in the hub document;
 //! - [`common_document`]: an instance's common resources, added to its element's document;
 //! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions;
 //! - `request_bodies`: the platform API's request bodies, as its handlers read them.
@@ -12,6 +13,7 @@
 //! organization), `GET /instances/{id}/docs` (platform auth; the instance's element's document with
 //! its common resources) and `GET /docs` (public: it describes routes, not data).
 
+mod bulk_document;
 pub mod common_document;
 mod common_resource_schemas;
 pub mod element_document;

@@ -12,9 +12,19 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::hub::{crm, erp, Instance};
-use crate::common::{error_message, Stack};
+use crate::common::{error_message, Stack, StackOptions};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+/// The bulk API's operations under `/hubs/{hub}/` (`crate::hub::routes`).
+const BULK_OPERATIONS: [(&str, &str); 7] = [
+    ("bulk/query", "post"),
+    ("bulk/jobs", "get"),
+    ("bulk/{objectName}", "post"),
+    ("bulk/{id}/status", "get"),
+    ("bulk/{id}/cancel", "put"),
+    ("bulk/{id}/errors", "get"),
+    ("bulk/{id}/{objectName}", "get"),
+];
 
 async fn get_json(stack: &Stack, path: &str, auth: Option<&str>) -> (u16, Value) {
     let mut request = stack.http.get(stack.api(path));
@@ -170,6 +180,10 @@ async fn the_element_document_lists_every_catalog_object_with_its_list_and_recor
         }
         for special in ["objects", "objects/{object}/metadata", "ping", "raw/{path}", "products/{id}/inventory"] {
             assert!(paths[format!("/hubs/{hub}/{special}")].is_object(), "{key}: /hubs/{hub}/{special}");
+        }
+        for (bulk, method) in BULK_OPERATIONS {
+            let operation = &paths[format!("/hubs/{hub}/{bulk}")][method];
+            assert_eq!(operation["tags"], json!(["bulk"]), "{key}: {method} /hubs/{hub}/{bulk}");
         }
     }
 }
@@ -357,6 +371,7 @@ async fn call_every_documented_path(stack: &Stack, instance: &Instance, doc: &Va
     for (path, method, _) in operations(doc) {
         let concrete = path.replace("{id}", "999999999").replace("{childId}", "999999999");
         let concrete = concrete.replace("{object}", "accounts").replace("{path}", "v2/users");
+        let concrete = concrete.replace("{objectName}", "accounts");
         let url = format!("{}{}{concrete}", stack.base, server_prefix(doc, &path));
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
         let mut request =
@@ -479,14 +494,331 @@ async fn an_instances_document_describes_its_common_resources_in_the_nested_shap
     assert!(create["properties"]["secret"].is_object(), "written, only hidden from records");
     assert!(create["properties"].get("Phone1").is_none(), "pass-through fields may not be written");
 
+    // Its bulk jobs take it too: it lists and creates as the element's contacts do.
+    let bulk_names = |schema: &str| doc["components"]["schemas"][schema]["enum"].as_array().unwrap().clone();
+    assert!(bulk_names("BulkObjectName").contains(&json!("myContacts")), "{}", doc["components"]["schemas"]);
+    assert!(bulk_names("BulkUploadObjectName").contains(&json!("myContacts")));
+
     // Every documented path answers on the instance (the list with 200).
     assert!(call_every_documented_path(&stack, &instance, &doc).await > 30);
 
     // Neither the element's public document nor an instance of another element has it.
     let public = element_doc(&stack, "infusionsoftcrm").await;
     assert!(public["paths"].get("/hubs/crm/myContacts").is_none(), "the public document knows no organization");
+    let public_names = &public["components"]["schemas"]["BulkObjectName"]["enum"];
+    assert!(!public_names.as_array().unwrap().contains(&json!("myContacts")), "{public_names}");
     let (_, erp_doc) = get_json(&stack, &format!("/instances/{}/docs", other.id), Some(&stack.platform_auth())).await;
     assert!(erp_doc["paths"].get("/hubs/erp/myContacts").is_none(), "mapped for the CRM only");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bulk API in the element document
+
+/// The names in a document's enum schema `name`.
+fn enum_of(doc: &Value, name: &str) -> Vec<String> {
+    let values = doc["components"]["schemas"][name]["enum"].as_array().unwrap_or_else(|| panic!("{name} is an enum"));
+    values.iter().map(|value| value.as_str().expect("a name").to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_element_document_describes_the_bulk_api_as_its_handlers_answer() {
+    let stack = Stack::start().await;
+    let doc = element_doc(&stack, "infusionsoftcrm").await;
+    let operation = |path: &str, method: &str| doc["paths"][format!("/hubs/crm/{path}")][method].clone();
+    let statuses = |operation: &Value| -> Vec<String> {
+        operation["responses"].as_object().expect("responses").keys().cloned().collect()
+    };
+    let named = |operation: &Value, name: &str| -> Value {
+        let parameters = operation["parameters"].as_array().expect("parameters");
+        parameters.iter().find(|parameter| parameter["name"] == name).cloned().unwrap_or_else(|| panic!("{name}"))
+    };
+
+    // The object names a job takes: an export's those the element lists, an upload's those it creates.
+    let catalog: Vec<_> = ObjectCatalog::builtin().objects("infusionsoftcrm").collect();
+    let allowing = |allowed| -> Vec<String> {
+        catalog.iter().filter(|(_, object)| object.allows(allowed)).map(|(name, _)| name.to_string()).collect()
+    };
+    assert_eq!(enum_of(&doc, "BulkObjectName"), allowing(mapping::Operation::List));
+    assert_eq!(enum_of(&doc, "BulkUploadObjectName"), allowing(mapping::Operation::Create));
+    assert!(!enum_of(&doc, "BulkUploadObjectName").contains(&"users".to_string()), "users are read-only");
+
+    // A query job: `q` in the query or the body, an optional callback header, no vendor error.
+    let query = operation("bulk/query", "post");
+    assert_eq!(query["operationId"], "createBulkQuery");
+    assert_eq!(
+        (named(&query, "q")["in"].clone(), named(&query, "q")["required"].clone()),
+        (json!("query"), json!(false))
+    );
+    let callback = named(&query, "Elements-Async-Callback-Url");
+    assert_eq!((&callback["in"], &callback["required"]), (&json!("header"), &json!(false)));
+    assert_eq!(query["requestBody"]["required"], false);
+    assert_eq!(query["requestBody"]["content"]["application/json"]["schema"]["properties"]["q"]["type"], "string");
+    assert_eq!(statuses(&query), ["200", "400", "401", "403", "404", "405", "413", "503"]);
+    let created = &query["responses"]["200"];
+    assert_eq!(created["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/BulkJobCreated");
+    assert_eq!(created["links"]["status"]["parameters"]["id"], "$response.body#/id");
+    assert_eq!(doc["components"]["schemas"]["BulkJobCreated"]["required"], json!(["id", "status"]));
+
+    // An upload: multipart with a binary `file` and JSON `metaData`; 413 too large, 415 not multipart.
+    let upload = operation("bulk/{objectName}", "post");
+    assert_eq!(named(&upload, "objectName")["schema"]["$ref"], "#/components/schemas/BulkUploadObjectName");
+    let form = &upload["requestBody"]["content"]["multipart/form-data"];
+    assert_eq!(upload["requestBody"]["required"], true);
+    assert_eq!(form["schema"]["required"], json!(["file"]));
+    assert_eq!(form["schema"]["properties"]["file"]["format"], "binary");
+    let meta = &form["schema"]["properties"]["metaData"];
+    assert_eq!(meta["properties"]["identifierFieldName"]["type"], json!(["string", "null"]));
+    assert_eq!(meta["additionalProperties"], false, "unknown metaData fields are refused");
+    assert_eq!(form["encoding"]["metaData"]["contentType"], "application/json");
+    assert_eq!(statuses(&upload), ["200", "400", "401", "403", "404", "405", "413", "415", "503"]);
+    assert_eq!(form["example"]["file"], "Company\nExample\n", "an example that works as it is (accounts)");
+
+    // The jobs, a status, a cancel: the status document.
+    let jobs = operation("bulk/jobs", "get");
+    let items = &jobs["responses"]["200"]["content"]["application/json"]["schema"]["items"]["$ref"];
+    assert_eq!(items, "#/components/schemas/BulkJobStatus");
+    for (path, method) in [("bulk/{id}/status", "get"), ("bulk/{id}/cancel", "put")] {
+        let operation = operation(path, method);
+        let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(schema, "#/components/schemas/BulkJobStatus", "{method} {path}");
+        assert_eq!(statuses(&operation), ["200", "400", "401", "403", "404", "503"], "{method} {path}");
+        assert_eq!(named(&operation, "id")["schema"]["pattern"], "^[1-9][0-9]{0,18}$");
+    }
+    let status = &doc["components"]["schemas"]["BulkJobStatus"];
+    assert_eq!(
+        status["properties"]["status"]["enum"],
+        json!(["CREATED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"])
+    );
+    assert_eq!(status["properties"]["type"]["enum"], json!(["query", "upload"]));
+    for nullable in ["startedDate", "completedDate", "estimatedCompletion"] {
+        assert_eq!(status["properties"][nullable]["type"], json!(["string", "null"]), "{nullable}");
+    }
+    let required: Vec<&str> =
+        status["required"].as_array().unwrap().iter().map(|name| name.as_str().unwrap()).collect();
+    for optional in ["query", "expectedRecordsCount", "error"] {
+        assert!(status["properties"][optional].is_object() && !required.contains(&optional), "{optional}");
+    }
+
+    // Errors: pages of at most 1000 rows, the total in a header.
+    let errors = operation("bulk/{id}/errors", "get");
+    assert_eq!(named(&errors, "pageSize")["schema"]["maximum"], 1000);
+    let page = &errors["responses"]["200"];
+    assert_eq!(page["headers"]["Elements-Total-Count"]["required"], true);
+    let row = &doc["components"]["schemas"]["BulkRowError"];
+    assert_eq!(row["required"], json!(["row", "field", "message"]));
+    assert_eq!(row["properties"]["field"]["type"], json!(["string", "null"]));
+
+    // The result: JSON lines or CSV, whole (200) or a range (206), 416 past the end.
+    let result = operation("bulk/{id}/{objectName}", "get");
+    assert_eq!(named(&result, "objectName")["schema"]["$ref"], "#/components/schemas/BulkObjectName");
+    assert_eq!(named(&result, "Range")["in"], "header");
+    assert_eq!(statuses(&result), ["200", "206", "400", "401", "403", "404", "416", "503"]);
+    for code in ["200", "206"] {
+        let answer = &result["responses"][code];
+        let types: Vec<&String> = answer["content"].as_object().unwrap().keys().collect();
+        assert_eq!(types, ["application/x-ndjson", "text/csv"], "{code}");
+        for header in ["Content-Length", "Accept-Ranges", "Elements-Bulk-Status"] {
+            assert_eq!(answer["headers"][header]["required"], true, "{code} {header}");
+        }
+    }
+    assert_eq!(result["responses"]["206"]["headers"]["Content-Range"]["required"], true);
+    assert!(result["responses"]["200"]["headers"].get("Content-Range").is_none());
+}
+
+/// Checks `value` against `schema` (of `doc`) for the keywords the documents use (`$ref`, `type`,
+/// `enum`, `minimum`, `required`, `properties`, `items`); the error names the place.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let target = resolve(doc, reference).ok_or_else(|| format!("{at}: {reference} does not resolve"))?;
+        return conforms(doc, target, value, at);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(name) => vec![name.as_str()],
+        Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let actual = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(number) if number.is_i64() || number.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let typed = types.is_empty() || types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+    if !typed {
+        return Err(format!("{at}: {value} is not of type {types:?}"));
+    }
+    if schema["enum"].as_array().is_some_and(|values| !values.contains(value)) {
+        return Err(format!("{at}: {value} is not one of {}", schema["enum"]));
+    }
+    if let (Some(minimum), Some(number)) = (schema["minimum"].as_f64(), value.as_f64()) {
+        if number < minimum {
+            return Err(format!("{at}: {value} is below {minimum}"));
+        }
+    }
+    for name in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if value.get(name).is_none() {
+            return Err(format!("{at}: {name} is missing from {value}"));
+        }
+    }
+    if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+        for (name, inner) in object {
+            match properties.get(name) {
+                Some(property) => conforms(doc, property, inner, &format!("{at}.{name}"))?,
+                None => return Err(format!("{at}: {name} is not documented")),
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in array.iter().enumerate() {
+            conforms(doc, items, item, &format!("{at}[{index}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks an answer of `method path` (a documented path) against the document: its status is
+/// documented, its content type is, its required headers are there, and a JSON body has the
+/// documented shape. Returns the body.
+async fn documented_answer(doc: &Value, method: &str, path: &str, answer: reqwest::Response) -> Vec<u8> {
+    let status = answer.status().as_u16().to_string();
+    let documented = &doc["paths"][path][method]["responses"][&status];
+    assert!(documented.is_object(), "{method} {path} answered {status}, which is not documented");
+    let content_type = answer.headers().get("content-type").map(|value| value.to_str().unwrap().to_string());
+    for (name, header) in documented["headers"].as_object().into_iter().flatten() {
+        let present = answer.headers().contains_key(name.to_ascii_lowercase().as_str());
+        assert!(present || header["required"] != true, "{method} {path} {status}: no {name} header");
+    }
+    let body = answer.bytes().await.expect("the body").to_vec();
+    let essence = content_type.as_deref().unwrap_or_default().split(';').next().unwrap().trim().to_string();
+    let media = &documented["content"][&essence];
+    assert!(media.is_object(), "{method} {path} {status}: {essence} is not documented in {documented}");
+    if essence == "application/json" {
+        let value: Value = serde_json::from_slice(&body).expect("a JSON body");
+        let at = format!("{method} {path} {status}");
+        conforms(doc, &media["schema"], &value, &at).unwrap_or_else(|error| panic!("{error}"));
+    }
+    body
+}
+
+/// A multipart upload of `file` (as `text/csv`) to `object`.
+fn multipart(file: &str) -> (String, Vec<u8>) {
+    let boundary = "api-docs-boundary-5c1e";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"rows.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+#[tokio::test]
+async fn bulk_answers_have_the_documented_statuses_types_headers_and_shapes() {
+    let quick = platform::bulk::BulkConfig {
+        tick: std::time::Duration::from_millis(50),
+        ..platform::bulk::BulkConfig::default()
+    };
+    let stack = Stack::start_with(StackOptions { bulk: Some(quick), ..StackOptions::default() }).await;
+    let instance = crm(&stack).await;
+    let doc = element_doc(&stack, "infusionsoftcrm").await;
+    let auth = stack.hub_auth(&instance.token);
+    let call = |method: Method, path: &str| stack.http.request(method, stack.api(path)).header("authorization", &auth);
+    let json_of = |body: Vec<u8>| -> Value { serde_json::from_slice(&body).expect("JSON") };
+
+    // An export, followed to its end.
+    let answer = call(Method::POST, "/hubs/crm/bulk/query").query(&[("q", "select Id, Email from contacts")]);
+    let created = json_of(documented_answer(&doc, "post", "/hubs/crm/bulk/query", answer.send().await.unwrap()).await);
+    let export = created["id"].as_str().expect("an id").to_string();
+    let status_path = format!("/hubs/crm/bulk/{export}/status");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let answer = call(Method::GET, &status_path).send().await.unwrap();
+        let status = json_of(documented_answer(&doc, "get", "/hubs/crm/bulk/{id}/status", answer).await);
+        if status["status"] == "COMPLETED" {
+            assert_eq!(status["query"], "select Id, Email from contacts");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the export did not complete: {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body = json!({"q": "select * from nothings"});
+    let unknown = call(Method::POST, "/hubs/crm/bulk/query").json(&body).send().await.unwrap();
+    assert_eq!(unknown.status(), 404, "an unknown object");
+    documented_answer(&doc, "post", "/hubs/crm/bulk/query", unknown).await;
+
+    // Its result, whole and in part, in both formats; a range past the end.
+    let result = "/hubs/crm/bulk/{id}/{objectName}";
+    let url = format!("/hubs/crm/bulk/{export}/contacts");
+    let whole = call(Method::GET, &url).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    let lines = documented_answer(&doc, "get", result, whole).await;
+    let first: Value = serde_json::from_slice(lines.split(|byte| *byte == b'\n').next().unwrap()).expect("a line");
+    assert!(first.is_object(), "one record per line");
+    let csv = call(Method::GET, &url).query(&[("format", "csv")]).header("range", "bytes=0-9").send().await.unwrap();
+    assert_eq!(csv.status(), 206);
+    let content_range = csv.headers()["content-range"].to_str().unwrap().to_string();
+    assert!(content_range.starts_with("bytes 0-9/") && !content_range.ends_with('*'), "{content_range}");
+    let head = documented_answer(&doc, "get", result, csv).await;
+    assert_eq!(head, b"Id,Email\r\n", "the CSV header row (RFC 4180 line ends)");
+    let past = call(Method::GET, &url).header("range", format!("bytes={}-", lines.len() + 1)).send().await.unwrap();
+    assert_eq!(past.status(), 416);
+    documented_answer(&doc, "get", result, past).await;
+    let other_object = call(Method::GET, &format!("/hubs/crm/bulk/{export}/accounts")).send().await.unwrap();
+    assert_eq!(other_object.status(), 404);
+    documented_answer(&doc, "get", result, other_object).await;
+
+    // An upload whose row the hub refuses (a contact needs an email, a phone or an address).
+    let (content_type, file) = multipart("FirstName\nAda\n");
+    let upload = call(Method::POST, "/hubs/crm/bulk/contacts").header("content-type", content_type).body(file);
+    let created =
+        json_of(documented_answer(&doc, "post", "/hubs/crm/bulk/{objectName}", upload.send().await.unwrap()).await);
+    let upload_id = created["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let answer = call(Method::GET, &format!("/hubs/crm/bulk/{upload_id}/status")).send().await.unwrap();
+        let status = json_of(documented_answer(&doc, "get", "/hubs/crm/bulk/{id}/status", answer).await);
+        if status["status"] == "COMPLETED" {
+            assert_eq!((&status["type"], &status["recordsFailedCount"]), (&json!("upload"), &json!(1)), "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the upload did not complete: {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let errors = call(Method::GET, &format!("/hubs/crm/bulk/{upload_id}/errors")).query(&[("pageSize", "1000")]);
+    let errors = errors.send().await.unwrap();
+    assert_eq!(errors.headers()["elements-total-count"], "1");
+    let rows = json_of(documented_answer(&doc, "get", "/hubs/crm/bulk/{id}/errors", errors).await);
+    assert_eq!(rows[0]["row"], 1, "{rows}");
+    let no_result = call(Method::GET, &format!("/hubs/crm/bulk/{upload_id}/contacts")).send().await.unwrap();
+    assert_eq!(no_result.status(), 404, "an upload has no result");
+    documented_answer(&doc, "get", result, no_result).await;
+
+    // Refused uploads: a malformed file, not multipart, an object that takes no creates.
+    let (content_type, file) = multipart("Nope\nx\n");
+    let malformed = call(Method::POST, "/hubs/crm/bulk/contacts").header("content-type", content_type).body(file);
+    let malformed = malformed.send().await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    documented_answer(&doc, "post", "/hubs/crm/bulk/{objectName}", malformed).await;
+    let not_multipart = call(Method::POST, "/hubs/crm/bulk/contacts").json(&json!({"file": "x"})).send().await.unwrap();
+    assert_eq!(not_multipart.status(), 415);
+    documented_answer(&doc, "post", "/hubs/crm/bulk/{objectName}", not_multipart).await;
+    let (content_type, file) = multipart("Email\na@example.com\n");
+    let read_only = call(Method::POST, "/hubs/crm/bulk/users").header("content-type", content_type).body(file);
+    let read_only = read_only.send().await.unwrap();
+    assert_eq!(read_only.status(), 405);
+    documented_answer(&doc, "post", "/hubs/crm/bulk/{objectName}", read_only).await;
+
+    // The jobs, a cancel of an ended job (answered as it is), an unknown job.
+    let jobs = call(Method::GET, "/hubs/crm/bulk/jobs").send().await.unwrap();
+    let jobs = json_of(documented_answer(&doc, "get", "/hubs/crm/bulk/jobs", jobs).await);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(2), "{jobs}");
+    let cancel = call(Method::PUT, &format!("/hubs/crm/bulk/{export}/cancel")).send().await.unwrap();
+    let cancelled = json_of(documented_answer(&doc, "put", "/hubs/crm/bulk/{id}/cancel", cancel).await);
+    assert_eq!(cancelled["status"], "COMPLETED", "an ended job is answered as it is");
+    let unknown = call(Method::GET, "/hubs/crm/bulk/999999/status").send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    documented_answer(&doc, "get", "/hubs/crm/bulk/{id}/status", unknown).await;
 }
 
 // ---------------------------------------------------------------------------------------------
