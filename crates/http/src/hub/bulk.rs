@@ -48,9 +48,15 @@ pub async fn create_query(
     RawBody(body): RawBody,
 ) -> HubResponse {
     let result = async {
-        let q = match params.q {
-            Some(q) => q,
-            None => query_from_body(&body)?,
+        // A body, when there is one, must be right whether or not the query string has `q` too
+        // (which wins).
+        let q = match (params.q, query_in_body(&body)?) {
+            (Some(q), _) | (None, Some(q)) => q,
+            (None, None) => {
+                return Err(ApiError::BadRequest(
+                    "Missing parameter 'q': a bulk query job needs `q=select ... from ...`".into(),
+                ))
+            }
         };
         let callback = callback_url(&headers)?;
         let job = bulk::create_query_job(&state.platform, &instance, &q, callback.as_deref()).await?;
@@ -60,19 +66,20 @@ pub async fn create_query(
     HubResponse::new(&instance, result)
 }
 
-/// The `q` of a JSON body `{"q": "..."}`.
-fn query_from_body(body: &[u8]) -> Result<String, ApiError> {
-    let missing =
-        || ApiError::BadRequest("Missing parameter 'q': a bulk query job needs `q=select ... from ...`".into());
+/// The `q` of a JSON body `{"q": "..."}`; `None` without a body or without `q` in it.
+fn query_in_body(body: &[u8]) -> Result<Option<String>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(missing());
+        return Ok(None);
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|error| ApiError::BadRequest(format!("Malformed JSON body: {error}")))?;
-    match value.get("q") {
-        Some(Value::String(q)) => Ok(q.clone()),
+    let Value::Object(fields) = value else {
+        return Err(ApiError::BadRequest("The request body must be a JSON object: {\"q\": \"select ...\"}".into()));
+    };
+    match fields.get("q") {
+        None => Ok(None),
+        Some(Value::String(q)) => Ok(Some(q.clone())),
         Some(_) => Err(ApiError::BadRequest("Invalid field 'q': expected a string".into())),
-        None => Err(missing()),
     }
 }
 
@@ -317,8 +324,14 @@ fn byte_range(value: &HeaderValue, total: u64) -> Result<(u64, u64), ApiError> {
         return Err(ApiError::BadRequest("Invalid Range header: only one range is served per request".into()));
     }
     let (first, last) = spec.split_once('-').ok_or_else(bad)?;
-    let number = |text: &str| text.trim().parse::<u64>().map_err(|_| bad());
-    let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
+    let number = |text: &str| {
+        let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+        digits.then(|| text.parse::<u64>().ok()).flatten().ok_or_else(bad)
+    };
+    if !first.is_empty() && !last.is_empty() && number(last)? < number(first)? {
+        return Err(ApiError::BadRequest("Invalid Range header: the range ends before it starts".into()));
+    }
+    let (start, end) = match (first.is_empty(), last.is_empty()) {
         (true, false) => (total.saturating_sub(number(last)?), total),
         (false, true) => (number(first)?, total),
         (false, false) => (number(first)?, number(last)?.saturating_add(1).min(total)),

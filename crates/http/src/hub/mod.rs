@@ -34,16 +34,13 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/hubs/{hub}/bulk/query", post(bulk::create_query).fallback(bulk::unknown))
-        .route("/hubs/{hub}/bulk/jobs", get(bulk::list_jobs).fallback(bulk::unknown))
-        .route(
-            "/hubs/{hub}/bulk/{object}",
-            post(bulk::upload).layer(DefaultBodyLimit::disable()).fallback(bulk::unknown),
-        )
-        .route("/hubs/{hub}/bulk/{id}/status", get(bulk::status).fallback(bulk::unknown))
-        .route("/hubs/{hub}/bulk/{id}/cancel", put(bulk::cancel).fallback(bulk::unknown))
-        .route("/hubs/{hub}/bulk/{id}/errors", get(bulk::errors).fallback(bulk::unknown))
-        .route("/hubs/{hub}/bulk/{id}/{object}", get(bulk::result).fallback(bulk::unknown))
+        .route("/hubs/{hub}/bulk/query", post(bulk::create_query))
+        .route("/hubs/{hub}/bulk/jobs", get(bulk::list_jobs))
+        .route("/hubs/{hub}/bulk/{object}", post(bulk::upload).layer(DefaultBodyLimit::disable()))
+        .route("/hubs/{hub}/bulk/{id}/status", get(bulk::status))
+        .route("/hubs/{hub}/bulk/{id}/cancel", put(bulk::cancel))
+        .route("/hubs/{hub}/bulk/{id}/errors", get(bulk::errors))
+        .route("/hubs/{hub}/bulk/{id}/{object}", get(bulk::result))
         .route("/hubs/{hub}/bulk", any(bulk::unknown))
         .route("/objects", get(objects::list_objects))
         .route("/objects/{object}/metadata", get(objects::root_metadata))

@@ -209,8 +209,10 @@ async fn a_range_reads_part_of_the_result_and_one_past_its_end_is_refused() {
         let past = format!("bytes={}-", whole.len());
         let refused = stack.http.get(&url).header("authorization", &auth).header("range", past).send().await.unwrap();
         error_message(refused, 416).await;
-        let several = stack.http.get(&url).header("authorization", &auth).header("range", "bytes=0-1,5-6").send();
-        error_message(several.await.unwrap(), 400).await;
+        for bad in ["bytes=0-1,5-6", "bytes=20-5", "bytes=+3-4", "items=0-1"] {
+            let refused = stack.http.get(&url).header("authorization", &auth).header("range", bad).send();
+            error_message(refused.await.unwrap(), 400).await;
+        }
     }
 }
 
@@ -340,6 +342,16 @@ async fn bad_bulk_input_is_a_clear_4xx_and_writes_nothing_at_the_vendor() {
     }
     let missing = stack.hub(Method::POST, &token, "/hubs/crm/bulk/query", None).await;
     error_message(missing, 400).await;
+    let not_an_object = stack
+        .http
+        .post(stack.api("/hubs/crm/bulk/query?q=select%20*%20from%20contacts"))
+        .header("authorization", stack.hub_auth(&token))
+        .header("content-type", "application/json")
+        .body("[null, null]")
+        .send()
+        .await
+        .unwrap();
+    assert!(error_message(not_an_object, 400).await["message"].as_str().unwrap().contains("JSON object"));
     let callback = stack
         .http
         .post(stack.api("/hubs/crm/bulk/query?q=select%20*%20from%20contacts"))
