@@ -329,7 +329,7 @@ fn byte_range(value: &HeaderValue, total: u64) -> Result<(u64, u64), ApiError> {
         digits.then(|| text.parse::<u64>().ok()).flatten().ok_or_else(bad)
     };
     if !first.is_empty() && !last.is_empty() && number(last)? < number(first)? {
-        return Err(ApiError::BadRequest("Invalid Range header: the range ends before it starts".into()));
+        return Err(ApiError::RangeNotSatisfiable("The range ends before it starts".into()));
     }
     let (start, end) = match (first.is_empty(), last.is_empty()) {
         (true, false) => (total.saturating_sub(number(last)?), total),
