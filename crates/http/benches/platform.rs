@@ -554,16 +554,7 @@ fn main() {
 
 /// The simulator's count of 429 answers so far.
 async fn vendor_throttled(bench: &Bench) -> u64 {
-    let stats: Value = bench
-        .http
-        .get(format!("{}/__sim/stats", bench.sim.url()))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("JSON");
-    stats["throttled"].as_u64().expect("a 429 count")
+    sim_stats(bench).await["throttled"].as_u64().expect("a 429 count")
 }
 
 /// One export of every contact through a bulk job: its wall time (creation to COMPLETED), records
@@ -874,16 +865,13 @@ impl Pooled {
 
 /// The simulator's count of REST calls so far.
 async fn vendor_calls(bench: &Bench) -> u64 {
-    let stats: Value = bench
-        .http
-        .get(format!("{}/__sim/stats", bench.sim.url()))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("JSON");
-    stats["api_calls"].as_u64().expect("a call count")
+    sim_stats(bench).await["api_calls"].as_u64().expect("a call count")
+}
+
+/// The simulator's `/__sim/stats`.
+async fn sim_stats(bench: &Bench) -> Value {
+    let answer = bench.http.get(format!("{}/__sim/stats", bench.sim.url())).send().await.expect("stats");
+    answer.json().await.expect("JSON")
 }
 
 /// A hub list through Junction, every page; returns the records.

@@ -137,7 +137,7 @@ pub struct BulkJob {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One refused row of an upload (or the failure of an export, row 0).
+/// One refused row of an upload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BulkRowError {
     /// The 1-based data row of the file (the CSV header is not a data row).

@@ -32,13 +32,12 @@ use tokio::task::JoinSet;
 use super::upload::{self, FilePosition, Row};
 use super::{output, status_json, BulkError, QueryRequest, UploadRequest, BACKGROUND_WAIT};
 use crate::callback::{check_url, Delivery};
+use crate::events::delivery::SIGNATURE_KEY;
 use crate::jobs::{run_periodic, PeriodicJob};
 use crate::{Platform, PlatformError};
 
 /// Rows of an upload read from the store at a time.
 const UPLOAD_BATCH: usize = 200;
-/// The signature key of callbacks: the instance's events key, as event notifications use.
-const SIGNATURE_KEY: &str = "event.notification.signature.key";
 
 /// Runs the bulk loops on `platform` until `shutdown` resolves.
 pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
@@ -575,6 +574,7 @@ async fn notify(platform: &Platform, job: &Job) -> Result<(), String> {
     let Some(url) = bulk.callback_url.as_deref() else { return Ok(()) };
     let instance = platform.store.instance_by_id(bulk.instance_id).await.map_err(|error| error.to_string())?;
     let url = check_url(url, &platform.events.callbacks.policy()).map_err(|error| error.to_string())?;
+    // Signed with the instance's events key, as its event notifications are.
     let key = instance.secrets.get(SIGNATURE_KEY).map(|key| key.expose().as_bytes().to_vec());
     let webhook_id = format!("bulk-{id}");
     let delivery = Delivery { webhook_id: &webhook_id, signature_key: key.as_deref() };

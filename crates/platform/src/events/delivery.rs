@@ -20,7 +20,7 @@ use crate::callback::{check_url, Delivery, DeliveryOutcome};
 use crate::Platform;
 
 /// The configuration key of the signature key (a secret of the instance).
-const SIGNATURE_KEY: &str = "event.notification.signature.key";
+pub(crate) const SIGNATURE_KEY: &str = "event.notification.signature.key";
 
 /// The exact body POSTed for `event` of `instance` (the platforms' `{"message": …}`).
 pub fn message_body(instance: &InstanceRecord, event: &StoredEvent) -> Vec<u8> {
