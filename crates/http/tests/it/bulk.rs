@@ -474,6 +474,60 @@ async fn a_cancelled_job_stops_and_keeps_what_it_wrote() {
     assert_eq!(again.json::<Value>().await.unwrap()["status"], "CANCELLED");
 }
 
+/// A runner whose step was taken by another (its claim lapsed on a stalled node and was claimed
+/// again, by this node or another) stops and leaves the job's queue claim alone: once that claim
+/// expires the job is claimed again and completes, with every row written at most once.
+#[tokio::test]
+async fn a_runner_that_loses_its_step_to_another_leaves_the_job_to_run_on() {
+    let stack = Stack::start_with(StackOptions {
+        bulk: Some(quick_bulk()),
+        vendor_limits: VendorLimits { per_second: Some(4), per_minute: None, per_day: None },
+        ..StackOptions::default()
+    })
+    .await;
+    let token = token(&stack.create_instance().await);
+    const ROWS: u64 = 20;
+    let csv = "Email\n".to_string() + &(1..=ROWS).map(|n| format!("taken{n}@example.com\n")).collect::<String>();
+    let created: Value =
+        upload(&stack, &token, "contacts", csv.into_bytes(), "x.csv", None).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let bulk_id: i64 = id.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while status(&stack, &token, &id).await["recordsCount"].as_u64().unwrap() < 2 {
+        assert!(Instant::now() < deadline, "the upload made no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another runner commits the step this one is at, without moving the position.
+    loop {
+        let job = stack.store.bulk_job(None, bulk_id).await.unwrap();
+        assert_eq!(job.status, store::BulkStatus::Running);
+        let step = store::BulkStep {
+            job_id: bulk_id,
+            step: job.step,
+            position: job.position.clone().unwrap(),
+            ..store::BulkStep::default()
+        };
+        if stack.store.commit_bulk_step(&step).await.unwrap() {
+            break;
+        }
+    }
+    let done = finished(&stack, &token, &id).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let written = done["recordsCount"].as_u64().unwrap();
+    let failed = done["recordsFailedCount"].as_u64().unwrap();
+    assert_eq!(written + failed, ROWS, "every row has one outcome: {done}");
+    assert!(failed <= 1, "at most the row in flight is uncertain: {done}");
+    let emails: Vec<String> =
+        crate::common::lists::walk(&stack, &token, "/hubs/crm/contacts?where=Email%20like%20'taken%25'", None)
+            .await
+            .iter()
+            .map(|record| record["Email"].as_str().unwrap().to_string())
+            .collect();
+    let unique: BTreeSet<&String> = emails.iter().collect();
+    assert_eq!(unique.len(), emails.len(), "no row written twice: {emails:?}");
+    assert!(emails.len() as u64 >= written && emails.len() as u64 <= ROWS, "{} at the vendor: {done}", emails.len());
+}
+
 #[tokio::test]
 async fn an_interactive_call_during_an_export_at_the_rate_limit_goes_first() {
     let stack = Stack::start_with(StackOptions {

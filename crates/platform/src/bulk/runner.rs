@@ -6,7 +6,9 @@
 //! [`BulkConfig::claim_ttl`](super::BulkConfig); a node that dies stops renewing, and the job is
 //! claimed again elsewhere once the claim expires. Each step commits only if the job is still at
 //! the step its runner read (`store::BulkStore::commit_bulk_step`), so a runner that lost its
-//! claim, or whose job was cancelled, stops at its next commit and writes nothing twice.
+//! claim, or whose job was cancelled, stops at its next commit and writes nothing twice. A runner
+//! closes the queue row only when its job is over; one that stopped for another runner leaves the
+//! row to it (or to its claim's expiry), so a job is never left RUNNING with nobody to run it.
 //!
 //! Steps: an export reads one vendor page (the largest the vendor gives) and commits its records
 //! with the next position. An upload commits each row's outcome with the position after it; a
@@ -103,6 +105,13 @@ async fn run_claimed(platform: &Platform, job: Job) {
     let outcome = run_job(platform, bulk_id, &lost).await;
     heartbeat.abort();
     let finished = match outcome {
+        Ok(()) if !job_ended(platform, bulk_id).await => {
+            // Stopped for another runner (the claim lapsed and was taken again, here or
+            // elsewhere): the queue row is that runner's to close, and closing it here would
+            // leave the job RUNNING with nobody to run it.
+            tracing::info!(job = bulk_id, "a bulk runner stopped for another; the job is left to it");
+            Ok(())
+        }
         Ok(()) => platform.store.complete_job(job.id, owner).await.map(drop),
         Err(error) => {
             tracing::warn!(job = bulk_id, %error, "a bulk job run failed; it resumes from its last step");
@@ -112,6 +121,19 @@ async fn run_claimed(platform: &Platform, job: Job) {
     };
     if let Err(error) = finished {
         tracing::warn!(job = bulk_id, %error, "a bulk job's claim was not closed; it expires by itself");
+    }
+}
+
+/// Whether bulk job `id` is over (final, or gone). When that cannot be read the queue row is left
+/// as it is: its claim expires and the job is looked at again.
+async fn job_ended(platform: &Platform, id: i64) -> bool {
+    match platform.store.bulk_job(None, id).await {
+        Ok(job) => job.status.is_final(),
+        Err(StoreError::NotFound) => true,
+        Err(error) => {
+            tracing::warn!(job = id, %error, "a bulk job's state could not be read after its run");
+            false
+        }
     }
 }
 
