@@ -1,0 +1,1 @@
+"""The failures .ci/vendor_conformance.py accepts, each narrowed to one refusal and its reason."""
