@@ -2,8 +2,8 @@
 //! or a Keap API key in `X-Keap-API-Key`; 401 with the gateway's `fault` body before any routing),
 //! enforces the rate limits (429) of the OAuth client or of the key, and of the account, counts the
 //! call, and stamps the quota and throttle headers on every answer: the client's or the key's as
-//! `x-keap-product-*` (the vendor's answers to key calls carry the key's 240/min there), the
-//! account's as `x-keap-tenant-*`.
+//! `x-keap-product-*` (the vendor's answers to key calls carry the key's 240/min there, and its
+//! spike limit as `x-keap-product-spike-limit: 10ps`), the account's as `x-keap-tenant-*`.
 
 use crate::errors::{gateway_unauthorized, throttled, ApiError, TokenProblem};
 use crate::rate_limit::{HeaderFamily, Snapshot};
@@ -57,6 +57,13 @@ pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Ne
     };
     product.write_headers(response.headers_mut(), HeaderFamily::Product);
     tenant.write_headers(response.headers_mut(), HeaderFamily::Tenant);
+    // A captured vendor answer to a key's call names the key's spike limit ("10ps"); the vendor's
+    // documentation says OAuth calls report no metrics for theirs, so only keys get it.
+    if let (Credential::ApiKey, Some(per_second)) = (credential, sim.config.api_key_limits.per_second) {
+        if let Ok(value) = HeaderValue::from_str(&format!("{per_second}ps")) {
+            response.headers_mut().insert(HeaderName::from_static("x-keap-product-spike-limit"), value);
+        }
+    }
     response
 }
 

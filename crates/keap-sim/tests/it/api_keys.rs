@@ -134,6 +134,7 @@ async fn a_keys_eleventh_call_in_a_second_is_a_429_with_the_key_limit_headers() 
     assert_eq!(statuses[..10], [StatusCode::OK; 10], "the vendor allows a key 10 calls a second");
     let (tenth, refused) = (&responses[9], &responses[10]);
     for (name, value) in [
+        ("x-keap-product-spike-limit", "10ps"),
         ("x-keap-product-throttle-limit", "240"),
         ("x-keap-product-throttle-time-unit", "minute"),
         ("x-keap-product-quota-limit", "30000"),
@@ -161,6 +162,7 @@ async fn a_keys_eleventh_call_in_a_second_is_a_429_with_the_key_limit_headers() 
     let oauth = h.get(&token, "/crm/rest/v2/tags?page_size=1").await;
     assert_eq!(oauth.status(), StatusCode::OK, "the OAuth client's limits are its own");
     assert_eq!(header(&oauth, "x-keap-product-throttle-limit"), "1500");
+    assert_eq!(header(&oauth, "x-keap-product-spike-limit"), "", "the vendor reports no spike metrics for OAuth");
     let stats = h.stats().await;
     assert_eq!(
         stats["rate_limits"]["api_keys"]["limits"],
