@@ -1,6 +1,7 @@
 //! The simulator's configuration: registered OAuth clients, login users, vendor accounts (tenants)
-//! with their API keys, token lifetimes, rate limits, hook delivery timing and demo data. Loaded from a TOML or JSON file
-//! or built in code; [`SimConfig::sandbox`] holds the binding sandbox defaults of the spec.
+//! with their API keys, token lifetimes, rate limits, hook delivery timing and demo data. Loaded
+//! from a TOML or JSON file or built in code; [`SimConfig::sandbox`] holds the binding sandbox
+//! defaults of the spec.
 //!
 //! It does not own any runtime state: the running simulator copies what it needs at start and on
 //! `/__sim/reset`.
@@ -15,7 +16,8 @@ use std::path::Path;
 pub const API_KEY_PREFIX: &str = "KeapAK-";
 
 /// The most demo contacts one account may ask for: about 6.5 kB of memory each, so this bound
-/// keeps a mistyped count from exhausting the machine (100,000 take ~650 MB and ~4 s to generate).
+/// keeps a mistyped count from exhausting the machine (100,000 take ~650 MB, and ~4 s to generate
+/// in a debug build).
 pub const MAX_DEMO_CONTACTS: usize = 250_000;
 
 /// An OAuth application registered with the vendor (its developer-portal client id and secret).
