@@ -16,6 +16,9 @@ impl VendorLimits {
     /// The vendor's documented OAuth limits.
     pub const DEFAULT: VendorLimits =
         VendorLimits { per_second: Some(25), per_minute: Some(1500), per_day: Some(150_000) };
+    /// The vendor's documented limits per API key (personal access token or service account key).
+    pub const API_KEY: VendorLimits =
+        VendorLimits { per_second: Some(10), per_minute: Some(240), per_day: Some(30_000) };
     /// No limits (benchmarks).
     pub const OFF: VendorLimits = VendorLimits { per_second: None, per_minute: None, per_day: None };
 }

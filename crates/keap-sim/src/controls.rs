@@ -33,6 +33,8 @@ pub async fn stats(State(sim): State<Arc<Sim>>) -> Json<Value> {
         (records, grants, hooks)
     };
     let mut rate_limits = sim.limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
+    rate_limits["api_keys"] =
+        sim.api_key_limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
     rate_limits["tenant"] = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()).state(now.timestamp_millis());
     let faults = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).list();
     Json(json!({

@@ -1,7 +1,9 @@
 //! The vendor's API gateway in front of `/crm/rest/...`: authenticates the caller (a bearer token,
 //! or a Keap API key in `X-Keap-API-Key`; 401 with the gateway's `fault` body before any routing),
-//! enforces the client's rate limits (429), counts the call, and stamps the quota and throttle
-//! headers on every answer.
+//! enforces the rate limits (429) of the OAuth client or of the key, and of the account, counts the
+//! call, and stamps the quota and throttle headers on every answer: the client's or the key's as
+//! `x-keap-product-*` (the vendor's answers to key calls carry the key's 240/min there, and its
+//! spike limit as `x-keap-product-spike-limit: 10ps`), the account's as `x-keap-tenant-*`.
 
 use crate::errors::{gateway_unauthorized, throttled, ApiError, TokenProblem};
 use crate::rate_limit::{HeaderFamily, Snapshot};
@@ -20,16 +22,25 @@ const API_KEY_HEADER: &str = "x-keap-api-key";
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
+/// How the caller authenticated, which decides whose limits its calls count against.
+#[derive(Debug, Clone, Copy)]
+enum Credential {
+    /// An OAuth access token: the OAuth client's limits.
+    AccessToken,
+    /// A personal access token or service account key: the key's own limits.
+    ApiKey,
+}
+
 /// Middleware for every REST route.
 pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Next) -> Response {
     if !crate::http_util::path_is_utf8(request.uri().path()) {
         return ApiError::bad_request("Invalid URL: the path is not valid UTF-8 once decoded").into_response();
     }
-    let principal = match authenticate(&sim, &request) {
-        Ok(principal) => principal,
+    let (principal, credential) = match authenticate(&sim, &request) {
+        Ok(caller) => caller,
         Err(problem) => return unauthorized(&sim, problem),
     };
-    let (product, tenant) = admit(&sim, &principal);
+    let (product, tenant) = admit(&sim, &principal, credential);
     let mut response = if product.allowed && tenant.allowed {
         Stats::bump(&sim.stats.api_calls);
         count_route(&sim, &request);
@@ -46,14 +57,25 @@ pub async fn gateway(State(sim): State<Arc<Sim>>, mut request: Request, next: Ne
     };
     product.write_headers(response.headers_mut(), HeaderFamily::Product);
     tenant.write_headers(response.headers_mut(), HeaderFamily::Tenant);
+    // A captured vendor answer to a key's call names the key's spike limit ("10ps"); the vendor's
+    // documentation says OAuth calls report no metrics for theirs, so only keys get it.
+    if let (Credential::ApiKey, Some(per_second)) = (credential, sim.config.api_key_limits.per_second) {
+        if let Ok(value) = HeaderValue::from_str(&format!("{per_second}ps")) {
+            response.headers_mut().insert(HeaderName::from_static("x-keap-product-spike-limit"), value);
+        }
+    }
     response
 }
 
-/// Checks the client's and the account's limits together, and counts the call in both only if
-/// both have room.
-fn admit(sim: &Sim, principal: &Principal) -> (Snapshot, Snapshot) {
+/// Checks the client's (or the key's) and the account's limits together, and counts the call in
+/// both only if both have room.
+fn admit(sim: &Sim, principal: &Principal, credential: Credential) -> (Snapshot, Snapshot) {
     let now_ms = sim.clock.now().timestamp_millis();
-    let mut product = sim.limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let product_limiter = match credential {
+        Credential::AccessToken => &sim.limiter,
+        Credential::ApiKey => &sim.api_key_limiter,
+    };
+    let mut product = product_limiter.lock().unwrap_or_else(|e| e.into_inner());
     let mut tenant = sim.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner());
     let (client, account) = (principal.client_id.as_str(), principal.account.as_str());
     if product.peek(client, now_ms).allowed && tenant.peek(account, now_ms).allowed {
@@ -66,14 +88,15 @@ fn admit(sim: &Sim, principal: &Principal) -> (Snapshot, Snapshot) {
 /// Whom the request speaks for. An `X-Keap-API-Key` header, when present, is the credential and
 /// `Authorization` is not consulted: a caller sending a key means the key, and a wrong key must
 /// not pass on the strength of another header.
-fn authenticate(sim: &Sim, request: &Request) -> Result<Principal, TokenProblem> {
+fn authenticate(sim: &Sim, request: &Request) -> Result<(Principal, Credential), TokenProblem> {
     if let Some(key) = request.headers().get(API_KEY_HEADER) {
         let key = key.to_str().map_err(|_| TokenProblem::InvalidApiKey)?.trim();
-        return sim.world().api_keys.check(key).ok_or(TokenProblem::InvalidApiKey);
+        let principal = sim.world().api_keys.check(key).ok_or(TokenProblem::InvalidApiKey)?;
+        return Ok((principal, Credential::ApiKey));
     }
     let token = bearer_token(request).ok_or(TokenProblem::Missing)?;
     match sim.world().grants.check_bearer(token, sim.clock.now_secs()) {
-        BearerCheck::Valid(principal) => Ok(principal),
+        BearerCheck::Valid(principal) => Ok((principal, Credential::AccessToken)),
         BearerCheck::Expired => Err(TokenProblem::Expired),
         BearerCheck::Unknown => Err(TokenProblem::Invalid),
     }

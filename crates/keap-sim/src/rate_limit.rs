@@ -1,8 +1,10 @@
 //! The vendor's rate limits: per OAuth client across all its accounts (a per-second spike limit, a
-//! per-minute throttle and a daily quota resetting at 00:00 UTC) and, since 2026-06-08, per account
-//! (tenant) whatever the client. Each is a fixed window on the simulator's clock, reported in the
-//! `x-keap-product-*` and `x-keap-tenant-*` throttle and quota headers. Refused calls do not count
-//! against the windows (the vendor's gateway behaves the same way).
+//! per-minute throttle and a daily quota resetting at 00:00 UTC), per API key (the same three
+//! windows, lower), and, since 2026-06-08, per account (tenant) whatever the client or key. Each
+//! is a fixed window on the simulator's clock, reported in the `x-keap-product-*` (client or key)
+//! and `x-keap-tenant-*` throttle and quota headers. Refused calls do not count against the
+//! windows (the vendor's gateway behaves the same way). One [`RateLimiter`] holds one set of
+//! limits for all its keys; the gateway decides which limiter a call counts against.
 
 use crate::config::Limits;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -53,7 +55,7 @@ pub struct Snapshot {
     pub day_expiry_ms: i64,
 }
 
-/// All clients' usage under one set of limits.
+/// The usage of every client (OAuth client id, API key or account) under one set of limits.
 #[derive(Debug)]
 pub struct RateLimiter {
     limits: Limits,

@@ -65,7 +65,10 @@ pub struct Sim {
     pub config: SimConfig,
     pub clock: Clock,
     pub world: Mutex<World>,
+    /// Per-OAuth-client limits, keyed by client id.
     pub limiter: Mutex<RateLimiter>,
+    /// Per-API-key limits, keyed by the key's client id (`api-key-N`).
+    pub api_key_limiter: Mutex<RateLimiter>,
     /// Per-account limits, keyed by account host.
     pub tenant_limiter: Mutex<RateLimiter>,
     pub faults: Mutex<FaultTable>,
@@ -91,6 +94,7 @@ impl Sim {
             .unwrap_or_default();
         let sim = Sim {
             limiter: Mutex::new(RateLimiter::new(config.limits)),
+            api_key_limiter: Mutex::new(RateLimiter::new(config.api_key_limits)),
             tenant_limiter: Mutex::new(RateLimiter::new(config.tenant_limits)),
             config,
             clock: Clock::default(),
@@ -106,8 +110,8 @@ impl Sim {
         sim
     }
 
-    /// Back to the configured initial state: fresh demo data, no grants, API keys, hooks, faults
-    /// or counts, configured limits, wall-clock time.
+    /// Back to the configured initial state: fresh demo data, the configured API keys only, no
+    /// grants, hooks, faults or counts, configured limits, wall-clock time.
     pub fn reset(&self) {
         self.clock.reset();
         let now = self.clock.now_secs();
@@ -132,8 +136,10 @@ impl Sim {
                 (a.host.clone(), account)
             })
             .collect();
-        *self.world() = World { accounts, grants: Grants::default(), api_keys: ApiKeys::default() };
+        let api_keys = ApiKeys::configured(&self.config.accounts);
+        *self.world() = World { accounts, grants: Grants::default(), api_keys };
         *self.limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.limits);
+        *self.api_key_limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.api_key_limits);
         *self.tenant_limiter.lock().unwrap_or_else(|e| e.into_inner()) = RateLimiter::new(self.config.tenant_limits);
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let stats = &self.stats;

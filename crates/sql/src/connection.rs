@@ -22,7 +22,7 @@ use rusqlite::types::ValueRef;
 use serde_json::{json, Value};
 
 use crate::auth::{sign_in, SignInOptions};
-use crate::connection_string::{self, ConnectionSettings, Mode};
+use crate::connection_string::{self, ConnectionSettings, Mode, VendorAuth};
 use crate::engine::{Engine, ProgressCallback, Shared};
 use crate::error::SqlError;
 use crate::explain::Explain;
@@ -102,7 +102,13 @@ impl Driver {
                 let access = sign_in(auth, &endpoints, sign_in_options)
                     .await
                     .map_err(|error| SqlError::SignIn(error.to_string()))?;
-                let limiter = Arc::new(VendorRateLimiter::new(VendorLimits::DEFAULT, settings.timeout, 1000));
+                // A key has its own, lower limits at the vendor: paced at the OAuth client's 25/s,
+                // a quick run of queries would meet the vendor's 429 instead of waiting its turn.
+                let limits = match auth {
+                    VendorAuth::OAuth(_) => VendorLimits::DEFAULT,
+                    VendorAuth::ApiKey(_) => VendorLimits::API_KEY,
+                };
+                let limiter = Arc::new(VendorRateLimiter::new(limits, settings.timeout, 1000));
                 let client = VendorClient::new(endpoints, limiter, settings.timeout)
                     .map_err(|error| SqlError::Startup(error.to_string()))?;
                 let counter = Arc::new(CallCounter::default());

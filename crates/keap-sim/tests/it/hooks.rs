@@ -288,6 +288,7 @@ async fn hooks_belong_to_their_account() {
         encrypted_key: "k2".into(),
         seed_demo_data: false,
         demo_contacts: None,
+        api_keys: Vec::new(),
     });
     config.users.push(keap_sim::config::UserConfig {
         username: "other@example.com".into(),

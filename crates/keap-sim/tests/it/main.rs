@@ -1,6 +1,6 @@
 //! The simulator's integration tests, in one binary (each test binary links the crate and its
 //! dependencies again): OAuth, API keys, REST v1 and v2, hooks, rate limits, test controls, bad
-//! input, and Keap's own Python SDK against it (`keap_sdk`, its script in `tests/sdk/`).
+//! input, large accounts, and Keap's own Python SDK against it (`keap_sdk`, its script in `tests/sdk/`).
 
 mod common;
 
@@ -9,6 +9,7 @@ mod bad_input;
 mod controls;
 mod hooks;
 mod keap_sdk;
+mod large_accounts;
 mod oauth;
 mod rate_limits;
 mod rest_v1;

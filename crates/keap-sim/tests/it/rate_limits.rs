@@ -105,6 +105,7 @@ async fn limits_are_shared_by_every_account_of_one_oauth_client() {
         encrypted_key: "k".into(),
         seed_demo_data: false,
         demo_contacts: None,
+        api_keys: Vec::new(),
     });
     config.users.push(UserConfig {
         username: "two@example.com".into(),

@@ -36,7 +36,12 @@ struct Vendor {
 
 impl Vendor {
     async fn start() -> Vendor {
-        let config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        let config = SimConfig {
+            limits: Limits::none(),
+            api_key_limits: Limits::none(),
+            tenant_limits: Limits::none(),
+            ..SimConfig::sandbox()
+        };
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator starts");
         let endpoints = VendorEndpoints::simulator(&Url::parse(&sim.url()).unwrap()).unwrap();
         let limiter = Arc::new(VendorRateLimiter::new(VendorLimits::OFF, Duration::from_secs(5), 100));

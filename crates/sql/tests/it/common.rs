@@ -26,9 +26,19 @@ pub struct Sim {
 impl Sim {
     /// The simulator with the demo data (`contacts` of them) and no rate limits.
     pub fn start(contacts: Option<usize>) -> Sim {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
+        let mut config = SimConfig {
+            limits: Limits::none(),
+            api_key_limits: Limits::none(),
+            tenant_limits: Limits::none(),
+            ..SimConfig::sandbox()
+        };
         config.accounts[0].demo_contacts = contacts;
+        Sim::start_with(config)
+    }
+
+    /// The simulator with `config`.
+    pub fn start_with(config: SimConfig) -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let sim = runtime.block_on(keap_sim::spawn(config, "127.0.0.1:0")).unwrap();
         let token = runtime.block_on(access_token(&sim.url()));
         let endpoints = VendorEndpoints::simulator(&url::Url::parse(&sim.url()).unwrap()).unwrap();
@@ -84,6 +94,12 @@ impl Sim {
                 None => return records,
             }
         }
+    }
+
+    /// The simulator's `/__sim/stats`.
+    pub fn stats(&self) -> Value {
+        let url = format!("{}/__sim/stats", self.sim.url());
+        self.runtime.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// A simulator REST v2 call with the test's token.

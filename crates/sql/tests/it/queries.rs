@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use sql::{Cell, Rows};
 
 use crate::common::Sim;
+use keap_sim::config::{ApiKeyConfig, ApiKeyKind};
+use keap_sim::SimConfig;
 
 fn integers(rows: &Rows, column: usize) -> Vec<i64> {
     rows.rows
@@ -335,4 +337,26 @@ fn a_connection_used_on_a_runtime_worker_answers_rather_than_panics() {
         }))
         .unwrap();
     assert_eq!(rows.rows, vec![vec![Cell::Integer(12)]]);
+}
+
+#[test]
+fn a_configured_api_key_reads_a_large_account_within_the_vendors_per_key_limits() {
+    let key = "KeapAK-5dc860633b018e8de6df08eefc3f549d521ca66e84411f714e";
+    let mut config = SimConfig::sandbox();
+    config.accounts[0].demo_contacts = Some(20_000);
+    config.accounts[0].api_keys =
+        vec![ApiKeyConfig { key: key.into(), kind: ApiKeyKind::Personal, user: "demo@example.com".into() }];
+    let sim = Sim::start_with(config);
+    let connection =
+        sql::Connection::open(&format!("AuthScheme=APIKey;APIKey={key};VendorURL={}", sim.sim.url())).unwrap();
+
+    let count = connection.query("SELECT COUNT(*) FROM Contacts").unwrap();
+    assert_eq!(count.rows, vec![vec![Cell::Integer(20_000)]]);
+    // Single-call queries in a quick row: more than the 10 a second the vendor allows a key.
+    for id in 1..=25 {
+        let rows = connection.query(&format!("SELECT Id FROM Contacts WHERE Id = {id}")).unwrap();
+        assert_eq!(integers(&rows, 0), vec![id]);
+    }
+    let stats = sim.stats();
+    assert_eq!(stats["throttled"], 0, "the driver keeps to the key's limits: {}", stats["rate_limits"]);
 }

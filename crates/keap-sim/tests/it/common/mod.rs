@@ -18,7 +18,12 @@ pub struct Harness {
 
 /// The sandbox configuration without rate limits, so tests that are not about limits never trip them.
 pub fn unlimited() -> SimConfig {
-    SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() }
+    SimConfig {
+        limits: Limits::none(),
+        api_key_limits: Limits::none(),
+        tenant_limits: Limits::none(),
+        ..SimConfig::sandbox()
+    }
 }
 
 pub async fn start() -> Harness {
