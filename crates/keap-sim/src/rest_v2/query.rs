@@ -5,6 +5,7 @@
 use super::resources::{FilterField, FilterKind, Resource};
 use crate::clock::parse_iso;
 use crate::errors::ApiError;
+use crate::http_util::QueryParams;
 use crate::json_path::{as_text, values_at};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -29,6 +30,13 @@ pub struct Clause {
     pub field: &'static FilterField,
     pub op: Op,
     pub value: String,
+}
+
+/// A list parameter's value; `None` when absent or empty. The v2 API is gRPC transcoded: in proto3
+/// an empty string is the unset default, so `filter=`, `order_by=` and `page_token=` mean "not
+/// given" (as `page_size=0` does).
+pub fn given<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
+    params.get(key).filter(|v| !v.is_empty())
 }
 
 /// Parses a `filter` for `resource`.
@@ -236,11 +244,12 @@ pub fn id_of(record: &Value) -> u64 {
     record.get("id").and_then(Value::as_str).and_then(crate::records::parse_id).unwrap_or(0)
 }
 
-/// Parses `page_size` against the resource's maximum; absent means the maximum.
-pub fn parse_page_size(raw: Option<&str>, max: usize) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(max) };
+/// Parses `page_size` against the resource's maximum; absent or empty means the maximum, and so
+/// does 0 where `zero_is_default` (proto3's unset value; the document's users list wants 1 or more).
+pub fn parse_page_size(raw: Option<&str>, max: usize, zero_is_default: bool) -> Result<usize, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(max) };
     match raw.trim().parse::<i64>() {
-        Ok(0) => Ok(max),
+        Ok(0) if zero_is_default => Ok(max),
         Ok(n) if n > 0 && n as usize <= max => Ok(n as usize),
         _ => Err(ApiError::bad_request(format!("Invalid page_size '{raw}': must be between 1 and {max}"))),
     }

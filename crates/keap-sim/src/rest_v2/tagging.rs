@@ -81,13 +81,13 @@ pub async fn tags_of_contact(
     params: QueryParams,
 ) -> Result<Response> {
     let page = handlers::with_account(&sim, &caller.0.account, |a| {
-        let Some(contact_id) = parse_id(&contact).filter(|id| a.records.collection("contacts").get(*id).is_some())
-        else {
+        let contact_id = handlers::path_id(CONTACTS.noun, &contact)?;
+        let Some(contact_id) = contact_id.filter(|id| a.records.collection("contacts").get(*id).is_some()) else {
             return Err(ApiError::not_found(format!("Contact with id {contact} was not found")));
         };
         let applied: Vec<(u64, i64)> =
             a.tag_applied.iter().filter(|((c, _), _)| *c == contact_id).map(|((_, t), at)| (*t, *at)).collect();
-        let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size)?;
+        let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size, true)?;
         let fingerprint = query::fingerprint(&["contact-tags", &contact]);
         let tags = a.records.collection("tags");
         paginate(
@@ -113,7 +113,7 @@ pub async fn contacts_with_tag(
         let tag_id = existing_tag(a, &tag)?;
         let applied: Vec<(u64, i64)> =
             a.tag_applied.iter().filter(|((_, t), _)| *t == tag_id).map(|((c, _), at)| (*c, *at)).collect();
-        let size = query::parse_page_size(params.get("page_size"), CONTACTS.max_page_size)?;
+        let size = query::parse_page_size(params.get("page_size"), CONTACTS.max_page_size, true)?;
         let fingerprint = query::fingerprint(&["tag-contacts", &tag]);
         let contacts = a.records.collection("contacts");
         paginate(&sim, &applied, size, &params, fingerprint, |(id, at)| {
@@ -167,7 +167,7 @@ async fn contact_ids(headers: &HeaderMap, body: Body) -> Result<Vec<String>> {
 }
 
 fn existing_tag(account: &Account, raw: &str) -> Result<u64> {
-    parse_id(raw)
+    handlers::path_id(TAGS.noun, raw)?
         .filter(|id| account.records.collection("tags").get(*id).is_some())
         .ok_or_else(|| ApiError::not_found(format!("Tag with id {raw} was not found")))
 }
