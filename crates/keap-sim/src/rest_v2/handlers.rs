@@ -222,7 +222,7 @@ pub fn update(
     if let Some(change) = transition(resource, &before, &updated) {
         record_change(sim, account, resource, change, id);
     }
-    Ok(updated)
+    Ok(render(resource, &updated, None))
 }
 
 /// The read-only fields the document's `update_mask` enum lists beside the writable ones: a mask
