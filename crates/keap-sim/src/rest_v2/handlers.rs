@@ -1,6 +1,12 @@
 //! The generic v2 operations every resource shares, driven by its [`Resource`] definition: list
 //! (filter, order, page, project), get, create, update (PATCH with `update_mask`) and delete. They
 //! take and return plain JSON so that REST v1, a view over the same records, reuses them.
+//!
+//! Path ids are read as the vendor's ids are, decimal digits ([`path_id`]): anything else is a 400
+//! naming the id, a reading the document (which types them as bare strings) does not state, so
+//! `vendor/readings.yml` does; digits of no record, however many, are a 404. `fields` takes the
+//! names the document lists for the resource, each once (the readings list them where the document
+//! types `fields` as any string).
 
 use super::builders::BuildCtx;
 use super::query::{self, PageTokens};

@@ -2,7 +2,14 @@
 //! (+ applying them to contacts), notes, tasks, users, products, orders (+ items, payments),
 //! subscriptions, campaigns and sales transactions, each wired to the generic handlers through its
 //! [`resources::Resource`].
-
+//!
+//! Each path serves exactly the methods the vendor's document declares on it: another method is a
+//! 405 whose `Allow` lists them. A path of the vendor's API the simulator does not implement (and
+//! any path the API does not have) is the vendor's 404, including those the `{id}` routes would
+//! otherwise take (`/contacts/model`, `/orders/{id}:applyTax`). Where the document is silent the
+//! simulator keeps the stricter reading and `vendor/readings.yml` states it for the conformance run
+//! (`.ci/vendor_conformance.py`): path ids are digits ([`handlers::path_id`]); `filter`, `order_by`
+//! and `fields` take what [`query`] and [`handlers::projection`] accept.
 pub mod builders;
 pub mod handlers;
 mod orders;

@@ -1,6 +1,14 @@
 //! The v2 list parameters: `filter` (clauses `field<op>value` joined by `;`, `*` prefix wildcards on
 //! the fields that allow them), `order_by` (`field [asc|desc]`), `page_size` and `page_token`.
 //! Every problem is a 400 naming the parameter and what is wrong with it.
+//!
+//! The API is gRPC transcoded, so an empty parameter (and `page_size=0`) is proto3's unset value:
+//! not given. The document types `filter` and `order_by` as any string; the simulator keeps the
+//! grammar their descriptions state, over the fields each resource implements, and
+//! `vendor/readings.yml` says so as a pattern per operation (generated from `resources.rs`: keep
+//! them in step). A `page_token` is opaque: only one the simulator issued for the same query pages
+//! on, anything else is a 400 (a refusal no schema can state, excused by name in
+//! `.ci/vendor_conformance_hooks.py`).
 
 use super::resources::{FilterField, FilterKind, Resource};
 use crate::clock::parse_iso;
