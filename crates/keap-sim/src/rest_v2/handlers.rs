@@ -106,8 +106,9 @@ pub fn matching<'a>(
     scope: Option<Scope>,
     params: &QueryParams,
 ) -> Result<Vec<&'a Value>, ApiError> {
-    let clauses = query::parse_filter(resource, query::given(params, "filter").unwrap_or(""))?;
-    let order = query::parse_order_by(resource, query::given(params, "order_by").unwrap_or(resource.default_order))?;
+    let clauses = query::parse_filter(resource.filters, query::given(params, "filter").unwrap_or(""))?;
+    let order = query::given(params, "order_by").unwrap_or(resource.default_order);
+    let order = query::parse_order_by(resource.order_by, order)?;
     let mut rows: Vec<&Value> = account
         .records
         .collection(resource.collection)

@@ -649,6 +649,51 @@ async fn every_fields_name_the_document_lists_is_accepted_once() {
 }
 
 #[tokio::test]
+async fn the_tag_listings_filter_and_order_as_their_parameters_describe() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let vip = create(&h, &t, "/tags", json!({"name": "Zz VIP"})).await;
+    let lead = create(&h, &t, "/tags", json!({"name": "Aa Lead"})).await;
+    let ada = create(&h, &t, "/contacts", email_contact("Ada", "ada@example.com")).await;
+    let bob = create(&h, &t, "/contacts", email_contact("Bob", "bob@example.com")).await;
+    for tag in [&vip, &lead] {
+        let apply = json!({"contact_ids": [id_of(&ada), id_of(&bob)]});
+        json_with(
+            send(&h, Method::POST, &t, &format!("/tags/{}/contacts:applyTags", id_of(tag)), &apply).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let of_ada = format!("/contacts/{}/tags", id_of(&ada));
+    let named = get_ok(&h, &t, &of_ada, &[("filter", "name==Zz*")]).await;
+    assert_eq!(named["tags"].as_array().unwrap().len(), 1, "{named}");
+    assert_eq!(named["tags"][0]["tag"]["id"], vip["id"]);
+    let by_name = get_ok(&h, &t, &of_ada, &[("order_by", "name desc")]).await;
+    let names: Vec<&str> =
+        by_name["tags"].as_array().unwrap().iter().map(|r| r["tag"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Zz VIP", "Aa Lead"]);
+
+    let with_vip = format!("/tags/{}/contacts", id_of(&vip));
+    let bobs = get_ok(&h, &t, &with_vip, &[("filter", "given_name==Bob")]).await;
+    assert_eq!(ids(&bobs["contacts"]), [id_of(&bob)]);
+    let later = get_ok(
+        &h,
+        &t,
+        &with_vip,
+        &[("filter", "since_applied_time==2000-01-01T00:00:00Z"), ("order_by", "email desc")],
+    )
+    .await;
+    assert_eq!(ids(&later["contacts"]), [id_of(&bob), id_of(&ada)]);
+
+    for (path, filter) in [(&of_ada, "colour==red"), (&with_vip, "nickname==x"), (&with_vip, "given_name")] {
+        let message = bad_request(get_q(&h, &t, path, &[("filter", filter)]).await).await;
+        assert!(message.contains("filter"), "{message}");
+    }
+    let message = bad_request(get_q(&h, &t, &of_ada, &[("order_by", "colour")]).await).await;
+    assert!(message.contains("applied_time"), "{message}");
+}
+
+#[tokio::test]
 async fn an_undeclared_method_is_a_405_with_allow_listing_exactly_the_declared_methods() {
     let h = start().await;
     let t = h.bearer().await;
