@@ -75,6 +75,9 @@ IMPLEMENTED = [
     "/rest/v2/subscriptions",
     "/rest/v2/subscriptions/{subscription_id}",
     "/rest/v2/notes",
+    "/rest/v2/campaigns",
+    "/rest/v2/campaigns/{campaign_id}",
+    "/rest/v2/sales/transactions",
 ]
 
 

@@ -45,8 +45,8 @@ use tokio::sync::oneshot;
 pub fn router(sim: Arc<Sim>) -> Router {
     let rest = Router::new()
         .nest("/crm/rest/v2", rest_v2::router())
-        .nest("/crm/rest/v1", rest_v1::router())
-        .fallback(|| async { errors::ApiError::not_found("No such resource") })
+        .nest("/crm/rest/v1", rest_v1::router().fallback(|| async { errors::V1Error(rest_v2::unimplemented_path()) }))
+        .fallback(|| async { rest_v2::unimplemented_path() })
         .method_not_allowed_fallback(|| async { errors::ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(sim.clone(), gateway::gateway));
     Router::new()

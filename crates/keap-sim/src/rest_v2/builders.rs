@@ -25,6 +25,25 @@ pub fn plain(_: &BuildCtx, request: Map<String, Value>) -> Result<Map<String, Va
     Ok(request)
 }
 
+/// An `UpdateUserRequest` as `User` fields: its one `email_address` becomes the user's
+/// `email_addresses` (in `EMAIL1` unless it names another field).
+pub fn user(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    match request.remove("email_address") {
+        None => {}
+        Some(Value::Null) => {
+            request.insert("email_addresses".into(), Value::Null);
+        }
+        Some(Value::Object(mut email)) => {
+            let field = email.get("field").and_then(Value::as_str).filter(|f| *f != "EMAIL_FIELD_UNSPECIFIED");
+            let field = field.unwrap_or("EMAIL1").to_string();
+            email.insert("field".into(), Value::String(field));
+            request.insert("email_addresses".into(), json!([email]));
+        }
+        Some(_) => return Err(ApiError::bad_request("Invalid value for email_address: expected an object")),
+    }
+    Ok(request)
+}
+
 pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     check_array_items(&request, "email_addresses", "field", &["EMAIL1", "EMAIL2", "EMAIL3"], "email")?;
     check_array_items(

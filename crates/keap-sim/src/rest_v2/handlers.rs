@@ -1,6 +1,12 @@
 //! The generic v2 operations every resource shares, driven by its [`Resource`] definition: list
 //! (filter, order, page, project), get, create, update (PATCH with `update_mask`) and delete. They
 //! take and return plain JSON so that REST v1, a view over the same records, reuses them.
+//!
+//! Path ids are read as the vendor's ids are, decimal digits ([`path_id`]): anything else is a 400
+//! naming the id, a reading the document (which types them as bare strings) does not state, so
+//! `vendor/readings.yml` does; digits of no record, however many, are a 404. `fields` takes the
+//! names the document lists for the resource, each once (the readings list them where the document
+//! types `fields` as any string).
 
 use super::builders::BuildCtx;
 use super::query::{self, PageTokens};
@@ -81,12 +87,14 @@ pub fn list(
     scope: Option<Scope>,
     params: &QueryParams,
 ) -> Result<Page, ApiError> {
-    let page_size = query::parse_page_size(params.get("page_size"), resource.max_page_size)?;
+    // The document gives users' page_size a minimum of 1; elsewhere 0 is proto3's "not given".
+    let zero_is_default = resource.collection != "users";
+    let page_size = query::parse_page_size(params.get("page_size"), resource.max_page_size, zero_is_default)?;
     let projection = projection(resource, params)?;
     let rows = matching(account, resource, scope, params)?;
     let scope_key = scope.map(|s| format!("{}={}", s.field, s.id)).unwrap_or_default();
-    let filter_text = params.get("filter").unwrap_or("");
-    let order_text = params.get("order_by").unwrap_or(resource.default_order);
+    let filter_text = query::given(params, "filter").unwrap_or("");
+    let order_text = query::given(params, "order_by").unwrap_or(resource.default_order);
     let fingerprint = query::fingerprint(&[resource.collection, &scope_key, filter_text, order_text]);
     paginate(sim, &rows, page_size, params, fingerprint, |r| render(resource, r, projection.as_deref()))
 }
@@ -98,8 +106,9 @@ pub fn matching<'a>(
     scope: Option<Scope>,
     params: &QueryParams,
 ) -> Result<Vec<&'a Value>, ApiError> {
-    let clauses = query::parse_filter(resource, params.get("filter").unwrap_or(""))?;
-    let order = query::parse_order_by(resource, params.get("order_by").unwrap_or(resource.default_order))?;
+    let clauses = query::parse_filter(resource.filters, query::given(params, "filter").unwrap_or(""))?;
+    let order = query::given(params, "order_by").unwrap_or(resource.default_order);
+    let order = query::parse_order_by(resource.order_by, order)?;
     let mut rows: Vec<&Value> = account
         .records
         .collection(resource.collection)
@@ -120,7 +129,7 @@ pub fn paginate<T>(
     render: impl Fn(&T) -> Value,
 ) -> Result<Page, ApiError> {
     let tokens = PageTokens { secret: sim.page_secret };
-    let offset = match params.get("page_token").filter(|t| !t.is_empty()) {
+    let offset = match query::given(params, "page_token") {
         Some(token) => tokens.open(token, fingerprint)?,
         None => 0,
     };
@@ -191,7 +200,8 @@ pub fn update(
         return Err(not_found(resource, raw_id));
     }
     check_fields(resource, &request)?;
-    if let Some(mask) = update_mask {
+    if let Some(mut mask) = update_mask {
+        mask.retain(|m| !read_only_mask_names(resource).contains(&m.as_str()));
         if let Some(bad) = mask.iter().find(|m| !resource.writable.iter().any(|(w, _)| w == m)) {
             return Err(ApiError::bad_request(format!("Invalid update_mask field: {bad}")));
         }
@@ -219,7 +229,30 @@ pub fn update(
     if let Some(change) = transition(resource, &before, &updated) {
         record_change(sim, account, resource, change, id);
     }
-    Ok(updated)
+    Ok(render(resource, &updated, None))
+}
+
+/// The read-only fields the document's `update_mask` enum lists beside the writable ones: a mask
+/// may name them, and they stay as they are.
+fn read_only_mask_names(resource: &Resource) -> &'static [&'static str] {
+    match resource.collection {
+        "contacts" => &[
+            "create_time",
+            "id",
+            "links",
+            "notes",
+            "score_value",
+            "tag_ids",
+            "update_time",
+            "account_id",
+            "created_by",
+            "groups",
+            "last_updated_by",
+        ],
+        "companies" => &["id", "create_time", "update_time", "account_id", "created_by", "groups", "last_updated_by"],
+        "tasks" => &["id", "last_updated_by_user_id"],
+        _ => &[],
+    }
 }
 
 /// `DELETE` on one record.
@@ -274,8 +307,19 @@ pub fn record_change(sim: &Sim, account: &mut Account, resource: &Resource, chan
     }
 }
 
+/// A record id from a request path. The vendor's document types path ids as bare strings; the
+/// simulator reads them as the vendor's ids are, decimal digits (a reading in
+/// `vendor/readings.yml`), so anything else is a 400 naming the id. Digits too large for any id
+/// are `None`: no such record, which the caller answers with its 404.
+pub fn path_id(noun: &str, raw: &str) -> Result<Option<u64>, ApiError> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!("Invalid {} id: {raw}", noun.to_lowercase())));
+    }
+    Ok(raw.parse().ok())
+}
+
 fn parse_record_id(resource: &Resource, raw: &str) -> Result<u64, ApiError> {
-    parse_id(raw).ok_or_else(|| ApiError::bad_request(format!("Invalid {} id: {raw}", resource.noun.to_lowercase())))
+    path_id(resource.noun, raw)?.ok_or_else(|| not_found(resource, raw))
 }
 
 fn not_found(resource: &Resource, raw_id: &str) -> ApiError {
@@ -328,13 +372,17 @@ fn type_name(kind: FieldType) -> &'static str {
     }
 }
 
-/// The `fields` projection: None when absent or when the resource only uses `fields` for optional
-/// extras (which the simulator always includes).
-fn projection(resource: &Resource, params: &QueryParams) -> Result<Option<Vec<String>>, ApiError> {
+/// The `fields` projection: None when absent (or empty) or when the resource only uses `fields`
+/// for optional extras (which the simulator always includes). Every name must be one the
+/// document lists for the resource; a write's `fields` is checked the same way.
+pub fn projection(resource: &Resource, params: &QueryParams) -> Result<Option<Vec<String>>, ApiError> {
     let Some(fields) = params.list("fields") else { return Ok(None) };
     let allowed = resource.projectable.unwrap_or(&[]);
     if let Some(bad) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
         return Err(ApiError::bad_request(format!("Invalid fields value: {bad}")));
+    }
+    if let Some(twice) = fields.iter().enumerate().find_map(|(i, f)| fields[..i].contains(f).then_some(f)) {
+        return Err(ApiError::bad_request(format!("Invalid fields: {twice} is named twice")));
     }
     // Only contacts select their properties with `fields`; elsewhere it names optional extras.
     Ok((resource.collection == "contacts" && !fields.is_empty()).then_some(fields))

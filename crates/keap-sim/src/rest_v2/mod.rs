@@ -2,7 +2,14 @@
 //! (+ applying them to contacts), notes, tasks, users, products, orders (+ items, payments),
 //! subscriptions, campaigns and sales transactions, each wired to the generic handlers through its
 //! [`resources::Resource`].
-
+//!
+//! Each path serves exactly the methods the vendor's document declares on it: another method is a
+//! 405 whose `Allow` lists them. A path of the vendor's API the simulator does not implement (and
+//! any path the API does not have) is the vendor's 404, including those the `{id}` routes would
+//! otherwise take (`/contacts/model`, `/orders/{id}:applyTax`). Where the document is silent the
+//! simulator keeps the stricter reading and `vendor/readings.yml` states it for the conformance run
+//! (`.ci/vendor_conformance.py`): path ids are digits ([`handlers::path_id`]); `filter`, `order_by`
+//! and `fields` take what [`query`] and [`handlers::projection`] accept.
 pub mod builders;
 pub mod handlers;
 mod orders;
@@ -15,53 +22,95 @@ use crate::gateway::Caller;
 use crate::http_util::{json_object, QueryParams};
 use crate::state::Sim;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use handlers::Scope;
 use resources::*;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use tower::ServiceExt;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// The v2 router (mounted under `/crm/rest/v2`, behind the gateway).
+/// The vendor's paths that sit where the simulator's `{id}` routes would match them, but that it does
+/// not implement: each answers the vendor's 404 instead of a 400 for an id that is not a number.
+const UNIMPLEMENTED_SIBLINGS: [&str; 8] = [
+    "/contacts/model",
+    "/companies/model",
+    "/opportunities/model",
+    "/opportunities/stageMoves",
+    "/orders/model",
+    "/subscriptions/model",
+    "/tasks/model",
+    "/tags/categories",
+];
+
+/// The v2 router (mounted under `/crm/rest/v2`, behind the gateway). Each path serves exactly the
+/// methods the vendor's document declares on it; any other method is a 405 whose `Allow` names
+/// them. Paths of the vendor's API that are not implemented here answer its 404.
 pub fn router() -> Router<Arc<Sim>> {
     let mut router = Router::new();
-    for (path, resource) in [
-        ("/contacts", &CONTACTS),
-        ("/companies", &COMPANIES),
-        ("/opportunities", &OPPORTUNITIES),
-        ("/opportunities/stages", &STAGES),
-        ("/tags", &TAGS),
-        ("/tasks", &TASKS),
-        ("/users", &USERS),
-        ("/products", &PRODUCTS),
-        ("/orders", &ORDERS),
-        ("/subscriptions", &SUBSCRIPTIONS),
-        ("/campaigns", &CAMPAIGNS),
+    // (path, resource, methods of the collection, methods of one record) as the document declares.
+    for (path, resource, collection_allow, item_allow) in [
+        ("/contacts", &CONTACTS, "GET, POST", "GET, PATCH, DELETE"),
+        ("/companies", &COMPANIES, "GET, POST", "GET, PATCH, DELETE"),
+        ("/opportunities", &OPPORTUNITIES, "GET, POST", "GET, PATCH, DELETE"),
+        ("/opportunities/stages", &STAGES, "GET, POST", "GET, PATCH, DELETE"),
+        ("/tags", &TAGS, "GET, POST", "GET, PATCH, DELETE"),
+        ("/tasks", &TASKS, "GET, POST", "GET, PATCH, DELETE"),
+        ("/users", &USERS, "GET", "GET, PATCH"),
+        ("/products", &PRODUCTS, "GET, POST", "GET, PATCH, DELETE"),
+        ("/orders", &ORDERS, "GET, POST", "GET, PATCH, DELETE"),
+        ("/subscriptions", &SUBSCRIPTIONS, "GET, POST", "GET, PATCH"),
+        ("/campaigns", &CAMPAIGNS, "GET", "GET"),
     ] {
-        router = router.route(path, collection(resource)).route(&format!("{path}/{{id}}"), item(resource));
+        router = router
+            .route(path, collection(resource, collection_allow))
+            .route(&format!("{path}/{{id}}"), item(resource, item_allow));
+    }
+    for path in UNIMPLEMENTED_SIBLINGS {
+        router = router.route(path, any(|| async { unimplemented_path() }));
     }
     router
-        .route("/notes", get(all_notes))
+        .route("/notes", declared(get(all_notes), "GET"))
         .route("/contacts/{id}/notes", scoped_collection(&NOTES, "contact_id", &CONTACTS))
-        .route("/contacts/{id}/notes/{item_id}", scoped_item(&NOTES, "contact_id"))
-        .route("/contacts/{id}/tags", get(tagging::tags_of_contact))
-        .route("/tags/{id}/contacts", get(tagging::contacts_with_tag))
-        .route("/tags/{id}/contacts:applyTags", axum::routing::post(tagging::apply))
-        .route("/tags/{id}/contacts:removeTags", axum::routing::post(tagging::remove))
-        .route("/orders/{id}/items", axum::routing::post(orders::add_item))
-        .route("/orders/{id}/items/{item_id}", get(orders::get_item).delete(orders::delete_item))
-        .route("/orders/{id}/payments", get(orders::list_payments).post(orders::add_payment))
+        .route("/contacts/{id}/notes/{item_id}", scoped_item(&NOTES, "contact_id", &CONTACTS))
+        .route("/contacts/{id}/tags", declared(get(tagging::tags_of_contact), "GET"))
+        .route("/tags/{id}/contacts", declared(get(tagging::contacts_with_tag), "GET"))
+        .route("/tags/{id}/contacts:applyTags", declared(post(tagging::apply), "POST"))
+        .route("/tags/{id}/contacts:removeTags", declared(post(tagging::remove), "POST"))
+        .route("/orders/{id}/items", declared(post(orders::add_item), "POST"))
+        .route("/orders/{id}/items/{item_id}", orders::item_router())
+        .route("/orders/{id}/payments", declared(get(orders::list_payments).post(orders::add_payment), "GET, POST"))
         // No item route: the vendor's API cannot fetch one transaction, and they have no id.
-        .route("/sales/transactions", collection(&TRANSACTIONS))
+        .route("/sales/transactions", collection(&TRANSACTIONS, "GET"))
+        .fallback(|| async { unimplemented_path() })
 }
 
-/// List and create on a top-level collection.
-fn collection(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
+/// Serves `router`, whose methods are exactly those the vendor's document declares on the path
+/// (`allow`, as the `Allow` header spells them); any other method is a 405 naming them.
+pub(crate) fn declared(router: MethodRouter<Arc<Sim>>, allow: &'static str) -> MethodRouter<Arc<Sim>> {
+    router.fallback(move || async move { undeclared_method(allow) })
+}
+
+/// The 405 for a method the document does not declare on a path, with `Allow` listing those it does.
+fn undeclared_method(allow: &'static str) -> Response {
+    let mut response = ApiError::method_not_allowed().into_response();
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// The vendor's 404 for a path of its API that the simulator does not implement (or that the API
+/// does not have).
+pub(crate) fn unimplemented_path() -> ApiError {
+    ApiError::not_found("The requested resource was not found")
+}
+
+/// List and create on a top-level collection (create only where `allow` declares `POST`).
+fn collection(resource: &'static Resource, allow: &'static str) -> MethodRouter<Arc<Sim>> {
     let lister = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, params: QueryParams| async move {
         list_response(&sim, &caller, resource, None, &params)
     };
@@ -72,12 +121,43 @@ fn collection(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
                         body: Body| async move {
         create_response(&sim, &caller, resource, None, &params, &headers, body).await
     };
-    get(lister).post(creator)
+    let mut router = get(lister);
+    if allow.contains("POST") {
+        router = router.post(creator);
+    }
+    declared(router, allow)
 }
 
-/// Get, update and delete on one record of a top-level collection. `POST /{id}:action` forms
-/// (`/products/{id}:adjustInventory`) arrive here too, since the id segment carries the action.
-fn item(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
+/// One record of a top-level collection: get, and update and delete where `allow` declares them.
+/// The last segment may instead be an `{id}:action` form (`/products/{id}:adjustInventory`), its
+/// own path in the vendor's document: the router cannot tell them apart, so this does.
+fn item(resource: &'static Resource, allow: &'static str) -> MethodRouter<Arc<Sim>> {
+    let records = record(resource, allow);
+    let adjust_inventory = declared(
+        post(
+            |State(sim): State<Arc<Sim>>,
+             Extension(caller): Extension<Caller>,
+             Path(id): Path<String>,
+             headers: HeaderMap,
+             body: Body| async move {
+                let product = id.split_once(':').map_or(id.as_str(), |(product, _)| product);
+                orders::adjust_inventory(&sim, &caller, product, &headers, body).await
+            },
+        ),
+        "POST",
+    );
+    any(move |State(sim): State<Arc<Sim>>, Path(id): Path<String>, request: Request| async move {
+        let target = match (resource.collection, id.split_once(':')) {
+            (_, None) => records,
+            ("products", Some((_, "adjustInventory"))) => adjust_inventory,
+            (_, Some(_)) => return unimplemented_path().into_response(),
+        };
+        target.with_state(sim).oneshot(request).await.into_response()
+    })
+}
+
+/// Get, update and delete on one record (update and delete where `allow` declares them).
+fn record(resource: &'static Resource, allow: &'static str) -> MethodRouter<Arc<Sim>> {
     let getter = move |State(sim): State<Arc<Sim>>,
                        Extension(caller): Extension<Caller>,
                        Path(id): Path<String>,
@@ -95,19 +175,14 @@ fn item(resource: &'static Resource) -> MethodRouter<Arc<Sim>> {
     let deleter = move |State(sim): State<Arc<Sim>>, Extension(caller): Extension<Caller>, Path(id): Path<String>| async move {
         delete_response(&sim, &caller, resource, None, &id)
     };
-    let action = move |State(sim): State<Arc<Sim>>,
-                       Extension(caller): Extension<Caller>,
-                       Path(id): Path<String>,
-                       headers: HeaderMap,
-                       body: Body| async move {
-        match (resource.collection, id.split_once(':')) {
-            ("products", Some((product, "adjustInventory"))) => {
-                orders::adjust_inventory(&sim, &caller, product, &headers, body).await
-            }
-            _ => Err(ApiError::method_not_allowed()),
-        }
-    };
-    get(getter).patch(patcher).delete(deleter).post(action)
+    let mut router = get(getter);
+    if allow.contains("PATCH") {
+        router = router.patch(patcher);
+    }
+    if allow.contains("DELETE") {
+        router = router.delete(deleter);
+    }
+    declared(router, allow)
 }
 
 /// List and create on the children of a parent record (which must exist).
@@ -132,39 +207,35 @@ fn scoped_collection(
         let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         create_response(&sim, &caller, resource, Some(scope), &params, &headers, body).await
     };
-    get(lister).post(creator)
+    declared(get(lister).post(creator), "GET, POST")
 }
 
-fn scoped_item(resource: &'static Resource, field: &'static str) -> MethodRouter<Arc<Sim>> {
-    let scope_of = move |parent: &str| -> Result<Scope> {
-        let id = crate::records::parse_id(parent)
-            .ok_or_else(|| ApiError::bad_request(format!("Invalid {field}: {parent}")))?;
-        Ok(Scope { field, id })
-    };
+/// Get, update and delete on one child of a parent record (a contact's note).
+fn scoped_item(resource: &'static Resource, field: &'static str, parent: &'static Resource) -> MethodRouter<Arc<Sim>> {
     let getter = move |State(sim): State<Arc<Sim>>,
                        Extension(caller): Extension<Caller>,
-                       Path((parent, id)): Path<(String, String)>,
+                       Path((parent_id, id)): Path<(String, String)>,
                        params: QueryParams| async move {
-        let scope = scope_of(&parent)?;
+        let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         handlers::with_account(&sim, &caller.0.account, |a| handlers::get(a, resource, Some(scope), &id, &params))
             .map(Json)
     };
     let patcher = move |State(sim): State<Arc<Sim>>,
                         Extension(caller): Extension<Caller>,
-                        Path((parent, id)): Path<(String, String)>,
+                        Path((parent_id, id)): Path<(String, String)>,
                         params: QueryParams,
                         headers: HeaderMap,
                         body: Body| async move {
-        let scope = scope_of(&parent)?;
+        let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         update_response(&sim, &caller, resource, Some(scope), &id, &params, &headers, body).await
     };
     let deleter = move |State(sim): State<Arc<Sim>>,
                         Extension(caller): Extension<Caller>,
-                        Path((parent, id)): Path<(String, String)>| async move {
-        let scope = scope_of(&parent)?;
+                        Path((parent_id, id)): Path<(String, String)>| async move {
+        let scope = parent_scope(&sim, &caller, parent, field, &parent_id)?;
         delete_response(&sim, &caller, resource, Some(scope), &id)
     };
-    get(getter).patch(patcher).delete(deleter)
+    declared(get(getter).patch(patcher).delete(deleter), "GET, PATCH, DELETE")
 }
 
 /// `GET /notes`: every note of the account.
@@ -177,12 +248,10 @@ async fn all_notes(
 }
 
 fn parent_scope(sim: &Sim, caller: &Caller, parent: &Resource, field: &'static str, raw: &str) -> Result<Scope> {
-    let id = crate::records::parse_id(raw).ok_or_else(|| ApiError::bad_request(format!("Invalid {field}: {raw}")))?;
+    let id = handlers::path_id(parent.noun, raw)?;
     handlers::with_account(sim, &caller.0.account, |a| {
-        a.records
-            .collection(parent.collection)
-            .get(id)
-            .map(|_| Scope { field, id })
+        id.filter(|id| a.records.collection(parent.collection).get(*id).is_some())
+            .map(|id| Scope { field, id })
             .ok_or_else(|| ApiError::not_found(format!("{} with id {raw} was not found", parent.noun)))
     })
 }
@@ -214,9 +283,7 @@ async fn create_response(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    if !resource.writes {
-        return Err(ApiError::method_not_allowed());
-    }
+    handlers::projection(resource, params)?;
     let request = json_object(headers, body).await?;
     let duplicate_option = params.get("duplicate_option").filter(|v| !v.is_empty());
     handlers::with_account(sim, &caller.0.account, |a| {
@@ -242,11 +309,16 @@ async fn update_response(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    if !resource.writes {
-        return Err(ApiError::method_not_allowed());
-    }
+    handlers::projection(resource, params)?;
     let request = json_object(headers, body).await?;
-    let mask = params.list("update_mask");
+    // A user's `update_mask` names its `title` `job_title`, as `UpdateUserRequest` does not.
+    let mask = params.list("update_mask").map(|mask| {
+        let alias = |field: String| match (resource.collection, field.as_str()) {
+            ("users", "job_title") => "title".to_string(),
+            _ => field,
+        };
+        mask.into_iter().map(alias).collect()
+    });
     let updated = handlers::with_account(sim, &caller.0.account, |a| {
         handlers::update(sim, a, resource, scope, id, request, mask)
     })?;
@@ -260,9 +332,6 @@ fn delete_response(
     scope: Option<Scope>,
     id: &str,
 ) -> Result<Response> {
-    if !resource.writes {
-        return Err(ApiError::method_not_allowed());
-    }
     handlers::with_account(sim, &caller.0.account, |a| handlers::delete(sim, a, resource, scope, id))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,6 +2,9 @@
 //! order, totals recomputed on every change), order payments (their own collection, in the
 //! `invoice_order_payments` shape, each leaving a sales transaction behind) and product inventory
 //! adjustments.
+//!
+//! Path ids are read as `handlers::path_id` reads them: digits, else a 400 (the simulator's reading
+//! of the document, in `vendor/readings.yml`).
 
 use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, BuildCtx, MAX_QUANTITY};
 use super::handlers::{self, record_change, Change, Scope};
@@ -13,12 +16,14 @@ use crate::http_util::{json_object, QueryParams};
 use crate::records::parse_id;
 use crate::state::{Account, Sim};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, MethodRouter};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use tower::ServiceExt;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -51,42 +56,139 @@ pub async fn add_item(
     Ok((StatusCode::CREATED, Json(item)).into_response())
 }
 
+/// `/orders/{id}/items/{item_id}`: get, update and delete, as the document declares. The vendor's
+/// `{item_id}:applyCommission` form, which the router cannot tell apart, is not implemented: 404.
+pub fn item_router() -> MethodRouter<Arc<Sim>> {
+    let items = super::declared(get(get_item).patch(patch_item).delete(delete_item), "GET, PATCH, DELETE");
+    any(|State(sim): State<Arc<Sim>>, Path((_, item)): Path<(String, String)>, request: Request| async move {
+        if item.contains(':') {
+            return super::unimplemented_path().into_response();
+        }
+        items.with_state(sim).oneshot(request).await.into_response()
+    })
+}
+
 /// `GET /orders/{id}/items/{item_id}`.
-pub async fn get_item(
+async fn get_item(
     State(sim): State<Arc<Sim>>,
     Extension(caller): Extension<Caller>,
     Path((order, item)): Path<(String, String)>,
 ) -> Result<Response> {
     let found = handlers::with_account(&sim, &caller.0.account, |a| {
-        let order_id = existing_order(a, &order)?;
-        items_of(a, order_id)
-            .into_iter()
-            .find(|i| i.get("id").and_then(Value::as_str) == Some(item.as_str()))
-            .ok_or_else(|| ApiError::not_found(format!("Order item with id {item} was not found")))
+        let (order_id, item_id) = existing_item(a, &order, &item)?;
+        Ok(items_of(a, order_id).into_iter().find(|i| item_id_of(i) == Some(item_id)).unwrap_or_default())
     })?;
     Ok(Json(found).into_response())
 }
 
+/// The fields of an `UpdateOrderItemRequest` (also the names its `update_mask` takes).
+const UPDATABLE_ITEM_FIELDS: [&str; 9] = [
+    "name",
+    "description",
+    "quantity",
+    "notes",
+    "product_id",
+    "subscription_plan_id",
+    "subscription_plan_description",
+    "price_per_unit",
+    "cost_per_unit",
+];
+
+/// `PATCH /orders/{id}/items/{item_id}` with an `UpdateOrderItemRequest` → 200 `OrderItem`. The
+/// item is rebuilt from its current fields with the request's over them (only those `update_mask`
+/// names, if given); naming another product takes that product's name and price unless the request
+/// sets them. The order's totals follow.
+async fn patch_item(
+    State(sim): State<Arc<Sim>>,
+    Extension(caller): Extension<Caller>,
+    Path((order, item)): Path<(String, String)>,
+    params: QueryParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let mut request = json_object(&headers, body).await?;
+    if let Some(unknown) = request.keys().find(|k| !UPDATABLE_ITEM_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("Unknown or read-only field(s): {unknown}")));
+    }
+    if let Some(mask) = params.list("update_mask") {
+        if let Some(bad) = mask.iter().find(|m| !UPDATABLE_ITEM_FIELDS.contains(&m.as_str())) {
+            return Err(ApiError::bad_request(format!("Invalid update_mask field: {bad}")));
+        }
+        request.retain(|k, _| mask.contains(k));
+    }
+    request.retain(|_, v| !v.is_null());
+    let updated = handlers::with_account(&sim, &caller.0.account, |a| {
+        let (order_id, item_id) = existing_item(a, &order, &item)?;
+        let current = items_of(a, order_id).into_iter().find(|i| item_id_of(i) == Some(item_id)).unwrap_or_default();
+        let mut merged = item_request(&current);
+        if request.contains_key("product_id") {
+            merged.remove("name");
+            merged.remove("price_per_unit");
+        }
+        merged.extend(request);
+        let now = iso(sim.clock.now());
+        let ctx = BuildCtx { records: &a.records, now: &now, creating: false };
+        let rebuilt = Value::Object(order_item(&ctx, merged, item_id)?);
+        change_order(&sim, a, order_id, |o| {
+            let items = o.get_mut("order_items").and_then(Value::as_array_mut);
+            if let Some(slot) = items.and_then(|items| items.iter_mut().find(|i| item_id_of(i) == Some(item_id))) {
+                *slot = rebuilt.clone();
+            }
+        });
+        Ok(rebuilt)
+    })?;
+    Ok(Json(updated).into_response())
+}
+
+/// A stored `OrderItem` as the create request that would build it again.
+fn item_request(item: &Value) -> Map<String, Value> {
+    let mut request = Map::new();
+    for field in ["name", "description", "notes", "quantity", "item_type"] {
+        if let Some(value) = item.get(field) {
+            request.insert(field.into(), value.clone());
+        }
+    }
+    if let Some(product) = item.pointer("/product/id") {
+        request.insert("product_id".into(), product.clone());
+    }
+    for field in ["price_per_unit", "cost_per_unit"] {
+        if let Some(cents) = item.get(field).and_then(|m| m.get("amount")).and_then(Value::as_i64) {
+            request.insert(field.into(), json!(cents as f64 / 100.0));
+        }
+    }
+    request
+}
+
 /// `DELETE /orders/{id}/items/{item_id}` → 204.
-pub async fn delete_item(
+async fn delete_item(
     State(sim): State<Arc<Sim>>,
     Extension(caller): Extension<Caller>,
     Path((order, item)): Path<(String, String)>,
 ) -> Result<Response> {
     handlers::with_account(&sim, &caller.0.account, |a| {
-        let order_id = existing_order(a, &order)?;
-        let exists = items_of(a, order_id).iter().any(|i| i.get("id").and_then(Value::as_str) == Some(item.as_str()));
-        if !exists {
-            return Err(ApiError::not_found(format!("Order item with id {item} was not found")));
-        }
+        let (order_id, item_id) = existing_item(a, &order, &item)?;
         change_order(&sim, a, order_id, |o| {
             if let Some(items) = o.get_mut("order_items").and_then(Value::as_array_mut) {
-                items.retain(|i| i.get("id").and_then(Value::as_str) != Some(item.as_str()));
+                items.retain(|i| item_id_of(i) != Some(item_id));
             }
         });
         Ok(())
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The ids of an existing order and one of its items, from the path (ids as `handlers::path_id`
+/// reads them).
+fn existing_item(account: &Account, order: &str, item: &str) -> Result<(u64, u64)> {
+    let order_id = existing_order(account, order)?;
+    let item_id = handlers::path_id("order item", item)?
+        .filter(|id| items_of(account, order_id).iter().any(|i| item_id_of(i) == Some(*id)))
+        .ok_or_else(|| ApiError::not_found(format!("Order item with id {item} was not found")))?;
+    Ok((order_id, item_id))
+}
+
+fn item_id_of(item: &Value) -> Option<u64> {
+    item.get("id").and_then(Value::as_str).and_then(parse_id)
 }
 
 /// `GET /orders/{id}/payments` → `{"invoice_order_payments": [...]}`.
@@ -163,11 +265,10 @@ pub async fn adjust_inventory(
         _ => return Err(ApiError::bad_request("type must be INCREASE or DECREASE")),
     };
     let updated = handlers::with_account(sim, &caller.0.account, |a| {
-        let id = parse_id(product).ok_or_else(|| ApiError::bad_request(format!("Invalid product id: {product}")))?;
+        let not_found = || ApiError::not_found(format!("Product with id {product} was not found"));
+        let id = handlers::path_id(PRODUCTS.noun, product)?.ok_or_else(not_found)?;
         let now = iso(sim.clock.now());
-        let Some(Value::Object(p)) = a.records.collection_mut("products").get_mut(id) else {
-            return Err(ApiError::not_found(format!("Product with id {product} was not found")));
-        };
+        let Some(Value::Object(p)) = a.records.collection_mut("products").get_mut(id) else { return Err(not_found()) };
         let inventory = p.entry("inventory").or_insert_with(|| json!({})).as_object_mut();
         let Some(inventory) = inventory else { return Err(ApiError::conflict("Product inventory is not tracked")) };
         let current = inventory.get("inventory_count").and_then(Value::as_i64).unwrap_or(0);
@@ -229,7 +330,7 @@ fn manual_transaction(order: &Value, payment: &Value) -> Map<String, Value> {
 }
 
 fn existing_order(account: &Account, raw: &str) -> Result<u64> {
-    parse_id(raw)
+    handlers::path_id(ORDERS.noun, raw)?
         .filter(|id| account.records.collection("orders").get(*id).is_some())
         .ok_or_else(|| ApiError::not_found(format!("Order with id {raw} was not found")))
 }

@@ -1,10 +1,19 @@
 //! The v2 list parameters: `filter` (clauses `field<op>value` joined by `;`, `*` prefix wildcards on
 //! the fields that allow them), `order_by` (`field [asc|desc]`), `page_size` and `page_token`.
 //! Every problem is a 400 naming the parameter and what is wrong with it.
+//!
+//! The API is gRPC transcoded, so an empty parameter (and `page_size=0`) is proto3's unset value:
+//! not given. The document types `filter` and `order_by` as any string; the simulator keeps the
+//! grammar their descriptions state, over the fields each resource implements, and
+//! `vendor/readings.yml` says so as a pattern per operation (generated from the fields in
+//! `resources.rs` and `tagging.rs`: keep them in step). A `page_token` is opaque: only one the simulator issued for the same query pages
+//! on, anything else is a 400 (a refusal no schema can state, excused by name in
+//! `.ci/vendor_conformance_hooks.py`).
 
-use super::resources::{FilterField, FilterKind, Resource};
+use super::resources::{FilterField, FilterKind};
 use crate::clock::parse_iso;
 use crate::errors::ApiError;
+use crate::http_util::QueryParams;
 use crate::json_path::{as_text, values_at};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -31,16 +40,23 @@ pub struct Clause {
     pub value: String,
 }
 
-/// Parses a `filter` for `resource`.
-pub fn parse_filter(resource: &Resource, raw: &str) -> Result<Vec<Clause>, ApiError> {
+/// A list parameter's value; `None` when absent or empty. The v2 API is gRPC transcoded: in proto3
+/// an empty string is the unset default, so `filter=`, `order_by=` and `page_token=` mean "not
+/// given" (as `page_size=0` does).
+pub fn given<'a>(params: &'a QueryParams, key: &str) -> Option<&'a str> {
+    params.get(key).filter(|v| !v.is_empty())
+}
+
+/// Parses a `filter` over `filters` (a resource's, or a listing's of its own).
+pub fn parse_filter(filters: &'static [FilterField], raw: &str) -> Result<Vec<Clause>, ApiError> {
     let mut clauses = Vec::new();
     for part in raw.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        clauses.push(parse_clause(resource, part)?);
+        clauses.push(parse_clause(filters, part)?);
     }
     Ok(clauses)
 }
 
-fn parse_clause(resource: &Resource, part: &str) -> Result<Clause, ApiError> {
+fn parse_clause(filters: &'static [FilterField], part: &str) -> Result<Clause, ApiError> {
     const OPS: [(&str, Op); 6] =
         [("==", Op::Eq), ("!=", Op::Ne), (">=", Op::Ge), ("<=", Op::Le), (">", Op::Gt), ("<", Op::Lt)];
     let found = part
@@ -51,8 +67,8 @@ fn parse_clause(resource: &Resource, part: &str) -> Result<Clause, ApiError> {
     };
     let name = part[..at].trim();
     let value = part[at + symbol.len()..].trim().to_string();
-    let Some(field) = resource.filters.iter().find(|f| f.name == name) else {
-        let allowed: Vec<&str> = resource.filters.iter().map(|f| f.name).collect();
+    let Some(field) = filters.iter().find(|f| f.name == name) else {
+        let allowed: Vec<&str> = filters.iter().map(|f| f.name).collect();
         return Err(ApiError::bad_request(format!(
             "Invalid filter field '{name}'. Allowed fields: {}",
             allowed.join(", ")
@@ -155,8 +171,9 @@ pub struct OrderBy {
     pub descending: bool,
 }
 
-/// Parses `order_by` (`field`, `field asc`, `field desc`; a comma also separates).
-pub fn parse_order_by(resource: &Resource, raw: &str) -> Result<OrderBy, ApiError> {
+/// Parses `order_by` (`field`, `field asc`, `field desc`; a comma also separates) over `fields`
+/// (`order_by` name → record path).
+pub fn parse_order_by(fields: &'static [(&'static str, &'static str)], raw: &str) -> Result<OrderBy, ApiError> {
     let mut words = raw.split([' ', ',']).filter(|w| !w.is_empty());
     let field = words.next().unwrap_or("");
     let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
@@ -169,8 +186,8 @@ pub fn parse_order_by(resource: &Resource, raw: &str) -> Result<OrderBy, ApiErro
     if words.next().is_some() {
         return Err(ApiError::bad_request("Invalid order_by: expected 'field asc' or 'field desc'"));
     }
-    let Some((_, path)) = resource.order_by.iter().find(|(name, _)| *name == field) else {
-        let allowed: Vec<&str> = resource.order_by.iter().map(|(n, _)| *n).collect();
+    let Some((_, path)) = fields.iter().find(|(name, _)| *name == field) else {
+        let allowed: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         return Err(ApiError::bad_request(format!(
             "Invalid order_by field '{field}'. Allowed fields: {}",
             allowed.join(", ")
@@ -236,11 +253,12 @@ pub fn id_of(record: &Value) -> u64 {
     record.get("id").and_then(Value::as_str).and_then(crate::records::parse_id).unwrap_or(0)
 }
 
-/// Parses `page_size` against the resource's maximum; absent means the maximum.
-pub fn parse_page_size(raw: Option<&str>, max: usize) -> Result<usize, ApiError> {
-    let Some(raw) = raw else { return Ok(max) };
+/// Parses `page_size` against the resource's maximum; absent or empty means the maximum, and so
+/// does 0 where `zero_is_default` (proto3's unset value; the document's users list wants 1 or more).
+pub fn parse_page_size(raw: Option<&str>, max: usize, zero_is_default: bool) -> Result<usize, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(max) };
     match raw.trim().parse::<i64>() {
-        Ok(0) => Ok(max),
+        Ok(0) if zero_is_default => Ok(max),
         Ok(n) if n > 0 && n as usize <= max => Ok(n as usize),
         _ => Err(ApiError::bad_request(format!("Invalid page_size '{raw}': must be between 1 and {max}"))),
     }
@@ -299,7 +317,7 @@ mod tests {
     fn filters_support_wildcards_ids_and_comparisons() {
         let contact =
             json!({"id": "7", "given_name": "Mary", "email_addresses": [{"email": "m@x.com", "field": "EMAIL1"}]});
-        let check = |f: &str| matches(&contact, &parse_filter(&CONTACTS, f).unwrap());
+        let check = |f: &str| matches(&contact, &parse_filter(CONTACTS.filters, f).unwrap());
         assert!(check("given_name==Mar*"));
         assert!(check("given_name==mary"));
         assert!(!check("given_name==Mar"));
@@ -311,7 +329,7 @@ mod tests {
 
     #[test]
     fn bad_filters_name_the_problem() {
-        let err = |f: &str| parse_filter(&CONTACTS, f).unwrap_err().message;
+        let err = |f: &str| parse_filter(CONTACTS.filters, f).unwrap_err().message;
         assert!(err("nickname==x").contains("nickname"));
         assert!(err("given_name>x").contains("=="));
         assert!(err("garbage").contains("expected"));

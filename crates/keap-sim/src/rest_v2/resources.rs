@@ -90,8 +90,6 @@ pub struct Resource {
     pub projectable: Option<&'static [&'static str]>,
     /// Turns request fields into stored fields.
     pub build: Builder,
-    /// Whether the API lets clients create, update and delete it.
-    pub writes: bool,
     /// Stored fields the vendor's shape does not have, left out of every response (a transaction's
     /// `id`: the store keys every record by one, `TransactionV2` has none).
     pub hidden: &'static [&'static str],
@@ -217,7 +215,6 @@ pub static CONTACTS: Resource = Resource {
         "last_updated_by",
     ]),
     build: builders::contact,
-    writes: true,
     hidden: &[],
 };
 
@@ -273,9 +270,19 @@ pub static COMPANIES: Resource = Resource {
     ],
     required: &["company_name"],
     times: ("create_time", "update_time"),
-    projectable: Some(&["custom_fields"]),
+    // The union of what the document lists for one company and, "such as", for the list.
+    projectable: Some(&[
+        "address",
+        "custom_fields",
+        "email_address",
+        "fax_number",
+        "phone_number",
+        "website",
+        "notes",
+        "update_time",
+        "create_time",
+    ]),
     build: builders::plain,
-    writes: true,
     hidden: &[],
 };
 
@@ -325,9 +332,19 @@ pub static OPPORTUNITIES: Resource = Resource {
     ],
     required: &["contact_id", "opportunity_title", "stage_id"],
     times: ("created_time", "last_updated_time"),
-    projectable: Some(&["custom_fields", "created_by", "last_updated_by", "status_id"]),
+    // The optional fields and the legacy ones (the vendor's legacy opportunities feature).
+    projectable: Some(&[
+        "custom_fields",
+        "created_by",
+        "last_updated_by",
+        "status_id",
+        "monthly_revenue",
+        "order_revenue",
+        "objection",
+        "status",
+        "stage_entrance_time",
+    ]),
     build: builders::opportunity,
-    writes: true,
     hidden: &[],
 };
 
@@ -352,7 +369,6 @@ pub static STAGES: Resource = Resource {
     times: ("created_time", "updated_time"),
     projectable: None,
     build: builders::plain,
-    writes: true,
     hidden: &[],
 };
 
@@ -380,7 +396,6 @@ pub static TAGS: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: None,
     build: builders::tag,
-    writes: true,
     hidden: &[],
 };
 
@@ -414,7 +429,6 @@ pub static NOTES: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: Some(&["custom_fields"]),
     build: builders::note,
-    writes: true,
     hidden: &[],
 };
 
@@ -464,7 +478,6 @@ pub static TASKS: Resource = Resource {
     times: ("create_time", "modification_time"),
     projectable: Some(&["custom_fields"]),
     build: builders::task,
-    writes: true,
     hidden: &[],
 };
 
@@ -489,13 +502,25 @@ pub static USERS: Resource = Resource {
     ],
     default_order: "id",
     max_page_size: 100,
-    writable: &[],
+    // An `UpdateUserRequest` (users are only updated through the API, never created or deleted).
+    writable: &[
+        ("address", Object),
+        ("title", Str),
+        ("website", Str),
+        ("company_name", Str),
+        ("email_address", Object),
+        ("family_name", Str),
+        ("fax_numbers", Array),
+        ("given_name", Str),
+        ("phone_numbers", Array),
+        ("time_zone", Str),
+    ],
     required: &[],
     times: ("create_time", "update_time"),
     projectable: None,
-    build: builders::plain,
-    writes: false,
-    hidden: &[],
+    build: builders::user,
+    // Kept, as the vendor keeps it, but the `User` it answers with has no such field.
+    hidden: &["time_zone"],
 };
 
 pub static PRODUCTS: Resource = Resource {
@@ -541,7 +566,6 @@ pub static PRODUCTS: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: None,
     build: builders::product,
-    writes: true,
     hidden: &[],
 };
 
@@ -597,7 +621,6 @@ pub static ORDERS: Resource = Resource {
     times: ("creation_time", "modification_time"),
     projectable: None,
     build: builders::order,
-    writes: true,
     hidden: &[],
 };
 
@@ -650,7 +673,6 @@ pub static SUBSCRIPTIONS: Resource = Resource {
     times: ("start_date", "modification_time"),
     projectable: None,
     build: builders::subscription,
-    writes: true,
     hidden: &[],
 };
 
@@ -697,7 +719,6 @@ pub static PAYMENTS: Resource = Resource {
     times: ("pay_time", "last_updated_time"),
     projectable: None,
     build: builders::plain,
-    writes: false,
     hidden: &[],
 };
 
@@ -728,7 +749,6 @@ pub static CAMPAIGNS: Resource = Resource {
     times: ("date_created", "date_created"),
     projectable: None,
     build: builders::plain,
-    writes: false,
     hidden: &[],
 };
 
@@ -760,6 +780,5 @@ pub static TRANSACTIONS: Resource = Resource {
     times: ("transaction_time", "transaction_time"),
     projectable: None,
     build: builders::plain,
-    writes: false,
     hidden: &["id"],
 };

@@ -4,7 +4,7 @@
 
 use super::handlers::{self, paginate, Page};
 use super::query;
-use super::resources::{CONTACTS, TAGS};
+use super::resources::{FilterField, FilterKind, CONTACTS, TAGS};
 use crate::clock::iso;
 use crate::errors::ApiError;
 use crate::gateway::Caller;
@@ -73,6 +73,46 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `filter` of `GET /contacts/{id}/tags`, over its rows (`{"tag": Tag, "applied_time": ...}`).
+static CONTACT_TAG_FILTERS: [FilterField; 9] = [
+    FilterField { name: "name", path: "tag.name", kind: FilterKind::Prefix },
+    FilterField { name: "description", path: "tag.description", kind: FilterKind::Prefix },
+    FilterField { name: "category_id", path: "tag.category.id", kind: FilterKind::Exact },
+    FilterField { name: "since_applied_time", path: "applied_time", kind: FilterKind::Since },
+    FilterField { name: "until_applied_time", path: "applied_time", kind: FilterKind::Until },
+    FilterField { name: "since_create_time", path: "tag.create_time", kind: FilterKind::Since },
+    FilterField { name: "until_create_time", path: "tag.create_time", kind: FilterKind::Until },
+    FilterField { name: "since_update_time", path: "tag.update_time", kind: FilterKind::Since },
+    FilterField { name: "until_update_time", path: "tag.update_time", kind: FilterKind::Until },
+];
+
+/// `order_by` of `GET /contacts/{id}/tags` (without one: by tag id).
+static CONTACT_TAG_ORDERS: [(&str, &str); 5] = [
+    ("name", "tag.name"),
+    ("create_time", "tag.create_time"),
+    ("update_time", "tag.update_time"),
+    ("applied_time", "applied_time"),
+    ("category_id", "tag.category.id"),
+];
+
+/// `filter` of `GET /tags/{id}/contacts`, over its rows (`{id, email, given_name, family_name,
+/// applied_time}`).
+static TAG_CONTACT_FILTERS: [FilterField; 5] = [
+    FilterField { name: "given_name", path: "given_name", kind: FilterKind::Prefix },
+    FilterField { name: "family_name", path: "family_name", kind: FilterKind::Prefix },
+    FilterField { name: "email", path: "email", kind: FilterKind::Prefix },
+    FilterField { name: "since_applied_time", path: "applied_time", kind: FilterKind::Since },
+    FilterField { name: "until_applied_time", path: "applied_time", kind: FilterKind::Until },
+];
+
+/// `order_by` of `GET /tags/{id}/contacts` (without one: by contact id).
+static TAG_CONTACT_ORDERS: [(&str, &str); 4] = [
+    ("given_name", "given_name"),
+    ("family_name", "family_name"),
+    ("email", "email"),
+    ("applied_time", "applied_time"),
+];
+
 /// `GET /contacts/{id}/tags` → `{"tags": [{"tag": Tag, "applied_time": ...}]}`.
 pub async fn tags_of_contact(
     State(sim): State<Arc<Sim>>,
@@ -81,23 +121,20 @@ pub async fn tags_of_contact(
     params: QueryParams,
 ) -> Result<Response> {
     let page = handlers::with_account(&sim, &caller.0.account, |a| {
-        let Some(contact_id) = parse_id(&contact).filter(|id| a.records.collection("contacts").get(*id).is_some())
-        else {
+        let contact_id = handlers::path_id(CONTACTS.noun, &contact)?;
+        let Some(contact_id) = contact_id.filter(|id| a.records.collection("contacts").get(*id).is_some()) else {
             return Err(ApiError::not_found(format!("Contact with id {contact} was not found")));
         };
-        let applied: Vec<(u64, i64)> =
-            a.tag_applied.iter().filter(|((c, _), _)| *c == contact_id).map(|((_, t), at)| (*t, *at)).collect();
-        let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size)?;
-        let fingerprint = query::fingerprint(&["contact-tags", &contact]);
         let tags = a.records.collection("tags");
-        paginate(
-            &sim,
-            &applied,
-            size,
-            &params,
-            fingerprint,
-            |(tag, at)| json!({"tag": tags.get(*tag).cloned().unwrap_or(Value::Null), "applied_time": time(*at)}),
-        )
+        let rows: Vec<Value> = a
+            .tag_applied
+            .iter()
+            .filter(|((c, _), _)| *c == contact_id)
+            .map(|((_, tag), at)| json!({"tag": tags.get(*tag).cloned().unwrap_or(Value::Null), "applied_time": time(*at)}))
+            .collect();
+        let size = query::parse_page_size(params.get("page_size"), TAGS.max_page_size, true)?;
+        let listing = ["contact-tags", contact.as_str()];
+        listed_page(&sim, &rows, &params, size, &listing, &CONTACT_TAG_FILTERS, &CONTACT_TAG_ORDERS)
     })?;
     Ok(page_response("tags", page))
 }
@@ -111,18 +148,44 @@ pub async fn contacts_with_tag(
 ) -> Result<Response> {
     let page = handlers::with_account(&sim, &caller.0.account, |a| {
         let tag_id = existing_tag(a, &tag)?;
-        let applied: Vec<(u64, i64)> =
-            a.tag_applied.iter().filter(|((_, t), _)| *t == tag_id).map(|((c, _), at)| (*c, *at)).collect();
-        let size = query::parse_page_size(params.get("page_size"), CONTACTS.max_page_size)?;
-        let fingerprint = query::fingerprint(&["tag-contacts", &tag]);
         let contacts = a.records.collection("contacts");
-        paginate(&sim, &applied, size, &params, fingerprint, |(id, at)| {
-            let c = contacts.get(*id).cloned().unwrap_or(Value::Null);
-            json!({"id": id.to_string(), "email": text_at(&c, "email_addresses[field=EMAIL1].email"),
-                "given_name": c.get("given_name"), "family_name": c.get("family_name"), "applied_time": time(*at)})
-        })
+        let rows: Vec<Value> = a
+            .tag_applied
+            .iter()
+            .filter(|((_, t), _)| *t == tag_id)
+            .map(|((id, _), at)| {
+                let c = contacts.get(*id).cloned().unwrap_or(Value::Null);
+                json!({"id": id.to_string(), "email": text_at(&c, "email_addresses[field=EMAIL1].email"),
+                    "given_name": c.get("given_name"), "family_name": c.get("family_name"), "applied_time": time(*at)})
+            })
+            .collect();
+        let size = query::parse_page_size(params.get("page_size"), CONTACTS.max_page_size, true)?;
+        let listing = ["tag-contacts", tag.as_str()];
+        listed_page(&sim, &rows, &params, size, &listing, &TAG_CONTACT_FILTERS, &TAG_CONTACT_ORDERS)
     })?;
     Ok(page_response("contacts", page))
+}
+
+/// The page of `rows` that `filter`, `order_by` and `page_token` select (`listing` names the
+/// listing, for its page tokens).
+fn listed_page(
+    sim: &Sim,
+    rows: &[Value],
+    params: &QueryParams,
+    page_size: usize,
+    listing: &[&str],
+    filters: &'static [FilterField],
+    orders: &'static [(&'static str, &'static str)],
+) -> Result<Page> {
+    let filter = query::given(params, "filter").unwrap_or("");
+    let order = query::given(params, "order_by");
+    let clauses = query::parse_filter(filters, filter)?;
+    let mut selected: Vec<&Value> = rows.iter().filter(|r| query::matches(r, &clauses)).collect();
+    if let Some(order) = order {
+        query::sort(&mut selected, query::parse_order_by(orders, order)?);
+    }
+    let fingerprint = query::fingerprint(&[listing, &[filter, order.unwrap_or("")]].concat());
+    paginate(sim, &selected, page_size, params, fingerprint, |r| (*r).clone())
 }
 
 /// The contact a `duplicate_option` (`Email`, `EmailAndName`, `EmailAndNameAndCompany`) matches.
@@ -167,7 +230,7 @@ async fn contact_ids(headers: &HeaderMap, body: Body) -> Result<Vec<String>> {
 }
 
 fn existing_tag(account: &Account, raw: &str) -> Result<u64> {
-    parse_id(raw)
+    handlers::path_id(TAGS.noun, raw)?
         .filter(|id| account.records.collection("tags").get(*id).is_some())
         .ok_or_else(|| ApiError::not_found(format!("Tag with id {raw} was not found")))
 }

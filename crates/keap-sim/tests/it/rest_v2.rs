@@ -545,16 +545,202 @@ async fn users_page_size_is_capped_at_100() {
 }
 
 #[tokio::test]
-async fn users_are_read_only() {
+async fn users_cannot_be_created_or_deleted() {
     let h = start().await;
     let t = h.bearer().await;
     let user = json!({"given_name": "New", "email_addresses": [{"email": "u@example.com", "field": "EMAIL1"}]});
     let body = json_with(send(&h, Method::POST, &t, "/users", &user).await, StatusCode::METHOD_NOT_ALLOWED).await;
     v2_error(&body, 405, "METHOD_NOT_ALLOWED");
-    let patch = send(&h, Method::PATCH, &t, "/users/1", &json!({"given_name": "X"})).await;
-    assert_eq!(patch.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(delete(&h, &t, "/users/1").await.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(get_ok(&h, &t, "/users", &[]).await["users"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn a_user_is_updated_with_an_update_user_request() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let change = json!({
+        "given_name": "Renamed",
+        "title": "Head of Sales",
+        "email_address": {"email": "renamed@example.com"},
+        "time_zone": "America/New_York",
+    });
+    let updated = json_with(send(&h, Method::PATCH, &t, "/users/2", &change).await, StatusCode::OK).await;
+    assert_eq!(updated["given_name"], "Renamed");
+    assert_eq!(updated["title"], "Head of Sales");
+    assert_eq!(updated["email_addresses"], json!([{"email": "renamed@example.com", "field": "EMAIL1"}]));
+    assert!(updated.get("time_zone").is_none(), "a User has no time_zone: {updated}");
+    assert_eq!(get_ok(&h, &t, "/users/2", &[]).await["given_name"], "Renamed");
+
+    // The mask names the title `job_title`; fields it does not name stay as they are.
+    let masked = h
+        .http
+        .patch(h.url(&format!("{V2}/users/2")))
+        .query(&[("update_mask", "job_title")])
+        .bearer_auth(&t)
+        .json(&json!({"title": "Director", "given_name": "Ignored"}))
+        .send()
+        .await
+        .unwrap();
+    let masked = json_with(masked, StatusCode::OK).await;
+    assert_eq!(masked["title"], "Director");
+    assert_eq!(masked["given_name"], "Renamed");
+}
+
+#[tokio::test]
+async fn an_order_item_is_updated_and_the_order_totals_follow() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let order = order_for_5048(&h, &t).await;
+    let id = id_of(&order);
+    let fee = order["order_items"].as_array().unwrap().iter().find(|i| i["name"] == "Setup fee").unwrap().clone();
+    let path = format!("/orders/{id}/items/{}", id_of(&fee));
+    let change = json!({"quantity": 2, "notes": "Two setups"});
+    let updated = json_with(send(&h, Method::PATCH, &t, &path, &change).await, StatusCode::OK).await;
+    assert_eq!(updated["id"], fee["id"]);
+    assert_eq!(updated["quantity"], 2);
+    assert_eq!(updated["notes"], "Two setups");
+    assert_eq!(updated["name"], "Setup fee");
+    assert_eq!(cents(&updated["price_per_unit"]), 1050);
+    assert_eq!(get_ok(&h, &t, &path, &[]).await, updated);
+    assert_eq!(cents(&get_ok(&h, &t, &format!("/orders/{id}"), &[]).await["total"]), 5048 + 1050);
+
+    let unknown = bad_request(send(&h, Method::PATCH, &t, &path, &json!({"item_type": "TAX"})).await).await;
+    assert!(unknown.contains("item_type"), "{unknown}");
+    let missing = send(&h, Method::PATCH, &t, &format!("/orders/{id}/items/999"), &change).await;
+    v2_error(&json_with(missing, StatusCode::NOT_FOUND).await, 404, "NOT_FOUND");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Parameters, methods and paths as the vendor's document declares them
+
+#[tokio::test]
+async fn empty_list_parameters_and_a_zero_page_size_read_as_absent() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let plain = get_ok(&h, &t, "/contacts", &[]).await;
+    let empty = [("fields", ""), ("filter", ""), ("order_by", ""), ("page_size", "0"), ("page_token", "")];
+    assert_eq!(get_ok(&h, &t, "/contacts", &empty).await, plain);
+    for path in ["/companies", "/opportunities", "/tags", "/tasks", "/notes", "/orders", "/products", "/subscriptions"]
+    {
+        get_ok(&h, &t, path, &empty[1..]).await;
+    }
+    get_ok(&h, &t, "/users", &[("filter", ""), ("order_by", ""), ("page_token", "")]).await;
+    let message = bad_request(get_q(&h, &t, "/users", &[("page_size", "0")]).await).await;
+    assert!(message.contains("page_size"), "the users list's page_size is at least 1: {message}");
+}
+
+#[tokio::test]
+async fn every_fields_name_the_document_lists_is_accepted_once() {
+    let h = start().await;
+    let t = h.bearer().await;
+    for status in ["status", "monthly_revenue", "order_revenue", "objection", "stage_entrance_time", "custom_fields"] {
+        get_ok(&h, &t, "/opportunities/1", &[("fields", status)]).await;
+    }
+    let company =
+        get_ok(&h, &t, "/companies/1", &[("fields", "address,email_address,phone_number,website,notes")]).await;
+    assert_eq!(company["id"], "1");
+    get_ok(&h, &t, "/companies", &[("fields", "update_time,create_time,fax_number")]).await;
+    let twice =
+        bad_request(get_q(&h, &t, "/opportunities/1", &[("fields", "status"), ("fields", "status")]).await).await;
+    assert!(twice.contains("status"), "{twice}");
+    let unknown = bad_request(get_q(&h, &t, "/companies/1", &[("fields", "nickname")]).await).await;
+    assert!(unknown.contains("nickname"), "{unknown}");
+}
+
+#[tokio::test]
+async fn the_tag_listings_filter_and_order_as_their_parameters_describe() {
+    let h = start().await;
+    let t = h.bearer().await;
+    let vip = create(&h, &t, "/tags", json!({"name": "Zz VIP"})).await;
+    let lead = create(&h, &t, "/tags", json!({"name": "Aa Lead"})).await;
+    let ada = create(&h, &t, "/contacts", email_contact("Ada", "ada@example.com")).await;
+    let bob = create(&h, &t, "/contacts", email_contact("Bob", "bob@example.com")).await;
+    for tag in [&vip, &lead] {
+        let apply = json!({"contact_ids": [id_of(&ada), id_of(&bob)]});
+        json_with(
+            send(&h, Method::POST, &t, &format!("/tags/{}/contacts:applyTags", id_of(tag)), &apply).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let of_ada = format!("/contacts/{}/tags", id_of(&ada));
+    let named = get_ok(&h, &t, &of_ada, &[("filter", "name==Zz*")]).await;
+    assert_eq!(named["tags"].as_array().unwrap().len(), 1, "{named}");
+    assert_eq!(named["tags"][0]["tag"]["id"], vip["id"]);
+    let by_name = get_ok(&h, &t, &of_ada, &[("order_by", "name desc")]).await;
+    let names: Vec<&str> =
+        by_name["tags"].as_array().unwrap().iter().map(|r| r["tag"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Zz VIP", "Aa Lead"]);
+
+    let with_vip = format!("/tags/{}/contacts", id_of(&vip));
+    let bobs = get_ok(&h, &t, &with_vip, &[("filter", "given_name==Bob")]).await;
+    assert_eq!(ids(&bobs["contacts"]), [id_of(&bob)]);
+    let later = get_ok(
+        &h,
+        &t,
+        &with_vip,
+        &[("filter", "since_applied_time==2000-01-01T00:00:00Z"), ("order_by", "email desc")],
+    )
+    .await;
+    assert_eq!(ids(&later["contacts"]), [id_of(&bob), id_of(&ada)]);
+
+    for (path, filter) in [(&of_ada, "colour==red"), (&with_vip, "nickname==x"), (&with_vip, "given_name")] {
+        let message = bad_request(get_q(&h, &t, path, &[("filter", filter)]).await).await;
+        assert!(message.contains("filter"), "{message}");
+    }
+    let message = bad_request(get_q(&h, &t, &of_ada, &[("order_by", "colour")]).await).await;
+    assert!(message.contains("applied_time"), "{message}");
+}
+
+#[tokio::test]
+async fn an_undeclared_method_is_a_405_with_allow_listing_exactly_the_declared_methods() {
+    let h = start().await;
+    let t = h.bearer().await;
+    for (method, path, allow) in [
+        (Method::POST, "/contacts/1", "GET, PATCH, DELETE"),
+        (Method::PUT, "/contacts", "GET, POST"),
+        (Method::OPTIONS, "/orders/1/items/1", "GET, PATCH, DELETE"),
+        (Method::OPTIONS, "/products/1:adjustInventory", "POST"),
+        (Method::GET, "/products/1:adjustInventory", "POST"),
+        (Method::DELETE, "/subscriptions/1", "GET, PATCH"),
+        (Method::POST, "/users", "GET"),
+        (Method::DELETE, "/users/1", "GET, PATCH"),
+        (Method::PUT, "/notes", "GET"),
+        (Method::POST, "/contacts/1/tags", "GET"),
+        (Method::GET, "/tags/1/contacts:applyTags", "POST"),
+        (Method::DELETE, "/orders/1/payments", "GET, POST"),
+        (Method::PATCH, "/campaigns/1", "GET"),
+    ] {
+        let response = send(&h, method.clone(), &t, path, &json!({})).await;
+        let allowed = response.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
+        let body = json_with(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        v2_error(&body, 405, "METHOD_NOT_ALLOWED");
+        assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_vendor_paths_answer_the_vendors_404() {
+    let h = start().await;
+    let t = h.bearer().await;
+    for (method, path) in [
+        (Method::GET, "/automations"),
+        (Method::GET, "/contacts/model"),
+        (Method::GET, "/tags/categories"),
+        (Method::GET, "/opportunities/stageMoves"),
+        (Method::POST, "/contacts:merge"),
+        (Method::POST, "/orders/1:applyTax"),
+        (Method::POST, "/subscriptions/1:deactivate"),
+        (Method::POST, "/orders/1/items/1:applyCommission"),
+        (Method::GET, "/contacts/1/emails"),
+    ] {
+        let body = json_with(send(&h, method.clone(), &t, path, &json!({})).await, StatusCode::NOT_FOUND).await;
+        v2_error(&body, 404, "NOT_FOUND");
+    }
+    let v1 = h.http.get(h.url("/crm/rest/v1/automations")).bearer_auth(&t).send().await.unwrap();
+    let v1 = json_with(v1, StatusCode::NOT_FOUND).await;
+    assert!(v1.as_object().is_some_and(|o| o.len() == 1) && v1["message"].is_string(), "v1 shape: {v1}");
 }
 
 // ------------------------------------------------------------------------------------------------
