@@ -26,16 +26,29 @@ pub fn plain(_: &BuildCtx, request: Map<String, Value>) -> Result<Map<String, Va
 }
 
 pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    check_array_items(&request, "email_addresses", "field", &["EMAIL1", "EMAIL2", "EMAIL3"], "email")?;
+    // Each enum as the document lists it, its "unspecified" slot included.
+    check_array_items(
+        &request,
+        "email_addresses",
+        "field",
+        &["EMAIL_FIELD_UNSPECIFIED", "EMAIL1", "EMAIL2", "EMAIL3"],
+        "email",
+    )?;
     check_array_items(
         &request,
         "phone_numbers",
         "field",
-        &["PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"],
+        &["PHONE_NUMBER_FIELD_UNSPECIFIED", "PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"],
         "number",
     )?;
-    check_array_items(&request, "fax_numbers", "field", &["FAX1", "FAX2"], "number")?;
-    check_array_items(&request, "addresses", "field", &["BILLING", "SHIPPING", "OTHER"], "field")?;
+    check_array_items(&request, "fax_numbers", "field", &["FAX_NUMBER_FIELD_UNSPECIFIED", "FAX1", "FAX2"], "number")?;
+    check_array_items(
+        &request,
+        "addresses",
+        "field",
+        &["ADDRESS_FIELD_UNSPECIFIED", "BILLING", "SHIPPING", "OTHER"],
+        "field",
+    )?;
     check_emails(&request)?;
     if ctx.creating && ["email_addresses", "phone_numbers", "addresses"].iter().all(|k| empty_array(&request, k)) {
         return Err(ApiError::bad_request(
@@ -47,10 +60,33 @@ pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<St
         let found = existing(ctx, "companies", id, "company.id")?;
         request.insert("company".into(), json!({"id": id.to_string(), "company_name": found.get("company_name")}));
     }
+    if let Some(Value::Object(utm)) = request.remove("utm_parameters") {
+        request.insert("utm_parameters".into(), json!([utm_touch(&utm)]));
+    }
     if let Some(owner) = request.get("owner_id").and_then(Value::as_str) {
         existing(ctx, "users", reference_id(Some(&json!(owner)), "owner_id")?, "owner_id")?;
     }
     Ok(request)
+}
+
+/// A contact's `utm_parameters` request (snake case) as the `ContactUtmResponse` it reads back
+/// as (camel case, in a list of touches): the latest touch.
+fn utm_touch(utm: &Map<String, Value>) -> Value {
+    let mut touch = Map::new();
+    for (from, to) in [
+        ("keap_source_id", "keapSourceId"),
+        ("utm_source", "utmSource"),
+        ("utm_medium", "utmMedium"),
+        ("utm_term", "utmTerm"),
+        ("utm_campaign", "utmCampaign"),
+        ("utm_content", "utmContent"),
+    ] {
+        if let Some(value) = utm.get(from).filter(|v| v.is_string()) {
+            touch.insert(to.into(), value.clone());
+        }
+    }
+    touch.insert("lastTouch".into(), json!(true));
+    Value::Object(touch)
 }
 
 pub fn opportunity(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
@@ -119,7 +155,7 @@ pub fn task(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Strin
 pub fn product(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     // The request's price is an integer in the smallest currency unit, like CurrencyValue.amount.
     if let Some(price) = request.get("price").filter(|p| !p.is_null()) {
-        let Some(cents) = price.as_i64().filter(|c| (0..=(MAX_AMOUNT as i64) * 100).contains(c)) else {
+        let Some(cents) = whole(price).filter(|c| (0..=(MAX_AMOUNT as i64) * 100).contains(c)) else {
             return Err(ApiError::bad_request("price must be a non-negative integer amount in cents"));
         };
         request.insert("price".into(), money(cents));
@@ -128,10 +164,8 @@ pub fn product(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Stri
 }
 
 pub fn subscription(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    for (field, collection) in [("contact_id", "contacts"), ("product_id", "products")] {
-        if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
-            existing(ctx, collection, reference_id(Some(value), field)?, field)?;
-        }
+    if let Some(value) = request.get("contact_id").filter(|v| !v.is_null()) {
+        existing(ctx, "contacts", reference_id(Some(value), "contact_id")?, "contact_id")?;
     }
     if ctx.creating {
         request.entry("active").or_insert(json!(true));
@@ -200,7 +234,7 @@ pub fn order_item(ctx: &BuildCtx, mut item: Map<String, Value>, id: u64) -> Resu
     if let Some(unknown) = item.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("Unknown field in order item: {unknown}")));
     }
-    let quantity = item.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
+    let quantity = item.get("quantity").and_then(whole).filter(|q| (1..=MAX_QUANTITY).contains(q));
     let Some(quantity) = quantity else {
         return Err(ApiError::bad_request(format!("Order item quantity must be an integer from 1 to {MAX_QUANTITY}")));
     };
@@ -293,6 +327,11 @@ pub fn amount_cents(value: &Value, key: &str) -> Result<i64, ApiError> {
         Some(x) if x.is_finite() && (0.0..=MAX_AMOUNT).contains(&x) => Ok(to_cents(x)),
         _ => Err(ApiError::bad_request(format!("{key} must be a number from 0 to {MAX_AMOUNT}"))),
     }
+}
+
+/// A JSON number that is a whole number (`5` or `5.0`: JSON Schema's integer), as an `i64`.
+pub fn whole(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15).map(|x| x as i64))
 }
 
 fn empty_array(request: &Map<String, Value>, key: &str) -> bool {

@@ -176,7 +176,8 @@ pub fn create(
 }
 
 /// `PATCH` on one record. With `update_mask`, only the named fields change, and a named field
-/// missing from the body is cleared.
+/// missing from the body is cleared (unless a create requires it); a named field that is not
+/// writable is ignored.
 pub fn update(
     sim: &Sim,
     account: &mut Account,
@@ -191,12 +192,14 @@ pub fn update(
         return Err(not_found(resource, raw_id));
     }
     check_fields(resource, &request)?;
-    if let Some(mask) = update_mask {
-        if let Some(bad) = mask.iter().find(|m| !resource.writable.iter().any(|(w, _)| w == m)) {
-            return Err(ApiError::bad_request(format!("Invalid update_mask field: {bad}")));
-        }
+    if let Some(mut mask) = update_mask {
+        // The mask's values are checked against the document before; those naming a read-only or
+        // unmodelled field (`create_time`, `last_updated_by`) have nothing to change.
+        mask.retain(|m| resource.writable.iter().any(|(w, _)| w == m));
         request.retain(|k, _| mask.contains(k));
-        for field in mask {
+        // A record cannot lack what a create requires (a response would break its shape), so a
+        // masked required field that the body leaves out keeps its value.
+        for field in mask.into_iter().filter(|f| !resource.required.contains(&f.as_str())) {
             request.entry(field).or_insert(Value::Null);
         }
     }
@@ -308,7 +311,8 @@ fn type_matches(kind: FieldType, value: &Value) -> bool {
     match kind {
         FieldType::Str => value.is_string(),
         FieldType::Boolean => value.is_boolean(),
-        FieldType::Int => value.is_i64() || value.is_u64(),
+        // JSON has one number type: `5.0` is the integer 5 (as JSON Schema reads it).
+        FieldType::Int => value.as_f64().is_some_and(|x| x.fract() == 0.0),
         FieldType::Num => value.is_number(),
         FieldType::Array => value.is_array(),
         FieldType::Object => value.is_object(),

@@ -3,7 +3,7 @@
 //! `invoice_order_payments` shape, each leaving a sales transaction behind) and product inventory
 //! adjustments.
 
-use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, BuildCtx, MAX_QUANTITY};
+use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, whole, BuildCtx, MAX_QUANTITY};
 use super::handlers::{self, record_change, Change, Scope};
 use super::resources::{ORDERS, PAYMENTS, PRODUCTS};
 use crate::clock::iso;
@@ -30,7 +30,8 @@ pub async fn add_item(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(&headers, body).await?;
+    let request =
+        sim.request_bodies.accept("POST", "/rest/v2/orders/{order_id}/items", json_object(&headers, body).await?)?;
     let item = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
         let next_item_id =
@@ -108,7 +109,8 @@ pub async fn add_payment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(&headers, body).await?;
+    let request =
+        sim.request_bodies.accept("POST", "/rest/v2/orders/{order_id}/payments", json_object(&headers, body).await?)?;
     let result = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
         if let Some(amount) = request.get("payment_amount").filter(|v| !v.is_null()) {
@@ -149,11 +151,9 @@ pub async fn adjust_inventory(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(headers, body).await?;
-    if let Some(unknown) = request.keys().find(|k| !matches!(k.as_str(), "type" | "quantity")) {
-        return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
-    }
-    let quantity = request.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
+    let path = "/rest/v2/products/{product_id}:adjustInventory";
+    let request = sim.request_bodies.accept("POST", path, json_object(headers, body).await?)?;
+    let quantity = request.get("quantity").and_then(whole).filter(|q| (1..=MAX_QUANTITY).contains(q));
     let Some(quantity) = quantity else {
         return Err(ApiError::bad_request(format!("quantity must be an integer from 1 to {MAX_QUANTITY}")));
     };

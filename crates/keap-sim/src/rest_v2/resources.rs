@@ -92,6 +92,10 @@ pub struct Resource {
     pub build: Builder,
     /// Whether the API lets clients create, update and delete it.
     pub writes: bool,
+    /// The vendor document's paths of its create (`POST`) and update (`PATCH`) operations, whose
+    /// request bodies [`super::request_bodies`] checks.
+    pub create_path: Option<&'static str>,
+    pub update_path: Option<&'static str>,
     /// Stored fields the vendor's shape does not have, left out of every response (a transaction's
     /// `id`: the store keys every record by one, `TransactionV2` has none).
     pub hidden: &'static [&'static str],
@@ -218,6 +222,8 @@ pub static CONTACTS: Resource = Resource {
     ]),
     build: builders::contact,
     writes: true,
+    create_path: Some("/rest/v2/contacts"),
+    update_path: Some("/rest/v2/contacts/{contact_id}"),
     hidden: &[],
 };
 
@@ -276,6 +282,8 @@ pub static COMPANIES: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::plain,
     writes: true,
+    create_path: Some("/rest/v2/companies"),
+    update_path: Some("/rest/v2/companies/{company_id}"),
     hidden: &[],
 };
 
@@ -328,6 +336,8 @@ pub static OPPORTUNITIES: Resource = Resource {
     projectable: Some(&["custom_fields", "created_by", "last_updated_by", "status_id"]),
     build: builders::opportunity,
     writes: true,
+    create_path: Some("/rest/v2/opportunities"),
+    update_path: Some("/rest/v2/opportunities/{opportunity_id}"),
     hidden: &[],
 };
 
@@ -353,6 +363,8 @@ pub static STAGES: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: true,
+    create_path: Some("/rest/v2/opportunities/stages"),
+    update_path: Some("/rest/v2/opportunities/stages/{stage_id}"),
     hidden: &[],
 };
 
@@ -381,6 +393,8 @@ pub static TAGS: Resource = Resource {
     projectable: None,
     build: builders::tag,
     writes: true,
+    create_path: Some("/rest/v2/tags"),
+    update_path: Some("/rest/v2/tags/{tag_id}"),
     hidden: &[],
 };
 
@@ -415,6 +429,8 @@ pub static NOTES: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::note,
     writes: true,
+    create_path: Some("/rest/v2/contacts/{contact_id}/notes"),
+    update_path: Some("/rest/v2/contacts/{contact_id}/notes/{note_id}"),
     hidden: &[],
 };
 
@@ -465,6 +481,8 @@ pub static TASKS: Resource = Resource {
     projectable: Some(&["custom_fields"]),
     build: builders::task,
     writes: true,
+    create_path: Some("/rest/v2/tasks"),
+    update_path: Some("/rest/v2/tasks/{task_id}"),
     hidden: &[],
 };
 
@@ -495,6 +513,8 @@ pub static USERS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    create_path: None,
+    update_path: Some("/rest/v2/users/{user_id}"),
     hidden: &[],
 };
 
@@ -542,6 +562,8 @@ pub static PRODUCTS: Resource = Resource {
     projectable: None,
     build: builders::product,
     writes: true,
+    create_path: Some("/rest/v2/products"),
+    update_path: Some("/rest/v2/products/{product_id}"),
     hidden: &[],
 };
 
@@ -598,6 +620,8 @@ pub static ORDERS: Resource = Resource {
     projectable: None,
     build: builders::order,
     writes: true,
+    create_path: Some("/rest/v2/orders"),
+    update_path: Some("/rest/v2/orders/{order_id}"),
     hidden: &[],
 };
 
@@ -629,8 +653,11 @@ pub static SUBSCRIPTIONS: Resource = Resource {
         ("active", Boolean),
         ("contact_id", Str),
         ("subscription_plan_id", Str),
-        ("product_id", Str),
         ("billing_amount", Num),
+        ("billing_frequency", Int),
+        ("billing_cycle", Str),
+        ("next_bill_date", Str),
+        ("end_date", Str),
         ("auto_charge", Boolean),
         ("max_charge_attempts", Int),
         ("days_between_retries", Int),
@@ -651,6 +678,8 @@ pub static SUBSCRIPTIONS: Resource = Resource {
     projectable: None,
     build: builders::subscription,
     writes: true,
+    create_path: Some("/rest/v2/subscriptions"),
+    update_path: Some("/rest/v2/subscriptions/{subscription_id}"),
     hidden: &[],
 };
 
@@ -698,6 +727,8 @@ pub static PAYMENTS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    create_path: Some("/rest/v2/orders/{order_id}/payments"),
+    update_path: None,
     hidden: &[],
 };
 
@@ -729,6 +760,8 @@ pub static CAMPAIGNS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    create_path: None,
+    update_path: None,
     hidden: &[],
 };
 
@@ -761,5 +794,7 @@ pub static TRANSACTIONS: Resource = Resource {
     projectable: None,
     build: builders::plain,
     writes: false,
+    create_path: None,
+    update_path: None,
     hidden: &["id"],
 };

@@ -928,7 +928,7 @@ async fn subscriptions_are_listed_and_fetched_by_id() {
 // ------------------------------------------------------------------------------------------------
 // Campaigns and sales transactions (read-only)
 
-/// Property names of the vendor's schemas (keap-v2-openapi.yml, `components/schemas`), copied here
+/// Property names of the vendor's schemas (keap-v2-openapi.json, `components/schemas`), copied here
 /// so the test needs no YAML parser: `Campaign`, `TransactionV2`, `BasicContact`, `PaymentMethod`
 /// and `CardInfo`.
 const CAMPAIGN_PROPERTIES: &[&str] = &[
