@@ -287,6 +287,11 @@ fn message(error: &ValidationError) -> String {
                 ValidationErrorKind::Type { kind: TypeKind::Multiple(ts) } => {
                     format!("expected one of {}", ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "))
                 }
+                ValidationErrorKind::Format { format } => match format.as_str() {
+                    "date-time" => format!("{instance} is not an ISO-8601 date-time"),
+                    "date" => format!("{instance} is not an ISO-8601 date (YYYY-MM-DD)"),
+                    other => format!("{instance} is not a valid {other}"),
+                },
                 _ => error.to_string(),
             };
             let field = if field.is_empty() { "request body".to_string() } else { field };
