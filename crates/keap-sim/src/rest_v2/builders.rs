@@ -402,7 +402,13 @@ fn reference_id(value: Option<&Value>, key: &str) -> Result<u64, ApiError> {
         Some(Value::Number(n)) => n.as_u64(),
         _ => None,
     };
-    parsed.ok_or_else(|| ApiError::bad_request(format!("{key} must be an id")))
+    parsed.ok_or_else(|| match value {
+        // Digits too many for an id name no record.
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            ApiError::bad_request(format!("{key} {s} does not exist"))
+        }
+        _ => ApiError::bad_request(format!("{key} must be an id")),
+    })
 }
 
 fn existing<'a>(ctx: &'a BuildCtx, collection: &'static str, id: u64, key: &str) -> Result<&'a Value, ApiError> {

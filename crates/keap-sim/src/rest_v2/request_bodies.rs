@@ -71,7 +71,7 @@ struct Body {
 pub struct RequestBodies {
     /// By `"METHOD /path"`.
     bodies: HashMap<String, Body>,
-    /// `components/schemas` of the document, for the `$ref`s the bodies make.
+    /// The components of `components/schemas` the bodies refer to, for their `$ref`s.
     schemas: Map<String, Value>,
 }
 
@@ -92,6 +92,7 @@ impl RequestBodies {
         apply_readings(&mut document);
         let schemas = document.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
         let mut bodies = HashMap::new();
+        let mut referred = Map::new();
         for &(method, path) in OPERATIONS {
             let operation = &document["paths"][path][method.to_lowercase()];
             let schema = operation
@@ -100,6 +101,7 @@ impl RequestBodies {
                 .clone();
             let mut needed = Map::new();
             collect_refs(&schema, &schemas, &mut needed);
+            referred.extend(needed.clone());
             let mut schema = schema;
             integer_bounds(&mut schema);
             needed.values_mut().for_each(integer_bounds);
@@ -117,7 +119,7 @@ impl RequestBodies {
                 .map(|values| values.iter().filter_map(Value::as_str).map(String::from).collect());
             bodies.insert(format!("{method} {path}"), Body { validator, schema, update_mask });
         }
-        RequestBodies { bodies, schemas }
+        RequestBodies { bodies, schemas: referred }
     }
 
     /// Checks `request` against the body of `method path` and drops what the document does not
