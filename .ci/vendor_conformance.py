@@ -4,8 +4,10 @@
 Starts the built `junction sandbox` on a free port, takes a bearer token through the sandbox's
 OAuth flow (consent form, then `POST /token`), lifts the simulator's rate limits, and runs
 schemathesis with every check on the operations the simulator implements, from Keap's published
-document (`crates/keap-sim/vendor/keap-v2-openapi.yml`, Apache-2.0). A failure means the simulator
-accepts what the vendor refuses, refuses what it accepts, or answers outside its shapes.
+document (`crates/keap-sim/vendor/keap-v2-openapi.json`, Apache-2.0; the published YAML as JSON,
+unchanged otherwise, so that the simulator embeds it and checks request bodies against it). A
+failure means the simulator accepts what the vendor refuses, refuses what it accepts, or answers
+outside its shapes.
 
 Where the vendor's document is silent (a path id that is not a number, say) the simulator takes the
 stricter reading; each such reading is written down, with its reason, in
@@ -21,6 +23,7 @@ Standard library only, besides the `schemathesis` command beside this Python.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -38,7 +41,7 @@ from schemathesis import CLIENT_ID, CLIENT_SECRET, CALLBACK, default_binary, log
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / ".ci" / "vendor_conformance.toml"
-DOCUMENT = REPO / "crates" / "keap-sim" / "vendor" / "keap-v2-openapi.yml"
+DOCUMENT = REPO / "crates" / "keap-sim" / "vendor" / "keap-v2-openapi.json"
 READINGS = REPO / "crates" / "keap-sim" / "vendor" / "readings.yml"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -90,7 +93,7 @@ def simulator_document(out, only):
     on every implemented operation whose path matches `path_regex`, default all), and merges `set`
     into it (into a parameter's `schema`). Each must say why (`reason`) and must match something.
     """
-    document = yaml.safe_load(DOCUMENT.read_text())
+    document = json.loads(DOCUMENT.read_text())
     readings = yaml.safe_load(READINGS.read_text()) or []
     for reading in readings:
         if not reading.get("reason"):
@@ -235,7 +238,7 @@ def main():
         command += args.extra
         env = dict(os.environ, KEAP_AUTHORIZATION=f"Bearer {token}", HYPOTHESIS_STORAGE_DIRECTORY=str(workdir))
         started = time.monotonic()
-        log("schemathesis: the simulator against keap-v2-openapi.yml")
+        log("schemathesis: the simulator against keap-v2-openapi.json")
         print(" ".join(command), flush=True)
         passed = subprocess.run(command, env=env, cwd=REPO, stdin=subprocess.DEVNULL).returncode == 0
         log(f"the vendor conformance run took {time.monotonic() - started:.0f} s: {'passed' if passed else 'FAILED'}")

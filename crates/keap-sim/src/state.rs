@@ -11,6 +11,7 @@ use crate::faults::FaultTable;
 use crate::hooks::HookRegistry;
 use crate::rate_limit::RateLimiter;
 use crate::records::Records;
+use crate::rest_v2::request_bodies::RequestBodies;
 use crate::seed;
 use crate::tokens::{Grants, Lifetimes};
 use std::collections::{BTreeMap, HashMap};
@@ -82,6 +83,8 @@ pub struct Sim {
     pub base_url: OnceLock<String>,
     /// Key that makes page tokens unforgeable.
     pub page_secret: u64,
+    /// The v2 request bodies as the vendor's document declares them.
+    pub request_bodies: RequestBodies,
 }
 
 impl Sim {
@@ -105,6 +108,7 @@ impl Sim {
             http,
             base_url: OnceLock::new(),
             page_secret: rand::random(),
+            request_bodies: RequestBodies::load(),
         };
         sim.reset();
         sim

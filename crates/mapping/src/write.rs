@@ -96,6 +96,11 @@ pub fn to_vendor(
         apply_defaults(object, hub, &mut body, &mut touched);
     }
     drop_empty_elements(&mut body);
+    // The vendor's document makes no field nullable: an update clears a field by naming it in
+    // `update_mask` and leaving it out of the body.
+    if let (WriteMode::Update, Value::Object(map)) = (mode, &mut body) {
+        map.retain(|_, value| !value.is_null());
+    }
     Ok(VendorWrite { body, update_mask: touched.into_iter().collect() })
 }
 
@@ -303,7 +308,9 @@ mod tests {
     fn null_clears_a_field_unless_the_vendor_requires_it() {
         let tags = ObjectCatalog::builtin().object("infusionsoftcrm", "tags").unwrap().1;
         let cleared = to_vendor("tags", tags, &hub(json!({"GroupDescription": null})), WriteMode::Update, None);
-        assert_eq!(cleared.unwrap().body, json!({"description": null}));
+        let cleared = cleared.unwrap();
+        assert_eq!(cleared.body, json!({}), "the mask clears it");
+        assert_eq!(cleared.update_mask, ["description"]);
         let required = to_vendor("tags", tags, &hub(json!({"GroupName": null})), WriteMode::Update, None);
         assert_eq!(
             required.unwrap_err().to_string(),
@@ -320,7 +327,7 @@ mod tests {
         let current = json!({"id": "4", "name": "T", "category": {"id": "2", "name": "Leads"}});
         let write =
             to_vendor("tags", tags, &hub(json!({"GroupCategoryId": null})), WriteMode::Update, Some(&current)).unwrap();
-        assert_eq!(write.body, json!({"category": null}));
+        assert_eq!(write.body, json!({}), "the mask clears it");
         assert_eq!(write.update_mask, ["category"]);
         let write = to_vendor("tags", tags, &hub(json!({"GroupCategoryId": 3})), WriteMode::Update, Some(&current));
         assert_eq!(write.unwrap().body, json!({"category": {"id": "3", "name": "Leads"}}));
@@ -468,6 +475,8 @@ mod tests {
             assert_eq!(error.to_string(), message, "{changes}");
         }
         let cleared = to_vendor("people", &object, &hub(json!({"birthDate": null})), WriteMode::Update, None);
-        assert_eq!(cleared.unwrap().body, json!({"birth_date": null}));
+        let cleared = cleared.unwrap();
+        assert_eq!(cleared.body, json!({}), "the mask clears it");
+        assert_eq!(cleared.update_mask, ["birth_date"]);
     }
 }

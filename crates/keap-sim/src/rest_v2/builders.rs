@@ -45,16 +45,29 @@ pub fn user(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String,
 }
 
 pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    check_array_items(&request, "email_addresses", "field", &["EMAIL1", "EMAIL2", "EMAIL3"], "email")?;
+    // Each enum as the document lists it, its "unspecified" slot included.
+    check_array_items(
+        &request,
+        "email_addresses",
+        "field",
+        &["EMAIL_FIELD_UNSPECIFIED", "EMAIL1", "EMAIL2", "EMAIL3"],
+        "email",
+    )?;
     check_array_items(
         &request,
         "phone_numbers",
         "field",
-        &["PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"],
+        &["PHONE_NUMBER_FIELD_UNSPECIFIED", "PHONE1", "PHONE2", "PHONE3", "PHONE4", "PHONE5"],
         "number",
     )?;
-    check_array_items(&request, "fax_numbers", "field", &["FAX1", "FAX2"], "number")?;
-    check_array_items(&request, "addresses", "field", &["BILLING", "SHIPPING", "OTHER"], "field")?;
+    check_array_items(&request, "fax_numbers", "field", &["FAX_NUMBER_FIELD_UNSPECIFIED", "FAX1", "FAX2"], "number")?;
+    check_array_items(
+        &request,
+        "addresses",
+        "field",
+        &["ADDRESS_FIELD_UNSPECIFIED", "BILLING", "SHIPPING", "OTHER"],
+        "field",
+    )?;
     check_emails(&request)?;
     if ctx.creating && ["email_addresses", "phone_numbers", "addresses"].iter().all(|k| empty_array(&request, k)) {
         return Err(ApiError::bad_request(
@@ -66,10 +79,33 @@ pub fn contact(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<St
         let found = existing(ctx, "companies", id, "company.id")?;
         request.insert("company".into(), json!({"id": id.to_string(), "company_name": found.get("company_name")}));
     }
+    if let Some(Value::Object(utm)) = request.remove("utm_parameters") {
+        request.insert("utm_parameters".into(), json!([utm_touch(&utm)]));
+    }
     if let Some(owner) = request.get("owner_id").and_then(Value::as_str) {
         existing(ctx, "users", reference_id(Some(&json!(owner)), "owner_id")?, "owner_id")?;
     }
     Ok(request)
+}
+
+/// A contact's `utm_parameters` request (snake case) as the `ContactUtmResponse` it reads back
+/// as (camel case, in a list of touches): the latest touch.
+fn utm_touch(utm: &Map<String, Value>) -> Value {
+    let mut touch = Map::new();
+    for (from, to) in [
+        ("keap_source_id", "keapSourceId"),
+        ("utm_source", "utmSource"),
+        ("utm_medium", "utmMedium"),
+        ("utm_term", "utmTerm"),
+        ("utm_campaign", "utmCampaign"),
+        ("utm_content", "utmContent"),
+    ] {
+        if let Some(value) = utm.get(from).filter(|v| v.is_string()) {
+            touch.insert(to.into(), value.clone());
+        }
+    }
+    touch.insert("lastTouch".into(), json!(true));
+    Value::Object(touch)
 }
 
 pub fn opportunity(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
@@ -138,7 +174,7 @@ pub fn task(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Strin
 pub fn product(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     // The request's price is an integer in the smallest currency unit, like CurrencyValue.amount.
     if let Some(price) = request.get("price").filter(|p| !p.is_null()) {
-        let Some(cents) = price.as_i64().filter(|c| (0..=(MAX_AMOUNT as i64) * 100).contains(c)) else {
+        let Some(cents) = whole(price).filter(|c| (0..=(MAX_AMOUNT as i64) * 100).contains(c)) else {
             return Err(ApiError::bad_request("price must be a non-negative integer amount in cents"));
         };
         request.insert("price".into(), money(cents));
@@ -147,10 +183,8 @@ pub fn product(_: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<Stri
 }
 
 pub fn subscription(ctx: &BuildCtx, mut request: Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    for (field, collection) in [("contact_id", "contacts"), ("product_id", "products")] {
-        if let Some(value) = request.get(field).filter(|v| !v.is_null()) {
-            existing(ctx, collection, reference_id(Some(value), field)?, field)?;
-        }
+    if let Some(value) = request.get("contact_id").filter(|v| !v.is_null()) {
+        existing(ctx, "contacts", reference_id(Some(value), "contact_id")?, "contact_id")?;
     }
     if ctx.creating {
         request.entry("active").or_insert(json!(true));
@@ -219,7 +253,7 @@ pub fn order_item(ctx: &BuildCtx, mut item: Map<String, Value>, id: u64) -> Resu
     if let Some(unknown) = item.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("Unknown field in order item: {unknown}")));
     }
-    let quantity = item.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
+    let quantity = item.get("quantity").and_then(whole).filter(|q| (1..=MAX_QUANTITY).contains(q));
     let Some(quantity) = quantity else {
         return Err(ApiError::bad_request(format!("Order item quantity must be an integer from 1 to {MAX_QUANTITY}")));
     };
@@ -314,6 +348,11 @@ pub fn amount_cents(value: &Value, key: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// A JSON number that is a whole number (`5` or `5.0`: JSON Schema's integer), as an `i64`.
+pub fn whole(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15).map(|x| x as i64))
+}
+
 fn empty_array(request: &Map<String, Value>, key: &str) -> bool {
     request.get(key).and_then(Value::as_array).is_none_or(Vec::is_empty)
 }
@@ -382,7 +421,13 @@ fn reference_id(value: Option<&Value>, key: &str) -> Result<u64, ApiError> {
         Some(Value::Number(n)) => n.as_u64(),
         _ => None,
     };
-    parsed.ok_or_else(|| ApiError::bad_request(format!("{key} must be an id")))
+    parsed.ok_or_else(|| match value {
+        // Digits too many for an id name no record.
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            ApiError::bad_request(format!("{key} {s} does not exist"))
+        }
+        _ => ApiError::bad_request(format!("{key} must be an id")),
+    })
 }
 
 fn existing<'a>(ctx: &'a BuildCtx, collection: &'static str, id: u64, key: &str) -> Result<&'a Value, ApiError> {

@@ -185,7 +185,8 @@ pub fn create(
 }
 
 /// `PATCH` on one record. With `update_mask`, only the named fields change, and a named field
-/// missing from the body is cleared.
+/// missing from the body is cleared (unless a create requires it); a named field that is not
+/// writable is ignored.
 pub fn update(
     sim: &Sim,
     account: &mut Account,
@@ -201,12 +202,13 @@ pub fn update(
     }
     check_fields(resource, &request)?;
     if let Some(mut mask) = update_mask {
-        mask.retain(|m| !read_only_mask_names(resource).contains(&m.as_str()));
-        if let Some(bad) = mask.iter().find(|m| !resource.writable.iter().any(|(w, _)| w == m)) {
-            return Err(ApiError::bad_request(format!("Invalid update_mask field: {bad}")));
-        }
+        // The mask's values are checked against the document before; those naming a read-only or
+        // unmodelled field (`create_time`, `last_updated_by`) have nothing to change.
+        mask.retain(|m| resource.writable.iter().any(|(w, _)| w == m));
         request.retain(|k, _| mask.contains(k));
-        for field in mask {
+        // A record cannot lack what a create requires (a response would break its shape), so a
+        // masked required field that the body leaves out keeps its value.
+        for field in mask.into_iter().filter(|f| !resource.required.contains(&f.as_str())) {
             request.entry(field).or_insert(Value::Null);
         }
     }
@@ -230,29 +232,6 @@ pub fn update(
         record_change(sim, account, resource, change, id);
     }
     Ok(render(resource, &updated, None))
-}
-
-/// The read-only fields the document's `update_mask` enum lists beside the writable ones: a mask
-/// may name them, and they stay as they are.
-fn read_only_mask_names(resource: &Resource) -> &'static [&'static str] {
-    match resource.collection {
-        "contacts" => &[
-            "create_time",
-            "id",
-            "links",
-            "notes",
-            "score_value",
-            "tag_ids",
-            "update_time",
-            "account_id",
-            "created_by",
-            "groups",
-            "last_updated_by",
-        ],
-        "companies" => &["id", "create_time", "update_time", "account_id", "created_by", "groups", "last_updated_by"],
-        "tasks" => &["id", "last_updated_by_user_id"],
-        _ => &[],
-    }
 }
 
 /// `DELETE` on one record.
@@ -352,7 +331,8 @@ fn type_matches(kind: FieldType, value: &Value) -> bool {
     match kind {
         FieldType::Str => value.is_string(),
         FieldType::Boolean => value.is_boolean(),
-        FieldType::Int => value.is_i64() || value.is_u64(),
+        // JSON has one number type: `5.0` is the integer 5 (as JSON Schema reads it).
+        FieldType::Int => value.as_f64().is_some_and(|x| x.fract() == 0.0),
         FieldType::Num => value.is_number(),
         FieldType::Array => value.is_array(),
         FieldType::Object => value.is_object(),

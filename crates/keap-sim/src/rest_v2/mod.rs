@@ -14,6 +14,7 @@ pub mod builders;
 pub mod handlers;
 mod orders;
 pub mod query;
+pub mod request_bodies;
 pub mod resources;
 mod tagging;
 
@@ -284,7 +285,7 @@ async fn create_response(
     body: Body,
 ) -> Result<Response> {
     handlers::projection(resource, params)?;
-    let request = json_object(headers, body).await?;
+    let request = modelled_body(sim, resource, "POST", resource.create_path, json_object(headers, body).await?)?;
     let duplicate_option = params.get("duplicate_option").filter(|v| !v.is_empty());
     handlers::with_account(sim, &caller.0.account, |a| {
         if let Some(option) = duplicate_option.filter(|_| resource.collection == "contacts") {
@@ -310,9 +311,13 @@ async fn update_response(
     body: Body,
 ) -> Result<Response> {
     handlers::projection(resource, params)?;
-    let request = json_object(headers, body).await?;
+    let request = modelled_body(sim, resource, "PATCH", resource.update_path, json_object(headers, body).await?)?;
+    let mask = params.list("update_mask");
+    if let Some(path) = resource.update_path {
+        sim.request_bodies.check_update_mask("PATCH", path, mask.as_deref())?;
+    }
     // A user's `update_mask` names its `title` `job_title`, as `UpdateUserRequest` does not.
-    let mask = params.list("update_mask").map(|mask| {
+    let mask = mask.map(|mask| {
         let alias = |field: String| match (resource.collection, field.as_str()) {
             ("users", "job_title") => "title".to_string(),
             _ => field,
@@ -323,6 +328,21 @@ async fn update_response(
         handlers::update(sim, a, resource, scope, id, request, mask)
     })?;
     Ok(Json(updated).into_response())
+}
+
+/// A create or update body as the vendor's document allows it, less the fields the document
+/// declares but the simulator does not model (accepted and ignored, as undeclared ones are).
+fn modelled_body(
+    sim: &Sim,
+    resource: &Resource,
+    method: &str,
+    path: Option<&str>,
+    request: Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    let Some(path) = path else { return Err(ApiError::method_not_allowed()) };
+    let mut request = sim.request_bodies.accept(method, path, request)?;
+    request.retain(|key, _| resource.writable.iter().any(|(field, _)| field == key));
+    Ok(request)
 }
 
 fn delete_response(

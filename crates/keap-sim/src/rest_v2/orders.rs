@@ -6,7 +6,7 @@
 //! Path ids are read as `handlers::path_id` reads them: digits, else a 400 (the simulator's reading
 //! of the document, in `vendor/readings.yml`).
 
-use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, BuildCtx, MAX_QUANTITY};
+use super::builders::{amount_cents, order_item, recompute_order_totals, to_cents, whole, BuildCtx, MAX_QUANTITY};
 use super::handlers::{self, record_change, Change, Scope};
 use super::resources::{ORDERS, PAYMENTS, PRODUCTS};
 use crate::clock::iso;
@@ -35,7 +35,8 @@ pub async fn add_item(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(&headers, body).await?;
+    let request =
+        sim.request_bodies.accept("POST", "/rest/v2/orders/{order_id}/items", json_object(&headers, body).await?)?;
     let item = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
         let next_item_id =
@@ -106,14 +107,12 @@ async fn patch_item(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let mut request = json_object(&headers, body).await?;
-    if let Some(unknown) = request.keys().find(|k| !UPDATABLE_ITEM_FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("Unknown or read-only field(s): {unknown}")));
-    }
-    if let Some(mask) = params.list("update_mask") {
-        if let Some(bad) = mask.iter().find(|m| !UPDATABLE_ITEM_FIELDS.contains(&m.as_str())) {
-            return Err(ApiError::bad_request(format!("Invalid update_mask field: {bad}")));
-        }
+    const PATH: &str = "/rest/v2/orders/{order_id}/items/{order_item_id}";
+    let mut request = sim.request_bodies.accept("PATCH", PATH, json_object(&headers, body).await?)?;
+    let mask = params.list("update_mask");
+    sim.request_bodies.check_update_mask("PATCH", PATH, mask.as_deref())?;
+    request.retain(|k, _| UPDATABLE_ITEM_FIELDS.contains(&k.as_str()));
+    if let Some(mask) = mask {
         request.retain(|k, _| mask.contains(k));
     }
     request.retain(|_, v| !v.is_null());
@@ -210,7 +209,8 @@ pub async fn add_payment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(&headers, body).await?;
+    let request =
+        sim.request_bodies.accept("POST", "/rest/v2/orders/{order_id}/payments", json_object(&headers, body).await?)?;
     let result = handlers::with_account(&sim, &caller.0.account, |a| {
         let order_id = existing_order(a, &order)?;
         if let Some(amount) = request.get("payment_amount").filter(|v| !v.is_null()) {
@@ -251,11 +251,9 @@ pub async fn adjust_inventory(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let request = json_object(headers, body).await?;
-    if let Some(unknown) = request.keys().find(|k| !matches!(k.as_str(), "type" | "quantity")) {
-        return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
-    }
-    let quantity = request.get("quantity").and_then(Value::as_i64).filter(|q| (1..=MAX_QUANTITY).contains(q));
+    let path = "/rest/v2/products/{product_id}:adjustInventory";
+    let request = sim.request_bodies.accept("POST", path, json_object(headers, body).await?)?;
+    let quantity = request.get("quantity").and_then(whole).filter(|q| (1..=MAX_QUANTITY).contains(q));
     let Some(quantity) = quantity else {
         return Err(ApiError::bad_request(format!("quantity must be an integer from 1 to {MAX_QUANTITY}")));
     };

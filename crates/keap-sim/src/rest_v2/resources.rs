@@ -90,6 +90,10 @@ pub struct Resource {
     pub projectable: Option<&'static [&'static str]>,
     /// Turns request fields into stored fields.
     pub build: Builder,
+    /// The vendor document's paths of its create (`POST`) and update (`PATCH`) operations, whose
+    /// request bodies [`super::request_bodies`] checks.
+    pub create_path: Option<&'static str>,
+    pub update_path: Option<&'static str>,
     /// Stored fields the vendor's shape does not have, left out of every response (a transaction's
     /// `id`: the store keys every record by one, `TransactionV2` has none).
     pub hidden: &'static [&'static str],
@@ -215,6 +219,8 @@ pub static CONTACTS: Resource = Resource {
         "last_updated_by",
     ]),
     build: builders::contact,
+    create_path: Some("/rest/v2/contacts"),
+    update_path: Some("/rest/v2/contacts/{contact_id}"),
     hidden: &[],
 };
 
@@ -283,6 +289,8 @@ pub static COMPANIES: Resource = Resource {
         "create_time",
     ]),
     build: builders::plain,
+    create_path: Some("/rest/v2/companies"),
+    update_path: Some("/rest/v2/companies/{company_id}"),
     hidden: &[],
 };
 
@@ -345,6 +353,8 @@ pub static OPPORTUNITIES: Resource = Resource {
         "stage_entrance_time",
     ]),
     build: builders::opportunity,
+    create_path: Some("/rest/v2/opportunities"),
+    update_path: Some("/rest/v2/opportunities/{opportunity_id}"),
     hidden: &[],
 };
 
@@ -369,6 +379,8 @@ pub static STAGES: Resource = Resource {
     times: ("created_time", "updated_time"),
     projectable: None,
     build: builders::plain,
+    create_path: Some("/rest/v2/opportunities/stages"),
+    update_path: Some("/rest/v2/opportunities/stages/{stage_id}"),
     hidden: &[],
 };
 
@@ -396,6 +408,8 @@ pub static TAGS: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: None,
     build: builders::tag,
+    create_path: Some("/rest/v2/tags"),
+    update_path: Some("/rest/v2/tags/{tag_id}"),
     hidden: &[],
 };
 
@@ -429,6 +443,8 @@ pub static NOTES: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: Some(&["custom_fields"]),
     build: builders::note,
+    create_path: Some("/rest/v2/contacts/{contact_id}/notes"),
+    update_path: Some("/rest/v2/contacts/{contact_id}/notes/{note_id}"),
     hidden: &[],
 };
 
@@ -478,6 +494,8 @@ pub static TASKS: Resource = Resource {
     times: ("create_time", "modification_time"),
     projectable: Some(&["custom_fields"]),
     build: builders::task,
+    create_path: Some("/rest/v2/tasks"),
+    update_path: Some("/rest/v2/tasks/{task_id}"),
     hidden: &[],
 };
 
@@ -520,6 +538,8 @@ pub static USERS: Resource = Resource {
     projectable: None,
     build: builders::user,
     // Kept, as the vendor keeps it, but the `User` it answers with has no such field.
+    create_path: None,
+    update_path: Some("/rest/v2/users/{user_id}"),
     hidden: &["time_zone"],
 };
 
@@ -566,6 +586,8 @@ pub static PRODUCTS: Resource = Resource {
     times: ("create_time", "update_time"),
     projectable: None,
     build: builders::product,
+    create_path: Some("/rest/v2/products"),
+    update_path: Some("/rest/v2/products/{product_id}"),
     hidden: &[],
 };
 
@@ -621,6 +643,8 @@ pub static ORDERS: Resource = Resource {
     times: ("creation_time", "modification_time"),
     projectable: None,
     build: builders::order,
+    create_path: Some("/rest/v2/orders"),
+    update_path: Some("/rest/v2/orders/{order_id}"),
     hidden: &[],
 };
 
@@ -652,8 +676,11 @@ pub static SUBSCRIPTIONS: Resource = Resource {
         ("active", Boolean),
         ("contact_id", Str),
         ("subscription_plan_id", Str),
-        ("product_id", Str),
         ("billing_amount", Num),
+        ("billing_frequency", Int),
+        ("billing_cycle", Str),
+        ("next_bill_date", Str),
+        ("end_date", Str),
         ("auto_charge", Boolean),
         ("max_charge_attempts", Int),
         ("days_between_retries", Int),
@@ -673,6 +700,8 @@ pub static SUBSCRIPTIONS: Resource = Resource {
     times: ("start_date", "modification_time"),
     projectable: None,
     build: builders::subscription,
+    create_path: Some("/rest/v2/subscriptions"),
+    update_path: Some("/rest/v2/subscriptions/{subscription_id}"),
     hidden: &[],
 };
 
@@ -719,6 +748,8 @@ pub static PAYMENTS: Resource = Resource {
     times: ("pay_time", "last_updated_time"),
     projectable: None,
     build: builders::plain,
+    create_path: Some("/rest/v2/orders/{order_id}/payments"),
+    update_path: None,
     hidden: &[],
 };
 
@@ -749,6 +780,8 @@ pub static CAMPAIGNS: Resource = Resource {
     times: ("date_created", "date_created"),
     projectable: None,
     build: builders::plain,
+    create_path: None,
+    update_path: None,
     hidden: &[],
 };
 
@@ -780,5 +813,7 @@ pub static TRANSACTIONS: Resource = Resource {
     times: ("transaction_time", "transaction_time"),
     projectable: None,
     build: builders::plain,
+    create_path: None,
+    update_path: None,
     hidden: &["id"],
 };

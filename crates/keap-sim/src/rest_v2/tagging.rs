@@ -30,7 +30,7 @@ pub async fn apply(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let contact_ids = contact_ids(&headers, body).await?;
+    let contact_ids = contact_ids(&sim, "/rest/v2/tags/{tag_id}/contacts:applyTags", &headers, body).await?;
     let results = handlers::with_account(&sim, &caller.0.account, |a| {
         let tag_id = existing_tag(a, &tag)?;
         let now = sim.clock.now_secs();
@@ -60,7 +60,7 @@ pub async fn remove(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let contact_ids = contact_ids(&headers, body).await?;
+    let contact_ids = contact_ids(&sim, "/rest/v2/tags/{tag_id}/contacts:removeTags", &headers, body).await?;
     handlers::with_account(&sim, &caller.0.account, |a| {
         let tag_id = existing_tag(a, &tag)?;
         for id in contact_ids.iter().filter_map(|raw| parse_id(raw)) {
@@ -210,23 +210,15 @@ pub fn find_duplicate(account: &Account, request: &Map<String, Value>, option: &
     Ok(found.map(query::id_of))
 }
 
-async fn contact_ids(headers: &HeaderMap, body: Body) -> Result<Vec<String>> {
-    let request = json_object(headers, body).await?;
-    if let Some(unknown) = request.keys().find(|k| *k != "contact_ids") {
-        return Err(ApiError::bad_request(format!("Unknown field: {unknown}")));
-    }
+/// The `contact_ids` of an apply or remove request (the document makes them unique strings).
+async fn contact_ids(sim: &Sim, path: &str, headers: &HeaderMap, body: Body) -> Result<Vec<String>> {
+    let request = sim.request_bodies.accept("POST", path, json_object(headers, body).await?)?;
     let ids = request.get("contact_ids").and_then(Value::as_array).filter(|ids| !ids.is_empty());
     let Some(ids) = ids else { return Err(ApiError::bad_request("contact_ids must be a non-empty array")) };
     if ids.len() > 1000 {
         return Err(ApiError::bad_request("contact_ids may hold at most 1000 ids"));
     }
-    ids.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(ApiError::bad_request("contact_ids must hold ids")),
-        })
-        .collect()
+    Ok(ids.iter().filter_map(Value::as_str).map(String::from).collect())
 }
 
 fn existing_tag(account: &Account, raw: &str) -> Result<u64> {
