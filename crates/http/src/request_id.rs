@@ -11,13 +11,12 @@
 
 use std::time::Instant;
 
-use domain::InstanceId;
-use tracing::Instrument;
-
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use domain::InstanceId;
+use tracing::Instrument;
 
 /// The response header carrying the request id.
 pub const HEADER: &str = "elements-request-id";

@@ -9,10 +9,9 @@ use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
 /// How each log line is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// `timestamp LEVEL span{fields}: target: message fields`, coloured at a terminal.
-    #[default]
     Text,
     /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (with `message`), `span`
     /// (the innermost span's fields) and `spans` (every enclosing span, outermost first), so that a
