@@ -20,6 +20,7 @@ use store::{InstanceRecord, Organization, User};
 
 use crate::console::hub_call::ConsoleCaller;
 use crate::error::ApiError;
+use crate::request_id;
 use crate::state::AppState;
 use platform::caller_cache::CallerCache;
 
@@ -90,6 +91,7 @@ impl FromRequestParts<AppState> for HubAuth {
             token.expose(),
         );
         if let Some(instance) = state.platform.callers.get(&key) {
+            request_id::record_instance(instance.id);
             return Ok(HubAuth { instance });
         }
         let epoch = state.platform.callers.epoch();
@@ -113,8 +115,10 @@ impl FromRequestParts<AppState> for HubAuth {
     }
 }
 
-/// A hub caller for `instance`, unless it is disabled (403).
+/// A hub caller for `instance`, unless it is disabled (403). Either way the request's log lines
+/// name the instance from here on.
 fn admit(instance: Arc<InstanceRecord>) -> Result<HubAuth, ApiError> {
+    request_id::record_instance(instance.id);
     if instance.disabled {
         return Err(ApiError::Forbidden {
             message: format!(
@@ -140,6 +144,7 @@ impl FromRequestParts<AppState> for TokenInstance {
         if instance.organization_id != auth.organization.id {
             return Err(ApiError::NotFound("No such instance".into()));
         }
+        request_id::record_instance(instance.id);
         Ok(TokenInstance { auth, instance })
     }
 }

@@ -1,9 +1,13 @@
-//! The `Elements-Request-Id` of every response, and the one log line per request.
+//! The `Elements-Request-Id` of every response, the request's tracing span, and the one log line
+//! per request.
 //!
 //! The id is generated here (the platforms' 24 hex digits), made available to the error body
 //! through a task-local (handlers and extractors run inside the middleware's future), and set on
-//! every response, successful or not. The log line names method, path, status and latency: never
-//! the query string (`/oauth/url` carries `apiSecret` there) nor any header.
+//! every response, successful or not. The request runs inside a `request` span carrying
+//! `request_id`, and `instance_id` once the caller's instance is known ([`record_instance`]), so
+//! that every line logged while serving it names both (`--log-format json` lists the span's
+//! fields on each line). The log line names method, path, status and latency: never the query
+//! string (`/oauth/url` carries `apiSecret` there) nor any header.
 
 use std::time::Instant;
 
@@ -11,6 +15,8 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use domain::InstanceId;
+use tracing::Instrument;
 
 /// The response header carrying the request id.
 pub const HEADER: &str = "elements-request-id";
@@ -29,25 +35,36 @@ fn generate() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Middleware: assigns the id, runs the request with it in scope, tags and logs the response.
+/// Records the instance the request acts on into its span, so that the lines logged from here to
+/// the response name it. Outside a request it does nothing.
+pub fn record_instance(id: InstanceId) {
+    tracing::Span::current().record("instance_id", id.get());
+}
+
+/// Middleware: assigns the id, runs the request with it in scope and inside its span, tags and
+/// logs the response.
 pub async fn assign(request: Request, next: Next) -> Response {
     let id = generate();
+    let span = tracing::info_span!("request", request_id = %id, instance_id = tracing::field::Empty);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HEADER, value);
-    }
-    tracing::info!(
-        request_id = %id,
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    response
+    let served = async move {
+        let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(HEADER, value);
+        }
+        // Inside the span: the line carries the request id, and the instance when one was resolved.
+        tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+    };
+    served.instrument(span).await
 }
 
 #[cfg(test)]

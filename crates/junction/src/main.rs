@@ -2,6 +2,7 @@
 //! it. Wiring only.
 
 mod admin;
+mod logging;
 mod serve;
 mod sql;
 
@@ -18,6 +19,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "junction", version, about = "Self-hosted connector platform for Infusionsoft (Keap)")]
 struct Cli {
+    /// How log lines are written to stderr: `text`, or `json` (one object per line, with the
+    /// request's `request_id` and `instance_id`) for a log pipeline.
+    #[arg(long, global = true, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,16 +56,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     // `junction sql` prints results, not a service's log: only warnings unless RUST_LOG asks.
     let default_filter = if matches!(cli.command, Command::Sql(_)) { "warn" } else { "info" };
-    // Logs go to stderr, so that stdout carries only what is meant for the operator (the bootstrap
-    // secrets, printed once; `junction sql`'s rows).
-    // Colours only for a person at a terminal: log files and test harnesses get plain text.
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
-        )
-        .init();
+    logging::init(cli.log_format, default_filter);
     let done = match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Admin(args) => admin::run(args).await,

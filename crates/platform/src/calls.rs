@@ -119,10 +119,12 @@ fn trace(platform: &Platform, instance_id: InstanceId, request: &VendorRequest, 
         return;
     };
     let store = Arc::clone(&platform.store);
-    tokio::spawn(async move {
+    // In the caller's span: a failure is logged with the request that made the call.
+    let write = async move {
         if let Err(error) = store.record_vendor_call(instance_id, &call).await {
             tracing::warn!(instance_id = instance_id.get(), %error, "recording a traced vendor call failed");
         }
         drop(permit);
-    });
+    };
+    tokio::spawn(tracing::Instrument::in_current_span(write));
 }

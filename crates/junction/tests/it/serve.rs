@@ -1,11 +1,12 @@
 //! `junction serve --sandbox` as a process: bootstrap secrets printed once to stdout, the key file
-//! beside the database, the API answering with them, graceful shutdown on SIGTERM, and a restart
-//! on the same database that prints nothing.
+//! beside the database, the API answering with them, graceful shutdown on SIGTERM, a restart
+//! on the same database that prints nothing, and `--log-format json`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -26,23 +27,30 @@ fn temp_dir() -> PathBuf {
 
 /// Starts the binary and waits for its "listening" log line.
 async fn start(dir: &Path) -> Server {
+    start_with(dir, &[]).await.0
+}
+
+/// Starts the binary with `extra` flags, waits for its "listening" log line, and keeps its stderr.
+async fn start_with(dir: &Path, extra: &[&str]) -> (Server, common::StderrLines) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
     command
         .args(["serve", "--sandbox", "--bind", "127.0.0.1:0", "--sandbox-bind", "127.0.0.1:0"])
+        .args(extra)
         .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", dir.join("junction.db").display()))
         .env("RUST_LOG", "info")
         .env_remove("JUNCTION_MASTER_KEY")
         .env_remove("JUNCTION_BOOTSTRAP_USER_SECRET")
         .env_remove("JUNCTION_BOOTSTRAP_ORG_SECRET")
+        .env_remove("JUNCTION_LOG_FORMAT")
         .stdout(Stdio::piped());
-    let (mut child, base) = common::start_listening(command).await;
+    let (mut child, base, stderr) = common::start_keeping_stderr(command).await;
     let mut stdout_lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout = Vec::new();
     // The bootstrap lines are printed before the listening line, so they are already buffered.
     while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(300), stdout_lines.next_line()).await {
         stdout.push(line);
     }
-    Server { child, base, stdout }
+    (Server { child, base, stdout }, stderr)
 }
 
 async fn terminate(mut server: Server) {
@@ -122,4 +130,74 @@ fn bad_event_and_share_flags_exit_non_zero_naming_the_flag() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_hub_call() {
+    let dir = temp_dir();
+    let (server, stderr) = start_with(&dir, &["--log-format", "json"]).await;
+    let platform_auth = format!(
+        "User {}, Organization {}",
+        secret_after(&server.stdout, "User secret:"),
+        secret_after(&server.stdout, "Organization secret:")
+    );
+    let logged = |lines: &[String]| -> Vec<Value> {
+        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
+    };
+    let started = logged(&stderr.lines());
+    let sim_url = started
+        .iter()
+        .find_map(|line| {
+            line["fields"]["message"].as_str()?.contains("simulator").then(|| line["fields"]["url"].as_str())?
+        })
+        .expect("the simulator's URL is logged")
+        .trim_end_matches('/')
+        .to_string();
+
+    let http = reqwest::Client::new();
+    let api = format!("{}/elements/api-v2", server.base);
+    let (instance_id, token) = common::create_instance(&http, &sim_url, &api, &platform_auth).await;
+    let user = secret_after(&server.stdout, "User secret:");
+    let answer = http
+        .get(format!("{api}/hubs/crm/contacts"))
+        .query(&[("pageSize", "2")])
+        .header("authorization", format!("User {user}, Element {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let request_id = answer.headers()["elements-request-id"].to_str().unwrap().to_string();
+    terminate(server).await;
+
+    let lines = logged(&stderr.lines());
+    for line in &lines {
+        for key in ["timestamp", "level", "target"] {
+            assert!(line[key].is_string(), "{key} in {line}");
+        }
+        assert!(line["fields"]["message"].is_string(), "a message in {line}");
+    }
+    let of_the_call: Vec<&Value> =
+        lines.iter().filter(|line| line["span"]["request_id"].as_str() == Some(request_id.as_str())).collect();
+    assert!(
+        of_the_call.iter().any(|line| line["fields"]["message"] == "request" && line["fields"]["status"] == 200),
+        "the request line names the response's request id: {lines:?}"
+    );
+    for line in &of_the_call {
+        assert_eq!(line["span"]["instance_id"], instance_id, "every line of the hub call names its instance: {line}");
+        assert_eq!(line["spans"][0]["request_id"], request_id.as_str(), "the enclosing spans are listed: {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unknown_log_format_exits_non_zero_naming_the_accepted_ones() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+        .args(["serve", "--log-format", "xml"])
+        .env_remove("JUNCTION_LOG_FORMAT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--log-format") && stderr.contains("text") && stderr.contains("json"), "{stderr}");
 }

@@ -13,10 +13,6 @@ use sqlx::Connection;
 use store::{crypto, MasterKey};
 use tokio::process::{Child, Command};
 
-const CLIENT_ID: &str = "sandbox-client-id";
-const CLIENT_SECRET: &str = "sandbox-client-secret";
-const CALLBACK: &str = "https://app.example.com/callback";
-
 pub fn postgres_admin_url() -> String {
     std::env::var("JUNCTION_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
@@ -138,44 +134,7 @@ impl Cluster {
 
     /// Consents on the simulator as the demo user and creates an instance through `node`.
     pub async fn create_instance(&self, node: &Node) -> (i64, String) {
-        let form = [
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", CALLBACK),
-            ("response_type", "code"),
-            ("scope", "full"),
-            ("state", "infusionsoftcrm"),
-            ("username", "demo@example.com"),
-            ("password", "demo"),
-            ("decision", "allow"),
-        ];
-        let answer =
-            self.http.post(format!("{}/app/oauth/authorize", self.sim.url())).form(&form).send().await.unwrap();
-        assert_eq!(answer.status(), 302, "the consent form redirects");
-        let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-        let code = location.query_pairs().find(|(key, _)| key == "code").expect("a code").1.into_owned();
-        let body = json!({
-            "element": {"key": "infusionsoftcrm"},
-            "providerData": {"code": code},
-            "configuration": {
-                "oauth.callback.url": CALLBACK,
-                "oauth.api.key": CLIENT_ID,
-                "oauth.api.secret": CLIENT_SECRET,
-                "infusionsoft.server": "sandbox.infusionsoft.com",
-                "infusionsoft.private.key": "sandbox-encrypted-key"
-            },
-            "name": "multi-node"
-        });
-        let answer = self
-            .http
-            .post(self.api(node, "/instances"))
-            .header("authorization", self.platform_auth())
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "instance created");
-        let instance: Value = answer.json().await.unwrap();
-        (instance["id"].as_i64().unwrap(), instance["token"].as_str().unwrap().to_string())
+        super::create_instance(&self.http, &self.sim.url(), &self.api(node, ""), &self.platform_auth()).await
     }
 
     pub fn hub_call(&self, node: &Node, instance_token: &str) -> reqwest::RequestBuilder {
