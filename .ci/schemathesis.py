@@ -85,6 +85,29 @@ def default_binary():
     return target / "debug" / "junction"
 
 
+def built_binary(binary):
+    """`binary`, or cargo build's junction when None (up to date after `cargo test --workspace` in
+    .ci/run: then this only checks); exits when it is missing."""
+    if binary is None:
+        log("cargo build -p junction")
+        subprocess.run(["cargo", "build", "--quiet", "-p", "junction"], cwd=REPO, stdin=subprocess.DEVNULL, check=True)
+        binary = default_binary()
+    if not binary.is_file():
+        sys.exit(f"{binary} is missing")
+    return binary
+
+
+def stop(process):
+    """Terminates `process`, killing it if it has not ended 15 s later."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Server:
     """`junction serve --sandbox` on free ports; its log goes to a file, shown if anything fails."""
 
@@ -144,13 +167,7 @@ class Server:
         return f"User {self.user_secret}, Organization {self.org_secret}"
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
     def provision(self, name):
         """A CRM instance created as a client would: consent on the vendor's form, post the code."""
@@ -223,13 +240,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="schemathesis's random seed (runs are repeatable)")
     parser.add_argument("--only", choices=["hub", "platform"], help="check one document only")
     args = parser.parse_args()
-    if args.binary is None:
-        # Up to date after `cargo test --workspace` (.ci/run): then this only checks.
-        log("cargo build -p junction")
-        subprocess.run(["cargo", "build", "--quiet", "-p", "junction"], cwd=REPO, stdin=subprocess.DEVNULL, check=True)
-        args.binary = default_binary()
-    if not args.binary.is_file():
-        sys.exit(f"{args.binary} is missing")
+    args.binary = built_binary(args.binary)
 
     workdir = Path(tempfile.mkdtemp(prefix="junction-schemathesis-"))
     server = None

@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from schemathesis import CLIENT_ID, CLIENT_SECRET, CALLBACK, default_binary, log, request  # noqa: E402
+from schemathesis import CLIENT_ID, CLIENT_SECRET, CALLBACK, built_binary, log, request, stop  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / ".ci" / "vendor_conformance.toml"
@@ -185,13 +185,7 @@ class Sandbox:
         return token["access_token"]
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 def main():
@@ -202,12 +196,7 @@ def main():
     parser.add_argument("--paths", default="", help="check only the implemented paths matching this regex")
     parser.add_argument("extra", nargs="*", help="more schemathesis arguments (after --)")
     args = parser.parse_args()
-    if args.binary is None:
-        log("cargo build -p junction")
-        subprocess.run(["cargo", "build", "--quiet", "-p", "junction"], cwd=REPO, stdin=subprocess.DEVNULL, check=True)
-        args.binary = default_binary()
-    if not args.binary.is_file():
-        sys.exit(f"{args.binary} is missing")
+    args.binary = built_binary(args.binary)
 
     workdir = Path(tempfile.mkdtemp(prefix="junction-vendor-conformance-"))
     sandbox = None

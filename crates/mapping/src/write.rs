@@ -97,11 +97,22 @@ pub fn to_vendor(
     }
     drop_empty_elements(&mut body);
     // The vendor's document makes no field nullable: an update clears a field by naming it in
-    // `update_mask` and leaving it out of the body.
-    if let (WriteMode::Update, Value::Object(map)) = (mode, &mut body) {
-        map.retain(|_, value| !value.is_null());
-    }
+    // `update_mask` and leaving it out of the body (a part of an object, by leaving it out of the
+    // object the mask names), and a create leaves out what it does not set.
+    drop_nulls(&mut body);
     Ok(VendorWrite { body, update_mask: touched.into_iter().collect() })
+}
+
+/// Removes every `null` member of every object in `value`, at any depth.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, member| !member.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Each requested name resolved to its field; unknown and read-only names are errors.
