@@ -31,6 +31,17 @@ async fn bulk_stack() -> Stack {
     .await
 }
 
+/// A bulk stack whose vendor limit is `per_second` calls a second (half of them for background
+/// work), so that a job runs long enough to be acted on mid-run.
+async fn limited_bulk_stack(per_second: u64) -> Stack {
+    Stack::start_with(StackOptions {
+        bulk: Some(quick_bulk()),
+        vendor_limits: VendorLimits { per_second: Some(per_second), per_minute: None, per_day: None },
+        ..StackOptions::default()
+    })
+    .await
+}
+
 fn token(instance: &Value) -> String {
     instance["token"].as_str().expect("instance token").to_string()
 }
@@ -449,12 +460,7 @@ async fn another_instances_job_is_not_found() {
 async fn a_cancelled_job_stops_and_keeps_what_it_wrote() {
     // One vendor call a second for background work: an upload of 100 rows takes over a minute, so
     // the cancel lands mid-run.
-    let stack = Stack::start_with(StackOptions {
-        bulk: Some(quick_bulk()),
-        vendor_limits: VendorLimits { per_second: Some(2), per_minute: None, per_day: None },
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = limited_bulk_stack(2).await;
     let token = token(&stack.create_instance().await);
     let csv = "Email\n".to_string() + &(1..=100).map(|n| format!("cancel{n}@example.com\n")).collect::<String>();
     let created: Value =
@@ -479,12 +485,7 @@ async fn a_cancelled_job_stops_and_keeps_what_it_wrote() {
 /// expires the job is claimed again and completes, with every row written at most once.
 #[tokio::test]
 async fn a_runner_that_loses_its_step_to_another_leaves_the_job_to_run_on() {
-    let stack = Stack::start_with(StackOptions {
-        bulk: Some(quick_bulk()),
-        vendor_limits: VendorLimits { per_second: Some(4), per_minute: None, per_day: None },
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = limited_bulk_stack(4).await;
     let token = token(&stack.create_instance().await);
     const ROWS: u64 = 20;
     let csv = "Email\n".to_string() + &(1..=ROWS).map(|n| format!("taken{n}@example.com\n")).collect::<String>();
@@ -530,12 +531,7 @@ async fn a_runner_that_loses_its_step_to_another_leaves_the_job_to_run_on() {
 
 #[tokio::test]
 async fn an_interactive_call_during_an_export_at_the_rate_limit_goes_first() {
-    let stack = Stack::start_with(StackOptions {
-        bulk: Some(quick_bulk()),
-        vendor_limits: VendorLimits { per_second: Some(4), per_minute: None, per_day: None },
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = limited_bulk_stack(4).await;
     let token = token(&stack.create_instance().await);
     // Two uploads of 200 rows keep the background share of the limit busy for a while.
     for name in ["a", "b"] {
