@@ -121,6 +121,19 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_that_never_runs_is_refused_quickly() {
+        for cron in ["0 0 0 31 2 ?", "0 0 0 30 2 ? *", "0 0 0 1 1 ? 1990"] {
+            let started = std::time::Instant::now();
+            let e = Schedule::parse(cron).unwrap_err();
+            assert_eq!(e.to_string(), format!("'{cron}' never runs"));
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
+        // Rare but real: once a leap day, the fifth Monday of a month.
+        Schedule::parse("0 0 0 29 2 ? *").unwrap();
+        Schedule::parse("0 0 0 ? * 2#5").unwrap();
+    }
+
+    #[test]
     fn malformed_schedules_are_invalid() {
         for cron in ["", "0 0 12", "0 0 25 * * ?", "0 0 12 ? * FUNDAY", "every hour"] {
             assert!(matches!(Schedule::parse(cron), Err(ScheduleError::Invalid { .. })), "{cron}");

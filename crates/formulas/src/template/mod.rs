@@ -316,6 +316,16 @@ impl Formula {
         self.slots().iter().find(|s| s.key == key)
     }
 
+    /// The slot an `elementInstanceId` names: `${config.<slot>}`, `${<slot>}` or the platforms'
+    /// legacy `${<slot>.instance.id}`, of either kind. `None` for anything else (a literal id, a
+    /// path inside a slot, text around the reference).
+    pub fn slot_named_by(&self, element_instance_id: &str) -> Option<&ConfigSlot> {
+        let path = slot_reference(element_instance_id)?;
+        let keys = self.slots().iter().map(|s| s.key.as_str());
+        let (key, rest) = reference::match_key(path, keys)?;
+        (rest.is_empty() || rest == "instance.id").then(|| self.slot(key)).flatten()
+    }
+
     fn check_kinds(&self) -> Result<(), LoadError> {
         for (index, trigger) in self.triggers().iter().enumerate() {
             if let TriggerKind::Unknown(kind) = &trigger.kind {

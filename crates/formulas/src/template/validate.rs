@@ -320,13 +320,7 @@ impl<'f> Validator<'f> {
     }
 
     fn element_instance(&mut self, path: &str, value: &str) {
-        let keys = self.formula.slots().iter().map(|s| s.key.as_str());
-        let matched = super::slot_reference(value).and_then(|p| match_key(p, keys));
-        // Only `<slot>` or the legacy `<slot>.instance.id`: not a path inside the slot.
-        let slot = matched
-            .filter(|(_, rest)| rest.is_empty() || *rest == "instance.id")
-            .and_then(|(key, _)| self.formula.slot(key));
-        match slot {
+        match self.formula.slot_named_by(value) {
             Some(slot) if slot.kind == SlotKind::ElementInstance => {}
             Some(slot) => self.error(path.to_owned(), ProblemKind::NotAnInstanceSlot { slot: slot.key.clone() }),
             None => {

@@ -1,6 +1,8 @@
 //! The template model against the platforms' example formulas and every refused case.
 
-use formulas::template::{Formula, LoadError, ProblemKind, ScheduleError, Severity, MAX_STEPS};
+use formulas::template::{
+    resolve_string, resolve_value, Formula, LoadError, ProblemKind, ScheduleError, Severity, MAX_STEPS,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -275,6 +277,40 @@ fn every_problem_is_reported_at_once() {
     ] {
         assert!(text.contains(&format!("{part}: ")), "{part} missing from {text}");
     }
+}
+
+#[test]
+fn element_instance_ids_name_their_slot_in_every_form_the_platforms_used() {
+    let f = Formula::from_value(example("scheduled")).unwrap();
+    for id in ["${config.crm}", "${crm}", "${crm.instance.id}", "${config.crm.instance.id}"] {
+        assert_eq!(f.slot_named_by(id).map(|s| s.key.as_str()), Some("crm"), "{id}");
+    }
+    assert_eq!(f.slot_named_by("${config.max.count}").map(|s| s.key.as_str()), Some("max.count"));
+    for id in ["12", "${crm.other}", "x${crm}", "${steps.crm}", "${nope}"] {
+        assert!(f.slot_named_by(id).is_none(), "{id}");
+    }
+}
+
+#[test]
+fn a_step_s_properties_resolve_against_an_execution_context() {
+    let f = Formula::from_value(example("scheduled")).unwrap();
+    let context = json!({
+        "config": {"crm": 31, "max.count": "50", "tag.id": "7"},
+        "steps": {"get-changed": {"response": {"body": [{"id": 1001}]}}},
+        "trigger": {"scheduledTime": "2026-12-07T12:00:00Z"},
+        "info": {"formulaId": 5}
+    });
+    let step = f.step("tag-them").unwrap();
+    let props = resolve_value(&Value::Object(step.properties().clone()), &context).unwrap();
+    assert_eq!(
+        props,
+        json!({"elementInstanceId": 31, "method": "POST", "api": "/hubs/crm/contacts/1001/tags", "body": {"id": "7"}})
+    );
+    let step = f.step("get-changed").unwrap();
+    let id = resolve_string(step.str_property("elementInstanceId").unwrap(), &context).unwrap();
+    assert_eq!(id, json!(31));
+    let e = resolve_string("${steps.tag-them.response}", &context).unwrap_err();
+    assert_eq!(e.to_string(), "`${steps.tag-them.response}` names nothing: `steps` has no `tag-them`");
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
