@@ -37,6 +37,7 @@ pub const MAX_NAME_BYTES: usize = 200;
 pub struct Formula {
     /// The formula's name (required by the platforms).
     pub name: String,
+    /// Free text for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Whether instances of the formula run; absent means active.
@@ -61,13 +62,16 @@ pub struct Formula {
 pub struct ConfigSlot {
     /// The name used in `${config.<key>}` and in an instance's `configuration` object.
     pub key: String,
+    /// A label for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the slot holds (`type` on the wire).
     #[serde(rename = "type")]
     pub kind: SlotKind,
     /// Absent means required: an instance must bind every slot not marked `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
+    /// Fields this model does not name, kept for export.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -92,16 +96,20 @@ pub enum SlotKind {
 /// What starts an execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trigger {
+    /// `type` on the wire.
     #[serde(rename = "type")]
     pub kind: TriggerKind,
     /// Per kind: `elementInstanceId` (event, elementRequest), `cron` (scheduled), `method` and
     /// `api` (elementRequest). Kept as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Map<String, Value>>,
+    /// Step names run next on success (see the accessor of the same name).
     #[serde(rename = "onSuccess", default, skip_serializing_if = "Option::is_none")]
     pub on_success: Option<Vec<String>>,
+    /// Step names run next on failure (see the accessor of the same name).
     #[serde(rename = "onFailure", default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<Vec<String>>,
+    /// Fields this model does not name, kept for export.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -127,15 +135,19 @@ pub enum TriggerKind {
 pub struct Step {
     /// Unique within the formula; `${steps.<name>}` refers to its output.
     pub name: String,
+    /// `type` on the wire.
     #[serde(rename = "type")]
     pub kind: StepKind,
     /// Per type (see [`StepKind::required_properties`]); kept as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Map<String, Value>>,
+    /// Step names run next on success (see the accessor of the same name).
     #[serde(rename = "onSuccess", default, skip_serializing_if = "Option::is_none")]
     pub on_success: Option<Vec<String>>,
+    /// Step names run next on failure (see the accessor of the same name).
     #[serde(rename = "onFailure", default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<Vec<String>>,
+    /// Fields this model does not name, kept for export.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -145,12 +157,19 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum StepKind {
+    /// `filter`: JavaScript that calls `done(true)` (then `onSuccess`) or `done(false)`.
     Filter,
+    /// `script`: JavaScript whose `done(value)` is the step's output.
     Script,
+    /// `elementRequest`: a hub call as a slot's instance.
     ElementRequest,
+    /// `httpRequest`: a call to any URL, through the outbound-address guard.
     HttpRequest,
+    /// `loop`: `onSuccess` once per item of `list`, then `onFailure`.
     Loop,
+    /// `formula`: another formula (`formulaId`) run as a sub-formula.
     Formula,
+    /// `notification`: a signed webhook to `url`.
     Notification,
     /// A platform step type Junction does not run (`amqpRequest`, `request`,
     /// `elementRequestStream`, `retryFormulaExecution`).

@@ -29,9 +29,13 @@ pub enum Segment<'a> {
 /// Which part of the context a reference starts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReferenceRoot {
+    /// `${config...}`: the formula instance's slot values.
     Config,
+    /// `${steps...}`: earlier steps' outputs by name.
     Steps,
+    /// `${trigger...}`: what started the execution.
     Trigger,
+    /// `${info...}`: the formula, instance and execution ids.
     Info,
     /// `${<slot>...}`: the shorter form of `${config.<slot>...}`.
     Shorthand,
@@ -117,8 +121,10 @@ pub fn match_key<'k, 'p>(path: &'p str, keys: impl IntoIterator<Item = &'k str>)
 /// Why a reference could not be resolved.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
+    /// The path leads to no value in the context.
     #[error("`${{{reference}}}` names nothing: {reason}")]
     Missing { reference: String, reason: String },
+    /// The reference's text is not a path.
     #[error("`${{{reference}}}` is not a path (expected names separated by '.', or [n])")]
     BadPath { reference: String },
 }

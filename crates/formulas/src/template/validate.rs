@@ -34,7 +34,9 @@ pub enum Severity {
 pub struct Problem {
     /// A JSON pointer into the formula: `/steps/2/onSuccess/0`, `/triggers/0/properties/cron`.
     pub path: String,
+    /// Whether it blocks storing the template.
     pub severity: Severity,
+    /// What is wrong.
     pub kind: ProblemKind,
 }
 
