@@ -34,7 +34,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Context, Ctx, Function, Object, Runtime, Value as JsValue};
+use rquickjs::{Context, Ctx, FromJs as _, Function, Object, Runtime, Value as JsValue};
 use serde_json::Value;
 
 use crate::template::MAX_SCRIPT_BYTES;
@@ -341,8 +341,6 @@ fn display<'js>(ctx: &Ctx<'js>, value: &JsValue<'js>) -> String {
         }
     }
 }
-
-use rquickjs::FromJs as _;
 
 /// `console` lines, bounded in number and length.
 #[derive(Debug, Clone)]

@@ -158,6 +158,9 @@ fn a_runaway_loop_is_stopped_at_the_time_limit_and_the_thread_goes_on() {
     // Nor does an endless chain of promise jobs escape it.
     let run = sandbox.run("function f() { Promise.resolve().then(f) } f();", &ScriptContext::default());
     assert!(matches!(run.result, Err(ScriptError::TimeLimit { .. })), "{:?}", run.result);
+    // Catastrophic backtracking in the regular-expression engine is interrupted too.
+    let run = sandbox.run("done(/(a+)+b/.test('a'.repeat(40)))", &ScriptContext::default());
+    assert!(matches!(run.result, Err(ScriptError::TimeLimit { .. })), "{:?}", run.result);
     assert_eq!(sandbox.run(FACTS_FILTER, &event("UPDATED", "Contact")).filter_result(), Ok(true));
 }
 
