@@ -24,7 +24,8 @@
 //! - Values cross as JSON both ways. `done`'s value goes through `JSON.stringify`: `undefined`,
 //!   a function or a symbol becomes `null`, as does `NaN` or `Infinity`; object members that are
 //!   `undefined` or functions are dropped; a `Date` becomes its ISO string; a `BigInt` or a
-//!   cyclic object makes `done` throw a `TypeError` inside the script.
+//!   cyclic object makes `done` throw a `TypeError` inside the script. JavaScript has one number
+//!   type: `1.0` comes back as `1`, `-0` as `0`, and integers past 2^53 lose precision.
 //!
 //! QuickJS is synchronous: [`Sandbox::run`] blocks its thread for up to the time limit. From async
 //! code call [`Sandbox::run_async`], which runs it on Tokio's blocking pool.

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use formulas::script::{Limits, Sandbox, ScriptContext, ScriptError};
+use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn event(event_type: &str, object_type: &str) -> ScriptContext {
@@ -92,6 +93,45 @@ fn non_json_values_come_back_as_json_stringify_makes_them() {
     assert!(e.to_string().contains("TypeError"), "{e}");
     let e = run("const o = {}; o.o = o; done(o)").unwrap_err();
     assert!(e.to_string().contains("TypeError"), "{e}");
+}
+
+#[test]
+fn numbers_cross_as_javascript_has_them() {
+    // One number type: 1.0 comes back as 1, integers past 2^53 lose precision.
+    assert_eq!(run("done([1.0, 0.5, -0, 9007199254740993])"), Ok(json!([1, 0.5, 0, 9007199254740992u64])));
+}
+
+#[test]
+fn a_thrown_null_reads_as_the_memory_limit() {
+    // QuickJS throws null when it cannot allocate even its out-of-memory error (module docs).
+    assert!(matches!(run("throw null"), Err(ScriptError::MemoryLimit { .. })));
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(any::<String>(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn json_values_cross_both_ways_unchanged(value in arb_json()) {
+        let context = ScriptContext { trigger: json!({"args": value.clone()}), ..ScriptContext::default() };
+        let run = Sandbox::default().run("done(trigger.args)", &context);
+        prop_assert_eq!(run.result, Ok(value));
+    }
 }
 
 #[test]
