@@ -198,18 +198,18 @@ impl Sandbox {
             let wrapped = format!("(function () {{{body}\n}})();");
             ctx.eval::<(), _>(wrapped).map_err(|e| Failure::from_js(&ctx, e))?;
             while ctx.execute_pending_job() {
+                // The interrupt handler stops each job; this stops an endless chain of them.
                 if Instant::now() >= deadline {
-                    timed_out.set(true);
-                    return Err(Failure::Other(String::new()));
+                    return Err(Failure::TimeLimit);
                 }
             }
             Ok(())
         });
 
-        if timed_out.get() {
-            return Err(ScriptError::TimeLimit { limit: self.limits.time });
-        }
         match outcome {
+            // Whatever the script saw, an interrupt means the time limit stopped it.
+            _ if timed_out.get() => Err(ScriptError::TimeLimit { limit: self.limits.time }),
+            Err(Failure::TimeLimit) => Err(ScriptError::TimeLimit { limit: self.limits.time }),
             Err(Failure::OutOfMemory) => Err(ScriptError::MemoryLimit { limit_bytes: self.limits.memory_bytes }),
             Err(Failure::Other(message)) => Err(ScriptError::Thrown { message }),
             Ok(()) => done.borrow_mut().take().ok_or(ScriptError::DoneNotCalled),
@@ -219,6 +219,7 @@ impl Sandbox {
 
 /// How a run ended early, as read inside the context.
 enum Failure {
+    TimeLimit,
     OutOfMemory,
     Other(String),
 }
