@@ -1,0 +1,4 @@
+//! The crate's one integration-test binary (one link on two cores).
+
+mod script;
+mod template;
