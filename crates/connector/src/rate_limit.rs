@@ -42,6 +42,8 @@
 //! two counts), and a 429 blocks the client until the vendor's reset; the per-second spike limit has
 //! no header, so nodes sharing a client should split it in their `--vendor-limits`.
 
+use crate::shared_budget::{SharedBudget, SharedLeases};
+use domain::shared_budget::{Caps, WindowCount};
 use domain::vendor_limits::VendorLimits;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -94,7 +96,7 @@ pub struct Throttled {
 }
 
 impl Throttled {
-    fn after(wait: Duration) -> Self {
+    pub(crate) fn after(wait: Duration) -> Self {
         Throttled { retry_after: wait.max(Duration::from_secs(1)) }
     }
 
@@ -162,6 +164,8 @@ pub struct VendorRateLimiter {
     background_limits: Option<VendorLimits>,
     /// `None` when every window is off: the fast path that does nothing.
     clients: Option<Mutex<HashMap<String, Arc<Client>>>>,
+    /// The budget shared with the other nodes (PostgreSQL); `None` on one node.
+    shared: Option<SharedLeases>,
 }
 
 impl fmt::Debug for VendorRateLimiter {
@@ -173,6 +177,7 @@ impl fmt::Debug for VendorRateLimiter {
             .field("max_queue", &self.max_queue)
             .field("jitter_margin", &self.jitter_margin)
             .field("clients", &clients)
+            .field("shared", &self.shared)
             .finish()
     }
 }
@@ -191,7 +196,23 @@ impl VendorRateLimiter {
             clock: WallClock::now(),
             background_limits: None,
             clients: enabled.then(|| Mutex::new(HashMap::new())),
+            shared: None,
         }
+    }
+
+    /// Shares the limits with every other node using `budget`: each call then also takes one of
+    /// the calls this node leases from it in small batches (see "Several Junction nodes" above).
+    /// Ignored with [`VendorLimits::OFF`]. Set the jitter margin first.
+    pub fn with_shared_budget(mut self, budget: Arc<dyn SharedBudget>) -> Self {
+        if self.clients.is_some() {
+            self.shared = Some(SharedLeases::new(budget, self.jitter_margin));
+        }
+        self
+    }
+
+    /// How many leases this node has taken from the shared budget (database statements).
+    pub fn shared_leases_taken(&self) -> u64 {
+        self.shared.as_ref().map_or(0, SharedLeases::leases_taken)
     }
 
     /// Lets [`Priority::Background`] calls use at most `share` (0 to 1) of each limit, so polling
@@ -237,6 +258,26 @@ impl VendorRateLimiter {
         priority: Priority,
         max_wait: Duration,
     ) -> Result<Permit, Throttled> {
+        let Some(shared) = &self.shared else {
+            return self.acquire_locally(client_id, priority, max_wait).await;
+        };
+        let deadline = Instant::now() + max_wait;
+        let permit = self.acquire_locally(client_id, priority, max_wait).await?;
+        shared.take(client_id, priority, self.caps(priority), deadline).await?;
+        Ok(permit)
+    }
+
+    /// The limits a call of `priority` may fill the shared windows to.
+    fn caps(&self, priority: Priority) -> Caps {
+        let limits = match (&self.background_limits, priority) {
+            (Some(background), Priority::Background) => background,
+            _ => &self.limits,
+        };
+        Caps { second: limits.per_second, minute: limits.per_minute, day: limits.per_day }
+    }
+
+    /// This node's own windows and queue.
+    async fn acquire_locally(&self, client_id: &str, priority: Priority, max_wait: Duration) -> Result<Permit, Throttled> {
         let Some(clients) = &self.clients else {
             return Ok(Permit { client: None });
         };
@@ -293,6 +334,26 @@ impl VendorRateLimiter {
             if let Some(block) = block {
                 let until = now + block.min(MAX_BLOCK);
                 state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
+            }
+        }
+        if let Some(shared) = &self.shared {
+            // The other nodes learn what this answer said: the counts with the next lease, a block
+            // (a 429, or a window reported exhausted) at once.
+            let epoch_ms = self.clock.epoch_ms(now);
+            let used = |limit: Option<u64>, available: Option<u64>, window: i64| {
+                Some(WindowCount { window, used: limit?.saturating_sub(available?) })
+            };
+            shared.vendor_counts(
+                client_id,
+                used(self.limits.per_minute, minute, epoch_ms.div_euclid(MINUTE_MS)),
+                used(self.limits.per_day, day, epoch_ms.div_euclid(DAY_MS)),
+            );
+            let exhausted = [(minute, state.vendor_minute), (day, state.vendor_day)]
+                .into_iter()
+                .filter_map(|(available, budget)| (available == Some(0)).then_some(budget?.until));
+            let blocked = (status == StatusCode::TOO_MANY_REQUESTS).then_some(state.blocked_until).flatten();
+            if let Some(until) = exhausted.chain(blocked).max() {
+                shared.block(client_id, self.clock.epoch_ms(until));
             }
         }
     }
