@@ -1126,4 +1126,231 @@ mod tests {
         send_sync(&limiter);
         send(&limiter.acquire(CLIENT, Priority::Interactive));
     }
+
+    // The budget shared by several nodes, with an in-memory budget standing in for PostgreSQL.
+
+    use crate::shared_budget::{BudgetError, SharedBudget};
+    use domain::shared_budget::{Lease, LeaseRequest};
+
+    /// The shared budget's semantics (those of the PostgreSQL statement) in memory, on the same
+    /// paused clock as the limiters; each lease takes a millisecond, like a database round trip.
+    #[derive(Debug)]
+    struct MemoryBudget {
+        anchor: Instant,
+        rows: Mutex<HashMap<String, Row>>,
+        failing: std::sync::atomic::AtomicBool,
+        leases: AtomicU64,
+    }
+
+    #[derive(Debug, Default, Clone, Copy)]
+    struct Row {
+        second: (i64, u64),
+        minute: (i64, u64),
+        day: (i64, u64),
+        blocked_until_ms: i64,
+    }
+
+    impl MemoryBudget {
+        fn new() -> Arc<Self> {
+            Arc::new(MemoryBudget {
+                anchor: Instant::now(),
+                rows: Mutex::new(HashMap::new()),
+                failing: Default::default(),
+                leases: AtomicU64::new(0),
+            })
+        }
+
+        fn now_ms(&self) -> i64 {
+            ON_A_MINUTE_MS + (Instant::now() - self.anchor).as_millis() as i64
+        }
+
+        fn row(&self) -> Row {
+            lock(&self.rows).get(&format!("client:{CLIENT}")).copied().unwrap_or_default()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SharedBudget for MemoryBudget {
+        async fn lease(&self, request: &LeaseRequest) -> Result<Lease, BudgetError> {
+            tokio::time::sleep(D::from_millis(1)).await;
+            if self.failing.load(Ordering::Relaxed) {
+                return Err(BudgetError("connection refused".into()));
+            }
+            self.leases.fetch_add(1, Ordering::Relaxed);
+            let now = self.now_ms();
+            let mut rows = lock(&self.rows);
+            let row = rows.entry(request.key.clone()).or_default();
+            let in_window = |(window, used): (i64, u64), number: i64| if window == number { used } else { 0 };
+            let (s, m, d) = (now / 1000, now / MINUTE_MS, now / DAY_MS);
+            let unused = |minute: bool, number: i64| -> u64 {
+                request.unused.iter().filter(|u| (if minute { u.minute } else { u.day }) == number).map(|u| u.count).sum()
+            };
+            let raise = |count: Option<WindowCount>, number: i64| count.filter(|c| c.window == number).map_or(0, |c| c.used);
+            let second = in_window(row.second, s);
+            let minute = in_window(row.minute, m).saturating_sub(unused(true, m)).max(raise(request.vendor_minute, m));
+            let day = in_window(row.day, d).saturating_sub(unused(false, d)).max(raise(request.vendor_day, d));
+            row.blocked_until_ms = row.blocked_until_ms.max(request.blocked_until_ms);
+            let room = |cap: Option<u64>, used: u64| cap.map_or(u64::MAX, |cap| cap.saturating_sub(used));
+            let granted = if row.blocked_until_ms > now || now % 1000 >= 1000 - request.margin_ms {
+                0
+            } else {
+                request
+                    .want
+                    .min(room(request.caps.second, second))
+                    .min(room(request.caps.minute, minute))
+                    .min(room(request.caps.day, day))
+            };
+            *row = Row {
+                second: (s, second + granted),
+                minute: (m, minute + granted),
+                day: (d, day + granted),
+                blocked_until_ms: row.blocked_until_ms,
+            };
+            Ok(Lease {
+                granted,
+                now_ms: now,
+                second_used: row.second.1,
+                minute_used: row.minute.1,
+                day_used: row.day.1,
+                blocked_until_ms: row.blocked_until_ms,
+            })
+        }
+
+        async fn block(&self, key: &str, until_ms: i64) -> Result<(), BudgetError> {
+            let mut rows = lock(&self.rows);
+            let row = rows.entry(key.to_string()).or_default();
+            row.blocked_until_ms = row.blocked_until_ms.max(until_ms);
+            Ok(())
+        }
+    }
+
+    /// A node: its own limiter on the shared `budget`, with the same wall clock.
+    fn node(budget: &Arc<MemoryBudget>, limits: VendorLimits, share: f64) -> Arc<VendorRateLimiter> {
+        let mut limiter = VendorRateLimiter::new(limits, D::from_secs(10), 1000).with_background_share(share);
+        limiter.clock = WallClock { anchor: budget.anchor, anchor_epoch_ms: ON_A_MINUTE_MS };
+        Arc::new(limiter.with_shared_budget(budget.clone()))
+    }
+
+    /// Admission times (the budget's epoch ms) of `n` concurrent callers of `priority` on `node`.
+    fn spawn_calls(
+        budget: &Arc<MemoryBudget>,
+        node: &Arc<VendorRateLimiter>,
+        n: usize,
+        priority: Priority,
+    ) -> Vec<tokio::task::JoinHandle<i64>> {
+        (0..n)
+            .map(|_| {
+                let (budget, node) = (budget.clone(), node.clone());
+                tokio::spawn(async move {
+                    let _permit = node.acquire(CLIENT, priority).await.expect("admitted");
+                    budget.now_ms()
+                })
+            })
+            .collect()
+    }
+
+    async fn times(tasks: Vec<tokio::task::JoinHandle<i64>>) -> Vec<i64> {
+        let mut times = Vec::new();
+        for task in tasks {
+            times.push(task.await.unwrap());
+        }
+        times
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_sharing_a_budget_never_put_more_than_the_limit_in_a_second_nor_send_in_its_margin() {
+        let budget = MemoryBudget::new();
+        let nodes = [0, 1, 2].map(|_| node(&budget, VendorLimits::DEFAULT, 1.0));
+        let tasks: Vec<_> = nodes.iter().flat_map(|n| spawn_calls(&budget, n, 60, Priority::Interactive)).collect();
+        let times = times(tasks).await;
+        assert_eq!(times.len(), 180);
+        let mut per_second = BTreeMap::new();
+        for t in &times {
+            *per_second.entry(t / 1000).or_insert(0) += 1;
+            assert!(t % 1000 < 950, "sent at {t}: within the jitter margin of the second's end");
+        }
+        assert!(per_second.values().all(|n| *n <= 25), "{per_second:?}");
+        // Alone, each node would have sent 25 in the first second: 75 in all.
+        assert_eq!(per_second.values().next(), Some(&25));
+        let leases = budget.leases.load(Ordering::Relaxed);
+        assert!(leases < 180, "calls are leased in batches: {leases} leases for 180 calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_leased_and_never_sent_are_given_back_to_the_minute() {
+        let budget = MemoryBudget::new();
+        let node = node(&budget, VendorLimits::DEFAULT, 1.0);
+        let mut tasks = spawn_calls(&budget, &node, 5, Priority::Interactive);
+        // The first caller leases one call (1 ms); the four behind it then lease four together,
+        // and three of them give up while that lease is under way.
+        tokio::time::sleep(D::from_micros(1500)).await;
+        for task in tasks.drain(2..) {
+            task.abort();
+        }
+        assert_eq!(times(tasks).await.len(), 2);
+        assert_eq!(budget.row().minute.1, 5, "1 + 4 leased");
+        tokio::time::sleep(D::from_secs(1)).await;
+        let _permit = node.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        assert_eq!(budget.row().minute.1, 3, "the 3 never sent came back with the next lease, which took 1");
+        assert_eq!(budget.row().second.1, 1, "a new second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vendor_429_seen_by_one_node_holds_every_node_back() {
+        let budget = MemoryBudget::new();
+        let (a, b) = (node(&budget, VendorLimits::DEFAULT, 1.0), node(&budget, VendorLimits::DEFAULT, 1.0));
+        a.observe(CLIENT, &headers(&[("retry-after", "3")]), StatusCode::TOO_MANY_REQUESTS);
+        tokio::task::yield_now().await; // the block is written in a task of its own
+        let start = Instant::now();
+        let _permit = b.acquire(CLIENT, Priority::Interactive).await.expect("within 10 s");
+        assert!(Instant::now() - start >= D::from_secs(3), "node B waited out A's block");
+        assert!(Instant::now() - start < D::from_millis(3100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_vendors_count_raises_the_shared_minute() {
+        let budget = MemoryBudget::new();
+        let (a, b) = (node(&budget, VendorLimits::DEFAULT, 1.0), node(&budget, VendorLimits::DEFAULT, 1.0));
+        let _permit = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        // Another application on the same client used 1,495 of the minute: 5 left.
+        a.observe(CLIENT, &headers(&[(THROTTLE_AVAILABLE, "5")]), StatusCode::OK);
+        tokio::time::sleep(D::from_secs(1)).await;
+        let _next = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        assert_eq!(budget.row().minute.1, 1496, "raised to the vendor's count, never lowered");
+        let mut admitted = 0;
+        for _ in 0..10 {
+            match b.acquire(CLIENT, Priority::Interactive).await {
+                Ok(_permit) => admitted += 1,
+                Err(refused) => assert!(refused.retry_after > D::from_secs(50), "the minute's end: {refused:?}"),
+            }
+        }
+        assert_eq!(admitted, 4, "node B got only what is left of the vendor's minute");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_of_all_nodes_takes_only_its_share_and_interactive_calls_the_rest() {
+        let budget = MemoryBudget::new();
+        let limits = limits(Some(4), None, None);
+        let (a, b) = (node(&budget, limits, 0.5), node(&budget, limits, 0.5));
+        let background: Vec<_> = [&a, &b].into_iter().flat_map(|n| spawn_calls(&budget, n, 2, Priority::Background)).collect();
+        tokio::time::sleep(D::from_millis(10)).await;
+        let interactive = times(spawn_calls(&budget, &b, 2, Priority::Interactive)).await;
+        let background = times(background).await;
+        let first_second = ON_A_MINUTE_MS / 1000;
+        let in_first = |times: &[i64]| times.iter().filter(|t| *t / 1000 == first_second).count();
+        assert_eq!(in_first(&background), 2, "half of 4 for background work across both nodes: {background:?}");
+        assert_eq!(in_first(&interactive), 2, "the rest for users' calls: {interactive:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_budget_leaves_each_node_to_its_own_limits() {
+        let budget = MemoryBudget::new();
+        budget.failing.store(true, Ordering::Relaxed);
+        let node = node(&budget, limits(Some(2), None, None), 1.0);
+        let start = Instant::now();
+        let admitted = burst(&node, 3).await;
+        assert!(admitted[1] - start < D::from_millis(10), "no error, no wait for the database: {admitted:?}");
+        assert!(admitted[2] - start >= D::from_millis(1050), "the node's own limit still holds: {admitted:?}");
+        assert_eq!(budget.leases.load(Ordering::Relaxed), 0);
+    }
 }

@@ -78,8 +78,9 @@ struct Held {
     vendor_minute: Option<WindowCount>,
     vendor_day: Option<WindowCount>,
     blocked_until_ms: i64,
-    /// After a lease that granted nothing: no new lease before this.
-    retry_not_before: Option<Instant>,
+    /// After a lease that granted nothing, per priority (a refused background lease does not hold
+    /// interactive callers back): no new lease before this.
+    retry_not_before: [Option<Instant>; 2],
 }
 
 #[derive(Clone, Copy)]
@@ -192,7 +193,7 @@ impl SharedLeases {
             if lock(&client.held).take(priority, now) || self.in_fallback(now) {
                 return Ok(());
             }
-            let retry_not_before = lock(&client.held).retry_not_before;
+            let retry_not_before = lock(&client.held).retry_not_before[slot(priority)];
             if let Some(at) = retry_not_before.filter(|at| *at > now) {
                 if at > deadline {
                     return Err(Throttled::after(at - now));
@@ -208,7 +209,7 @@ impl SharedLeases {
             if lock(&client.held).take(priority, now) {
                 return Ok(());
             }
-            if lock(&client.held).retry_not_before.is_some_and(|at| at > now) {
+            if lock(&client.held).retry_not_before[slot(priority)].is_some_and(|at| at > now) {
                 continue;
             }
             let request = self.request(&client, priority, caps);
@@ -266,9 +267,9 @@ impl SharedLeases {
                     held.unused.push(Unused { minute: old.minute, day: old.day, count: old.remaining });
                 }
             }
-            held.retry_not_before = None;
+            held.retry_not_before[slot(priority)] = None;
         } else {
-            held.retry_not_before = Some(now + millis(lease.retry_at_ms(caps) - lease.now_ms));
+            held.retry_not_before[slot(priority)] = Some(now + millis(lease.retry_at_ms(caps) - lease.now_ms));
         }
     }
 
