@@ -89,10 +89,17 @@ impl VendorBudgetTable {
 /// `$6` the margin (ms), `$7`–`$9` unused calls (minute numbers, day numbers, counts), `$10`/`$11`
 /// the vendor's minute number and count, `$12`/`$13` its day number and count (`-1`: none), `$14`
 /// a block to extend to (epoch ms).
+///
+/// The row's clock never goes back: concurrent statements take the row lock in another order than
+/// their `statement_timestamp()`s, so an update reads "now" as the later of its own timestamp and
+/// the row's `at_ms`. Otherwise a statement that started in second `s` but locked the row after one
+/// of second `s + 1` would see another second, count from zero, and grant the second again.
 fn lease_sql() -> String {
-    let insert = Grant::over("-1", "0", "-1", "0", "-1", "0", "0");
+    let insert = Grant::over(NOW_MS, "-1", "0", "-1", "0", "-1", "0", "0");
     let t = "vendor_budgets";
+    let now = format!("GREATEST({NOW_MS}, {t}.at_ms)");
     let update = Grant::over(
+        &now,
         &format!("{t}.second"),
         &format!("{t}.second_used"),
         &format!("{t}.minute"),
@@ -104,22 +111,24 @@ fn lease_sql() -> String {
     format!(
         "INSERT INTO vendor_budgets \
            (key, second, second_used, minute, minute_used, day, day_used, blocked_until_ms, granted, at_ms) \
-         VALUES ($1, {sec}, {i_s} + {i_g}, {min}, {i_m} + {i_g}, {day}, {i_d} + {i_g}, {i_b}, {i_g}, {now}) \
+         VALUES ($1, {i_sec}, {i_s} + {i_g}, {i_min}, {i_m} + {i_g}, {i_day}, {i_d} + {i_g}, {i_b}, {i_g}, {NOW_MS}) \
          ON CONFLICT (key) DO UPDATE SET \
-           second = excluded.second, second_used = {u_s} + {u_g}, \
-           minute = excluded.minute, minute_used = {u_m} + {u_g}, \
-           day = excluded.day, day_used = {u_d} + {u_g}, \
-           blocked_until_ms = {u_b}, granted = {u_g}, at_ms = excluded.at_ms \
+           second = {u_sec}, second_used = {u_s} + {u_g}, \
+           minute = {u_min}, minute_used = {u_m} + {u_g}, \
+           day = {u_day}, day_used = {u_d} + {u_g}, \
+           blocked_until_ms = {u_b}, granted = {u_g}, at_ms = {now} \
          RETURNING granted, at_ms, second_used, minute_used, day_used, blocked_until_ms",
-        sec = Grant::SECOND,
-        min = Grant::MINUTE,
-        day = Grant::DAY,
-        now = NOW_MS,
+        i_sec = insert.window.0,
+        i_min = insert.window.1,
+        i_day = insert.window.2,
         i_s = insert.second,
         i_m = insert.minute,
         i_d = insert.day,
         i_b = insert.blocked,
         i_g = insert.granted,
+        u_sec = update.window.0,
+        u_min = update.window.1,
+        u_day = update.window.2,
         u_s = update.second,
         u_m = update.minute,
         u_d = update.day,
@@ -138,9 +147,11 @@ fn block_sql() -> String {
     )
 }
 
-/// SQL expressions over the old row (its columns, or literals when there is none): what each
-/// window holds before the grant, the block, and the grant.
+/// SQL expressions over the old row (its columns, or literals when there is none) at time `now`
+/// (epoch ms): the current window numbers, what each window holds before the grant, the block,
+/// and the grant.
 struct Grant {
+    window: (String, String, String),
     second: String,
     minute: String,
     day: String,
@@ -149,30 +160,38 @@ struct Grant {
 }
 
 impl Grant {
-    const SECOND: &'static str = "((floor(extract(epoch FROM statement_timestamp()) * 1000))::bigint / 1000)";
-    const MINUTE: &'static str = "((floor(extract(epoch FROM statement_timestamp()) * 1000))::bigint / 60000)";
-    const DAY: &'static str = "((floor(extract(epoch FROM statement_timestamp()) * 1000))::bigint / 86400000)";
-
     #[allow(clippy::too_many_arguments)]
-    fn over(sec: &str, sec_used: &str, min: &str, min_used: &str, day: &str, day_used: &str, blocked: &str) -> Self {
-        let (s, m, d) = (Self::SECOND, Self::MINUTE, Self::DAY);
+    fn over(
+        now: &str,
+        sec: &str,
+        sec_used: &str,
+        min: &str,
+        min_used: &str,
+        day: &str,
+        day_used: &str,
+        blocked: &str,
+    ) -> Self {
+        let (s, m, d) = (format!("({now} / 1000)"), format!("({now} / 60000)"), format!("({now} / 86400000)"));
         let unused = |numbers: &str, window: &str| {
-            format!("(SELECT COALESCE(sum(u.c), 0)::bigint FROM unnest({numbers}::bigint[], $9::bigint[]) AS u(w, c) WHERE u.w = {window})")
+            format!(
+                "(SELECT COALESCE(sum(u.c), 0)::bigint FROM unnest({numbers}::bigint[], $9::bigint[]) AS u(w, c) \
+                 WHERE u.w = {window})"
+            )
         };
         let second = format!("(CASE WHEN {sec} = {s} THEN {sec_used} ELSE 0 END)");
         let minute = format!(
             "GREATEST((CASE WHEN {min} = {m} THEN {min_used} ELSE 0 END) - {}, CASE WHEN $10 = {m} THEN $11 ELSE 0 END, 0)",
-            unused("$7", m)
+            unused("$7", &m)
         );
         let day = format!(
             "GREATEST((CASE WHEN {day} = {d} THEN {day_used} ELSE 0 END) - {}, CASE WHEN $12 = {d} THEN $13 ELSE 0 END, 0)",
-            unused("$8", d)
+            unused("$8", &d)
         );
         let blocked = format!("GREATEST({blocked}, $14)");
         let granted = format!(
-            "(CASE WHEN {blocked} > {NOW_MS} OR {NOW_MS} % 1000 >= 1000 - $6 THEN 0 \
+            "(CASE WHEN {blocked} > {now} OR {now} % 1000 >= 1000 - $6 THEN 0 \
               ELSE GREATEST(0, LEAST($2, $3 - {second}, $4 - {minute}, $5 - {day})) END)"
         );
-        Grant { second, minute, day, blocked, granted }
+        Grant { window: (s, m, d), second, minute, day, blocked, granted }
     }
 }
