@@ -37,10 +37,40 @@
 //! window on but never binding (two locks, a map lookup, three windows).
 //!
 //! # Several Junction nodes
-//! Each node's limiter counts only its own calls. The vendor's headers tell it about the others'
-//! calls in the minute and the day ([`VendorRateLimiter::observe`] keeps the more pessimistic of the
-//! two counts), and a 429 blocks the client until the vendor's reset; the per-second spike limit has
-//! no header, so nodes sharing a client should split it in their `--vendor-limits`.
+//! On PostgreSQL every node takes part in one budget per OAuth client
+//! ([`with_shared_budget`](VendorRateLimiter::with_shared_budget); the trait is
+//! [`crate::shared_budget::SharedBudget`], its table `vendor_budgets` in the store), so that all
+//! nodes together keep the vendor's second, minute and day. A call first gets a slot of this
+//! node's own log (a node never exceeds the limits on its own), then one call of a batch the node
+//! leased from the shared budget:
+//! - **Leases, not calls, reach the database** (at the limit; below it a call often takes a lease
+//!   of its own). A node leases as many calls as its callers wait
+//!   for, at most [`crate::shared_budget::LEASE_BATCH_MAX`] (5), with one atomic statement; its
+//!   other callers queue behind that one lease (one at a time per client) and usually find its
+//!   batch. Leases are per priority: background leases may fill the shared windows only up to the
+//!   background share, interactive ones up to the whole limit, so users' calls keep their room
+//!   across nodes.
+//! - **The second holds at the vendor.** Windows are fixed and numbered on the database's clock. A
+//!   batch is for the second it was leased in and is usable only until the jitter margin before
+//!   that second ends (measured from before the statement was sent, so never later than the
+//!   truth); the database grants nothing in the margin itself. A call sent in time arrives within
+//!   its second if the network delay is below the margin and the vendor's clock agrees with the
+//!   database's (both on NTP), so no second of the vendor's clock gets more than the limit from
+//!   all nodes together.
+//! - **Unused calls go back** to the minute and the day with the node's next lease (a batch whose
+//!   second ended unspent); the second itself is over by then.
+//! - **The vendor's headers correct the shared count**: the next lease raises the shared minute and
+//!   day to what `throttle-available` and `quota-available` imply (never lowers them). A 429, or a
+//!   window the vendor reports exhausted, is written at once as the client's `blocked_until`, which
+//!   holds every node back until the reset; the node drops the batches it holds.
+//! - **The database failing never fails a call.** A lease that errs or takes over 500 ms puts the
+//!   node on its own log alone for a second (with a warning in the log), then it tries again: while
+//!   the database is away, N nodes may send up to N × the limits, as before sharing.
+//!
+//! On SQLite (one node) no budget is set and nothing of this runs. What sharing costs per call is
+//! in BENCHMARKS.md ("Shared vendor limits"). Limits per vendor account (the tenant's
+//! `x-keap-tenant-*` windows) are not shared yet: a call does not know its account before it is
+//! made; the account's minute and day (10,000 and 250,000) are far above one client's.
 
 use crate::shared_budget::{SharedBudget, SharedLeases};
 use domain::shared_budget::{Caps, WindowCount};
@@ -277,7 +307,12 @@ impl VendorRateLimiter {
     }
 
     /// This node's own windows and queue.
-    async fn acquire_locally(&self, client_id: &str, priority: Priority, max_wait: Duration) -> Result<Permit, Throttled> {
+    async fn acquire_locally(
+        &self,
+        client_id: &str,
+        priority: Priority,
+        max_wait: Duration,
+    ) -> Result<Permit, Throttled> {
         let Some(clients) = &self.clients else {
             return Ok(Permit { client: None });
         };
@@ -1183,9 +1218,15 @@ mod tests {
             let in_window = |(window, used): (i64, u64), number: i64| if window == number { used } else { 0 };
             let (s, m, d) = (now / 1000, now / MINUTE_MS, now / DAY_MS);
             let unused = |minute: bool, number: i64| -> u64 {
-                request.unused.iter().filter(|u| (if minute { u.minute } else { u.day }) == number).map(|u| u.count).sum()
+                request
+                    .unused
+                    .iter()
+                    .filter(|u| (if minute { u.minute } else { u.day }) == number)
+                    .map(|u| u.count)
+                    .sum()
             };
-            let raise = |count: Option<WindowCount>, number: i64| count.filter(|c| c.window == number).map_or(0, |c| c.used);
+            let raise =
+                |count: Option<WindowCount>, number: i64| count.filter(|c| c.window == number).map_or(0, |c| c.used);
             let second = in_window(row.second, s);
             let minute = in_window(row.minute, m).saturating_sub(unused(true, m)).max(raise(request.vendor_minute, m));
             let day = in_window(row.day, d).saturating_sub(unused(false, d)).max(raise(request.vendor_day, d));
@@ -1332,7 +1373,8 @@ mod tests {
         let budget = MemoryBudget::new();
         let limits = limits(Some(4), None, None);
         let (a, b) = (node(&budget, limits, 0.5), node(&budget, limits, 0.5));
-        let background: Vec<_> = [&a, &b].into_iter().flat_map(|n| spawn_calls(&budget, n, 2, Priority::Background)).collect();
+        let background: Vec<_> =
+            [&a, &b].into_iter().flat_map(|n| spawn_calls(&budget, n, 2, Priority::Background)).collect();
         tokio::time::sleep(D::from_millis(10)).await;
         let interactive = times(spawn_calls(&budget, &b, 2, Priority::Interactive)).await;
         let background = times(background).await;

@@ -251,7 +251,15 @@ impl SharedLeases {
     /// Keeps a lease's batch, usable until the margin before its second ends on the budget's
     /// clock (measured from before the statement was sent: never later than the truth), or, if it
     /// granted nothing, when to try again (from after the answer: never earlier).
-    fn record(&self, client: &SharedClient, priority: Priority, caps: &Caps, lease: &Lease, sent: Instant, now: Instant) {
+    fn record(
+        &self,
+        client: &SharedClient,
+        priority: Priority,
+        caps: &Caps,
+        lease: &Lease,
+        sent: Instant,
+        now: Instant,
+    ) {
         let millis = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         let mut held = lock(&client.held);
         if lease.granted > 0 {
@@ -279,7 +287,9 @@ impl SharedLeases {
         let client = self.client(client_id);
         let mut held = lock(&client.held);
         let higher = |old: Option<WindowCount>, new: Option<WindowCount>| match (old, new) {
-            (Some(old), Some(new)) if old.window == new.window => Some(WindowCount { used: old.used.max(new.used), ..new }),
+            (Some(old), Some(new)) if old.window == new.window => {
+                Some(WindowCount { used: old.used.max(new.used), ..new })
+            }
             (old, new) => new.or(old),
         };
         held.vendor_minute = higher(held.vendor_minute, minute);

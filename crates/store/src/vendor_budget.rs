@@ -66,7 +66,8 @@ impl VendorBudgetTable {
             .bind(request.blocked_until_ms)
             .fetch_one(&self.pool)
             .await?;
-        let unsigned = |name: &str| -> crate::Result<u64> { Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0)) };
+        let unsigned =
+            |name: &str| -> crate::Result<u64> { Ok(u64::try_from(row.try_get::<i64, _>(name)?).unwrap_or(0)) };
         Ok(Lease {
             granted: unsigned("granted")?,
             now_ms: row.try_get("at_ms")?,

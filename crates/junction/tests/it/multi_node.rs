@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sqlx::Connection;
 
 use store::MasterKey;
 
@@ -248,4 +249,77 @@ async fn two_nodes_on_one_client_together_stay_within_the_vendors_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_on_one_client_together_stay_within_the_vendors_limits() {
     a_thousand_calls_over_nodes_at_the_vendors_limits(3).await;
+}
+
+/// What sharing the limits costs one node on PostgreSQL (BENCHMARKS.md, "Shared vendor limits"):
+/// the added latency of a hub call at 20 calls a second (below the limit; p50 of 200 calls, in
+/// alternating rounds with and without `--shared-limits`), and the database statements per 100
+/// vendor calls at the limit (500 calls, 50 in flight). Run with
+/// `cargo test -p junction --test it -- --ignored --nocapture what_sharing_the_vendor_limits_costs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check"]
+async fn what_sharing_the_vendor_limits_costs() {
+    let cluster = Cluster::at_vendor_limits().await;
+    let mut latencies: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut token = None;
+    for round in 0..4 {
+        for (shared, flag) in [(0, "true"), (1, "false")] {
+            let mut node = cluster.start_node_with(&["--refresh-period", "0", "--shared-limits", flag]).await;
+            let token = match &token {
+                Some(token) => token,
+                None => &token.insert(cluster.create_instance(&node).await.1),
+            };
+            assert_eq!(cluster.hub_status(&node, token).await, 200, "warm");
+            for _ in 0..50 {
+                let began = Instant::now();
+                assert_eq!(cluster.hub_status(&node, token).await, 200);
+                latencies[shared].push(began.elapsed());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            node.child.start_kill().unwrap();
+            node.child.wait().await.unwrap();
+            eprintln!("round {round} shared={flag} done");
+        }
+    }
+    let p50 = |samples: &mut Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (with, without) = (p50(&mut latencies[0]), p50(&mut latencies[1]));
+    eprintln!("p50 of a hub call at 20/s: shared {with:?}, alone {without:?}");
+
+    let token = token.unwrap();
+    let statements = || async {
+        let mut db = sqlx::PgConnection::connect(&cluster.database.url).await.unwrap();
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(n_tup_ins + n_tup_upd, 0) FROM pg_stat_user_tables WHERE relname = 'vendor_budgets'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        count
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (statements_before, before) = (statements().await, cluster.sim_stats().await);
+    let mut node = cluster.start_node().await;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..500 {
+        if calls.len() >= 50 {
+            calls.join_next().await;
+        }
+        let request = cluster.hub_call(&node, &token);
+        calls.spawn(async move { request.send().await.map(|answer| answer.status().as_u16()) });
+    }
+    calls.join_all().await;
+    // The node's connections flush their statistics when they close.
+    node.child.start_kill().unwrap();
+    node.child.wait().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = cluster.sim_stats().await;
+    let vendor_calls = after["api_calls"].as_u64().unwrap() - before["api_calls"].as_u64().unwrap();
+    let leases = statements().await - statements_before;
+    eprintln!(
+        "at the limit: {vendor_calls} vendor calls, {leases} lease statements: {:.1} per 100 calls",
+        leases as f64 * 100.0 / vendor_calls as f64
+    );
 }

@@ -5,8 +5,14 @@
 -- number on the database's clock, with the calls each holds; blocked_until_ms (epoch ms) after a
 -- vendor 429 or an exhausted quota; granted and at_ms: what the last lease granted, and when.
 -- Rows are as many as the OAuth clients ever used.
+--
+-- UNLOGGED: a lease commits without waiting for the WAL to reach the disk (measured on the test
+-- machine: 3-8 ms per logged upsert, 0.1 ms unlogged), which would otherwise be on the path of
+-- every call that needs a lease. The counts need no durability: after a database crash the table
+-- is empty, the second is over anyway, and the vendor's headers raise the minute and day counts
+-- again with the next leases. Standbys do not have the table's rows either (the same).
 
-CREATE TABLE vendor_budgets (
+CREATE UNLOGGED TABLE vendor_budgets (
     key              TEXT PRIMARY KEY,
     second           BIGINT NOT NULL,
     second_used      BIGINT NOT NULL,
