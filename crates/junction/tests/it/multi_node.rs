@@ -267,7 +267,7 @@ async fn what_sharing_the_vendor_limits_costs() {
             let mut node = cluster.start_node_with(&["--refresh-period", "0", "--shared-limits", flag]).await;
             let token = match &token {
                 Some(token) => token,
-                None => &token.insert(cluster.create_instance(&node).await.1),
+                None => token.insert(cluster.create_instance(&node).await.1),
             };
             assert_eq!(cluster.hub_status(&node, token).await, 200, "warm");
             for _ in 0..50 {
