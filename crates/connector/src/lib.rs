@@ -9,6 +9,7 @@
 pub mod endpoints;
 pub mod oauth;
 pub mod rate_limit;
+pub mod shared_budget;
 pub mod token_file;
 pub mod token_memory;
 pub mod token_refresh;

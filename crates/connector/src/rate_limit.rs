@@ -37,11 +37,43 @@
 //! window on but never binding (two locks, a map lookup, three windows).
 //!
 //! # Several Junction nodes
-//! Each node's limiter counts only its own calls. The vendor's headers tell it about the others'
-//! calls in the minute and the day ([`VendorRateLimiter::observe`] keeps the more pessimistic of the
-//! two counts), and a 429 blocks the client until the vendor's reset; the per-second spike limit has
-//! no header, so nodes sharing a client should split it in their `--vendor-limits`.
+//! On PostgreSQL every node takes part in one budget per OAuth client
+//! ([`with_shared_budget`](VendorRateLimiter::with_shared_budget); the trait is
+//! [`crate::shared_budget::SharedBudget`], its table `vendor_budgets` in the store), so that all
+//! nodes together keep the vendor's second, minute and day. A call first gets a slot of this
+//! node's own log (a node never exceeds the limits on its own), then one call of a batch the node
+//! leased from the shared budget:
+//! - **Leases, not calls, reach the database** (at the limit; below it a call often takes a lease
+//!   of its own). A node leases as many calls as its callers wait
+//!   for, at most [`crate::shared_budget::LEASE_BATCH_MAX`] (5), with one atomic statement; its
+//!   other callers queue behind that one lease (one at a time per client) and usually find its
+//!   batch. Leases are per priority: background leases may fill the shared windows only up to the
+//!   background share, interactive ones up to the whole limit, so users' calls keep their room
+//!   across nodes.
+//! - **The second holds at the vendor.** Windows are fixed and numbered on the database's clock. A
+//!   batch is for the second it was leased in and is usable only until the jitter margin before
+//!   that second ends (measured from before the statement was sent, so never later than the
+//!   truth); the database grants nothing in the margin itself. A call sent in time arrives within
+//!   its second if the network delay is below the margin and the vendor's clock agrees with the
+//!   database's (both on NTP), so no second of the vendor's clock gets more than the limit from
+//!   all nodes together.
+//! - **Unused calls go back** to the minute and the day with the node's next lease (a batch whose
+//!   second ended unspent); the second itself is over by then.
+//! - **The vendor's headers correct the shared count**: the next lease raises the shared minute and
+//!   day to what `throttle-available` and `quota-available` imply (never lowers them). A 429, or a
+//!   window the vendor reports exhausted, is written at once as the client's `blocked_until`, which
+//!   holds every node back until the reset; the node drops the batches it holds.
+//! - **The database failing never fails a call.** A lease that errs or takes over 500 ms puts the
+//!   node on its own log alone for a second (with a warning in the log), then it tries again: while
+//!   the database is away, N nodes may send up to N × the limits, as before sharing.
+//!
+//! On SQLite (one node) no budget is set and nothing of this runs. What sharing costs per call is
+//! in BENCHMARKS.md ("Shared vendor limits"). Limits per vendor account (the tenant's
+//! `x-keap-tenant-*` windows) are not shared yet: a call does not know its account before it is
+//! made; the account's minute and day (10,000 and 250,000) are far above one client's.
 
+use crate::shared_budget::{SharedBudget, SharedLeases};
+use domain::shared_budget::{Caps, WindowCount};
 use domain::vendor_limits::VendorLimits;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -94,7 +126,7 @@ pub struct Throttled {
 }
 
 impl Throttled {
-    fn after(wait: Duration) -> Self {
+    pub(crate) fn after(wait: Duration) -> Self {
         Throttled { retry_after: wait.max(Duration::from_secs(1)) }
     }
 
@@ -162,6 +194,8 @@ pub struct VendorRateLimiter {
     background_limits: Option<VendorLimits>,
     /// `None` when every window is off: the fast path that does nothing.
     clients: Option<Mutex<HashMap<String, Arc<Client>>>>,
+    /// The budget shared with the other nodes (PostgreSQL); `None` on one node.
+    shared: Option<SharedLeases>,
 }
 
 impl fmt::Debug for VendorRateLimiter {
@@ -173,6 +207,7 @@ impl fmt::Debug for VendorRateLimiter {
             .field("max_queue", &self.max_queue)
             .field("jitter_margin", &self.jitter_margin)
             .field("clients", &clients)
+            .field("shared", &self.shared)
             .finish()
     }
 }
@@ -191,7 +226,23 @@ impl VendorRateLimiter {
             clock: WallClock::now(),
             background_limits: None,
             clients: enabled.then(|| Mutex::new(HashMap::new())),
+            shared: None,
         }
+    }
+
+    /// Shares the limits with every other node using `budget`: each call then also takes one of
+    /// the calls this node leases from it in small batches (see "Several Junction nodes" above).
+    /// Ignored with [`VendorLimits::OFF`]. Set the jitter margin first.
+    pub fn with_shared_budget(mut self, budget: Arc<dyn SharedBudget>) -> Self {
+        if self.clients.is_some() {
+            self.shared = Some(SharedLeases::new(budget, self.jitter_margin));
+        }
+        self
+    }
+
+    /// How many leases this node has taken from the shared budget (database statements).
+    pub fn shared_leases_taken(&self) -> u64 {
+        self.shared.as_ref().map_or(0, SharedLeases::leases_taken)
     }
 
     /// Lets [`Priority::Background`] calls use at most `share` (0 to 1) of each limit, so polling
@@ -232,6 +283,31 @@ impl VendorRateLimiter {
     /// background work (polling, bulk) waits its turn for minutes where a user's call would rather
     /// get a 429 after seconds.
     pub async fn acquire_within(
+        &self,
+        client_id: &str,
+        priority: Priority,
+        max_wait: Duration,
+    ) -> Result<Permit, Throttled> {
+        let Some(shared) = &self.shared else {
+            return self.acquire_locally(client_id, priority, max_wait).await;
+        };
+        let deadline = Instant::now() + max_wait;
+        let permit = self.acquire_locally(client_id, priority, max_wait).await?;
+        shared.take(client_id, priority, self.caps(priority), deadline).await?;
+        Ok(permit)
+    }
+
+    /// The limits a call of `priority` may fill the shared windows to.
+    fn caps(&self, priority: Priority) -> Caps {
+        let limits = match (&self.background_limits, priority) {
+            (Some(background), Priority::Background) => background,
+            _ => &self.limits,
+        };
+        Caps { second: limits.per_second, minute: limits.per_minute, day: limits.per_day }
+    }
+
+    /// This node's own windows and queue.
+    async fn acquire_locally(
         &self,
         client_id: &str,
         priority: Priority,
@@ -293,6 +369,26 @@ impl VendorRateLimiter {
             if let Some(block) = block {
                 let until = now + block.min(MAX_BLOCK);
                 state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
+            }
+        }
+        if let Some(shared) = &self.shared {
+            // The other nodes learn what this answer said: the counts with the next lease, a block
+            // (a 429, or a window reported exhausted) at once.
+            let epoch_ms = self.clock.epoch_ms(now);
+            let used = |limit: Option<u64>, available: Option<u64>, window: i64| {
+                Some(WindowCount { window, used: limit?.saturating_sub(available?) })
+            };
+            shared.vendor_counts(
+                client_id,
+                used(self.limits.per_minute, minute, epoch_ms.div_euclid(MINUTE_MS)),
+                used(self.limits.per_day, day, epoch_ms.div_euclid(DAY_MS)),
+            );
+            let exhausted = [(minute, state.vendor_minute), (day, state.vendor_day)]
+                .into_iter()
+                .filter_map(|(available, budget)| (available == Some(0)).then_some(budget?.until));
+            let blocked = (status == StatusCode::TOO_MANY_REQUESTS).then_some(state.blocked_until).flatten();
+            if let Some(until) = exhausted.chain(blocked).max() {
+                shared.block(client_id, self.clock.epoch_ms(until));
             }
         }
     }
@@ -1064,5 +1160,239 @@ mod tests {
         let limiter = VendorRateLimiter::new(VendorLimits::DEFAULT, D::from_secs(1), 1);
         send_sync(&limiter);
         send(&limiter.acquire(CLIENT, Priority::Interactive));
+    }
+
+    // The budget shared by several nodes, with an in-memory budget standing in for PostgreSQL.
+
+    use crate::shared_budget::{BudgetError, SharedBudget};
+    use domain::shared_budget::{Lease, LeaseRequest};
+
+    /// The shared budget's semantics (those of the PostgreSQL statement) in memory, on the same
+    /// paused clock as the limiters; each lease takes a millisecond, like a database round trip.
+    #[derive(Debug)]
+    struct MemoryBudget {
+        anchor: Instant,
+        rows: Mutex<HashMap<String, Row>>,
+        failing: std::sync::atomic::AtomicBool,
+        leases: AtomicU64,
+    }
+
+    #[derive(Debug, Default, Clone, Copy)]
+    struct Row {
+        second: (i64, u64),
+        minute: (i64, u64),
+        day: (i64, u64),
+        blocked_until_ms: i64,
+    }
+
+    impl MemoryBudget {
+        fn new() -> Arc<Self> {
+            Arc::new(MemoryBudget {
+                anchor: Instant::now(),
+                rows: Mutex::new(HashMap::new()),
+                failing: Default::default(),
+                leases: AtomicU64::new(0),
+            })
+        }
+
+        fn now_ms(&self) -> i64 {
+            ON_A_MINUTE_MS + (Instant::now() - self.anchor).as_millis() as i64
+        }
+
+        fn row(&self) -> Row {
+            lock(&self.rows).get(&format!("client:{CLIENT}")).copied().unwrap_or_default()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl SharedBudget for MemoryBudget {
+        async fn lease(&self, request: &LeaseRequest) -> Result<Lease, BudgetError> {
+            tokio::time::sleep(D::from_millis(1)).await;
+            if self.failing.load(Ordering::Relaxed) {
+                return Err(BudgetError("connection refused".into()));
+            }
+            self.leases.fetch_add(1, Ordering::Relaxed);
+            let now = self.now_ms();
+            let mut rows = lock(&self.rows);
+            let row = rows.entry(request.key.clone()).or_default();
+            let in_window = |(window, used): (i64, u64), number: i64| if window == number { used } else { 0 };
+            let (s, m, d) = (now / 1000, now / MINUTE_MS, now / DAY_MS);
+            let unused = |minute: bool, number: i64| -> u64 {
+                request
+                    .unused
+                    .iter()
+                    .filter(|u| (if minute { u.minute } else { u.day }) == number)
+                    .map(|u| u.count)
+                    .sum()
+            };
+            let raise =
+                |count: Option<WindowCount>, number: i64| count.filter(|c| c.window == number).map_or(0, |c| c.used);
+            let second = in_window(row.second, s);
+            let minute = in_window(row.minute, m).saturating_sub(unused(true, m)).max(raise(request.vendor_minute, m));
+            let day = in_window(row.day, d).saturating_sub(unused(false, d)).max(raise(request.vendor_day, d));
+            row.blocked_until_ms = row.blocked_until_ms.max(request.blocked_until_ms);
+            let room = |cap: Option<u64>, used: u64| cap.map_or(u64::MAX, |cap| cap.saturating_sub(used));
+            let granted = if row.blocked_until_ms > now || now % 1000 >= 1000 - request.margin_ms {
+                0
+            } else {
+                request
+                    .want
+                    .min(room(request.caps.second, second))
+                    .min(room(request.caps.minute, minute))
+                    .min(room(request.caps.day, day))
+            };
+            *row = Row {
+                second: (s, second + granted),
+                minute: (m, minute + granted),
+                day: (d, day + granted),
+                blocked_until_ms: row.blocked_until_ms,
+            };
+            Ok(Lease {
+                granted,
+                now_ms: now,
+                second_used: row.second.1,
+                minute_used: row.minute.1,
+                day_used: row.day.1,
+                blocked_until_ms: row.blocked_until_ms,
+            })
+        }
+
+        async fn block(&self, key: &str, until_ms: i64) -> Result<(), BudgetError> {
+            let mut rows = lock(&self.rows);
+            let row = rows.entry(key.to_string()).or_default();
+            row.blocked_until_ms = row.blocked_until_ms.max(until_ms);
+            Ok(())
+        }
+    }
+
+    /// A node: its own limiter on the shared `budget`, with the same wall clock.
+    fn node(budget: &Arc<MemoryBudget>, limits: VendorLimits, share: f64) -> Arc<VendorRateLimiter> {
+        let mut limiter = VendorRateLimiter::new(limits, D::from_secs(10), 1000).with_background_share(share);
+        limiter.clock = WallClock { anchor: budget.anchor, anchor_epoch_ms: ON_A_MINUTE_MS };
+        Arc::new(limiter.with_shared_budget(budget.clone()))
+    }
+
+    /// Admission times (the budget's epoch ms) of `n` concurrent callers of `priority` on `node`.
+    fn spawn_calls(
+        budget: &Arc<MemoryBudget>,
+        node: &Arc<VendorRateLimiter>,
+        n: usize,
+        priority: Priority,
+    ) -> Vec<tokio::task::JoinHandle<i64>> {
+        (0..n)
+            .map(|_| {
+                let (budget, node) = (budget.clone(), node.clone());
+                tokio::spawn(async move {
+                    let _permit = node.acquire(CLIENT, priority).await.expect("admitted");
+                    budget.now_ms()
+                })
+            })
+            .collect()
+    }
+
+    async fn times(tasks: Vec<tokio::task::JoinHandle<i64>>) -> Vec<i64> {
+        let mut times = Vec::new();
+        for task in tasks {
+            times.push(task.await.unwrap());
+        }
+        times
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_sharing_a_budget_never_put_more_than_the_limit_in_a_second_nor_send_in_its_margin() {
+        let budget = MemoryBudget::new();
+        let nodes = [0, 1, 2].map(|_| node(&budget, VendorLimits::DEFAULT, 1.0));
+        let tasks: Vec<_> = nodes.iter().flat_map(|n| spawn_calls(&budget, n, 60, Priority::Interactive)).collect();
+        let times = times(tasks).await;
+        assert_eq!(times.len(), 180);
+        let mut per_second = BTreeMap::new();
+        for t in &times {
+            *per_second.entry(t / 1000).or_insert(0) += 1;
+            assert!(t % 1000 < 950, "sent at {t}: within the jitter margin of the second's end");
+        }
+        assert!(per_second.values().all(|n| *n <= 25), "{per_second:?}");
+        // Alone, each node would have sent 25 in the first second: 75 in all.
+        assert_eq!(per_second.values().next(), Some(&25));
+        let leases = budget.leases.load(Ordering::Relaxed);
+        assert!(leases < 180, "calls are leased in batches: {leases} leases for 180 calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_leased_and_never_sent_are_given_back_to_the_minute() {
+        let budget = MemoryBudget::new();
+        let node = node(&budget, VendorLimits::DEFAULT, 1.0);
+        let mut tasks = spawn_calls(&budget, &node, 5, Priority::Interactive);
+        // The first caller leases one call (1 ms); the four behind it then lease four together,
+        // and three of them give up while that lease is under way.
+        tokio::time::sleep(D::from_micros(1500)).await;
+        for task in tasks.drain(2..) {
+            task.abort();
+        }
+        assert_eq!(times(tasks).await.len(), 2);
+        assert_eq!(budget.row().minute.1, 5, "1 + 4 leased");
+        tokio::time::sleep(D::from_secs(1)).await;
+        let _permit = node.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        assert_eq!(budget.row().minute.1, 3, "the 3 never sent came back with the next lease, which took 1");
+        assert_eq!(budget.row().second.1, 1, "a new second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vendor_429_seen_by_one_node_holds_every_node_back() {
+        let budget = MemoryBudget::new();
+        let (a, b) = (node(&budget, VendorLimits::DEFAULT, 1.0), node(&budget, VendorLimits::DEFAULT, 1.0));
+        a.observe(CLIENT, &headers(&[("retry-after", "3")]), StatusCode::TOO_MANY_REQUESTS);
+        tokio::task::yield_now().await; // the block is written in a task of its own
+        let start = Instant::now();
+        let _permit = b.acquire(CLIENT, Priority::Interactive).await.expect("within 10 s");
+        assert!(Instant::now() - start >= D::from_secs(3), "node B waited out A's block");
+        assert!(Instant::now() - start < D::from_millis(3100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_vendors_count_raises_the_shared_minute() {
+        let budget = MemoryBudget::new();
+        let (a, b) = (node(&budget, VendorLimits::DEFAULT, 1.0), node(&budget, VendorLimits::DEFAULT, 1.0));
+        let _permit = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        // Another application on the same client used 1,495 of the minute: 5 left.
+        a.observe(CLIENT, &headers(&[(THROTTLE_AVAILABLE, "5")]), StatusCode::OK);
+        tokio::time::sleep(D::from_secs(1)).await;
+        let _next = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
+        assert_eq!(budget.row().minute.1, 1496, "raised to the vendor's count, never lowered");
+        let mut admitted = 0;
+        for _ in 0..10 {
+            match b.acquire(CLIENT, Priority::Interactive).await {
+                Ok(_permit) => admitted += 1,
+                Err(refused) => assert!(refused.retry_after > D::from_secs(50), "the minute's end: {refused:?}"),
+            }
+        }
+        assert_eq!(admitted, 4, "node B got only what is left of the vendor's minute");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_work_of_all_nodes_takes_only_its_share_and_interactive_calls_the_rest() {
+        let budget = MemoryBudget::new();
+        let limits = limits(Some(4), None, None);
+        let (a, b) = (node(&budget, limits, 0.5), node(&budget, limits, 0.5));
+        let background: Vec<_> =
+            [&a, &b].into_iter().flat_map(|n| spawn_calls(&budget, n, 2, Priority::Background)).collect();
+        tokio::time::sleep(D::from_millis(10)).await;
+        let interactive = times(spawn_calls(&budget, &b, 2, Priority::Interactive)).await;
+        let background = times(background).await;
+        let first_second = ON_A_MINUTE_MS / 1000;
+        let in_first = |times: &[i64]| times.iter().filter(|t| *t / 1000 == first_second).count();
+        assert_eq!(in_first(&background), 2, "half of 4 for background work across both nodes: {background:?}");
+        assert_eq!(in_first(&interactive), 2, "the rest for users' calls: {interactive:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_budget_leaves_each_node_to_its_own_limits() {
+        let budget = MemoryBudget::new();
+        budget.failing.store(true, Ordering::Relaxed);
+        let node = node(&budget, limits(Some(2), None, None), 1.0);
+        let start = Instant::now();
+        let admitted = burst(&node, 3).await;
+        assert!(admitted[1] - start < D::from_millis(10), "no error, no wait for the database: {admitted:?}");
+        assert!(admitted[2] - start >= D::from_millis(1050), "the node's own limit still holds: {admitted:?}");
+        assert_eq!(budget.leases.load(Ordering::Relaxed), 0);
     }
 }

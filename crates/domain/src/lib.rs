@@ -18,6 +18,7 @@ pub mod instance_config;
 pub mod instance_fields;
 pub mod oauth_url;
 pub mod secret;
+pub mod shared_budget;
 pub mod token_rules;
 pub mod vendor_limits;
 

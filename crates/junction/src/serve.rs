@@ -46,10 +46,14 @@ pub struct ServeArgs {
     #[arg(long, env = "JUNCTION_SANDBOX_URL")]
     sandbox_url: Option<String>,
     /// Vendor rate limits per OAuth client, enforced before every hub call, e.g.
-    /// `25/s,1500/min,150000/day`, or `off`. Per node: nodes sharing one OAuth client split the
-    /// per-second figure between them (the minute and day counts follow the vendor's headers).
+    /// `25/s,1500/min,150000/day`, or `off`. On PostgreSQL all nodes together keep them (see
+    /// `--shared-limits`); every node also keeps them on its own.
     #[arg(long, env = "JUNCTION_VENDOR_LIMITS", default_value = "25/s,1500/min,150000/day")]
     vendor_limits: domain::vendor_limits::VendorLimits,
+    /// On PostgreSQL, share the vendor limits with every node on the database (each node leases
+    /// small batches of calls); `false`: each node keeps them alone. No effect on SQLite.
+    #[arg(long, env = "JUNCTION_SHARED_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    shared_limits: bool,
     /// Seconds a vendor call may take before the hub answers 504.
     #[arg(long, env = "JUNCTION_VENDOR_TIMEOUT", default_value_t = 30)]
     vendor_timeout: u64,
@@ -133,6 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vendor_limits: args.vendor_limits,
         vendor_timeout: std::time::Duration::from_secs(args.vendor_timeout.max(1)),
         background_share: args.background_share,
+        shared_limits: args.shared_limits,
         events: EventsConfig {
             allow_private_callbacks: args.allow_private_callbacks,
             retry_base: std::time::Duration::from_millis(args.event_retry_base_ms.max(1)),

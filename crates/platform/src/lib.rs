@@ -8,6 +8,9 @@
 //! user-chosen callback URLs ([`callback`]), bulk exports and uploads ([`bulk`]), the metrics registry ([`metrics`]) and the cache of
 //! authenticated hub callers ([`caller_cache`]).
 //!
+//! The vendor's rate limiter is shared with the other nodes through the store when the store can
+//! (PostgreSQL), see `connector::rate_limit`.
+//!
 //! The HTTP layer calls in here and into `hub`; it never reaches the vendor itself.
 
 pub mod bulk;
@@ -28,9 +31,11 @@ use std::time::Duration;
 use connector::endpoints::VendorEndpoints;
 use connector::oauth::OAuthClient;
 use connector::rate_limit::VendorRateLimiter;
+use connector::shared_budget::{BudgetError, SharedBudget};
 use connector::{TokenError, VendorClient};
 use domain::elements::Catalog;
 use domain::instance_config::ServerPolicy;
+use domain::shared_budget::{Lease, LeaseRequest};
 use domain::vendor_limits::VendorLimits;
 use hub::{CursorSigner, Hub};
 use store::{InstanceRecord, Store, StoreError};
@@ -75,6 +80,9 @@ pub struct PlatformConfig {
     pub background_share: f64,
     /// How bulk jobs run.
     pub bulk: BulkConfig,
+    /// Whether the vendor limits are shared with the other nodes through the store, where it can
+    /// (PostgreSQL; `--shared-limits`). Off: each node keeps them alone.
+    pub shared_limits: bool,
 }
 
 impl PlatformConfig {
@@ -92,6 +100,7 @@ impl PlatformConfig {
             events: EventsConfig::default(),
             background_share: DEFAULT_BACKGROUND_SHARE,
             bulk: BulkConfig::default(),
+            shared_limits: true,
         }
     }
 }
@@ -150,8 +159,13 @@ impl Platform {
     /// The platform for `config`. Fails only when an HTTP client cannot be built.
     pub fn build(config: PlatformConfig) -> Result<Self, PlatformError> {
         let client_error = |error: connector::reqwest::Error| PlatformError::Client(error.to_string());
-        let limiter = VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue);
-        let limiter = Arc::new(limiter.with_background_share(config.background_share));
+        let limiter = VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue)
+            .with_background_share(config.background_share);
+        let shared = config.store.vendor_budget().filter(|_| config.shared_limits);
+        let limiter = Arc::new(match shared {
+            Some(table) => limiter.with_shared_budget(Arc::new(StoreBudget(table))),
+            None => limiter,
+        });
         let vendor =
             VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
         let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));
@@ -181,6 +195,21 @@ impl Platform {
     /// Its sessions know the element's objects only; see [`InstanceCall::with_common`].
     pub fn instance_call<'a>(&'a self, instance: &'a InstanceRecord) -> InstanceCall<'a> {
         InstanceCall::new(self, instance)
+    }
+}
+
+/// The vendor limits shared by every node, kept in the store's database.
+#[derive(Debug)]
+struct StoreBudget(store::VendorBudgetTable);
+
+#[async_trait::async_trait]
+impl SharedBudget for StoreBudget {
+    async fn lease(&self, request: &LeaseRequest) -> Result<Lease, BudgetError> {
+        self.0.lease(request).await.map_err(|error| BudgetError(error.to_string()))
+    }
+
+    async fn block(&self, key: &str, until_ms: i64) -> Result<(), BudgetError> {
+        self.0.block(key, until_ms).await.map_err(|error| BudgetError(error.to_string()))
     }
 }
 

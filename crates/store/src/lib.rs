@@ -21,6 +21,8 @@
 //! - `leases` and [`queue`]: coordination between nodes sharing the database, i.e. expiring
 //!   exclusive leases and a durable job queue with leased claims and dead letters (their SQL, and
 //!   the queue's values);
+//! - [`vendor_budget`]: the vendor's rate limits shared by every node on PostgreSQL (leases of
+//!   calls, one statement each);
 //! - [`authorization_codes`]: the registry of OAuth authorization codes claimed before their
 //!   exchange, so a replayed code never reaches the vendor twice.
 //!
@@ -48,6 +50,7 @@ mod sealing;
 mod shared_sql;
 pub mod sqlite;
 mod trace_sql;
+pub mod vendor_budget;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +73,7 @@ pub use repository::{
 };
 pub use resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 pub use sqlite::SqliteStore;
+pub use vendor_budget::VendorBudgetTable;
 
 /// Connects to the store named by `url`, runs its migrations, and checks `keyring` against it:
 /// `sqlite://PATH` (created if missing, WAL) or `sqlite::memory:`; `postgres://...` or

@@ -46,6 +46,11 @@ impl PostgresStore {
         Ok(Self { pool, keys: KeyState::new(keys), locks: InstanceLocks::default(), dialect: &POSTGRES })
     }
 
+    /// The shared vendor budget on this database (`Store::vendor_budget`).
+    fn vendor_budget_table(&self) -> Option<crate::vendor_budget::VendorBudgetTable> {
+        Some(crate::vendor_budget::VendorBudgetTable::new(self.pool.clone()))
+    }
+
     /// The pool, for tests that inspect raw rows.
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool

@@ -568,6 +568,10 @@ pub trait Store:
     /// cursors are signed with it, so any node can check a cursor another node issued).
     fn keyed_hash(&self, purpose: &str, data: &str) -> String;
 
+    /// The vendor's rate limits shared by every node on this database, where there can be several
+    /// nodes (PostgreSQL); `None` on SQLite, whose one node keeps its limits in memory.
+    fn vendor_budget(&self) -> Option<crate::vendor_budget::VendorBudgetTable>;
+
     /// Re-seals every sealed value under `keyring`'s current key, in batches, while serving: rows not
     /// yet re-sealed stay readable through `keyring`'s older keys, which must include the key in use.
     /// Returns how many instances were re-sealed. Another node still holding only the old key must be

@@ -235,6 +235,10 @@ macro_rules! implement_store {
                 self.keys.get().lookup.lookup_hash(purpose, data)
             }
 
+            fn vendor_budget(&self) -> Option<crate::vendor_budget::VendorBudgetTable> {
+                self.vendor_budget_table()
+            }
+
             async fn rotate_master_key(&self, keyring: Keyring) -> Result<u64> {
                 let canary = Self::read_canary(&self.pool).await?;
                 // The new keyring must still read what is stored, or the rotation would strand it.

@@ -67,6 +67,11 @@ impl SqliteStore {
         Ok(Self { pool, keys: KeyState::new(keys), locks: InstanceLocks::default(), dialect: &SQLITE })
     }
 
+    /// No shared vendor budget: one node keeps its limits in memory (`Store::vendor_budget`).
+    fn vendor_budget_table(&self) -> Option<crate::vendor_budget::VendorBudgetTable> {
+        None
+    }
+
     /// The pool, for tests that inspect raw rows.
     pub fn pool(&self) -> &sqlx::SqlitePool {
         &self.pool

@@ -2394,3 +2394,114 @@ async fn final_bulk_jobs_are_pruned_with_their_results(db: Arc<TestDb>) {
     assert!(store.bulk_results(id, 0, false, 10).await.unwrap().is_empty());
     assert_eq!(store.bulk_job(None, running).await.unwrap().status, BulkStatus::Created, "a live job is kept");
 }
+
+/// The vendor limits shared by every node: PostgreSQL only (one SQLite node keeps them in memory).
+mod vendor_budget {
+    use crate::common::{run, Backend};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_leases_from_many_tasks_never_grant_more_than_the_limit_in_a_window() {
+        run(Backend::Postgres, crate::concurrent_leases_never_grant_more_than_the_limit_in_a_window).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_lease_takes_back_unused_calls_raises_to_the_vendors_count_and_honours_a_block() {
+        run(Backend::Postgres, crate::a_lease_takes_back_unused_calls_raises_to_the_vendors_count_and_honours_a_block)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_has_no_shared_budget() {
+        run(Backend::Sqlite, |db| async move { assert!(db.connect(crate::keyring()).await.vendor_budget().is_none()) })
+            .await
+    }
+}
+
+fn budget_request(want: u64, second: u64, minute: u64) -> domain::shared_budget::LeaseRequest {
+    domain::shared_budget::LeaseRequest {
+        key: "client:test".into(),
+        want,
+        caps: domain::shared_budget::Caps { second: Some(second), minute: Some(minute), day: None },
+        margin_ms: 50,
+        unused: Vec::new(),
+        vendor_minute: None,
+        vendor_day: None,
+        blocked_until_ms: 0,
+    }
+}
+
+async fn concurrent_leases_never_grant_more_than_the_limit_in_a_window(db: Arc<TestDb>) {
+    const TASKS: usize = 48;
+    let nodes = two_nodes(&db).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let budget = nodes[task % 2].vendor_budget().expect("PostgreSQL shares the budget");
+        tasks.push(tokio::spawn(async move {
+            let mut leases = Vec::new();
+            while tokio::time::Instant::now() < deadline {
+                leases.push(budget.lease(&budget_request(3, 25, 60)).await.expect("a lease"));
+            }
+            leases
+        }));
+    }
+    let mut per_second = BTreeMap::<i64, (u64, u64)>::new();
+    let mut per_minute = BTreeMap::<i64, u64>::new();
+    let mut statements = 0;
+    for task in tasks {
+        for lease in task.await.unwrap() {
+            statements += 1;
+            let (granted, most_used) = per_second.entry(lease.now_ms / 1000).or_default();
+            *granted += lease.granted;
+            *most_used = (*most_used).max(lease.second_used);
+            *per_minute.entry(lease.now_ms / 60_000).or_default() += lease.granted;
+            if lease.granted > 0 {
+                assert!(lease.now_ms % 1000 < 950, "nothing granted in the margin: {lease:?}");
+            }
+        }
+    }
+    assert!(statements > TASKS * 2, "the tasks raced: {statements} leases");
+    for (second, (granted, most_used)) in &per_second {
+        assert!(*granted <= 25, "second {second}: {granted} granted");
+        assert_eq!(granted, most_used, "second {second}: the row counts exactly what was granted");
+    }
+    assert!(per_minute.values().all(|granted| *granted <= 60), "{per_minute:?}");
+    assert!(per_second.values().any(|(granted, _)| *granted == 25), "a full second: {per_second:?}");
+}
+
+async fn a_lease_takes_back_unused_calls_raises_to_the_vendors_count_and_honours_a_block(db: Arc<TestDb>) {
+    use domain::shared_budget::{Unused, WindowCount};
+    let budget = db.connect(keyring()).await.vendor_budget().expect("PostgreSQL shares the budget");
+    // Away from a second's margin, so that the grants below are not refused for it.
+    let mut first = budget.lease(&budget_request(0, 25, 1500)).await.unwrap();
+    while first.now_ms % 1000 > 700 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        first = budget.lease(&budget_request(0, 25, 1500)).await.unwrap();
+    }
+    let five = budget.lease(&budget_request(5, 25, 1500)).await.unwrap();
+    assert_eq!((five.granted, five.second_used), (5, 5));
+    let (minute, day) = (five.now_ms / 60_000, five.now_ms / 86_400_000);
+    let mut giving_back = budget_request(1, 25, 1500);
+    giving_back.unused = vec![Unused { minute, day, count: 4 }, Unused { minute: minute - 1, day, count: 1 }];
+    let one = budget.lease(&giving_back).await.unwrap();
+    if one.now_ms / 60_000 == minute {
+        assert_eq!(one.minute_used, 2, "5 − 4 unused + 1 (another minute's unused calls are ignored)");
+        assert_eq!(one.day_used, 1, "5 − 4 − 1 unused + 1: the day takes back both");
+    }
+    let mut vendor = budget_request(1, 25, 1500);
+    vendor.vendor_minute = Some(WindowCount { window: one.now_ms / 60_000, used: 1400 });
+    let raised = budget.lease(&vendor).await.unwrap();
+    if raised.now_ms / 60_000 == one.now_ms / 60_000 {
+        assert_eq!(raised.minute_used, 1401, "raised to the vendor's count, then the grant");
+        let lower = WindowCount { window: one.now_ms / 60_000, used: 10 };
+        let kept = budget.lease(&budget_request(0, 25, 1500)).await.unwrap();
+        assert_eq!(kept.minute_used, 1401, "{lower:?} would not lower it");
+    }
+    budget.block("client:test", raised.now_ms + 60_000).await.unwrap();
+    let blocked = budget.lease(&budget_request(5, 25, 1500)).await.unwrap();
+    assert_eq!(blocked.granted, 0);
+    assert_eq!(blocked.blocked_until_ms, raised.now_ms + 60_000);
+    budget.block("client:test", raised.now_ms + 1_000).await.unwrap();
+    let still = budget.lease(&budget_request(5, 25, 1500)).await.unwrap();
+    assert_eq!(still.blocked_until_ms, raised.now_ms + 60_000, "an earlier block does not shorten it");
+}

@@ -1,6 +1,8 @@
 //! Real `junction serve` processes on one PostgreSQL database and one shared simulator (SPEC
 //! "Scaling out"): a refresh storm across three nodes refreshes exactly once, and a node killed with
-//! SIGKILL in the middle of a refresh loop leaves the instance working on both nodes of a pair.
+//! SIGKILL in the middle of a refresh loop leaves the instance working on both nodes of a pair,
+//! and two or three nodes on one OAuth client together keep the vendor's limits (shared through
+//! PostgreSQL) so that the simulator, at the vendor's own limits, refuses none of their calls.
 //!
 //! Each test creates its own PostgreSQL database through `JUNCTION_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and drops it afterwards, also when the test panics.
@@ -9,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sqlx::Connection;
 
 use store::MasterKey;
 
@@ -187,4 +190,136 @@ async fn the_background_refresh_of_two_nodes_refreshes_a_due_instance_exactly_on
         assert_eq!(cluster.hub_status(node, &token).await, 200);
     }
     assert_eq!(cluster.refresh_grants().await, before + 1);
+}
+
+/// `nodes` nodes on PostgreSQL with the vendor's default limits, and the simulator enforcing them
+/// exactly (25 calls in any second of its clock per OAuth client; it refuses the 26th and counts
+/// it as `throttled`): 1,000 hub calls spread over the nodes, 50 in flight at a time (so that they
+/// queue within the limiter's 5 s wait and are answered 200; a 429 would have to carry
+/// `Retry-After`). Zero `throttled` proves no second of the simulator's clock got more than 25
+/// calls from all nodes together. Returns the statuses.
+async fn a_thousand_calls_over_nodes_at_the_vendors_limits(nodes: usize) -> Vec<u16> {
+    const CALLS: usize = 1000;
+    const IN_FLIGHT: usize = 50;
+    let cluster = Cluster::at_vendor_limits().await;
+    let mut started = Vec::new();
+    for _ in 0..nodes {
+        started.push(cluster.start_node().await);
+    }
+    let (_, token) = cluster.create_instance(&started[0]).await;
+    let before = cluster.sim_stats().await;
+
+    let began = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut statuses = Vec::new();
+    for call in 0..CALLS {
+        if calls.len() >= IN_FLIGHT {
+            statuses.push(calls.join_next().await.expect("a call").expect("no panic"));
+        }
+        let request = cluster.hub_call(&started[call % nodes], &token);
+        calls.spawn(async move {
+            let answer = request.send().await.expect("an answer");
+            let retry_after = answer.headers().get("retry-after").is_some();
+            (answer.status().as_u16(), retry_after)
+        });
+    }
+    statuses.extend(calls.join_all().await);
+    let elapsed = began.elapsed();
+    let after = cluster.sim_stats().await;
+    let throttled = after["throttled"].as_u64().unwrap() - before["throttled"].as_u64().unwrap();
+    let vendor_calls = after["api_calls"].as_u64().unwrap() - before["api_calls"].as_u64().unwrap();
+    let ok = statuses.iter().filter(|(status, _)| *status == 200).count();
+    eprintln!(
+        "{nodes} nodes at the vendor's limits: {CALLS} calls in {elapsed:?}, {ok} answered 200, \
+         {vendor_calls} vendor calls, {throttled} refused by the vendor"
+    );
+    assert_eq!(statuses.len(), CALLS);
+    assert_eq!(throttled, 0, "no vendor 429: no second of the vendor's clock held more than 25 calls");
+    for (status, retry_after) in &statuses {
+        assert!(*status == 200 || (*status == 429 && *retry_after), "{status} (Retry-After: {retry_after})");
+    }
+    statuses.into_iter().map(|(status, _)| status).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_one_client_together_stay_within_the_vendors_limits() {
+    a_thousand_calls_over_nodes_at_the_vendors_limits(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_on_one_client_together_stay_within_the_vendors_limits() {
+    a_thousand_calls_over_nodes_at_the_vendors_limits(3).await;
+}
+
+/// What sharing the limits costs one node on PostgreSQL (BENCHMARKS.md, "Shared vendor limits"):
+/// the added latency of a hub call at 20 calls a second (below the limit; p50 of 200 calls, in
+/// alternating rounds with and without `--shared-limits`), and the database statements per 100
+/// vendor calls at the limit (500 calls, 50 in flight). Run with
+/// `cargo test -p junction --test it -- --ignored --nocapture what_sharing_the_vendor_limits_costs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check"]
+async fn what_sharing_the_vendor_limits_costs() {
+    let cluster = Cluster::at_vendor_limits().await;
+    let mut latencies: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut token = None;
+    for round in 0..4 {
+        for (shared, flag) in [(0, "true"), (1, "false")] {
+            let mut node = cluster.start_node_with(&["--refresh-period", "0", "--shared-limits", flag]).await;
+            let token = match &token {
+                Some(token) => token,
+                None => token.insert(cluster.create_instance(&node).await.1),
+            };
+            assert_eq!(cluster.hub_status(&node, token).await, 200, "warm");
+            for _ in 0..50 {
+                let began = Instant::now();
+                assert_eq!(cluster.hub_status(&node, token).await, 200);
+                latencies[shared].push(began.elapsed());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            node.child.start_kill().unwrap();
+            node.child.wait().await.unwrap();
+            eprintln!("round {round} shared={flag} done");
+        }
+    }
+    let p50 = |samples: &mut Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (with, without) = (p50(&mut latencies[0]), p50(&mut latencies[1]));
+    eprintln!("p50 of a hub call at 20/s: shared {with:?}, alone {without:?}");
+
+    let token = token.unwrap();
+    let statements = || async {
+        let mut db = sqlx::PgConnection::connect(&cluster.database.url).await.unwrap();
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(n_tup_ins + n_tup_upd, 0) FROM pg_stat_user_tables WHERE relname = 'vendor_budgets'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        count
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (statements_before, before) = (statements().await, cluster.sim_stats().await);
+    let mut node = cluster.start_node().await;
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..500 {
+        if calls.len() >= 50 {
+            calls.join_next().await;
+        }
+        let request = cluster.hub_call(&node, &token);
+        calls.spawn(async move { request.send().await.map(|answer| answer.status().as_u16()) });
+    }
+    calls.join_all().await;
+    // The node's connections flush their statistics when they close.
+    node.child.start_kill().unwrap();
+    node.child.wait().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = cluster.sim_stats().await;
+    let vendor_calls = after["api_calls"].as_u64().unwrap() - before["api_calls"].as_u64().unwrap();
+    let leases = statements().await - statements_before;
+    eprintln!(
+        "at the limit: {vendor_calls} vendor calls, {leases} lease statements: {:.1} per 100 calls",
+        leases as f64 * 100.0 / vendor_calls as f64
+    );
 }

@@ -82,6 +82,15 @@ impl Cluster {
         // No vendor rate limits: the storm fires 200 calls at once.
         let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
         config.accounts[0].demo_contacts = contacts;
+        Cluster::with_sim(config).await
+    }
+
+    /// A cluster whose simulator enforces the vendor's own limits (25 calls a second per client).
+    pub async fn at_vendor_limits() -> Self {
+        Cluster::with_sim(SimConfig::sandbox()).await
+    }
+
+    async fn with_sim(config: SimConfig) -> Self {
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         Cluster {
             database: TestDatabase::create().await,
@@ -146,6 +155,11 @@ impl Cluster {
 
     pub async fn hub_status(&self, node: &Node, instance_token: &str) -> u16 {
         self.hub_call(node, instance_token).send().await.expect("hub call").status().as_u16()
+    }
+
+    /// The simulator's counters (`GET /__sim/stats`).
+    pub async fn sim_stats(&self) -> Value {
+        self.http.get(format!("{}/__sim/stats", self.sim.url())).send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn refresh_grants(&self) -> u64 {
