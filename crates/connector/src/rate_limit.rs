@@ -51,8 +51,9 @@
 //!   background share, interactive ones up to the whole limit, so users' calls keep their room
 //!   across nodes.
 //! - **The second holds at the vendor.** Windows are fixed and numbered on the database's clock. A
-//!   batch is for the second it was leased in and is usable only until the jitter margin before
-//!   that second ends (measured from before the statement was sent, so never later than the
+//!   batch is for the second it was leased in and is usable only until a margin before that
+//!   second ends (the jitter margin, at least [`crate::shared_budget::SEND_MARGIN`], 200 ms: the
+//!   node's own delay before a call leaves counts too) (measured from before the statement was sent, so never later than the
 //!   truth); the database grants nothing in the margin itself. A call sent in time arrives within
 //!   its second if the network delay is below the margin and the vendor's clock agrees with the
 //!   database's (both on NTP), so no second of the vendor's clock gets more than the limit from
@@ -63,9 +64,11 @@
 //!   day to what `throttle-available` and `quota-available` imply (never lowers them). A 429, or a
 //!   window the vendor reports exhausted, is written at once as the client's `blocked_until`, which
 //!   holds every node back until the reset; the node drops the batches it holds.
-//! - **The database failing never fails a call.** A lease that errs or takes over 500 ms puts the
-//!   node on its own log alone for a second (with a warning in the log), then it tries again: while
-//!   the database is away, N nodes may send up to N × the limits, as before sharing.
+//! - **The database failing never fails a call.** A lease that errs (the database cannot be
+//!   reached) puts the node on its own log alone for a second (with a warning in the log), then it
+//!   tries again: while the database is away, N nodes may send up to N × the limits, as before
+//!   sharing. A slow lease is waited for within the caller's wait: a call that cannot get one in
+//!   time is [`Throttled`] (a 429 with `Retry-After`), never sent beyond the shared limits.
 //!
 //! On SQLite (one node) no budget is set and nothing of this runs. What sharing costs per call is
 //! in BENCHMARKS.md ("Shared vendor limits"). Limits per vendor account (the tenant's
