@@ -242,7 +242,9 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["load", "footprint"], help="run one part alone")
     args = parser.parse_args()
-    for tool in ["wrk", "nginx"]:
+    # A SIGTERM still stops the servers this started (the `finally` below runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    for tool in [] if args.only == "footprint" else ["wrk", "nginx"]:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (Debian: apt-get install nginx-light wrk)")
     binary = os.path.abspath(args.binary)
@@ -332,8 +334,9 @@ def main():
             print(f"{key} added p50 at 1 connection minus nginx's: {extra:+.3f} ms (goal <= 0.1: {goal(extra <= 0.1)})")
         print("rounds (req/s, CPU µs/call): " + "; ".join(
             f"{key} " + ", ".join(f"{rate:.0f}/{cpu:.1f}" for rate, cpu in loaded[key]) for key, *_ in cases))
-        print()
-        print_footprint(ready_ms, idle_rss)
+        if args.only != "load":
+            print()
+            print_footprint(ready_ms, idle_rss)
     finally:
         for process in reversed(processes):
             stop(process)
