@@ -286,6 +286,8 @@ impl VendorClient {
 /// the whole URL again (a tenth of a raw passthrough's instructions, host and IDNA included).
 fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
     let plain = base.path().ends_with('/')
+        && base.query().is_none()
+        && base.fragment().is_none()
         && !path.starts_with('/')
         && !path.split('/').any(|segment| segment == "." || segment == "..")
         && !path.contains(['?', '#', '\\', '%']);
@@ -359,7 +361,9 @@ mod tests {
         ] {
             assert_eq!(vendor_url(&base, path).unwrap(), base.join(path).unwrap(), "{path}");
         }
-        let without_slash = url::Url::parse("http://127.0.0.1:8091/crm/rest").unwrap();
-        assert_eq!(vendor_url(&without_slash, "v2/contacts").unwrap(), without_slash.join("v2/contacts").unwrap());
+        for odd in ["http://127.0.0.1:8091/crm/rest", "http://127.0.0.1:8091/crm/rest/?a=b", "http://h/crm/rest/#f"] {
+            let odd = url::Url::parse(odd).unwrap();
+            assert_eq!(vendor_url(&odd, "v2/contacts").unwrap(), odd.join("v2/contacts").unwrap(), "{odd}");
+        }
     }
 }
