@@ -258,8 +258,10 @@ impl VendorClient {
         token: &AccessToken,
         scheme: CredentialScheme,
     ) -> Result<VendorReply, VendorError> {
-        let url = self.endpoints.api_base.join(&request.path).map_err(|_| VendorError::InvalidPath)?;
-        let builder = self.http.request(request.method.clone(), url).query(&request.query);
+        let url = vendor_url(&self.endpoints.api_base, &request.path)?;
+        let builder = self.http.request(request.method.clone(), url);
+        // reqwest re-serializes the URL for any query, even an empty one.
+        let builder = if request.query.is_empty() { builder } else { builder.query(&request.query) };
         let mut builder = match scheme {
             CredentialScheme::Bearer => builder.bearer_auth(token.secret.expose()),
             CredentialScheme::ApiKey => builder.header(API_KEY_HEADER, api_key_header(&token.secret)),
@@ -270,12 +272,31 @@ impl VendorClient {
                 builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
             }
         }
-        let response = builder.send().await.map_err(|error| transport_error(&error))?;
+        let mut response = builder.send().await.map_err(|error| transport_error(&error))?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(|error| transport_error(&error))?;
         Ok(VendorReply { status, headers, body })
     }
+}
+
+/// `path` under the REST base `base`. A plain relative path (`v2/contacts/12`: what the engine
+/// builds, and all the raw passthrough lets through) is appended to the base's path, which parses
+/// only the path; anything else is resolved as a relative reference (`Url::join`), which parses
+/// the whole URL again (a tenth of a raw passthrough's instructions, host and IDNA included).
+fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
+    let plain = base.path().ends_with('/')
+        && base.query().is_none()
+        && base.fragment().is_none()
+        && !path.starts_with('/')
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
+        && !path.contains(['?', '#', '\\', '%']);
+    if !plain {
+        return base.join(path).map_err(|_| VendorError::InvalidPath);
+    }
+    let mut url = base.clone();
+    url.set_path(&[base.path(), path].concat());
+    Ok(url)
 }
 
 /// An HTTP client that never follows redirects (they could carry a token or a secret to another
@@ -317,4 +338,32 @@ async fn backoff(attempt: u32) {
 fn vendor_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     text.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_urls_are_what_joining_onto_the_rest_base_gives() {
+        let base = url::Url::parse("http://127.0.0.1:8091/crm/rest/").unwrap();
+        for path in [
+            "v2/contacts/12",
+            "v1/contacts",
+            "v2/products/3:adjustInventory",
+            "v2/tags/1/contacts:applyTags",
+            "v2/a b",
+            "",
+            "v2/../token",
+            "/token",
+            "v2/contacts?x=1",
+            "v2/%2e%2e/x",
+        ] {
+            assert_eq!(vendor_url(&base, path).unwrap(), base.join(path).unwrap(), "{path}");
+        }
+        for odd in ["http://127.0.0.1:8091/crm/rest", "http://127.0.0.1:8091/crm/rest/?a=b", "http://h/crm/rest/#f"] {
+            let odd = url::Url::parse(odd).unwrap();
+            assert_eq!(vendor_url(&odd, "v2/contacts").unwrap(), odd.join("v2/contacts").unwrap(), "{odd}");
+        }
+    }
 }
