@@ -158,8 +158,8 @@ struct Outcomes {
     throttled_without_retry_after: AtomicU64,
     unavailable: AtomicU64,
     connection_errors: AtomicU64,
-    /// Anything else, with the call and the answer's start.
-    other: Mutex<Vec<String>>,
+    /// Anything else: the instance called, and the call with the answer's start.
+    other: Mutex<Vec<(i64, String)>>,
 }
 
 /// One change of a contact at the vendor, by the client through the hub or straight at the
@@ -277,7 +277,7 @@ async fn client_worker(soak: Arc<Soak>, worker: u64) {
     while !soak.stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         slot += 1;
-        let (_, token) = &soak.tokens[dice.roll(soak.tokens.len() as u64) as usize];
+        let (instance, token) = &soak.tokens[dice.roll(soak.tokens.len() as u64) as usize];
         let auth = soak.cluster.hub_auth(token);
         let roll = dice.roll(100);
         let Some(base) = soak.pool.live_from(slot % 3) else {
@@ -313,7 +313,7 @@ async fn client_worker(soak: Arc<Soak>, worker: u64) {
         let outcomes = &soak.outcomes;
         match answer {
             Err(error) if error.is_timeout() => {
-                outcomes.other.lock().unwrap().push(format!("{what}: no answer in 60 s"));
+                outcomes.other.lock().unwrap().push((*instance, format!("{what}: no answer in 60 s")));
             }
             Err(_) => {
                 outcomes.connection_errors.fetch_add(1, Ordering::SeqCst);
@@ -341,7 +341,7 @@ async fn client_worker(soak: Arc<Soak>, worker: u64) {
             Ok(answer) => {
                 let status = answer.status();
                 let body: String = answer.text().await.unwrap_or_default().chars().take(200).collect();
-                outcomes.other.lock().unwrap().push(format!("{what}: {status} {body}"));
+                outcomes.other.lock().unwrap().push((*instance, format!("{what}: {status} {body}")));
             }
         }
         tokio::time::sleep(pace.saturating_sub(started.elapsed())).await;
@@ -544,6 +544,78 @@ struct Kill {
     restart: Duration,
 }
 
+/// Kills the nodes in turn, one every `period` from `started` while a whole period fits in
+/// `seconds`: SIGKILL, the pool told a moment later, the node started again after a pause.
+async fn kill_in_turn(
+    soak: &Soak,
+    nodes: &mut [Node],
+    flags: &[&str],
+    started: Instant,
+    period: Duration,
+    seconds: u64,
+) -> Vec<Kill> {
+    let mut kills = Vec::new();
+    while started.elapsed() + period <= Duration::from_secs(seconds) {
+        tokio::time::sleep_until((started + period * (kills.len() as u32 + 1)).into()).await;
+        let slot = kills.len() % 3;
+        nodes[slot].child.start_kill().expect("SIGKILL");
+        nodes[slot].child.wait().await.expect("the killed node exits");
+        // The client finds out as it would behind a load balancer: calls in flight and calls sent
+        // before the balancer's next health check fail to connect.
+        tokio::time::sleep(HEALTH_CHECK_DELAY).await;
+        soak.pool.set(slot, None);
+        tokio::time::sleep(RESTART_DELAY).await;
+        let restarting = Instant::now();
+        nodes[slot] = soak.cluster.start_node_with(flags).await;
+        soak.pool.set(slot, Some(nodes[slot].base.clone()));
+        kills.push(Kill { slot, restart: restarting.elapsed() });
+    }
+    kills
+}
+
+/// The instances a hub call no longer works through, with the answer.
+async fn lost_instances(soak: &Soak) -> Vec<(i64, String)> {
+    let mut lost = Vec::new();
+    for (id, token) in &soak.tokens {
+        let auth = soak.cluster.hub_auth(token);
+        let path = "/hubs/crm/contacts?pageSize=1";
+        let answer =
+            on_any_node(&soak.pool, path, |url| soak.cluster.http.get(url).header("authorization", &auth)).await;
+        if answer.status() != 200 {
+            lost.push((*id, format!("{} {}", answer.status(), answer.text().await.unwrap_or_default())));
+        }
+    }
+    lost
+}
+
+/// Polls every instance now, then waits (at most 180 s) until the callback has every change for
+/// every instance but the `lost` ones (they cannot poll): the (instance, change) pairs still
+/// missing on valid instances and on lost ones, and the wait.
+async fn wait_for_deliveries(
+    soak: &Soak,
+    callback: &Callback,
+    changes: &[Change],
+    lost: &HashSet<i64>,
+) -> (usize, usize, Duration) {
+    for (id, _) in &soak.tokens {
+        poll_now(soak, *id).await;
+    }
+    let started = Instant::now();
+    loop {
+        let missing = |lost_ones: bool| -> usize {
+            let ids = soak.tokens.iter().map(|(id, _)| *id).filter(|id| lost.contains(id) == lost_ones);
+            ids.map(|id| callback.missing(id, changes).len()).sum()
+        };
+        let on_valid = missing(false);
+        if on_valid == 0 || started.elapsed() > Duration::from_secs(180) {
+            return (on_valid, missing(true), started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The soak's story in order (set up, load with kills, checks, the figures); the work is in the
+/// helpers above, and the figures are printed before any assertion so that a failed run shows them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a soak of minutes: cargo test -p junction --test it -- --ignored soak (JUNCTION_SOAK_SECONDS)"]
 async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_meet_no_vendor_429() {
@@ -570,7 +642,7 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
     untouched.sort_by_key(|id| id.chars().rev().collect::<String>());
     let soak = Arc::new(Soak {
         cluster,
-        pool: pool.clone(),
+        pool,
         tokens,
         outcomes: Outcomes::default(),
         ledger: Ledger { untouched: Mutex::new(untouched), ..Ledger::default() },
@@ -592,24 +664,8 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
     let grants_before = sim_stats(&soak.cluster).await["token_grants"]["refresh_token"].as_u64().unwrap();
     let workers: Vec<_> = (0..3).map(|worker| tokio::spawn(client_worker(soak.clone(), worker))).collect();
     let direct = tokio::spawn(direct_changes(soak.clone()));
-    let exports = tokio::spawn(export_loop(soak.clone(), bulk_token.clone(), bulk_ids));
-    let mut kills = Vec::new();
-    let flags_for_restart = flags.clone();
-    while started.elapsed() + period <= Duration::from_secs(seconds) {
-        tokio::time::sleep_until((started + period * (kills.len() as u32 + 1)).into()).await;
-        let slot = kills.len() % 3;
-        nodes[slot].child.start_kill().expect("SIGKILL");
-        nodes[slot].child.wait().await.expect("the killed node exits");
-        // The client finds out as it would behind a load balancer: calls in flight and calls sent
-        // before the balancer's next health check fail to connect.
-        tokio::time::sleep(HEALTH_CHECK_DELAY).await;
-        pool.set(slot, None);
-        tokio::time::sleep(RESTART_DELAY).await;
-        let restarting = Instant::now();
-        nodes[slot] = soak.cluster.start_node_with(&flags_for_restart).await;
-        pool.set(slot, Some(nodes[slot].base.clone()));
-        kills.push(Kill { slot, restart: restarting.elapsed() });
-    }
+    let exports = tokio::spawn(export_loop(soak.clone(), bulk_token, bulk_ids));
+    let kills = kill_in_turn(&soak, &mut nodes, &flags, started, period, seconds).await;
     tokio::time::sleep_until((started + Duration::from_secs(seconds)).into()).await;
     soak.stop.store(true, Ordering::SeqCst);
     for worker in workers {
@@ -620,30 +676,12 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
 
     // The checks, with every node up.
     let exports = exports.await.unwrap();
-    let mut lost = Vec::new();
-    for (id, token) in &soak.tokens {
-        let auth = soak.cluster.hub_auth(token);
-        let path = "/hubs/crm/contacts?pageSize=1";
-        let answer = on_any_node(&pool, path, |url| soak.cluster.http.get(url).header("authorization", &auth)).await;
-        if answer.status() != 200 {
-            lost.push(format!("instance {id}: {} {}", answer.status(), answer.text().await.unwrap_or_default()));
-        }
-    }
+    let lost = lost_instances(&soak).await;
     let hub_changes = soak.ledger.hub_changes.lock().unwrap().clone();
     let direct_changes = soak.ledger.direct_changes.lock().unwrap().clone();
     let changes: Vec<Change> = hub_changes.iter().chain(&direct_changes).cloned().collect();
-    for (id, _) in &soak.tokens {
-        poll_now(&soak, *id).await;
-    }
-    let delivery_started = Instant::now();
-    let missing = loop {
-        let missing: usize = soak.tokens.iter().map(|(id, _)| callback.missing(*id, &changes).len()).sum();
-        if missing == 0 || delivery_started.elapsed() > Duration::from_secs(180) {
-            break missing;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let delivered_in = delivery_started.elapsed();
+    let lost_ids: HashSet<i64> = lost.iter().map(|(id, _)| *id).collect();
+    let (missing, missing_on_lost, delivered_in) = wait_for_deliveries(&soak, &callback, &changes, &lost_ids).await;
     let stats = sim_stats(&soak.cluster).await;
     let throttled = stats["throttled"].as_u64().unwrap();
     let refreshes = stats["token_grants"]["refresh_token"].as_u64().unwrap() - grants_before;
@@ -663,7 +701,10 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
     row("instances lost per kill", format!("{:.2}", lost.len() as f64 / kills.len().max(1) as f64));
     row("vendor refresh grants during the load", refreshes.to_string());
     row("changes: through the hub / at the simulator", format!("{} / {}", hub_changes.len(), direct_changes.len()));
-    row("(instance, change) pairs expected / missing", format!("{} / {missing}", changes.len() * soak.tokens.len()));
+    row(
+        "(instance, change) pairs expected / missing on valid / on lost instances",
+        format!("{} / {missing} / {missing_on_lost}", changes.len() * soak.tokens.len()),
+    );
     row("notifications / events received", format!("{} / {}", count(&callback.notifications), count(&callback.events)));
     row("bad signatures", count(&callback.bad_signatures).to_string());
     row("exports completed / failed", format!("{} / {}", exports.completed, exports.failed.len()));
@@ -678,7 +719,8 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
     row("client: 429 without Retry-After", count(&outcomes.throttled_without_retry_after).to_string());
     row("client: 503", count(&outcomes.unavailable).to_string());
     row("client: connection errors", count(&outcomes.connection_errors).to_string());
-    row("client: anything else", other.len().to_string());
+    let on_lost = other.iter().filter(|(id, _)| lost_ids.contains(id)).count();
+    row("client: anything else (on lost instances)", format!("{} ({on_lost})", other.len()));
     let report = format!(
         "\n3-node soak, {seconds} s of load, a kill every {period:?}, nodes at {NODE_VENDOR_LIMITS:?}\n\
          | Figure | Value |\n|---|---|\n{table}"
@@ -694,7 +736,7 @@ async fn soak_three_nodes_killed_in_turn_lose_no_instance_event_or_record_and_me
     assert_eq!((exports.duplicates, exports.gaps, exports.strangers), (0, 0, 0), "each export holds every record once");
     assert_eq!(throttled, 0, "no vendor 429");
     assert_eq!(count(&outcomes.throttled_without_retry_after), 0);
-    let first: Vec<&String> = other.iter().take(5).collect();
+    let first: Vec<&(i64, String)> = other.iter().take(5).collect();
     assert!(
         other.is_empty(),
         "the client saw only 2xx, 429, 503 or connection errors; {} others: {first:?}",
