@@ -185,11 +185,14 @@ impl Ledger {
     }
 }
 
+/// Per instance, every contact state its notifications carried.
+type Delivered = HashMap<i64, HashSet<Change>>;
+
 /// The callback receiver on loopback: checks each notification's signature and keeps, per
 /// instance, every `(Id, FirstName)` its records carried.
 #[derive(Clone, Default)]
 struct Callback {
-    seen: Arc<Mutex<HashMap<i64, HashSet<(String, String)>>>>,
+    seen: Arc<Mutex<Delivered>>,
     notifications: Arc<AtomicU64>,
     events: Arc<AtomicU64>,
     bad_signatures: Arc<AtomicU64>,
@@ -210,11 +213,7 @@ impl Callback {
         let seen = self.seen.lock().expect("not poisoned");
         let empty = HashSet::new();
         let delivered = seen.get(&instance).unwrap_or(&empty);
-        changes
-            .iter()
-            .filter(|change| !delivered.contains(&(change.id.clone(), change.name.clone())))
-            .cloned()
-            .collect()
+        changes.iter().filter(|change| !delivered.contains(*change)).cloned().collect()
     }
 }
 
@@ -240,7 +239,7 @@ async fn receive(State(callback): State<Callback>, headers: HeaderMap, body: Byt
     let mut seen = callback.seen.lock().expect("not poisoned");
     let delivered = seen.entry(instance).or_default();
     for record in message["raw"].as_array().into_iter().flatten() {
-        delivered.insert((text(&record["Id"]), text(&record["FirstName"])));
+        delivered.insert(Change { id: text(&record["Id"]), name: text(&record["FirstName"]) });
     }
     StatusCode::OK
 }
@@ -358,7 +357,7 @@ async fn direct_changes(soak: Arc<Soak>) {
         tokio::time::sleep(DIRECT_CHANGE_EVERY).await;
         round += 1;
         let name = format!("soakv{round}");
-        let (request, id) = match (round % 2 == 0).then(|| soak.ledger.take_untouched()).flatten() {
+        let (request, id) = match round.is_multiple_of(2).then(|| soak.ledger.take_untouched()).flatten() {
             Some(id) => (http.patch(format!("{contacts}/{id}")).json(&json!({"given_name": name})), Some(id)),
             None => {
                 let email = json!([{"email": format!("{name}@example.com"), "field": "EMAIL1"}]);
