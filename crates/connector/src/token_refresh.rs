@@ -25,8 +25,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use domain::token_rules::{
-    after_lock, on_invalid_grant, AfterLock, InvalidGrantAction, RefreshOutcome, TokenGrant, EXPIRY_MARGIN,
-    MAX_REFRESH_AGE,
+    after_lock, expiry_margin_secs, on_invalid_grant, AfterLock, InvalidGrantAction, RefreshOutcome, TokenGrant,
+    EXPIRY_MARGIN, MAX_REFRESH_AGE,
 };
 use domain::Secret;
 
@@ -292,11 +292,15 @@ fn decide(wanted: Wanted, stored: &Stored, now: i64) -> Result<Decision, TokenEr
 }
 
 /// The stored access token if it may be used without a refresh at `now`: it is not due (not
-/// within [`EXPIRY_MARGIN`] of its expiry, the refresh token not [`MAX_REFRESH_AGE`] old), or it
+/// within [`expiry_margin_secs`] of its expiry, the refresh token not [`MAX_REFRESH_AGE`] old), or it
 /// cannot be refreshed anyway. An unknown expiry is not due: the vendor's 401 will tell.
 fn usable(stored: &Stored, now: i64) -> Option<AccessToken> {
     let token = token_of(stored)?;
-    let near_expiry = stored.expires_at.is_some_and(|at| at.saturating_sub(EXPIRY_MARGIN.num_seconds()) <= now);
+    let near_expiry = stored.expires_at.is_some_and(|at| {
+        let margin =
+            stored.refreshed_at.map_or(EXPIRY_MARGIN.num_seconds(), |r| expiry_margin_secs(at.saturating_sub(r)));
+        at.saturating_sub(margin) <= now
+    });
     let aged = stored.refreshed_at.is_some_and(|at| at.saturating_add(MAX_REFRESH_AGE.num_seconds()) <= now);
     (stored.refresh_token.is_none() || !(near_expiry || aged)).then_some(token)
 }
@@ -365,6 +369,17 @@ mod tests {
             Ok(Decision::CannotRefresh) => "cannot".into(),
             Err(error) => format!("{error:?}"),
         }
+    }
+
+    #[test]
+    fn a_short_lived_token_is_used_for_half_its_life() {
+        let now = 1_000_000;
+        let issued_20_s_ago =
+            Stored { refreshed_at: Some(now - 20), ..stored(Some("a"), Some("r"), Some(now + 40), 1) };
+        assert_eq!(usable(&issued_20_s_ago, now).map(|token| token.generation), Some(1));
+        let issued_31_s_ago =
+            Stored { refreshed_at: Some(now - 31), ..stored(Some("a"), Some("r"), Some(now + 29), 1) };
+        assert!(usable(&issued_31_s_ago, now).is_none(), "past half its life: refresh");
     }
 
     #[test]

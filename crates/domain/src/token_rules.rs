@@ -15,7 +15,8 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// How long before the access token's expiry a proactive refresh becomes due. Larger than the
-/// background scan period, so a token is refreshed before any call can see it expired.
+/// background scan period, so a token is refreshed before any call can see it expired. A token
+/// that lives less than twice this is due after half its life instead ([`expiry_margin`]).
 pub const EXPIRY_MARGIN: TimeDelta = TimeDelta::minutes(10);
 
 /// The longest a refresh token is left unused (the vendor retires it after 45 days).
@@ -44,12 +45,25 @@ pub struct TokenTimes {
 pub enum RefreshReason {
     /// There is no access token to use.
     NoAccessToken,
-    /// The access token expires within [`EXPIRY_MARGIN`].
+    /// The access token expires within [`expiry_margin`] of its lifetime.
     NearExpiry,
     /// `oauth.user.refresh_interval` has elapsed since the last refresh.
     IntervalElapsed,
     /// [`MAX_REFRESH_AGE`] has elapsed: refresh so the refresh token never lapses.
     RefreshTokenAge,
+}
+
+/// How long before its expiry a token that lives `lifetime` (from its refresh to its expiry) is
+/// due for a proactive refresh: [`EXPIRY_MARGIN`], or half its life when that is shorter. Without
+/// the second rule a token living under 10 minutes would be due from the moment it was issued and
+/// every call would refresh it (the 3-node soak, with 60-second tokens, refreshed on 3 of 4 calls).
+pub fn expiry_margin(lifetime: TimeDelta) -> TimeDelta {
+    EXPIRY_MARGIN.min(lifetime / 2).max(TimeDelta::zero())
+}
+
+/// [`expiry_margin`] in whole seconds, for callers that keep epoch seconds.
+pub fn expiry_margin_secs(lifetime_secs: i64) -> i64 {
+    (lifetime_secs / 2).clamp(0, EXPIRY_MARGIN.num_seconds())
 }
 
 /// The earliest moment a proactive refresh is due, and why (the hub refreshes before a call from
@@ -59,7 +73,8 @@ pub fn next_refresh(times: &TokenTimes) -> (DateTime<Utc>, RefreshReason) {
     let Some(expires_at) = times.expires_at else {
         return (times.refreshed_at, RefreshReason::NoAccessToken);
     };
-    let mut deadlines = vec![(expires_at - EXPIRY_MARGIN, RefreshReason::NearExpiry)];
+    let margin = expiry_margin(expires_at - times.refreshed_at);
+    let mut deadlines = vec![(expires_at - margin, RefreshReason::NearExpiry)];
     if times.refresh_interval > TimeDelta::zero() {
         deadlines.push((times.refreshed_at + times.refresh_interval, RefreshReason::IntervalElapsed));
     }
@@ -290,6 +305,23 @@ mod tests {
         for (name, times, now, expected) in cases {
             assert_eq!(refresh_due(&times, now), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_token_living_under_twice_the_margin_is_due_after_half_its_life() {
+        let issued = at(0);
+        let minute_token = TokenTimes {
+            expires_at: Some(issued + TimeDelta::seconds(60)),
+            refreshed_at: issued,
+            refresh_interval: TimeDelta::zero(),
+        };
+        assert_eq!(next_refresh(&minute_token), (issued + TimeDelta::seconds(30), RefreshReason::NearExpiry));
+        assert_eq!(refresh_due(&minute_token, issued + TimeDelta::seconds(29)), None, "not due when issued");
+        assert_eq!(expiry_margin(TimeDelta::hours(24)), EXPIRY_MARGIN);
+        assert_eq!(expiry_margin(TimeDelta::seconds(-5)), TimeDelta::zero());
+        assert_eq!(expiry_margin_secs(60), 30);
+        assert_eq!(expiry_margin_secs(86_400), EXPIRY_MARGIN.num_seconds());
+        assert_eq!(expiry_margin_secs(i64::MIN), 0);
     }
 
     #[test]

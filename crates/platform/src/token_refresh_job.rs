@@ -9,7 +9,9 @@
 //! instance that keeps failing never holds the head of the queue). Then, for each:
 //! 1. peeks at the stored pair inside the store's critical section (a refresher that decides
 //!    `Unchanged`, so nothing is written) to read its generation and re-check that it is still due:
-//!    another node may have refreshed it since the listing;
+//!    another node may have refreshed it since the listing, and a token that lives less than twice
+//!    the margin is due only after half its life ([`token_rules::expiry_margin`]), which the
+//!    listing does not check;
 //! 2. refreshes it through [`tokens::refresh`] with that generation, the path the hub uses,
 //!    so the lock, the generation re-check and the invalid/transient handling are shared.
 //!
@@ -59,7 +61,7 @@ pub async fn refresh_due_instances(platform: &Platform, now: DateTime<Utc>) -> s
     let mut summary = RunSummary { due: ids.len(), ..RunSummary::default() };
     for id in ids {
         let current = peek(platform, id).await?;
-        if !current.valid || !still_due(&current, expires_before, refreshed_before) {
+        if !current.valid || !still_due(&current, now, expires_before, refreshed_before) {
             summary.skipped += 1;
             continue;
         }
@@ -111,12 +113,22 @@ async fn peek(platform: &Platform, id: InstanceId) -> store::Result<CurrentToken
 }
 
 /// The listing's condition, re-checked on the pair read under the lock.
-fn still_due(current: &CurrentTokens, expires_before: DateTime<Utc>, refreshed_before: DateTime<Utc>) -> bool {
+fn still_due(
+    current: &CurrentTokens,
+    now: DateTime<Utc>,
+    expires_before: DateTime<Utc>,
+    refreshed_before: DateTime<Utc>,
+) -> bool {
     let Some(pair) = &current.pair else {
         // No access token (or nothing to refresh from, which the refresh path reports).
         return true;
     };
-    let near_expiry = pair.access_expires_at.is_some_and(|at| at < expires_before);
+    // Within the margin, and past half the token's life (a short-lived token; the listing has only
+    // the first condition).
+    let near_expiry = pair.access_expires_at.is_some_and(|at| {
+        let issued = current.refreshed_at.unwrap_or(at);
+        at < expires_before && at - token_rules::expiry_margin(at - issued) <= now
+    });
     let old = current.refreshed_at.is_none_or(|at| at < refreshed_before);
     near_expiry || old
 }

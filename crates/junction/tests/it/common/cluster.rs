@@ -82,15 +82,16 @@ impl Cluster {
         // No vendor rate limits: the storm fires 200 calls at once.
         let mut config = SimConfig { limits: Limits::none(), tenant_limits: Limits::none(), ..SimConfig::sandbox() };
         config.accounts[0].demo_contacts = contacts;
-        Cluster::with_sim(config).await
+        Cluster::with_sim_config(config).await
     }
 
     /// A cluster whose simulator enforces the vendor's own limits (25 calls a second per client).
     pub async fn at_vendor_limits() -> Self {
-        Cluster::with_sim(SimConfig::sandbox()).await
+        Cluster::with_sim_config(SimConfig::sandbox()).await
     }
 
-    async fn with_sim(config: SimConfig) -> Self {
+    /// A cluster whose simulator runs `config` (its limits, token lifetimes, accounts and users).
+    pub async fn with_sim_config(config: SimConfig) -> Self {
         let sim = keap_sim::spawn(config, "127.0.0.1:0").await.expect("simulator");
         Cluster {
             database: TestDatabase::create().await,
