@@ -87,7 +87,9 @@ fn check(body: Value) -> Result<Checked, FormulaError> {
     // A control character (NUL above all, which PostgreSQL's text refuses) has no place in a name
     // people pick from a list.
     if formula.name.chars().any(char::is_control) {
-        return Err(FormulaError::BadRequest("Invalid formula: /name: the name may not hold control characters".into()));
+        return Err(FormulaError::BadRequest(
+            "Invalid formula: /name: the name may not hold control characters".into(),
+        ));
     }
     Ok(Checked { name: formula.name, template, warnings })
 }
@@ -156,7 +158,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 impl Platform {
     /// Creates a template from `body` (an export, or the platforms' JSON, imports this way).
-    pub async fn create_formula(&self, organization: OrganizationId, body: Value) -> Result<SavedFormula, FormulaError> {
+    pub async fn create_formula(
+        &self,
+        organization: OrganizationId,
+        body: Value,
+    ) -> Result<SavedFormula, FormulaError> {
         let checked = check(body)?;
         let record = self
             .store

@@ -76,8 +76,7 @@ macro_rules! implement_formula_store {
                     .bind(i64::from(page_size) + 1)
                     .fetch_all(&self.pool)
                     .await?;
-                let mut items =
-                    rows.iter().map(|row| raw_formula(row)?.into_record()).collect::<Result<Vec<_>>>()?;
+                let mut items = rows.iter().map(|row| raw_formula(row)?.into_record()).collect::<Result<Vec<_>>>()?;
                 let more = items.len() > page_size as usize;
                 items.truncate(page_size as usize);
                 // The cursor is "after this row id", whatever the table: the instances' encoding.

@@ -64,14 +64,14 @@ pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use events::{
     ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, SeenRecord, StoredEvent,
 };
+pub use formulas::FormulaRecord;
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{
-    BoxFuture, BulkStore, ConsoleStore, CoordinationStore, EventStore, FormulaStore, IdentityStore, InstanceStore, ObjectWatermark,
-    RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
+    BoxFuture, BulkStore, ConsoleStore, CoordinationStore, EventStore, FormulaStore, IdentityStore, InstanceStore,
+    ObjectWatermark, RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
 };
-pub use formulas::FormulaRecord;
 pub use resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 pub use sqlite::SqliteStore;
 

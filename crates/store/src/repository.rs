@@ -18,6 +18,7 @@ use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::bulk::{BulkJob, BulkRowError, BulkStatus, BulkStep, NewBulkJob, StoredChunk};
 use crate::crypto::{CryptoError, Keyring};
 use crate::events::{DeliveryResult, EventCounts, EventQuery, EventStatus, PollCommit, StoredEvent};
+use crate::formulas::FormulaRecord;
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
     CurrentTokens, InstanceId, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, OrganizationId,
@@ -25,7 +26,6 @@ use crate::records::{
     VendorCall,
 };
 use crate::resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
-use crate::formulas::FormulaRecord;
 
 /// Errors of the store. No message ever contains a secret: sqlx errors carry no bound values, and
 /// the crypto errors name only key versions.

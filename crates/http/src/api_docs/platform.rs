@@ -726,7 +726,10 @@ fn delete_token_transformation() {}
 /// The errors of a formula read.
 #[derive(IntoResponses)]
 enum FormulaReadErrors {
-    #[response(status = 400, description = "Bad input (a query parameter, the path, the Authorization header), named in the message")]
+    #[response(
+        status = 400,
+        description = "Bad input (a query parameter, the path, the Authorization header), named in the message"
+    )]
     BadRequest(ErrorBody),
     #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
     Unauthorized(ErrorBody),
@@ -737,7 +740,10 @@ enum FormulaReadErrors {
 /// The errors of a formula write.
 #[derive(IntoResponses)]
 enum FormulaWriteErrors {
-    #[response(status = 400, description = "The template does not load or does not validate: the message names every problem with its JSON pointer")]
+    #[response(
+        status = 400,
+        description = "The template does not load or does not validate: the message names every problem with its JSON pointer"
+    )]
     BadRequest(ErrorBody),
     #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
     Unauthorized(ErrorBody),

@@ -331,7 +331,10 @@ async fn formulas_are_listed_in_pages_and_warnings_are_named() {
 
     // A step no trigger reaches is stored, with a warning.
     let mut aside = manual("aside");
-    aside["steps"].as_array_mut().unwrap().push(json!({"name": "later", "type": "script", "properties": {"body": "done({})"}}));
+    aside["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "later", "type": "script", "properties": {"body": "done({})"}}));
     let answer = send(&stack, Method::POST, "/formulas", Some(&aside)).await;
     assert_eq!(answer.status(), 200);
     let warning = answer.headers()["elements-error"].to_str().unwrap().to_owned();
