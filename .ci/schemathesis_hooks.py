@@ -200,6 +200,44 @@ EXCUSED = [
         lambda case: True,
     ),
     (
+        # A formula template's rules relate its parts to one another: step names unique, every
+        # onSuccess/onFailure and ${...} naming a step or slot the template has, no cycle outside a
+        # loop, the properties each step type needs, a Quartz cron, lengths in bytes (a schema's
+        # maxLength counts characters). The schema states the shape the loader accepts; these
+        # refusals start with the JSON pointer of each problem. Covered one by one in
+        # crates/formulas/tests/it/template.rs and crates/http/tests/it/formulas.rs.
+        "a formula template that does not validate",
+        r"(POST|PUT|PATCH) /formulas(/\{id\})?$",
+        r"^Invalid formula: /",
+        r"^$",
+        lambda case: True,
+    ),
+    (
+        # A merge patch is applied to what is stored: whether the result loads depends on it.
+        "a formula merge patch whose result is not a template",
+        r"PATCH /formulas/\{id\}$",
+        r"^Invalid formula: ",
+        r"^$",
+        lambda case: True,
+    ),
+    (
+        # Which names the organization's formulas already hold is its state.
+        "a formula named like another of the organization",
+        r"(POST|PUT|PATCH) /formulas(/\{id\})?$",
+        r"^A formula named .* already exists in this organization",
+        r"^$",
+        lambda case: True,
+        409,
+    ),
+    (
+        # A page token is opaque: only the server issues them.
+        "a formula list `nextPage` the server did not issue",
+        r"GET /formulas$",
+        r"^Invalid parameter 'nextPage'",
+        r"^$",
+        lambda case: sent(case, "nextPage"),
+    ),
+    (
         # Not a refusal of valid data: schemathesis 4.32.5's coverage phase draws header values from
         # letters and digits only, so it has no valid value for the Range pattern (`bytes=...`), and
         # it puts its first invalid one (an empty Range) into cases it counts as valid. Only a Range

@@ -16,6 +16,7 @@ use hub::HubError;
 use platform::bulk::BulkError;
 use platform::common_resources::ResourceError;
 use platform::events::EventsError;
+use platform::formulas::FormulaError;
 use platform::PlatformError;
 use serde::Serialize;
 use store::StoreError;
@@ -97,6 +98,19 @@ impl From<ResourceError> for ApiError {
             ResourceError::NotFound(message) => ApiError::NotFound(message),
             ResourceError::Conflict(message) => ApiError::Conflict(message),
             ResourceError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<FormulaError> for ApiError {
+    fn from(error: FormulaError) -> Self {
+        match error {
+            FormulaError::BadRequest(_) | FormulaError::Load(_) | FormulaError::Invalid(_) => {
+                ApiError::BadRequest(error.to_string())
+            }
+            FormulaError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            FormulaError::NameTaken(_) => ApiError::Conflict(error.to_string()),
+            FormulaError::Store(error) => error.into(),
         }
     }
 }

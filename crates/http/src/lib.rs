@@ -13,6 +13,8 @@
 //! - [`auth`]: the platform (`User`, `Organization`) and hub (`User`, `Element`) extractors;
 //! - [`elements`], [`instances`], [`hub`], [`health`]: the routes, one module per API area;
 //! - [`common_resources`]: organizations' object definitions and transformations;
+//! - [`formulas`]: organizations' formula templates (create/import, list, read, replace, merge
+//!   patch, delete, export);
 //! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`caller_cache`]: forgetting cached hub callers after instance writes;
@@ -32,6 +34,7 @@ pub mod cors;
 pub mod elements;
 pub mod error;
 pub mod event_hooks;
+pub mod formulas;
 pub mod health;
 pub mod hub;
 pub mod instance_configuration;
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
+    let api = api.merge(formulas::routes());
     let api = match state.cors_origins.layer() {
         // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
         // path without an OPTIONS route reaches the CORS layer instead of the outer 405.

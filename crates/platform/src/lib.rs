@@ -6,7 +6,8 @@
 //! token refresh ([`token_refresh_job`]), organizations' common resources checked and composed
 //! per instance ([`common_resources`]), events polled, recorded and delivered ([`events`]) to
 //! user-chosen callback URLs ([`callback`]), bulk exports and uploads ([`bulk`]), the metrics registry ([`metrics`]) and the cache of
-//! authenticated hub callers ([`caller_cache`]).
+//! authenticated hub callers ([`caller_cache`]), and organizations' formula templates, validated
+//! on every write ([`formulas`]).
 //!
 //! The vendor's rate limiter is shared with the other nodes through the store when the store can
 //! (PostgreSQL), see `connector::rate_limit`.
@@ -19,6 +20,7 @@ pub mod caller_cache;
 pub mod calls;
 pub mod common_resources;
 pub mod events;
+pub mod formulas;
 pub mod jobs;
 pub mod metrics;
 pub mod provisioning;

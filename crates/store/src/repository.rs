@@ -1,6 +1,7 @@
 //! The `Store` trait: every read and write of the platform's state, by area ([`InstanceStore`],
 //! [`IdentityStore`], [`ConsoleStore`], [`TraceStore`], [`CoordinationStore`], [`EventStore`],
-//! [`ResourceStore`], [`BulkStore`]) under one supertrait, and the store's error type.
+//! [`ResourceStore`], [`BulkStore`], [`FormulaStore`]) under one supertrait, and the store's error
+//! type.
 //!
 //! Two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]), one conformance suite
 //! (`tests/conformance.rs`) run against both. No SQL outside this crate.
@@ -17,6 +18,7 @@ use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::bulk::{BulkJob, BulkRowError, BulkStatus, BulkStep, NewBulkJob, StoredChunk};
 use crate::crypto::{CryptoError, Keyring};
 use crate::events::{DeliveryResult, EventCounts, EventQuery, EventStatus, PollCommit, StoredEvent};
+use crate::formulas::FormulaRecord;
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
     CurrentTokens, InstanceId, InstancePatch, InstanceQuery, InstanceRecord, NewInstance, Organization, OrganizationId,
@@ -539,6 +541,52 @@ pub trait BulkStore: Send + Sync {
     async fn prune_bulk_jobs(&self, finished_before: DateTime<Utc>) -> Result<u64>;
 }
 
+/// Formula templates (`crate::formulas`): an organization's templates, each a JSON document with a
+/// name.
+///
+/// Invariants: an organization reads, lists, replaces and deletes only its own templates (another
+/// organization's are absent: `None`, [`StoreError::NotFound`] or `false`, never a hint they exist);
+/// names are unique ignoring ASCII case within an organization ([`StoreError::Conflict`]
+/// `"formula"`); an organization's templates go with it. The store does not validate templates.
+#[async_trait]
+pub trait FormulaStore: Send + Sync {
+    /// Stores a new template named `name`; [`StoreError::Conflict`] (`"formula"`) when the
+    /// organization has one of that name (ignoring ASCII case).
+    async fn create_formula(
+        &self,
+        organization: OrganizationId,
+        name: &str,
+        template: &serde_json::Value,
+    ) -> Result<FormulaRecord>;
+
+    /// The organization's template `id`; `None` when absent or another organization's.
+    async fn formula(&self, organization: OrganizationId, id: i64) -> Result<Option<FormulaRecord>>;
+
+    /// One page of the organization's templates in id order: at most `page_size` (1 to 1000) after
+    /// the page `next_page` (the previous page's cursor; [`StoreError::InvalidCursor`] for one the
+    /// store did not issue).
+    async fn list_formulas(
+        &self,
+        organization: OrganizationId,
+        page_size: u32,
+        next_page: Option<&str>,
+    ) -> Result<Page<FormulaRecord>>;
+
+    /// Replaces template `id`'s name and document, keeping its `created_at`;
+    /// [`StoreError::NotFound`] when absent or another organization's, [`StoreError::Conflict`]
+    /// (`"formula"`) when another template of the organization has the name.
+    async fn replace_formula(
+        &self,
+        organization: OrganizationId,
+        id: i64,
+        name: &str,
+        template: &serde_json::Value,
+    ) -> Result<FormulaRecord>;
+
+    /// Deletes template `id`; false when there was none (or it is another organization's).
+    async fn delete_formula(&self, organization: OrganizationId, id: i64) -> Result<bool>;
+}
+
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
 /// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
 /// without importing them (a trait object has its supertraits' methods); code holding a concrete
@@ -557,6 +605,7 @@ pub trait Store:
     + EventStore
     + ResourceStore
     + BulkStore
+    + FormulaStore
     + Send
     + Sync
     + std::fmt::Debug

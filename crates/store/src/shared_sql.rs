@@ -288,6 +288,7 @@ macro_rules! implement_store {
         crate::event_sql::implement_event_store!($store);
         crate::resource_sql::implement_resource_store!($store);
         crate::bulk_sql::implement_bulk_store!($store);
+        crate::formula_sql::implement_formula_store!($store);
     };
 }
 

@@ -122,6 +122,10 @@ conformance!(
     an_upload_is_invisible_until_queued_and_its_file_reads_back_in_parts,
     a_bulk_job_whose_queue_row_died_reads_as_failed,
     final_bulk_jobs_are_pruned_with_their_results,
+    a_formula_is_created_read_listed_replaced_and_deleted,
+    formula_names_are_unique_per_organization_ignoring_ascii_case,
+    an_organization_never_sees_or_writes_another_organizations_formulas,
+    formulas_are_listed_in_pages,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -2504,4 +2508,91 @@ async fn a_lease_takes_back_unused_calls_raises_to_the_vendors_count_and_honours
     budget.block("client:test", raised.now_ms + 1_000).await.unwrap();
     let still = budget.lease(&budget_request(5, 25, 1500)).await.unwrap();
     assert_eq!(still.blocked_until_ms, raised.now_ms + 60_000, "an earlier block does not shorten it");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formula templates
+// ---------------------------------------------------------------------------------------------
+
+/// A template named `name`, with a field the model does not know (kept as written).
+fn template(name: &str) -> serde_json::Value {
+    json!({ "name": name, "steps": [], "x-unknown": { "kept": [1, 2.5, null, "\u{0}"] } })
+}
+
+async fn a_formula_is_created_read_listed_replaced_and_deleted(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let created = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    assert_eq!((created.name.as_str(), &created.template), ("Sync", &template("Sync")));
+    assert_eq!(created.organization_id, org);
+    assert_eq!(created.created_at, created.updated_at);
+    assert_eq!(store.formula(org, created.id).await.unwrap(), Some(created.clone()));
+    let page = store.list_formulas(org, 10, None).await.unwrap();
+    assert_eq!(page.items, vec![created.clone()]);
+    assert!(page.next_page.is_none());
+
+    let replaced = store.replace_formula(org, created.id, "Sync v2", &template("Sync v2")).await.unwrap();
+    assert_eq!((replaced.id, replaced.name.as_str()), (created.id, "Sync v2"));
+    assert_eq!(replaced.template, template("Sync v2"));
+    assert_eq!(replaced.created_at, created.created_at, "a replace keeps the creation time");
+    assert!(replaced.updated_at >= created.updated_at);
+    assert_eq!(store.formula(org, created.id).await.unwrap(), Some(replaced));
+
+    assert!(store.delete_formula(org, created.id).await.unwrap());
+    assert!(!store.delete_formula(org, created.id).await.unwrap(), "deleted once");
+    assert_eq!(store.formula(org, created.id).await.unwrap(), None);
+    let missing = store.replace_formula(org, created.id, "Sync", &template("Sync")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn formula_names_are_unique_per_organization_ignoring_ascii_case(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let first = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    let again = store.create_formula(org, "SYNC", &template("SYNC")).await;
+    assert!(matches!(again, Err(StoreError::Conflict("formula"))), "{again:?}");
+    let other = store.create_formula(org, "Other", &template("Other")).await.unwrap();
+    let renamed = store.replace_formula(org, other.id, "sync", &template("sync")).await;
+    assert!(matches!(renamed, Err(StoreError::Conflict("formula"))), "{renamed:?}");
+    // Renaming a template to a new spelling of its own name is not a clash.
+    store.replace_formula(org, first.id, "SYNC", &template("SYNC")).await.unwrap();
+    // Beyond ASCII the spelling is the key.
+    store.create_formula(org, "Élan", &template("Élan")).await.unwrap();
+    store.create_formula(org, "élan", &template("élan")).await.unwrap();
+    // Another organization may use the name.
+    let (other_org, _) = store.create_organization("other").await.unwrap();
+    store.create_formula(other_org.id, "Sync", &template("Sync")).await.unwrap();
+}
+
+async fn an_organization_never_sees_or_writes_another_organizations_formulas(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (intruder, _) = store.create_organization("intruder").await.unwrap();
+    let theirs = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    assert_eq!(store.formula(intruder.id, theirs.id).await.unwrap(), None);
+    assert!(store.list_formulas(intruder.id, 100, None).await.unwrap().items.is_empty());
+    let replaced = store.replace_formula(intruder.id, theirs.id, "Mine", &template("Mine")).await;
+    assert!(matches!(replaced, Err(StoreError::NotFound)), "{replaced:?}");
+    assert!(!store.delete_formula(intruder.id, theirs.id).await.unwrap());
+    assert_eq!(store.formula(org, theirs.id).await.unwrap(), Some(theirs), "untouched");
+}
+
+async fn formulas_are_listed_in_pages(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let name = format!("formula {i}");
+        ids.push(store.create_formula(org, &name, &template(&name)).await.unwrap().id);
+    }
+    let mut seen = Vec::new();
+    let mut next = None;
+    loop {
+        let page = store.list_formulas(org, 2, next.as_deref()).await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|f| f.id));
+        match page.next_page {
+            Some(cursor) => next = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every template once, in id order");
+    let bad = store.list_formulas(org, 2, Some("not-a-cursor")).await;
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
 }

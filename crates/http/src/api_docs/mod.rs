@@ -7,7 +7,8 @@
 //! - `bulk_document`: the bulk jobs' paths in the hub document;
 //! - [`common_document`]: an instance's common resources, added to its element's document;
 //! - [`platform`]: the platform API, derived by utoipa from documentation-only path functions;
-//! - `request_bodies`: the platform API's request bodies, as its handlers read them.
+//! - `request_bodies`: the platform API's request bodies, as its handlers read them;
+//! - `formula_schemas`: formula templates as the platform API takes and answers them.
 //!
 //! Routes: `GET /elements/{keyOrId}/docs` (public, like the element itself: it knows no
 //! organization), `GET /instances/{id}/docs` (platform auth; the instance's element's document with
@@ -17,6 +18,7 @@ mod bulk_document;
 pub mod common_document;
 mod common_resource_schemas;
 pub mod element_document;
+mod formula_schemas;
 pub mod platform;
 mod request_bodies;
 

@@ -1,7 +1,7 @@
 //! The platform API's own OpenAPI document (`GET /docs`), derived by utoipa from
 //! documentation-only `#[utoipa::path]` functions: the handlers live in other modules
 //! ([`crate::elements`], [`crate::instances`], [`crate::instance_configuration`],
-//! [`crate::organizations`], [`crate::common_resources`], [`crate::health`]), so each route is declared here once more, by
+//! [`crate::organizations`], [`crate::common_resources`], [`crate::formulas`], [`crate::health`]), so each route is declared here once more, by
 //! hand, from their route tables. The `api_docs` integration test calls every documented path on
 //! the live router, so a route documented here that does not exist fails it.
 //!
@@ -20,6 +20,7 @@ use super::common_resource_schemas::{
     StoredTransformation, StoredTransformations, Transformation,
 };
 use super::element_document::{AUTHORIZATION_FORMAT, SECURITY_SCHEME};
+use super::formula_schemas::{Formula, FormulaPatch, FormulaTemplate};
 use super::request_bodies::{
     ConfigurationChange, ElementInstanceCreate, InstanceCreate, InstanceReauthentication, InstanceUpdate,
     OAuthUrlRequest, OrganizationCreate, UserCreate,
@@ -64,9 +65,11 @@ pub fn document(public_url: &str) -> Document {
         delete_element_transformation, list_instance_transformations, read_instance_transformation,
         create_instance_transformation, replace_instance_transformation, delete_instance_transformation,
         list_token_transformations, read_token_transformation, create_token_transformation,
-        replace_token_transformation, delete_token_transformation,
+        replace_token_transformation, delete_token_transformation, create_formula, list_formulas, read_formula,
+        replace_formula, patch_formula, delete_formula, export_formula,
     ),
-    components(schemas(ErrorBody, ObjectName, DefinedField, MappedField, StoredDefinition, StoredTransformation)),
+    components(schemas(ErrorBody, ObjectName, DefinedField, MappedField, StoredDefinition, StoredTransformation,
+        Formula, FormulaTemplate)),
     modifiers(&Security),
     tags(
         (name = "elements", description = "The element catalog (no authentication)"),
@@ -74,6 +77,7 @@ pub fn document(public_url: &str) -> Document {
         (name = "configuration", description = "An instance's configuration entries"),
         (name = "events", description = "An instance's change events: the event log, and (Junction extensions) poll now, backfill and retries"),
         (name = "common resources", description = "The organization's own object shapes (definitions) and how they map onto each element's objects (transformations), at organization and instance level; the hub serves them as objects (`/hubs/{hub}/{objectName}`) and each instance's document (`GET /instances/{id}/docs`) describes them"),
+        (name = "formulas", description = "The organization's formula templates: workflows of steps started by triggers. Create (or import an export), list, read, replace, merge-patch, delete and export"),
         (name = "organizations", description = "Organizations and their users"),
         (name = "docs", description = "These documents"),
         (name = "health", description = "Probes, at the root rather than under /elements/api-v2"),
@@ -714,3 +718,95 @@ fn replace_token_transformation() {}
     params(("objectName" = ObjectName, Path)), security(("elements" = [])),
     responses((status = 200, description = "Deleted"), ResourceWriteErrors))]
 fn delete_token_transformation() {}
+
+// ---------------------------------------------------------------------------------------------
+// Formula templates (crate::formulas), platform auth. Answers are 200; a write's validation
+// warnings (a step no trigger reaches) are in `Elements-Error`.
+
+/// The errors of a formula read.
+#[derive(IntoResponses)]
+enum FormulaReadErrors {
+    #[response(
+        status = 400,
+        description = "Bad input (a query parameter, the path, the Authorization header), named in the message"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "No such formula in the caller's organization")]
+    NotFound(ErrorBody),
+}
+
+/// The errors of a formula write.
+#[derive(IntoResponses)]
+enum FormulaWriteErrors {
+    #[response(
+        status = 400,
+        description = "The template does not load or does not validate: the message names every problem with its JSON pointer"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "No such formula in the caller's organization")]
+    NotFound(ErrorBody),
+    #[response(status = 409, description = "Another formula of the organization has this name (ignoring case)")]
+    Conflict(ErrorBody),
+    #[response(status = 413, description = "The body is larger than 1 MiB")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not JSON")]
+    UnsupportedMediaType(ErrorBody),
+}
+
+/// Create a formula template, or import one (an export, or another platform's formula JSON)
+#[utoipa::path(post, path = "/formulas", tag = "formulas", request_body = FormulaTemplate,
+    security(("elements" = [])),
+    responses((status = 200, description = "The template as stored", body = Formula,
+        headers(("elements-error" = String, description = "Validation warnings, if any"))), FormulaWriteErrors))]
+fn create_formula() {}
+
+/// List the organization's formula templates, oldest first
+#[utoipa::path(get, path = "/formulas", tag = "formulas",
+    params(
+        ("pageSize" = Option<u32>, Query, description = "1 to 1000 (default 200)", minimum = 1, maximum = 1000),
+        ("nextPage" = Option<String>, Query,
+            description = "An opaque token: the previous page's elements-next-page-token. Any other value is refused with a 400"),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "One page of templates", body = [Formula],
+        headers(("elements-next-page-token" = String, description = "The next page's token, if any"))), FormulaReadErrors))]
+fn list_formulas() {}
+
+/// Read a formula template
+#[utoipa::path(get, path = "/formulas/{id}", tag = "formulas", params(("id" = i64, Path, description = "The formula id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The template", body = Formula), FormulaReadErrors))]
+fn read_formula() {}
+
+/// Replace a formula template (validated like a create)
+#[utoipa::path(put, path = "/formulas/{id}", tag = "formulas", request_body = FormulaTemplate,
+    params(("id" = i64, Path, description = "The formula id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The template as stored", body = Formula,
+        headers(("elements-error" = String, description = "Validation warnings, if any"))), FormulaWriteErrors))]
+fn replace_formula() {}
+
+/// Change a formula template with a JSON merge patch (RFC 7396); the result is validated
+#[utoipa::path(patch, path = "/formulas/{id}", tag = "formulas",
+    request_body(content = FormulaPatch, content_type = "application/merge-patch+json"),
+    params(("id" = i64, Path, description = "The formula id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The template as stored", body = Formula,
+        headers(("elements-error" = String, description = "Validation warnings, if any"))), FormulaWriteErrors))]
+fn patch_formula() {}
+
+/// Delete a formula template
+#[utoipa::path(delete, path = "/formulas/{id}", tag = "formulas", params(("id" = i64, Path, description = "The formula id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), FormulaReadErrors))]
+fn delete_formula() {}
+
+/// Export a formula template: the JSON `POST /formulas` of another deployment takes, without this deployment's id and dates
+#[utoipa::path(get, path = "/formulas/{id}/export", tag = "formulas", params(("id" = i64, Path, description = "The formula id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The template", body = FormulaTemplate), FormulaReadErrors))]
+fn export_formula() {}
