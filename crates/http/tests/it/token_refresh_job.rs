@@ -35,6 +35,13 @@ async fn make_near_expiry(stack: &Stack, id: i64) {
     set_expiry(stack, id, Utc::now() + TimeDelta::minutes(5)).await;
 }
 
+/// When a run finds a [`make_near_expiry`] token due: three minutes from now it is within the
+/// margin and past half its life (stored, as if refreshed, now; a token is never due from the
+/// moment it was issued).
+fn when_due() -> DateTime<Utc> {
+    Utc::now() + TimeDelta::minutes(3)
+}
+
 /// Rewrites the stored expiry of instance `id`'s access token (the tokens themselves are kept).
 async fn set_expiry(stack: &Stack, id: i64, at: DateTime<Utc>) {
     let refresher: store::RefreshFn = Box::new(move |current: CurrentTokens| {
@@ -66,13 +73,13 @@ async fn one_run_refreshes_the_due_instance_only_and_a_second_run_nothing() {
     let (due_generation, fresh_generation) = (generation(&stack, due).await, generation(&stack, fresh).await);
     let before = stack.refresh_grants().await;
 
-    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, when_due()).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, refreshed: 1, ..RunSummary::default() });
     assert_eq!(stack.refresh_grants().await, before + 1);
     assert_eq!(generation(&stack, due).await, due_generation + 1);
     assert_eq!(generation(&stack, fresh).await, fresh_generation, "the instance not due is left alone");
 
-    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, when_due()).await.unwrap();
     assert_eq!(summary, RunSummary::default());
     assert_eq!(stack.refresh_grants().await, before + 1);
     // The refreshed pair works.
@@ -105,11 +112,11 @@ async fn invalid_grant_in_a_run_marks_the_instance_invalid() {
     // Someone refreshes the stored refresh token behind the platform's back.
     stack.retire_refresh_token_elsewhere(id).await;
 
-    let summary = token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap();
+    let summary = token_refresh_job::refresh_due_instances(&state, when_due()).await.unwrap();
     assert_eq!(summary, RunSummary { due: 1, invalid: 1, ..RunSummary::default() });
     assert!(!valid(&stack, id).await);
     // An invalid instance is no longer listed.
-    assert_eq!(token_refresh_job::refresh_due_instances(&state, Utc::now()).await.unwrap(), RunSummary::default());
+    assert_eq!(token_refresh_job::refresh_due_instances(&state, when_due()).await.unwrap(), RunSummary::default());
 }
 
 #[tokio::test]
@@ -117,7 +124,9 @@ async fn a_vendor_503_leaves_the_instance_valid_backs_off_then_recovers() {
     let stack = Stack::start().await;
     let state = state_of(&stack);
     let id = instance(&stack).await;
-    make_near_expiry(&stack, id).await;
+    // Expired a second ago: due now, so that the backoff (on the real clock) is still running at
+    // the second run.
+    set_expiry(&stack, id, Utc::now() - TimeDelta::seconds(1)).await;
     stack.sim_post("/__sim/faults", json!({"path_prefix": "/token", "status": 503})).await;
     let before = stack.refresh_grants().await;
 
@@ -144,7 +153,8 @@ async fn the_loop_runs_at_once_and_stops_on_shutdown() {
     let stack = Stack::start().await;
     let state = state_of(&stack);
     let id = instance(&stack).await;
-    make_near_expiry(&stack, id).await;
+    // Expired a second ago: due at the loop's first run, whenever it starts.
+    set_expiry(&stack, id, Utc::now() - TimeDelta::seconds(1)).await;
     let generation_before = generation(&stack, id).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(token_refresh_job::run(state, Duration::from_secs(3600), async move {

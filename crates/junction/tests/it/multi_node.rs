@@ -161,13 +161,14 @@ async fn the_background_refresh_of_two_nodes_refreshes_a_due_instance_exactly_on
     let a = cluster.start_node().await;
     let (id, token) = cluster.create_instance(&a).await;
     drop(a);
-    // Through the store itself: the stored access token expires in 5 minutes (inside the margin).
+    // Through the store itself: the stored access token, refreshed now, expires in 2 seconds (due
+    // after half its life: a token is never due from the moment it was issued).
     let keyring = store::Keyring::new(MasterKey::from_base64(&cluster.master_key).unwrap());
     let direct = store::connect(&cluster.database.url, keyring).await.expect("store");
     let refresher: store::RefreshFn = Box::new(|current: store::CurrentTokens| {
         Box::pin(async move {
             let mut pair = current.pair.expect("a stored pair");
-            pair.access_expires_at = Some(chrono::Utc::now() + chrono::TimeDelta::minutes(5));
+            pair.access_expires_at = Some(chrono::Utc::now() + chrono::TimeDelta::seconds(2));
             store::RefreshDecision::Refreshed(pair)
         })
     });
