@@ -13,12 +13,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use crate::common::cluster::{Cluster, Node};
+use crate::common::{
+    self,
+    cluster::{Cluster, Node},
+};
 
 const SIGNATURE_KEY: &str = "callback-signing-key";
 
@@ -81,11 +81,7 @@ fn text(value: &Value) -> String {
 }
 
 async fn receive(State(callback): State<Callback>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SIGNATURE_KEY.as_bytes()).unwrap();
-    mac.update(&body);
-    let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    let signature = headers.get("elements-webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if signature != expected {
+    if !common::signed_with(SIGNATURE_KEY, &headers, &body) {
         callback.bad_signatures.fetch_add(1, Ordering::SeqCst);
         return StatusCode::UNAUTHORIZED;
     }

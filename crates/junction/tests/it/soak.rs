@@ -24,14 +24,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use keap_sim::config::{AccountConfig, ApiKeyConfig, ApiKeyKind, UserConfig};
 use keap_sim::SimConfig;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use crate::common::cluster::{Cluster, Node};
+use crate::common::{
+    self,
+    cluster::{Cluster, Node},
+};
 
 /// Each node's vendor limits: none given, so the defaults (the vendor's 25 calls/s, 1,500/min and
 /// 150,000/day per OAuth client), which the three nodes share through PostgreSQL. Splitting them
@@ -221,11 +221,7 @@ fn text(value: &Value) -> String {
 }
 
 async fn receive(State(callback): State<Callback>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SIGNATURE_KEY.as_bytes()).unwrap();
-    mac.update(&body);
-    let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    let signature = headers.get("elements-webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if signature != expected {
+    if !common::signed_with(SIGNATURE_KEY, &headers, &body) {
         callback.bad_signatures.fetch_add(1, Ordering::SeqCst);
         return StatusCode::UNAUTHORIZED;
     }
@@ -462,34 +458,8 @@ async fn export_loop(soak: Arc<Soak>, token: String, vendor_ids: BTreeSet<i64>) 
 
 /// Consents on the simulator as the bulk account's user and creates an instance on that account.
 async fn create_bulk_instance(cluster: &Cluster, pool: &Pool) -> String {
-    let callback = "https://app.example.com/callback";
-    let form = [
-        ("client_id", "sandbox-client-id"),
-        ("redirect_uri", callback),
-        ("response_type", "code"),
-        ("scope", "full"),
-        ("state", "infusionsoftcrm"),
-        ("username", BULK_USER),
-        ("password", "bulk"),
-        ("decision", "allow"),
-    ];
-    let consent = cluster.http.post(format!("{}/app/oauth/authorize", cluster.sim.url())).form(&form);
-    let answer = consent.send().await.unwrap();
-    assert_eq!(answer.status(), 302, "the consent form redirects");
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(key, _)| key == "code").expect("a code").1.into_owned();
-    let body = json!({
-        "element": {"key": "infusionsoftcrm"},
-        "providerData": {"code": code},
-        "configuration": {
-            "oauth.callback.url": callback,
-            "oauth.api.key": "sandbox-client-id",
-            "oauth.api.secret": "sandbox-client-secret",
-            "infusionsoft.server": BULK_ACCOUNT,
-            "infusionsoft.private.key": "soak-bulk-key"
-        },
-        "name": "soak-bulk"
-    });
+    let code = common::consent_code(&cluster.sim.url(), BULK_USER, "bulk").await;
+    let body = common::instance_body(&code, BULK_ACCOUNT, "soak-bulk-key", "soak-bulk");
     let auth = cluster.platform_auth();
     let answer =
         on_any_node(pool, "/instances", |url| cluster.http.post(url).header("authorization", &auth).json(&body));

@@ -103,36 +103,58 @@ pub async fn vendor_access_token(sim_url: &str) -> String {
     token["access_token"].as_str().unwrap().to_string()
 }
 
-/// Consents on the simulator at `sim_url` as the demo user and creates an instance through the
-/// Junction API at `api` (`.../elements/api-v2`) as `platform_auth`: its id and token.
-pub async fn create_instance(http: &reqwest::Client, sim_url: &str, api: &str, platform_auth: &str) -> (i64, String) {
+/// `username` consents on the simulator at `sim_url` (the sandbox's OAuth client): the
+/// authorization code the consent form redirects with.
+pub async fn consent_code(sim_url: &str, username: &str, password: &str) -> String {
     let form = [
         ("client_id", CLIENT_ID),
         ("redirect_uri", CALLBACK),
         ("response_type", "code"),
         ("scope", "full"),
         ("state", "infusionsoftcrm"),
-        ("username", "demo@example.com"),
-        ("password", "demo"),
+        ("username", username),
+        ("password", password),
         ("decision", "allow"),
     ];
     let consent = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let answer = consent.post(format!("{sim_url}/app/oauth/authorize")).form(&form).send().await.unwrap();
     assert_eq!(answer.status(), 302, "the consent form redirects");
     let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(key, _)| key == "code").expect("a code").1.into_owned();
-    let body = json!({
+    location.query_pairs().find(|(key, _)| key == "code").expect("a code").1.into_owned()
+}
+
+/// The body of `POST /instances` exchanging `code` for an instance named `name` on the account
+/// `server` (whose private key is `private_key`), with the sandbox's OAuth client.
+pub fn instance_body(code: &str, server: &str, private_key: &str, name: &str) -> Value {
+    json!({
         "element": {"key": "infusionsoftcrm"},
         "providerData": {"code": code},
         "configuration": {
             "oauth.callback.url": CALLBACK,
             "oauth.api.key": CLIENT_ID,
             "oauth.api.secret": CLIENT_SECRET,
-            "infusionsoft.server": "sandbox.infusionsoft.com",
-            "infusionsoft.private.key": "sandbox-encrypted-key"
+            "infusionsoft.server": server,
+            "infusionsoft.private.key": private_key
         },
-        "name": "multi-node"
-    });
+        "name": name
+    })
+}
+
+/// Whether `body` carries the `Elements-Webhook-Signature` of an event callback signed with `key`.
+pub fn signed_with(key: &str, headers: &axum::http::HeaderMap, body: &[u8]) -> bool {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    headers.get("elements-webhook-signature").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+/// Consents on the simulator at `sim_url` as the demo user and creates an instance through the
+/// Junction API at `api` (`.../elements/api-v2`) as `platform_auth`: its id and token.
+pub async fn create_instance(http: &reqwest::Client, sim_url: &str, api: &str, platform_auth: &str) -> (i64, String) {
+    let code = consent_code(sim_url, "demo@example.com", "demo").await;
+    let body = instance_body(&code, "sandbox.infusionsoft.com", "sandbox-encrypted-key", "multi-node");
     let answer =
         http.post(format!("{api}/instances")).header("authorization", platform_auth).json(&body).send().await.unwrap();
     assert_eq!(answer.status(), 200, "instance created");
