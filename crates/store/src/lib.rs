@@ -9,6 +9,7 @@
 //! - [`events`]: the event poller's and outbox's values, and which changes a poll reports;
 //! - [`bulk`]: bulk jobs' values, and the step rule that keeps a job's results exact across crashes;
 //! - [`formulas`]: the formula templates' values (an organization's templates, by id and name);
+//! - [`formula_runs`]: formula instances, executions and their step records;
 //! - [`resources`]: the common resources' values (an organization's object definitions and
 //!   transformations, and where each applies);
 //! - [`records`]: the values it reads and writes, and the [`Secret`] types that cannot be logged;
@@ -37,6 +38,8 @@ mod coordination_sql;
 pub mod crypto;
 mod event_sql;
 pub mod events;
+mod formula_run_sql;
+pub mod formula_runs;
 mod formula_sql;
 pub mod formulas;
 mod identity_sql;
@@ -67,13 +70,17 @@ pub use crypto::{CryptoError, Keyring, MasterKey};
 pub use events::{
     ChangeKind, DeliveryResult, EventCounts, EventQuery, EventStatus, ObjectPoll, PollCommit, SeenRecord, StoredEvent,
 };
+pub use formula_runs::{
+    ExecutionRecord, ExecutionStatus, ExecutionStep, FormulaInstanceRecord, NewExecution, NewFormulaInstance,
+    StepFinish, StepStatus, FORMULA_QUEUE,
+};
 pub use formulas::FormulaRecord;
 pub use postgres::PostgresStore;
 pub use queue::{Job, JobState, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use records::*;
 pub use repository::{
-    BoxFuture, BulkStore, ConsoleStore, CoordinationStore, EventStore, FormulaStore, IdentityStore, InstanceStore,
-    ObjectWatermark, RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
+    BoxFuture, BulkStore, ConsoleStore, CoordinationStore, EventStore, FormulaRunStore, FormulaStore, IdentityStore,
+    InstanceStore, ObjectWatermark, RefreshFn, ResourceStore, Result, Store, StoreError, TraceStore,
 };
 pub use resources::{PutMode, ResourceDocument, ResourceKind, ResourceScope};
 pub use sqlite::SqliteStore;

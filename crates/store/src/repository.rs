@@ -18,6 +18,10 @@ use crate::authorization_codes::{ClaimedCode, CodeClaim};
 use crate::bulk::{BulkJob, BulkRowError, BulkStatus, BulkStep, NewBulkJob, StoredChunk};
 use crate::crypto::{CryptoError, Keyring};
 use crate::events::{DeliveryResult, EventCounts, EventQuery, EventStatus, PollCommit, StoredEvent};
+use crate::formula_runs::{
+    ExecutionRecord, ExecutionStatus, ExecutionStep, FormulaInstanceRecord, NewExecution, NewFormulaInstance,
+    StepFinish,
+};
 use crate::formulas::FormulaRecord;
 use crate::queue::{Job, JobState, NewJob};
 use crate::records::{
@@ -587,6 +591,108 @@ pub trait FormulaStore: Send + Sync {
     async fn delete_formula(&self, organization: OrganizationId, id: i64) -> Result<bool>;
 }
 
+/// Formula instances and executions (`crate::formula_runs`).
+///
+/// Invariants: an organization reads and changes only its own formula instances and executions
+/// (another organization's are absent); a formula instance belongs to a template of its
+/// organization and goes with it; an execution is created together with its queue job
+/// ([`crate::formula_runs::FORMULA_QUEUE`]) in one transaction, at most once per formula instance
+/// and `dedupe_key`; a final execution never changes again; step records are kept in `seq` order
+/// and go with their execution.
+#[async_trait]
+pub trait FormulaRunStore: Send + Sync {
+    /// Creates a formula instance; [`StoreError::NotFound`] when the template is absent or another
+    /// organization's.
+    async fn create_formula_instance(&self, new: &NewFormulaInstance) -> Result<FormulaInstanceRecord>;
+
+    /// The organization's formula instance `id`.
+    async fn formula_instance(&self, organization: OrganizationId, id: i64) -> Result<Option<FormulaInstanceRecord>>;
+
+    /// The organization's formula instances of template `formula_id` (all its templates' when
+    /// `None`), in id order, at most 1000.
+    async fn list_formula_instances(
+        &self,
+        organization: OrganizationId,
+        formula_id: Option<i64>,
+    ) -> Result<Vec<FormulaInstanceRecord>>;
+
+    /// Activates or deactivates formula instance `id`; `None` when absent.
+    async fn set_formula_instance_active(
+        &self,
+        organization: OrganizationId,
+        id: i64,
+        active: bool,
+    ) -> Result<Option<FormulaInstanceRecord>>;
+
+    /// Deletes formula instance `id` with its executions; false when there was none.
+    async fn delete_formula_instance(&self, organization: OrganizationId, id: i64) -> Result<bool>;
+
+    /// Every active formula instance of every organization, with its template's JSON, in id order
+    /// after `after`, at most `limit` (the trigger jobs' listing).
+    async fn active_formula_instances(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(FormulaInstanceRecord, serde_json::Value)>>;
+
+    /// Moves a formula instance's trigger cursors (each only when given).
+    async fn advance_formula_triggers(
+        &self,
+        id: i64,
+        event_cursor: Option<i64>,
+        schedule_cursor: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+
+    /// Creates an execution, status queued, with its queue job; `None` (nothing written) when the
+    /// formula instance already has an execution with the same `dedupe_key`;
+    /// [`StoreError::NotFound`] when the formula instance is gone.
+    async fn create_execution(&self, new: &NewExecution) -> Result<Option<ExecutionRecord>>;
+
+    /// Execution `id`, of `organization` when given.
+    async fn execution(&self, organization: Option<OrganizationId>, id: i64) -> Result<Option<ExecutionRecord>>;
+
+    /// The formula instance's executions, newest first, ids below `before` when given, at most
+    /// `limit` (up to [`crate::formula_runs::MAX_EXECUTIONS_LISTED`]).
+    async fn list_executions(
+        &self,
+        organization: OrganizationId,
+        formula_instance_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ExecutionRecord>>;
+
+    /// The execution's step records in `seq` order.
+    async fn execution_steps(&self, execution_id: i64) -> Result<Vec<ExecutionStep>>;
+
+    /// Marks a queued or pending execution pending (a node runs it) and returns it; a final one is
+    /// returned unchanged.
+    async fn start_execution(&self, id: i64) -> Result<Option<ExecutionRecord>>;
+
+    /// Records step run `seq` as started with its input (again, when a run killed during it is
+    /// resumed); false, with nothing written, when the execution is not pending.
+    async fn begin_execution_step(
+        &self,
+        execution_id: i64,
+        seq: i64,
+        name: &str,
+        step_type: &str,
+        input: &serde_json::Value,
+    ) -> Result<bool>;
+
+    /// Records how step run `seq` ended; false when it was not started or the execution is not
+    /// pending any more.
+    async fn finish_execution_step(&self, execution_id: i64, seq: i64, finish: &StepFinish<'_>) -> Result<bool>;
+
+    /// Ends a queued or pending execution with `status` (final); false when it had ended already.
+    async fn finish_execution(&self, id: i64, status: ExecutionStatus, error: Option<&str>) -> Result<bool>;
+
+    /// Cancels the organization's execution `id` if it has not ended; `None` when absent.
+    async fn cancel_execution(&self, organization: OrganizationId, id: i64) -> Result<Option<ExecutionRecord>>;
+
+    /// Deletes executions that ended before `before`, with their steps. Returns how many.
+    async fn prune_executions(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// Every operation on the platform's persistent state: the area traits, plus what concerns the store
 /// as a whole. Callers hold an `Arc<dyn Store>`, on which the area traits' methods are callable
 /// without importing them (a trait object has its supertraits' methods); code holding a concrete
@@ -606,6 +712,7 @@ pub trait Store:
     + ResourceStore
     + BulkStore
     + FormulaStore
+    + FormulaRunStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -289,6 +289,7 @@ macro_rules! implement_store {
         crate::resource_sql::implement_resource_store!($store);
         crate::bulk_sql::implement_bulk_store!($store);
         crate::formula_sql::implement_formula_store!($store);
+        crate::formula_run_sql::implement_formula_run_store!($store);
     };
 }
 

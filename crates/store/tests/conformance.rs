@@ -14,12 +14,12 @@ use common::{Backend, TestDb};
 use serde_json::json;
 use store::{
     BulkFinish, BulkKind, BulkRowError, BulkStatus, BulkStep, ClaimedCode, CodeClaim, DeliveryResult, EventQuery,
-    EventStatus, InstanceId, InstancePatch, InstanceQuery, JobState, Keyring, MasterKey, NewBulkJob, NewInstance,
-    NewJob, ObjectPoll, OrganizationId, PendingAuthorization, PendingTake, PollCommit, PostgresStore, PutMode,
-    RefreshDecision, RefreshFn, RefreshOutcome, ResourceDocument, ResourceKind, ResourceScope, ResultChunk, Secret,
-    SecretMap, SeenRecord, SqliteStore, Store, StoreError, StoredEvent, TokenPair, UserId, VendorCall,
-    ACCESS_TOKEN_KEY, AUTHORIZATION_CODE_TTL, BULK_NOTIFY_QUEUE, BULK_QUEUE, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY,
-    VENDOR_CALLS_KEPT,
+    EventStatus, ExecutionStatus, FormulaInstanceRecord, InstanceId, InstancePatch, InstanceQuery, JobState, Keyring,
+    MasterKey, NewBulkJob, NewExecution, NewFormulaInstance, NewInstance, NewJob, ObjectPoll, OrganizationId,
+    PendingAuthorization, PendingTake, PollCommit, PostgresStore, PutMode, RefreshDecision, RefreshFn, RefreshOutcome,
+    ResourceDocument, ResourceKind, ResourceScope, ResultChunk, Secret, SecretMap, SeenRecord, SqliteStore, StepFinish,
+    StepStatus, Store, StoreError, StoredEvent, TokenPair, UserId, VendorCall, ACCESS_TOKEN_KEY,
+    AUTHORIZATION_CODE_TTL, BULK_NOTIFY_QUEUE, BULK_QUEUE, DEFAULT_MAX_ATTEMPTS, REFRESH_TOKEN_KEY, VENDOR_CALLS_KEPT,
 };
 
 /// Declares each case once and instantiates it for both databases.
@@ -126,6 +126,9 @@ conformance!(
     formula_names_are_unique_per_organization_ignoring_ascii_case,
     an_organization_never_sees_or_writes_another_organizations_formulas,
     formulas_are_listed_in_pages,
+    a_formula_instance_binds_only_a_template_of_its_organization_and_goes_with_it,
+    an_execution_is_queued_once_per_cause_and_its_steps_recorded_in_order,
+    an_ended_execution_takes_no_more_step_records,
 );
 
 /// A refresher that decides `decision` without calling anyone.
@@ -2595,4 +2598,143 @@ async fn formulas_are_listed_in_pages(db: Arc<TestDb>) {
     assert_eq!(seen, ids, "every template once, in id order");
     let bad = store.list_formulas(org, 2, Some("not-a-cursor")).await;
     assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formula instances and executions
+// ---------------------------------------------------------------------------------------------
+
+fn new_formula_instance(org: OrganizationId, formula_id: i64) -> NewFormulaInstance {
+    NewFormulaInstance {
+        organization_id: org,
+        formula_id,
+        name: "nightly".into(),
+        active: true,
+        configuration: json!({"crm": 7}),
+        settings: json!({}),
+    }
+}
+
+fn new_execution(org: OrganizationId, instance: &FormulaInstanceRecord, dedupe: Option<&str>) -> NewExecution {
+    NewExecution {
+        organization_id: org,
+        formula_instance_id: instance.id,
+        formula_id: instance.formula_id,
+        trigger: json!({"type": "manual", "args": {"n": 1}}),
+        template: template("Sync"),
+        config: instance.configuration.clone(),
+        dedupe_key: dedupe.map(str::to_owned),
+    }
+}
+
+async fn a_formula_instance_binds_only_a_template_of_its_organization_and_goes_with_it(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (intruder, _) = store.create_organization("intruder").await.unwrap();
+    let formula = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    let foreign = store.create_formula_instance(&new_formula_instance(intruder.id, formula.id)).await;
+    assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+    let instance = store.create_formula_instance(&new_formula_instance(org, formula.id)).await.unwrap();
+    assert_eq!((instance.active, &instance.configuration), (true, &json!({"crm": 7})));
+    assert_eq!(instance.event_cursor, None);
+    assert_eq!(store.formula_instance(intruder.id, instance.id).await.unwrap(), None);
+    assert_eq!(store.set_formula_instance_active(intruder.id, instance.id, false).await.unwrap(), None);
+    assert_eq!(store.list_formula_instances(org, Some(formula.id)).await.unwrap(), vec![instance.clone()]);
+    let active = store.active_formula_instances(0, 10).await.unwrap();
+    assert_eq!(active, vec![(instance.clone(), template("Sync"))]);
+    let off = store.set_formula_instance_active(org, instance.id, false).await.unwrap().unwrap();
+    assert!(!off.active);
+    assert!(store.active_formula_instances(0, 10).await.unwrap().is_empty(), "only active ones trigger");
+    let at = chrono::Utc::now();
+    store.advance_formula_triggers(instance.id, Some(12), Some(at)).await.unwrap();
+    store.advance_formula_triggers(instance.id, None, None).await.unwrap();
+    let moved = store.formula_instance(org, instance.id).await.unwrap().unwrap();
+    assert_eq!(moved.event_cursor, Some(12));
+    assert!((moved.schedule_cursor - at).num_milliseconds().abs() < 1);
+    // The template's deletion takes its instances and their executions along.
+    let execution = store.create_execution(&new_execution(org, &instance, None)).await.unwrap().unwrap();
+    assert!(store.delete_formula(org, formula.id).await.unwrap());
+    assert_eq!(store.formula_instance(org, instance.id).await.unwrap(), None);
+    assert_eq!(store.execution(None, execution.id).await.unwrap(), None);
+}
+
+async fn an_execution_is_queued_once_per_cause_and_its_steps_recorded_in_order(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let (intruder, _) = store.create_organization("intruder").await.unwrap();
+    let formula = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    let instance = store.create_formula_instance(&new_formula_instance(org, formula.id)).await.unwrap();
+    let first = store.create_execution(&new_execution(org, &instance, Some("event:1:0"))).await.unwrap().unwrap();
+    assert_eq!(first.status, ExecutionStatus::Queued);
+    assert_eq!(first.trigger, json!({"type": "manual", "args": {"n": 1}}));
+    assert_eq!(store.create_execution(&new_execution(org, &instance, Some("event:1:0"))).await.unwrap(), None);
+    let manual = store.create_execution(&new_execution(org, &instance, None)).await.unwrap().unwrap();
+    store.create_execution(&new_execution(org, &instance, None)).await.unwrap().unwrap();
+    let foreign = store.create_execution(&new_execution(intruder.id, &instance, None)).await;
+    assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+    // Each execution is one job of the formula queue.
+    let jobs = store.claim_jobs(store::FORMULA_QUEUE, "node", Duration::from_secs(30), 10).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs[0].payload, json!({"execution": first.id}));
+
+    let listed = store.list_executions(org, instance.id, None, 10).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed[0].id > listed[1].id, "newest first");
+    assert_eq!(store.list_executions(org, instance.id, Some(manual.id), 10).await.unwrap().len(), 1);
+    assert!(store.list_executions(intruder.id, instance.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.execution(Some(intruder.id), first.id).await.unwrap(), None);
+
+    assert!(!store.begin_execution_step(first.id, 0, "read", "elementRequest", &json!({})).await.unwrap(), "queued");
+    let started = store.start_execution(first.id).await.unwrap().unwrap();
+    assert_eq!(started.status, ExecutionStatus::Pending);
+    assert!(store.begin_execution_step(first.id, 0, "read", "elementRequest", &json!({"api": "/x"})).await.unwrap());
+    // A run killed during step 0 begins it again: one record, started again.
+    assert!(store.begin_execution_step(first.id, 0, "read", "elementRequest", &json!({"api": "/y"})).await.unwrap());
+    let output = json!({"response": {"code": 200}});
+    let finish =
+        StepFinish { status: StepStatus::Success, next_branch: "onSuccess", output: &output, error: None, attempts: 2 };
+    assert!(store.finish_execution_step(first.id, 0, &finish).await.unwrap());
+    assert!(!store.finish_execution_step(first.id, 0, &finish).await.unwrap(), "finished once");
+    assert!(store.begin_execution_step(first.id, 1, "tell", "script", &json!({})).await.unwrap());
+    let steps = store.execution_steps(first.id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[0].seq, steps[0].status, steps[0].attempts), (0, StepStatus::Success, 2));
+    assert_eq!(steps[0].input, json!({"api": "/y"}));
+    assert_eq!(steps[0].output, Some(output.clone()));
+    assert_eq!(steps[0].next_branch.as_deref(), Some("onSuccess"));
+    assert_eq!((steps[1].status, steps[1].output.as_ref()), (StepStatus::Started, None));
+
+    assert!(store.finish_execution(first.id, ExecutionStatus::Success, None).await.unwrap());
+    assert!(!store.finish_execution(first.id, ExecutionStatus::Failed, Some("late")).await.unwrap(), "final");
+    let ended = store.execution(Some(org), first.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, ExecutionStatus::Success);
+    assert!(ended.finished_at.is_some());
+    assert_eq!(store.start_execution(first.id).await.unwrap().unwrap().status, ExecutionStatus::Success);
+
+    assert_eq!(store.prune_executions(ended.finished_at.unwrap()).await.unwrap(), 0, "before, not at");
+    let later = ended.finished_at.unwrap() + chrono::TimeDelta::seconds(1);
+    assert_eq!(store.prune_executions(later).await.unwrap(), 1, "only the ended one");
+    assert!(store.execution_steps(first.id).await.unwrap().is_empty(), "its steps went with it");
+}
+
+async fn an_ended_execution_takes_no_more_step_records(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let formula = store.create_formula(org, "Sync", &template("Sync")).await.unwrap();
+    let instance = store.create_formula_instance(&new_formula_instance(org, formula.id)).await.unwrap();
+    let execution = store.create_execution(&new_execution(org, &instance, None)).await.unwrap().unwrap();
+    store.start_execution(execution.id).await.unwrap();
+    assert!(store.begin_execution_step(execution.id, 0, "read", "elementRequest", &json!({})).await.unwrap());
+    let cancelled = store.cancel_execution(org, execution.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+    let output = json!(null);
+    let finish = StepFinish {
+        status: StepStatus::Failed,
+        next_branch: "onFailure",
+        output: &output,
+        error: Some("x"),
+        attempts: 1,
+    };
+    assert!(!store.finish_execution_step(execution.id, 0, &finish).await.unwrap());
+    assert!(!store.begin_execution_step(execution.id, 1, "next", "script", &json!({})).await.unwrap());
+    assert!(!store.finish_execution(execution.id, ExecutionStatus::Success, None).await.unwrap());
+    let (intruder, _) = store.create_organization("intruder").await.unwrap();
+    assert_eq!(store.cancel_execution(intruder.id, execution.id).await.unwrap(), None);
 }
