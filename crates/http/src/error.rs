@@ -109,7 +109,7 @@ impl From<FormulaError> for ApiError {
                 ApiError::BadRequest(error.to_string())
             }
             FormulaError::NotFound(_) => ApiError::NotFound(error.to_string()),
-            FormulaError::NameTaken(_) => ApiError::Conflict(error.to_string()),
+            FormulaError::NameTaken(_) | FormulaError::Conflict(_) => ApiError::Conflict(error.to_string()),
             FormulaError::Store(error) => error.into(),
         }
     }

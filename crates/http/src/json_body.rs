@@ -40,6 +40,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out (no `Content-Type` and no body): `None` then; otherwise the
+/// rules of [`JsonBody`].
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !request.headers().contains_key(header::CONTENT_TYPE) && declared_empty(&request) {
+            return Ok(OptionalJsonBody(None));
+        }
+        JsonBody::from_request(request, state).await.map(|JsonBody(body)| OptionalJsonBody(Some(body)))
+    }
+}
+
 /// A request body of any media type, as bytes (the raw passthrough's), with the JSON errors of
 /// every other body: 413 past [`BODY_LIMIT`].
 pub struct RawBody(pub Bytes);

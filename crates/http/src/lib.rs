@@ -15,6 +15,7 @@
 //! - [`common_resources`]: organizations' object definitions and transformations;
 //! - [`formulas`]: organizations' formula templates (create/import, list, read, replace, merge
 //!   patch, delete, export);
+//! - [`formula_runs`]: formula instances, manual runs, and the execution history with its steps;
 //! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`caller_cache`]: forgetting cached hub callers after instance writes;
@@ -34,6 +35,7 @@ pub mod cors;
 pub mod elements;
 pub mod error;
 pub mod event_hooks;
+pub mod formula_runs;
 pub mod formulas;
 pub mod health;
 pub mod hub;
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
     let api = api.merge(formulas::routes());
+    let api = api.merge(formula_runs::routes());
     let api = match state.cors_origins.layer() {
         // The JSON 405 is set before the layer so that the layer also wraps it: a preflight to a
         // path without an OPTIONS route reaches the CORS layer instead of the outer 405.

@@ -104,6 +104,19 @@ pub struct ServeArgs {
     /// elsewhere (or on its restart).
     #[arg(long, env = "JUNCTION_BULK_CLAIM_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
     bulk_claim_ttl: u64,
+    /// Formula executions this node runs at once; `0` runs none here (its API still queues them).
+    #[arg(long, env = "JUNCTION_FORMULA_CONCURRENCY", default_value_t = 8)]
+    formula_concurrency: usize,
+    /// Seconds a node's claim on a formula execution lasts unrenewed: how soon a dead node's runs
+    /// resume elsewhere (or on its restart).
+    #[arg(long, env = "JUNCTION_FORMULA_CLAIM_TTL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..))]
+    formula_claim_ttl: u64,
+    /// Days ended formula executions (and their step records) are kept.
+    #[arg(long, env = "JUNCTION_FORMULA_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    formula_retention_days: u64,
+    /// Milliseconds between two passes of the formula triggers (new events, due schedules).
+    #[arg(long, env = "JUNCTION_FORMULA_TRIGGER_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    formula_trigger_ms: u64,
 }
 
 /// A share: a number from 0 (exclusive) to 1.
@@ -155,6 +168,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             claim_ttl: std::time::Duration::from_secs(args.bulk_claim_ttl),
             ..platform::bulk::BulkConfig::default()
         },
+        formulas: platform::formulas::FormulaConfig {
+            concurrency: args.formula_concurrency,
+            claim_ttl: std::time::Duration::from_secs(args.formula_claim_ttl),
+            retention: std::time::Duration::from_secs(args.formula_retention_days * 86_400),
+            trigger_period: std::time::Duration::from_millis(args.formula_trigger_ms),
+            ..platform::formulas::FormulaConfig::default()
+        },
         ..PlatformConfig::new(Arc::clone(&store), endpoints, policy, sandbox)
     };
     let platform = Platform::build(config).context("cannot start the vendor's HTTP clients")?;
@@ -188,6 +208,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }))
     });
+    let formula_runners = (args.formula_concurrency > 0).then(|| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(platform::formulas::runner::run(platform.clone(), async move {
+            let _ = stopped.changed().await;
+        }))
+    });
     let event_workers = (args.event_tick_ms > 0).then(|| {
         let mut stopped = stopped.clone();
         tokio::spawn(platform::events::workers::run(platform, async move {
@@ -201,7 +227,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
     drop(stopped);
     // The shutdown future (and `stop` with it) is dropped by now.
-    for task in [refresher, event_workers, bulk_runners, Some(common_watch)].into_iter().flatten() {
+    for task in [refresher, event_workers, bulk_runners, formula_runners, Some(common_watch)].into_iter().flatten() {
         let _ = task.await;
     }
     served?;

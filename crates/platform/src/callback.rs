@@ -131,6 +131,9 @@ pub enum CallbackError {
     Transport { host: String, message: String },
     #[error("the webhook id is not a valid header value")]
     InvalidWebhookId,
+    /// A request header given by a user is not a valid HTTP header.
+    #[error("the header '{0}' is not a valid HTTP header name and value")]
+    InvalidHeader(String),
     /// The HTTP client could not be built (the TLS backend failed to start).
     #[error("the callback HTTP client could not be built: {0}")]
     Client(String),
@@ -151,6 +154,27 @@ pub fn check_url(url: &str, policy: &CallbackPolicy) -> Result<Url, CallbackErro
     let url = Url::parse(url).map_err(|error| CallbackError::InvalidUrl(error.to_string()))?;
     check_target(&url, policy)?;
     Ok(url)
+}
+
+/// A request to a user-chosen URL ([`CallbackClient::call`]).
+#[derive(Debug)]
+pub struct OutboundRequest<'a> {
+    pub method: reqwest::Method,
+    pub url: &'a Url,
+    pub headers: &'a [(String, String)],
+    /// Sent as `application/json`.
+    pub body: Option<Vec<u8>>,
+}
+
+/// What a user-chosen URL answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundAnswer {
+    pub status: u16,
+    /// Lower-case names; values that are not text are left out.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body was longer than the caller read.
+    pub truncated: bool,
 }
 
 /// The client every callback goes through; built once, cheap to clone (it shares its connections).
@@ -200,6 +224,40 @@ impl CallbackClient {
     ) -> Result<DeliveryOutcome, CallbackError> {
         check_target(url, &self.policy)?;
         self.send(url, body, delivery).await
+    }
+
+    /// Makes `request` (a formula's `httpRequest` step) and reads at most `max_body` bytes of the
+    /// answer, whatever its status. `Err` when no answer came, or a header is not valid HTTP.
+    pub async fn call(&self, request: OutboundRequest<'_>, max_body: usize) -> Result<OutboundAnswer, CallbackError> {
+        check_target(request.url, &self.policy)?;
+        let mut builder = self.http.request(request.method.clone(), request.url.clone());
+        for (name, value) in request.headers {
+            let header = HeaderName::from_bytes(name.as_bytes()).ok().zip(HeaderValue::from_str(value).ok());
+            let (name, value) = header.ok_or_else(|| CallbackError::InvalidHeader(name.clone()))?;
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = request.body {
+            builder = builder.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let url = request.url;
+        let mut response = builder.send().await.map_err(|error| self.transport_error(url, &error))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(|error| self.transport_error(url, &error))? {
+            let room = max_body.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if chunk.len() > room {
+                truncated = true;
+                break;
+            }
+        }
+        Ok(OutboundAnswer { status, headers, body, truncated })
     }
 
     /// The call itself, after [`check_target`]; from here on only the resolver guards the address.

@@ -6,8 +6,8 @@
 //! token refresh ([`token_refresh_job`]), organizations' common resources checked and composed
 //! per instance ([`common_resources`]), events polled, recorded and delivered ([`events`]) to
 //! user-chosen callback URLs ([`callback`]), bulk exports and uploads ([`bulk`]), the metrics registry ([`metrics`]) and the cache of
-//! authenticated hub callers ([`caller_cache`]), and organizations' formula templates, validated
-//! on every write ([`formulas`]).
+//! authenticated hub callers ([`caller_cache`]), and formulas: organizations' templates, their
+//! instances, and their executions run from the durable queue ([`formulas`]).
 //!
 //! The vendor's rate limiter is shared with the other nodes through the store when the store can
 //! (PostgreSQL), see `connector::rate_limit`.
@@ -47,6 +47,7 @@ use crate::caller_cache::CallerCache;
 use crate::calls::InstanceCall;
 use crate::common_resources::CommonCache;
 use crate::events::{Events, EventsConfig};
+use crate::formulas::FormulaConfig;
 use crate::metrics::Metrics;
 
 /// How long one vendor REST call may take before the caller gets a 504.
@@ -85,6 +86,8 @@ pub struct PlatformConfig {
     /// Whether the vendor limits are shared with the other nodes through the store, where it can
     /// (PostgreSQL; `--shared-limits`). Off: each node keeps them alone.
     pub shared_limits: bool,
+    /// How formula executions run.
+    pub formulas: FormulaConfig,
 }
 
 impl PlatformConfig {
@@ -103,6 +106,7 @@ impl PlatformConfig {
             background_share: DEFAULT_BACKGROUND_SHARE,
             bulk: BulkConfig::default(),
             shared_limits: true,
+            formulas: FormulaConfig::default(),
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct Platform {
     pub common: Arc<CommonCache>,
     /// How bulk jobs run (see [`bulk`]).
     pub bulk: Arc<BulkConfig>,
+    /// How formula executions run (see [`formulas`]).
+    pub formulas: Arc<FormulaConfig>,
 }
 
 impl Platform {
@@ -185,6 +191,7 @@ impl Platform {
             events: Arc::new(events),
             common: Arc::default(),
             bulk: Arc::new(config.bulk),
+            formulas: Arc::new(config.formulas),
         })
     }
 

@@ -1,11 +1,11 @@
-//! Formula templates (issue 17, part 1): an organization's templates created, read, listed,
+//! Formula templates: an organization's templates created, read, listed,
 //! replaced, merge-patched, deleted and exported, each write validated by `formulas::template`.
 //!
 //! Owns the rules of a template's life, not its shape (the `formulas` crate) nor its storage (the
 //! store): every write loads the template (refusing step and trigger types Junction does not run)
 //! and validates it, and a template with any error is refused naming every problem with its JSON
 //! pointer; the name is unique per organization ignoring ASCII case; another organization's
-//! template does not exist for the caller. Formula instances and executions are not here.
+//! template does not exist for the caller.
 //!
 //! What is stored is the JSON the author sent, unknown fields kept, minus [`SERVER_FIELDS`]: the
 //! template's `id` and dates are this deployment's and are answered from the store's columns. The
@@ -16,10 +16,11 @@
 //! `null` removes a member, anything else (arrays included: `steps`, `triggers`) replaces; the
 //! result is validated like any write.
 
-use formulas::template::{Formula, InvalidFormula, LoadError, Problem};
+use formulas::template::{Formula, Problem};
 use serde_json::{Map, Value};
 use store::{FormulaRecord, OrganizationId, Page, StoreError};
 
+use super::{date, not_found, path_id, FormulaError};
 use crate::Platform;
 
 /// The fields of a template the server owns: answered from the store, never stored in the
@@ -28,34 +29,6 @@ pub const SERVER_FIELDS: [&str; 3] = ["id", "createdDate", "updatedDate"];
 
 /// The most templates one page of a listing holds.
 pub const MAX_PAGE_SIZE: u32 = 1000;
-
-/// Why a formula request failed; each names what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum FormulaError {
-    /// A 400: the body is not a template object, or its name is unusable.
-    #[error("{0}")]
-    BadRequest(String),
-    /// A 400: the template does not load (not a template's shape, or a step or trigger type
-    /// Junction does not run).
-    #[error("Invalid formula: {0}")]
-    Load(#[from] LoadError),
-    /// A 400: the template loads but breaks rules; the message lists every problem with its path.
-    #[error("{}", invalid_message(.0))]
-    Invalid(InvalidFormula),
-    /// A 404: no such template in the caller's organization.
-    #[error("No formula found with id '{0}'")]
-    NotFound(String),
-    /// A 409: the organization has another template of this name.
-    #[error("A formula named '{0}' already exists in this organization (names are unique ignoring case)")]
-    NameTaken(String),
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-fn invalid_message(invalid: &InvalidFormula) -> String {
-    let problems: Vec<String> = invalid.0.iter().map(Problem::to_string).collect();
-    format!("Invalid formula: {}", problems.join("; "))
-}
 
 /// A template as a write stored it, with the warnings its validation found (a step no trigger
 /// reaches: usable, but worth telling the author).
@@ -96,12 +69,7 @@ fn check(body: Value) -> Result<Checked, FormulaError> {
 
 /// The template's id from the path: a positive integer, else no such template.
 fn formula_id(text: &str) -> Result<i64, FormulaError> {
-    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| FormulaError::NotFound(shorten(text)))
-}
-
-/// At most 32 characters of a client's text, for a message.
-fn shorten(text: &str) -> String {
-    text.chars().take(32).collect()
+    path_id("formula", text)
 }
 
 /// A store error of a write of template `name`: a name clash is the client's.
@@ -120,8 +88,8 @@ pub fn view(record: &FormulaRecord) -> Value {
         _ => Map::new(),
     };
     fields.insert("id".into(), record.id.into());
-    fields.insert("createdDate".into(), record.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into());
-    fields.insert("updatedDate".into(), record.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into());
+    fields.insert("createdDate".into(), date(record.created_at));
+    fields.insert("updatedDate".into(), date(record.updated_at));
     Value::Object(fields)
 }
 
@@ -179,7 +147,7 @@ impl Platform {
             .formula(organization, numeric)
             .await
             .map_err(FormulaError::Store)?
-            .ok_or_else(|| FormulaError::NotFound(shorten(id)))
+            .ok_or_else(|| not_found("formula", id))
     }
 
     /// One page of the organization's templates, in id order.
@@ -233,7 +201,7 @@ impl Platform {
     ) -> Result<SavedFormula, FormulaError> {
         let stored = self.store.replace_formula(organization, numeric, &checked.name, &checked.template).await;
         let record = match stored {
-            Err(StoreError::NotFound) => return Err(FormulaError::NotFound(shorten(id))),
+            Err(StoreError::NotFound) => return Err(not_found("formula", id)),
             other => other.map_err(on_write(&checked.name))?,
         };
         Ok(SavedFormula { record, warnings: checked.warnings })
@@ -244,7 +212,7 @@ impl Platform {
         let numeric = formula_id(id)?;
         match self.store.delete_formula(organization, numeric).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(FormulaError::NotFound(shorten(id))),
+            Ok(false) => Err(not_found("formula", id)),
             Err(error) => Err(FormulaError::Store(error)),
         }
     }
