@@ -375,3 +375,56 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed { message: "This resource does not support this method".into(), allow: None }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use connector::{TokenError, VendorError};
+    use domain::token_rules::TransientCause;
+    use hub::HubError;
+    use platform::formulas::hub_request::response_code;
+
+    use super::ApiError;
+
+    /// A formula's `elementRequest` step sees the status a client of the hub API sees.
+    #[test]
+    fn formula_steps_see_the_statuses_the_hub_api_answers() {
+        let vendor = |error: VendorError| HubError::Vendor(error);
+        let token = |error: TokenError| HubError::Vendor(VendorError::Token(error));
+        let mut errors = vec![
+            HubError::BadRequest("b".into()),
+            HubError::NotFound("n".into()),
+            HubError::NotAllowed("a".into()),
+            HubError::Incomplete { message: "i".into(), provider_message: None },
+            vendor(VendorError::LimitReached { retry_after: Duration::from_secs(1) }),
+            vendor(VendorError::Throttled { retry_after: None }),
+            vendor(VendorError::Timeout),
+            vendor(VendorError::Unreachable),
+            vendor(VendorError::NotJson),
+            vendor(VendorError::InvalidPath),
+            token(TokenError::Invalid { instance_id: None, provider_message: None }),
+            token(TokenError::RefreshFailed),
+            token(TokenError::NoAccessToken),
+            token(TokenError::Storage("s".into())),
+        ];
+        for status in [400, 401, 403, 404, 409, 422, 429, 500, 502, 503] {
+            errors.push(vendor(VendorError::Status { status, provider_message: None }));
+        }
+        for cause in [
+            TransientCause::Transport,
+            TransientCause::Timeout,
+            TransientCause::VendorStatus(500),
+            TransientCause::RateLimited,
+            TransientCause::MalformedSuccess,
+            TransientCause::Refused { error: "invalid_client".into(), description: None },
+        ] {
+            errors.push(token(TokenError::Transient(cause)));
+        }
+        for error in errors {
+            let step = response_code(&error);
+            let shown = format!("{error:?}");
+            assert_eq!(ApiError::from(error).status().as_u16(), step, "{shown}");
+        }
+    }
+}

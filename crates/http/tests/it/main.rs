@@ -11,6 +11,7 @@ mod bulk;
 mod common_resources;
 mod console;
 mod events;
+mod formula_runs;
 mod formulas;
 mod hub_lists;
 mod hub_objects;

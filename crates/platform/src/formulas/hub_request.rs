@@ -13,6 +13,7 @@
 
 use connector::rate_limit::Priority;
 use connector::{TokenError, VendorError};
+use domain::token_rules::TransientCause;
 use hub::{HubError, ListParams, Target};
 use serde_json::{json, Map, Value};
 use store::InstanceRecord;
@@ -77,6 +78,9 @@ fn vendor_code(error: &VendorError) -> u16 {
         },
         VendorError::Token(error) => match error {
             TokenError::Invalid { .. } => 403,
+            TokenError::Transient(TransientCause::Timeout) => 504,
+            TokenError::Transient(TransientCause::RateLimited) => 429,
+            TokenError::Transient(TransientCause::Refused { .. }) => 400,
             TokenError::Transient(_) | TokenError::RefreshFailed | TokenError::NoAccessToken => 502,
             TokenError::Storage(_) => 503,
         },

@@ -22,6 +22,8 @@ pub const CALLBACK: &str = "https://app.example.com/callback";
 
 pub struct Stack {
     pub sim: keap_sim::RunningSim,
+    /// The platform the server runs (for calling its jobs directly).
+    pub platform: platform::Platform,
     /// `http://ADDR` of the platform.
     pub base: String,
     pub store: Arc<dyn Store>,
@@ -75,6 +77,8 @@ pub struct StackOptions {
     pub background_share: f64,
     /// Callbacks may reach loopback (`--allow-private-callbacks`).
     pub allow_private_callbacks: bool,
+    /// Runs the formula executions with this configuration (none by default: runs stay queued).
+    pub formulas: Option<platform::formulas::FormulaConfig>,
 }
 
 impl Default for StackOptions {
@@ -92,6 +96,7 @@ impl Default for StackOptions {
             bulk: None,
             background_share: platform::DEFAULT_BACKGROUND_SHARE,
             allow_private_callbacks: false,
+            formulas: None,
         }
     }
 }
@@ -123,6 +128,7 @@ impl Stack {
             vendor_timeout: options.vendor_timeout,
             background_share: options.background_share,
             bulk: options.bulk.clone().unwrap_or_default(),
+            formulas: options.formulas.clone().unwrap_or_default(),
             events: platform::events::EventsConfig {
                 allow_private_callbacks: options.allow_private_callbacks,
                 ..platform::events::EventsConfig::default()
@@ -134,16 +140,22 @@ impl Stack {
             .bulk
             .is_some()
             .then(|| tokio::spawn(platform::bulk::runner::run(platform.clone(), std::future::pending())));
-        let state = http_api::AppState::new(platform)
+        let formula_runners = options
+            .formulas
+            .is_some()
+            .then(|| tokio::spawn(platform::formulas::runner::run(platform.clone(), std::future::pending())));
+        let state = http_api::AppState::new(platform.clone())
             .with_public_url(&format!("http://{addr}"))
             .with_cors_origins(options.cors_origins);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, http_api::router(state)).await;
             drop(runners);
+            drop(formula_runners);
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Stack {
             sim,
+            platform,
             base: format!("http://{addr}"),
             store,
             organization_id: organization.id,
