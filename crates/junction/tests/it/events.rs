@@ -33,14 +33,14 @@ struct Received {
 /// A callback receiver on loopback: records every notification after checking its signature, and
 /// answers `status` (200 unless a test says otherwise).
 #[derive(Clone, Default)]
-struct Callback {
+pub(crate) struct Callback {
     received: Arc<Mutex<Vec<Received>>>,
     bad_signatures: Arc<AtomicUsize>,
     status: Arc<AtomicU16>,
 }
 
 impl Callback {
-    async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let callback = Callback { status: Arc::new(AtomicU16::new(200)), ..Callback::default() };
         let app = axum::Router::new().route("/hook", post(receive)).with_state(callback.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -98,14 +98,14 @@ async fn receive(State(callback): State<Callback>, headers: HeaderMap, body: Byt
 }
 
 /// A node that delivers to loopback, retries fast and looks for due work every 100 ms.
-async fn events_node(cluster: &Cluster, extra: &[&str]) -> Node {
+pub(crate) async fn events_node(cluster: &Cluster, extra: &[&str]) -> Node {
     let mut flags = vec!["--refresh-period", "0", "--allow-private-callbacks", "--event-tick-ms", "100"];
     flags.extend_from_slice(extra);
     cluster.start_node_with(&flags).await
 }
 
 /// Turns the instance's events on with `callback_url`, signed with [`SIGNATURE_KEY`].
-async fn enable_events(cluster: &Cluster, node: &Node, id: i64, callback_url: &str) {
+pub(crate) async fn enable_events(cluster: &Cluster, node: &Node, id: i64, callback_url: &str) {
     let configuration = json!({
         "event.notification.enabled": "true",
         "event.notification.callback.url": callback_url,
@@ -130,7 +130,7 @@ async fn get_json(cluster: &Cluster, url: &str) -> Value {
 }
 
 /// `PUT /instances/{id}/events/poll[?reconcile=true]` and its answer.
-async fn poll_now(cluster: &Cluster, node: &Node, id: i64, reconcile: bool) -> Value {
+pub(crate) async fn poll_now(cluster: &Cluster, node: &Node, id: i64, reconcile: bool) -> Value {
     let query = if reconcile { "?reconcile=true" } else { "" };
     let answer = cluster
         .http
@@ -144,13 +144,13 @@ async fn poll_now(cluster: &Cluster, node: &Node, id: i64, reconcile: bool) -> V
 }
 
 /// The simulator's own REST API, as another application changing the vendor's data would call it.
-struct Vendor<'a> {
+pub(crate) struct Vendor<'a> {
     cluster: &'a Cluster,
     token: String,
 }
 
 impl<'a> Vendor<'a> {
-    async fn new(cluster: &'a Cluster) -> Self {
+    pub(crate) async fn new(cluster: &'a Cluster) -> Self {
         Vendor { token: cluster.vendor_token().await, cluster }
     }
 
@@ -158,14 +158,31 @@ impl<'a> Vendor<'a> {
         format!("{}/crm/rest/v2{path}", self.cluster.sim.url())
     }
 
-    async fn create_contact(&self, name: &str) -> String {
+    pub(crate) async fn create_contact(&self, name: &str) -> String {
         let body = json!({"given_name": name, "email_addresses": [{"email": format!("{name}@example.com"), "field": "EMAIL1"}]});
         let answer = self.cluster.http.post(self.url("/contacts")).bearer_auth(&self.token).json(&body).send().await;
         let contact: Value = answer.unwrap().json().await.unwrap();
         contact["id"].as_str().map_or_else(|| contact["id"].to_string(), str::to_string)
     }
 
-    async fn rename_contact(&self, id: &str, name: &str) {
+    /// Every contact of the account, page by page.
+    pub(crate) async fn contacts(&self) -> Vec<Value> {
+        let mut contacts = Vec::new();
+        let mut token = String::new();
+        loop {
+            let after = if token.is_empty() { String::new() } else { format!("&page_token={token}") };
+            let url = self.url(&format!("/contacts?page_size=1000{after}"));
+            let page: Value =
+                self.cluster.http.get(url).bearer_auth(&self.token).send().await.unwrap().json().await.unwrap();
+            contacts.extend(page["contacts"].as_array().cloned().unwrap_or_default());
+            match page["next_page_token"].as_str() {
+                Some(next) if !next.is_empty() => token = next.to_owned(),
+                _ => return contacts,
+            }
+        }
+    }
+
+    pub(crate) async fn rename_contact(&self, id: &str, name: &str) {
         let answer = self
             .cluster
             .http
@@ -192,7 +209,7 @@ impl<'a> Vendor<'a> {
 }
 
 /// Lets the simulator's clock move on, so the next change has a later update time.
-async fn tick_vendor_clock(cluster: &Cluster) {
+pub(crate) async fn tick_vendor_clock(cluster: &Cluster) {
     let answer = cluster
         .http
         .post(format!("{}/__sim/clock/advance", cluster.sim.url()))

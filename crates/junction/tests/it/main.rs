@@ -11,6 +11,7 @@ mod bulk_resume;
 mod common_resources;
 mod console_browser;
 mod events;
+mod formulas;
 mod multi_node;
 mod serve;
 mod soak;
