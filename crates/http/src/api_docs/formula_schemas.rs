@@ -1,6 +1,6 @@
-//! The formula templates' documents in the platform document: a template as `POST /formulas` and
-//! `PUT /formulas/{id}` take it, a merge patch, and a template as the routes of
-//! [`crate::formulas`] answer it.
+//! The formulas' documents in the platform document: a template as `POST /formulas` and
+//! `PUT /formulas/{id}` take it, a merge patch, a template as the routes of [`crate::formulas`]
+//! answer it, and the formula instances, executions and step records of [`crate::formula_runs`].
 //!
 //! Written by hand beside the rules they restate (`formulas::template`): the shape the loader
 //! accepts (required fields and their types, `null` read as absent, the step and trigger types
@@ -139,6 +139,87 @@ json_schema! {
     }
 }
 
+json_schema! {
+    /// A formula instance to create.
+    NewFormulaInstance => json!({
+        "type": "object",
+        "required": ["name"],
+        "description": "Binds the template's configuration slots: every key of `configuration` is a slot of the \
+            template, every required slot is bound, an `elementInstance` slot holds the id of an instance of the \
+            caller's organization, a `value` slot a string, number or boolean. A 400 names the slot at fault.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME},
+            "active": {"type": ["boolean", "null"], "description": "Absent: active"},
+            "configuration": {"type": ["object", "null"], "additionalProperties":
+                {"type": ["string", "integer", "number", "boolean"]}},
+            "settings": {"type": ["object", "null"], "description": "Kept as sent (at most 64 KiB of JSON)"}
+        }
+    })
+}
+
+json_schema! {
+    /// A formula instance as the routes answer it.
+    FormulaInstance => json!({
+        "type": "object",
+        "required": ["id", "name", "active", "formula", "configuration", "settings", "createdDate", "updatedDate"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "name": {"type": "string"},
+            "active": {"type": "boolean"},
+            "formula": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}, "active": {"type": "boolean"}}},
+            "configuration": {"type": "object"},
+            "settings": {"type": "object"},
+            "createdDate": {"type": "string", "format": "date-time"},
+            "updatedDate": {"type": "string", "format": "date-time"}
+        }
+    })
+}
+
+json_schema! {
+    /// An execution as the routes answer it.
+    FormulaExecution => json!({
+        "type": "object",
+        "required": ["id", "formulaId", "formulaInstanceId", "status", "trigger", "createdDate", "updatedDate"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "formulaId": {"type": "integer"},
+            "formulaInstanceId": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued", "pending", "success", "failed", "cancelled"]},
+            "trigger": {"type": "object", "description": "What started it, as the run's `trigger`: \
+                `{\"type\": \"manual\", \"args\"}`, `{\"type\": \"event\", \"eventId\", \"instanceId\", \"event\", \"body\"}` \
+                or `{\"type\": \"scheduled\", \"scheduledTime\", \"cron\"}`"},
+            "error": {"type": "string", "description": "Why it failed"},
+            "createdDate": {"type": "string", "format": "date-time"},
+            "updatedDate": {"type": "string", "format": "date-time"},
+            "finishedDate": {"type": "string", "format": "date-time"}
+        }
+    })
+}
+
+json_schema! {
+    /// One step run of an execution.
+    FormulaExecutionStep => json!({
+        "type": "object",
+        "required": ["seq", "stepName", "type", "status", "input", "output", "attempts", "startedDate"],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 0, "description": "Its place among the execution's step runs"},
+            "stepName": {"type": "string", "description": "A sub-formula's steps are `<step>.<its step>`"},
+            "type": {"type": "string"},
+            "status": {"type": "string", "enum": ["started", "success", "failed"]},
+            "next": {"type": "string", "enum": ["onSuccess", "onFailure"]},
+            "input": {"type": "object",
+                "description": "The properties it ran with, resolved; secret-looking header values masked"},
+            "output": {"type": ["object", "array", "string", "number", "boolean", "null"],
+                "description": "`steps.<name>` for the steps after it"},
+            "error": {"type": "string"},
+            "attempts": {"type": "integer", "minimum": 0},
+            "startedDate": {"type": "string", "format": "date-time"},
+            "finishedDate": {"type": "string", "format": "date-time"}
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +231,14 @@ mod tests {
         }
         let RefOr::T(Schema::Object(object)) = Formula::schema() else { panic!("an object schema") };
         assert!(object.required.contains(&"id".to_string()));
+        for (name, parsed) in [
+            ("NewFormulaInstance", NewFormulaInstance::schema()),
+            ("FormulaInstance", FormulaInstance::schema()),
+            ("FormulaExecution", FormulaExecution::schema()),
+            ("FormulaExecutionStep", FormulaExecutionStep::schema()),
+        ] {
+            let RefOr::T(Schema::Object(object)) = parsed else { panic!("{name}: an object schema") };
+            assert!(!object.required.is_empty(), "{name} parsed, not the empty fallback");
+        }
     }
 }

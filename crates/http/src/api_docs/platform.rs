@@ -20,7 +20,9 @@ use super::common_resource_schemas::{
     StoredTransformation, StoredTransformations, Transformation,
 };
 use super::element_document::{AUTHORIZATION_FORMAT, SECURITY_SCHEME};
-use super::formula_schemas::{Formula, FormulaPatch, FormulaTemplate};
+use super::formula_schemas::{
+    Formula, FormulaExecution, FormulaExecutionStep, FormulaInstance, FormulaPatch, FormulaTemplate, NewFormulaInstance,
+};
 use super::request_bodies::{
     ConfigurationChange, ElementInstanceCreate, InstanceCreate, InstanceReauthentication, InstanceUpdate,
     OAuthUrlRequest, OrganizationCreate, UserCreate,
@@ -66,10 +68,14 @@ pub fn document(public_url: &str) -> Document {
         create_instance_transformation, replace_instance_transformation, delete_instance_transformation,
         list_token_transformations, read_token_transformation, create_token_transformation,
         replace_token_transformation, delete_token_transformation, create_formula, list_formulas, read_formula,
-        replace_formula, patch_formula, delete_formula, export_formula,
+        replace_formula, patch_formula, delete_formula, export_formula, create_formula_instance,
+        list_formula_instances, read_formula_instance, delete_formula_instance, activate_formula_instance,
+        deactivate_formula_instance, run_formula_instance, list_formula_executions, read_formula_execution,
+        cancel_formula_execution, list_formula_execution_steps, read_any_formula_execution,
+        list_any_formula_execution_steps,
     ),
     components(schemas(ErrorBody, ObjectName, DefinedField, MappedField, StoredDefinition, StoredTransformation,
-        Formula, FormulaTemplate)),
+        Formula, FormulaTemplate, FormulaInstance, NewFormulaInstance, FormulaExecution, FormulaExecutionStep)),
     modifiers(&Security),
     tags(
         (name = "elements", description = "The element catalog (no authentication)"),
@@ -77,7 +83,7 @@ pub fn document(public_url: &str) -> Document {
         (name = "configuration", description = "An instance's configuration entries"),
         (name = "events", description = "An instance's change events: the event log, and (Junction extensions) poll now, backfill and retries"),
         (name = "common resources", description = "The organization's own object shapes (definitions) and how they map onto each element's objects (transformations), at organization and instance level; the hub serves them as objects (`/hubs/{hub}/{objectName}`) and each instance's document (`GET /instances/{id}/docs`) describes them"),
-        (name = "formulas", description = "The organization's formula templates: workflows of steps started by triggers. Create (or import an export), list, read, replace, merge-patch, delete and export"),
+        (name = "formulas", description = "The organization's formula templates: workflows of steps started by triggers. Create (or import an export), list, read, replace, merge-patch, delete and export; their instances (slots bound to the organization's instances and values), manual runs, and the executions with every step's input and output"),
         (name = "organizations", description = "Organizations and their users"),
         (name = "docs", description = "These documents"),
         (name = "health", description = "Probes, at the root rather than under /elements/api-v2"),
@@ -810,3 +816,123 @@ fn delete_formula() {}
     security(("elements" = [])),
     responses((status = 200, description = "The template", body = FormulaTemplate), FormulaReadErrors))]
 fn export_formula() {}
+
+// ---------------------------------------------------------------------------------------------
+// Formula instances and executions (crate::formula_runs), platform auth.
+
+/// The errors of a formula instance or execution route.
+#[derive(IntoResponses)]
+enum FormulaRunErrors {
+    #[response(
+        status = 400,
+        description = "Bad input (the body, a slot binding, a query parameter), named in the message"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or wrong `User`/`Organization` credentials")]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 404,
+        description = "No such formula, formula instance or execution in the caller's organization"
+    )]
+    NotFound(ErrorBody),
+    #[response(
+        status = 409,
+        description = "A manual run of an inactive formula instance or template, or of one with no manual trigger"
+    )]
+    Conflict(ErrorBody),
+    #[response(status = 413, description = "The body is larger than 1 MiB")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not JSON")]
+    UnsupportedMediaType(ErrorBody),
+}
+
+/// Create a formula instance: bind the template's slots to the organization's instances and values
+#[utoipa::path(post, path = "/formulas/{id}/instances", tag = "formulas", request_body = NewFormulaInstance,
+    params(("id" = i64, Path, description = "The formula id")), security(("elements" = [])),
+    responses((status = 200, description = "The formula instance", body = FormulaInstance), FormulaRunErrors))]
+fn create_formula_instance() {}
+
+/// List a formula's instances, oldest first
+#[utoipa::path(get, path = "/formulas/{id}/instances", tag = "formulas",
+    params(("id" = i64, Path, description = "The formula id")), security(("elements" = [])),
+    responses((status = 200, description = "The formula's instances", body = [FormulaInstance]), FormulaRunErrors))]
+fn list_formula_instances() {}
+
+/// Read a formula instance
+#[utoipa::path(get, path = "/formulas/{id}/instances/{instanceId}", tag = "formulas",
+    params(("id" = i64, Path, description = "The formula id"), ("instanceId" = i64, Path, description = "The formula instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The formula instance", body = FormulaInstance), FormulaRunErrors))]
+fn read_formula_instance() {}
+
+/// Delete a formula instance with its executions
+#[utoipa::path(delete, path = "/formulas/{id}/instances/{instanceId}", tag = "formulas",
+    params(("id" = i64, Path, description = "The formula id"), ("instanceId" = i64, Path, description = "The formula instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "Deleted"), FormulaRunErrors))]
+fn delete_formula_instance() {}
+
+/// Activate a formula instance: its triggers start executions
+#[utoipa::path(put, path = "/formulas/{id}/instances/{instanceId}/active", tag = "formulas",
+    params(("id" = i64, Path, description = "The formula id"), ("instanceId" = i64, Path, description = "The formula instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The formula instance", body = FormulaInstance), FormulaRunErrors))]
+fn activate_formula_instance() {}
+
+/// Deactivate a formula instance: its triggers start nothing until it is activated again
+#[utoipa::path(delete, path = "/formulas/{id}/instances/{instanceId}/active", tag = "formulas",
+    params(("id" = i64, Path, description = "The formula id"), ("instanceId" = i64, Path, description = "The formula instance id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The formula instance", body = FormulaInstance), FormulaRunErrors))]
+fn deactivate_formula_instance() {}
+
+/// Run a formula instance by hand: its body (any JSON; none is `{}`) is the run's `trigger.args`. The run is queued
+#[utoipa::path(post, path = "/formulas/instances/{instanceId}/executions", tag = "formulas",
+    request_body(content = Object, description = "trigger.args, at most 256 KiB of JSON; may be left out"),
+    params(("instanceId" = i64, Path, description = "The formula instance id")), security(("elements" = [])),
+    responses((status = 200, description = "The queued execution", body = FormulaExecution), FormulaRunErrors))]
+fn run_formula_instance() {}
+
+/// List a formula instance's executions, newest first
+#[utoipa::path(get, path = "/formulas/instances/{instanceId}/executions", tag = "formulas",
+    params(
+        ("instanceId" = i64, Path, description = "The formula instance id"),
+        ("pageSize" = Option<u32>, Query, description = "1 to 200 (default 50)", minimum = 1, maximum = 200),
+        ("before" = Option<i64>, Query, description = "Only executions with a lower id (the next page: the last id seen)"),
+    ),
+    security(("elements" = [])),
+    responses((status = 200, description = "Executions, newest first", body = [FormulaExecution]), FormulaRunErrors))]
+fn list_formula_executions() {}
+
+/// Read an execution of a formula instance
+#[utoipa::path(get, path = "/formulas/instances/{instanceId}/executions/{executionId}", tag = "formulas",
+    params(("instanceId" = i64, Path, description = "The formula instance id"), ("executionId" = i64, Path, description = "The execution id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The execution", body = FormulaExecution), FormulaRunErrors))]
+fn read_formula_execution() {}
+
+/// Cancel an execution that has not ended (one that has is answered as it is)
+#[utoipa::path(delete, path = "/formulas/instances/{instanceId}/executions/{executionId}", tag = "formulas",
+    params(("instanceId" = i64, Path, description = "The formula instance id"), ("executionId" = i64, Path, description = "The execution id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The execution", body = FormulaExecution), FormulaRunErrors))]
+fn cancel_formula_execution() {}
+
+/// An execution's step runs, in order, each with its input, output, status and times
+#[utoipa::path(get, path = "/formulas/instances/{instanceId}/executions/{executionId}/steps", tag = "formulas",
+    params(("instanceId" = i64, Path, description = "The formula instance id"), ("executionId" = i64, Path, description = "The execution id")),
+    security(("elements" = [])),
+    responses((status = 200, description = "The step runs", body = [FormulaExecutionStep]), FormulaRunErrors))]
+fn list_formula_execution_steps() {}
+
+/// Read an execution by its id alone (the platforms' path)
+#[utoipa::path(get, path = "/formulas/instances/executions/{executionId}", tag = "formulas",
+    params(("executionId" = i64, Path, description = "The execution id")), security(("elements" = [])),
+    responses((status = 200, description = "The execution", body = FormulaExecution), FormulaRunErrors))]
+fn read_any_formula_execution() {}
+
+/// An execution's step runs by the execution's id alone (the platforms' path)
+#[utoipa::path(get, path = "/formulas/instances/executions/{executionId}/steps", tag = "formulas",
+    params(("executionId" = i64, Path, description = "The execution id")), security(("elements" = [])),
+    responses((status = 200, description = "The step runs", body = [FormulaExecutionStep]), FormulaRunErrors))]
+fn list_any_formula_execution_steps() {}
