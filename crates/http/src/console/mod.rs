@@ -1,6 +1,7 @@
 //! The web console at `/` (SPEC "Web console"): sign in with user and organization secrets, browse
 //! the element catalog, authenticate an element through the vendor's OAuth consent page, manage
-//! instances, define and map the organization's common resources, and read and try the API docs.
+//! instances, watch and run formulas, define and map the organization's common resources, and read
+//! and try the API docs.
 //!
 //! Server-rendered HTML (maud templates, every interpolation escaped), one small script that only
 //! improves what already works without it, and assets compiled into the binary: no CDN, no build
@@ -10,8 +11,9 @@
 //! - [`form`]: form bodies and the CSRF check;
 //! - [`page`]: the page shell, security headers, error pages;
 //! - [`sign_in`], [`catalog`], [`authenticate`], [`oauth_callback`], [`instances`],
-//!   [`instance_actions`], [`events_panel`], [`event_actions`], [`bulk_jobs`], [`common_resources`],
-//!   [`resource_editor`], [`mapping_view`], [`api_docs_page`]: the pages, one module per area;
+//!   [`instance_actions`], [`events_panel`], [`event_actions`], [`bulk_jobs`], [`formulas`],
+//!   [`common_resources`], [`resource_editor`], [`mapping_view`], [`api_docs_page`]: the pages, one
+//!   module per area;
 //! - [`hub_call`]: hub calls made from the console (Test connection, "try it");
 //! - [`assets`]: the stylesheet, script and logos.
 
@@ -24,6 +26,7 @@ pub mod common_resources;
 pub mod event_actions;
 pub mod events_panel;
 pub mod form;
+pub mod formulas;
 pub mod hub_call;
 pub mod instance_actions;
 pub mod instances;
@@ -60,6 +63,10 @@ pub fn routes() -> Router<AppState> {
         .route("/instances/{id}/bulk/{job}/download", get(bulk_jobs::download))
         .route("/instances/{id}/bulk/{job}/errors", get(bulk_jobs::errors))
         .route("/instances/{id}/{action}", post(instance_actions::act))
+        .route("/formulas", get(formulas::list))
+        .route("/formulas/instances/{id}", get(formulas::instance))
+        .route("/formulas/instances/{id}/run", post(formulas::run))
+        .route("/formulas/executions/{id}", get(formulas::execution))
         .route("/common-resources", get(common_resources::list).post(common_resources::create))
         .route("/common-resources/{name}", get(resource_editor::page))
         .route("/common-resources/{name}/definition", post(resource_editor::save_definition))

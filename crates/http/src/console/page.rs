@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub enum Section {
     Catalog,
     Instances,
+    Formulas,
     CommonResources,
     None,
 }
@@ -88,6 +89,7 @@ fn header(section: Section, session: Option<&Session>) -> Markup {
                 nav aria-label="Main" {
                     a href="/" aria-current=[current(Section::Catalog)] { "Catalog" }
                     a href="/instances" aria-current=[current(Section::Instances)] { "Instances" }
+                    a href="/formulas" aria-current=[current(Section::Formulas)] { "Formulas" }
                     a href="/common-resources" aria-current=[current(Section::CommonResources)] { "Common resources" }
                     a href="/elements/api-v2/docs" { "Platform API (OpenAPI)" }
                 }
@@ -196,6 +198,12 @@ impl From<ApiError> for ConsoleError {
 
 impl From<store::StoreError> for ConsoleError {
     fn from(error: store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<platform::formulas::FormulaError> for ConsoleError {
+    fn from(error: platform::formulas::FormulaError) -> Self {
         ApiError::from(error).into()
     }
 }

@@ -1245,3 +1245,240 @@ async fn bulk_jobs_of_another_organization_an_unknown_job_and_a_malformed_id_are
     }
     assert_eq!(bulk_job(&stack, id, &job).await.status, store::BulkStatus::Created, "untouched");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Formulas
+
+/// A formula with a manual trigger reading contacts through its `crm` slot, `pageSize` from the
+/// run's arguments.
+fn contacts_formula(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "configuration": [{"key": "crm", "type": "elementInstance"}],
+        "triggers": [{"type": "manual", "onSuccess": ["read"]}],
+        "steps": [{"name": "read", "type": "elementRequest",
+                   "properties": {"elementInstanceId": "${config.crm}", "method": "GET", "api": "/contacts",
+                                  "query": {"pageSize": "${trigger.args.pageSize}"}}}]
+    })
+}
+
+/// Creates [`contacts_formula`] `name` and a formula instance of it bound to a new element
+/// instance, through the platform API; returns the formula, formula instance and element instance ids.
+async fn formula_instance(stack: &Stack, name: &str) -> (i64, i64, i64) {
+    let formula = platform_json(stack, reqwest::Method::POST, "/formulas", contacts_formula(name)).await;
+    let formula_id = formula["id"].as_i64().unwrap();
+    let element_instance = stack.create_instance().await["id"].as_i64().unwrap();
+    let body = serde_json::json!({"name": format!("{name} instance"), "configuration": {"crm": element_instance}});
+    let path = format!("/formulas/{formula_id}/instances");
+    let created = platform_json(stack, reqwest::Method::POST, &path, body).await;
+    (formula_id, created["id"].as_i64().unwrap(), element_instance)
+}
+
+/// Formula instance `id`'s executions, newest first, as the store holds them.
+async fn executions(stack: &Stack, id: i64) -> Vec<store::ExecutionRecord> {
+    stack.store.list_executions(stack.organization_id, id, None, 100).await.unwrap()
+}
+
+/// Waits (at most 60 s) until execution `id` has ended.
+async fn execution_ended(stack: &Stack, id: i64) -> store::ExecutionRecord {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let execution = stack.store.execution(Some(stack.organization_id), id).await.unwrap().unwrap();
+        if execution.status.is_final() {
+            return execution;
+        }
+        assert!(std::time::Instant::now() < deadline, "execution {id} did not end: {:?}", execution.status);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_formulas_page_lists_each_template_with_its_instances_and_the_instance_page_its_bindings() {
+    let stack = Stack::start().await;
+    let (formula_id, id, element_instance) = formula_instance(&stack, "Contacts <reader>").await;
+    let mut stranger = Browser::new(&stack);
+    let answer = stranger.get("/formulas").await;
+    assert_eq!(answer.headers()[LOCATION], "/sign-in?next=%2Fformulas", "signed out → sign-in");
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+
+    let home = browser.get("/").await.text().await.unwrap();
+    assert!(home.contains("<a href=\"/formulas\">Formulas</a>"), "the navigation links to the formulas");
+    let page = browser.get("/formulas").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    for expected in [
+        "Contacts &lt;reader&gt;".to_string(),
+        format!("formula {formula_id} · 1 step · triggers: manual"),
+        format!("href=\"/formulas/instances/{id}\">Contacts &lt;reader&gt; instance</a>"),
+        "<span class=\"badge ok\">active</span>".to_string(),
+        format!("<code>crm</code> = {element_instance}"),
+        "aria-current=\"page\">Formulas</a>".to_string(),
+    ] {
+        assert!(page.contains(&expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("<reader>"), "the template's name is escaped");
+
+    let page = browser.get(&format!("/formulas/instances/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    for expected in [
+        format!("href=\"/instances/{element_instance}\">instance {element_instance}</a>"),
+        "<td>elementInstance</td>".to_string(),
+        format!("action=\"/formulas/instances/{id}/run\""),
+        "name=\"args\"".to_string(),
+        "No execution yet.".to_string(),
+    ] {
+        assert!(page.contains(&expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("http-equiv=\"refresh\""), "nothing to watch");
+}
+
+#[tokio::test]
+async fn run_now_queues_a_run_whose_page_shows_each_steps_masked_input_and_output() {
+    let formulas = platform::formulas::FormulaConfig {
+        tick: std::time::Duration::from_millis(20),
+        ..platform::formulas::FormulaConfig::default()
+    };
+    let stack = Stack::start_with(common::StackOptions { formulas: Some(formulas), ..Default::default() }).await;
+    let (_, id, _) = formula_instance(&stack, "reader").await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let page = browser.get(&format!("/formulas/instances/{id}")).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+
+    let args = r#"{"pageSize": 2, "apiKey": "hush-hush-0123"}"#;
+    let answer = browser.post(&format!("/formulas/instances/{id}/run"), &[("csrf", &csrf), ("args", args)]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", answer.text().await.unwrap());
+    let queued = executions(&stack, id).await;
+    assert_eq!(queued.len(), 1, "one run queued");
+    let execution = queued[0].id;
+    let location = answer.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/formulas/instances/{id}?done=queued&execution={execution}"));
+    let page = browser.get(&location).await.text().await.unwrap();
+    assert!(page.contains(&format!("Execution {execution} queued")), "the notice says so: {page}");
+    assert!(page.contains(&format!("href=\"/formulas/executions/{execution}\"")), "the run is listed");
+
+    let ended = execution_ended(&stack, execution).await;
+    assert_eq!(ended.status, store::ExecutionStatus::Success, "{:?}", ended.error);
+    let page = browser.get(&format!("/formulas/instances/{id}")).await.text().await.unwrap();
+    assert!(page.contains("<span class=\"badge ok\">success</span>"), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "an ended run's page keeps still");
+
+    let page = browser.get(&format!("/formulas/executions/{execution}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(!page.contains("hush-hush-0123"), "a secret-looking argument is masked: {page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "it has ended");
+    let trigger: serde_json::Value = serde_json::from_str(&element_text(&page, "trigger-json")).unwrap();
+    assert_eq!(trigger, serde_json::json!({"type": "manual", "args": {"pageSize": 2, "apiKey": "********"}}));
+    for expected in ["1. read", "(elementRequest)", "<code>onSuccess</code>", "<dd>1</dd>"] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    let input: serde_json::Value = serde_json::from_str(&element_text(&page, "step-0-input")).unwrap();
+    assert_eq!(input["query"], serde_json::json!({"pageSize": 2}), "the input as resolved: {input}");
+    assert_eq!(input["api"], "/contacts");
+    let output: serde_json::Value = serde_json::from_str(&element_text(&page, "step-0-output")).unwrap();
+    assert_eq!(output["response"]["code"], 200, "{output}");
+    assert_eq!(output["response"]["body"].as_array().map(Vec::len), Some(2), "two contacts read: {output}");
+}
+
+#[tokio::test]
+async fn a_run_without_the_csrf_token_with_bad_arguments_or_of_an_inactive_instance_queues_nothing() {
+    // No formula runner: a queued run stays queued, so its pages keep reloading.
+    let stack = Stack::start().await;
+    let (formula_id, id, _) = formula_instance(&stack, "reader").await;
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let run = format!("/formulas/instances/{id}/run");
+    for form in [vec![("args", "{}")], vec![("csrf", "forged"), ("args", "{}")]] {
+        let answer = browser.post(&run, &form).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{form:?}");
+        assert!(answer.text().await.unwrap().contains("This form has expired"));
+    }
+    assert!(executions(&stack, id).await.is_empty(), "nothing queued");
+
+    let csrf = browser.csrf().await;
+    let answer = browser.post(&run, &[("csrf", &csrf), ("args", "{pageSize: <3>")]).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let page = answer.text().await.unwrap();
+    for expected in [
+        "The arguments are not valid JSON: key must be a string at line 1 column 2",
+        "aria-invalid=\"true\"",
+        "{pageSize: &lt;3&gt;</textarea>",
+    ] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
+    assert!(!page.contains("http-equiv=\"refresh\""), "the page keeps what was typed");
+    assert!(executions(&stack, id).await.is_empty(), "nothing queued");
+
+    let path = format!("/formulas/{formula_id}/instances/{id}/active");
+    platform_json(&stack, reqwest::Method::DELETE, &path, serde_json::json!({})).await;
+    let page = browser.get(&format!("/formulas/instances/{id}")).await.text().await.unwrap();
+    assert!(page.contains("is not active: a run is refused"), "the page warns: {page}");
+    let answer = browser.post(&run, &[("csrf", &csrf), ("args", "")]).await;
+    assert_eq!(answer.status(), StatusCode::CONFLICT);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains(&format!("Formula instance {id} is not active")), "the platform's reason: {page}");
+    assert!(executions(&stack, id).await.is_empty(), "nothing queued");
+
+    platform_json(&stack, reqwest::Method::PUT, &path, serde_json::json!({})).await;
+    let answer = browser.post(&run, &[("csrf", &csrf), ("args", "")]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let queued = executions(&stack, id).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].trigger, serde_json::json!({"type": "manual", "args": {}}), "no arguments: {{}}");
+    let execution = queued[0].id;
+    let page = browser.get(&format!("/formulas/instances/{id}")).await.text().await.unwrap();
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"), "a queued run's instance page reloads");
+    assert!(page.contains("<span class=\"badge\">queued</span>"), "{page}");
+    let page = browser.get(&format!("/formulas/executions/{execution}")).await.text().await.unwrap();
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"), "and so does its page");
+    assert!(page.contains("No step has run yet."), "{page}");
+}
+
+#[tokio::test]
+async fn another_organizations_formulas_unknown_ids_and_malformed_ids_are_not_found() {
+    // No formula runner: the run queued below stays queued, so another one would show.
+    let stack = Stack::start().await;
+    let (_, id, _) = formula_instance(&stack, "Private reader").await;
+    let path = format!("/formulas/instances/{id}/executions");
+    let execution = platform_json(&stack, reqwest::Method::POST, &path, serde_json::json!({})).await;
+    let execution = execution["id"].as_i64().unwrap();
+
+    let mut eve = other_organizations_browser(&stack).await;
+    let list = eve.get("/formulas").await.text().await.unwrap();
+    assert!(!list.contains("Private reader") && list.contains("No formula yet"), "another organization's: {list}");
+    let csrf = eve.csrf().await;
+    for (path, title) in [
+        (format!("/formulas/instances/{id}"), "No such formula instance"),
+        (format!("/formulas/executions/{execution}"), "No such execution"),
+    ] {
+        let answer = eve.get(&path).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.text().await.unwrap().contains(title), "{path}");
+    }
+    let answer = eve.post(&format!("/formulas/instances/{id}/run"), &[("csrf", &csrf), ("args", "{}")]).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert_eq!(executions(&stack, id).await.len(), 1, "eve queued nothing");
+
+    let mut browser = Browser::new(&stack);
+    browser.sign_in().await;
+    let csrf = browser.csrf().await;
+    let huge = "123456789012345678901234567890";
+    for bad in ["abc", "0", "-1", huge, "999999999", "1.5", "%20"] {
+        for (path, title) in [
+            (format!("/formulas/instances/{bad}"), "No such formula instance"),
+            (format!("/formulas/executions/{bad}"), "No such execution"),
+        ] {
+            let answer = browser.get(&path).await;
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+            let page = answer.text().await.unwrap();
+            assert!(page.contains(title), "{path}: {page}");
+        }
+        let answer = browser.post(&format!("/formulas/instances/{bad}/run"), &[("csrf", &csrf), ("args", "{}")]).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    assert_eq!(executions(&stack, id).await.len(), 1, "nothing more queued");
+}

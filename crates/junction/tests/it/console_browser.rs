@@ -1,7 +1,8 @@
 //! The web console end to end, in a real headless Chromium (driven through chromedriver) against
 //! `junction serve --sandbox`: sign in, authenticate an Infusionsoft CRM instance through the
 //! simulator's real login and consent page, see it listed, test the connection, refresh, trace,
-//! disable, try a call from the API docs, delete; the deny path; a tampered state.
+//! disable, try a call from the API docs, delete; the deny path; a tampered state; a formula run
+//! from its Run now button, read step by step once it ends.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Screenshots of each
 //! main page are written to `target/console-screenshots/` (CI artifacts, not committed).
@@ -293,5 +294,69 @@ async fn a_denied_consent_or_a_tampered_state_creates_nothing() {
 
     client.goto(&format!("{base}/instances")).await.unwrap();
     assert!(page_text(&client).await.contains("No instances yet"), "nothing was created");
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_runs_a_formula_and_reads_its_steps_in_the_browser() {
+    let (processes, client) = start().await;
+    let base = processes.base.clone();
+    sign_in(&client, &base).await;
+    start_authentication(&client, &base, "Formula CRM").await;
+    vendor_login(&client, "allow").await;
+    let replace = client.wait().for_element(Locator::Css("[data-replace-url]")).await.expect("the new instance's page");
+    let instance_path = replace.attr("data-replace-url").await.unwrap().expect("the instance's path");
+    let element_instance: i64 = instance_path.trim_start_matches("/instances/").parse().unwrap();
+
+    // Formulas are made through the platform API, as the page says.
+    let http = reqwest::Client::new();
+    let auth = format!("User {USER_SECRET}, Organization {ORG_SECRET}");
+    let template = json!({
+        "name": "E2E reader",
+        "configuration": [{"key": "crm", "type": "elementInstance"}],
+        "triggers": [{"type": "manual", "onSuccess": ["read"]}],
+        "steps": [{"name": "read", "type": "elementRequest",
+                   "properties": {"elementInstanceId": "${config.crm}", "method": "GET", "api": "/contacts",
+                                  "query": {"pageSize": "${trigger.args.pageSize}"}}}]
+    });
+    let api = format!("{base}/elements/api-v2/formulas");
+    let answer = http.post(&api).header("authorization", &auth).json(&template).send().await.unwrap();
+    let formula: serde_json::Value = answer.error_for_status().unwrap().json().await.unwrap();
+    let body = json!({"name": "Nightly read", "configuration": {"crm": element_instance}});
+    let path = format!("{api}/{}/instances", formula["id"]);
+    http.post(&path).header("authorization", &auth).json(&body).send().await.unwrap().error_for_status().unwrap();
+
+    client.goto(&format!("{base}/formulas")).await.unwrap();
+    let list = page_text(&client).await;
+    assert!(list.contains("E2E reader") && list.contains("triggers: manual"), "listed: {list}");
+    shot(&client, "15-formulas").await;
+    press(&client, "Nightly read").await;
+    fill(&client, "#run-args", r#"{"pageSize": 2}"#).await;
+    press(&client, "Run now").await;
+    assert!(text_of(&client, ".notice").await.contains("queued"), "a queued notice");
+    shot(&client, "16-formula-instance").await;
+    let link = client.find(Locator::Css("section[aria-labelledby=executions] tbody a")).await.unwrap();
+    let execution_path = link.attr("href").await.unwrap().expect("a link to the execution");
+
+    // The page reloads itself until the run ends; reload it here too, to read it once ended.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        client.goto(&format!("{base}{execution_path}")).await.unwrap();
+        let status = match client.find(Locator::Css(".title-row")).await {
+            Ok(row) => row.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if status.contains("success") {
+            break;
+        }
+        assert!(!status.contains("failed"), "the run failed: {}", page_text(&client).await);
+        assert!(std::time::Instant::now() < deadline, "the run did not end: {status}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let input = text_of(&client, "#step-0-input").await;
+    assert!(input.contains("\"pageSize\": 2"), "the step's input: {input}");
+    let output = text_of(&client, "#step-0-output").await;
+    assert!(output.contains("\"code\": 200"), "the step's output: {output}");
+    shot(&client, "17-formula-execution").await;
     client.close().await.unwrap();
 }
