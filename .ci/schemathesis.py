@@ -205,8 +205,17 @@ class Server:
         return instance
 
 
-def schemathesis(document_url, authorization, args, workdir):
-    """Runs schemathesis on one document; returns whether it passed."""
+# The platform document's formula instance and execution routes are checked in a run of their own:
+# in one run with the rest of the document, schemathesis 4.32.5's fuzzing phase took over nine
+# minutes and failed its own "data generation is too slow" health check on an unrelated route (each
+# part alone: 5 s and 26 s). The cause inside schemathesis is not known; splitting keeps every
+# route checked with every check.
+FORMULA_RUNS = r"^/formulas/(instances|[^/]+/instances)"
+
+
+def schemathesis(document_url, authorization, args, workdir, paths=()):
+    """Runs schemathesis on one document (`paths`: extra path filter options); returns whether it
+    passed."""
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",
@@ -223,6 +232,7 @@ def schemathesis(document_url, authorization, args, workdir):
         # strategies: "AST constructor recursion depth mismatch"), and the server is quick enough.
         "--workers",
         "1",
+        *paths,
     ]
     # The secrets go by the environment (the config reads it), never on a command line; Hypothesis
     # keeps its files with the run's, not in the repository.
@@ -263,7 +273,9 @@ def main():
         if args.only in (None, "platform"):
             log("schemathesis: the platform document")
             platform_auth = f"{server.platform_auth()}, Element {platform['token']}"
-            passed &= schemathesis(f"{server.base}{API}/docs", platform_auth, args, workdir)
+            document = f"{server.base}{API}/docs"
+            passed &= schemathesis(document, platform_auth, args, workdir, ("--exclude-path-regex", FORMULA_RUNS))
+            passed &= schemathesis(document, platform_auth, args, workdir, ("--include-path-regex", FORMULA_RUNS))
         log(f"schemathesis took {time.monotonic() - started:.0f} s: {'passed' if passed else 'FAILED'}")
     finally:
         if server is not None:
