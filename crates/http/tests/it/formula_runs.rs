@@ -346,3 +346,59 @@ async fn bad_ids_bodies_and_parameters_are_4xx_json_errors_naming_the_problem() 
     let answer = send_as(&stack, "User nope, Organization nope", Method::GET, &executions, None).await;
     assert_eq!(answer.status(), 401);
 }
+
+const MANUAL_EXAMPLE: &str = include_str!("../../../formulas/tests/it/formulas/manual.json");
+const LOOP_EXAMPLE: &str = include_str!("../../../formulas/tests/it/formulas/loop.json");
+
+#[tokio::test]
+async fn the_platforms_example_formulas_run_unchanged() {
+    let stack = Stack::start_with(running()).await;
+    // The manual example: its query comes from trigger.args, its script ends with `return done(...)`.
+    let manual: Value = serde_json::from_str(MANUAL_EXAMPLE).unwrap();
+    let (_, instance, _) = formula_instance(&stack, manual).await;
+    let queued = run(&stack, instance, &json!({"where": "FirstName like 'A%'", "pageSize": 2})).await;
+    let execution = ended(&stack, queued["id"].as_i64().unwrap()).await;
+    assert_eq!(execution["status"], "success", "{execution}");
+    let first = steps(&stack, queued["id"].as_i64().unwrap()).await;
+    assert_eq!(first[0]["input"]["query"], json!({"where": "FirstName like 'A%'", "pageSize": 2}));
+    let read = first[0]["output"]["response"]["body"].as_array().unwrap().clone();
+    assert!(!read.is_empty() && read.len() <= 2, "{read:?}");
+    assert!(read.iter().all(|c| c["FirstName"].as_str().unwrap().starts_with('A')), "the where reached the hub");
+    assert_eq!(first[1]["output"]["count"], read.len());
+
+    // The loop example, started as its event trigger starts it (the trigger job itself is tested
+    // with real events in crates/junction/tests/it/formulas.rs): a contact changed at `source`. Its
+    // note step fails (the hub has no contact notes) and takes onFailure, back to the loop, so the
+    // run ends with the loop's count.
+    let looped: Value = serde_json::from_str(LOOP_EXAMPLE).unwrap();
+    let formula = ok(send(&stack, Method::POST, "/formulas", Some(&looped)).await).await;
+    let crm = stack.create_instance().await["id"].as_i64().unwrap();
+    let body = json!({"name": "notes", "configuration": {"crm": crm, "source": crm}});
+    let bound =
+        ok(send(&stack, Method::POST, &format!("/formulas/{}/instances", formula["id"]), Some(&body)).await).await;
+    let contact = read[0]["Id"].clone();
+    let trigger = json!({"type": "event", "eventId": 1, "instanceId": crm,
+        "event": {"eventType": "UPDATED", "objectType": "contacts", "objectId": contact.to_string()}});
+    let new = store::NewExecution {
+        organization_id: stack.organization_id,
+        formula_instance_id: bound["id"].as_i64().unwrap(),
+        formula_id: formula["id"].as_i64().unwrap(),
+        trigger,
+        template: looped,
+        config: bound["configuration"].clone(),
+        dedupe_key: Some("event:1:0".into()),
+    };
+    let created = stack.store.create_execution(&new).await.unwrap().unwrap();
+    let execution = ended(&stack, created.id).await;
+    let ran = steps(&stack, created.id).await;
+    assert_eq!(execution["status"], "success", "{execution} {ran:?}");
+    let names: Vec<&str> = ran.iter().map(|s| s["stepName"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["is-contact", "get-contacts", "each-contact", "build-note", "write-note", "each-contact", "finished"]
+    );
+    assert!(ran[3]["output"]["body"].as_str().unwrap().starts_with(&format!("emails of {contact}")), "{:?}", ran[3]);
+    assert_eq!(ran[4]["status"], "failed");
+    assert_eq!(ran[4]["input"]["api"], format!("/hubs/crm/contacts/{contact}/notes"));
+    assert_eq!(ran[6]["output"], json!({"count": 1}));
+}
