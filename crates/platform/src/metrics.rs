@@ -135,6 +135,14 @@ pub struct Metrics {
     bulk_jobs: Family<StatusLabels, Gauge>,
     bulk_records: Family<KindLabels, Counter>,
     bulk_calls_per_job: Histogram,
+    formula_executions: Family<StatusLabels, Counter>,
+    formula_steps: Family<StepLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    kind: String,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -235,8 +243,22 @@ impl Metrics {
             "Vendor calls of each bulk job that ended",
             bulk_calls_per_job.clone(),
         );
+        let formula_executions = Family::<StatusLabels, Counter>::default();
+        let formula_steps = Family::<StepLabels, Counter>::default();
+        registry.register(
+            "junction_formula_executions",
+            "Formula executions this node ended, by status (success, failed)",
+            formula_executions.clone(),
+        );
+        registry.register(
+            "junction_formula_steps",
+            "Formula step runs this node made, by step type and status (success, failed)",
+            formula_steps.clone(),
+        );
         Metrics {
             registry,
+            formula_executions,
+            formula_steps,
             bulk_jobs,
             bulk_records,
             bulk_calls_per_job,
@@ -323,6 +345,16 @@ impl Metrics {
     /// Records the vendor calls of a bulk job that ended.
     pub fn record_bulk_job_end(&self, vendor_calls: u64) {
         self.bulk_calls_per_job.observe(vendor_calls as f64);
+    }
+
+    /// Counts a formula execution this node ended with `status`.
+    pub fn record_formula_execution(&self, status: &'static str) {
+        self.formula_executions.get_or_create(&StatusLabels { status }).inc();
+    }
+
+    /// Counts a formula step run of type `kind` that ended with `status`.
+    pub fn record_formula_step(&self, kind: &str, status: &'static str) {
+        self.formula_steps.get_or_create(&StepLabels { kind: kind.to_owned(), status }).inc();
     }
 
     /// The registry as OpenMetrics 1.0 text (ending with `# EOF`).

@@ -106,6 +106,12 @@ async fn a_manual_run_calls_the_hub_as_the_slots_instance_and_records_every_step
     assert_eq!(read["output"]["response"]["headers"]["elements-returned-count"], 3);
     assert_eq!(steps[1]["output"]["count"], 3, "{:?}", steps[1]);
     assert_eq!(steps[1]["output"]["first"], read["output"]["response"]["body"][0]["Id"]);
+    let metrics = stack.http.get(format!("{}/metrics", stack.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("junction_formula_executions_total{status=\"success\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("junction_formula_steps_total{kind=\"elementRequest\",status=\"success\"} 1"),
+        "{metrics}"
+    );
     // The same listing a client of the hub API gets.
     let listed = ok(send(&stack, Method::GET, &format!("/formulas/instances/{instance}/executions"), None).await).await;
     assert_eq!(listed[0]["id"], queued["id"]);

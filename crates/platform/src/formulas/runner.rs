@@ -195,7 +195,9 @@ pub async fn run_execution(platform: &Platform, id: i64, lost: &AtomicBool) -> R
         None => (ExecutionStatus::Success, None),
         Some(error) => (ExecutionStatus::Failed, Some(error.as_str())),
     };
-    platform.store.finish_execution(id, status, error).await?;
+    if platform.store.finish_execution(id, status, error).await? {
+        platform.metrics.record_formula_execution(status.as_str());
+    }
     Ok(())
 }
 
@@ -313,7 +315,7 @@ impl<'a> Walk<'a> {
             return Err(RunError::Stopped);
         }
         let end = steps::run(self.platform, self.execution, step, &input, context, seq).await;
-        self.finish(seq, &end).await?;
+        self.finish(seq, step, &end).await?;
         Ok(end)
     }
 
@@ -399,7 +401,7 @@ impl<'a> Walk<'a> {
         Ok(store.begin_execution_step(self.execution.id, seq, full, step.kind.as_str(), input).await?)
     }
 
-    async fn finish(&self, seq: i64, end: &StepEnd) -> Result<(), RunError> {
+    async fn finish(&self, seq: i64, step: &formulas::template::Step, end: &StepEnd) -> Result<(), RunError> {
         let status = if end.error.is_some() { StepStatus::Failed } else { StepStatus::Success };
         let finish = StepFinish {
             status,
@@ -409,6 +411,7 @@ impl<'a> Walk<'a> {
             attempts: end.attempts,
         };
         if self.platform.store.finish_execution_step(self.execution.id, seq, &finish).await? {
+            self.platform.metrics.record_formula_step(step.kind.as_str(), status.as_str());
             Ok(())
         } else {
             Err(RunError::Stopped)
@@ -427,7 +430,7 @@ impl<'a> Walk<'a> {
         if !self.begin(seq, full, step, input).await? {
             return Err(RunError::Stopped);
         }
-        self.finish(seq, end).await
+        self.finish(seq, step, end).await
     }
 }
 
