@@ -73,9 +73,9 @@ async fn fire_instance(
     formula: &Formula,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let mut event_cursor = None;
+    // The last event read from each event trigger's instance, and whether more were left there.
+    let mut read: Vec<(i64, bool)> = Vec::new();
     let mut schedule_cursor = None;
-    let mut more = false;
     for (index, trigger) in formula.triggers().iter().enumerate() {
         match trigger.kind {
             TriggerKind::Event => {
@@ -84,9 +84,9 @@ async fn fire_instance(
                 else {
                     continue;
                 };
-                let (cursor, left) = fire_events(platform, instance, template, element_instance).await?;
-                event_cursor = event_cursor.max(cursor);
-                more |= left;
+                if let (Some(last), left) = fire_events(platform, instance, template, element_instance).await? {
+                    read.push((last, left));
+                }
             }
             TriggerKind::Scheduled => {
                 let cron = trigger.properties().get("cron").and_then(Value::as_str).unwrap_or_default();
@@ -102,10 +102,24 @@ async fn fire_instance(
             TriggerKind::Manual | TriggerKind::ElementRequest | TriggerKind::Unknown(_) => {}
         }
     }
+    let (event_cursor, more) = next_event_cursor(&read);
     if event_cursor.is_some() || schedule_cursor.is_some() {
         platform.store.advance_formula_triggers(instance.id, event_cursor, schedule_cursor).await?;
     }
     Ok(more)
+}
+
+/// Where the formula instance's one event cursor moves after a pass that read `read` (each event
+/// trigger's last event id, and whether more were left): event ids are shared by all instances, so
+/// it moves to the furthest read only when every source was read to its end; otherwise to the
+/// nearest source with events left, so none of them is skipped (what is read again is created
+/// once, by its cause key). Also whether more are waiting.
+fn next_event_cursor(read: &[(i64, bool)]) -> (Option<i64>, bool) {
+    let unfinished = read.iter().filter(|(_, left)| *left).map(|(last, _)| *last).min();
+    match unfinished {
+        Some(nearest) => (Some(nearest), true),
+        None => (read.iter().map(|(last, _)| *last).max(), false),
+    }
 }
 
 /// The element instance an event trigger's `elementInstanceId` names through the formula
@@ -181,5 +195,18 @@ async fn create(
         // The formula instance was deleted during the pass.
         Err(StoreError::NotFound) => Ok(()),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_cursor_never_passes_a_source_with_events_left() {
+        assert_eq!(next_event_cursor(&[]), (None, false));
+        assert_eq!(next_event_cursor(&[(7, false), (12, false)]), (Some(12), false));
+        assert_eq!(next_event_cursor(&[(100, true), (120, false)]), (Some(100), true));
+        assert_eq!(next_event_cursor(&[(140, true), (100, true)]), (Some(100), true));
     }
 }
