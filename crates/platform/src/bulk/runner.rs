@@ -18,7 +18,6 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,13 +28,12 @@ use hub::{HubError, ListParams, Position, ScanQuery, Session, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{BulkFinish, BulkJob, BulkKind, BulkRowError, BulkStep, Job, StoreError, BULK_NOTIFY_QUEUE, BULK_QUEUE};
-use tokio::task::JoinSet;
 
 use super::upload::{self, FilePosition, Row};
 use super::{output, status_json, BulkError, QueryRequest, UploadRequest, BACKGROUND_WAIT};
 use crate::callback::{check_url, Delivery};
 use crate::events::delivery::SIGNATURE_KEY;
-use crate::jobs::{run_periodic, PeriodicJob};
+use crate::jobs::{run_periodic, run_queue, ClaimHeartbeat, PeriodicJob, QueueWorkers};
 use crate::{Platform, PlatformError};
 
 /// Rows of an upload read from the store at a time.
@@ -43,7 +41,13 @@ const UPLOAD_BATCH: usize = 200;
 
 /// Runs the bulk loops on `platform` until `shutdown` resolves.
 pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
-    let jobs = job_loop(platform.clone());
+    let workers = QueueWorkers {
+        queue: BULK_QUEUE,
+        concurrency: platform.bulk.concurrency,
+        claim_ttl: platform.bulk.claim_ttl,
+        tick: platform.bulk.tick,
+    };
+    let jobs = run_queue(platform.clone(), workers, |platform, job| async move { run_claimed(&platform, job).await });
     let notifications = notify_loop(platform.clone());
     let housekeeping = run_periodic(platform.clone(), &Housekeeping, Duration::from_secs(60), std::future::pending());
     tokio::select! {
@@ -54,29 +58,6 @@ pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
     }
 }
 
-async fn job_loop(platform: Platform) {
-    let config = Arc::clone(&platform.bulk);
-    let mut running = JoinSet::new();
-    loop {
-        let free = config.concurrency.saturating_sub(running.len());
-        if free > 0 {
-            let limit = u32::try_from(free).unwrap_or(1);
-            let claimed = platform.store.claim_jobs(BULK_QUEUE, &platform.node_id, config.claim_ttl, limit).await;
-            for job in claimed.unwrap_or_else(|error| {
-                tracing::warn!(%error, "bulk jobs could not be claimed");
-                Vec::new()
-            }) {
-                let platform = platform.clone();
-                running.spawn(async move { run_claimed(&platform, job).await });
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(config.tick) => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-        }
-    }
-}
-
 /// Runs one claimed queue job while renewing its claim, then completes or fails it.
 async fn run_claimed(platform: &Platform, job: Job) {
     let owner = platform.node_id.as_ref();
@@ -84,26 +65,9 @@ async fn run_claimed(platform: &Platform, job: Job) {
         let _ = platform.store.fail_job(job.id, owner, "not a bulk job payload", None).await;
         return;
     };
-    let lost = Arc::new(AtomicBool::new(false));
-    let heartbeat = {
-        let (platform, lost) = (platform.clone(), Arc::clone(&lost));
-        let ttl = platform.bulk.claim_ttl;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ttl / 3).await;
-                match platform.store.extend_job_lease(job.id, &platform.node_id, ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        lost.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(error) => tracing::warn!(job = bulk_id, %error, "a bulk job's claim was not renewed"),
-                }
-            }
-        })
-    };
-    let outcome = run_job(platform, bulk_id, &lost).await;
-    heartbeat.abort();
+    let heartbeat = ClaimHeartbeat::start(platform, job.id, platform.bulk.claim_ttl);
+    let outcome = run_job(platform, bulk_id, heartbeat.lost()).await;
+    drop(heartbeat);
     let finished = match outcome {
         Ok(()) if !job_ended(platform, bulk_id).await => {
             // Stopped for another runner (the claim lapsed and was taken again, here or

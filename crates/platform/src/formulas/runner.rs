@@ -26,7 +26,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,12 +33,11 @@ use chrono::{TimeDelta, Utc};
 use formulas::template::{Formula, StepKind, TriggerKind};
 use serde_json::{json, Value};
 use store::{ExecutionRecord, ExecutionStatus, ExecutionStep, Job, StepFinish, StepStatus, StoreError, FORMULA_QUEUE};
-use tokio::task::JoinSet;
 
 use super::instances::bound_instance_id;
 use super::steps::{self, Branch, StepEnd};
 use super::triggers::FormulaTriggers;
-use crate::jobs::{run_periodic, PeriodicJob};
+use crate::jobs::{run_periodic, run_queue, ClaimHeartbeat, PeriodicJob, QueueWorkers};
 use crate::{Platform, PlatformError};
 
 /// Claims of one execution after which it is failed instead of run again (its node died during it
@@ -66,7 +64,14 @@ pub enum RunError {
 
 /// Runs the formula loops on `platform` until `shutdown` resolves.
 pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
-    let executions = execution_loop(platform.clone());
+    let workers = QueueWorkers {
+        queue: FORMULA_QUEUE,
+        concurrency: platform.formulas.concurrency,
+        claim_ttl: platform.formulas.claim_ttl,
+        tick: platform.formulas.tick,
+    };
+    let executions =
+        run_queue(platform.clone(), workers, |platform, job| async move { run_claimed(&platform, job).await });
     let period = platform.formulas.trigger_period;
     let triggers = run_periodic(platform.clone(), &FormulaTriggers, period, std::future::pending());
     let housekeeping =
@@ -76,29 +81,6 @@ pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
         () = triggers => {}
         () = housekeeping => {}
         () = shutdown => tracing::info!("formula runners stopped"),
-    }
-}
-
-async fn execution_loop(platform: Platform) {
-    let config = Arc::clone(&platform.formulas);
-    let mut running = JoinSet::new();
-    loop {
-        let free = config.concurrency.saturating_sub(running.len());
-        if free > 0 {
-            let limit = u32::try_from(free).unwrap_or(1);
-            let claimed = platform.store.claim_jobs(FORMULA_QUEUE, &platform.node_id, config.claim_ttl, limit).await;
-            for job in claimed.unwrap_or_else(|error| {
-                tracing::warn!(%error, "formula executions could not be claimed");
-                Vec::new()
-            }) {
-                let platform = platform.clone();
-                running.spawn(async move { run_claimed(&platform, job).await });
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(config.tick) => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-        }
     }
 }
 
@@ -118,32 +100,14 @@ async fn run_claimed(platform: &Platform, job: Job) {
         }
         return;
     }
-    let lost = Arc::new(AtomicBool::new(false));
-    let heartbeat = {
-        let (platform, lost) = (platform.clone(), Arc::clone(&lost));
-        let ttl = platform.formulas.claim_ttl;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ttl / 3).await;
-                match platform.store.extend_job_lease(job.id, &platform.node_id, ttl).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        lost.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(error) => {
-                        tracing::warn!(execution = execution_id, %error, "an execution's claim was not renewed")
-                    }
-                }
-            }
-        })
-    };
-    let outcome = run_execution(platform, execution_id, &lost).await;
-    heartbeat.abort();
+    let heartbeat = ClaimHeartbeat::start(platform, job.id, platform.formulas.claim_ttl);
+    let outcome = run_execution(platform, execution_id, heartbeat.lost()).await;
+    let lost = heartbeat.lost().load(Ordering::Relaxed);
+    drop(heartbeat);
     let closed = match outcome {
         Ok(()) => platform.store.complete_job(job.id, owner).await.map(drop),
         // Another runner has the claim: the queue row is its to close.
-        Err(RunError::Stopped) if lost.load(Ordering::Relaxed) => Ok(()),
+        Err(RunError::Stopped) if lost => Ok(()),
         Err(RunError::Stopped) => platform.store.complete_job(job.id, owner).await.map(drop),
         Err(error @ RunError::Diverged(_)) => {
             let message = error.to_string();
