@@ -63,7 +63,9 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
+    let hub =
+        hub::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), hub::request_triggers::fire));
+    let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub);
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
     let api = api.merge(formulas::routes());

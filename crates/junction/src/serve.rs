@@ -208,12 +208,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }))
     });
-    let formula_runners = (args.formula_concurrency > 0).then(|| {
+    // Always: a node that runs no formula executions still fires the hub requests' triggers.
+    let formula_runners = {
         let mut stopped = stopped.clone();
-        tokio::spawn(platform::formulas::runner::run(platform.clone(), async move {
+        Some(tokio::spawn(platform::formulas::runner::run(platform.clone(), async move {
             let _ = stopped.changed().await;
-        }))
-    });
+        })))
+    };
     let event_workers = (args.event_tick_ms > 0).then(|| {
         let mut stopped = stopped.clone();
         tokio::spawn(platform::events::workers::run(platform, async move {

@@ -47,6 +47,7 @@ use crate::caller_cache::CallerCache;
 use crate::calls::InstanceCall;
 use crate::common_resources::CommonCache;
 use crate::events::{Events, EventsConfig};
+use crate::formulas::request_triggers::RequestTriggers;
 use crate::formulas::FormulaConfig;
 use crate::metrics::Metrics;
 
@@ -161,6 +162,8 @@ pub struct Platform {
     pub bulk: Arc<BulkConfig>,
     /// How formula executions run (see [`formulas`]).
     pub formulas: Arc<FormulaConfig>,
+    /// The hub requests that start formula runs, as this node last read them.
+    pub request_triggers: Arc<RequestTriggers>,
 }
 
 impl Platform {
@@ -192,6 +195,7 @@ impl Platform {
             common: Arc::default(),
             bulk: Arc::new(config.bulk),
             formulas: Arc::new(config.formulas),
+            request_triggers: Arc::default(),
         })
     }
 

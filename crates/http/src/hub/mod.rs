@@ -14,7 +14,8 @@
 //! - [`raw`]: `ANY /hubs/{hub}/raw/{vendor path}`;
 //! - [`ping`]: `GET /hubs/{hub}/ping`;
 //! - [`bulk`]: `/hubs/{hub}/bulk/...`, the bulk jobs (exports and uploads);
-//! - [`response`]: what every hub answer carries (`elements-element-instance-id`).
+//! - [`response`]: what every hub answer carries (`elements-element-instance-id`);
+//! - [`request_triggers`]: the layer that starts the formula runs a hub request triggers.
 
 pub mod bulk;
 pub mod dispatch;
@@ -24,6 +25,7 @@ pub mod objects;
 pub mod ping;
 pub mod raw;
 pub mod records;
+pub mod request_triggers;
 pub mod response;
 
 use axum::extract::DefaultBodyLimit;

@@ -83,7 +83,11 @@ async fn steps(stack: &Stack, id: i64) -> Vec<Value> {
 }
 
 fn running() -> StackOptions {
-    let formulas = platform::formulas::FormulaConfig { tick: Duration::from_millis(20), ..Default::default() };
+    let formulas = platform::formulas::FormulaConfig {
+        tick: Duration::from_millis(20),
+        trigger_period: Duration::from_millis(50),
+        ..Default::default()
+    };
     StackOptions { formulas: Some(formulas), ..StackOptions::default() }
 }
 
@@ -407,4 +411,51 @@ async fn the_platforms_example_formulas_run_unchanged() {
     assert_eq!(ran[4]["status"], "failed");
     assert_eq!(ran[4]["input"]["api"], format!("/hubs/crm/contacts/{contact}/notes"));
     assert_eq!(ran[6]["output"], json!({"count": 1}));
+}
+
+#[tokio::test]
+async fn a_hub_request_a_formula_watches_starts_a_run_with_the_answer() {
+    let stack = Stack::start_with(running()).await;
+    let template = json!({
+        "name": "on create",
+        "configuration": [{"key": "crm", "type": "elementInstance"}],
+        "triggers": [{"type": "elementRequest", "onSuccess": ["seen"],
+            "properties": {"elementInstanceId": "${crm}", "method": "POST", "api": "/hubs/crm/contacts"}}],
+        "steps": [{"name": "seen", "type": "script",
+            "properties": {"body": "done({id: trigger.response.body.Id, code: trigger.response.code, method: trigger.method});"}}]
+    });
+    let (_, instance, token) = formula_instance(&stack, template).await;
+    let other = stack.create_instance().await["token"].as_str().unwrap().to_owned();
+    // The node's table is read every 50 ms here.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = json!({"FirstName": "Watched", "Email": "watched@example.com"});
+    let created = stack.hub(Method::POST, &token, "/hubs/crm/contacts", Some(body.clone())).await;
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    // Neither a read, nor the same write through an instance the formula does not watch, nor a
+    // refused write starts a run.
+    assert_eq!(stack.hub(Method::GET, &token, "/hubs/crm/contacts", None).await.status(), 200);
+    let unwatched = json!({"FirstName": "Other", "Email": "other@example.com"});
+    assert_eq!(stack.hub(Method::POST, &other, "/hubs/crm/contacts", Some(unwatched)).await.status(), 200);
+    assert_eq!(
+        stack.hub(Method::POST, &token, "/hubs/crm/contacts", Some(json!({"FirstName": "x"}))).await.status(),
+        400
+    );
+
+    let path = format!("/formulas/instances/{instance}/executions");
+    let started = Instant::now();
+    let listed = loop {
+        let listed = ok(send(&stack, Method::GET, &path, None).await).await;
+        if listed.as_array().unwrap().iter().any(|run| run["status"] == "success") {
+            break listed;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no run: {listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ok(send(&stack, Method::GET, &path, None).await).await.as_array().unwrap().len(), 1, "{listed}");
+    let run = &listed[0];
+    assert_eq!(run["trigger"]["api"], "/hubs/crm/contacts");
+    let ran = steps(&stack, run["id"].as_i64().unwrap()).await;
+    assert_eq!(ran[0]["output"], json!({"id": created["Id"], "code": 200, "method": "POST"}));
 }

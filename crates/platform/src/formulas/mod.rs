@@ -12,11 +12,14 @@
 //! - [`hub_request`]: an `elementRequest`'s hub path and method turned into a hub engine call, as
 //!   the slot's instance, answered as a client of the hub API would be;
 //! - [`triggers`]: the periodic jobs that turn an instance's events and the cron schedules into
-//!   executions, each at most once.
+//!   executions, each at most once;
+//! - [`request_triggers`]: the `elementRequest` trigger, each node's table of the hub requests
+//!   that start runs.
 
 pub mod executions;
 pub mod hub_request;
 pub mod instances;
+pub mod request_triggers;
 pub mod runner;
 pub mod steps;
 pub mod templates;

@@ -1,6 +1,7 @@
 //! The formula loops every node runs ([`run`]): one claims executions from the durable queue and
 //! runs each, the trigger job turns events and schedules into executions
-//! ([`super::triggers`]), and a housekeeping job deletes executions past their retention.
+//! ([`super::triggers`]), one keeps the node's table of `elementRequest` triggers current
+//! ([`super::request_triggers`]), and a housekeeping job deletes executions past their retention.
 //!
 //! An execution runs as a walk of its template's step graph, depth first, from the trigger's
 //! `onSuccess` steps: each step run takes the next number (`seq`) and is recorded as started
@@ -35,6 +36,7 @@ use serde_json::{json, Value};
 use store::{ExecutionRecord, ExecutionStatus, ExecutionStep, Job, StepFinish, StepStatus, StoreError, FORMULA_QUEUE};
 
 use super::instances::bound_instance_id;
+use super::request_triggers;
 use super::steps::{self, Branch, StepEnd};
 use super::triggers::FormulaTriggers;
 use crate::jobs::{run_periodic, run_queue, ClaimHeartbeat, PeriodicJob, QueueWorkers};
@@ -70,17 +72,35 @@ pub async fn run(platform: Platform, shutdown: impl Future<Output = ()>) {
         claim_ttl: platform.formulas.claim_ttl,
         tick: platform.formulas.tick,
     };
-    let executions =
-        run_queue(platform.clone(), workers, |platform, job| async move { run_claimed(&platform, job).await });
+    let executions = async {
+        if workers.concurrency == 0 {
+            // This node runs none; its API still queues them, and its hub requests still trigger.
+            return std::future::pending().await;
+        }
+        run_queue(platform.clone(), workers, |platform, job| async move { run_claimed(&platform, job).await }).await
+    };
+    let request_triggers = refresh_request_triggers(platform.clone());
     let period = platform.formulas.trigger_period;
     let triggers = run_periodic(platform.clone(), &FormulaTriggers, period, std::future::pending());
     let housekeeping =
         run_periodic(platform.clone(), &PruneExecutions, Duration::from_secs(3600), std::future::pending());
     tokio::select! {
         () = executions => {}
+        () = request_triggers => {}
         () = triggers => {}
         () = housekeeping => {}
         () = shutdown => tracing::info!("formula runners stopped"),
+    }
+}
+
+/// Keeps this node's table of `elementRequest` triggers current (every node: each answers hub
+/// requests).
+async fn refresh_request_triggers(platform: Platform) {
+    loop {
+        if let Err(error) = request_triggers::refresh(&platform).await {
+            tracing::warn!(%error, "the elementRequest triggers could not be read");
+        }
+        tokio::time::sleep(platform.formulas.trigger_period).await;
     }
 }
 
