@@ -18,15 +18,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use formulas::template::{Formula, TriggerKind};
+use formulas::template::TriggerKind;
 use serde_json::{json, Map, Value};
 use store::{FormulaInstanceRecord, InstanceId, NewExecution, StoreError};
 
 use super::instances::bound_instance_id;
+use super::triggers::active_formulas;
 use crate::Platform;
-
-/// Formula instances read per page of a refresh.
-const INSTANCES_PER_PAGE: u32 = 500;
 
 /// One formula instance's `elementRequest` trigger.
 #[derive(Debug, Clone)]
@@ -92,41 +90,28 @@ fn matches(pattern: &[String], path: &[String]) -> bool {
 /// Reads every active formula instance's `elementRequest` triggers into this node's table.
 pub async fn refresh(platform: &Platform) -> Result<(), StoreError> {
     let mut table: HashMap<InstanceId, Vec<RequestTrigger>> = HashMap::new();
-    let mut after = 0;
-    loop {
-        let page = platform.store.active_formula_instances(after, INSTANCES_PER_PAGE).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = last.id;
-        for (instance, template) in &page {
-            let Ok(formula) = Formula::from_value(template.clone()) else { continue };
-            if formula.active == Some(false) {
+    for (instance, template, formula) in active_formulas(platform).await? {
+        for trigger in formula.triggers().iter().filter(|t| t.kind == TriggerKind::ElementRequest) {
+            let properties = trigger.properties();
+            let watched = properties
+                .get("elementInstanceId")
+                .and_then(Value::as_str)
+                .and_then(|named| formula.slot_named_by(named))
+                .and_then(|slot| instance.configuration.get(&slot.key))
+                .and_then(bound_instance_id);
+            let (Some(watched), Some(method), Some(api)) = (
+                watched,
+                properties.get("method").and_then(Value::as_str),
+                properties.get("api").and_then(Value::as_str),
+            ) else {
                 continue;
-            }
-            for trigger in formula.triggers().iter().filter(|t| t.kind == TriggerKind::ElementRequest) {
-                let properties = trigger.properties();
-                let watched = properties
-                    .get("elementInstanceId")
-                    .and_then(Value::as_str)
-                    .and_then(|named| formula.slot_named_by(named))
-                    .and_then(|slot| instance.configuration.get(&slot.key))
-                    .and_then(bound_instance_id);
-                let (Some(watched), Some(method), Some(api)) = (
-                    watched,
-                    properties.get("method").and_then(Value::as_str),
-                    properties.get("api").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
-                table.entry(InstanceId::new(watched)).or_default().push(RequestTrigger {
-                    instance: instance.clone(),
-                    template: template.clone(),
-                    method: method.to_ascii_uppercase(),
-                    api: segments(api),
-                });
-            }
-        }
-        if page.len() < INSTANCES_PER_PAGE as usize {
-            break;
+            };
+            table.entry(InstanceId::new(watched)).or_default().push(RequestTrigger {
+                instance: instance.clone(),
+                template: template.clone(),
+                method: method.to_ascii_uppercase(),
+                api: segments(api),
+            });
         }
     }
     platform.request_triggers.replace(table);

@@ -47,23 +47,35 @@ impl PeriodicJob for FormulaTriggers {
 /// One pass at time `now`: creates the executions due; true when events were left for the next.
 pub async fn fire_due(platform: &Platform, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let mut more = false;
+    for (instance, template, formula) in active_formulas(platform).await? {
+        more |= fire_instance(platform, &instance, &template, &formula, now).await?;
+    }
+    Ok(more)
+}
+
+/// Every active formula instance of an active template that loads, with the template's JSON and
+/// model (read a page at a time).
+pub(crate) async fn active_formulas(
+    platform: &Platform,
+) -> Result<Vec<(FormulaInstanceRecord, Value, Formula)>, StoreError> {
+    let mut active = Vec::new();
     let mut after = 0;
     loop {
         let page = platform.store.active_formula_instances(after, INSTANCES_PER_PAGE).await?;
         let Some((last, _)) = page.last() else { break };
         after = last.id;
-        for (instance, template) in &page {
+        let full = page.len() == INSTANCES_PER_PAGE as usize;
+        for (instance, template) in page {
             let Ok(formula) = Formula::from_value(template.clone()) else { continue };
-            if formula.active == Some(false) {
-                continue;
+            if formula.active != Some(false) {
+                active.push((instance, template, formula));
             }
-            more |= fire_instance(platform, instance, template, &formula, now).await?;
         }
-        if page.len() < INSTANCES_PER_PAGE as usize {
+        if !full {
             break;
         }
     }
-    Ok(more)
+    Ok(active)
 }
 
 async fn fire_instance(
