@@ -324,6 +324,7 @@ macro_rules! implement_formula_run_store {
                 seq: i64,
                 finish: &StepFinish<'_>,
             ) -> Result<bool> {
+                debug_assert!(finish.status != StepStatus::Started, "a finish is success or failed");
                 let done = sqlx::query(
                     "UPDATE formula_execution_steps SET status = $3, next_branch = $4, output = $5, error = $6, \
                      attempts = $7, finished_at = $8 WHERE execution_id = $1 AND seq = $2 AND status = 'started' \
@@ -339,7 +340,6 @@ macro_rules! implement_formula_run_store {
                 .bind(now())
                 .execute(&self.pool)
                 .await?;
-                debug_assert!(finish.status != StepStatus::Started, "a finish is success or failed");
                 Ok(done.rows_affected() > 0)
             }
 

@@ -71,7 +71,12 @@ impl Platform {
             )));
         }
         let instance = self.formula_instance(organization, None, id).await?;
-        let formula_record = self.formula(organization, &instance.formula_id.to_string()).await?;
+        let formula_record = self
+            .store
+            .formula(organization, instance.formula_id)
+            .await
+            .map_err(FormulaError::Store)?
+            .ok_or_else(|| not_found("formula instance", id))?;
         let formula = Formula::from_value(formula_record.template.clone())?;
         if !instance.active {
             return Err(FormulaError::Conflict(format!(
