@@ -1,15 +1,30 @@
 //! The vendor's rate limits as Junction keeps them, per OAuth client id (the vendor counts every
-//! call of one client, whichever account or Junction instance makes it): a call first waits here
-//! for a slot ([`VendorRateLimiter::acquire`]), and its answer's throttle and quota headers bring
-//! the local count in step with the vendor's ([`VendorRateLimiter::observe`]). This module decides
-//! *when* a call may go; retrying a refused call and mapping [`Throttled`] to a 429 with
-//! `Retry-After` belong to the caller and to the HTTP layer.
+//! call of one client, whichever account or Junction instance makes it) and per vendor account
+//! (every call into one Keap app, whichever client or key makes it): a call first waits here for
+//! a slot ([`VendorRateLimiter::acquire`], [`VendorRateLimiter::acquire_for`]), and its answer's
+//! throttle and quota headers bring the local counts in step with the vendor's
+//! ([`VendorRateLimiter::observe_for`]). This module decides *when* a call may go; retrying a
+//! refused call and mapping [`Throttled`] to a 429 with `Retry-After` belong to the caller and to
+//! the HTTP layer.
 //!
 //! # What the vendor enforces
-//! Fixed windows on its own clock: the wall-clock second (25 calls, the spike limit), the minute
-//! since the epoch (1,500, reported in `x-keap-product-throttle-*`) and the UTC day (150,000,
-//! reported in `x-keap-product-quota-*` with the reset time in `quota-expiry-time`, epoch ms).
-//! Refused calls do not count.
+//! Fixed windows on its own clock, per OAuth client: the wall-clock second (25 calls, the spike
+//! limit), the minute since the epoch (1,500, reported in `x-keap-product-throttle-*`) and the UTC
+//! day (150,000, reported in `x-keap-product-quota-*` with the reset time in `quota-expiry-time`,
+//! epoch ms). Per account (since 2026-06-08): the minute (10,000) and the UTC day (250,000),
+//! reported in `x-keap-tenant-throttle-*` and `x-keap-tenant-quota-*`, the account named in
+//! `x-keap-tenant-id`. Refused calls do not count.
+//!
+//! # Accounts
+//! A call's account is the one the vendor last named in an answer to its caller
+//! (`x-keap-tenant-id`; the [`crate::VendorClient`] remembers it per instance), else the one the
+//! caller expects (an instance's `infusionsoft.server`); a call with neither counts against its
+//! client alone. A call with a known account is admitted only when both its
+//! client's and its account's windows have room, at the same instant; it waits in its client's
+//! queue. The account's limits bind only when several OAuth clients or keys call one account (one
+//! client's 1,500 a minute is below an account's 10,000), or other applications use it too, which
+//! only its headers show. A 429 is laid at the account's door when its headers report an
+//! exhausted account window and the client's do not; otherwise at the client's.
 //!
 //! # Why a sliding-window log and not `governor`
 //! A call admitted here reaches the vendor a network delay later, and delays vary, so a limit of
@@ -70,12 +85,16 @@
 //!   sharing. A slow lease is waited for within the caller's wait: a call that cannot get one in
 //!   time is [`Throttled`] (a 429 with `Retry-After`), never sent beyond the shared limits.
 //!
+//! Accounts share their minute and day the same way, with a row of their own: a call with a known
+//! account takes a call of the account's batch first, then one of the client's (the client's
+//! second is the window that must hold when the call leaves, so its lease is the last wait). A
+//! node leases an account's calls ahead (a hundredth of its minute, at most
+//! [`crate::shared_budget::ACCOUNT_LEASE_BATCH_MAX`]), so that most calls find one held.
+//!
 //! On SQLite (one node) no budget is set and nothing of this runs. What sharing costs per call is
-//! in BENCHMARKS.md ("Shared vendor limits"). Limits per vendor account (the tenant's
-//! `x-keap-tenant-*` windows) are not shared yet: a call does not know its account before it is
-//! made; the account's minute and day (10,000 and 250,000) are far above one client's.
+//! in BENCHMARKS.md ("Shared vendor limits").
 
-use crate::shared_budget::{SharedBudget, SharedLeases};
+use crate::shared_budget::{Party, SharedBudget, SharedLeases};
 use domain::shared_budget::{Caps, WindowCount};
 use domain::vendor_limits::VendorLimits;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -107,9 +126,42 @@ const PRUNE_ABOVE: usize = 64;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
-const THROTTLE_AVAILABLE: &str = "x-keap-product-throttle-available";
-const QUOTA_AVAILABLE: &str = "x-keap-product-quota-available";
-const QUOTA_EXPIRY: &str = "x-keap-product-quota-expiry-time";
+/// The header naming the account an answer's call counted against.
+const ACCOUNT_ID: &str = "x-keap-tenant-id";
+
+/// The vendor's report of one party's windows.
+struct WindowHeaders {
+    throttle_available: &'static str,
+    quota_available: &'static str,
+    quota_expiry: &'static str,
+}
+
+/// The OAuth client's (or key's) windows.
+const CLIENT_HEADERS: WindowHeaders = WindowHeaders {
+    throttle_available: "x-keap-product-throttle-available",
+    quota_available: "x-keap-product-quota-available",
+    quota_expiry: "x-keap-product-quota-expiry-time",
+};
+
+/// The account's windows.
+const ACCOUNT_HEADERS: WindowHeaders = WindowHeaders {
+    throttle_available: "x-keap-tenant-throttle-available",
+    quota_available: "x-keap-tenant-quota-available",
+    quota_expiry: "x-keap-tenant-quota-expiry-time",
+};
+
+/// The account a vendor answer names (`x-keap-tenant-id`), if any.
+pub fn account_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(ACCOUNT_ID)?.to_str().ok().map(str::trim).filter(|id| !id.is_empty())
+}
+
+/// Whom the vendor counts a call against: its OAuth client (or API key), and its account when
+/// known.
+#[derive(Debug, Clone, Copy)]
+pub struct CountedAgainst<'a> {
+    pub client_id: &'a str,
+    pub account: Option<&'a str>,
+}
 
 /// Who is waiting: calls made for a user's request go before sync and bulk work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -155,19 +207,22 @@ impl std::error::Error for Throttled {}
 #[must_use = "hold the permit while the call is in flight"]
 pub struct Permit {
     client: Option<Arc<Client>>,
+    account: Option<Arc<Client>>,
 }
 
 impl Permit {
-    fn new(client: Arc<Client>) -> Self {
-        client.in_flight.fetch_add(1, Ordering::Relaxed);
-        Permit { client: Some(client) }
+    fn new(client: Arc<Client>, account: Option<Arc<Client>>) -> Self {
+        for party in std::iter::once(&client).chain(&account) {
+            party.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        Permit { client: Some(client), account }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some(client) = &self.client {
-            client.in_flight.fetch_sub(1, Ordering::Relaxed);
+        for party in self.client.iter().chain(&self.account) {
+            party.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -178,10 +233,10 @@ impl fmt::Debug for Permit {
     }
 }
 
-/// The vendor's limits for every OAuth client Junction calls through, enforced in this process.
-/// Share it in an `Arc`; all methods take `&self`.
+/// The vendor's limits for every OAuth client Junction calls through and every account it calls
+/// into, enforced in this process. Share it in an `Arc`; all methods take `&self`.
 ///
-/// Invariants: for each client and each configured window of length `T` and limit `L`, no interval
+/// Invariants: for each client (and each account) and each configured window of length `T` and limit `L`, no interval
 /// of `T + jitter margin` holds more than `L` admissions; a client's waiters are admitted
 /// Interactive first, then in arrival order; no call waits longer than `max_wait` and no more than
 /// `max_queue` calls wait per client. With [`VendorLimits::OFF`] it admits everything at once and
@@ -194,9 +249,13 @@ pub struct VendorRateLimiter {
     clock: WallClock,
     /// The share of each limit [`Priority::Background`] calls may use (`--background-share`);
     /// `None`: all of it.
-    background_limits: Option<VendorLimits>,
+    background_share: Option<f64>,
     /// `None` when every window is off: the fast path that does nothing.
     clients: Option<Mutex<HashMap<String, Arc<Client>>>>,
+    /// The limits per vendor account ([`VendorLimits::ACCOUNT`] unless set).
+    account_limits: VendorLimits,
+    /// By tenant id; `None` when the clients' or the accounts' limits are off.
+    accounts: Option<Mutex<HashMap<String, Arc<Client>>>>,
     /// The budget shared with the other nodes (PostgreSQL); `None` on one node.
     shared: Option<SharedLeases>,
 }
@@ -210,6 +269,7 @@ impl fmt::Debug for VendorRateLimiter {
             .field("max_queue", &self.max_queue)
             .field("jitter_margin", &self.jitter_margin)
             .field("clients", &clients)
+            .field("account_limits", &self.account_limits)
             .field("shared", &self.shared)
             .finish()
     }
@@ -219,6 +279,9 @@ impl VendorRateLimiter {
     /// A limiter enforcing `limits` per client; a call waits at most `max_wait` and at most
     /// `max_queue` calls wait per client, beyond which [`acquire`](Self::acquire) answers
     /// [`Throttled`] at once.
+    /// Each account is held to [`VendorLimits::ACCOUNT`] unless
+    /// [`with_account_limits`](Self::with_account_limits) says otherwise; [`VendorLimits::OFF`]
+    /// turns the accounts' limits off too.
     pub fn new(limits: VendorLimits, max_wait: Duration, max_queue: usize) -> Self {
         let enabled = limits != VendorLimits::OFF;
         VendorRateLimiter {
@@ -227,10 +290,27 @@ impl VendorRateLimiter {
             max_queue,
             jitter_margin: DEFAULT_JITTER_MARGIN,
             clock: WallClock::now(),
-            background_limits: None,
+            background_share: None,
             clients: enabled.then(|| Mutex::new(HashMap::new())),
+            account_limits: VendorLimits::ACCOUNT,
+            accounts: enabled.then(|| Mutex::new(HashMap::new())),
             shared: None,
         }
+    }
+
+    /// Holds each vendor account to `limits` (`--vendor-account-limits`); [`VendorLimits::OFF`]:
+    /// accounts are not limited, only clients.
+    pub fn with_account_limits(mut self, limits: VendorLimits) -> Self {
+        self.account_limits = limits;
+        if limits == VendorLimits::OFF || self.clients.is_none() {
+            self.accounts = None;
+        }
+        self
+    }
+
+    /// Whether calls are counted per account, so that callers should name theirs.
+    pub fn limits_accounts(&self) -> bool {
+        self.accounts.is_some()
     }
 
     /// Shares the limits with every other node using `budget`: each call then also takes one of
@@ -253,13 +333,19 @@ impl VendorRateLimiter {
     /// scaled limit is at least one call. Interactive calls still count against the whole limit.
     pub fn with_background_share(mut self, share: f64) -> Self {
         let share = if share.is_finite() { share.clamp(0.0, 1.0) } else { 1.0 };
-        let scale = |limit: Option<u64>| limit.map(|limit| ((limit as f64 * share).floor() as u64).max(1));
-        self.background_limits = (share < 1.0).then(|| VendorLimits {
-            per_second: scale(self.limits.per_second),
-            per_minute: scale(self.limits.per_minute),
-            per_day: scale(self.limits.per_day),
-        });
+        self.background_share = (share < 1.0).then_some(share);
         self
+    }
+
+    /// The share of `limits` background calls may use; `None`: all of it.
+    fn background_limits(&self, limits: &VendorLimits) -> Option<VendorLimits> {
+        let share = self.background_share?;
+        let scale = |limit: Option<u64>| limit.map(|limit| ((limit as f64 * share).floor() as u64).max(1));
+        Some(VendorLimits {
+            per_second: scale(limits.per_second),
+            per_minute: scale(limits.per_minute),
+            per_day: scale(limits.per_day),
+        })
     }
 
     /// Allows for `margin` of network jitter instead of [`DEFAULT_JITTER_MARGIN`]: each window is
@@ -279,7 +365,7 @@ impl VendorRateLimiter {
     /// calls overtaking a Background one push it past `max_wait`). Cancellation-safe: a dropped
     /// future leaves the queue and has consumed nothing.
     pub async fn acquire(&self, client_id: &str, priority: Priority) -> Result<Permit, Throttled> {
-        self.acquire_within(client_id, priority, self.max_wait).await
+        self.acquire_for(CountedAgainst { client_id, account: None }, priority, None).await
     }
 
     /// [`acquire`](Self::acquire) with the caller's own longest wait instead of `max_wait`:
@@ -291,20 +377,37 @@ impl VendorRateLimiter {
         priority: Priority,
         max_wait: Duration,
     ) -> Result<Permit, Throttled> {
+        self.acquire_for(CountedAgainst { client_id, account: None }, priority, Some(max_wait)).await
+    }
+
+    /// [`acquire_within`](Self::acquire_within) for a call counted against its account as well
+    /// (see "Accounts" above); `max_wait` `None`: the limiter's own.
+    pub async fn acquire_for(
+        &self,
+        who: CountedAgainst<'_>,
+        priority: Priority,
+        max_wait: Option<Duration>,
+    ) -> Result<Permit, Throttled> {
+        let max_wait = max_wait.unwrap_or(self.max_wait);
+        let account = who.account.filter(|_| self.accounts.is_some());
         let Some(shared) = &self.shared else {
-            return self.acquire_locally(client_id, priority, max_wait).await;
+            return self.acquire_locally(who.client_id, account, priority, max_wait).await;
         };
         let deadline = Instant::now() + max_wait;
-        let permit = self.acquire_locally(client_id, priority, max_wait).await?;
-        shared.take(client_id, priority, self.caps(priority), deadline).await?;
+        let permit = self.acquire_locally(who.client_id, account, priority, max_wait).await?;
+        if let Some(account) = account {
+            let caps = self.caps(&self.account_limits, priority);
+            shared.take(Party::Account(account), priority, caps, deadline).await?;
+        }
+        shared.take(Party::Client(who.client_id), priority, self.caps(&self.limits, priority), deadline).await?;
         Ok(permit)
     }
 
-    /// The limits a call of `priority` may fill the shared windows to.
-    fn caps(&self, priority: Priority) -> Caps {
-        let limits = match (&self.background_limits, priority) {
-            (Some(background), Priority::Background) => background,
-            _ => &self.limits,
+    /// What a call of `priority` may fill the shared windows of `limits` to.
+    fn caps(&self, limits: &VendorLimits, priority: Priority) -> Caps {
+        let limits = match priority {
+            Priority::Background => self.background_limits(limits).unwrap_or(*limits),
+            Priority::Interactive => *limits,
         };
         Caps { second: limits.per_second, minute: limits.per_minute, day: limits.per_day }
     }
@@ -313,23 +416,28 @@ impl VendorRateLimiter {
     async fn acquire_locally(
         &self,
         client_id: &str,
+        account: Option<&str>,
         priority: Priority,
         max_wait: Duration,
     ) -> Result<Permit, Throttled> {
         let Some(clients) = &self.clients else {
-            return Ok(Permit { client: None });
+            return Ok(Permit { client: None, account: None });
         };
-        let client = self.client(clients, client_id);
-        let (key, notify, deadline) = match self.admit_or_enqueue(&client, priority, max_wait)? {
-            Arrival::Admitted => return Ok(Permit::new(client)),
+        let client = self.party(clients, client_id, &self.limits);
+        let account = match (&self.accounts, account) {
+            (Some(accounts), Some(account)) => Some(self.party(accounts, account, &self.account_limits)),
+            _ => None,
+        };
+        let (key, notify, deadline) = match self.admit_or_enqueue(&client, account.as_deref(), priority, max_wait)? {
+            Arrival::Admitted => return Ok(Permit::new(client, account)),
             Arrival::Queued { key, notify, deadline } => (key, notify, deadline),
         };
         let mut ticket = Ticket { client: &client, key, admitted: false };
         loop {
-            match self.step(&client, key, deadline) {
+            match self.step(&client, account.as_deref(), key, deadline) {
                 Step::Admitted => {
                     ticket.admitted = true;
-                    return Ok(Permit::new(client.clone()));
+                    return Ok(Permit::new(client.clone(), account));
                 }
                 Step::GiveUp(wait) => return Err(Throttled::after(wait)),
                 Step::SleepUntil(at) => tokio::time::sleep_until(at).await,
@@ -340,19 +448,58 @@ impl VendorRateLimiter {
         }
     }
 
-    /// Brings `client_id`'s count in step with the vendor's answer: what
-    /// `x-keap-product-throttle-available` (this minute) and `x-keap-product-quota-available`
-    /// (this UTC day, until `quota-expiry-time`) report, less the calls still in flight, caps the
-    /// client until that window ends, if lower than what the local count allows. A 429 blocks the
-    /// client for `Retry-After` seconds if given, else until the window a header reports exhausted
-    /// ends, else for one second.
+    /// [`observe_for`](Self::observe_for) a call of `client_id` whose account is not known.
     pub fn observe(&self, client_id: &str, headers: &HeaderMap, status: StatusCode) {
+        self.observe_for(CountedAgainst { client_id, account: None }, headers, status);
+    }
+
+    /// Brings the counts of the call's client and account (the one the answer names, else
+    /// `who.account`) in step with the vendor's answer: what the `throttle-available` (this
+    /// minute) and `quota-available` (this UTC day, until `quota-expiry-time`) headers of each
+    /// report, less the calls still in flight, caps it until that window ends, if lower than what
+    /// the local count allows. A 429 blocks the party it is laid to (see "Accounts" above) for
+    /// `Retry-After` seconds if given, else until the window a header reports exhausted ends, else
+    /// (the client) for one second.
+    pub fn observe_for(&self, who: CountedAgainst<'_>, headers: &HeaderMap, status: StatusCode) {
         let Some(clients) = &self.clients else { return };
-        let client = self.client(clients, client_id);
+        let exhausted = |names: &WindowHeaders| {
+            [names.throttle_available, names.quota_available].iter().any(|name| header_u64(headers, name) == Some(0))
+        };
+        let account_exhausted = exhausted(&ACCOUNT_HEADERS);
+        let account_to_blame = account_exhausted && !exhausted(&CLIENT_HEADERS);
+        let client = self.party(clients, who.client_id, &self.limits);
+        let refused = status == StatusCode::TOO_MANY_REQUESTS;
+        let party = Party::Client(who.client_id);
+        self.observe_party(&client, party, &self.limits, &CLIENT_HEADERS, headers, refused && !account_to_blame);
+        if let (Some(accounts), Some(account)) = (&self.accounts, account_of(headers).or(who.account)) {
+            let state = self.party(accounts, account, &self.account_limits);
+            let party = Party::Account(account);
+            self.observe_party(
+                &state,
+                party,
+                &self.account_limits,
+                &ACCOUNT_HEADERS,
+                headers,
+                refused && account_exhausted,
+            );
+        }
+    }
+
+    /// [`observe_for`](Self::observe_for) for one party (`party` names it to the shared budget),
+    /// whose windows `names` reports; `refused`: a 429 laid at its door.
+    fn observe_party(
+        &self,
+        client: &Client,
+        party: Party<'_>,
+        limits: &VendorLimits,
+        names: &WindowHeaders,
+        headers: &HeaderMap,
+        refused: bool,
+    ) {
         let in_flight = client.in_flight.load(Ordering::Relaxed);
         let now = Instant::now();
-        let minute = header_u64(headers, THROTTLE_AVAILABLE);
-        let day = header_u64(headers, QUOTA_AVAILABLE);
+        let minute = header_u64(headers, names.throttle_available);
+        let day = header_u64(headers, names.quota_available);
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
         if let Some(available) = minute {
@@ -360,13 +507,13 @@ impl VendorRateLimiter {
             state.vendor_minute = Budget::tighter(state.vendor_minute, available.saturating_sub(in_flight), until);
         }
         if let Some(available) = day {
-            let until = match header_u64(headers, QUOTA_EXPIRY).and_then(|ms| i64::try_from(ms).ok()) {
+            let until = match header_u64(headers, names.quota_expiry).and_then(|ms| i64::try_from(ms).ok()) {
                 Some(expiry_ms) => self.clock.instant_at(expiry_ms + CLOCK_SKEW_MARGIN_MS).min(now + MAX_BLOCK),
                 None => self.clock.next_boundary(now, DAY_MS),
             };
             state.vendor_day = Budget::tighter(state.vendor_day, available.saturating_sub(in_flight), until);
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if refused {
             let exhausted_window_reported = minute == Some(0) || day == Some(0);
             let block = retry_after(headers).or((!exhausted_window_reported).then_some(DEFAULT_BLOCK));
             if let Some(block) = block {
@@ -382,48 +529,68 @@ impl VendorRateLimiter {
                 Some(WindowCount { window, used: limit?.saturating_sub(available?) })
             };
             shared.vendor_counts(
-                client_id,
-                used(self.limits.per_minute, minute, epoch_ms.div_euclid(MINUTE_MS)),
-                used(self.limits.per_day, day, epoch_ms.div_euclid(DAY_MS)),
+                party,
+                used(limits.per_minute, minute, epoch_ms.div_euclid(MINUTE_MS)),
+                used(limits.per_day, day, epoch_ms.div_euclid(DAY_MS)),
             );
             let exhausted = [(minute, state.vendor_minute), (day, state.vendor_day)]
                 .into_iter()
                 .filter_map(|(available, budget)| (available == Some(0)).then_some(budget?.until));
-            let blocked = (status == StatusCode::TOO_MANY_REQUESTS).then_some(state.blocked_until).flatten();
+            let blocked = refused.then_some(state.blocked_until).flatten();
             if let Some(until) = exhausted.chain(blocked).max() {
-                shared.block(client_id, self.clock.epoch_ms(until));
+                shared.block(party, self.clock.epoch_ms(until));
             }
         }
     }
 
-    /// The client's shared state, created on first use.
-    fn client(&self, clients: &Mutex<HashMap<String, Arc<Client>>>, client_id: &str) -> Arc<Client> {
-        let mut map = lock(clients);
-        if let Some(client) = map.get(client_id) {
+    /// The state of a client (in `clients`) or an account (in `accounts`) held to `limits`,
+    /// created on first use.
+    fn party(&self, parties: &Mutex<HashMap<String, Arc<Client>>>, id: &str, limits: &VendorLimits) -> Arc<Client> {
+        let mut map = lock(parties);
+        if let Some(client) = map.get(id) {
             return client.clone();
         }
         if map.len() >= PRUNE_ABOVE {
             let now = Instant::now();
             map.retain(|_, c| Arc::strong_count(c) > 1 || !lock(&c.state).is_idle(now, &self.clock));
         }
-        let client =
-            Arc::new(Client::new(&self.limits, self.background_limits.as_ref(), self.jitter_margin, &self.clock));
-        map.insert(client_id.to_string(), client.clone());
+        let background = self.background_limits(limits);
+        let client = Arc::new(Client::new(limits, background.as_ref(), self.jitter_margin, &self.clock));
+        map.insert(id.to_string(), client.clone());
         client
     }
 
-    /// On arrival: admits at once if nobody waits and every window has room, refuses if the wait
-    /// would break a bound, else joins the queue.
-    fn admit_or_enqueue(&self, client: &Client, priority: Priority, max_wait: Duration) -> Result<Arrival, Throttled> {
+    /// On arrival: admits at once if nobody waits and every window of the client and the account
+    /// has room, refuses if the wait would break a bound, else joins the client's queue.
+    fn admit_or_enqueue(
+        &self,
+        client: &Client,
+        account: Option<&Client>,
+        priority: Priority,
+        max_wait: Duration,
+    ) -> Result<Arrival, Throttled> {
         let now = Instant::now();
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
-        if state.queue.is_empty() && state.next_free(priority, now, &self.clock) <= now {
+        // Always the client's lock first, then the account's: no two callers wait on each other.
+        let mut account = account.map(|account| lock(&account.state));
+        if let Some(account) = &mut account {
+            account.refresh(now, &self.clock);
+        }
+        let account_slot = |position: usize, account: &Option<MutexGuard<'_, ClientState>>| match account {
+            Some(account) => account.estimate(priority, position, now, &self.clock),
+            None => now,
+        };
+        if state.queue.is_empty() && state.next_free(priority, now, &self.clock).max(account_slot(1, &account)) <= now {
             state.admit(priority, now);
+            if let Some(account) = &mut account {
+                account.admit(priority, now);
+            }
             return Ok(Arrival::Admitted);
         }
         let position = state.ahead_of(priority) + 1;
-        let wait = state.estimate(priority, position, now, &self.clock).saturating_duration_since(now);
+        let slot = state.estimate(priority, position, now, &self.clock).max(account_slot(position, &account));
+        let wait = slot.saturating_duration_since(now);
         if state.queue.len() >= self.max_queue || wait > max_wait {
             return Err(Throttled::after(wait));
         }
@@ -433,10 +600,14 @@ impl VendorRateLimiter {
 
     /// One look at the queue by a waiter: only the head may take a slot, and only the head sleeps
     /// on the clock; the others sleep until [`ClientState::dequeue`] makes them head.
-    fn step(&self, client: &Client, key: QueueKey, deadline: Instant) -> Step {
+    fn step(&self, client: &Client, account: Option<&Client>, key: QueueKey, deadline: Instant) -> Step {
         let now = Instant::now();
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
+        let mut account = account.map(|account| lock(&account.state));
+        if let Some(account) = &mut account {
+            account.refresh(now, &self.clock);
+        }
         if state.head() != Some(key) {
             if now < deadline {
                 return Step::AwaitTurn;
@@ -444,9 +615,13 @@ impl VendorRateLimiter {
             let position = state.queue.range(..key).count() + 1;
             return Step::GiveUp(state.estimate(key.0, position, now, &self.clock).saturating_duration_since(now));
         }
-        let next = state.next_free(key.0, now, &self.clock);
+        let account_next = account.as_ref().map_or(now, |account| account.next_free(key.0, now, &self.clock));
+        let next = state.next_free(key.0, now, &self.clock).max(account_next);
         if next <= now {
             state.admit(key.0, now);
+            if let Some(account) = &mut account {
+                account.admit(key.0, now);
+            }
             state.dequeue(key);
             Step::Admitted
         } else if next > deadline {
@@ -488,7 +663,8 @@ impl Drop for Ticket<'_> {
 /// Priority first, then arrival order.
 type QueueKey = (Priority, u64);
 
-/// One OAuth client's windows and waiters.
+/// One OAuth client's windows and waiters, or one account's windows (its queue stays empty: a
+/// call waits in its client's).
 struct Client {
     state: Mutex<ClientState>,
     /// Permits handed out and not yet dropped.
@@ -1071,14 +1247,14 @@ mod tests {
     async fn the_vendors_throttle_header_lowers_what_is_left_of_the_minute() {
         let thirty_past = ON_A_MINUTE_MS + 30_000;
         let limiter = limiter_at(VendorLimits::DEFAULT, D::from_secs(5), 10, thirty_past);
-        limiter.observe(CLIENT, &headers(&[(THROTTLE_AVAILABLE, "3")]), StatusCode::OK);
+        limiter.observe(CLIENT, &headers(&[(CLIENT_HEADERS.throttle_available, "3")]), StatusCode::OK);
         for _ in 0..3 {
             let _permit = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap();
         }
         let refused = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap_err();
         assert_eq!(refused.retry_after, D::from_secs(31), "the vendor's next minute, plus the skew margin");
         // A late answer from earlier in the minute does not raise the count again.
-        limiter.observe(CLIENT, &headers(&[(THROTTLE_AVAILABLE, "100")]), StatusCode::OK);
+        limiter.observe(CLIENT, &headers(&[(CLIENT_HEADERS.throttle_available, "100")]), StatusCode::OK);
         assert!(limiter.acquire(CLIENT, Priority::Interactive).await.is_err());
         tokio::time::advance(D::from_secs(31)).await;
         assert!(limiter.acquire(CLIENT, Priority::Interactive).await.is_ok());
@@ -1089,7 +1265,11 @@ mod tests {
         let limiter = limiter(VendorLimits::DEFAULT, D::from_secs(5), 10);
         let in_flight = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap();
         let expiry = (ON_A_MINUTE_MS + 3_600_000).to_string();
-        limiter.observe(CLIENT, &headers(&[(QUOTA_AVAILABLE, "2"), (QUOTA_EXPIRY, &expiry)]), StatusCode::OK);
+        limiter.observe(
+            CLIENT,
+            &headers(&[(CLIENT_HEADERS.quota_available, "2"), (CLIENT_HEADERS.quota_expiry, &expiry)]),
+            StatusCode::OK,
+        );
         let _one = limiter.acquire(CLIENT, Priority::Interactive).await.expect("2 available, 1 in flight");
         let refused = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap_err();
         assert_eq!(refused.retry_after_secs(), 3_601);
@@ -1110,7 +1290,7 @@ mod tests {
         let _permit = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap();
         assert_eq!(Instant::now() - start, D::from_secs(1), "no header: one second");
 
-        let exhausted = headers(&[(THROTTLE_AVAILABLE, "0"), (QUOTA_AVAILABLE, "500")]);
+        let exhausted = headers(&[(CLIENT_HEADERS.throttle_available, "0"), (CLIENT_HEADERS.quota_available, "500")]);
         limiter.observe(CLIENT, &exhausted, StatusCode::TOO_MANY_REQUESTS);
         let refused = limiter.acquire(CLIENT, Priority::Interactive).await.unwrap_err();
         assert_eq!(refused.retry_after, D::from_secs(53), "the minute's end (52 s from here) plus the skew margin");
@@ -1154,6 +1334,89 @@ mod tests {
         let _permit = limiter.acquire("one-more", Priority::Background).await.unwrap();
         assert_eq!(lock(limiter.clients.as_ref().unwrap()).len(), 1);
         assert!(format!("{limiter:?}").contains("clients: Some(1)"));
+    }
+
+    /// A call of `client` into `account`, as the vendor client makes it.
+    fn into(client: &'static str, account: &'static str) -> CountedAgainst<'static> {
+        CountedAgainst { client_id: client, account: Some(account) }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_clients_calling_one_account_are_held_to_the_accounts_minute_together() {
+        let mut limiter = VendorRateLimiter::new(limits(Some(25), Some(100), None), D::from_secs(120), 100)
+            .with_account_limits(limits(None, Some(6), None));
+        limiter.clock = WallClock { anchor: Instant::now(), anchor_epoch_ms: ON_A_MINUTE_MS };
+        let limiter = Arc::new(limiter);
+        let start = Instant::now();
+        let mut calls = Vec::new();
+        for n in 0..8 {
+            let limiter = limiter.clone();
+            let who = into(if n % 2 == 0 { "client-a" } else { "client-b" }, "ab123.infusionsoft.com");
+            calls.push(tokio::spawn(async move {
+                let _permit = limiter.acquire_for(who, Priority::Interactive, None).await.expect("admitted");
+                Instant::now() - start
+            }));
+        }
+        let mut waited = Vec::new();
+        for call in calls {
+            waited.push(call.await.unwrap());
+        }
+        waited.sort();
+        assert!(waited[..6].iter().all(|w| w.is_zero()), "6 at once: {waited:?}");
+        assert!(waited[6..].iter().all(|w| *w == D::from_millis(60_050)), "the account's minute: {waited:?}");
+        // Another account of the same clients, and a call whose account is not known, are not held.
+        let _other = limiter.acquire_for(into("client-a", "xy999.infusionsoft.com"), Priority::Interactive, None);
+        let _other = _other.await.unwrap();
+        let _unknown = limiter.acquire("client-b", Priority::Interactive).await.unwrap();
+        assert_eq!(Instant::now() - start, D::from_millis(60_050));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_of_an_exhausted_account_holds_the_account_back_and_not_its_client() {
+        let thirty_past = ON_A_MINUTE_MS + 30_000;
+        let limiter = limiter_at(VendorLimits::DEFAULT, D::from_secs(5), 10, thirty_past);
+        let account = "ab123.infusionsoft.com";
+        let answer = headers(&[
+            (CLIENT_HEADERS.throttle_available, "1400"),
+            (ACCOUNT_HEADERS.throttle_available, "0"),
+            ("x-keap-tenant-id", account),
+        ]);
+        limiter.observe_for(
+            CountedAgainst { client_id: CLIENT, account: None },
+            &answer,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        let refused = limiter.acquire_for(into(CLIENT, account), Priority::Interactive, None).await.unwrap_err();
+        assert_eq!(refused.retry_after, D::from_secs(31), "the account's next minute (the answer named it)");
+        let other = limiter.acquire_for(into(CLIENT, "xy999.infusionsoft.com"), Priority::Interactive, None);
+        assert!(other.await.is_ok(), "the client's other accounts go on");
+
+        // A 429 that no exhausted window explains is the client's.
+        limiter.observe_for(into(CLIENT, account), &headers(&[("retry-after", "2")]), StatusCode::TOO_MANY_REQUESTS);
+        let start = Instant::now();
+        let _permit = limiter.acquire_for(into(CLIENT, "xy999.infusionsoft.com"), Priority::Interactive, None).await;
+        assert_eq!(Instant::now() - start, D::from_secs(2));
+    }
+
+    #[test]
+    fn an_answer_names_its_account_in_x_keap_tenant_id() {
+        assert_eq!(
+            account_of(&headers(&[("x-keap-tenant-id", " ab123.infusionsoft.com ")])),
+            Some("ab123.infusionsoft.com")
+        );
+        assert_eq!(account_of(&headers(&[("x-keap-tenant-id", "")])), None);
+        assert_eq!(account_of(&HeaderMap::new()), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn account_limits_off_count_per_client_only() {
+        let limiter = VendorRateLimiter::new(VendorLimits::DEFAULT, D::ZERO, 0).with_account_limits(VendorLimits::OFF);
+        assert!(!limiter.limits_accounts());
+        let off = VendorRateLimiter::new(VendorLimits::OFF, D::ZERO, 0);
+        assert!(!off.limits_accounts(), "--vendor-limits off turns the accounts' off too");
+        for _ in 0..30 {
+            let _permit = off.acquire_for(into(CLIENT, "ab123.infusionsoft.com"), Priority::Interactive, None).await;
+        }
     }
 
     #[test]
@@ -1357,7 +1620,7 @@ mod tests {
         let (a, b) = (node(&budget, VendorLimits::DEFAULT, 1.0), node(&budget, VendorLimits::DEFAULT, 1.0));
         let _permit = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
         // Another application on the same client used 1,495 of the minute: 5 left.
-        a.observe(CLIENT, &headers(&[(THROTTLE_AVAILABLE, "5")]), StatusCode::OK);
+        a.observe(CLIENT, &headers(&[(CLIENT_HEADERS.throttle_available, "5")]), StatusCode::OK);
         tokio::time::sleep(D::from_secs(1)).await;
         let _next = a.acquire(CLIENT, Priority::Interactive).await.unwrap();
         assert_eq!(budget.row().minute.1, 1496, "raised to the vendor's count, never lowered");
@@ -1385,6 +1648,35 @@ mod tests {
         let in_first = |times: &[i64]| times.iter().filter(|t| *t / 1000 == first_second).count();
         assert_eq!(in_first(&background), 2, "half of 4 for background work across both nodes: {background:?}");
         assert_eq!(in_first(&interactive), 2, "the rest for users' calls: {interactive:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_calling_one_account_through_two_clients_keep_the_accounts_minute_together() {
+        let budget = MemoryBudget::new();
+        let account_node = || {
+            let mut limiter = VendorRateLimiter::new(VendorLimits::DEFAULT, D::from_secs(5), 1000)
+                .with_account_limits(limits(None, Some(10), None));
+            limiter.clock = WallClock { anchor: budget.anchor, anchor_epoch_ms: ON_A_MINUTE_MS };
+            Arc::new(limiter.with_shared_budget(budget.clone()))
+        };
+        let nodes = [account_node(), account_node()];
+        let mut calls = Vec::new();
+        for (n, node) in nodes.iter().enumerate() {
+            for _ in 0..10 {
+                let node = node.clone();
+                let who = into(if n == 0 { "client-a" } else { "client-b" }, "ab123.infusionsoft.com");
+                calls.push(tokio::spawn(
+                    async move { node.acquire_for(who, Priority::Interactive, None).await.is_ok() },
+                ));
+            }
+        }
+        let mut admitted = 0;
+        for call in calls {
+            admitted += usize::from(call.await.unwrap());
+        }
+        assert_eq!(admitted, 10, "each node alone would have admitted 10");
+        let row = lock(&budget.rows)["account:ab123.infusionsoft.com"];
+        assert_eq!(row.minute.1, 10, "the account's own row holds the minute of both clients");
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,8 +17,16 @@ use tokio::time::Instant;
 
 use crate::rate_limit::{Priority, Throttled};
 
-/// The most calls one lease asks for: a node's batch never holds much of the second's 25.
+/// The most calls one lease of a client's asks for: a node's batch never holds much of the
+/// second's 25.
 pub const LEASE_BATCH_MAX: u64 = 5;
+
+/// The most calls one lease of an account's asks for. An account has no window of a second, and
+/// its minute (10,000) is far above what a node sends in one, so a node leases calls ahead, up to
+/// a hundredth of the minute, and most calls find one held: without that, every call would take
+/// two leases (its account's, then its client's) where it took one. Calls not sent go back with
+/// the next lease.
+pub const ACCOUNT_LEASE_BATCH_MAX: u64 = 25;
 
 /// The end of each second in which no shared call is leased or sent, at least: a call leased
 /// earlier still has to get its token, be written and be scheduled on a busy node's CPU before it
@@ -46,12 +54,15 @@ pub trait SharedBudget: Send + Sync + fmt::Debug {
 #[error("the shared vendor budget failed: {0}")]
 pub struct BudgetError(pub String);
 
-/// One node's part in the shared budget: per OAuth client, the batches of calls it holds, what it
-/// will give back or report with its next lease, and at most one lease under way.
+/// One node's part in the shared budget: per OAuth client and per vendor account, the batches of
+/// calls it holds, what it will give back or report with its next lease, and at most one lease
+/// under way.
 pub(crate) struct SharedLeases {
     budget: Arc<dyn SharedBudget>,
     margin: Duration,
-    clients: Mutex<HashMap<String, Arc<SharedClient>>>,
+    /// Per OAuth client (by id) and per vendor account (by tenant id).
+    clients: Mutex<HashMap<String, Arc<SharedParty>>>,
+    accounts: Mutex<HashMap<String, Arc<SharedParty>>>,
     /// Until when the node keeps to its own limits after a failed lease.
     fallback_until: Mutex<Option<Instant>>,
     /// Leases taken (statements run), for the measurements.
@@ -64,10 +75,21 @@ impl fmt::Debug for SharedLeases {
     }
 }
 
-struct SharedClient {
+/// Whom a shared budget counts calls against: an OAuth client (or API key) by id, or a vendor
+/// account by tenant id. Each has a row of its own (`client:<id>`, `account:<id>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Party<'a> {
+    Client(&'a str),
+    Account(&'a str),
+}
+
+/// The shared budget of one [`Party`] as this node takes part in it.
+struct SharedParty {
     key: String,
+    /// Whether a lease asks for calls ahead of its waiting callers (an account's).
+    leases_ahead: bool,
     held: Mutex<Held>,
-    /// One lease at a time per client; the callers behind it usually find its batch.
+    /// One lease at a time per party; the callers behind it usually find its batch.
     leasing: tokio::sync::Mutex<()>,
     /// Callers waiting for a shared call, per priority (sizes the next lease).
     waiting: [AtomicU64; 2],
@@ -137,6 +159,7 @@ impl SharedLeases {
             budget,
             margin: margin.max(SEND_MARGIN),
             clients: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
             fallback_until: Mutex::new(None),
             leases: AtomicU64::new(0),
         }
@@ -146,19 +169,24 @@ impl SharedLeases {
         self.leases.load(Ordering::Relaxed)
     }
 
-    fn client(&self, client_id: &str) -> Arc<SharedClient> {
-        let mut map = lock(&self.clients);
-        if let Some(client) = map.get(client_id) {
-            return client.clone();
+    fn party(&self, party: Party<'_>) -> Arc<SharedParty> {
+        let (map, prefix, id, leases_ahead) = match party {
+            Party::Client(id) => (&self.clients, "client", id, false),
+            Party::Account(id) => (&self.accounts, "account", id, true),
+        };
+        let mut map = lock(map);
+        if let Some(shared) = map.get(id) {
+            return shared.clone();
         }
-        let client = Arc::new(SharedClient {
-            key: format!("client:{client_id}"),
+        let shared = Arc::new(SharedParty {
+            key: format!("{prefix}:{id}"),
+            leases_ahead,
             held: Mutex::new(Held::default()),
             leasing: tokio::sync::Mutex::new(()),
             waiting: [AtomicU64::new(0), AtomicU64::new(0)],
         });
-        map.insert(client_id.to_string(), client.clone());
-        client
+        map.insert(id.to_string(), shared.clone());
+        shared
     }
 
     fn in_fallback(&self, now: Instant) -> bool {
@@ -176,28 +204,28 @@ impl SharedLeases {
         *until = Some(now + FALLBACK_PERIOD);
     }
 
-    /// Waits for a call of the shared budget for `client_id` within `caps`, leasing a batch when
-    /// the node holds none; [`Throttled`] when none can be had by `deadline`. When the budget fails
+    /// Waits for a call of the shared budget of `party` within `caps`, leasing a batch when the
+    /// node holds none; [`Throttled`] when none can be had by `deadline`. When the budget fails
     /// the call goes on the node's own limits (the caller's local log), with a warning.
     pub(crate) async fn take(
         &self,
-        client_id: &str,
+        party: Party<'_>,
         priority: Priority,
         caps: Caps,
         deadline: Instant,
     ) -> Result<(), Throttled> {
-        let client = self.client(client_id);
-        let waiting = &client.waiting[slot(priority)];
+        let entry = self.party(party);
+        let waiting = &entry.waiting[slot(priority)];
         waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = scopeguard(|| {
             waiting.fetch_sub(1, Ordering::Relaxed);
         });
         loop {
             let now = Instant::now();
-            if lock(&client.held).take(priority, now) || self.in_fallback(now) {
+            if lock(&entry.held).take(priority, now) || self.in_fallback(now) {
                 return Ok(());
             }
-            let retry_not_before = lock(&client.held).retry_not_before[slot(priority)];
+            let retry_not_before = lock(&entry.held).retry_not_before[slot(priority)];
             if let Some(at) = retry_not_before.filter(|at| *at > now) {
                 if at > deadline {
                     return Err(Throttled::after(at - now));
@@ -205,18 +233,18 @@ impl SharedLeases {
                 tokio::time::sleep_until(at).await;
                 continue;
             }
-            let _leasing = match tokio::time::timeout_at(deadline, client.leasing.lock()).await {
+            let _leasing = match tokio::time::timeout_at(deadline, entry.leasing.lock()).await {
                 Ok(guard) => guard,
                 Err(_) => return Err(Throttled::after(Duration::ZERO)),
             };
             let now = Instant::now();
-            if lock(&client.held).take(priority, now) {
+            if lock(&entry.held).take(priority, now) {
                 return Ok(());
             }
-            if lock(&client.held).retry_not_before[slot(priority)].is_some_and(|at| at > now) {
+            if lock(&entry.held).retry_not_before[slot(priority)].is_some_and(|at| at > now) {
                 continue;
             }
-            let request = self.request(&client, priority, caps);
+            let request = self.request(&entry, priority, caps);
             let sent = Instant::now();
             self.leases.fetch_add(1, Ordering::Relaxed);
             // A slow lease is waited for, up to the caller's deadline: a busy database is not a
@@ -224,7 +252,7 @@ impl SharedLeases {
             let answer = tokio::time::timeout_at(deadline, self.budget.lease(&request)).await;
             let now = Instant::now();
             match answer {
-                Ok(Ok(lease)) => self.record(&client, priority, &caps, &lease, sent, now),
+                Ok(Ok(lease)) => self.record(&entry, priority, &caps, &lease, sent, now),
                 Ok(Err(error)) => {
                     self.fall_back(now, &error.to_string());
                     return Ok(());
@@ -234,14 +262,20 @@ impl SharedLeases {
         }
     }
 
-    /// The next lease for `client`: as many calls as its callers of `priority` wait for (at most
-    /// [`LEASE_BATCH_MAX`]), with everything held to give back or report.
-    fn request(&self, client: &SharedClient, priority: Priority, caps: Caps) -> LeaseRequest {
-        let waiting = client.waiting[slot(priority)].load(Ordering::Relaxed);
-        let mut held = lock(&client.held);
+    /// The next lease for `entry`: as many calls as its callers of `priority` wait for, at most
+    /// [`LEASE_BATCH_MAX`] (an account's: at least a hundredth of its minute, at most
+    /// [`ACCOUNT_LEASE_BATCH_MAX`]), with everything held to give back or report.
+    fn request(&self, entry: &SharedParty, priority: Priority, caps: Caps) -> LeaseRequest {
+        let waiting = entry.waiting[slot(priority)].load(Ordering::Relaxed);
+        let mut held = lock(&entry.held);
         LeaseRequest {
-            key: client.key.clone(),
-            want: waiting.clamp(1, LEASE_BATCH_MAX),
+            key: entry.key.clone(),
+            want: if entry.leases_ahead {
+                let ahead = caps.minute.map_or(ACCOUNT_LEASE_BATCH_MAX, |minute| minute / 100);
+                waiting.max(ahead).clamp(1, ACCOUNT_LEASE_BATCH_MAX)
+            } else {
+                waiting.clamp(1, LEASE_BATCH_MAX)
+            },
             caps,
             margin_ms: self.margin.as_millis() as i64,
             unused: std::mem::take(&mut held.unused),
@@ -254,17 +288,9 @@ impl SharedLeases {
     /// Keeps a lease's batch, usable until the margin before its second ends on the budget's
     /// clock (measured from before the statement was sent: never later than the truth), or, if it
     /// granted nothing, when to try again (from after the answer: never earlier).
-    fn record(
-        &self,
-        client: &SharedClient,
-        priority: Priority,
-        caps: &Caps,
-        lease: &Lease,
-        sent: Instant,
-        now: Instant,
-    ) {
+    fn record(&self, entry: &SharedParty, priority: Priority, caps: &Caps, lease: &Lease, sent: Instant, now: Instant) {
         let millis = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-        let mut held = lock(&client.held);
+        let mut held = lock(&entry.held);
         if lease.granted > 0 {
             let second_end = (lease.now_ms.div_euclid(SECOND_MS) + 1) * SECOND_MS;
             let batch = Batch {
@@ -286,9 +312,9 @@ impl SharedLeases {
 
     /// Notes what the vendor's headers said its minute and day hold (`used`, by window number on
     /// this node's clock), for the next lease to raise the shared counts to.
-    pub(crate) fn vendor_counts(&self, client_id: &str, minute: Option<WindowCount>, day: Option<WindowCount>) {
-        let client = self.client(client_id);
-        let mut held = lock(&client.held);
+    pub(crate) fn vendor_counts(&self, party: Party<'_>, minute: Option<WindowCount>, day: Option<WindowCount>) {
+        let entry = self.party(party);
+        let mut held = lock(&entry.held);
         let higher = |old: Option<WindowCount>, new: Option<WindowCount>| match (old, new) {
             (Some(old), Some(new)) if old.window == new.window => {
                 Some(WindowCount { used: old.used.max(new.used), ..new })
@@ -299,19 +325,19 @@ impl SharedLeases {
         held.vendor_day = higher(held.vendor_day, day);
     }
 
-    /// Holds every node back from `client_id`'s calls until `until_ms` (epoch ms): recorded for the
+    /// Holds every node back from `party`'s calls until `until_ms` (epoch ms): recorded for the
     /// next lease, and written at once in a task of its own (the caller does not wait for it).
-    pub(crate) fn block(&self, client_id: &str, until_ms: i64) {
-        let client = self.client(client_id);
+    pub(crate) fn block(&self, party: Party<'_>, until_ms: i64) {
+        let entry = self.party(party);
         {
-            let mut held = lock(&client.held);
+            let mut held = lock(&entry.held);
             held.blocked_until_ms = held.blocked_until_ms.max(until_ms);
             // Batches already held would still send: drop them (their calls count as sent).
             held.batches = [None, None];
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let budget = self.budget.clone();
-        let key = client.key.clone();
+        let key = entry.key.clone();
         runtime.spawn(async move {
             if let Err(error) = budget.block(&key, until_ms).await {
                 tracing::warn!(%error, "could not share a vendor block with the other nodes");

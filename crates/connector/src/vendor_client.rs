@@ -1,13 +1,16 @@
 //! One vendor REST call with everything around it: the caller's access token (from its
-//! [`TokenSource`], refreshed once on a vendor 401), the per-OAuth-client rate limiter before the
-//! call (with the caller's priority and longest wait) and in step with the vendor's headers after
-//! it, bounded retries with jittered backoff for idempotent calls on vendor 5xx and transport
+//! [`TokenSource`], refreshed once on a vendor 401), the rate limiter of the OAuth client and of
+//! the vendor account before the call (with the caller's priority and longest wait) and in step
+//! with the vendor's headers after it (the account as the vendor last named it for the caller's
+//! instance), bounded retries with jittered backoff for idempotent calls on vendor 5xx and transport
 //! failures, a short vendor `Retry-After` waited out, and every failure typed ([`VendorError`]).
 //!
 //! [`VendorClient::send`] returns the vendor's answer whatever its status (the raw passthrough
 //! wants it as it came); [`VendorClient::send_json`] returns the JSON of a success and turns any
 //! other status into [`VendorError::Status`] with the vendor's own text.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::endpoints::VendorEndpoints;
-use crate::rate_limit::{Priority, VendorRateLimiter};
+use crate::rate_limit::{account_of, CountedAgainst, Priority, VendorRateLimiter};
 use crate::tokens::{AccessToken, CredentialScheme, TokenError, TokenSource};
 
 /// Retries of an idempotent call after a vendor 5xx or a transport failure.
@@ -139,7 +142,12 @@ pub struct CallContext<'a> {
     /// The longest the call may wait for the rate limiter; `None`: the limiter's default.
     pub max_wait: Option<Duration>,
     pub observer: Option<&'a dyn CallObserver>,
-    /// Names the caller in log lines (an instance id; 0 for none).
+    /// The vendor account (its host, `ab123.infusionsoft.com`) the caller expects its calls to
+    /// count against, until an answer names the real one.
+    pub account: Option<&'a str>,
+    /// Names the caller in log lines (an instance id; 0 for none). An instance's calls are
+    /// counted against the vendor account its answers last named (else `account`); a caller with
+    /// 0, against `account` alone.
     pub log_id: i64,
 }
 
@@ -158,7 +166,10 @@ impl std::fmt::Debug for CallContext<'_> {
 pub struct VendorClient {
     http: reqwest::Client,
     endpoints: VendorEndpoints,
-    limiter: std::sync::Arc<VendorRateLimiter>,
+    limiter: Arc<VendorRateLimiter>,
+    /// The vendor account each instance's answers last named (`x-keap-tenant-id`), kept only
+    /// while the limiter counts per account.
+    accounts: Mutex<HashMap<i64, Arc<str>>>,
 }
 
 impl VendorClient {
@@ -166,10 +177,27 @@ impl VendorClient {
     /// `timeout`, counted against `limiter`. Fails when the TLS backend cannot start.
     pub fn new(
         endpoints: VendorEndpoints,
-        limiter: std::sync::Arc<VendorRateLimiter>,
+        limiter: Arc<VendorRateLimiter>,
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
-        Ok(VendorClient { http: no_redirects(timeout)?, endpoints, limiter })
+        Ok(VendorClient { http: no_redirects(timeout)?, endpoints, limiter, accounts: Mutex::default() })
+    }
+
+    /// The account `instance`'s calls count against, as the vendor last named it.
+    fn named_account(&self, instance: i64) -> Option<Arc<str>> {
+        if instance == 0 || !self.limiter.limits_accounts() {
+            return None;
+        }
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner()).get(&instance).cloned()
+    }
+
+    /// Remembers the account an answer to `instance` named, if it is new.
+    fn learn_account(&self, instance: i64, known: Option<&str>, headers: &HeaderMap) {
+        let Some(named) = account_of(headers) else { return };
+        if instance == 0 || !self.limiter.limits_accounts() || known == Some(named) {
+            return;
+        }
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner()).insert(instance, Arc::from(named));
     }
 
     pub fn endpoints(&self) -> &VendorEndpoints {
@@ -183,14 +211,15 @@ impl VendorClient {
         let mut token = context.tokens.current().await?;
         let mut refreshed = false;
         let mut attempt = 0;
+        let named = self.named_account(context.log_id);
+        let who = CountedAgainst { client_id: context.client_id, account: named.as_deref().or(context.account) };
         loop {
-            let max_wait = context.max_wait;
             // Held until the vendor's answer is observed: the call counts as in flight until then.
-            let permit = match max_wait {
-                Some(wait) => self.limiter.acquire_within(context.client_id, context.priority, wait).await,
-                None => self.limiter.acquire(context.client_id, context.priority).await,
-            }
-            .map_err(|throttled| VendorError::LimitReached { retry_after: throttled.retry_after })?;
+            let permit = self
+                .limiter
+                .acquire_for(who, context.priority, context.max_wait)
+                .await
+                .map_err(|throttled| VendorError::LimitReached { retry_after: throttled.retry_after })?;
             let started = Instant::now();
             let sent = self.transmit(request, &token, context.tokens.scheme()).await;
             if let Some(observer) = context.observer {
@@ -208,8 +237,9 @@ impl VendorClient {
                 Err(error) => return Err(error),
             };
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            self.limiter.observe(context.client_id, &reply.headers, status);
+            self.limiter.observe_for(who, &reply.headers, status);
             drop(permit);
+            self.learn_account(context.log_id, who.account, &reply.headers);
             if token_rules::reactive_refresh_allowed(reply.status, refreshed) {
                 if let Some(fresh) = context.tokens.refresh_after_401(&token).await? {
                     tracing::info!(instance_id = context.log_id, "vendor answered 401; refreshed once");

@@ -9,7 +9,7 @@
 /// One lease: up to `want` calls of the current second for `key`, within `caps`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRequest {
-    /// What the budget is kept for, e.g. `client:<OAuth client id>`.
+    /// What the budget is kept for: `client:<OAuth client id>` or `account:<tenant id>`.
     pub key: String,
     /// How many calls the node would use now (its waiting callers, capped).
     pub want: u64,

@@ -1,6 +1,7 @@
-//! The vendor rate limits Junction enforces per OAuth client (SPEC `--vendor-limits`): the
-//! notation `25/s,1500/min,150000/day` (any subset, any order) or `off`. Only the notation lives
-//! here; the limiter that enforces it belongs to the connector.
+//! The vendor rate limits Junction enforces per OAuth client (SPEC `--vendor-limits`) and per
+//! vendor account (`--vendor-account-limits`): the notation `25/s,1500/min,150000/day` (any
+//! subset, any order) or `off`. Only the notation lives here; the limiter that enforces it
+//! belongs to the connector.
 
 use std::str::FromStr;
 
@@ -19,6 +20,10 @@ impl VendorLimits {
     /// The vendor's documented limits per API key (personal access token or service account key).
     pub const API_KEY: VendorLimits =
         VendorLimits { per_second: Some(10), per_minute: Some(240), per_day: Some(30_000) };
+    /// The vendor's documented limits per account (tenant, the Keap app), whatever the client or
+    /// key, in force since 2026-06-08: 10,000 a minute and 250,000 a UTC day.
+    pub const ACCOUNT: VendorLimits =
+        VendorLimits { per_second: None, per_minute: Some(10_000), per_day: Some(250_000) };
     /// No limits (benchmarks).
     pub const OFF: VendorLimits = VendorLimits { per_second: None, per_minute: None, per_day: None };
 }

@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// `--shared-limits`); every node also keeps them on its own.
     #[arg(long, env = "JUNCTION_VENDOR_LIMITS", default_value = "25/s,1500/min,150000/day")]
     vendor_limits: domain::vendor_limits::VendorLimits,
+    /// The vendor's rate limits per account (the Keap app, whatever the client or key), in the same
+    /// notation: `10000/min,250000/day`, or `off`. `--vendor-limits off` turns these off too.
+    #[arg(long, env = "JUNCTION_VENDOR_ACCOUNT_LIMITS", default_value = "10000/min,250000/day")]
+    vendor_account_limits: domain::vendor_limits::VendorLimits,
     /// On PostgreSQL, share the vendor limits with every node on the database (each node leases
     /// small batches of calls); `false`: each node keeps them alone. No effect on SQLite.
     #[arg(long, env = "JUNCTION_SHARED_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -148,6 +152,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = public_url(args.public_url.as_deref(), addr)?;
     let config = PlatformConfig {
         vendor_limits: args.vendor_limits,
+        account_limits: args.vendor_account_limits,
         vendor_timeout: std::time::Duration::from_secs(args.vendor_timeout.max(1)),
         background_share: args.background_share,
         shared_limits: args.shared_limits,

@@ -74,6 +74,7 @@ impl<'a> InstanceCall<'a> {
                 priority,
                 max_wait,
                 observer: Some(&self.recorder),
+                account: self.instance.configuration.get("infusionsoft.server").map(String::as_str),
                 log_id: self.instance.id.get(),
             },
         }

@@ -73,6 +73,8 @@ pub struct PlatformConfig {
     pub sandbox: bool,
     /// The vendor's rate limits per OAuth client (`--vendor-limits`).
     pub vendor_limits: VendorLimits,
+    /// The vendor's rate limits per account (`--vendor-account-limits`).
+    pub account_limits: VendorLimits,
     /// The longest a hub call queues for the rate limit, and how many may queue per OAuth client.
     pub rate_limit_wait: Duration,
     pub rate_limit_queue: usize,
@@ -100,6 +102,7 @@ impl PlatformConfig {
             policy,
             sandbox,
             vendor_limits: VendorLimits::DEFAULT,
+            account_limits: VendorLimits::ACCOUNT,
             rate_limit_wait: MAX_RATE_LIMIT_WAIT,
             rate_limit_queue: MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: VENDOR_TIMEOUT,
@@ -171,7 +174,8 @@ impl Platform {
     pub fn build(config: PlatformConfig) -> Result<Self, PlatformError> {
         let client_error = |error: connector::reqwest::Error| PlatformError::Client(error.to_string());
         let limiter = VendorRateLimiter::new(config.vendor_limits, config.rate_limit_wait, config.rate_limit_queue)
-            .with_background_share(config.background_share);
+            .with_background_share(config.background_share)
+            .with_account_limits(config.account_limits);
         let shared = config.store.vendor_budget().filter(|_| config.shared_limits);
         let limiter = Arc::new(match shared {
             Some(table) => limiter.with_shared_budget(Arc::new(StoreBudget(table))),

@@ -57,6 +57,7 @@ impl VendorSource {
                 priority: Priority::Interactive,
                 max_wait: None,
                 observer: Some(self.counter.as_ref()),
+                account: None,
                 log_id: 0,
             },
         }

@@ -42,6 +42,7 @@ fn context(tokens: &dyn TokenSource) -> CallContext<'_> {
         priority: Priority::Interactive,
         max_wait: None,
         observer: None,
+        account: None,
         log_id: 0,
     }
 }

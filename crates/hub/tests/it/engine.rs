@@ -47,6 +47,7 @@ impl Setup {
                 priority: Priority::Interactive,
                 max_wait: None,
                 observer: None,
+                account: None,
                 log_id: 1,
             },
         }

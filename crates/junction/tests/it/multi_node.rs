@@ -1,8 +1,9 @@
 //! Real `junction serve` processes on one PostgreSQL database and one shared simulator (SPEC
 //! "Scaling out"): a refresh storm across three nodes refreshes exactly once, and a node killed with
 //! SIGKILL in the middle of a refresh loop leaves the instance working on both nodes of a pair,
-//! and two or three nodes on one OAuth client together keep the vendor's limits (shared through
-//! PostgreSQL) so that the simulator, at the vendor's own limits, refuses none of their calls.
+//! two or three nodes on one OAuth client together keep the vendor's limits (shared through
+//! PostgreSQL) so that the simulator, at the vendor's own limits, refuses none of their calls, and
+//! two nodes calling one account through two clients keep the account's limits the same way.
 //!
 //! Each test creates its own PostgreSQL database through `JUNCTION_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and drops it afterwards, also when the test panics.
@@ -250,6 +251,71 @@ async fn two_nodes_on_one_client_together_stay_within_the_vendors_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_on_one_client_together_stay_within_the_vendors_limits() {
     a_thousand_calls_over_nodes_at_the_vendors_limits(3).await;
+}
+
+/// Two nodes and two OAuth clients calling into one vendor account that the simulator holds to 40
+/// calls a minute (each client to the vendor's own 1,500): 150 hub calls spread over both
+/// instances and both nodes, 20 in flight. The account's count is shared through PostgreSQL, so
+/// no minute of the simulator's clock gets more than 40 of them: zero refused by the vendor, and
+/// every call Junction holds back answered 429 with `Retry-After`. Each client's own limits would
+/// let every call through, and each node alone would send 40.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_and_two_clients_together_keep_one_accounts_limits() {
+    const CALLS: usize = 150;
+    const IN_FLIGHT: usize = 20;
+    const SECOND_CLIENT: (&str, &str) = ("second-client-id", "second-client-secret");
+    let mut config = keap_sim::SimConfig::sandbox();
+    config.clients.push(keap_sim::config::ClientConfig {
+        client_id: SECOND_CLIENT.0.into(),
+        client_secret: SECOND_CLIENT.1.into(),
+        redirect_uris: vec!["*".into()],
+    });
+    config.tenant_limits = keap_sim::config::Limits { per_second: None, per_minute: Some(40), per_day: None };
+    let cluster = Cluster::with_sim_config(config).await;
+    let flags = ["--refresh-period", "0", "--vendor-account-limits", "40/min"];
+    let nodes = [cluster.start_node_with(&flags).await, cluster.start_node_with(&flags).await];
+    let (_, first) = cluster.create_instance(&nodes[0]).await;
+    let code = crate::common::consent_code_for(&cluster.sim.url(), SECOND_CLIENT.0, "demo@example.com", "demo").await;
+    let mut body = crate::common::instance_body(&code, "sandbox.infusionsoft.com", "sandbox-encrypted-key", "second");
+    body["configuration"]["oauth.api.key"] = json!(SECOND_CLIENT.0);
+    body["configuration"]["oauth.api.secret"] = json!(SECOND_CLIENT.1);
+    let answer = cluster
+        .http
+        .post(cluster.api(&nodes[1], "/instances"))
+        .header("authorization", cluster.platform_auth())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the second client's instance");
+    let second: serde_json::Value = answer.json().await.unwrap();
+    let tokens = [first, second["token"].as_str().unwrap().to_string()];
+    let before = cluster.sim_stats().await;
+
+    let mut calls = tokio::task::JoinSet::new();
+    let mut statuses = Vec::new();
+    for call in 0..CALLS {
+        if calls.len() >= IN_FLIGHT {
+            statuses.push(calls.join_next().await.expect("a call").expect("no panic"));
+        }
+        let request = cluster.hub_call(&nodes[call % 2], &tokens[(call / 2) % 2]);
+        calls.spawn(async move {
+            let answer = request.send().await.expect("an answer");
+            (answer.status().as_u16(), answer.headers().get("retry-after").is_some())
+        });
+    }
+    statuses.extend(calls.join_all().await);
+    let after = cluster.sim_stats().await;
+    let count = |stats: &serde_json::Value, name: &str| stats[name].as_u64().unwrap();
+    let throttled = count(&after, "throttled") - count(&before, "throttled");
+    let vendor_calls = count(&after, "api_calls") - count(&before, "api_calls");
+    let ok = statuses.iter().filter(|(status, _)| *status == 200).count();
+    eprintln!("one account at 40/min over 2 nodes and 2 clients: {ok} of {CALLS} answered 200, {vendor_calls} vendor calls, {throttled} refused by the vendor");
+    assert_eq!(throttled, 0, "no minute of the vendor's clock held more than the account's 40 calls");
+    for (status, retry_after) in &statuses {
+        assert!(*status == 200 || (*status == 429 && *retry_after), "{status} (Retry-After: {retry_after})");
+    }
+    assert!((20..=80).contains(&ok), "about the account's 40 (twice that if the calls straddle a minute): {ok}");
 }
 
 /// What sharing the limits costs one node on PostgreSQL (BENCHMARKS.md, "Shared vendor limits"):

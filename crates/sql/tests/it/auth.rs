@@ -71,6 +71,7 @@ impl Vendor {
             priority: Priority::Interactive,
             max_wait: None,
             observer: None,
+            account: None,
             log_id: 0,
         };
         let request = VendorRequest::new(Method::GET, "v2/contacts").query("page_size", "1");

@@ -75,6 +75,7 @@ impl Sim {
                 priority: Priority::Interactive,
                 max_wait: None,
                 observer: None,
+                account: None,
                 log_id: 0,
             },
         };

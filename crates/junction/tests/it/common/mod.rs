@@ -106,8 +106,13 @@ pub async fn vendor_access_token(sim_url: &str) -> String {
 /// `username` consents on the simulator at `sim_url` (the sandbox's OAuth client): the
 /// authorization code the consent form redirects with.
 pub async fn consent_code(sim_url: &str, username: &str, password: &str) -> String {
+    consent_code_for(sim_url, CLIENT_ID, username, password).await
+}
+
+/// [`consent_code`] for the OAuth client `client_id`.
+pub async fn consent_code_for(sim_url: &str, client_id: &str, username: &str, password: &str) -> String {
     let form = [
-        ("client_id", CLIENT_ID),
+        ("client_id", client_id),
         ("redirect_uri", CALLBACK),
         ("response_type", "code"),
         ("scope", "full"),
