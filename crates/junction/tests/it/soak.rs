@@ -9,7 +9,7 @@
 //! saw only 2xx, 429 with `Retry-After`, 503 or connection errors.
 //!
 //! Ignored (it runs minutes): `cargo test -p junction --test it -- --ignored soak`, for
-//! `JUNCTION_SOAK_SECONDS` seconds of load (150 by default, the short form `.ci/run` runs; 600 is
+//! `JUNCTION_SOAK_SECONDS` seconds of load (120 by default, the short form `.ci/run` runs; 600 is
 //! the long form). The figures are written to stderr past the test harness's capture.
 //!
 //! Not owned here: the cluster harness (`common/cluster.rs`) and the focused multi-node tests.
@@ -74,7 +74,7 @@ const CLIENT_CALLS_PER_SECOND: f64 = 2.0;
 const DIRECT_CHANGE_EVERY: Duration = Duration::from_secs(4);
 
 fn soak_seconds() -> u64 {
-    std::env::var("JUNCTION_SOAK_SECONDS").ok().and_then(|text| text.parse().ok()).unwrap_or(150)
+    std::env::var("JUNCTION_SOAK_SECONDS").ok().and_then(|text| text.parse().ok()).unwrap_or(120)
 }
 
 /// Every minute in a long run; every 35 s in the short one, so it still sees several kills.
