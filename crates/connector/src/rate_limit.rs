@@ -58,11 +58,11 @@
 //! nodes together keep the vendor's second, minute and day. A call first gets a slot of this
 //! node's own log (a node never exceeds the limits on its own), then one call of a batch the node
 //! leased from the shared budget:
-//! - **Leases, not calls, reach the database** (at the limit; below it a call often takes a lease
-//!   of its own). A node leases as many calls as its callers wait
-//!   for, at most [`crate::shared_budget::LEASE_BATCH_MAX`] (5), with one atomic statement; its
-//!   other callers queue behind that one lease (one at a time per client) and usually find its
-//!   batch. Leases are per priority: background leases may fill the shared windows only up to the
+//! - **Leases, not calls, reach the database.** A node leases as many calls as its callers wait
+//!   for, or as many as they took in the last second if more (so that at a steady rate most calls
+//!   find one held), at most [`crate::shared_budget::LEASE_BATCH_MAX`] (5), with one atomic
+//!   statement; its other callers queue behind that one lease (one at a time per client) and
+//!   usually find its batch. Leases are per priority: background leases may fill the shared windows only up to the
 //!   background share, interactive ones up to the whole limit, so users' calls keep their room
 //!   across nodes.
 //! - **The second holds at the vendor.** Windows are fixed and numbered on the database's clock. A
@@ -87,9 +87,9 @@
 //!
 //! Accounts share their minute and day the same way, with a row of their own: a call with a known
 //! account takes a call of the account's batch first, then one of the client's (the client's
-//! second is the window that must hold when the call leaves, so its lease is the last wait). A
-//! node leases an account's calls ahead (a hundredth of its minute, at most
-//! [`crate::shared_budget::ACCOUNT_LEASE_BATCH_MAX`]), so that most calls find one held.
+//! second is the window that must hold when the call leaves, so its lease is the last wait). An
+//! account's batches may be larger (at most a hundredth of its minute, and
+//! [`crate::shared_budget::ACCOUNT_LEASE_BATCH_MAX`]).
 //!
 //! On SQLite (one node) no budget is set and nothing of this runs. What sharing costs per call is
 //! in BENCHMARKS.md ("Shared vendor limits").
@@ -1598,8 +1598,12 @@ mod tests {
         assert_eq!(budget.row().minute.1, 5, "1 + 4 leased");
         tokio::time::sleep(D::from_secs(1)).await;
         let _permit = node.acquire(CLIENT, Priority::Interactive).await.unwrap();
-        assert_eq!(budget.row().minute.1, 3, "the 3 never sent came back with the next lease, which took 1");
-        assert_eq!(budget.row().second.1, 1, "a new second");
+        assert_eq!(
+            budget.row().minute.1,
+            4,
+            "the 3 never sent came back with the next lease, which took the last second's 2"
+        );
+        assert_eq!(budget.row().second.1, 2, "a new second");
     }
 
     #[tokio::test(start_paused = true)]
@@ -1677,6 +1681,22 @@ mod tests {
         assert_eq!(admitted, 10, "each node alone would have admitted 10");
         let row = lock(&budget.rows)["account:ab123.infusionsoft.com"];
         assert_eq!(row.minute.1, 10, "the account's own row holds the minute of both clients");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_at_a_steady_rate_leases_its_last_seconds_pace_ahead() {
+        let budget = MemoryBudget::new();
+        let node = node(&budget, VendorLimits::DEFAULT, 1.0);
+        // 10 calls a second, one at a time, for 4 seconds: the first second leases a call per
+        // call; afterwards a lease asks for the last second's pace (at most 5).
+        for _ in 0..40 {
+            let _permit = node.acquire(CLIENT, Priority::Interactive).await.unwrap();
+            tokio::time::sleep(D::from_millis(100)).await;
+        }
+        let leases = budget.leases.load(Ordering::Relaxed);
+        assert!(leases <= 20, "{leases} leases for 40 calls");
+        assert!(budget.row().minute.1 >= 40, "every call was leased");
+        assert!(budget.row().minute.1 <= 45, "at most a batch more than was sent: {}", budget.row().minute.1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,10 +22,8 @@ use crate::rate_limit::{Priority, Throttled};
 pub const LEASE_BATCH_MAX: u64 = 5;
 
 /// The most calls one lease of an account's asks for. An account has no window of a second, and
-/// its minute (10,000) is far above what a node sends in one, so a node leases calls ahead, up to
-/// a hundredth of the minute, and most calls find one held: without that, every call would take
-/// two leases (its account's, then its client's) where it took one. Calls not sent go back with
-/// the next lease.
+/// its minute (10,000) is far above what a node sends in one, so its batches may be larger (at
+/// most a hundredth of the minute).
 pub const ACCOUNT_LEASE_BATCH_MAX: u64 = 25;
 
 /// The end of each second in which no shared call is leased or sent, at least: a call leased
@@ -86,8 +84,8 @@ pub(crate) enum Party<'a> {
 /// The shared budget of one [`Party`] as this node takes part in it.
 struct SharedParty {
     key: String,
-    /// Whether a lease asks for calls ahead of its waiting callers (an account's).
-    leases_ahead: bool,
+    /// An account's (larger batches), or a client's.
+    account: bool,
     held: Mutex<Held>,
     /// One lease at a time per party; the callers behind it usually find its batch.
     leasing: tokio::sync::Mutex<()>,
@@ -107,6 +105,45 @@ struct Held {
     /// After a lease that granted nothing, per priority (a refused background lease does not hold
     /// interactive callers back): no new lease before this.
     retry_not_before: [Option<Instant>; 2],
+    /// Calls taken from the batches, per priority of the callers.
+    pace: [Pace; 2],
+}
+
+/// How many calls a node's callers of one priority took of a party's batches in the last second:
+/// the next lease asks for that many, not only for the callers waiting, so that at a steady rate
+/// below the limit most calls find a call held instead of each taking a lease of its own (one
+/// round trip to the database). Calls not sent go back with the next lease.
+#[derive(Default, Clone, Copy)]
+struct Pace {
+    /// When the current second of counting began.
+    since: Option<Instant>,
+    this_second: u64,
+    last_second: u64,
+}
+
+impl Pace {
+    fn roll(&mut self, now: Instant) {
+        match self.since {
+            Some(since) if now < since + Duration::from_secs(1) => {}
+            Some(since) => {
+                let recent = now < since + Duration::from_secs(2);
+                self.last_second = if recent { self.this_second } else { 0 };
+                self.this_second = 0;
+                self.since = Some(now);
+            }
+            None => self.since = Some(now),
+        }
+    }
+
+    fn count(&mut self, now: Instant) {
+        self.roll(now);
+        self.this_second += 1;
+    }
+
+    fn last_second(&mut self, now: Instant) -> u64 {
+        self.roll(now);
+        self.last_second
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -146,6 +183,7 @@ impl Held {
         for &i in usable {
             if let Some(batch) = self.batches[i].as_mut().filter(|b| b.remaining > 0) {
                 batch.remaining -= 1;
+                self.pace[slot(priority)].count(now);
                 return true;
             }
         }
@@ -170,7 +208,7 @@ impl SharedLeases {
     }
 
     fn party(&self, party: Party<'_>) -> Arc<SharedParty> {
-        let (map, prefix, id, leases_ahead) = match party {
+        let (map, prefix, id, account) = match party {
             Party::Client(id) => (&self.clients, "client", id, false),
             Party::Account(id) => (&self.accounts, "account", id, true),
         };
@@ -180,7 +218,7 @@ impl SharedLeases {
         }
         let shared = Arc::new(SharedParty {
             key: format!("{prefix}:{id}"),
-            leases_ahead,
+            account,
             held: Mutex::new(Held::default()),
             leasing: tokio::sync::Mutex::new(()),
             waiting: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -262,19 +300,21 @@ impl SharedLeases {
         }
     }
 
-    /// The next lease for `entry`: as many calls as its callers of `priority` wait for, at most
-    /// [`LEASE_BATCH_MAX`] (an account's: at least a hundredth of its minute, at most
-    /// [`ACCOUNT_LEASE_BATCH_MAX`]), with everything held to give back or report.
+    /// The next lease for `entry`: as many calls as its callers of `priority` wait for, or took in
+    /// the last second if more ([`Pace`]; an account's: at most a hundredth of its minute), at
+    /// most [`LEASE_BATCH_MAX`] ([`ACCOUNT_LEASE_BATCH_MAX`] for an account), with everything held
+    /// to give back or report.
     fn request(&self, entry: &SharedParty, priority: Priority, caps: Caps) -> LeaseRequest {
         let waiting = entry.waiting[slot(priority)].load(Ordering::Relaxed);
         let mut held = lock(&entry.held);
+        let pace = held.pace[slot(priority)].last_second(Instant::now());
         LeaseRequest {
             key: entry.key.clone(),
-            want: if entry.leases_ahead {
-                let ahead = caps.minute.map_or(ACCOUNT_LEASE_BATCH_MAX, |minute| minute / 100);
+            want: if entry.account {
+                let ahead = pace.min(caps.minute.map_or(u64::MAX, |minute| minute / 100));
                 waiting.max(ahead).clamp(1, ACCOUNT_LEASE_BATCH_MAX)
             } else {
-                waiting.clamp(1, LEASE_BATCH_MAX)
+                waiting.max(pace).clamp(1, LEASE_BATCH_MAX)
             },
             caps,
             margin_ms: self.margin.as_millis() as i64,
