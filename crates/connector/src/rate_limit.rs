@@ -19,9 +19,8 @@
 //! A call's account is the one the vendor last named in an answer to its caller
 //! (`x-keap-tenant-id`; the [`crate::VendorClient`] remembers it per instance), else the one the
 //! caller expects (an instance's `infusionsoft.server`); a call with neither counts against its
-//! client alone. A call with a known account is admitted only when both its
-//! client's and its account's windows have room, at the same instant; it waits in its client's
-//! queue. The account's limits bind only when several OAuth clients or keys call one account (one
+//! client alone. A call with a known account is admitted only when both its client's and its
+//! account's windows have room, at the same instant; it waits in its client's queue. The account's limits bind only when several OAuth clients or keys call one account (one
 //! client's 1,500 a minute is below an account's 10,000), or other applications use it too, which
 //! only its headers show. A 429 is laid at the account's door when its headers report an
 //! exhausted account window and the client's do not; otherwise at the client's.
@@ -62,9 +61,9 @@
 //!   for, or as many as they took in the last second if more (so that at a steady rate most calls
 //!   find one held), at most [`crate::shared_budget::LEASE_BATCH_MAX`] (5), with one atomic
 //!   statement; its other callers queue behind that one lease (one at a time per client) and
-//!   usually find its batch. Leases are per priority: background leases may fill the shared windows only up to the
-//!   background share, interactive ones up to the whole limit, so users' calls keep their room
-//!   across nodes.
+//!   usually find its batch. Leases are per priority: background leases may fill the shared
+//!   windows only up to the background share, interactive ones up to the whole limit, so users'
+//!   calls keep their room across nodes.
 //! - **The second holds at the vendor.** Windows are fixed and numbered on the database's clock. A
 //!   batch is for the second it was leased in and is usable only until a margin before that
 //!   second ends (the jitter margin, at least [`crate::shared_budget::SEND_MARGIN`], 200 ms: the
@@ -236,8 +235,8 @@ impl fmt::Debug for Permit {
 /// The vendor's limits for every OAuth client Junction calls through and every account it calls
 /// into, enforced in this process. Share it in an `Arc`; all methods take `&self`.
 ///
-/// Invariants: for each client (and each account) and each configured window of length `T` and limit `L`, no interval
-/// of `T + jitter margin` holds more than `L` admissions; a client's waiters are admitted
+/// Invariants: for each client (and each account) and each configured window of length `T` and
+/// limit `L`, no interval of `T + jitter margin` holds more than `L` admissions; a client's waiters are admitted
 /// Interactive first, then in arrival order; no call waits longer than `max_wait` and no more than
 /// `max_queue` calls wait per client. With [`VendorLimits::OFF`] it admits everything at once and
 /// keeps no state (not even the vendor's headers), for benchmarks.
@@ -279,6 +278,7 @@ impl VendorRateLimiter {
     /// A limiter enforcing `limits` per client; a call waits at most `max_wait` and at most
     /// `max_queue` calls wait per client, beyond which [`acquire`](Self::acquire) answers
     /// [`Throttled`] at once.
+    ///
     /// Each account is held to [`VendorLimits::ACCOUNT`] unless
     /// [`with_account_limits`](Self::with_account_limits) says otherwise; [`VendorLimits::OFF`]
     /// turns the accounts' limits off too.
@@ -604,16 +604,17 @@ impl VendorRateLimiter {
         let now = Instant::now();
         let mut state = lock(&client.state);
         state.refresh(now, &self.clock);
-        let mut account = account.map(|account| lock(&account.state));
-        if let Some(account) = &mut account {
-            account.refresh(now, &self.clock);
-        }
         if state.head() != Some(key) {
             if now < deadline {
                 return Step::AwaitTurn;
             }
             let position = state.queue.range(..key).count() + 1;
             return Step::GiveUp(state.estimate(key.0, position, now, &self.clock).saturating_duration_since(now));
+        }
+        // The client's lock first, then the account's, as on arrival.
+        let mut account = account.map(|account| lock(&account.state));
+        if let Some(account) = &mut account {
+            account.refresh(now, &self.clock);
         }
         let account_next = account.as_ref().map_or(now, |account| account.next_free(key.0, now, &self.clock));
         let next = state.next_free(key.0, now, &self.clock).max(account_next);
