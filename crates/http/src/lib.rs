@@ -54,6 +54,7 @@ pub mod state;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use tower::ServiceBuilder;
 
 pub use error::ApiError;
 pub use state::AppState;
@@ -83,9 +84,17 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), caller_cache::forget_on_instance_writes))
-        .layer(axum::middleware::from_fn(request_id::assign))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // Outermost first: metrics, the request id (its span and log line), forgetting cached hub
+        // callers after instance writes, the body limit. Composed into one layer rather than given
+        // to `Router::layer` one by one: each `layer` call wraps every route in another boxed,
+        // cloneable service, and every wrapper clones the boxes inside it on each call, which at
+        // four levels was some forty allocations per request (BENCHMARKS.md "The hot path").
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+                .layer(axum::middleware::from_fn(request_id::assign))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), caller_cache::forget_on_instance_writes))
+                .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT)),
+        )
         .with_state(state)
 }
