@@ -280,12 +280,7 @@ impl VendorClient {
         token: &AccessToken,
         scheme: CredentialScheme,
     ) -> Result<VendorReply, VendorError> {
-        let mut url = vendor_url(&self.endpoints.api_base, &request.path)?;
-        if !request.query.is_empty() {
-            // The form encoding reqwest's `query` wrote (`serde_urlencoded` onto the same pairs).
-            url.query_pairs_mut().extend_pairs(&request.query);
-        }
-        let uri = hyper::Uri::try_from(String::from(url)).map_err(|_| VendorError::InvalidPath)?;
+        let uri = vendor_uri(&self.endpoints.api_base, &request.path, &request.query)?;
         let mut builder = hyper::Request::builder().method(request.method.clone()).uri(uri);
         let headers = builder.headers_mut().ok_or(VendorError::InvalidPath)?;
         headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
@@ -324,18 +319,45 @@ impl VendorClient {
 /// only the path; anything else is resolved as a relative reference (`Url::join`), which parses
 /// the whole URL again (a tenth of a raw passthrough's instructions, host and IDNA included).
 fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
-    let plain = base.path().ends_with('/')
-        && base.query().is_none()
-        && base.fragment().is_none()
-        && !path.starts_with('/')
-        && !path.split('/').any(|segment| segment == "." || segment == "..")
-        && !path.contains(['?', '#', '\\', '%']);
-    if !plain {
+    if !plain(base, path) {
         return base.join(path).map_err(|_| VendorError::InvalidPath);
     }
     let mut url = base.clone();
     url.set_path(&[base.path(), path].concat());
     Ok(url)
+}
+
+/// The URI a call goes to: [`vendor_url`], then the query form-encoded (as reqwest's `query` wrote
+/// it). Without a query, a plain path made only of characters a URL path keeps as they are (the
+/// engine's paths, the raw passthrough's) is the base's text and the path put together, which is
+/// what `vendor_url` gives, without building a `Url` only to print it.
+fn vendor_uri(base: &url::Url, path: &str, query: &[(String, String)]) -> Result<hyper::Uri, VendorError> {
+    let text = if query.is_empty() && plain(base, path) && path.bytes().all(kept_in_path) {
+        [base.as_str(), path].concat()
+    } else {
+        let mut url = vendor_url(base, path)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url.into()
+    };
+    hyper::Uri::try_from(text).map_err(|_| VendorError::InvalidPath)
+}
+
+/// A relative path with no dot segment, query, fragment, backslash or escape, under a base whose
+/// path ends with `/` and that has no query or fragment: appending it to the base is resolving it.
+fn plain(base: &url::Url, path: &str) -> bool {
+    base.path().ends_with('/')
+        && base.query().is_none()
+        && base.fragment().is_none()
+        && !path.starts_with('/')
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
+        && !path.contains(['?', '#', '\\', '%'])
+}
+
+/// A byte the URL parser leaves as it is in a path (no percent-encoding, no normalisation).
+fn kept_in_path(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~:,/@!$&'()*+;=".contains(&byte)
 }
 
 /// The REST calls' connection pool, set up as reqwest set up its own (`no_redirects`): TCP
@@ -433,6 +455,34 @@ mod tests {
         for odd in ["http://127.0.0.1:8091/crm/rest", "http://127.0.0.1:8091/crm/rest/?a=b", "http://h/crm/rest/#f"] {
             let odd = url::Url::parse(odd).unwrap();
             assert_eq!(vendor_url(&odd, "v2/contacts").unwrap(), odd.join("v2/contacts").unwrap(), "{odd}");
+        }
+    }
+
+    #[test]
+    fn vendor_uris_are_the_joined_url_with_its_query_form_encoded() {
+        let base = url::Url::parse("https://api.infusionsoft.com/crm/rest/").unwrap();
+        let no_query: Vec<(String, String)> = Vec::new();
+        let query = vec![("page_size".to_string(), "2".to_string()), ("filter".to_string(), "a b&c=é".to_string())];
+        for path in [
+            "v2/contacts/12",
+            "v2/products/3:adjustInventory",
+            "v2/a,b;c=d@e!$&'()*+",
+            "v2/a b",
+            "v2/é",
+            "",
+            "v2/../token",
+            "/token",
+            "v2/contacts?x=1",
+            "v2/%2e%2e/x",
+        ] {
+            for pairs in [&no_query, &query] {
+                let mut expected = base.join(path).unwrap();
+                if !pairs.is_empty() {
+                    expected.query_pairs_mut().extend_pairs(pairs);
+                }
+                let uri = vendor_uri(&base, path, pairs).unwrap();
+                assert_eq!(uri.to_string(), String::from(expected), "{path} {pairs:?}");
+            }
         }
     }
 }
