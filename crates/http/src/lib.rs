@@ -64,8 +64,7 @@ pub const API_PREFIX: &str = "/elements/api-v2";
 
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
-    let hub =
-        hub::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), hub::request_triggers::fire));
+    let hub = hub::routes().route_layer(hub::request_triggers::FireLayer::new(state.clone()));
     let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub);
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
