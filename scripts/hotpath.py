@@ -20,6 +20,12 @@ database) to `GET /readyz` answering 200, and its RSS once idle.
 Usage: scripts/hotpath.py [--binary target/release/junction] [--rounds 3] [--seconds 5]
 Needs wrk and nginx (Debian: `apt-get install nginx-light wrk`). Junction's log level is its
 default (info) unless RUST_LOG is set in the environment.
+
+`--callgrind DIR` instead counts instructions per call, which a loaded machine does not blur:
+`junction serve` runs under `valgrind --tool=callgrind`; per case (raw, mapped), after a warm-up,
+the counters are zeroed (`callgrind_control -z`), `wrk -t1 -c4 -d8s` loads it, the counts are
+dumped (`callgrind_control -d`, into DIR for `callgrind_annotate`), and the process's total
+instructions are divided by the calls wrk counted. Needs valgrind.
 """
 
 import argparse
@@ -233,6 +239,62 @@ def footprint(binary, sim_url, workdir, env):
         stop(process)
 
 
+def dump_totals(directory, before):
+    """The `totals:` of the newest callgrind dump in `directory` not in `before`, and its path."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fresh = sorted((os.path.join(directory, name) for name in os.listdir(directory) if name not in before),
+                       key=os.path.getmtime)
+        for path in reversed(fresh):
+            with open(path) as file:
+                for line in file:
+                    if line.startswith(("totals:", "summary:")):
+                        return int(line.split()[1]), path
+        time.sleep(0.5)
+    raise SystemExit(f"no callgrind dump appeared in {directory}")
+
+
+def callgrind(binary, directory, sim_url, sim_port, workdir, env):
+    """Instructions per call of `junction serve` under callgrind, raw and mapped."""
+    os.makedirs(directory, exist_ok=True)
+    port = free_port()
+    log = open(os.path.join(workdir, "junction-callgrind.log"), "w")
+    serve = start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out.%p",
+                   binary, "serve", "--bind", f"127.0.0.1:{port}",
+                   "--database", f"sqlite://{os.path.join(workdir, 'callgrind.db')}",
+                   "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
+                   "--refresh-period", "0", "--bulk-concurrency", "0"], env, log)
+    try:
+        wait_ready(port, "/readyz", deadline_s=300, interval=0.5)
+        hub = f"User {USER_SECRET}, Element {provision(port, sim_port)}"
+        base = f"http://127.0.0.1:{port}/elements/api-v2/hubs/crm"
+        counted = {}
+        for key, url in [("raw", f"{base}/raw/v2/contacts/7"), ("mapped", f"{base}/contacts/7")]:
+            wrk(url, hub, 4, 3)  # warm-up: connections, caches, the first token use
+            subprocess.run(["callgrind_control", "-z", str(serve.pid)], check=True, capture_output=True)
+            calls, _, _ = wrk_one_thread(url, hub)
+            before = set(os.listdir(directory))
+            subprocess.run(["callgrind_control", "-d", str(serve.pid)], check=True, capture_output=True)
+            total, path = dump_totals(directory, before)
+            counted[key] = (total, calls, path)
+        print("instructions per call, `junction serve` under callgrind (wrk -t1 -c4 -d8s after a warm-up):")
+        print()
+        print("| Case | instructions / call | total | calls | dump |")
+        print("|---|---:|---:|---:|---|")
+        for key, (total, calls, path) in counted.items():
+            print(f"| {key} | {total / calls:,.0f} | {total / 1e6:,.1f} M | {calls:,} | {os.path.basename(path)} |")
+    finally:
+        stop(serve)
+
+
+def wrk_one_thread(url, auth):
+    command = ["wrk", "-t1", "-c4", "-d8s", "-H", f"Authorization: {auth}", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        raise SystemExit(f"{url}: answers were not 2xx\n{out}")
+    return int(re.search(r"(\d+) requests in", out).group(1)), None, None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = os.environ.get("CARGO_TARGET_DIR", "target")
@@ -241,12 +303,14 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["load", "footprint"], help="run one part alone")
+    parser.add_argument("--callgrind", metavar="DIR", help="count instructions per call instead (dumps into DIR)")
     args = parser.parse_args()
     # A SIGTERM still stops the servers this started (the `finally` below runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    for tool in [] if args.only == "footprint" else ["wrk", "nginx"]:
+    tools = ["wrk", "valgrind", "callgrind_control"] if args.callgrind else [] if args.only == "footprint" else ["wrk", "nginx"]
+    for tool in tools:
         if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is not installed (Debian: apt-get install nginx-light wrk)")
+            raise SystemExit(f"{tool} is not installed (Debian: apt-get install nginx-light wrk valgrind)")
     binary = os.path.abspath(args.binary)
     workdir = tempfile.mkdtemp(prefix="junction-hotpath-")
     env = dict(os.environ, JUNCTION_BOOTSTRAP_USER_SECRET=USER_SECRET, JUNCTION_BOOTSTRAP_ORG_SECRET=ORG_SECRET)
@@ -262,6 +326,9 @@ def main():
         wait_listening(sim_port, "the simulator")
         sim_url = f"http://127.0.0.1:{sim_port}"
 
+        if args.callgrind:
+            callgrind(binary, os.path.abspath(args.callgrind), sim_url, sim_port, workdir, env)
+            return
         if args.only != "load":
             ready_ms, idle_rss = footprint(binary, sim_url, workdir, env)
         if args.only == "footprint":

@@ -22,7 +22,6 @@ use crate::console::hub_call::ConsoleCaller;
 use crate::error::ApiError;
 use crate::request_id;
 use crate::state::AppState;
-use platform::caller_cache::CallerCache;
 
 const INVALID: &str = "Invalid Authorization: the User and Organization secrets do not match";
 
@@ -85,12 +84,7 @@ impl FromRequestParts<AppState> for HubAuth {
         let credentials = credentials(parts)?;
         let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
         let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
-        let key = CallerCache::key(
-            user_secret.expose(),
-            credentials.organization.as_ref().map(|secret| secret.expose()),
-            token.expose(),
-        );
-        if let Some(instance) = state.platform.callers.get(&key) {
+        if let Some(instance) = state.platform.callers.get(&credentials) {
             request_id::record_instance(instance.id);
             return Ok(HubAuth { instance });
         }
@@ -110,7 +104,7 @@ impl FromRequestParts<AppState> for HubAuth {
             return Err(ApiError::NotFound("No such instance".into()));
         }
         let admitted = admit(Arc::new(instance))?;
-        state.platform.callers.put(key, Arc::clone(&admitted.instance), epoch);
+        state.platform.callers.put(credentials, Arc::clone(&admitted.instance), epoch);
         Ok(admitted)
     }
 }

@@ -7,14 +7,23 @@
 //! and forgets an instance when it refreshes its tokens; a record read before such a forget is
 //! never cached after it (an epoch guards `put`); another node's change is seen within [`TTL`]. A cached access token that
 //! another node has already replaced costs one vendor 401, after which the refresh path finds the
-//! stored pair newer and uses it without asking the vendor. Keys are SHA-256 digests of the
-//! credentials, so the map holds no secret in the clear.
+//! stored pair newer and uses it without asking the vendor.
+//!
+//! An entry keeps the credentials it was admitted with, and a hit requires them all equal to the
+//! call's, compared in constant time ([`Secret`]'s equality): the map's key is only a keyed hash
+//! of the credentials (SipHash under this process's random key, which no caller can aim
+//! collisions at), a way to find the entry, never a proof. A SHA-256 digest was the key before: a
+//! twentieth of a raw passthrough's instructions, for a property the comparison now gives. The
+//! price is that the secrets of the callers of the last [`TTL`] stay in this process's memory, as
+//! the requests themselves put them there.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use domain::auth_header::Credentials;
+use domain::Secret;
 use store::{InstanceId, InstanceRecord};
 
 /// How long an authenticated caller is trusted without asking the store again.
@@ -22,12 +31,11 @@ pub const TTL: Duration = Duration::from_secs(2);
 /// Entries kept at most; the map is emptied when it would grow past this.
 const CAPACITY: usize = 10_000;
 
-/// The digest of a call's credentials.
-type Key = [u8; 32];
-
 /// The cache; one per process, shared through [`crate::Platform`].
 #[derive(Debug, Default)]
 pub struct CallerCache {
+    /// The process's random key of the map's hash.
+    hasher: RandomState,
     entries: Mutex<Entries>,
 }
 
@@ -35,29 +43,38 @@ pub struct CallerCache {
 struct Entries {
     /// Bumped by every forget: a record read before a forget is never put back after it.
     epoch: u64,
-    /// When each entry was read from the store, and what was read.
-    map: HashMap<Key, (Instant, Arc<InstanceRecord>)>,
+    /// By the keyed hash of the credentials: when each entry was read from the store, the
+    /// credentials it was read for, and what was read.
+    map: HashMap<u64, Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    credentials: Credentials,
+    instance: Arc<InstanceRecord>,
 }
 
 impl CallerCache {
-    /// The key of a call's credentials.
-    pub fn key(user_secret: &str, org_secret: Option<&str>, instance_token: &str) -> Key {
-        let mut digest = Sha256::new();
-        for part in [user_secret, org_secret.unwrap_or(""), instance_token] {
-            digest.update(part.as_bytes());
-            digest.update([0]);
-        }
-        digest.finalize().into()
+    fn key(&self, credentials: &Credentials) -> u64 {
+        self.hasher.hash_one((
+            exposed(&credentials.user),
+            exposed(&credentials.organization),
+            exposed(&credentials.element),
+        ))
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The instance cached for `key`, if it is younger than [`TTL`].
-    pub fn get(&self, key: &Key) -> Option<Arc<InstanceRecord>> {
+    /// The instance cached for exactly these `credentials` (every part equal, compared in constant
+    /// time), if it is younger than [`TTL`].
+    pub fn get(&self, credentials: &Credentials) -> Option<Arc<InstanceRecord>> {
+        let key = self.key(credentials);
         let entries = self.entries();
-        entries.map.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, instance)| Arc::clone(instance))
+        let entry = entries.map.get(&key).filter(|entry| entry.at.elapsed() < TTL)?;
+        same(&entry.credentials, credentials).then(|| Arc::clone(&entry.instance))
     }
 
     /// The current epoch: read it before reading the store, hand it to [`CallerCache::put`].
@@ -65,9 +82,10 @@ impl CallerCache {
         self.entries().epoch
     }
 
-    /// Caches `instance` for `key`, unless something was forgotten since `epoch` was read (the
-    /// record may be older than that forget).
-    pub fn put(&self, key: Key, instance: Arc<InstanceRecord>, epoch: u64) {
+    /// Caches `instance` for `credentials`, unless something was forgotten since `epoch` was read
+    /// (the record may be older than that forget).
+    pub fn put(&self, credentials: Credentials, instance: Arc<InstanceRecord>, epoch: u64) {
+        let key = self.key(&credentials);
         let mut entries = self.entries();
         if entries.epoch != epoch {
             return;
@@ -75,19 +93,108 @@ impl CallerCache {
         if entries.map.len() >= CAPACITY {
             entries.map.clear();
         }
-        entries.map.insert(key, (Instant::now(), instance));
+        entries.map.insert(key, Entry { at: Instant::now(), credentials, instance });
     }
 
     /// Forgets instance `id` (its tokens changed).
     pub fn forget_instance(&self, id: InstanceId) {
         let mut entries = self.entries();
         entries.epoch += 1;
-        entries.map.retain(|_, (_, instance)| instance.id != id);
+        entries.map.retain(|_, entry| entry.instance.id != id);
     }
 
     pub fn clear(&self) {
         let mut entries = self.entries();
         entries.epoch += 1;
         entries.map.clear();
+    }
+}
+
+fn exposed(part: &Option<Secret>) -> Option<&str> {
+    part.as_ref().map(Secret::expose)
+}
+
+/// Every part equal, each compared in constant time and all of them compared whatever the first
+/// difference (`&`, not `&&`). Whether a part was sent at all is no secret.
+fn same(cached: &Credentials, presented: &Credentials) -> bool {
+    let part = |a: &Option<Secret>, b: &Option<Secret>| match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        (None, None) => true,
+        _ => false,
+    };
+    part(&cached.user, &presented.user)
+        & part(&cached.organization, &presented.organization)
+        & part(&cached.element, &presented.element)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(user: &str, organization: Option<&str>, element: &str) -> Credentials {
+        Credentials {
+            user: Some(Secret::new(user)),
+            organization: organization.map(Secret::new),
+            element: Some(Secret::new(element)),
+        }
+    }
+
+    fn instance() -> Arc<InstanceRecord> {
+        let now = chrono::Utc::now();
+        Arc::new(InstanceRecord {
+            id: InstanceId::new(7),
+            organization_id: store::OrganizationId::new(1),
+            element_key: "infusionsoftcrm".into(),
+            name: "cached".into(),
+            tags: Vec::new(),
+            configuration: Default::default(),
+            secrets: Default::default(),
+            token: Secret::new("t"),
+            valid: true,
+            disabled: false,
+            trace_logging: false,
+            created_at: now,
+            updated_at: now,
+            access_expires_at: None,
+            refreshed_at: None,
+            refresh_generation: 0,
+        })
+    }
+
+    #[test]
+    fn a_hit_needs_every_part_equal() {
+        let cache = CallerCache::default();
+        cache.put(credentials("u", Some("o"), "t"), instance(), cache.epoch());
+        assert!(cache.get(&credentials("u", Some("o"), "t")).is_some());
+        for other in [
+            credentials("v", Some("o"), "t"),
+            credentials("u", Some("p"), "t"),
+            credentials("u", None, "t"),
+            credentials("u", Some("o"), "s"),
+            credentials("u", Some("o"), "t2"),
+        ] {
+            assert!(cache.get(&other).is_none());
+        }
+    }
+
+    #[test]
+    fn a_colliding_key_is_not_a_hit() {
+        // The map finds an entry by hash only: plant another caller's entry under the key of these
+        // credentials, as a hash collision would.
+        let cache = CallerCache::default();
+        let presented = credentials("u", None, "t");
+        let key = cache.key(&presented);
+        let planted = Entry { at: Instant::now(), credentials: credentials("x", None, "t"), instance: instance() };
+        cache.entries().map.insert(key, planted);
+        assert!(cache.get(&presented).is_none());
+    }
+
+    #[test]
+    fn nothing_read_before_a_forget_is_cached_after_it() {
+        let cache = CallerCache::default();
+        let epoch = cache.epoch();
+        cache.forget_instance(InstanceId::new(7));
+        cache.put(credentials("u", None, "t"), instance(), epoch);
+        assert!(cache.get(&credentials("u", None, "t")).is_none());
     }
 }

@@ -181,8 +181,8 @@ impl Platform {
             Some(table) => limiter.with_shared_budget(Arc::new(StoreBudget(table))),
             None => limiter,
         });
-        let vendor =
-            VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout).map_err(client_error)?;
+        let vendor = VendorClient::new(config.endpoints.clone(), limiter, config.vendor_timeout)
+            .map_err(|error| PlatformError::Client(error.to_string()))?;
         let signer = Arc::new(StoreSigner(Arc::clone(&config.store)));
         let events = Events::new(config.events).map_err(|error| PlatformError::Client(error.to_string()))?;
         Ok(Platform {
