@@ -32,7 +32,7 @@ impl OAuthClient {
     /// A client of `endpoints.token`. Fails when the TLS backend cannot start (never falls back
     /// to a client that follows redirects: one could send credentials elsewhere).
     pub fn new(endpoints: VendorEndpoints) -> Result<Self, reqwest::Error> {
-        Ok(OAuthClient { http: crate::vendor_client::no_redirects(TOKEN_TIMEOUT)?, endpoints })
+        Ok(OAuthClient { http: no_redirects(TOKEN_TIMEOUT)?, endpoints })
     }
 
     /// Exchanges an authorization code. `redirect_uri` must be the exact string the authorize
@@ -74,4 +74,11 @@ impl OAuthClient {
             Err(_) => RefreshOutcome::Transient(TransientCause::Transport),
         }
     }
+}
+
+/// An HTTP client that never follows redirects (they could carry a token or a secret to another
+/// host) and gives up on a whole call after `timeout`. Fails rather than fall back to a default
+/// client, which would do both.
+fn no_redirects(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build()
 }

@@ -215,10 +215,10 @@ impl VendorClient {
 
     /// Remembers the account an answer to `instance` named, if it is new.
     fn learn_account(&self, instance: i64, known: Option<&str>, headers: &HeaderMap) {
-        let Some(named) = account_of(headers) else { return };
-        if instance == 0 || !self.limiter.limits_accounts() || known == Some(named) {
+        if instance == 0 || !self.limiter.limits_accounts() {
             return;
         }
+        let Some(named) = account_of(headers).filter(|named| known != Some(*named)) else { return };
         self.accounts.lock().unwrap_or_else(|e| e.into_inner()).insert(instance, Arc::from(named));
     }
 
@@ -390,7 +390,7 @@ fn kept_in_path(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"-._~:,/@!$&'()*+;=".contains(&byte)
 }
 
-/// The REST calls' connection pool, set up as reqwest set up its own (`no_redirects`): TCP
+/// The REST calls' connection pool, set up as reqwest set up its own (`oauth::no_redirects`): TCP
 /// keep-alive every 15 s (3 probes), `TCP_NODELAY`, a 30 s user timeout, idle connections kept
 /// 90 s; rustls with the process's crypto provider (ring unless another was installed), the safe
 /// protocol versions, Mozilla's roots and ALPN `http/1.1`.
@@ -418,13 +418,6 @@ fn pool() -> Result<Pool, ClientStartError> {
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(https))
-}
-
-/// An HTTP client that never follows redirects (they could carry a token or a secret to another
-/// host) and gives up on a whole call after `timeout`. Fails rather than fall back to a default
-/// client, which would do both.
-pub(crate) fn no_redirects(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build()
 }
 
 /// `Bearer <token>` marked sensitive, as reqwest's `bearer_auth` wrote it; `None` for a token no
