@@ -2,6 +2,7 @@
 //! it. Wiring only.
 
 mod admin;
+mod log_buffer;
 mod logging;
 mod serve;
 mod sql;
@@ -56,7 +57,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     // `junction sql` prints results, not a service's log: only warnings unless RUST_LOG asks.
     let default_filter = if matches!(cli.command, Command::Sql(_)) { "warn" } else { "info" };
-    logging::init(cli.log_format, default_filter);
+    let _flush_logs = logging::init(cli.log_format, default_filter);
     let done = match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Admin(args) => admin::run(args).await,
