@@ -293,15 +293,26 @@ impl VendorClient {
     /// Sends `request` and returns the vendor's JSON answer (`null` for an empty body); an error
     /// status is [`VendorError::Status`].
     pub async fn send_json(&self, context: &CallContext<'_>, request: &VendorRequest) -> Result<Value, VendorError> {
+        let body = self.send_for_body(context, request).await?;
+        if body.is_empty() {
+            return Ok(Value::Null);
+        }
+        // A success that is not JSON would map to a record of nulls: a vendor fault, not data.
+        serde_json::from_slice(&body).map_err(|_| VendorError::NotJson)
+    }
+
+    /// Sends `request` and returns the body of the vendor's success answer, unparsed; an error
+    /// status is [`VendorError::Status`].
+    pub async fn send_for_body(
+        &self,
+        context: &CallContext<'_>,
+        request: &VendorRequest,
+    ) -> Result<Bytes, VendorError> {
         let reply = self.send(context, request).await?;
         if !(200..300).contains(&reply.status) {
             return Err(VendorError::status(reply.status, &reply.body));
         }
-        if reply.body.is_empty() {
-            return Ok(Value::Null);
-        }
-        // A success that is not JSON would map to a record of nulls: a vendor fault, not data.
-        serde_json::from_slice(&reply.body).map_err(|_| VendorError::NotJson)
+        Ok(reply.body)
     }
 
     async fn transmit(

@@ -12,7 +12,8 @@
 //!
 //! - [`objects`]: resolving object and child names (built-in, then common resources), which
 //!   operations they allow, their metadata;
-//! - [`records`]: get, create, update and delete of one record, and of child records;
+//! - [`records`]: get, create, update and delete of one record, and of child records; a record read
+//!   alone written as JSON straight from the vendor's (`record_json`);
 //! - [`list`]: listing with CEQL (`where`), ordering, fields, paging and counts;
 //! - [`scan`]: whole objects page by page, resumable from a [`Position`] (bulk, polling, SQL);
 //! - [`cursor`]: where a page starts, and the signed `nextPage` cursors;
@@ -27,6 +28,7 @@ pub mod list;
 pub mod objects;
 pub mod ping;
 pub mod raw;
+mod record_json;
 pub mod records;
 pub mod scan;
 pub mod shape;

@@ -8,6 +8,7 @@ use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode}
 use serde_json::{Map, Value};
 
 use crate::objects::{allow, object, record_id, resolve_child, Resolved};
+use crate::record_json;
 use crate::shape::{shape, GENERIC_ID};
 use crate::{Hub, HubError, Session};
 
@@ -25,6 +26,24 @@ impl Hub {
         let (resolved, path) = item(session, target, id, Operation::Get)?;
         let vendor = self.vendor.send_json(&session.call, &VendorRequest::new(Method::GET, path)).await?;
         Ok(record(session, resolved, &vendor))
+    }
+
+    /// [`Hub::get`] as the JSON text of the record (the same bytes as the record serialized),
+    /// written from the vendor's answer without building either record as a tree when the object
+    /// is not a common resource ([`crate::record_json`]).
+    pub async fn get_json(&self, session: &Session<'_>, target: Target<'_>, id: &str) -> Result<Vec<u8>, HubError> {
+        let (resolved, path) = item(session, target, id, Operation::Get)?;
+        let body = self.vendor.send_for_body(&session.call, &VendorRequest::new(Method::GET, path)).await?;
+        if resolved.common.is_none() {
+            if let Some(json) = record_json::write(resolved.definition, &body, session.drop_nulls) {
+                return Ok(json);
+            }
+        }
+        let vendor = match body.is_empty() {
+            true => Value::Null,
+            false => serde_json::from_slice(&body).map_err(|_| VendorError::NotJson)?,
+        };
+        Ok(record(session, resolved, &vendor).to_string().into_bytes())
     }
 
     /// Deletes one record of `target`.

@@ -187,6 +187,31 @@ pub struct ObjectDef {
     /// Child objects by name (`/orders/{id}/payments`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub children: std::collections::BTreeMap<String, ObjectDef>,
+    /// [`ObjectDef::fields_by_name`], worked out once.
+    #[serde(skip)]
+    pub by_name: std::sync::OnceLock<Vec<usize>>,
+}
+
+impl ObjectDef {
+    /// Indices of `fields` ordered by field name (as a hub record's keys are), equal names in
+    /// definition order. Worked out on first use and kept; checked against `fields` on every use,
+    /// so that a definition changed since (or cloned and changed) gets its own order.
+    pub fn fields_by_name(&self) -> std::borrow::Cow<'_, [usize]> {
+        let kept = self.by_name.get_or_init(|| order_by_name(&self.fields));
+        let name = |at: usize| self.fields[at].name.as_str();
+        let still_sorts = kept.len() == self.fields.len()
+            && kept.windows(2).all(|pair| (name(pair[0]), pair[0]) < (name(pair[1]), pair[1]));
+        match still_sorts {
+            true => std::borrow::Cow::Borrowed(kept),
+            false => std::borrow::Cow::Owned(order_by_name(&self.fields)),
+        }
+    }
+}
+
+fn order_by_name(fields: &[FieldDef]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    order.sort_by(|&a, &b| fields[a].name.cmp(&fields[b].name));
+    order
 }
 
 fn default_vendor_page_size() -> u32 {
@@ -263,4 +288,30 @@ impl ObjectDef {
 /// The `{Field}` names of a default template.
 pub(crate) fn template_names(template: &str) -> impl Iterator<Item = &str> {
     template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ObjectCatalog;
+
+    #[test]
+    fn fields_by_name_follows_the_fields_even_after_they_change() {
+        let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
+        let mut object = contacts.clone();
+        let names = |object: &super::ObjectDef| -> Vec<String> {
+            object.fields_by_name().iter().map(|&at| object.fields[at].name.clone()).collect()
+        };
+        let mut sorted: Vec<String> = object.fields.iter().map(|field| field.name.clone()).collect();
+        sorted.sort();
+        assert_eq!(names(&object), sorted);
+        // Renamed in place after the order was kept: the same length, another order.
+        let last = object.fields.len() - 1;
+        object.fields[last].name = "AAA".into();
+        object.fields[0].name = "zzz".into();
+        let mut renamed: Vec<String> = object.fields.iter().map(|field| field.name.clone()).collect();
+        renamed.sort();
+        assert_eq!(names(&object), renamed);
+        object.fields.truncate(3);
+        assert_eq!(object.fields_by_name().len(), 3);
+    }
 }

@@ -89,9 +89,31 @@ impl VendorPath {
         self.steps[0].key()
     }
 
+    /// The key, when the path is that one key and nothing more (`given_name`).
+    pub fn single_key(&self) -> Option<&str> {
+        match self.steps.as_slice() {
+            [Step::Key(key)] => Some(key),
+            _ => None,
+        }
+    }
+
     /// The value at this path in `record`, if the path leads somewhere.
     pub fn get<'a>(&self, record: &'a Value) -> Option<&'a Value> {
-        self.steps.iter().try_fold(record, |node, step| match step {
+        self.get_from_top(record.get(self.top_key())?)
+    }
+
+    /// The value at this path in a record whose value under [`VendorPath::top_key`] is `top`: a
+    /// reader that holds that value alone, not the record.
+    pub fn get_from_top<'a>(&self, top: &'a Value) -> Option<&'a Value> {
+        let (first, rest) = self.steps.split_first()?;
+        let start = match first {
+            Step::Key(_) => top,
+            Step::Select { property, value, .. } => {
+                top.as_array()?.iter().find(|element| selected(element, property, value))?
+            }
+            Step::Index { index, .. } => top.get(*index)?,
+        };
+        rest.iter().try_fold(start, |node, step| match step {
             Step::Key(key) => node.get(key),
             Step::Select { key, property, value } => {
                 node.get(key)?.as_array()?.iter().find(|element| selected(element, property, value))

@@ -15,18 +15,21 @@ pub fn to_hub(object: &ObjectDef, vendor: &Value) -> Map<String, Value> {
 /// The value of `field` in the vendor record `vendor`: of the hub field's type, then converted to
 /// the field's own type when it carries a conversion.
 pub fn hub_value(field: &FieldDef, vendor: &Value) -> Value {
-    match field.path.get(vendor) {
-        None | Some(Value::Null) => Value::Null,
-        Some(value) => {
-            let hub = match &field.money {
-                Some(money) => money.to_hub(value),
-                None => convert(field.hub_type(), value),
-            };
-            match &field.conversion {
-                Some(conversion) => conversion.to_common(field.field_type, hub),
-                None => hub,
-            }
-        }
+    field.path.get(vendor).map_or(Value::Null, |value| hub_value_of(field, value))
+}
+
+/// The hub value of `field` whose vendor value, found at its path, is `value`.
+pub fn hub_value_of(field: &FieldDef, value: &Value) -> Value {
+    if value.is_null() {
+        return Value::Null;
+    }
+    let hub = match &field.money {
+        Some(money) => money.to_hub(value),
+        None => convert(field.hub_type(), value),
+    };
+    match &field.conversion {
+        Some(conversion) => conversion.to_common(field.field_type, hub),
+        None => hub,
     }
 }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,8 +28,9 @@ pub async fn read(
     PathParam((_hub, object, id)): PathParam<(String, String, String)>,
 ) -> HubResponse {
     let call = state.platform.instance_call(&instance).with_common(common);
-    let result = state.platform.hub.get(&call.session(Priority::Interactive, None), Target::Object(&object), &id).await;
-    HubResponse::new(&instance, record(result))
+    let result =
+        state.platform.hub.get_json(&call.session(Priority::Interactive, None), Target::Object(&object), &id).await;
+    HubResponse::new(&instance, record_json(result))
 }
 
 pub async fn create(
@@ -87,8 +89,8 @@ pub async fn read_child(
 ) -> HubResponse {
     let call = state.platform.instance_call(&instance);
     let target = Target::Child { object: &object, parent_id: &parent_id, child: &child };
-    let result = state.platform.hub.get(&call.session(Priority::Interactive, None), target, &id).await;
-    HubResponse::new(&instance, record(result))
+    let result = state.platform.hub.get_json(&call.session(Priority::Interactive, None), target, &id).await;
+    HubResponse::new(&instance, record_json(result))
 }
 
 pub async fn delete_child(
@@ -104,6 +106,11 @@ pub async fn delete_child(
 
 fn record(result: Result<Value, HubError>) -> Result<Response, crate::ApiError> {
     Ok(Json(result?).into_response())
+}
+
+/// A record already written as JSON text.
+fn record_json(result: Result<Vec<u8>, HubError>) -> Result<Response, crate::ApiError> {
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], result?).into_response())
 }
 
 fn deleted(result: Result<(), HubError>) -> Result<Response, crate::ApiError> {

@@ -143,6 +143,7 @@ impl<'a> Composer<'a> {
             fields,
             create_needs_one_of,
             children: Default::default(),
+            by_name: Default::default(),
         };
         object.validate(name).map_err(|problem| ComposeError(vec![problem]))?;
         Ok(CommonObject::new(name, self.vendor_name, object, hidden, dropped, refused))

@@ -1,0 +1,332 @@
+//! One record read alone (`GET /hubs/{hub}/{object}/{id}`), written as the hub's JSON straight from
+//! the vendor's JSON text: the same bytes as [`mapping::to_hub`], then [`crate::shape::shape`], then
+//! serialized, without the vendor's record built as a tree nor the hub's.
+//!
+//! The vendor's record is read as its top-level keys and the text of each value, borrowed from the
+//! answer. A field read as the vendor has it (one key, no money, no conversion, a value already of
+//! the field's type and written as serde_json would write it again: a string without escapes, an
+//! integer, `true` or `false`) is copied as that text. Every other field parses only the value of
+//! its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
+//! An answer that is not a JSON object is left to the tree path ([`write`] returns `None`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use mapping::read::hub_value_of;
+use mapping::{FieldType, ObjectDef};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::shape::GENERIC_ID;
+
+/// The hub record of `vendor`'s JSON text as JSON text, shaped as a record read alone is: the id
+/// also under `id`, and null fields dropped when `drop_nulls`. `None` when `vendor` is not a JSON
+/// object.
+pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
+    let record: TopLevel<'_> = serde_json::from_slice(vendor).ok()?;
+    let mut parsed = ParsedKeys::default();
+    let mut values: Vec<(&str, Out<'_>)> = Vec::with_capacity(object.fields.len());
+    for field in &object.fields {
+        let out = match field.path.single_key() {
+            Some(key) if field.money.is_none() && field.conversion.is_none() => match record.get(key) {
+                None => Out::Null,
+                Some(raw) if copies_as_is(field.field_type, raw.get()) => Out::Text(raw.get()),
+                Some(raw) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
+            },
+            _ => match parsed.top(&record, field.path.top_key())? {
+                None => Out::Null,
+                Some(top) => {
+                    Out::of(field.path.get_from_top(top).map_or(Value::Null, |value| hub_value_of(field, value)))
+                }
+            },
+        };
+        values.push((field.name.as_str(), out));
+    }
+    // As `to_hub` collects into a map: ordered by name, the last of a name kept.
+    let order = object.fields_by_name();
+    let mut fields: Vec<(&str, &Out<'_>)> = Vec::with_capacity(order.len() + 1);
+    for (position, &at) in order.iter().enumerate() {
+        let (name, out) = &values[at];
+        if order.get(position + 1).is_none_or(|&next| values[next].0 != *name) {
+            fields.push((name, out));
+        }
+    }
+    add_generic_id(&mut fields, &object.id_field);
+    if drop_nulls {
+        fields.retain(|(_, out)| !out.is_null());
+    }
+    Some(written(&fields))
+}
+
+/// A field's value on its way out: the vendor's own text, or a value to serialize.
+#[derive(Debug)]
+enum Out<'a> {
+    Null,
+    Text(&'a str),
+    Value(Value),
+}
+
+impl Out<'_> {
+    fn of(value: Value) -> Self {
+        match value {
+            Value::Null => Out::Null,
+            value => Out::Value(value),
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Out::Null)
+    }
+}
+
+/// [`crate::shape::shape`]'s `id`: the id field's value, when not null, also under `id`.
+fn add_generic_id<'b>(fields: &mut Vec<(&str, &'b Out<'b>)>, id_field: &str) {
+    if id_field == GENERIC_ID {
+        return;
+    }
+    let Ok(at) = fields.binary_search_by(|(name, _)| (*name).cmp(id_field)) else { return };
+    let id = fields[at].1;
+    if id.is_null() {
+        return;
+    }
+    match fields.binary_search_by(|(name, _)| (*name).cmp(GENERIC_ID)) {
+        Ok(existing) => fields[existing].1 = id,
+        Err(position) => fields.insert(position, (GENERIC_ID, id)),
+    }
+}
+
+/// Whether the vendor's text of a value is what the hub writes for a field of `field_type`.
+fn copies_as_is(field_type: FieldType, text: &str) -> bool {
+    match field_type {
+        // Escapes are written back as serde_json writes them, which may not be as the vendor did.
+        FieldType::String => text.starts_with('"') && !text.contains('\\'),
+        FieldType::Number => is_plain_integer(text),
+        FieldType::Boolean => text == "true" || text == "false",
+        // A date is made UTC: always through the conversion.
+        FieldType::Date => false,
+    }
+}
+
+/// An integer serde_json reads as one and writes back alike: no sign on a zero, no leading zeros,
+/// and few enough digits to be an `i64`.
+fn is_plain_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let plain = !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|byte| byte.is_ascii_digit());
+    plain && (digits == "0" && digits.len() == text.len() || !digits.starts_with('0'))
+}
+
+fn written(fields: &[(&str, &Out<'_>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    out.push(b'{');
+    for (index, (name, value)) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        // Writing to a vector fails only on a value serde_json cannot write, which a `Value` is not.
+        let _ = serde_json::to_writer(&mut out, name);
+        out.push(b':');
+        match value {
+            Out::Null => out.extend_from_slice(b"null"),
+            Out::Text(text) => out.extend_from_slice(text.as_bytes()),
+            Out::Value(value) => {
+                let _ = serde_json::to_writer(&mut out, value);
+            }
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+/// The top-level values a field reads through a longer path, parsed once each.
+#[derive(Default)]
+struct ParsedKeys<'k> {
+    values: Vec<(&'k str, Option<Value>)>,
+}
+
+impl<'k> ParsedKeys<'k> {
+    /// The parsed value of `key` in `record` (`Some(None)`: the record has no such key); `None`
+    /// when its text does not parse, which the parse of the whole answer would not have allowed.
+    fn top(&mut self, record: &TopLevel<'_>, key: &'k str) -> Option<Option<&Value>> {
+        let at = match self.values.iter().position(|(known, _)| *known == key) {
+            Some(at) => at,
+            None => {
+                let value = match record.get(key) {
+                    Some(raw) => Some(serde_json::from_str(raw.get()).ok()?),
+                    None => None,
+                };
+                self.values.push((key, value));
+                self.values.len() - 1
+            }
+        };
+        Some(self.values[at].1.as_ref())
+    }
+}
+
+/// A JSON object's keys and the text of their values, borrowed from the answer where a key has no
+/// escapes.
+struct TopLevel<'a> {
+    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+impl<'a> TopLevel<'a> {
+    /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map keeps).
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.entries.iter().rev().find(|(name, _)| name == key).map(|(_, value)| *value)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some((Key(name), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            entries.push((name, value));
+        }
+        Ok(TopLevel { entries })
+    }
+}
+
+/// An object key: borrowed from the text unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(text.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mapping::{to_hub, ObjectCatalog};
+
+    use super::*;
+    use crate::shape::shape;
+
+    /// What the tree path answers: the vendor's text parsed, mapped, shaped and serialized.
+    fn through_the_tree(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Vec<u8> {
+        let vendor: Value = serde_json::from_slice(vendor).unwrap();
+        serde_json::to_vec(&shape(to_hub(object, &vendor), &object.id_field, drop_nulls, None)).unwrap()
+    }
+
+    /// Values of every kind, escapes, offsets and edge numbers among them.
+    fn samples() -> Vec<Value> {
+        serde_json::from_str(
+            r#"["plain", "a \"quoted\" \\ word\n", "caf\u00e9 ☕", 42, -7, 0, 1.5, 12345678901234567890, -0.0,
+                1e3, true, false, "true", "FALSE", null, "2026-03-04T05:06:07Z", "2026-03-04T05:06:07+02:00",
+                "2026-03-04", " 2026-03-04T05:06:07Z", "12.50", "0042", {"nested": [1, 2]}, [], "",
+                {"amount": 1250, "currency": "USD"}]"#,
+        )
+        .unwrap()
+    }
+
+    fn objects() -> Vec<(String, &'static ObjectDef)> {
+        let catalog = ObjectCatalog::builtin();
+        ["infusionsoftcrm", "infusionsofterp"]
+            .into_iter()
+            .flat_map(|element| {
+                catalog.objects(element).map(move |(name, object)| (format!("{element}/{name}"), object))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_object_and_every_kind_of_value_reads_as_the_tree_path_writes_it() {
+        let samples = samples();
+        let mut compared = 0;
+        for (name, object) in objects() {
+            for round in 0..samples.len() {
+                let mut vendor = Value::Object(Default::default());
+                for (index, field) in object.fields.iter().enumerate() {
+                    let value = samples[(index + round) % samples.len()].clone();
+                    field.path.insert(&mut vendor, value);
+                }
+                let text = serde_json::to_vec(&vendor).unwrap();
+                for drop_nulls in [true, false] {
+                    let fast = write(object, &text, drop_nulls).expect("an object");
+                    let tree = through_the_tree(object, &text, drop_nulls);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&tree),
+                        "{name}, round {round}, nulls dropped: {drop_nulls}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 100, "{compared} records compared");
+    }
+
+    #[test]
+    fn the_vendors_own_spelling_of_a_record_reads_as_the_tree_path_writes_it() {
+        let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
+        let texts = [
+            // Spaces, a repeated key (the last one counts), an escaped key, escaped values.
+            r#" { "id" : 7 , "given_name" : "Ada" , "given_name" : "Grace", "family\u005fname": "Hopper",
+                "email_addresses": [ {"field": "EMAIL1", "email": "a\u0040b.c"} ] } "#,
+            r#"{"id": "7", "given_name": null, "date_created": "2026-01-02T03:04:05.678Z"}"#,
+            // Escapes serde_json would write otherwise.
+            r#"{"id": 7, "given_name": "Ren\u00e9e \/ R\u00E9", "family_name": "\t"}"#,
+            r#"{}"#,
+            r#"{"id": 00}"#,
+        ];
+        for text in texts {
+            if serde_json::from_str::<Value>(text).is_err() {
+                assert!(write(contacts, text.as_bytes(), true).is_none(), "not JSON: {text}");
+                continue;
+            }
+            for drop_nulls in [true, false] {
+                let fast = write(contacts, text.as_bytes(), drop_nulls).expect("an object");
+                let tree = through_the_tree(contacts, text.as_bytes(), drop_nulls);
+                assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&tree), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_that_is_not_an_object_is_left_to_the_tree_path() {
+        let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
+        for text in ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}"] {
+            assert!(write(contacts, text.as_bytes(), true).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn integers_are_copied_only_when_written_back_alike() {
+        for (text, plain) in [("0", true), ("42", true), ("-7", true), ("-0", false), ("007", false), ("1.0", false)] {
+            assert_eq!(is_plain_integer(text), plain, "{text}");
+        }
+        assert!(!is_plain_integer("1234567890123456789"), "past 18 digits");
+    }
+}
