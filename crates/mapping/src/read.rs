@@ -9,7 +9,9 @@ use crate::definition::{FieldDef, FieldType, ObjectDef};
 
 /// The hub record for the vendor record `vendor`.
 pub fn to_hub(object: &ObjectDef, vendor: &Value) -> Map<String, Value> {
-    object.fields.iter().map(|field| (field.name.clone(), hub_value(field, vendor))).collect()
+    // In name order, the order the map keeps them in: collecting then finds them sorted already.
+    let in_order = object.fields_by_name();
+    in_order.iter().map(|&at| &object.fields[at]).map(|field| (field.name.clone(), hub_value(field, vendor))).collect()
 }
 
 /// The value of `field` in the vendor record `vendor`: of the hub field's type, then converted to
