@@ -176,6 +176,42 @@ async fn a_scan_reads_a_whole_object_and_resumes_from_any_position() {
 }
 
 #[tokio::test]
+async fn a_record_read_as_json_text_is_the_record_read_as_a_tree_byte_for_byte() {
+    let setup = setup().await;
+    let mut session = setup.session();
+    let mut compared = 0;
+    let readable = mapping::ObjectCatalog::builtin().objects("infusionsoftcrm").filter(|(_, definition)| {
+        [mapping::Operation::List, mapping::Operation::Get]
+            .iter()
+            .all(|operation| definition.operations.contains(operation))
+    });
+    for (object, _) in readable {
+        let page = setup.hub.list(&session, Target::Object(object), &ListParams::default()).await.unwrap();
+        for record in page.records.iter().take(5) {
+            let id = record[GENERIC_ID_KEY].to_string();
+            for drop_nulls in [true, false] {
+                session.drop_nulls = drop_nulls;
+                let tree = setup.hub.get(&session, Target::Object(object), &id).await.unwrap();
+                let text = setup.hub.get_json(&session, Target::Object(object), &id).await.unwrap();
+                assert_eq!(
+                    String::from_utf8(text).unwrap(),
+                    tree.to_string(),
+                    "{object} {id}, nulls dropped: {drop_nulls}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 40, "{compared} records compared");
+    let missing = setup.hub.get_json(&session, Target::Object("contacts"), "999999").await.unwrap_err();
+    assert!(matches!(missing, HubError::Vendor(VendorError::Status { status: 404, .. })), "{missing:?}");
+    let bad_id = setup.hub.get_json(&session, Target::Object("contacts"), "x").await.unwrap_err();
+    assert!(matches!(bad_id, HubError::BadRequest(_)), "{bad_id:?}");
+}
+
+const GENERIC_ID_KEY: &str = "id";
+
+#[tokio::test]
 async fn one_record_round_trip_and_typed_errors() {
     let setup = setup().await;
     let session = setup.session();
