@@ -2,9 +2,9 @@
 //! collector): gathered in memory and written a batch at a time, at most [`FLUSH_AFTER`] after the
 //! first line of the batch, as nginx's `access_log ... buffer= flush=` does.
 //!
-//! Written line by line, stderr cost a `write(2)` per request, and the lock around stderr made the
-//! runtime's workers wait for each other: together a fifth of a raw hub call's CPU (BENCHMARKS.md).
-//! The price: a line can reach stderr up to [`FLUSH_AFTER`] late, and a process killed with
+//! Written line by line, stderr cost a system call per request, under a lock the runtime's workers
+//! also waited on (BENCHMARKS.md "The hot path": 4.95 system calls a raw hub call, 4.0 now). The
+//! price: a line can reach stderr up to [`FLUSH_AFTER`] late, and a process killed with
 //! `kill -9` loses the lines of its last [`FLUSH_AFTER`]. An orderly exit, an error returned from
 //! `main` and a panic write everything first ([`LogBuffer::flush`]).
 //!
@@ -12,6 +12,7 @@
 //! takes what is pending only once it holds it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ pub struct LogBuffer {
     filled: Condvar,
     /// Held across every write to the sink.
     writing: Mutex<()>,
+    /// Set when there is no flusher thread: every line is then written as it comes.
+    unbuffered: AtomicBool,
     sink: Sink,
 }
 
@@ -44,7 +47,7 @@ impl LogBuffer {
             let buffer: &'static LogBuffer = Box::leak(Box::new(LogBuffer::new(Box::new(write_to_stderr))));
             let spawned = std::thread::Builder::new().name("log-flusher".into()).spawn(move || buffer.flush_forever());
             if spawned.is_err() {
-                // No thread: every line is written as it comes, as without a buffer.
+                buffer.unbuffered.store(true, Ordering::Relaxed);
                 eprintln!("junction: cannot start the log flusher thread; log lines are written unbuffered");
             }
             buffer
@@ -52,7 +55,13 @@ impl LogBuffer {
     }
 
     fn new(sink: Sink) -> Self {
-        LogBuffer { pending: Mutex::new(Vec::new()), filled: Condvar::new(), writing: Mutex::new(()), sink }
+        LogBuffer {
+            pending: Mutex::new(Vec::new()),
+            filled: Condvar::new(),
+            writing: Mutex::new(()),
+            unbuffered: AtomicBool::new(false),
+            sink,
+        }
     }
 
     /// Appends one log line (the formatter hands over a whole line per call).
@@ -62,7 +71,7 @@ impl LogBuffer {
         pending.extend_from_slice(line);
         let full = pending.len() >= WRITE_AT_ONCE;
         drop(pending);
-        if full {
+        if full || self.unbuffered.load(Ordering::Relaxed) {
             self.flush();
         } else if was_empty {
             // Once per batch, not per line: a notification is a system call.
@@ -70,7 +79,7 @@ impl LogBuffer {
         }
     }
 
-    /// Writes everything pending to stderr now.
+    /// Writes everything pending now.
     pub fn flush(&self) {
         let _writing = lock(&self.writing);
         let batch = std::mem::take(&mut *lock(&self.pending));
