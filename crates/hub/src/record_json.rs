@@ -7,9 +7,9 @@
 //! the field's type and written as serde_json would write it again: a string without escapes, an
 //! integer, `true` or `false`) is copied as that text. Every other field parses only the value of
 //! its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
-//! An answer that is not a JSON object is left to the tree path ([`write`] returns `None`).
+//! An answer that is not a JSON object, or whose keys are written with escapes, is left to the tree
+//! path ([`write`] returns `None`).
 
-use std::borrow::Cow;
 use std::fmt;
 
 use mapping::read::hub_value_of;
@@ -22,7 +22,7 @@ use crate::shape::GENERIC_ID;
 
 /// The hub record of `vendor`'s JSON text as JSON text, shaped as a record read alone is: the id
 /// also under `id`, and null fields dropped when `drop_nulls`. `None` when `vendor` is not a JSON
-/// object.
+/// object or has a key written with escapes.
 pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
     let record: TopLevel<'_> = serde_json::from_slice(vendor).ok()?;
     let mut parsed = ParsedKeys::default();
@@ -163,16 +163,16 @@ impl<'k> ParsedKeys<'k> {
     }
 }
 
-/// A JSON object's keys and the text of their values, borrowed from the answer where a key has no
-/// escapes.
+/// A JSON object's keys and the text of their values, borrowed from the answer. A key written with
+/// escapes cannot be borrowed: such an answer fails to read here and takes the tree path.
 struct TopLevel<'a> {
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    entries: Vec<(&'a str, &'a RawValue)>,
 }
 
 impl<'a> TopLevel<'a> {
     /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map keeps).
     fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.entries.iter().rev().find(|(name, _)| name == key).map(|(_, value)| *value)
+        self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, value)| *value)
     }
 }
 
@@ -193,37 +193,10 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
-        while let Some((Key(name), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-            entries.push((name, value));
+        while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
+            entries.push(entry);
         }
         Ok(TopLevel { entries })
-    }
-}
-
-/// An object key: borrowed from the text unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(text.to_string())))
     }
 }
 
@@ -292,8 +265,8 @@ mod tests {
     fn the_vendors_own_spelling_of_a_record_reads_as_the_tree_path_writes_it() {
         let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
         let texts = [
-            // Spaces, a repeated key (the last one counts), an escaped key, escaped values.
-            r#" { "id" : 7 , "given_name" : "Ada" , "given_name" : "Grace", "family\u005fname": "Hopper",
+            // Spaces, a repeated key (the last one counts), escaped values.
+            r#" { "id" : 7 , "given_name" : "Ada" , "given_name" : "Grace", "family_name": "Hopper",
                 "email_addresses": [ {"field": "EMAIL1", "email": "a\u0040b.c"} ] } "#,
             r#"{"id": "7", "given_name": null, "date_created": "2026-01-02T03:04:05.678Z"}"#,
             // Escapes serde_json would write otherwise.
@@ -315,9 +288,10 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_that_is_not_an_object_is_left_to_the_tree_path() {
+    fn an_answer_that_is_not_an_object_or_has_an_escaped_key_is_left_to_the_tree_path() {
         let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
-        for text in ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}"] {
+        for text in ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}", r#"{"id": 7, "family\u005fname": "Hopper"}"#]
+        {
             assert!(write(contacts, text.as_bytes(), true).is_none(), "{text}");
         }
     }
