@@ -4,17 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::Response;
 use platform::caller_cache::CallerCache;
 
-use crate::state::AppState;
+use crate::hooks::{Hook, Step};
 
 /// Empties the cache when dropped: after the response, and also when the request is cancelled
 /// after its write committed.
-struct ClearOnDrop(Arc<CallerCache>);
+pub struct ClearOnDrop(Arc<CallerCache>);
 
 impl Drop for ClearOnDrop {
     fn drop(&mut self) {
@@ -24,10 +23,21 @@ impl Drop for ClearOnDrop {
 
 /// Middleware: after any request that may have changed an instance (a write under `/instances`),
 /// this node's cache is emptied, so a deleted, disabled or reconfigured instance is seen at once.
-pub async fn forget_on_instance_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let writes_instances = request.method() != Method::GET
-        && request.method() != Method::HEAD
-        && (request.uri().path().contains("/instances") || request.uri().path().contains("/users"));
-    let _clear = writes_instances.then(|| ClearOnDrop(Arc::clone(&state.platform.callers)));
-    next.run(request).await
+#[derive(Clone)]
+pub struct ForgetOnInstanceWrites(pub Arc<CallerCache>);
+
+impl Hook for ForgetOnInstanceWrites {
+    type Step = ClearOnDrop;
+
+    fn before(&self, request: &Request) -> Option<ClearOnDrop> {
+        let writes_instances = request.method() != Method::GET
+            && request.method() != Method::HEAD
+            && (request.uri().path().contains("/instances") || request.uri().path().contains("/users"));
+        writes_instances.then(|| ClearOnDrop(Arc::clone(&self.0)))
+    }
+}
+
+impl Step for ClearOnDrop {
+    /// The cache is emptied as the step is dropped, right after.
+    fn after(self, _: &mut Response) {}
 }

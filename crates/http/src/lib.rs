@@ -19,6 +19,7 @@
 //! - [`metrics`]: `GET /metrics`, and the middleware that counts every request;
 //! - [`provisioning`]: turning a create request into a stored instance (code exchange);
 //! - [`caller_cache`]: forgetting cached hub callers after instance writes;
+//! - [`hooks`]: the router's own middleware (metrics, request id, caller cache) as tower services;
 //! - [`instance_view`]: the instance as the seeds show it on the wire;
 //! - [`console`]: the web console at `/` (HTML pages, sessions, the browser OAuth flow);
 //! - [`api_docs`]: the OpenAPI documents of the hub and platform APIs.
@@ -38,6 +39,7 @@ pub mod event_hooks;
 pub mod formula_runs;
 pub mod formulas;
 pub mod health;
+pub mod hooks;
 pub mod hub;
 pub mod instance_configuration;
 pub mod instance_events;
@@ -52,8 +54,11 @@ pub mod reauthentication;
 pub mod request_id;
 pub mod state;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use hooks::HookLayer;
 use tower::ServiceBuilder;
 
 pub use error::ApiError;
@@ -87,12 +92,14 @@ pub fn router(state: AppState) -> Router {
         // callers after instance writes, the body limit. Composed into one layer rather than given
         // to `Router::layer` one by one: each `layer` call wraps every route in another boxed,
         // cloneable service, and every wrapper clones the boxes inside it on each call, which at
-        // four levels was some forty allocations per request (BENCHMARKS.md "The hot path").
+        // four levels was some forty allocations per request; and tower services rather than
+        // `from_fn`, which boxed a future and a clone of the route per layer per request
+        // (BENCHMARKS.md "The hot path").
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-                .layer(axum::middleware::from_fn(request_id::assign))
-                .layer(axum::middleware::from_fn_with_state(state.clone(), caller_cache::forget_on_instance_writes))
+                .layer(HookLayer(metrics::Track(Arc::clone(&state.platform.metrics))))
+                .layer(request_id::AssignLayer)
+                .layer(HookLayer(caller_cache::ForgetOnInstanceWrites(Arc::clone(&state.platform.callers))))
                 .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT)),
         )
         .with_state(state)

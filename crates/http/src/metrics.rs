@@ -4,16 +4,17 @@
 //! The body is the Prometheus text format 0.0.4 (`text/plain; version=0.0.4`), or OpenMetrics 1.0
 //! when the scraper's `Accept` asks for `application/openmetrics-text` (Prometheus does).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use platform::metrics::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, UNMATCHED};
+use platform::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, UNMATCHED};
 
+use crate::hooks::{Hook, Step};
 use crate::state::AppState;
 
 /// `GET /metrics`, at the root.
@@ -36,11 +37,29 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// Middleware: counts every request by route template, method and status, and its latency.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.platform.metrics.record_request(&route, &method, response.status(), started.elapsed().as_secs_f64());
-    response
+#[derive(Clone)]
+pub struct Track(pub Arc<Metrics>);
+
+/// A request being counted.
+pub struct Counted {
+    metrics: Arc<Metrics>,
+    route: Option<MatchedPath>,
+    method: Method,
+    started: Instant,
+}
+
+impl Hook for Track {
+    type Step = Counted;
+
+    fn before(&self, request: &Request) -> Option<Counted> {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        Some(Counted { metrics: Arc::clone(&self.0), route, method: request.method().clone(), started: Instant::now() })
+    }
+}
+
+impl Step for Counted {
+    fn after(self, response: &mut Response) {
+        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        self.metrics.record_request(route, &self.method, response.status(), self.started.elapsed().as_secs_f64());
+    }
 }

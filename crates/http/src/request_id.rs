@@ -9,14 +9,20 @@
 //! fields on each line). The log line names method, path, status and latency: never the query
 //! string (`/oauth/url` carries `apiSecret` there) nor any header.
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, Uri};
 use axum::response::Response;
 use domain::InstanceId;
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
+
+use crate::hooks::{AfterResponse, Step};
 
 /// The response header carrying the request id.
 pub const HEADER: &str = "elements-request-id";
@@ -51,28 +57,72 @@ pub fn record_instance(id: InstanceId) {
 
 /// Middleware: assigns the id, runs the request with it in scope and inside its span, tags and
 /// logs the response.
-pub async fn assign(request: Request, next: Next) -> Response {
-    let id = generate();
-    let span = tracing::info_span!("request", request_id = %id, instance_id = tracing::field::Empty);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let served = async move {
-        let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
-        if let Ok(value) = HeaderValue::from_str(&id) {
+#[derive(Clone)]
+pub struct AssignLayer;
+
+impl<S> Layer<S> for AssignLayer {
+    type Service = Assign<S>;
+
+    fn layer(&self, inner: S) -> Assign<S> {
+        Assign { inner }
+    }
+}
+
+/// A route whose requests are given an id, a span and a log line.
+#[derive(Clone)]
+pub struct Assign<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Assign<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Instrumented<AfterResponse<TaskLocalFuture<String, S::Future>, Served>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let id = generate();
+        let span = tracing::info_span!("request", request_id = %id, instance_id = tracing::field::Empty);
+        let served = Served {
+            header: HeaderValue::from_str(&id).ok(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            started: Instant::now(),
+        };
+        // The route's future does its work when polled: inside the scope and the span.
+        let answer = REQUEST_ID.scope(id, self.inner.call(request));
+        AfterResponse::new(answer, Some(served)).instrument(span)
+    }
+}
+
+/// A request being served, for its response's header and log line.
+pub struct Served {
+    header: Option<HeaderValue>,
+    method: Method,
+    uri: Uri,
+    started: Instant,
+}
+
+impl Step for Served {
+    fn after(self, response: &mut Response) {
+        if let Some(value) = self.header {
             response.headers_mut().insert(HEADER, value);
         }
         // Inside the span: the line carries the request id, and the instance when one was resolved.
         tracing::info!(
-            %method,
-            %path,
+            method = %self.method,
+            path = %self.uri.path(),
             status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
+            latency_ms = self.started.elapsed().as_millis() as u64,
             "request"
         );
-        response
-    };
-    served.instrument(span).await
+    }
 }
 
 #[cfg(test)]
