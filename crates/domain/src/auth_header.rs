@@ -112,7 +112,7 @@ pub fn parse(header: &str) -> Result<Credentials, AuthHeaderError> {
     if header.len() > MAX_HEADER_LEN {
         return Err(AuthHeaderError::TooLong);
     }
-    if header.chars().any(|c| !is_separator(c) && !c.is_ascii_graphic()) {
+    if header.bytes().any(|byte| !is_separator(byte) && !byte.is_ascii_graphic()) {
         return Err(AuthHeaderError::InvalidCharacter);
     }
     let tokens = tokenize(header);
@@ -134,12 +134,24 @@ pub fn parse(header: &str) -> Result<Credentials, AuthHeaderError> {
     Ok(credentials)
 }
 
-fn is_separator(c: char) -> bool {
-    c == ',' || c.is_ascii_whitespace()
+fn is_separator(byte: u8) -> bool {
+    byte == b',' || byte.is_ascii_whitespace()
 }
 
+/// The words between separators. Byte by byte (every hub call parses a header): a separator is
+/// ASCII, so it never falls inside a character and each word is a whole `str`.
 fn tokenize(header: &str) -> Vec<&str> {
-    header.split(is_separator).filter(|token| !token.is_empty()).collect()
+    let mut tokens = Vec::with_capacity(6);
+    let mut start = 0;
+    for (at, byte) in header.bytes().enumerate().chain([(header.len(), b',')]) {
+        if is_separator(byte) {
+            if at > start {
+                tokens.push(&header[start..at]);
+            }
+            start = at + 1;
+        }
+    }
+    tokens
 }
 
 /// Recognizes `Name`, `Name:` and `Name:value`; returns the part and any value glued to it.

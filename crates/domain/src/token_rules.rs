@@ -74,12 +74,18 @@ pub fn next_refresh(times: &TokenTimes) -> (DateTime<Utc>, RefreshReason) {
         return (times.refreshed_at, RefreshReason::NoAccessToken);
     };
     let margin = expiry_margin(expires_at - times.refreshed_at);
-    let mut deadlines = vec![(expires_at - margin, RefreshReason::NearExpiry)];
-    if times.refresh_interval > TimeDelta::zero() {
-        deadlines.push((times.refreshed_at + times.refresh_interval, RefreshReason::IntervalElapsed));
-    }
-    deadlines.push((times.refreshed_at + MAX_REFRESH_AGE, RefreshReason::RefreshTokenAge));
-    deadlines.into_iter().min_by_key(|(at, _)| *at).unwrap_or((times.refreshed_at, RefreshReason::NoAccessToken))
+    let interval = (times.refresh_interval > TimeDelta::zero())
+        .then(|| (times.refreshed_at + times.refresh_interval, RefreshReason::IntervalElapsed));
+    // The earliest deadline; of equal ones, the first named here.
+    [
+        Some((expires_at - margin, RefreshReason::NearExpiry)),
+        interval,
+        Some((times.refreshed_at + MAX_REFRESH_AGE, RefreshReason::RefreshTokenAge)),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|(at, _)| *at)
+    .unwrap_or((times.refreshed_at, RefreshReason::NoAccessToken))
 }
 
 /// Whether a proactive refresh is due at `now`, and why.
