@@ -27,38 +27,38 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/organizations/objects/definitions", get(list_definitions).post(create_definitions))
+        .route(api!("/organizations/objects/definitions"), get(list_definitions).post(create_definitions))
         .route(
-            "/organizations/objects/{name}/definitions",
+            api!("/organizations/objects/{name}/definitions"),
             get(read_definition).post(create_definition).put(replace_definition).delete(delete_definition),
         )
-        .route("/instances/{id}/objects/definitions", get(list_instance_definitions))
+        .route(api!("/instances/{id}/objects/definitions"), get(list_instance_definitions))
         .route(
-            "/instances/{id}/objects/{name}/definitions",
+            api!("/instances/{id}/objects/{name}/definitions"),
             get(read_instance_definition)
                 .post(create_instance_definition)
                 .put(replace_instance_definition)
                 .delete(delete_instance_definition),
         )
-        .route("/organizations/elements/{element}/transformations", get(list_element_transformations))
+        .route(api!("/organizations/elements/{element}/transformations"), get(list_element_transformations))
         .route(
-            "/organizations/elements/{element}/transformations/{name}",
+            api!("/organizations/elements/{element}/transformations/{name}"),
             get(read_element_transformation)
                 .post(create_element_transformation)
                 .put(replace_element_transformation)
                 .delete(delete_element_transformation),
         )
-        .route("/instances/{id}/transformations", get(list_instance_transformations))
+        .route(api!("/instances/{id}/transformations"), get(list_instance_transformations))
         .route(
-            "/instances/{id}/transformations/{name}",
+            api!("/instances/{id}/transformations/{name}"),
             get(read_instance_transformation)
                 .post(create_instance_transformation)
                 .put(replace_instance_transformation)
                 .delete(delete_instance_transformation),
         )
-        .route("/instances/transformations", get(list_token_transformations))
+        .route(api!("/instances/transformations"), get(list_token_transformations))
         .route(
-            "/instances/transformations/{name}",
+            api!("/instances/transformations/{name}"),
             get(read_token_transformation)
                 .post(create_token_transformation)
                 .put(replace_token_transformation)

@@ -20,12 +20,12 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/elements", get(list))
-        .route("/elements/keys", get(keys))
-        .route("/elements/{key_or_id}", get(one))
-        .route("/elements/{key_or_id}/configuration", get(configuration))
-        .route("/elements/{key_or_id}/metadata", get(metadata))
-        .route("/elements/{key_or_id}/oauth/url", get(oauth_url_get).post(oauth_url_post))
+        .route(api!("/elements"), get(list))
+        .route(api!("/elements/keys"), get(keys))
+        .route(api!("/elements/{key_or_id}"), get(one))
+        .route(api!("/elements/{key_or_id}/configuration"), get(configuration))
+        .route(api!("/elements/{key_or_id}/metadata"), get(metadata))
+        .route(api!("/elements/{key_or_id}/oauth/url"), get(oauth_url_get).post(oauth_url_post))
 }
 
 async fn list(State(state): State<AppState>) -> Json<&'static [Element]> {

@@ -30,7 +30,7 @@ const MAX_DELIVERY_BYTES: usize = 512 * 1024;
 const MAX_SECRET_LEN: usize = 256;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/events/{element_key}/{path}", post(receive))
+    Router::new().route(api!("/events/{element_key}/{path}"), post(receive))
 }
 
 async fn receive(

@@ -31,17 +31,17 @@ const DEFAULT_PAGE_SIZE: u32 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/formulas/{id}/instances", get(list_instances).post(create_instance))
-        .route("/formulas/{id}/instances/{instance_id}", get(read_instance).delete(delete_instance))
-        .route("/formulas/{id}/instances/{instance_id}/active", put(activate).delete(deactivate))
-        .route("/formulas/instances/{instance_id}/executions", get(list_executions).post(run))
+        .route(api!("/formulas/{id}/instances"), get(list_instances).post(create_instance))
+        .route(api!("/formulas/{id}/instances/{instance_id}"), get(read_instance).delete(delete_instance))
+        .route(api!("/formulas/{id}/instances/{instance_id}/active"), put(activate).delete(deactivate))
+        .route(api!("/formulas/instances/{instance_id}/executions"), get(list_executions).post(run))
         .route(
-            "/formulas/instances/{instance_id}/executions/{execution_id}",
+            api!("/formulas/instances/{instance_id}/executions/{execution_id}"),
             get(read_execution).delete(cancel_execution),
         )
-        .route("/formulas/instances/{instance_id}/executions/{execution_id}/steps", get(execution_steps))
-        .route("/formulas/instances/executions/{execution_id}", get(read_any_execution))
-        .route("/formulas/instances/executions/{execution_id}/steps", get(any_execution_steps))
+        .route(api!("/formulas/instances/{instance_id}/executions/{execution_id}/steps"), get(execution_steps))
+        .route(api!("/formulas/instances/executions/{execution_id}"), get(read_any_execution))
+        .route(api!("/formulas/instances/executions/{execution_id}/steps"), get(any_execution_steps))
 }
 
 async fn create_instance(

@@ -27,9 +27,9 @@ const DEFAULT_PAGE_SIZE: u32 = 200;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/formulas", get(list).post(create))
-        .route("/formulas/{id}", get(read).put(replace).patch(patch).delete(delete))
-        .route("/formulas/{id}/export", get(export))
+        .route(api!("/formulas"), get(list).post(create))
+        .route(api!("/formulas/{id}"), get(read).put(replace).patch(patch).delete(delete))
+        .route(api!("/formulas/{id}/export"), get(export))
 }
 
 /// The answer of a write: the template as stored, its warnings in `Elements-Error`.

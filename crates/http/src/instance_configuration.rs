@@ -35,10 +35,10 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/instances/{id}/configuration", get(list))
-        .route("/instances/{id}/configuration/{config_id}", get(read).patch(patch))
-        .route("/instances/configuration", get(list_by_token))
-        .route("/instances/configuration/{config_id}", get(read_by_token).patch(patch_by_token))
+        .route(api!("/instances/{id}/configuration"), get(list))
+        .route(api!("/instances/{id}/configuration/{config_id}"), get(read).patch(patch))
+        .route(api!("/instances/configuration"), get(list_by_token))
+        .route(api!("/instances/configuration/{config_id}"), get(read_by_token).patch(patch_by_token))
 }
 
 async fn list(

@@ -30,18 +30,18 @@ const MAX_PAGE_SIZE: u32 = 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/instances/{id}/events", get(list))
-        .route("/instances/events", get(list_by_token))
-        .route("/instances/{id}/events/poll", put(poll))
-        .route("/instances/events/poll", put(poll_by_token))
-        .route("/instances/{id}/events/backfill", put(backfill))
-        .route("/instances/events/backfill", put(backfill_by_token))
-        .route("/instances/{id}/events/retry", put(retry_failed))
-        .route("/instances/events/retry", put(retry_failed_by_token))
-        .route("/instances/{id}/events/{event_id}", get(read))
-        .route("/instances/events/{event_id}", get(read_by_token))
-        .route("/instances/{id}/events/{event_id}/retry", put(retry))
-        .route("/instances/events/{event_id}/retry", put(retry_by_token))
+        .route(api!("/instances/{id}/events"), get(list))
+        .route(api!("/instances/events"), get(list_by_token))
+        .route(api!("/instances/{id}/events/poll"), put(poll))
+        .route(api!("/instances/events/poll"), put(poll_by_token))
+        .route(api!("/instances/{id}/events/backfill"), put(backfill))
+        .route(api!("/instances/events/backfill"), put(backfill_by_token))
+        .route(api!("/instances/{id}/events/retry"), put(retry_failed))
+        .route(api!("/instances/events/retry"), put(retry_failed_by_token))
+        .route(api!("/instances/{id}/events/{event_id}"), get(read))
+        .route(api!("/instances/events/{event_id}"), get(read_by_token))
+        .route(api!("/instances/{id}/events/{event_id}/retry"), put(retry))
+        .route(api!("/instances/events/{event_id}/retry"), put(retry_by_token))
 }
 
 /// The caller's instance `id` (404 for another organization's).

@@ -41,16 +41,16 @@ const MAX_PAGE_SIZE: u32 = 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/instances", post(create).get(list))
-        .route("/instances/count", get(count))
-        .route("/elements/{key_or_id}/instances", post(create_for_element))
-        .route("/instances/{id}", get(read).put(reauthentication::put).patch(patch).delete(delete))
-        .route("/instances/{id}/enabled", put(enable).delete(disable))
-        .route("/instances/{id}/trace-logging", put(trace_on).delete(trace_off))
-        .route("/instances/enabled", put(enable_by_token).delete(disable_by_token))
-        .route("/instances/trace-logging", put(trace_on_by_token).delete(trace_off_by_token))
-        .route("/instances/{id}/tokens/refresh", put(refresh_tokens))
-        .route("/instances/{id}/token", put(reissue_token))
+        .route(api!("/instances"), post(create).get(list))
+        .route(api!("/instances/count"), get(count))
+        .route(api!("/elements/{key_or_id}/instances"), post(create_for_element))
+        .route(api!("/instances/{id}"), get(read).put(reauthentication::put).patch(patch).delete(delete))
+        .route(api!("/instances/{id}/enabled"), put(enable).delete(disable))
+        .route(api!("/instances/{id}/trace-logging"), put(trace_on).delete(trace_off))
+        .route(api!("/instances/enabled"), put(enable_by_token).delete(disable_by_token))
+        .route(api!("/instances/trace-logging"), put(trace_on_by_token).delete(trace_off_by_token))
+        .route(api!("/instances/{id}/tokens/refresh"), put(refresh_tokens))
+        .route(api!("/instances/{id}/token"), put(reissue_token))
         .merge(instance_configuration::routes())
 }
 

@@ -44,11 +44,11 @@ const MAX_EMAIL_LEN: usize = 254;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/organizations", post(create_organization))
-        .route("/organizations/me", get(my_organization))
-        .route("/users", post(create_user).get(list_users))
-        .route("/users/me", get(me))
-        .route("/users/{id}", get(read_user).delete(delete_user))
+        .route(api!("/organizations"), post(create_organization))
+        .route(api!("/organizations/me"), get(my_organization))
+        .route(api!("/users"), post(create_user).get(list_users))
+        .route(api!("/users/me"), get(me))
+        .route(api!("/users/{id}"), get(read_user).delete(delete_user))
 }
 
 async fn create_organization(

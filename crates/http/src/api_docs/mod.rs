@@ -37,9 +37,9 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/docs", get(platform_docs))
-        .route("/elements/{key_or_id}/docs", get(element_docs))
-        .route("/instances/{id}/docs", get(instance_docs))
+        .route(api!("/docs"), get(platform_docs))
+        .route(api!("/elements/{key_or_id}/docs"), get(element_docs))
+        .route(api!("/instances/{id}/docs"), get(instance_docs))
 }
 
 /// The OpenAPI document of `element`'s hub API, served from `state.public_url`.

@@ -37,7 +37,7 @@ pub async fn call(
     if !path_and_query.starts_with("/hubs/") {
         return Err("The path must start with /hubs/.".into());
     }
-    let mut request = Request::builder().method(method).uri(path_and_query);
+    let mut request = Request::builder().method(method).uri(format!("{}{path_and_query}", crate::API_PREFIX));
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }

@@ -106,7 +106,8 @@ where
     let fired = HubRequest {
         instance,
         method,
-        path: uri.path().to_owned(),
+        // As the formula's trigger names it: from `/hubs/`.
+        path: uri.path().strip_prefix(crate::API_PREFIX).unwrap_or(uri.path()).to_owned(),
         query,
         code,
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
