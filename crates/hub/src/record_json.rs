@@ -5,13 +5,16 @@
 //! The vendor's record is read as its top-level keys and the text of each value, borrowed from the
 //! answer. A field read as the vendor has it (one key, no money, no conversion, a value already of
 //! the field's type and written as serde_json would write it again: a string without escapes, an
-//! integer, `true` or `false`) is copied as that text. Every other field parses only the value of
-//! its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
+//! integer, `true` or `false`) is copied as that text. A field two steps down (`company.id`,
+//! `addresses[field=BILLING].line1`) is found the same way one level further, its top-level value
+//! read once as keys and text for all the fields under it. Every other field parses only the value
+//! of its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
 //! An answer that is not a JSON object, or whose keys are written with escapes, is left to the tree
 //! path ([`write`] returns `None`).
 
 use std::fmt;
 
+use mapping::path::{selector_matches, Step};
 use mapping::read::hub_value_of;
 use mapping::{FieldType, ObjectDef};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -24,7 +27,8 @@ use crate::shape::GENERIC_ID;
 /// also under `id`, and null fields dropped when `drop_nulls`. `None` when `vendor` is not a JSON
 /// object or has a key written with escapes.
 pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
-    let record: TopLevel<'_> = serde_json::from_slice(vendor).ok()?;
+    let record: RawObject<'_> = serde_json::from_slice(vendor).ok()?;
+    let mut nested = NestedKeys::default();
     let mut parsed = ParsedKeys::default();
     let mut values: Vec<(&str, Out<'_>)> = Vec::with_capacity(object.fields.len());
     for field in &object.fields {
@@ -34,11 +38,22 @@ pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<
                 Some(raw) if copies_as_is(field.field_type, raw.get()) => Out::Text(raw.get()),
                 Some(raw) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
             },
-            _ => match parsed.top(&record, field.path.top_key())? {
-                None => Out::Null,
-                Some(top) => {
-                    Out::of(field.path.get_from_top(top).map_or(Value::Null, |value| hub_value_of(field, value)))
+            _ => match nested.leaf(&record, field.path.steps()) {
+                Some(None) => Out::Null,
+                Some(Some(raw))
+                    if field.money.is_none()
+                        && field.conversion.is_none()
+                        && copies_as_is(field.field_type, raw.get()) =>
+                {
+                    Out::Text(raw.get())
                 }
+                Some(Some(raw)) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
+                None => match parsed.top(&record, field.path.top_key())? {
+                    None => Out::Null,
+                    Some(top) => {
+                        Out::of(field.path.get_from_top(top).map_or(Value::Null, |value| hub_value_of(field, value)))
+                    }
+                },
             },
         };
         values.push((field.name.as_str(), out));
@@ -147,7 +162,7 @@ struct ParsedKeys<'k> {
 impl<'k> ParsedKeys<'k> {
     /// The parsed value of `key` in `record` (`Some(None)`: the record has no such key); `None`
     /// when its text does not parse, which the parse of the whole answer would not have allowed.
-    fn top(&mut self, record: &TopLevel<'_>, key: &'k str) -> Option<Option<&Value>> {
+    fn top(&mut self, record: &RawObject<'_>, key: &'k str) -> Option<Option<&Value>> {
         let at = match self.values.iter().position(|(known, _)| *known == key) {
             Some(at) => at,
             None => {
@@ -163,29 +178,124 @@ impl<'k> ParsedKeys<'k> {
     }
 }
 
+/// The values of top-level keys read one level down, for two-step paths: `key.leaf` (a key of
+/// the object under `key`) and `key[property=value].leaf` (a key of the array's selected element),
+/// the nested fields of contacts (`addresses[field=BILLING].line1`, `company.id`). Parsing those
+/// values into trees was the largest cost of a mapped read; here each is read once, as keys and
+/// text borrowed from the answer, and shared by the fields under it.
+#[derive(Default)]
+struct NestedKeys<'a> {
+    values: Vec<(&'a str, Nested<'a>)>,
+}
+
+/// A top-level value as two-step paths see it.
+enum Nested<'a> {
+    Object(RawObject<'a>),
+    /// Each element, when it is an object.
+    Array(Vec<Option<RawObject<'a>>>),
+    /// Neither: no key under it.
+    Other,
+    /// Absent from the record.
+    Absent,
+    /// A key written with escapes somewhere: left to the tree.
+    Unreadable,
+}
+
+impl<'a> Nested<'a> {
+    fn read(raw: Option<&'a RawValue>) -> Self {
+        let Some(raw) = raw else { return Nested::Absent };
+        let object = |text: &'a str| serde_json::from_str::<RawObject<'a>>(text).ok();
+        match raw.get().as_bytes().first() {
+            Some(b'{') => object(raw.get()).map_or(Nested::Unreadable, Nested::Object),
+            Some(b'[') => {
+                let Ok(elements) = serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) else {
+                    return Nested::Unreadable;
+                };
+                let mut objects = Vec::with_capacity(elements.len());
+                for element in elements {
+                    objects.push(match element.get().starts_with('{') {
+                        true => Some(match object(element.get()) {
+                            Some(read) => read,
+                            None => return Nested::Unreadable,
+                        }),
+                        false => None,
+                    });
+                }
+                Nested::Array(objects)
+            }
+            _ => Nested::Other,
+        }
+    }
+}
+
+impl<'a> NestedKeys<'a> {
+    /// The text at a two-step path (`Some(None)`: nothing there, as [`VendorPath::get_from_top`]
+    /// finds nothing), or `None` when this reader cannot tell and the tree must: a longer or
+    /// indexed path, or keys written with escapes.
+    fn leaf(&mut self, record: &RawObject<'a>, steps: &'a [Step]) -> Option<Option<&'a RawValue>> {
+        let (first, Step::Key(leaf)) = (steps.first()?, steps.get(1)?) else { return None };
+        if steps.len() != 2 {
+            return None;
+        }
+        let key = match first {
+            Step::Key(key) | Step::Select { key, .. } => key.as_str(),
+            Step::Index { .. } => return None,
+        };
+        let at = match self.values.iter().position(|(known, _)| *known == key) {
+            Some(at) => at,
+            None => {
+                self.values.push((key, Nested::read(record.get(key))));
+                self.values.len() - 1
+            }
+        };
+        match (&self.values[at].1, first) {
+            (Nested::Unreadable, _) => None,
+            (Nested::Object(object), Step::Key(_)) => Some(object.get(leaf)),
+            (Nested::Array(elements), Step::Select { property, value, .. }) => {
+                let chosen = elements
+                    .iter()
+                    .flatten()
+                    .find(|element| element.get(property).is_some_and(|found| property_is(found, value)));
+                Some(chosen.and_then(|element| element.get(leaf)))
+            }
+            _ => Some(None),
+        }
+    }
+}
+
+/// Whether a selector property written as `found` is `value`, as [`mapping::path::selector_matches`]
+/// decides on the parsed value.
+fn property_is(found: &RawValue, value: &str) -> bool {
+    let text = found.get();
+    match text.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')) {
+        Some(plain) if !plain.contains('\\') => plain == value,
+        _ => serde_json::from_str::<Value>(text).is_ok_and(|found| selector_matches(&found, value)),
+    }
+}
+
 /// A JSON object's keys and the text of their values, borrowed from the answer. A key written with
 /// escapes cannot be borrowed: such an answer fails to read here and takes the tree path.
-struct TopLevel<'a> {
+struct RawObject<'a> {
     entries: Vec<(&'a str, &'a RawValue)>,
 }
 
-impl<'a> TopLevel<'a> {
+impl<'a> RawObject<'a> {
     /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map keeps).
     fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, value)| *value)
     }
 }
 
-impl<'de> Deserialize<'de> for TopLevel<'de> {
+impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(TopLevelVisitor)
+        deserializer.deserialize_map(RawObjectVisitor)
     }
 }
 
-struct TopLevelVisitor;
+struct RawObjectVisitor;
 
-impl<'de> Visitor<'de> for TopLevelVisitor {
-    type Value = TopLevel<'de>;
+impl<'de> Visitor<'de> for RawObjectVisitor {
+    type Value = RawObject<'de>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object")
@@ -196,7 +306,7 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
         while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
             entries.push(entry);
         }
-        Ok(TopLevel { entries })
+        Ok(RawObject { entries })
     }
 }
 
@@ -273,6 +383,25 @@ mod tests {
             r#"{"id": 7, "given_name": "Ren\u00e9e \/ R\u00E9", "family_name": "\t"}"#,
             r#"{}"#,
             r#"{"id": 00}"#,
+            // Nested fields: repeated keys (the last counts) and selectors (the first element
+            // that matches counts).
+            r#"{"id": 7, "email_addresses": [{"field": "EMAIL2", "email": "b@x"},
+                {"field": "EMAIL1", "email": "a@x", "email": "last@x"}, {"field": "EMAIL1", "email": "no@x"},
+                {"field": "EMAIL2", "field": "EMAIL3", "email": "c@x"}]}"#,
+            // Elements that are not objects, arrays that are objects, objects that are not.
+            r#"{"id": 7, "email_addresses": [null, 5, "EMAIL1", [], {"field": "EMAIL1", "email": "a@x"}],
+                "phone_numbers": {"field": "PHONE1", "number": "1"}, "company": 5, "addresses": null,
+                "fax_numbers": []}"#,
+            // Selector properties escaped, numeric, boolean; leaves escaped and repeated.
+            r#"{"id": 7, "email_addresses": [{"field": "EMAIL\u0031", "email": "esc@x"}],
+                "phone_numbers": [{"field": 1, "number": "n"}, {"field": true, "number": "t"}],
+                "company": {"company_name": "A\"B\u00e9", "id": "12", "id": 13}}"#,
+            // A nested key written with escapes: the tree reads that value.
+            r#"{"id": 7, "addresses": [{"field": "BILLING", "line\u0031": "x", "locality": "Paris"}],
+                "company": {"id": 1.5e3, "company\u005fname": "Acme"}}"#,
+            // Leaves of every kind.
+            r#"{"id": 7, "addresses": [{"field": "SHIPPING", "line1": {"a": 1}, "line2": [1], "locality": true,
+                "region": 12, "postal_code": null, "country_code": -0}]}"#,
         ];
         for text in texts {
             if serde_json::from_str::<Value>(text).is_err() {

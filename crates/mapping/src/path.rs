@@ -66,6 +66,11 @@ impl VendorPath {
         Ok(VendorPath { steps })
     }
 
+    /// The steps, first to last.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
     /// How many steps the path has (`a.b[0].c`: 3).
     pub fn depth(&self) -> usize {
         self.steps.len()
@@ -260,10 +265,15 @@ fn valid_name(name: &str) -> bool {
 /// Whether `element` is the one a `[property=value]` selector picks: its property is `value`, or a
 /// number or boolean written as `value` (ids the vendor keeps as numbers).
 fn selected(element: &Value, property: &str, value: &str) -> bool {
-    match element.get(property) {
-        Some(Value::String(text)) => text == value,
-        Some(Value::Number(number)) => number.to_string() == value,
-        Some(Value::Bool(flag)) => flag.to_string() == value,
+    element.get(property).is_some_and(|found| selector_matches(found, value))
+}
+
+/// Whether an element whose selector property holds `found` is the one `[property=value]` picks.
+pub fn selector_matches(found: &Value, value: &str) -> bool {
+    match found {
+        Value::String(text) => text == value,
+        Value::Number(number) => number.to_string() == value,
+        Value::Bool(flag) => flag.to_string() == value,
         _ => false,
     }
 }
