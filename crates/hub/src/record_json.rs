@@ -17,7 +17,7 @@ use std::fmt;
 use mapping::path::{selector_matches, Step};
 use mapping::read::hub_value_of;
 use mapping::{FieldType, ObjectDef};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -131,6 +131,19 @@ fn is_plain_integer(text: &str) -> bool {
     plain && (digits == "0" && digits.len() == text.len() || !digits.starts_with('0'))
 }
 
+/// A field's name as serde_json writes a string: as it is between quotes unless it holds a quote,
+/// a backslash or a control character, which only serde_json's escaping writes alike.
+fn write_name(out: &mut Vec<u8>, name: &str) {
+    if name.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a vector fails only on a value serde_json cannot write, which a `str` is not.
+        let _ = serde_json::to_writer(&mut *out, name);
+    }
+}
+
 fn written(fields: &[(&str, &Out<'_>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     out.push(b'{');
@@ -138,13 +151,13 @@ fn written(fields: &[(&str, &Out<'_>)]) -> Vec<u8> {
         if index > 0 {
             out.push(b',');
         }
-        // Writing to a vector fails only on a value serde_json cannot write, which a `Value` is not.
-        let _ = serde_json::to_writer(&mut out, name);
+        write_name(&mut out, name);
         out.push(b':');
         match value {
             Out::Null => out.extend_from_slice(b"null"),
             Out::Text(text) => out.extend_from_slice(text.as_bytes()),
             Out::Value(value) => {
+                // Fails only on a value serde_json cannot write, which a `Value` is not.
                 let _ = serde_json::to_writer(&mut out, value);
             }
         }
@@ -204,25 +217,12 @@ enum Nested<'a> {
 impl<'a> Nested<'a> {
     fn read(raw: Option<&'a RawValue>) -> Self {
         let Some(raw) = raw else { return Nested::Absent };
-        let object = |text: &'a str| serde_json::from_str::<RawObject<'a>>(text).ok();
         match raw.get().as_bytes().first() {
-            Some(b'{') => object(raw.get()).map_or(Nested::Unreadable, Nested::Object),
-            Some(b'[') => {
-                let Ok(elements) = serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) else {
-                    return Nested::Unreadable;
-                };
-                let mut objects = Vec::with_capacity(elements.len());
-                for element in elements {
-                    objects.push(match element.get().starts_with('{') {
-                        true => Some(match object(element.get()) {
-                            Some(read) => read,
-                            None => return Nested::Unreadable,
-                        }),
-                        false => None,
-                    });
-                }
-                Nested::Array(objects)
-            }
+            Some(b'{') => serde_json::from_str(raw.get()).map_or(Nested::Unreadable, Nested::Object),
+            Some(b'[') => match serde_json::from_str::<RawArray<'a>>(raw.get()) {
+                Ok(RawArray(elements)) => Nested::Array(elements),
+                Err(_) => Nested::Unreadable,
+            },
             _ => Nested::Other,
         }
     }
@@ -289,6 +289,85 @@ impl<'a> RawObject<'a> {
 impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(RawObjectVisitor)
+    }
+}
+
+/// A JSON array's elements in one pass: each object as its keys and text, anything else as `None`.
+struct RawArray<'a>(Vec<Option<RawObject<'a>>>);
+
+impl<'de> Deserialize<'de> for RawArray<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RawArrayVisitor)
+    }
+}
+
+struct RawArrayVisitor;
+
+impl<'de> Visitor<'de> for RawArrayVisitor {
+    type Value = RawArray<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        while let Some(AnElement(element)) = seq.next_element()? {
+            elements.push(element);
+        }
+        Ok(RawArray(elements))
+    }
+}
+
+/// An array's element: an object read as keys and text, or `None` for any other value, skipped.
+struct AnElement<'a>(Option<RawObject<'a>>);
+
+impl<'de> Deserialize<'de> for AnElement<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AnElementVisitor)
+    }
+}
+
+struct AnElementVisitor;
+
+impl<'de> Visitor<'de> for AnElementVisitor {
+    type Value = AnElement<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        RawObjectVisitor.visit_map(map).map(|object| AnElement(Some(object)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(AnElement(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(AnElement(None))
     }
 }
 
@@ -399,6 +478,9 @@ mod tests {
             // A nested key written with escapes: the tree reads that value.
             r#"{"id": 7, "addresses": [{"field": "BILLING", "line\u0031": "x", "locality": "Paris"}],
                 "company": {"id": 1.5e3, "company\u005fname": "Acme"}}"#,
+            // Elements of every kind before the selected one.
+            r#"{"id": 7, "email_addresses": ["a\"b", 1.5, -3, 18446744073709551616, true, false, null,
+                [[1], {"a": 2}], {}, {"field": "EMAIL1", "email": {"deep": [1, {"x": null}]}}]}"#,
             // Leaves of every kind.
             r#"{"id": 7, "addresses": [{"field": "SHIPPING", "line1": {"a": 1}, "line2": [1], "locality": true,
                 "region": 12, "postal_code": null, "country_code": -0}]}"#,
@@ -422,6 +504,16 @@ mod tests {
         for text in ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}", r#"{"id": 7, "family\u005fname": "Hopper"}"#]
         {
             assert!(write(contacts, text.as_bytes(), true).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn names_are_written_as_serde_json_writes_them() {
+        for name in ["Id", "", "a b", "caf\u{e9} \u{2615}", "quo\"te", "back\\slash", "tab\t", "nul\u{0}", "del\u{7f}"]
+        {
+            let mut out = Vec::new();
+            write_name(&mut out, name);
+            assert_eq!(out, serde_json::to_vec(name).unwrap(), "{name:?}");
         }
     }
 
