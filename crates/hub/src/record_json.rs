@@ -206,17 +206,15 @@ enum Nested<'a> {
     Object(RawObject<'a>),
     /// Each element, when it is an object.
     Array(Vec<Option<RawObject<'a>>>),
-    /// Neither: no key under it.
+    /// Neither, or absent from the record: no key under it.
     Other,
-    /// Absent from the record.
-    Absent,
     /// A key written with escapes somewhere: left to the tree.
     Unreadable,
 }
 
 impl<'a> Nested<'a> {
     fn read(raw: Option<&'a RawValue>) -> Self {
-        let Some(raw) = raw else { return Nested::Absent };
+        let Some(raw) = raw else { return Nested::Other };
         match raw.get().as_bytes().first() {
             Some(b'{') => serde_json::from_str(raw.get()).map_or(Nested::Unreadable, Nested::Object),
             Some(b'[') => match serde_json::from_str::<RawArray<'a>>(raw.get()) {
