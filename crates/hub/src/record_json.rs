@@ -9,8 +9,9 @@
 //! `addresses[field=BILLING].line1`) is found the same way one level further, its top-level value
 //! read once as keys and text for all the fields under it. Every other field parses only the value
 //! of its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
-//! An answer that is not a JSON object, or whose keys are written with escapes, is left to the tree
-//! path ([`write`] returns `None`).
+//! An answer that is not a JSON object, or whose top-level keys are written with escapes, is left
+//! to the tree path ([`write`] returns `None`); a nested key written so leaves that value's fields
+//! to it.
 
 use std::fmt;
 
@@ -25,7 +26,7 @@ use crate::shape::GENERIC_ID;
 
 /// The hub record of `vendor`'s JSON text as JSON text, shaped as a record read alone is: the id
 /// also under `id`, and null fields dropped when `drop_nulls`. `None` when `vendor` is not a JSON
-/// object or has a key written with escapes.
+/// object or has a top-level key written with escapes.
 pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
     let record: RawObject<'_> = serde_json::from_slice(vendor).ok()?;
     let mut nested = NestedKeys::default();
@@ -217,8 +218,9 @@ impl<'a> Nested<'a> {
         let Some(raw) = raw else { return Nested::Other };
         match raw.get().as_bytes().first() {
             Some(b'{') => serde_json::from_str(raw.get()).map_or(Nested::Unreadable, Nested::Object),
-            Some(b'[') => match serde_json::from_str::<RawArray<'a>>(raw.get()) {
-                Ok(RawArray(elements)) => Nested::Array(elements),
+            // The elements in one pass: each object as its keys and text, anything else as `None`.
+            Some(b'[') => match serde_json::from_str::<Vec<AnElement<'a>>>(raw.get()) {
+                Ok(elements) => Nested::Array(elements.into_iter().map(|AnElement(element)| element).collect()),
                 Err(_) => Nested::Unreadable,
             },
             _ => Nested::Other,
@@ -272,7 +274,7 @@ fn property_is(found: &RawValue, value: &str) -> bool {
 }
 
 /// A JSON object's keys and the text of their values, borrowed from the answer. A key written with
-/// escapes cannot be borrowed: such an answer fails to read here and takes the tree path.
+/// escapes cannot be borrowed: such an object fails to read here and takes the tree path.
 struct RawObject<'a> {
     entries: Vec<(&'a str, &'a RawValue)>,
 }
@@ -287,33 +289,6 @@ impl<'a> RawObject<'a> {
 impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(RawObjectVisitor)
-    }
-}
-
-/// A JSON array's elements in one pass: each object as its keys and text, anything else as `None`.
-struct RawArray<'a>(Vec<Option<RawObject<'a>>>);
-
-impl<'de> Deserialize<'de> for RawArray<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(RawArrayVisitor)
-    }
-}
-
-struct RawArrayVisitor;
-
-impl<'de> Visitor<'de> for RawArrayVisitor {
-    type Value = RawArray<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-        while let Some(AnElement(element)) = seq.next_element()? {
-            elements.push(element);
-        }
-        Ok(RawArray(elements))
     }
 }
 
