@@ -86,8 +86,9 @@ def default_binary():
 
 
 def built_binary(binary):
-    """`binary`, or cargo build's junction when None (up to date after `cargo test --workspace` in
-    .ci/run: then this only checks); exits when it is missing."""
+    """`binary`, or the junction `cargo build -p junction` builds when None; exits when it is
+    missing. (.ci/run passes the one `cargo test --workspace` built: `-p junction` alone unifies
+    other features, and would build the tree again.)"""
     if binary is None:
         log("cargo build -p junction")
         subprocess.run(["cargo", "build", "--quiet", "-p", "junction"], cwd=REPO, stdin=subprocess.DEVNULL, check=True)

@@ -13,7 +13,8 @@ consent form, then loads four cases with wrk in alternating rounds:
 
 Per case: throughput at 64 connections (median of the rounds), CPU time per call of the proxy's
 process(es) (utime + stime from /proc/<pid>/stat over the calls wrk counted; nginx: master and
-workers), and p50 latency at one connection, with what each adds over `direct`. Then the goals'
+workers), the context switches per call of its threads (/proc/<pid>/task/*/status), and p50
+latency at one connection, with what each adds over `direct`. Then the goals'
 ratios from this one run, and the footprint: time from exec of `junction serve` (a fresh SQLite
 database) to `GET /readyz` answering 200, and its RSS once idle.
 
@@ -141,6 +142,21 @@ def cpu_seconds(pids):
             fields = stat.read().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / TICKS
+
+
+def context_switches(pids):
+    """Voluntary and involuntary context switches of every thread of `pids` so far."""
+    total = 0
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/status") as status:
+                    for line in status:
+                        if "ctxt_switches:" in line:
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+    return total
 
 
 def children(pid):
@@ -365,32 +381,34 @@ def main():
         for round_ in range(args.rounds):
             order = cases if round_ % 2 == 0 else list(reversed(cases))
             for key, _, url, auth, pids in order:
-                before = cpu_seconds(pids)
+                before, switched = cpu_seconds(pids), context_switches(pids)
                 calls, rate, _ = wrk(url, auth, args.connections, args.seconds)
-                loaded[key].append((rate, (cpu_seconds(pids) - before) / calls * 1e6))
+                loaded[key].append((rate, (cpu_seconds(pids) - before) / calls * 1e6,
+                                    (context_switches(pids) - switched) / calls))
             for key, _, url, auth, _ in order:
                 single[key].append(wrk(url, auth, 1, max(2, args.seconds // 2))[2])
 
         print(f"hot path: {args.rounds} alternating rounds, {args.seconds} s per case, wrk -c{args.connections}; "
               f"{os.cpu_count()} cores; RUST_LOG={os.environ.get('RUST_LOG', '(unset: info)')}")
         print()
-        print(f"| Case | req/s ({args.connections} conns) | ratio to direct | proxy CPU µs/call | p50 ms (1 conn) | added p50 ms |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print(f"| Case | req/s ({args.connections} conns) | ratio to direct | proxy CPU µs/call | context switches/call | p50 ms (1 conn) | added p50 ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         summary = {}
         for key, label, *_ in cases:
-            rate = statistics.median(rate for rate, _ in loaded[key])
-            cpu = statistics.median(cpu for _, cpu in loaded[key])
+            rate = statistics.median(rate for rate, _, _ in loaded[key])
+            cpu = statistics.median(cpu for _, cpu, _ in loaded[key])
+            switches = statistics.median(switches for _, _, switches in loaded[key])
             p50 = statistics.median(single[key])
-            summary[key] = (rate, cpu, p50)
-        direct_rate, _, direct_p50 = summary["direct"]
+            summary[key] = (rate, cpu, switches, p50)
+        direct_rate, _, _, direct_p50 = summary["direct"]
         for key, label, *_ in cases:
-            rate, cpu, p50 = summary[key]
-            cpu_text = "(upstream)" if key == "direct" else f"{cpu:.1f}"
-            print(f"| {label} | {rate:.0f} | {rate / direct_rate:.2f} | {cpu_text} | {p50:.3f} | +{p50 - direct_p50:.3f} |")
+            rate, cpu, switches, p50 = summary[key]
+            cpu_text, switches_text = ("(upstream)", "(upstream)") if key == "direct" else (f"{cpu:.1f}", f"{switches:.2f}")
+            print(f"| {label} | {rate:.0f} | {rate / direct_rate:.2f} | {cpu_text} | {switches_text} | {p50:.3f} | +{p50 - direct_p50:.3f} |")
         print()
-        n_rate, n_cpu, n_p50 = summary["nginx"]
-        r_rate, r_cpu, r_p50 = summary["raw"]
-        m_rate, m_cpu, m_p50 = summary["mapped"]
+        n_rate, n_cpu, _, n_p50 = summary["nginx"]
+        r_rate, r_cpu, _, r_p50 = summary["raw"]
+        m_rate, m_cpu, _, m_p50 = summary["mapped"]
         goal = lambda met: "met" if met else "NOT met"
         print(f"raw passthrough CPU/call vs nginx: {r_cpu / n_cpu:.2f} x (goal <= 1.5: {goal(r_cpu <= 1.5 * n_cpu)})")
         print(f"raw passthrough throughput vs nginx: {r_rate / n_rate:.2f} x (goal >= 0.9: {goal(r_rate >= 0.9 * n_rate)})")
@@ -400,7 +418,7 @@ def main():
             extra = (p50 - direct_p50) - (n_p50 - direct_p50)
             print(f"{key} added p50 at 1 connection minus nginx's: {extra:+.3f} ms (goal <= 0.1: {goal(extra <= 0.1)})")
         print("rounds (req/s, CPU µs/call): " + "; ".join(
-            f"{key} " + ", ".join(f"{rate:.0f}/{cpu:.1f}" for rate, cpu in loaded[key]) for key, *_ in cases))
+            f"{key} " + ", ".join(f"{rate:.0f}/{cpu:.1f}" for rate, cpu, _ in loaded[key]) for key, *_ in cases))
         if args.only != "load":
             print()
             print_footprint(ready_ms, idle_rss)

@@ -171,6 +171,21 @@ impl std::fmt::Debug for CallContext<'_> {
 /// an `https` base (the same rustls, ring and Mozilla roots reqwest uses for the OAuth calls).
 type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+thread_local! {
+    /// This thread's own pool, on a thread that asked for one ([`keep_connections_on_this_thread`]).
+    static THIS_THREADS_POOL: std::cell::RefCell<Option<Pool>> = const { std::cell::RefCell::new(None) };
+}
+
+/// From now on, the REST calls made on this thread go through connections of its own, opened and
+/// driven on this thread, whichever [`VendorClient`] makes them. For a thread that runs a
+/// current-thread runtime of its own (`junction serve`'s HTTP threads): a connection another
+/// thread's runtime drives would wake that thread twice a call. Fails as [`VendorClient::new`] does.
+pub fn keep_connections_on_this_thread() -> Result<(), ClientStartError> {
+    let own = pool()?;
+    THIS_THREADS_POOL.with(|slot| *slot.borrow_mut() = Some(own));
+    Ok(())
+}
+
 /// The vendor's REST API, shared by every caller in the process.
 ///
 /// The REST calls go through hyper's client rather than reqwest's: reqwest's request builder,
@@ -345,7 +360,8 @@ impl VendorClient {
         };
         let call = builder.body(body).map_err(|_| VendorError::InvalidPath)?;
         let exchange = async {
-            let response = self.http.request(call).await.map_err(|_| VendorError::Unreachable)?;
+            let http = THIS_THREADS_POOL.with(|slot| slot.borrow().clone()).unwrap_or_else(|| self.http.clone());
+            let response = http.request(call).await.map_err(|_| VendorError::Unreachable)?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await.map_err(|_| VendorError::Unreachable)?.to_bytes();
             Ok(VendorReply { status: parts.status.as_u16(), headers: parts.headers, body })

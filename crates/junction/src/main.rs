@@ -2,6 +2,7 @@
 //! it. Wiring only.
 
 mod admin;
+mod http_threads;
 mod log_buffer;
 mod logging;
 mod serve;

@@ -15,12 +15,18 @@ use platform::{Platform, PlatformConfig};
 use store::{Keyring, MasterKey, Store, StoreError};
 use url::Url;
 
+use crate::http_threads::{HttpThreads, Listeners};
+
 /// Flags of `junction serve`; each also an environment variable.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "JUNCTION_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Threads serving HTTP, each with its own connections (Linux; one elsewhere); default: one
+    /// per CPU. Background work runs on other threads.
+    #[arg(long, env = "JUNCTION_HTTP_THREADS", default_value_t = default_http_threads(), value_parser = clap::value_parser!(u64).range(1..=1024))]
+    http_threads: u64,
     /// `sqlite://PATH` (created on first start) or `postgres://...`.
     #[arg(long, env = "JUNCTION_DATABASE_URL", default_value = "sqlite://junction.db")]
     database: String,
@@ -123,6 +129,11 @@ pub struct ServeArgs {
     formula_trigger_ms: u64,
 }
 
+/// One HTTP thread per CPU.
+fn default_http_threads() -> u64 {
+    std::thread::available_parallelism().map_or(1, |cpus| cpus.get() as u64)
+}
+
 /// A share: a number from 0 (exclusive) to 1.
 fn share(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -146,9 +157,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The simulator must outlive the server: `_sandbox` is dropped (and stopped) at the end of `run`.
     let (endpoints, policy, _sandbox) = vendor(&args).await?;
     let sandbox = args.sandbox || args.sandbox_url.is_some();
-    let listener =
-        tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("cannot listen on {}", args.bind))?;
-    let addr = listener.local_addr()?;
+    let listeners = Listeners::bind(&args.bind, args.http_threads as usize).await?;
+    let addr = listeners.local_addr();
     let public_url = public_url(args.public_url.as_deref(), addr)?;
     let config = PlatformConfig {
         vendor_limits: args.vendor_limits,
@@ -230,12 +240,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::shutdown_signal().await;
         drop(stop);
     };
-    let served = axum::serve(listener, http_api::router(state)).with_graceful_shutdown(shutdown).await;
+    let mut http = HttpThreads::start(listeners, http_api::router(state)).context("cannot start the HTTP threads")?;
+    let served = http.serve_until(shutdown).await;
     drop(stopped);
     // The shutdown future (and `stop` with it) is dropped by now.
     for task in [refresher, event_workers, bulk_runners, formula_runners, Some(common_watch)].into_iter().flatten() {
         let _ = task.await;
     }
+    http.join().await;
     served?;
     tracing::info!("shut down");
     Ok(())

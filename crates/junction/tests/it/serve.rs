@@ -109,8 +109,34 @@ async fn serve_bootstraps_once_answers_and_shuts_down_gracefully() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn a_second_server_on_a_port_in_use_exits_non_zero_instead_of_sharing_its_traffic() {
+    let dir = temp_dir();
+    let (server, _stderr) = start_with(&dir, &["--http-threads", "2"]).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let other = temp_dir();
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(env!("CARGO_BIN_EXE_junction"))
+            .args(["serve", "--sandbox", "--sandbox-bind", "127.0.0.1:0", "--http-threads", "2", "--bind", &addr])
+            .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", other.join("junction.db").display()))
+            .env_remove("JUNCTION_MASTER_KEY")
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("exits")
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
+    terminate(server).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
+}
+
 #[test]
-fn bad_event_and_share_flags_exit_non_zero_naming_the_flag() {
+fn bad_event_share_and_thread_flags_exit_non_zero_naming_the_flag() {
     for args in [
         ["--background-share", "0"],
         ["--background-share", "1.5"],
@@ -119,6 +145,9 @@ fn bad_event_and_share_flags_exit_non_zero_naming_the_flag() {
         ["--event-max-attempts", "many"],
         ["--event-claim-ttl", "1e9"],
         ["--event-reconcile-minutes", "0"],
+        ["--http-threads", "0"],
+        ["--http-threads", "5000"],
+        ["--http-threads", "many"],
     ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
             .arg("serve")
