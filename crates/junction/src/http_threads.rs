@@ -3,9 +3,11 @@
 //! (`SO_REUSEPORT`, so the kernel spreads new connections over the sockets). A connection, the
 //! tasks its requests start and the vendor connections they use
 //! ([`connector::vendor_client::keep_connections_on_this_thread`]) stay on one thread, so a request
-//! wakes no other thread. On the main runtime's work-stealing workers a hub call woke another
-//! worker about once in two calls, which cost more than the call's own work on a busy machine
-//! (BENCHMARKS.md "One runtime per HTTP thread"). Background work stays on the main runtime.
+//! needs no other thread. On the main runtime's work-stealing workers, the scheduler's
+//! synchronisation around a hub call (its atomics, its wake-ups of idle workers to steal, vendor
+//! connections driven by the other worker) cost a fifth of the call's CPU on two cores, in the
+//! same instructions (BENCHMARKS.md "One runtime per HTTP thread"). Background work stays on the
+//! main runtime.
 //!
 //! A thread's runtime outlives its server: database connections opened on it keep serving the main
 //! runtime's background work until [`HttpThreads::join`], after everything else has stopped.
