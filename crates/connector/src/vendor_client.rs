@@ -179,7 +179,8 @@ thread_local! {
 /// From now on, the REST calls made on this thread go through connections of its own, opened and
 /// driven on this thread, whichever [`VendorClient`] makes them. For a thread that runs a
 /// current-thread runtime of its own (`junction serve`'s HTTP threads): a connection another
-/// thread's runtime drives would wake that thread twice a call. Fails as [`VendorClient::new`] does.
+/// thread's runtime drives would need that thread for every call made on it. Fails as
+/// [`VendorClient::new`] does.
 pub fn keep_connections_on_this_thread() -> Result<(), ClientStartError> {
     let own = pool()?;
     THIS_THREADS_POOL.with(|slot| *slot.borrow_mut() = Some(own));
@@ -360,8 +361,9 @@ impl VendorClient {
         };
         let call = builder.body(body).map_err(|_| VendorError::InvalidPath)?;
         let exchange = async {
-            let http = THIS_THREADS_POOL.with(|slot| slot.borrow().clone()).unwrap_or_else(|| self.http.clone());
-            let response = http.request(call).await.map_err(|_| VendorError::Unreachable)?;
+            // The future owns what it needs: no pool is cloned, and nothing stays borrowed.
+            let sent = THIS_THREADS_POOL.with(|slot| slot.borrow().as_ref().unwrap_or(&self.http).request(call));
+            let response = sent.await.map_err(|_| VendorError::Unreachable)?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await.map_err(|_| VendorError::Unreachable)?.to_bytes();
             Ok(VendorReply { status: parts.status.as_u16(), headers: parts.headers, body })

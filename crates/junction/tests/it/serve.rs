@@ -122,6 +122,8 @@ async fn a_second_server_on_a_port_in_use_exits_non_zero_instead_of_sharing_its_
             .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", other.join("junction.db").display()))
             .env_remove("JUNCTION_MASTER_KEY")
             .stdin(Stdio::null())
+            // A server that wrongly started is not left running when the wait times out.
+            .kill_on_drop(true)
             .output(),
     )
     .await
