@@ -12,13 +12,19 @@ consent form, then loads four cases with wrk in alternating rounds:
   mapped   GET /elements/api-v2/hubs/crm/contacts/7 through Junction (mapped to the hub's fields)
 
 Per case: throughput at 64 connections (median of the rounds), CPU time per call of the proxy's
-process(es) (utime + stime from /proc/<pid>/stat over the calls wrk counted; nginx: master and
-workers), the context switches per call of its threads (/proc/<pid>/task/*/status), and p50
+process(es) (utime + stime from /proc/<pid>/stat over the calls wrk counted, and each part;
+nginx: master and workers), the context switches per call of its threads (/proc/<pid>/task/*/status), and p50
 latency at one connection, with what each adds over `direct`. Then the goals'
 ratios from this one run, and the footprint: time from exec of `junction serve` (a fresh SQLite
 database) to `GET /readyz` answering 200, and its RSS once idle.
 
-Usage: scripts/hotpath.py [--binary target/release/junction] [--rounds 3] [--seconds 5]
+`--floor BINARY` adds a fifth case, the floor under both: hyper alone proxying the raw call's GET
+(`cargo build --release -p junction --example hyper_floor`, then `--floor
+target/release/examples/hyper_floor`), run as `junction serve` runs its HTTP threads, with no
+routing, authentication, limits, metrics or log line; its CPU per call over nginx's is what the
+HTTP stack itself costs, and the rest of Junction's is Junction's own.
+
+Usage: scripts/hotpath.py [--binary target/release/junction] [--rounds 3] [--seconds 5] [--floor BINARY]
 Needs wrk and nginx (Debian: `apt-get install nginx-light wrk`). Junction's log level is its
 default (info) unless RUST_LOG is set in the environment.
 
@@ -26,7 +32,8 @@ default (info) unless RUST_LOG is set in the environment.
 `junction serve` runs under `valgrind --tool=callgrind`; per case (raw, mapped), after a warm-up,
 the counters are zeroed (`callgrind_control -z`), `wrk -t1 -c4 -d8s` loads it, the counts are
 dumped (`callgrind_control -d`, into DIR for `callgrind_annotate`), and the process's total
-instructions are divided by the calls wrk counted. Needs valgrind.
+instructions are divided by the calls wrk counted; with `--floor`, the floor's raw GET the same way.
+Needs valgrind.
 """
 
 import argparse
@@ -136,12 +143,13 @@ def provision(junction_port, sim_port):
 
 
 def cpu_seconds(pids):
-    total = 0
+    """User and system CPU seconds of `pids` so far."""
+    user = system = 0
     for pid in pids:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / TICKS
+        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime (fields 14 and 15)
+    return user / TICKS, system / TICKS
 
 
 def context_switches(pids):
@@ -270,8 +278,8 @@ def dump_totals(directory, before):
     raise SystemExit(f"no callgrind dump appeared in {directory}")
 
 
-def callgrind(binary, directory, sim_url, sim_port, workdir, env):
-    """Instructions per call of `junction serve` under callgrind, raw and mapped."""
+def callgrind(binary, directory, sim_url, sim_port, workdir, env, floor=None):
+    """Instructions per call of `junction serve` under callgrind, raw and mapped (and of the floor)."""
     os.makedirs(directory, exist_ok=True)
     port = free_port()
     log = open(os.path.join(workdir, "junction-callgrind.log"), "w")
@@ -286,21 +294,36 @@ def callgrind(binary, directory, sim_url, sim_port, workdir, env):
         base = f"http://127.0.0.1:{port}/elements/api-v2/hubs/crm"
         counted = {}
         for key, url in [("raw", f"{base}/raw/v2/contacts/7"), ("mapped", f"{base}/contacts/7")]:
-            wrk(url, hub, 4, 3)  # warm-up: connections, caches, the first token use
-            subprocess.run(["callgrind_control", "-z", str(serve.pid)], check=True, capture_output=True)
-            calls, _, _ = wrk_one_thread(url, hub)
-            before = set(os.listdir(directory))
-            subprocess.run(["callgrind_control", "-d", str(serve.pid)], check=True, capture_output=True)
-            total, path = dump_totals(directory, before)
-            counted[key] = (total, calls, path)
-        print("instructions per call, `junction serve` under callgrind (wrk -t1 -c4 -d8s after a warm-up):")
-        print()
-        print("| Case | instructions / call | total | calls | dump |")
-        print("|---|---:|---:|---:|---|")
-        for key, (total, calls, path) in counted.items():
-            print(f"| {key} | {total / calls:,.0f} | {total / 1e6:,.1f} M | {calls:,} | {os.path.basename(path)} |")
+            counted[key] = count_calls(serve, directory, url, hub)
     finally:
         stop(serve)
+    if floor:
+        port = free_port()
+        proxy = start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out.%p",
+                       os.path.abspath(floor), f"127.0.0.1:{port}", f"{sim_url}/crm/rest"], env, log)
+        try:
+            wait_listening(port, "hyper_floor", deadline_s=300)
+            url = f"http://127.0.0.1:{port}/elements/api-v2/hubs/crm/raw/v2/contacts/7"
+            counted["hyper alone (floor)"] = count_calls(proxy, directory, url, f"Bearer {vendor_token(sim_port)}")
+        finally:
+            stop(proxy)
+    print("instructions per call under callgrind (wrk -t1 -c4 -d8s after a warm-up):")
+    print()
+    print("| Case | instructions / call | total | calls | dump |")
+    print("|---|---:|---:|---:|---|")
+    for key, (total, calls, path) in counted.items():
+        print(f"| {key} | {total / calls:,.0f} | {total / 1e6:,.1f} M | {calls:,} | {os.path.basename(path)} |")
+
+
+def count_calls(process, directory, url, auth):
+    """The instructions `process` (under callgrind) spent on the calls of one wrk run, and the calls."""
+    wrk(url, auth, 4, 3)  # warm-up: connections, caches, the first token use
+    subprocess.run(["callgrind_control", "-z", str(process.pid)], check=True, capture_output=True)
+    calls, _, _ = wrk_one_thread(url, auth)
+    before = set(os.listdir(directory))
+    subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True, capture_output=True)
+    total, path = dump_totals(directory, before)
+    return total, calls, path
 
 
 def wrk_one_thread(url, auth):
@@ -318,6 +341,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--floor", metavar="BINARY", help="also load examples/hyper_floor.rs, built in release")
     parser.add_argument("--only", choices=["load", "footprint"], help="run one part alone")
     parser.add_argument("--callgrind", metavar="DIR", help="count instructions per call instead (dumps into DIR)")
     args = parser.parse_args()
@@ -343,7 +367,7 @@ def main():
         sim_url = f"http://127.0.0.1:{sim_port}"
 
         if args.callgrind:
-            callgrind(binary, os.path.abspath(args.callgrind), sim_url, sim_port, workdir, env)
+            callgrind(binary, os.path.abspath(args.callgrind), sim_url, sim_port, workdir, env, args.floor)
             return
         if args.only != "load":
             ready_ms, idle_rss = footprint(binary, sim_url, workdir, env)
@@ -361,6 +385,11 @@ def main():
                           "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
                           "--refresh-period", "0", "--bulk-concurrency", "0"], env, junction_log)
         processes.append(junction)
+        if args.floor:
+            floor_port = free_port()
+            floor = start([os.path.abspath(args.floor), f"127.0.0.1:{floor_port}", f"{sim_url}/crm/rest"], env)
+            processes.append(floor)
+            wait_listening(floor_port, "hyper_floor")
         wait_ready(junction_port, "/readyz")
         wait_listening(nginx_port, "nginx")
 
@@ -373,6 +402,8 @@ def main():
             ("raw", "Junction raw `GET /hubs/crm/raw/v2/contacts/7`", f"http://127.0.0.1:{junction_port}/elements/api-v2/hubs/crm/raw/v2/contacts/7", hub, [junction.pid]),
             ("mapped", "Junction mapped `GET /hubs/crm/contacts/7`", f"http://127.0.0.1:{junction_port}/elements/api-v2/hubs/crm/contacts/7", hub, [junction.pid]),
         ]
+        if args.floor:
+            cases.insert(2, ("floor", "hyper alone (`examples/hyper_floor.rs`), the raw call's GET", f"http://127.0.0.1:{floor_port}/elements/api-v2/hubs/crm/raw/v2/contacts/7", bearer, [floor.pid]))
         for _, _, url, auth, _ in cases:  # warm-up: connections, caches, the first token use
             wrk(url, auth, args.connections, 1)
 
@@ -383,7 +414,9 @@ def main():
             for key, _, url, auth, pids in order:
                 before, switched = cpu_seconds(pids), context_switches(pids)
                 calls, rate, _ = wrk(url, auth, args.connections, args.seconds)
-                loaded[key].append((rate, (cpu_seconds(pids) - before) / calls * 1e6,
+                after = cpu_seconds(pids)
+                user, system = ((a - b) / calls * 1e6 for a, b in zip(after, before))
+                loaded[key].append((rate, user + system, user,
                                     (context_switches(pids) - switched) / calls))
             for key, _, url, auth, _ in order:
                 single[key].append(wrk(url, auth, 1, max(2, args.seconds // 2))[2])
@@ -391,19 +424,22 @@ def main():
         print(f"hot path: {args.rounds} alternating rounds, {args.seconds} s per case, wrk -c{args.connections}; "
               f"{os.cpu_count()} cores; RUST_LOG={os.environ.get('RUST_LOG', '(unset: info)')}")
         print()
-        print(f"| Case | req/s ({args.connections} conns) | ratio to direct | proxy CPU µs/call | context switches/call | p50 ms (1 conn) | added p50 ms |")
+        print(f"| Case | req/s ({args.connections} conns) | ratio to direct | proxy CPU µs/call (user + system) | context switches/call | p50 ms (1 conn) | added p50 ms |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        summary = {}
+        summary, users = {}, {}
         for key, label, *_ in cases:
-            rate = statistics.median(rate for rate, _, _ in loaded[key])
-            cpu = statistics.median(cpu for _, cpu, _ in loaded[key])
-            switches = statistics.median(switches for _, _, switches in loaded[key])
+            rate = statistics.median(rate for rate, *_ in loaded[key])
+            cpu = statistics.median(cpu for _, cpu, *_ in loaded[key])
+            user = statistics.median(user for _, _, user, _ in loaded[key])
+            switches = statistics.median(switches for *_, switches in loaded[key])
             p50 = statistics.median(single[key])
             summary[key] = (rate, cpu, switches, p50)
+            users[key] = user
         direct_rate, _, _, direct_p50 = summary["direct"]
         for key, label, *_ in cases:
             rate, cpu, switches, p50 = summary[key]
-            cpu_text, switches_text = ("(upstream)", "(upstream)") if key == "direct" else (f"{cpu:.1f}", f"{switches:.2f}")
+            cpu_text = f"{cpu:.1f} ({users[key]:.1f} + {cpu - users[key]:.1f})"
+            cpu_text, switches_text = ("(upstream)", "(upstream)") if key == "direct" else (cpu_text, f"{switches:.2f}")
             print(f"| {label} | {rate:.0f} | {rate / direct_rate:.2f} | {cpu_text} | {switches_text} | {p50:.3f} | +{p50 - direct_p50:.3f} |")
         print()
         n_rate, n_cpu, _, n_p50 = summary["nginx"]
@@ -417,8 +453,12 @@ def main():
         for key, p50 in [("raw", r_p50), ("mapped", m_p50)]:
             extra = (p50 - direct_p50) - (n_p50 - direct_p50)
             print(f"{key} added p50 at 1 connection minus nginx's: {extra:+.3f} ms (goal <= 0.1: {goal(extra <= 0.1)})")
+        if args.floor:
+            f_rate, f_cpu, _, _ = summary["floor"]
+            print(f"hyper alone CPU/call vs nginx: {f_cpu / n_cpu:.2f} x, throughput {f_rate / n_rate:.2f} x; "
+                  f"Junction's own part of a raw call: {r_cpu - f_cpu:.1f} µs of CPU")
         print("rounds (req/s, CPU µs/call): " + "; ".join(
-            f"{key} " + ", ".join(f"{rate:.0f}/{cpu:.1f}" for rate, cpu, _ in loaded[key]) for key, *_ in cases))
+            f"{key} " + ", ".join(f"{rate:.0f}/{cpu:.1f}" for rate, cpu, *_ in loaded[key]) for key, *_ in cases))
         if args.only != "load":
             print()
             print_footprint(ready_ms, idle_rss)
