@@ -18,8 +18,8 @@
 //! # Accounts
 //! A call's account is the one the vendor last named in an answer to its caller
 //! (`x-keap-tenant-id`; the [`crate::VendorClient`] remembers it per instance), else the one the
-//! caller expects (an instance's `infusionsoft.server`); a call with neither counts against its
-//! client alone. A call with a known account is admitted only when both its client's and its
+//! caller expects (for an instance, the account its token grants named, else its
+//! `infusionsoft.server`); a call with neither counts against its client alone. A call with a known account is admitted only when both its client's and its
 //! account's windows have room, at the same instant; it waits in its client's queue. The account's limits bind only when several OAuth clients or keys call one account (one
 //! client's 1,500 a minute is below an account's 10,000), or other applications use it too, which
 //! only its headers show. A 429 is laid at the account's door when its headers report an

@@ -149,7 +149,8 @@ pub struct CallContext<'a> {
     pub max_wait: Option<Duration>,
     pub observer: Option<&'a dyn CallObserver>,
     /// The vendor account (its host, `ab123.infusionsoft.com`) the caller expects its calls to
-    /// count against, until an answer names the real one.
+    /// count against, until an answer names the real one: for an instance, the account its grants
+    /// named (`domain::token_rules::TokenGrant::account`), else its `infusionsoft.server`.
     pub account: Option<&'a str>,
     /// Names the caller in log lines (an instance id; 0 for none). An instance's calls are
     /// counted against the vendor account its answers last named (else `account`); a caller with

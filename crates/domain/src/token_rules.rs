@@ -109,10 +109,26 @@ pub struct TokenGrant {
     pub refresh_token: Option<Secret>,
     /// Seconds the access token lives, when the vendor said.
     pub expires_in: Option<i64>,
+    /// What the grant covers: Keap writes `full|<the account's host>` ([`TokenGrant::account`]).
     pub scope: Option<String>,
 }
 
 impl TokenGrant {
+    /// The vendor account (the Keap app's host, `ab123.infusionsoft.com`) the grant covers, as its
+    /// `scope` names it (`full|ab123.infusionsoft.com`): the app the user chose on the consent
+    /// page, which the vendor counts the token's calls against (the `x-keap-tenant-id` of its
+    /// answers). `None` when the scope names no account or names it in any other form than a host.
+    pub fn account(&self) -> Option<&str> {
+        let (_, host) = self.scope.as_deref()?.split_once('|')?;
+        let host = host.trim();
+        let is_host = (1..=253).contains(&host.len())
+            && host.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.')
+            && !host.starts_with(['.', '-'])
+            && !host.ends_with(['.', '-'])
+            && !host.contains("..");
+        is_host.then_some(host)
+    }
+
     /// The expiry instant for a grant received at `received_at`; `None` when unknown.
     pub fn expires_at(&self, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.expires_in.and_then(TimeDelta::try_seconds).and_then(|lifetime| received_at.checked_add_signed(lifetime))
@@ -252,6 +268,39 @@ pub fn on_invalid_grant(used_version: u64, stored_version: u64) -> InvalidGrantA
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_grants_account_is_the_host_its_scope_names() {
+        let grant = |scope: Option<&str>| TokenGrant {
+            access_token: Secret::new("a"),
+            refresh_token: None,
+            expires_in: None,
+            scope: scope.map(str::to_string),
+        };
+        let account = |scope| grant(scope).account().map(str::to_string);
+        assert_eq!(account(Some("full|ab123.infusionsoft.com")).as_deref(), Some("ab123.infusionsoft.com"));
+        assert_eq!(account(Some("full| zt119.infusionsoft.com ")).as_deref(), Some("zt119.infusionsoft.com"));
+        assert_eq!(account(Some("full|sandbox.infusionsoft.com")).as_deref(), Some("sandbox.infusionsoft.com"));
+        for unnamed in [None, Some("full"), Some("full|"), Some("full| "), Some("")] {
+            assert_eq!(account(unnamed), None, "{unnamed:?}");
+        }
+        let long = format!("full|{}.com", "a".repeat(250));
+        for hostile in [
+            "full|ab 123.infusionsoft.com",
+            "full|https://ab123.infusionsoft.com",
+            "full|ab123.infusionsoft.com/x",
+            "full|.infusionsoft.com",
+            "full|ab123..com",
+            "full|ab123.com.",
+            "full|-ab123.com",
+            "full|ab123.com|x",
+            "full|ab\u{e9}.com",
+            "full|ab123\ncom",
+            long.as_str(),
+        ] {
+            assert_eq!(account(Some(hostile)), None, "{hostile}");
+        }
+    }
 
     fn at(hours: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date") + TimeDelta::hours(hours)

@@ -500,6 +500,7 @@ impl BenchStore {
                 secrets,
                 // The token the simulator issued lasts 24 h; no refresh is wanted during the run.
                 access_expires_at: Some(Utc::now() + chrono::TimeDelta::days(30)),
+                vendor_account: None,
             })
             .await
             .expect("instance")

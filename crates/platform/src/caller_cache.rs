@@ -158,6 +158,7 @@ mod tests {
             access_expires_at: None,
             refreshed_at: None,
             refresh_generation: 0,
+            vendor_account: None,
         })
     }
 

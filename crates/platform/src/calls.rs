@@ -74,11 +74,18 @@ impl<'a> InstanceCall<'a> {
                 priority,
                 max_wait,
                 observer: Some(&self.recorder),
-                account: self.instance.configuration.get("infusionsoft.server").map(String::as_str),
+                account: vendor_account(self.instance),
                 log_id: self.instance.id.get(),
             },
         }
     }
+}
+
+/// The vendor account the instance's calls count against before the vendor names one in an answer:
+/// the one its grants named, else its `infusionsoft.server`.
+fn vendor_account(instance: &InstanceRecord) -> Option<&str> {
+    let configured = || instance.configuration.get("infusionsoft.server").map(String::as_str);
+    instance.vendor_account.as_deref().or_else(configured)
 }
 
 /// Whether the instance wants null fields dropped from records (`filter.response.nulls`, default

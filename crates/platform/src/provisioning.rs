@@ -85,6 +85,7 @@ pub async fn provision(
     new.secrets.insert(ACCESS_TOKEN_KEY, exchanged.grant.access_token.clone());
     new.secrets.insert(REFRESH_TOKEN_KEY, exchanged.refresh_token);
     new.access_expires_at = exchanged.grant.expires_at(Utc::now());
+    new.vendor_account = exchanged.grant.account().map(str::to_string);
     // The instance and its code's binding commit together: a replay names it from then on.
     let record = platform.store.insert_instance_with_code(new, &exchanged.claim).await?;
     tracing::info!(instance_id = record.id.get(), element = %record.element_key, mode = request.mode.as_str(), "instance created");
@@ -189,6 +190,7 @@ pub async fn reauthenticate(
     patch.secrets.insert(REFRESH_TOKEN_KEY.to_string(), Some(exchanged.refresh_token));
     patch.valid = Some(true);
     patch.access_expires_at = Some(exchanged.grant.expires_at(Utc::now()));
+    patch.vendor_account = exchanged.grant.account().map(str::to_string);
     let record = platform.store.update_instance(organization_id, id, patch).await?;
     // The code stays claimed whether or not this binding is written: a replay is refused either
     // way, and only names the instance when it is.
@@ -238,6 +240,7 @@ fn new_instance(organization_id: OrganizationId, request: &CreateRequest<'_>) ->
         configuration,
         secrets,
         access_expires_at: None,
+        vendor_account: None,
     }
 }
 

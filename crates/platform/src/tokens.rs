@@ -86,6 +86,7 @@ fn refresher(platform: &Platform, seen_generation: i64, failure: Arc<Mutex<Optio
             metrics.record_token_call(&outcome);
             match outcome {
                 Vendor::Refreshed(grant) => RefreshDecision::Refreshed(TokenPair {
+                    vendor_account: grant.account().map(str::to_string),
                     access_expires_at: grant.expires_at(Utc::now()),
                     refresh_token: grant.refresh_token.unwrap_or_else(|| refresh_token.clone()),
                     access_token: grant.access_token,

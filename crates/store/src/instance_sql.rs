@@ -29,6 +29,7 @@ macro_rules! implement_instance_store {
                 access_expires_at: row.try_get("access_expires_at")?,
                 refreshed_at: row.try_get("refreshed_at")?,
                 refresh_generation: row.try_get("refresh_generation")?,
+                vendor_account: row.try_get("vendor_account")?,
             })
         }
 
@@ -167,6 +168,7 @@ macro_rules! implement_instance_store {
                         record.refreshed_at = Some(now());
                         record.refresh_generation += 1;
                         record.valid = true;
+                        record.vendor_account = pair.vendor_account.or(record.vendor_account);
                         (RefreshOutcome::Refreshed, "refreshed", String::new())
                     }
                     RefreshDecision::Invalid { detail } => {
@@ -216,8 +218,8 @@ macro_rules! implement_instance_store {
                 sqlx::query(
                     "UPDATE instances SET name = $2, tags = $3, configuration = $4, secrets = $5, token_lookup = $6, \
                      token_sealed = $7, key_version = $8, valid = $9, disabled = $10, trace_logging = $11, \
-                     updated_at = $12, access_expires_at = $13, refreshed_at = $14, refresh_generation = $15 \
-                     WHERE id = $1",
+                     updated_at = $12, access_expires_at = $13, refreshed_at = $14, refresh_generation = $15, \
+                     vendor_account = $16 WHERE id = $1",
                 )
                 .bind(record.id.get())
                 .bind(&record.name)
@@ -234,6 +236,7 @@ macro_rules! implement_instance_store {
                 .bind(record.access_expires_at)
                 .bind(record.refreshed_at)
                 .bind(record.refresh_generation)
+                .bind(&record.vendor_account)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -265,8 +268,8 @@ macro_rules! implement_instance_store {
                     "INSERT INTO instances (organization_id, element_key, name, tags, configuration, secrets, \
                      token_lookup, token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, \
                      access_expires_at, \
-                     refreshed_at, refresh_generation) \
-                     VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0) RETURNING id",
+                     refreshed_at, refresh_generation, vendor_account) \
+                     VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $8, $9, $9, $10, $10, $11, $10, 0, $12) RETURNING id",
                 )
                 .bind(new.organization_id.get())
                 .bind(&new.element_key)
@@ -279,6 +282,7 @@ macro_rules! implement_instance_store {
                 .bind(false)
                 .bind(created_at)
                 .bind(new.access_expires_at.map(micros))
+                .bind(&new.vendor_account)
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(on_insert("instance token"))?;
@@ -308,6 +312,7 @@ macro_rules! implement_instance_store {
                     access_expires_at: new.access_expires_at.map(micros),
                     refreshed_at: Some(created_at),
                     refresh_generation: 0,
+                    vendor_account: new.vendor_account,
                 };
                 Self::sync_event_poller(tx, self.dialect, &record).await?;
                 Ok(record)
@@ -438,6 +443,9 @@ macro_rules! implement_instance_store {
                 if let Some(at) = patch.access_expires_at {
                     record.access_expires_at = at.map(micros);
                 }
+                if let Some(account) = patch.vendor_account {
+                    record.vendor_account = Some(account);
+                }
                 record.updated_at = now();
                 self.write_instance(&mut tx, &record).await?;
                 Self::sync_event_poller(&mut tx, self.dialect, &record).await?;
@@ -560,6 +568,7 @@ macro_rules! implement_instance_store {
                 access_token,
                 refresh_token,
                 access_expires_at: record.access_expires_at,
+                vendor_account: record.vendor_account.clone(),
             });
             CurrentTokens {
                 instance_id: record.id,

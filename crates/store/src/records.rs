@@ -98,6 +98,8 @@ pub struct NewInstance {
     pub configuration: BTreeMap<String, String>,
     pub secrets: SecretMap,
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// The vendor account the grant named, if it named one (see [`InstanceRecord::vendor_account`]).
+    pub vendor_account: Option<String>,
 }
 
 /// A stored instance, secrets opened.
@@ -122,6 +124,10 @@ pub struct InstanceRecord {
     pub refreshed_at: Option<DateTime<Utc>>,
     /// Incremented by every stored token pair; lets a refresher tell "someone else refreshed".
     pub refresh_generation: i64,
+    /// The vendor account (the Keap app's host, `ab123.infusionsoft.com`) the last grant that named
+    /// one named (`domain::token_rules::granted_account`): the account the vendor counts this
+    /// instance's calls against.
+    pub vendor_account: Option<String>,
 }
 
 /// Changes to an instance; `None` leaves a field alone. Map entries are merged: `Some(v)` sets a
@@ -139,6 +145,8 @@ pub struct InstancePatch {
     pub trace_logging: Option<bool>,
     pub valid: Option<bool>,
     pub access_expires_at: Option<Option<DateTime<Utc>>>,
+    /// A new grant's vendor account (re-authentication); `None` leaves the stored one.
+    pub vendor_account: Option<String>,
 }
 
 /// Which instances `list_instances` returns, and which page.
@@ -188,6 +196,8 @@ pub struct TokenPair {
     pub access_token: Secret,
     pub refresh_token: Secret,
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// The vendor account the grant named; `None` keeps the stored one.
+    pub vendor_account: Option<String>,
 }
 
 /// What the refresh critical section sees: the state re-read after the lock was taken.

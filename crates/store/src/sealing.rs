@@ -92,12 +92,13 @@ pub(crate) struct RawInstance {
     pub access_expires_at: Option<DateTime<Utc>>,
     pub refreshed_at: Option<DateTime<Utc>>,
     pub refresh_generation: i64,
+    pub vendor_account: Option<String>,
 }
 
 /// The columns [`RawInstance`] is read from, in a fixed order shared by every query.
 pub(crate) const INSTANCE_COLUMNS: &str = "id, organization_id, element_key, name, tags, configuration, secrets, \
      token_sealed, key_version, valid, disabled, trace_logging, created_at, updated_at, access_expires_at, \
-     refreshed_at, refresh_generation";
+     refreshed_at, refresh_generation, vendor_account";
 
 /// The two sealed columns of an instance, both under one key version (they are always re-sealed
 /// together, so one `key_version` column describes both).
@@ -141,6 +142,7 @@ impl Keys {
             access_expires_at: raw.access_expires_at,
             refreshed_at: raw.refreshed_at,
             refresh_generation: raw.refresh_generation,
+            vendor_account: raw.vendor_account,
         })
     }
 

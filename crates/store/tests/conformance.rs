@@ -62,6 +62,7 @@ conformance!(
     concurrent_refreshes_on_one_store_refresh_once,
     concurrent_refreshes_on_two_stores_refresh_once,
     refresh_outcomes_are_stored_and_audited,
+    the_vendor_account_a_grant_names_is_kept_until_another_grant_names_one,
     a_dropped_caller_does_not_lose_a_detached_refresh,
     instances_due_for_refresh_are_the_expiring_and_the_stale,
     a_failing_refresh_backs_off_so_others_are_not_starved,
@@ -157,6 +158,7 @@ fn new_instance(organization_id: OrganizationId, name: &str, tags: &[&str]) -> N
             (REFRESH_TOKEN_KEY, "refresh-0"),
         ]),
         access_expires_at: Some(Utc::now() + TimeDelta::hours(24)),
+        vendor_account: None,
     }
 }
 
@@ -533,6 +535,7 @@ async fn refresh_storm(stores: Vec<Arc<dyn Store>>, org: OrganizationId, instanc
                         access_token: Secret::new(format!("access-{n}")),
                         refresh_token: Secret::new(format!("refresh-{n}")),
                         access_expires_at: Some(Utc::now() + TimeDelta::hours(24)),
+                        vendor_account: None,
                     })
                 })
             });
@@ -591,6 +594,7 @@ async fn refresh_outcomes_are_stored_and_audited(db: Arc<TestDb>) {
         access_token: Secret::new("access-new"),
         refresh_token: Secret::new("refresh-new"),
         access_expires_at: Some(expires),
+        vendor_account: None,
     };
     let refreshed = store.refresh_tokens(instance.id, decide(RefreshDecision::Refreshed(pair))).await.unwrap();
     assert_eq!(refreshed.outcome, RefreshOutcome::Refreshed);
@@ -619,6 +623,47 @@ async fn refresh_outcomes_are_stored_and_audited(db: Arc<TestDb>) {
         store.refresh_tokens(InstanceId::new(987_654), decide(RefreshDecision::Unchanged)).await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn the_vendor_account_a_grant_names_is_kept_until_another_grant_names_one(db: Arc<TestDb>) {
+    let (store, org) = store_with_org(&db).await;
+    let unnamed = store.insert_instance(new_instance(org, "unnamed", &[])).await.unwrap();
+    assert_eq!(store.get_instance(org, unnamed.id).await.unwrap().vendor_account, None);
+    let mut new = new_instance(org, "named", &[]);
+    new.vendor_account = Some("ab123.infusionsoft.com".into());
+    let named = store.insert_instance(new).await.unwrap();
+    assert_eq!(named.vendor_account.as_deref(), Some("ab123.infusionsoft.com"));
+    let read = |id| {
+        let store = Arc::clone(&store);
+        async move { store.get_instance(org, id).await.unwrap().vendor_account }
+    };
+    assert_eq!(read(named.id).await.as_deref(), Some("ab123.infusionsoft.com"));
+    assert_eq!(store.find_instance_by_token(&named.token).await.unwrap().unwrap().vendor_account, read(named.id).await);
+
+    let pair = |n: u32, account: Option<&str>| TokenPair {
+        access_token: Secret::new(format!("access-{n}")),
+        refresh_token: Secret::new(format!("refresh-{n}")),
+        access_expires_at: None,
+        vendor_account: account.map(str::to_string),
+    };
+    // A grant that names no account keeps the stored one; one that names another replaces it.
+    let refreshed = store.refresh_tokens(named.id, decide(RefreshDecision::Refreshed(pair(1, None)))).await.unwrap();
+    assert_eq!(refreshed.current.pair.unwrap().vendor_account.as_deref(), Some("ab123.infusionsoft.com"));
+    assert_eq!(read(named.id).await.as_deref(), Some("ab123.infusionsoft.com"));
+    let moved = pair(2, Some("zt119.infusionsoft.com"));
+    store.refresh_tokens(named.id, decide(RefreshDecision::Refreshed(moved))).await.unwrap();
+    assert_eq!(read(named.id).await.as_deref(), Some("zt119.infusionsoft.com"));
+    // Neither a failed refresh nor a patch without a grant changes it.
+    let failed = decide(RefreshDecision::Failed { detail: "vendor 503".into() });
+    store.refresh_tokens(named.id, failed).await.unwrap();
+    let renamed = InstancePatch { name: Some("renamed".into()), ..InstancePatch::default() };
+    store.update_instance(org, named.id, renamed).await.unwrap();
+    assert_eq!(read(named.id).await.as_deref(), Some("zt119.infusionsoft.com"));
+    // A re-authentication's grant names it for an instance that had none.
+    let reauthenticated =
+        InstancePatch { vendor_account: Some("ps359.infusionsoft.com".into()), ..InstancePatch::default() };
+    store.update_instance(org, unnamed.id, reauthenticated).await.unwrap();
+    assert_eq!(read(unnamed.id).await.as_deref(), Some("ps359.infusionsoft.com"));
 }
 
 async fn instances_due_for_refresh_are_the_expiring_and_the_stale(db: Arc<TestDb>) {
@@ -731,6 +776,7 @@ async fn a_failing_refresh_backs_off_so_others_are_not_starved(db: Arc<TestDb>) 
         access_token: Secret::new("access-1"),
         refresh_token: Secret::new("refresh-1"),
         access_expires_at: Some(now + TimeDelta::minutes(1)),
+        vendor_account: None,
     };
     // A refresh on demand (a hub call) is not held back by the backoff, and clears it.
     let refreshed = store.refresh_tokens(failing.id, decide(RefreshDecision::Refreshed(pair))).await.unwrap();
@@ -779,6 +825,7 @@ async fn a_dropped_caller_does_not_lose_a_detached_refresh(db: Arc<TestDb>) {
                 access_token: Secret::new("access-late"),
                 refresh_token: Secret::new("refresh-late"),
                 access_expires_at: None,
+                vendor_account: None,
             })
         })
     });

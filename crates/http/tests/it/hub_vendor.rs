@@ -175,6 +175,45 @@ async fn a_burst_of_500_calls_all_succeed_when_the_queue_may_wait_long_enough() 
 }
 
 #[tokio::test]
+async fn an_instance_without_a_server_counts_its_first_calls_against_the_account_its_grant_names() {
+    // The account's limit is the one that binds: 5 calls a minute, at the vendor and in Junction.
+    let stack = Stack::start_with(StackOptions {
+        sim_tenant_limits: Limits { per_second: None, per_minute: Some(5), per_day: None },
+        vendor_limits: "100/s".parse().unwrap(),
+        account_limits: "5/min".parse().unwrap(),
+        rate_limit_wait: Duration::from_secs(2),
+        ..StackOptions::default()
+    })
+    .await;
+    let code = stack.consent(crate::common::CALLBACK).await;
+    let mut body = stack.crm_body(&code);
+    body["configuration"].as_object_mut().unwrap().remove("infusionsoft.server");
+    let created = stack.post_instance(&body).await;
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    let stored =
+        stack.store.get_instance(stack.organization_id, store::InstanceId::new(created["id"].as_i64().unwrap()));
+    let account = stored.await.unwrap().vendor_account;
+    assert_eq!(account.as_deref(), Some("sandbox.infusionsoft.com"), "the grant's scope names the account");
+
+    // Twelve calls at once, before any vendor answer has named the account.
+    let stack = std::sync::Arc::new(stack);
+    let token = created["token"].as_str().unwrap().to_string();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (stack, token) = (std::sync::Arc::clone(&stack), token.clone());
+        calls.spawn(async move { stack.hub(Method::GET, &token, "/hubs/crm/contacts/1", None).await.status() });
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    while let Some(status) = calls.join_next().await {
+        *statuses.entry(status.unwrap().as_u16()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.get(&200), Some(&5), "the account's five: {statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&7), "the rest refused by Junction: {statuses:?}");
+    assert_eq!(throttled(&stack).await, 0, "the vendor never had to throttle the account");
+}
+
+#[tokio::test]
 async fn a_full_queue_is_429_with_retry_after() {
     let stack = Stack::start_with(StackOptions {
         vendor_limits: "2/s".parse().unwrap(),

@@ -63,6 +63,7 @@ async fn seed(url: &str, key: MasterKey) -> Seeded {
             configuration: BTreeMap::from([("oauth.api.key".to_string(), "client-id".to_string())]),
             secrets: secrets.clone(),
             access_expires_at: None,
+            vendor_account: None,
         })
         .await
         .unwrap();

@@ -62,8 +62,9 @@ pub struct StackOptions {
     /// The simulator's limits per OAuth client and per account.
     pub sim_limits: Limits,
     pub sim_tenant_limits: Limits,
-    /// The limits Junction enforces before calling the vendor.
+    /// The limits Junction enforces before calling the vendor, per OAuth client and per account.
     pub vendor_limits: VendorLimits,
+    pub account_limits: VendorLimits,
     /// How long a hub call may queue for the rate limit, and how many may queue, before a 429.
     pub rate_limit_wait: Duration,
     pub rate_limit_queue: usize,
@@ -89,6 +90,7 @@ impl Default for StackOptions {
             sim_limits: Limits::none(),
             sim_tenant_limits: Limits::none(),
             vendor_limits: VendorLimits::OFF,
+            account_limits: VendorLimits::ACCOUNT,
             rate_limit_wait: platform::MAX_RATE_LIMIT_WAIT,
             rate_limit_queue: platform::MAX_RATE_LIMIT_QUEUE,
             vendor_timeout: Duration::from_secs(3),
@@ -123,6 +125,7 @@ impl Stack {
         let addr = listener.local_addr().expect("addr");
         let config = platform::PlatformConfig {
             vendor_limits: options.vendor_limits,
+            account_limits: options.account_limits,
             rate_limit_wait: options.rate_limit_wait,
             rate_limit_queue: options.rate_limit_queue,
             vendor_timeout: options.vendor_timeout,
