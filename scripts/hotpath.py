@@ -13,10 +13,10 @@ consent form, then loads four cases with wrk in alternating rounds:
 
 Per case: throughput at 64 connections (median of the rounds), CPU time per call of the proxy's
 process(es) (utime + stime from /proc/<pid>/stat over the calls wrk counted, and each part;
-nginx: master and workers), the context switches per call of its threads (/proc/<pid>/task/*/status), and p50
-latency at one connection, with what each adds over `direct`. Then the goals'
-ratios from this one run, and the footprint: time from exec of `junction serve` (a fresh SQLite
-database) to `GET /readyz` answering 200, and its RSS once idle.
+nginx: master and workers), the context switches per call of its threads
+(/proc/<pid>/task/*/status), and p50 latency at one connection, with what each adds over `direct`.
+Then the goals' ratios from this one run, and the footprint: time from exec of `junction serve` (a
+fresh SQLite database) to `GET /readyz` answering 200, and its RSS once idle.
 
 `--floor BINARY` adds a fifth case, the floor under both: hyper alone proxying the raw call's GET
 (`cargo build --release -p junction --example hyper_floor`, then `--floor
