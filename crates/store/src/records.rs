@@ -125,7 +125,7 @@ pub struct InstanceRecord {
     /// Incremented by every stored token pair; lets a refresher tell "someone else refreshed".
     pub refresh_generation: i64,
     /// The vendor account (the Keap app's host, `ab123.infusionsoft.com`) the last grant that named
-    /// one named (`domain::token_rules::granted_account`): the account the vendor counts this
+    /// one named (`domain::token_rules::TokenGrant::account`): the account the vendor counts this
     /// instance's calls against.
     pub vendor_account: Option<String>,
 }
