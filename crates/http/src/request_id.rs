@@ -1,14 +1,18 @@
-//! The `Elements-Request-Id` of every response, the request's tracing span, and the one log line
+//! The `Elements-Request-Id` of every response, the request's log context, and the one log line
 //! per request.
 //!
-//! The id is generated here (the platforms' 24 hex digits), made available to the error body
-//! through a task-local (handlers and extractors run inside the middleware's future), and set on
-//! every response, successful or not. The request runs inside a `request` span carrying
-//! `request_id`, and `instance_id` once the caller's instance is known ([`record_instance`]), so
-//! that every line logged while serving it names both (`--log-format json` lists the span's
-//! fields on each line). The log line names method, path, status and latency: never the query
-//! string (`/oauth/url` carries `apiSecret` there) nor any header.
+//! The id is generated here (the platforms' 24 hex digits) and set on every response, successful
+//! or not. The request is served inside a task-local [`RequestContext`] holding the id, and the
+//! instance the request acts on once the caller's instance is known ([`record_instance`]): the
+//! error body reads the id from it, and the process's log formatter ([`in_request`]) writes both on
+//! every line logged while serving the request, as a `request` span's fields. A task-local rather
+//! than a tracing span: a span costs its creation, a record, an enter and an exit on every poll
+//! and a close, through the subscriber's registry, about 5,000 instructions a request, a sixth of
+//! Junction's own work on a raw passthrough (BENCHMARKS.md "The hot path"). The log line names
+//! method, path, status and latency: never the query string (`/oauth/url` carries `apiSecret`
+//! there) nor any header.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -19,8 +23,6 @@ use axum::response::Response;
 use domain::InstanceId;
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
-use tracing::instrument::Instrumented;
-use tracing::Instrument;
 
 use crate::hooks::{AfterResponse, Step};
 
@@ -28,12 +30,24 @@ use crate::hooks::{AfterResponse, Step};
 pub const HEADER: &str = "elements-request-id";
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: RequestContext;
+}
+
+/// What every log line of a request names: its id, and its instance once known.
+pub struct RequestContext {
+    id: String,
+    instance: Cell<Option<InstanceId>>,
 }
 
 /// The id of the request being served, or a fresh one outside a request.
 pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| generate())
+    REQUEST.try_with(|request| request.id.clone()).unwrap_or_else(|_| generate())
+}
+
+/// The request being served, if any, as its id and its instance: what the log formatter writes
+/// as the `request` span of each line.
+pub fn in_request<R>(write: impl FnOnce(&str, Option<InstanceId>) -> R) -> Option<R> {
+    REQUEST.try_with(|request| write(&request.id, request.instance.get())).ok()
 }
 
 fn generate() -> String {
@@ -49,14 +63,14 @@ fn generate() -> String {
     id
 }
 
-/// Records the instance the request acts on into its span, so that the lines logged from here to
-/// the response name it. Outside a request it does nothing.
+/// Records the instance the request acts on, so that the lines logged from here to the response
+/// name it. Outside a request it does nothing.
 pub fn record_instance(id: InstanceId) {
-    tracing::Span::current().record("instance_id", id.get());
+    let _ = REQUEST.try_with(|request| request.instance.set(Some(id)));
 }
 
-/// Middleware: assigns the id, runs the request with it in scope and inside its span, tags and
-/// logs the response.
+/// Middleware: assigns the id, runs the request with its context in scope, tags and logs the
+/// response.
 #[derive(Clone)]
 pub struct AssignLayer;
 
@@ -68,7 +82,7 @@ impl<S> Layer<S> for AssignLayer {
     }
 }
 
-/// A route whose requests are given an id, a span and a log line.
+/// A route whose requests are given an id, a log context and a log line.
 #[derive(Clone)]
 pub struct Assign<S> {
     inner: S,
@@ -80,7 +94,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Instrumented<AfterResponse<TaskLocalFuture<String, S::Future>, Served>>;
+    type Future = TaskLocalFuture<RequestContext, AfterResponse<S::Future, Served>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -88,16 +102,16 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let id = generate();
-        let span = tracing::info_span!("request", request_id = %id, instance_id = tracing::field::Empty);
         let served = Served {
             header: HeaderValue::from_str(&id).ok(),
             method: request.method().clone(),
             uri: request.uri().clone(),
             started: Instant::now(),
         };
-        // The route's future does its work when polled: inside the scope and the span.
-        let answer = REQUEST_ID.scope(id, self.inner.call(request));
-        AfterResponse::new(answer, Some(served)).instrument(span)
+        // The route's future does its work when polled, and the log line is written after it:
+        // both inside the scope.
+        let answer = AfterResponse::new(self.inner.call(request), Some(served));
+        REQUEST.scope(RequestContext { id, instance: Cell::new(None) }, answer)
     }
 }
 
@@ -114,7 +128,7 @@ impl Step for Served {
         if let Some(value) = self.header {
             response.headers_mut().insert(HEADER, value);
         }
-        // Inside the span: the line carries the request id, and the instance when one was resolved.
+        // Inside the scope: the line carries the request id, and the instance when one was resolved.
         tracing::info!(
             method = %self.method,
             path = %self.uri.path(),
@@ -138,8 +152,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_current_id_is_the_scoped_one() {
-        let seen = REQUEST_ID.scope("abc".to_string(), async { current() }).await;
-        assert_eq!(seen, "abc");
+    async fn the_current_id_and_instance_are_the_scoped_ones() {
+        let context = RequestContext { id: "abc".to_string(), instance: Cell::new(None) };
+        let seen = REQUEST
+            .scope(context, async {
+                let before = in_request(|id, instance| (id.to_string(), instance));
+                record_instance(InstanceId::new(7));
+                (current(), before, in_request(|_, instance| instance))
+            })
+            .await;
+        assert_eq!(seen, ("abc".to_string(), Some(("abc".to_string(), None)), Some(Some(InstanceId::new(7)))));
+        assert_eq!(in_request(|_, _| ()), None, "outside a request there is none");
     }
 }

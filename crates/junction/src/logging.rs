@@ -5,16 +5,26 @@
 //! Logs go to stderr so that stdout carries only what is meant for the operator (the bootstrap
 //! secrets, printed once; `junction sql`'s rows): line by line at a terminal, in batches through
 //! [`LogBuffer`] otherwise.
+//!
+//! Each line is written by [`Lines`], in the layout of tracing-subscriber's own formats (its full
+//! text, its JSON with the current span and the span list), with one addition: a line logged while
+//! a request is served names that request as an outermost `request` span, with its `request_id`
+//! and `instance_id`, from the request's context ([`http_api::request_id`]) rather than from a
+//! tracing span.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::ValueEnum;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
+use domain::InstanceId;
+use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::log_buffer::{LineWriter, LogBuffer};
@@ -48,10 +58,10 @@ pub fn init(format: LogFormat, default_filter: &str) -> FlushOnDrop {
             BoxMakeWriter::new(move || LineWriter::new(buffer))
         }
     };
-    let subscriber = tracing_subscriber::fmt().with_writer(writer).with_env_filter(filter).with_timer(UtcMicros);
+    let subscriber = tracing_subscriber::fmt().with_writer(writer).with_env_filter(filter);
     match format {
-        LogFormat::Text => subscriber.init(),
-        LogFormat::Json => subscriber.json().with_current_span(true).with_span_list(true).init(),
+        LogFormat::Text => subscriber.event_format(Lines { json: false }).init(),
+        LogFormat::Json => subscriber.fmt_fields(JsonFields::new()).event_format(Lines { json: true }).init(),
     }
     FlushOnDrop { buffered: !at_terminal }
 }
@@ -70,18 +80,110 @@ impl Drop for FlushOnDrop {
     }
 }
 
+/// How each line is written: `json` as [`LogFormat::Json`], else as [`LogFormat::Text`]. The span
+/// fields of the registry's spans are formatted by the subscriber's field formatter (`JsonFields`
+/// for JSON), as its own formats have them.
+struct Lines {
+    json: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        // Events from the `log` crate name their own target and level.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let spans = ctx.event_scope().into_iter().flat_map(|scope| scope.from_root());
+        if self.json {
+            writer.write_str("{\"timestamp\":\"")?;
+            write_timestamp(SystemTime::now(), &mut writer)?;
+            write!(writer, "\",\"level\":\"{}\",\"fields\":", meta.level())?;
+            ctx.format_fields(writer.by_ref(), event)?;
+            writer.write_str(",\"target\":")?;
+            write_json_string(&mut writer, meta.target())?;
+            // `span` is the innermost, `spans` all of them from the outermost, as
+            // tracing-subscriber's JSON writes them.
+            let mut objects: Vec<String> = http_api::request_id::in_request(request_object).into_iter().collect();
+            for span in spans {
+                let extensions = span.extensions();
+                let fields = extensions.get::<FormattedFields<N>>().map_or("", |fields| fields.fields.as_str());
+                let inner = fields.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or("");
+                let mut object = format!("{{{inner}{}\"name\":", if inner.is_empty() { "" } else { "," });
+                write_json_string(&mut object, span.metadata().name())?;
+                object.push('}');
+                objects.push(object);
+            }
+            if let Some(innermost) = objects.last() {
+                write!(writer, ",\"span\":{innermost},\"spans\":[{}]", objects.join(","))?;
+            }
+            writer.write_str("}\n")
+        } else {
+            write_timestamp(SystemTime::now(), &mut writer)?;
+            write!(writer, " {} ", padded(*meta.level()))?;
+            let in_request = http_api::request_id::in_request(|id, instance| {
+                write!(writer, "request{{request_id={id}")?;
+                if let Some(instance) = instance {
+                    write!(writer, " instance_id={}", instance.get())?;
+                }
+                writer.write_str("}:")
+            });
+            let mut any_span = in_request.transpose()?.is_some();
+            for span in spans {
+                writer.write_str(span.metadata().name())?;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>().filter(|fields| !fields.is_empty()) {
+                    write!(writer, "{{{fields}}}")?;
+                }
+                writer.write_char(':')?;
+                any_span = true;
+            }
+            if any_span {
+                writer.write_char(' ')?;
+            }
+            write!(writer, "{}: ", meta.target())?;
+            ctx.format_fields(writer.by_ref(), event)?;
+            writer.write_char('\n')
+        }
+    }
+}
+
+/// The level in five columns, right-aligned, as tracing-subscriber's text writes it.
+fn padded(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => " INFO",
+        Level::WARN => " WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+/// The request being served as a JSON span object: its id (hex digits) and instance (a number).
+fn request_object(id: &str, instance: Option<InstanceId>) -> String {
+    match instance {
+        Some(instance) => {
+            format!("{{\"request_id\":\"{id}\",\"instance_id\":{},\"name\":\"request\"}}", instance.get())
+        }
+        None => format!("{{\"request_id\":\"{id}\",\"name\":\"request\"}}"),
+    }
+}
+
+/// `text` as a JSON string, quoted and escaped.
+fn write_json_string(writer: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    let plain = text.bytes().all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\');
+    match plain {
+        true => write!(writer, "\"{text}\""),
+        false => writer.write_str(&serde_json::to_string(text).map_err(|_| fmt::Error)?),
+    }
+}
+
 /// Each line's timestamp, in UTC to the microsecond as tracing-subscriber's default writes it
 /// (`2026-12-06T01:02:03.456789Z`), with the date and time of day worked out once a second per
 /// thread instead of on every line: the default's calendar arithmetic and nine padded numbers cost
 /// 2,400 instructions a line, a fortieth of a raw passthrough (BENCHMARKS.md "The hot path").
-struct UtcMicros;
-
-impl FormatTime for UtcMicros {
-    fn format_time(&self, writer: &mut Writer<'_>) -> std::fmt::Result {
-        write_timestamp(SystemTime::now(), writer)
-    }
-}
-
 fn write_timestamp(at: SystemTime, writer: &mut impl std::fmt::Write) -> std::fmt::Result {
     thread_local! {
         /// The second last written, and `YYYY-MM-DDTHH:MM:SS` for it.

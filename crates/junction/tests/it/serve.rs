@@ -1,6 +1,6 @@
 //! `junction serve --sandbox` as a process: bootstrap secrets printed once to stdout, the key file
 //! beside the database, the API answering with them, graceful shutdown on SIGTERM, a restart
-//! on the same database that prints nothing, and `--log-format json`.
+//! on the same database that prints nothing, and the log lines of a request in both formats.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -163,23 +163,24 @@ fn bad_event_share_and_thread_flags_exit_non_zero_naming_the_flag() {
     }
 }
 
-#[tokio::test]
-async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_hub_call() {
+/// What a server started with `flags` logged about one hub call (`GET /hubs/crm/contacts`): every
+/// stderr line until it stopped, the call's request id, and its instance id.
+async fn a_hub_call_logged(flags: &[&str]) -> (Vec<String>, String, i64) {
     let dir = temp_dir();
-    let (server, stderr) = start_with(&dir, &["--log-format", "json"]).await;
+    let (server, stderr) = start_with(&dir, flags).await;
     let platform_auth = format!(
         "User {}, Organization {}",
         secret_after(&server.stdout, "User secret:"),
         secret_after(&server.stdout, "Organization secret:")
     );
-    let logged = |lines: &[String]| -> Vec<Value> {
-        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
-    };
-    let started = logged(&stderr.lines());
-    let sim_url = started
+    // The simulator's address, from its start line, in either format.
+    let sim_url = stderr
+        .lines()
         .iter()
+        .filter(|line| line.contains("simulator"))
         .find_map(|line| {
-            line["fields"]["message"].as_str()?.contains("simulator").then(|| line["fields"]["url"].as_str())?
+            let url = &line[line.find("http://")?..];
+            Some(url[..url.find(['"', ' ']).unwrap_or(url.len())].to_string())
         })
         .expect("the simulator's URL is logged")
         .trim_end_matches('/')
@@ -199,8 +200,15 @@ async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_h
     assert_eq!(answer.status(), 200);
     let request_id = answer.headers()["elements-request-id"].to_str().unwrap().to_string();
     terminate(server).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    (stderr.lines(), request_id, instance_id)
+}
 
-    let lines = logged(&stderr.lines());
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_hub_call() {
+    let (lines, request_id, instance_id) = a_hub_call_logged(&["--log-format", "json"]).await;
+    let lines: Vec<Value> =
+        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
     for line in &lines {
         for key in ["timestamp", "level", "target"] {
             assert!(line[key].is_string(), "{key} in {line}");
@@ -215,9 +223,28 @@ async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_h
     );
     for line in &of_the_call {
         assert_eq!(line["span"]["instance_id"], instance_id, "every line of the hub call names its instance: {line}");
+        assert_eq!(line["span"]["name"], "request", "{line}");
         assert_eq!(line["spans"][0]["request_id"], request_id.as_str(), "the enclosing spans are listed: {line}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn text_logs_name_the_request_and_its_instance_before_the_target() {
+    let (lines, request_id, instance_id) = a_hub_call_logged(&[]).await;
+    let span = format!(" INFO request{{request_id={request_id} instance_id={instance_id}}}: http_api::request_id: ");
+    let line = lines.iter().find(|line| line.contains(&span)).unwrap_or_else(|| panic!("{span} in {lines:#?}"));
+    // `2026-12-06T01:02:03.456789Z  INFO request{...}: target: message fields`
+    let (timestamp, rest) = line.split_once(' ').unwrap();
+    assert!(timestamp.len() == 27 && timestamp.ends_with('Z'), "{line}");
+    assert!(rest.starts_with(&span), "{line}");
+    let fields = &rest[span.len()..];
+    assert!(
+        fields.starts_with("request method=GET path=/elements/api-v2/hubs/crm/contacts status=200 latency_ms="),
+        "{line}"
+    );
+    assert!(!line.contains("pageSize"), "no query string: {line}");
+    let outside = lines.iter().find(|line| line.contains("junction listening")).expect("the listening line");
+    assert!(!outside.contains("request{"), "a line outside a request names none: {outside}");
 }
 
 #[test]
