@@ -7,10 +7,10 @@
 //! error body reads the id from it, and the process's log formatter ([`in_request`]) writes both on
 //! every line logged while serving the request, as a `request` span's fields. A task-local rather
 //! than a tracing span: a span costs its creation, a record, an enter and an exit on every poll
-//! and a close, through the subscriber's registry, about 5,000 instructions a request, a sixth of
-//! Junction's own work on a raw passthrough (BENCHMARKS.md "The hot path"). The log line names
-//! method, path, status and latency: never the query string (`/oauth/url` carries `apiSecret`
-//! there) nor any header.
+//! and a close, through the subscriber's registry, 6,900 instructions a raw passthrough, a seventh
+//! of Junction's own work on it (BENCHMARKS.md "The request's log context without a span"). The
+//! log line names method, path, status and latency: never the query string (`/oauth/url` carries
+//! `apiSecret` there) nor any header.
 
 use std::cell::Cell;
 use std::convert::Infallible;
