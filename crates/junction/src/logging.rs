@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::ValueEnum;
 use domain::InstanceId;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -93,87 +93,114 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         // Events from the `log` crate name their own target and level.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let spans = ctx.event_scope().into_iter().flat_map(|scope| scope.from_root());
-        if self.json {
-            writer.write_str("{\"timestamp\":\"")?;
-            write_timestamp(SystemTime::now(), &mut writer)?;
-            write!(writer, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
-            let mut fields = JsonFieldWriter { writer: &mut writer, first: true, result: Ok(()) };
-            event.record(&mut fields);
-            fields.result?;
-            writer.write_str("},\"target\":")?;
-            write_json_string(&mut writer, meta.target())?;
-            // `span` is the innermost, `spans` all of them from the outermost, as
-            // tracing-subscriber's JSON writes them; the request, when there is one, outermost.
-            let mut library: Vec<String> = Vec::new();
-            for span in spans {
-                let extensions = span.extensions();
-                let fields = extensions.get::<FormattedFields<N>>().map_or("", |fields| fields.fields.as_str());
-                let inner = fields.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or("");
-                let mut object = format!("{{{inner}{}\"name\":", if inner.is_empty() { "" } else { "," });
-                write_json_string(&mut object, span.metadata().name())?;
-                object.push('}');
-                library.push(object);
-            }
-            let in_request = http_api::request_id::in_request(|id, instance| {
-                writer.write_str(",\"span\":")?;
-                match library.last() {
-                    Some(innermost) => writer.write_str(innermost)?,
-                    None => write_request_object(&mut writer, id, instance)?,
-                }
-                writer.write_str(",\"spans\":[")?;
-                write_request_object(&mut writer, id, instance)?;
-                for object in &library {
-                    writer.write_char(',')?;
-                    writer.write_str(object)?;
-                }
-                writer.write_char(']')
-            });
-            match (in_request, library.last()) {
-                (Some(written), _) => written?,
-                (None, Some(innermost)) => write!(writer, ",\"span\":{innermost},\"spans\":[{}]", library.join(","))?,
-                (None, None) => {}
-            }
-            writer.write_str("}\n")
-        } else {
-            write_timestamp(SystemTime::now(), &mut writer)?;
-            write!(writer, " {} ", padded(*meta.level()))?;
-            let in_request = http_api::request_id::in_request(|id, instance| {
-                write!(writer, "request{{request_id={id}")?;
-                if let Some(instance) = instance {
-                    write!(writer, " instance_id={}", instance.get())?;
-                }
-                writer.write_str("}:")
-            });
-            let mut any_span = in_request.transpose()?.is_some();
-            for span in spans {
-                writer.write_str(span.metadata().name())?;
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>().filter(|fields| !fields.is_empty()) {
-                    write!(writer, "{{{fields}}}")?;
-                }
-                writer.write_char(':')?;
-                any_span = true;
-            }
-            if any_span {
-                writer.write_char(' ')?;
-            }
-            write!(writer, "{}: ", meta.target())?;
-            ctx.format_fields(writer.by_ref(), event)?;
-            writer.write_char('\n')
+        match self.json {
+            true => json_line(ctx, writer, event, meta),
+            false => text_line(ctx, writer, event, meta),
         }
     }
+}
+
+/// `timestamp LEVEL request{request_id=.. instance_id=..}:span{fields}: target: message fields`.
+fn text_line<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    mut writer: Writer<'_>,
+    event: &Event<'_>,
+    meta: &Metadata<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    write_timestamp(SystemTime::now(), &mut writer)?;
+    write!(writer, " {} ", padded(*meta.level()))?;
+    let in_request = http_api::request_id::in_request(|id, instance| {
+        write!(writer, "request{{request_id={id}")?;
+        if let Some(instance) = instance {
+            write!(writer, " instance_id={}", instance.get())?;
+        }
+        writer.write_str("}:")
+    });
+    let mut any_span = in_request.transpose()?.is_some();
+    for span in ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
+        writer.write_str(span.metadata().name())?;
+        let extensions = span.extensions();
+        if let Some(fields) = extensions.get::<FormattedFields<N>>().filter(|fields| !fields.is_empty()) {
+            write!(writer, "{{{fields}}}")?;
+        }
+        writer.write_char(':')?;
+        any_span = true;
+    }
+    if any_span {
+        writer.write_char(' ')?;
+    }
+    write!(writer, "{}: ", meta.target())?;
+    ctx.format_fields(writer.by_ref(), event)?;
+    writer.write_char('\n')
+}
+
+/// `{"timestamp":..,"level":..,"fields":{..},"target":..,"span":{..},"spans":[..]}`: `span` is the
+/// innermost span, `spans` all of them from the outermost, as tracing-subscriber's JSON writes
+/// them, with the request being served, if any, outermost.
+fn json_line<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    mut writer: Writer<'_>,
+    event: &Event<'_>,
+    meta: &Metadata<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    writer.write_str("{\"timestamp\":\"")?;
+    write_timestamp(SystemTime::now(), &mut writer)?;
+    write!(writer, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
+    let mut fields = JsonFieldWriter { writer: &mut writer, first: true, result: Ok(()) };
+    event.record(&mut fields);
+    fields.result?;
+    writer.write_str("},\"target\":")?;
+    write_json_string(&mut writer, meta.target())?;
+    // Spans a library opened (none of Junction's own), as objects.
+    let mut library: Vec<String> = Vec::new();
+    for span in ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
+        let extensions = span.extensions();
+        let fields = extensions.get::<FormattedFields<N>>().map_or("", |fields| fields.fields.as_str());
+        let inner = fields.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or("");
+        let mut object = format!("{{{inner}{}\"name\":", if inner.is_empty() { "" } else { "," });
+        write_json_string(&mut object, span.metadata().name())?;
+        object.push('}');
+        library.push(object);
+    }
+    let in_request = http_api::request_id::in_request(|id, instance| {
+        writer.write_str(",\"span\":")?;
+        match library.last() {
+            Some(innermost) => writer.write_str(innermost)?,
+            None => write_request_object(&mut writer, id, instance)?,
+        }
+        writer.write_str(",\"spans\":[")?;
+        write_request_object(&mut writer, id, instance)?;
+        for object in &library {
+            writer.write_char(',')?;
+            writer.write_str(object)?;
+        }
+        writer.write_char(']')
+    });
+    match (in_request, library.last()) {
+        (Some(written), _) => written?,
+        (None, Some(innermost)) => write!(writer, ",\"span\":{innermost},\"spans\":[{}]", library.join(","))?,
+        (None, None) => {}
+    }
+    writer.write_str("}\n")
 }
 
 /// An event's fields as the members of a JSON object, written as they are recorded: strings and
 /// numbers as themselves, anything else as its `Debug` text, and the `log` crate's metadata fields
 /// left out, as tracing-subscriber's JSON has them. Straight into the line rather than through its
 /// `JsonFields`, which builds a map of `serde_json` values and serializes it into a string of its
-/// own first (about 8,000 instructions for a request line's five fields).
+/// own first (4,200 instructions more for a request line's five fields).
 struct JsonFieldWriter<'a, W: fmt::Write> {
     writer: &'a mut W,
     first: bool,
@@ -410,18 +437,28 @@ mod tests {
         assert_eq!(line["spans"], serde_json::json!([expected]));
     }
 
-    #[tokio::test]
-    async fn json_lines_of_a_request_name_it_outermost_with_its_instance() {
+    /// The lines written, in the format `json` says, while serving one request through the
+    /// request-id layer whose route records instance 9 and logs inside a library's span; and the
+    /// request's id.
+    async fn lines_of_a_request(json: bool) -> (Vec<String>, String) {
         use tower::{Layer as _, Service as _};
 
         let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::clone(&buffer);
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || SharedBuffer(std::sync::Arc::clone(&sink)))
-            .fmt_fields(JsonFields::new())
-            .event_format(Lines { json: true })
-            .finish();
-        let _default = tracing::subscriber::set_default(subscriber);
+        let writer = move || SharedBuffer(std::sync::Arc::clone(&sink));
+        // As `init` sets them up: JSON span fields for JSON lines.
+        let dispatch = match json {
+            true => tracing::Dispatch::new(
+                tracing_subscriber::fmt()
+                    .with_writer(writer)
+                    .fmt_fields(JsonFields::new())
+                    .event_format(Lines { json })
+                    .finish(),
+            ),
+            false => tracing::Dispatch::new(
+                tracing_subscriber::fmt().with_writer(writer).event_format(Lines { json }).finish(),
+            ),
+        };
         let route = tower::service_fn(|_: axum::extract::Request| async {
             http_api::request_id::record_instance(InstanceId::new(9));
             let span = tracing::info_span!("pool", size = 3);
@@ -430,12 +467,20 @@ mod tests {
             Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::empty()))
         });
         let request = axum::extract::Request::new(axum::body::Body::empty());
-        let response = http_api::request_id::AssignLayer.layer(route).call(request).await.unwrap();
-        let id = response.headers()[http_api::request_id::HEADER].to_str().unwrap();
-
+        let response = {
+            let _default = tracing::dispatcher::set_default(&dispatch);
+            http_api::request_id::AssignLayer.layer(route).call(request).await.unwrap()
+        };
+        let id = response.headers()[http_api::request_id::HEADER].to_str().unwrap().to_string();
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-        let [inside, request_line] = lines.as_slice() else { panic!("two lines: {text}") };
+        (text.lines().map(str::to_string).collect(), id)
+    }
+
+    #[tokio::test]
+    async fn json_lines_of_a_request_name_it_outermost_with_its_instance() {
+        let (lines, id) = lines_of_a_request(true).await;
+        let lines: Vec<serde_json::Value> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let [inside, request_line] = lines.as_slice() else { panic!("two lines: {lines:?}") };
         let request = serde_json::json!({"request_id": id, "instance_id": 9, "name": "request"});
         let pool = serde_json::json!({"size": 3, "name": "pool"});
         assert_eq!(inside["span"], pool, "the innermost span: {inside}");
@@ -443,6 +488,17 @@ mod tests {
         assert_eq!(request_line["fields"]["message"], "request");
         assert_eq!(request_line["span"], request, "{request_line}");
         assert_eq!(request_line["spans"], serde_json::json!([request]), "{request_line}");
+    }
+
+    #[tokio::test]
+    async fn text_lines_of_a_request_name_it_before_a_library_span() {
+        let (lines, id) = lines_of_a_request(false).await;
+        let [inside, request_line] = lines.as_slice() else { panic!("two lines: {lines:?}") };
+        let expected =
+            format!(" INFO request{{request_id={id} instance_id=9}}:pool{{size=3}}: {}: inside", module_path!());
+        assert!(inside.ends_with(&expected), "{inside}");
+        let expected = format!(" INFO request{{request_id={id} instance_id=9}}: http_api::request_id: request method=GET path=/ status=200 latency_ms=");
+        assert!(request_line.contains(&expected), "{request_line}");
     }
 
     #[test]
