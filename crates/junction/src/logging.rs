@@ -252,14 +252,11 @@ impl<W: fmt::Write> Visit for JsonFieldWriter<'_, W> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        // As serde_json writes a float: JSON has no NaN nor infinity.
-        match value.is_finite() {
-            true => self.member(field, |writer| match serde_json::Number::from_f64(value) {
-                Some(number) => write!(writer, "{number}"),
-                None => writer.write_str("null"),
-            }),
-            false => self.member(field, |writer| writer.write_str("null")),
-        }
+        // As serde_json writes a float: JSON has no NaN nor infinity, which have no `Number`.
+        self.member(field, |writer| match serde_json::Number::from_f64(value) {
+            Some(number) => write!(writer, "{number}"),
+            None => writer.write_str("null"),
+        });
     }
 }
 
@@ -361,19 +358,32 @@ mod tests {
         text
     }
 
-    /// The lines `log` writes through [`Lines`] as JSON, one per element.
-    fn json_lines(log: impl FnOnce()) -> Vec<serde_json::Value> {
+    /// A subscriber writing through [`Lines`] into the returned buffer, set up as `init` sets it up
+    /// (JSON span fields for JSON lines).
+    fn capture(json: bool) -> (tracing::Dispatch, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
         let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::clone(&buffer);
-        let make_writer = move || SharedBuffer(std::sync::Arc::clone(&sink));
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(make_writer)
-            .fmt_fields(JsonFields::new())
-            .event_format(Lines { json: true })
-            .finish();
-        tracing::subscriber::with_default(subscriber, log);
-        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-        text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
+        let writer = move || SharedBuffer(std::sync::Arc::clone(&sink));
+        let subscriber = tracing_subscriber::fmt().with_writer(writer);
+        let dispatch = match json {
+            true => {
+                tracing::Dispatch::new(subscriber.fmt_fields(JsonFields::new()).event_format(Lines { json }).finish())
+            }
+            false => tracing::Dispatch::new(subscriber.event_format(Lines { json }).finish()),
+        };
+        (dispatch, buffer)
+    }
+
+    fn lines_in(buffer: &std::sync::Mutex<Vec<u8>>) -> Vec<String> {
+        String::from_utf8(buffer.lock().unwrap().clone()).unwrap().lines().map(str::to_string).collect()
+    }
+
+    /// The lines `log` writes through [`Lines`] as JSON, one per element.
+    fn json_lines(log: impl FnOnce()) -> Vec<serde_json::Value> {
+        let (dispatch, buffer) = capture(true);
+        tracing::dispatcher::with_default(&dispatch, log);
+        let lines = lines_in(&buffer);
+        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
     }
 
     struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -443,22 +453,7 @@ mod tests {
     async fn lines_of_a_request(json: bool) -> (Vec<String>, String) {
         use tower::{Layer as _, Service as _};
 
-        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::clone(&buffer);
-        let writer = move || SharedBuffer(std::sync::Arc::clone(&sink));
-        // As `init` sets them up: JSON span fields for JSON lines.
-        let dispatch = match json {
-            true => tracing::Dispatch::new(
-                tracing_subscriber::fmt()
-                    .with_writer(writer)
-                    .fmt_fields(JsonFields::new())
-                    .event_format(Lines { json })
-                    .finish(),
-            ),
-            false => tracing::Dispatch::new(
-                tracing_subscriber::fmt().with_writer(writer).event_format(Lines { json }).finish(),
-            ),
-        };
+        let (dispatch, buffer) = capture(json);
         let route = tower::service_fn(|_: axum::extract::Request| async {
             http_api::request_id::record_instance(InstanceId::new(9));
             let span = tracing::info_span!("pool", size = 3);
@@ -472,8 +467,7 @@ mod tests {
             http_api::request_id::AssignLayer.layer(route).call(request).await.unwrap()
         };
         let id = response.headers()[http_api::request_id::HEADER].to_str().unwrap().to_string();
-        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-        (text.lines().map(str::to_string).collect(), id)
+        (lines_in(&buffer), id)
     }
 
     #[tokio::test]
