@@ -6,19 +6,19 @@
 //! answer. A field read as the vendor has it (one key, no money, no conversion, a value already of
 //! the field's type and written as serde_json would write it again: a string without escapes, an
 //! integer, `true` or `false`) is copied as that text. A field two steps down (`company.id`,
-//! `addresses[field=BILLING].line1`) is found the same way one level further, its top-level value
-//! read once as keys and text for all the fields under it. Every other field parses only the value
-//! of its top-level key and goes through [`mapping::read::hub_value_of`], the tree path's own code.
-//! An answer that is not a JSON object, or whose top-level keys are written with escapes, is left
-//! to the tree path ([`write`] returns `None`); a nested key written so leaves that value's fields
-//! to it.
+//! `addresses[field=BILLING].line1`) is found the same way one level further: a top-level value
+//! only such fields read is read as keys and text in the same pass as the answer, once for all the
+//! fields under it. Every other field parses only the value of its top-level key and goes through
+//! [`mapping::read::hub_value_of`], the tree path's own code. An answer that is not a JSON object,
+//! or that has a key written with escapes where it is read as keys, is left to the tree path
+//! ([`write`] returns `None`).
 
 use std::fmt;
 
 use mapping::path::{selector_matches, Step};
 use mapping::read::hub_value_of;
 use mapping::{FieldType, ObjectDef};
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -26,20 +26,22 @@ use crate::shape::GENERIC_ID;
 
 /// The hub record of `vendor`'s JSON text as JSON text, shaped as a record read alone is: the id
 /// also under `id`, and null fields dropped when `drop_nulls`. `None` when `vendor` is not a JSON
-/// object or has a top-level key written with escapes.
+/// object or has a key written with escapes where it is read as keys.
 pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
-    let record: RawObject<'_> = serde_json::from_slice(vendor).ok()?;
-    let mut nested = NestedKeys::default();
+    // Checked as UTF-8 once, so that the keys and values borrowed from it are not each checked again.
+    let text = std::str::from_utf8(vendor).ok()?;
+    let nested = nested_only_keys(object);
+    let record = RawRecord::parse(text, &nested)?;
     let mut parsed = ParsedKeys::default();
     let mut values: Vec<(&str, Out<'_>)> = Vec::with_capacity(object.fields.len());
     for field in &object.fields {
         let out = match field.path.single_key() {
-            Some(key) if field.money.is_none() && field.conversion.is_none() => match record.get(key) {
+            Some(key) if field.money.is_none() && field.conversion.is_none() => match record.raw(key)? {
                 None => Out::Null,
                 Some(raw) if copies_as_is(field.field_type, raw.get()) => Out::Text(raw.get()),
                 Some(raw) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
             },
-            _ => match nested.leaf(&record, field.path.steps()) {
+            _ => match record.leaf(field.path.steps()) {
                 Some(None) => Out::Null,
                 Some(Some(raw))
                     if field.money.is_none()
@@ -176,11 +178,11 @@ struct ParsedKeys<'k> {
 impl<'k> ParsedKeys<'k> {
     /// The parsed value of `key` in `record` (`Some(None)`: the record has no such key); `None`
     /// when its text does not parse, which the parse of the whole answer would not have allowed.
-    fn top(&mut self, record: &RawObject<'_>, key: &'k str) -> Option<Option<&Value>> {
+    fn top(&mut self, record: &RawRecord<'_>, key: &'k str) -> Option<Option<&Value>> {
         let at = match self.values.iter().position(|(known, _)| *known == key) {
             Some(at) => at,
             None => {
-                let value = match record.get(key) {
+                let value = match record.raw(key)? {
                     Some(raw) => Some(serde_json::from_str(raw.get()).ok()?),
                     None => None,
                 };
@@ -192,14 +194,42 @@ impl<'k> ParsedKeys<'k> {
     }
 }
 
-/// The values of top-level keys read one level down, for two-step paths: `key.leaf` (a key of
-/// the object under `key`) and `key[property=value].leaf` (a key of the array's selected element),
-/// the nested fields of contacts (`addresses[field=BILLING].line1`, `company.id`). Parsing those
-/// values into trees was the largest cost of a mapped read; here each is read once, as keys and
-/// text borrowed from the answer, and shared by the fields under it.
-#[derive(Default)]
-struct NestedKeys<'a> {
-    values: Vec<(&'a str, Nested<'a>)>,
+/// The first key of `steps` when they are a two-step path this reader follows: `key.leaf` (a key
+/// of the object under `key`) or `key[property=value].leaf` (a key of the array's selected
+/// element), as the nested fields of contacts are (`addresses[field=BILLING].line1`, `company.id`).
+fn two_step_top(steps: &[Step]) -> Option<&str> {
+    match steps {
+        [Step::Key(key) | Step::Select { key, .. }, Step::Key(_)] => Some(key),
+        _ => None,
+    }
+}
+
+/// The top-level keys `object`'s fields read only through two-step paths. Their values are read
+/// as keys and text one level down while the answer is read, rather than skipped as text and read
+/// again: parsing them (into trees first, then twice) was the largest cost of a mapped read.
+fn nested_only_keys(object: &ObjectDef) -> Vec<&str> {
+    let mut nested: Vec<&str> = Vec::new();
+    let mut whole: Vec<&str> = Vec::with_capacity(object.fields.len());
+    for field in &object.fields {
+        match two_step_top(field.path.steps()) {
+            Some(key) if !nested.contains(&key) => nested.push(key),
+            Some(_) => {}
+            None => whole.push(field.path.top_key()),
+        }
+    }
+    nested.retain(|key| !whole.contains(key));
+    nested
+}
+
+/// The vendor's record as its top-level keys: each value as its text, or, for the keys two-step paths read, as keys and text one level down.
+struct RawRecord<'a> {
+    entries: Vec<(&'a str, Entry<'a>)>,
+}
+
+/// A top-level value.
+enum Entry<'a> {
+    Text(&'a RawValue),
+    Nested(Nested<'a>),
 }
 
 /// A top-level value as two-step paths see it.
@@ -207,49 +237,48 @@ enum Nested<'a> {
     Object(RawObject<'a>),
     /// Each element, when it is an object.
     Array(Vec<Option<RawObject<'a>>>),
-    /// Neither, or absent from the record: no key under it.
+    /// Neither: no key under it.
     Other,
-    /// A key written with escapes somewhere: left to the tree.
-    Unreadable,
 }
 
-impl<'a> Nested<'a> {
-    fn read(raw: Option<&'a RawValue>) -> Self {
-        let Some(raw) = raw else { return Nested::Other };
-        match raw.get().as_bytes().first() {
-            Some(b'{') => serde_json::from_str(raw.get()).map_or(Nested::Unreadable, Nested::Object),
-            // The elements in one pass: each object as its keys and text, anything else as `None`.
-            Some(b'[') => match serde_json::from_str::<Vec<AnElement<'a>>>(raw.get()) {
-                Ok(elements) => Nested::Array(elements.into_iter().map(|AnElement(element)| element).collect()),
-                Err(_) => Nested::Unreadable,
-            },
-            _ => Nested::Other,
+impl<'a> RawRecord<'a> {
+    /// `text` read as an object, the values of `nested` keys one level down; `None` when it is
+    /// not an object or has a key written with escapes at either level.
+    fn parse(text: &'a str, nested: &[&str]) -> Option<Self> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let entries = RecordSeed { nested }.deserialize(&mut deserializer).ok()?;
+        deserializer.end().ok()?;
+        Some(RawRecord { entries })
+    }
+
+    /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map
+    /// keeps). Found by equality, which most keys fail on their length alone.
+    fn get(&self, key: &str) -> Option<&Entry<'a>> {
+        self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, entry)| entry)
+    }
+
+    /// The text of `key`'s value (`Some(None)`: no such key); `None` when it was read one level
+    /// down, which only fields that read it so do.
+    fn raw(&self, key: &str) -> Option<Option<&'a RawValue>> {
+        match self.get(key) {
+            None => Some(None),
+            Some(Entry::Text(raw)) => Some(Some(*raw)),
+            Some(Entry::Nested(_)) => None,
         }
     }
-}
 
-impl<'a> NestedKeys<'a> {
     /// The text at a two-step path (`Some(None)`: nothing there, as [`VendorPath::get_from_top`]
-    /// finds nothing), or `None` when this reader cannot tell and the tree must: a longer or
-    /// indexed path, or keys written with escapes.
-    fn leaf(&mut self, record: &RawObject<'a>, steps: &'a [Step]) -> Option<Option<&'a RawValue>> {
-        let (first, Step::Key(leaf)) = (steps.first()?, steps.get(1)?) else { return None };
-        if steps.len() != 2 {
-            return None;
-        }
-        let key = match first {
-            Step::Key(key) | Step::Select { key, .. } => key.as_str(),
-            Step::Index { .. } => return None,
+    /// finds nothing), or `None` when this reader cannot tell and the tree must: another path, or
+    /// a top-level value read as text because another field reads it whole.
+    fn leaf(&self, steps: &[Step]) -> Option<Option<&'a RawValue>> {
+        let key = two_step_top(steps)?;
+        let [first, Step::Key(leaf)] = steps else { return None };
+        let nested = match self.get(key) {
+            None => return Some(None),
+            Some(Entry::Text(_)) => return None,
+            Some(Entry::Nested(nested)) => nested,
         };
-        let at = match self.values.iter().position(|(known, _)| *known == key) {
-            Some(at) => at,
-            None => {
-                self.values.push((key, Nested::read(record.get(key))));
-                self.values.len() - 1
-            }
-        };
-        match (&self.values[at].1, first) {
-            (Nested::Unreadable, _) => None,
+        match (nested, first) {
             (Nested::Object(object), Step::Key(_)) => Some(object.get(leaf)),
             (Nested::Array(elements), Step::Select { property, value, .. }) => {
                 let chosen = elements
@@ -286,6 +315,100 @@ impl<'a> RawObject<'a> {
     }
 }
 
+/// Reads the answer's object for [`RawRecord::parse`]: the `nested` keys' values one level down,
+/// the others as text.
+struct RecordSeed<'p> {
+    nested: &'p [&'p str],
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = Vec<(&'de str, Entry<'de>)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = Vec<(&'de str, Entry<'de>)>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let entry = match self.nested.contains(&key) {
+                true => Entry::Nested(map.next_value()?),
+                false => Entry::Text(map.next_value()?),
+            };
+            entries.push((key, entry));
+        }
+        Ok(entries)
+    }
+}
+
+impl<'de> Deserialize<'de> for Nested<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NestedVisitor { elements: true })
+    }
+}
+
+/// An object as its keys and text; an array, when `elements`, as its elements (`None` for an
+/// element that is not an object), else skipped; anything else as [`Nested::Other`].
+struct NestedVisitor {
+    elements: bool,
+}
+
+impl<'de> Visitor<'de> for NestedVisitor {
+    type Value = Nested<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        RawObjectVisitor.visit_map(map).map(Nested::Object)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if !self.elements {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Nested::Other);
+        }
+        let mut elements = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        while let Some(AnElement(element)) = seq.next_element()? {
+            elements.push(element);
+        }
+        Ok(Nested::Array(elements))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+}
+
 impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(RawObjectVisitor)
@@ -297,50 +420,10 @@ struct AnElement<'a>(Option<RawObject<'a>>);
 
 impl<'de> Deserialize<'de> for AnElement<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(AnElementVisitor)
-    }
-}
-
-struct AnElementVisitor;
-
-impl<'de> Visitor<'de> for AnElementVisitor {
-    type Value = AnElement<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        RawObjectVisitor.visit_map(map).map(|object| AnElement(Some(object)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(AnElement(None))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(AnElement(None))
+        match deserializer.deserialize_any(NestedVisitor { elements: false })? {
+            Nested::Object(object) => Ok(AnElement(Some(object))),
+            _ => Ok(AnElement(None)),
+        }
     }
 }
 
@@ -424,6 +507,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_read_whole_by_one_field_and_one_level_down_by_others_reads_as_the_tree_path_writes_it() {
+        let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
+        let mut object = contacts.clone();
+        for (name, path) in [("CompanyWhole", "company"), ("FirstEmail", "email_addresses[0].email")] {
+            let field = serde_json::json!({"name": name, "type": "string", "path": path});
+            object.fields.push(serde_json::from_value(field).unwrap());
+        }
+        let text = r#"{"id": 7, "company": {"company_name": "Acme", "id": "12"},
+            "email_addresses": [{"field": "EMAIL2", "email": "b@x"}, {"field": "EMAIL1", "email": "a@x"}]}"#;
+        let fast = write(&object, text.as_bytes(), true).expect("an object");
+        let tree = through_the_tree(&object, text.as_bytes(), true);
+        assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&tree));
+        for expected in [r#""CompanyID":12"#, r#""Company":"Acme""#, r#""Email":"a@x""#, r#""FirstEmail":"b@x""#] {
+            assert!(fast.windows(expected.len()).any(|window| window == expected.as_bytes()), "{expected} in {fast:?}");
+        }
+    }
+
+    #[test]
     fn the_vendors_own_spelling_of_a_record_reads_as_the_tree_path_writes_it() {
         let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
         let texts = [
@@ -448,9 +549,6 @@ mod tests {
             r#"{"id": 7, "email_addresses": [{"field": "EMAIL\u0031", "email": "esc@x"}],
                 "phone_numbers": [{"field": 1, "number": "n"}, {"field": true, "number": "t"}],
                 "company": {"company_name": "A\"B\u00e9", "id": "12", "id": 13}}"#,
-            // A nested key written with escapes: the tree reads that value.
-            r#"{"id": 7, "addresses": [{"field": "BILLING", "line\u0031": "x", "locality": "Paris"}],
-                "company": {"id": 1.5e3, "company\u005fname": "Acme"}}"#,
             // Elements of every kind before the selected one.
             r#"{"id": 7, "email_addresses": ["a\"b", 1.5, -3, 18446744073709551616, true, false, null,
                 [[1], {"a": 2}], {}, {"field": "EMAIL1", "email": {"deep": [1, {"x": null}]}}]}"#,
@@ -472,9 +570,12 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_that_is_not_an_object_or_has_an_escaped_key_is_left_to_the_tree_path() {
+    fn an_answer_that_is_not_an_object_or_has_a_key_written_with_escapes_is_left_to_the_tree_path() {
         let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
-        for text in ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}", r#"{"id": 7, "family\u005fname": "Hopper"}"#]
+        let escaped_nested_key = r#"{"id": 7, "addresses": [{"field": "BILLING", "line\u0031": "x"}]}"#;
+        let escaped_key = r#"{"id": 7, "family\u005fname": "Hopper"}"#;
+        for text in
+            ["[]", "null", "", "7", "{\"id\": 7", "{\"id\": tru}", "{\"id\": 7} 8", escaped_key, escaped_nested_key]
         {
             assert!(write(contacts, text.as_bytes(), true).is_none(), "{text}");
         }
