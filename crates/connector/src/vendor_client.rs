@@ -204,6 +204,9 @@ pub struct VendorClient {
     /// The vendor account each instance's answers last named (`x-keap-tenant-id`), kept only
     /// while the limiter counts per account.
     accounts: Mutex<HashMap<i64, Arc<str>>>,
+    /// The REST base's authority and the `Host` header for it, written once: hyper's client would
+    /// format it for every call (about 2,000 instructions), and still does for another authority.
+    host: Option<(hyper::http::uri::Authority, HeaderValue)>,
 }
 
 /// The vendor client could not start: its TLS configuration was refused.
@@ -219,7 +222,8 @@ impl VendorClient {
         limiter: Arc<VendorRateLimiter>,
         timeout: Duration,
     ) -> Result<Self, ClientStartError> {
-        Ok(VendorClient { http: pool()?, timeout, endpoints, limiter, accounts: Mutex::default() })
+        let host = host_header(&endpoints.api_base);
+        Ok(VendorClient { http: pool()?, timeout, endpoints, limiter, accounts: Mutex::default(), host })
     }
 
     /// The account `instance`'s calls count against, as the vendor last named it.
@@ -339,8 +343,12 @@ impl VendorClient {
         scheme: CredentialScheme,
     ) -> Result<VendorReply, VendorError> {
         let uri = vendor_uri(&self.endpoints.api_base, &request.path, &request.query)?;
+        let host = self.host.as_ref().filter(|(authority, _)| uri.authority() == Some(authority));
         let mut builder = hyper::Request::builder().method(request.method.clone()).uri(uri);
         let headers = builder.headers_mut().ok_or(VendorError::InvalidPath)?;
+        if let Some((_, host)) = host {
+            headers.insert(header::HOST, host.clone());
+        }
         headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         // A token or media type no header can carry failed reqwest's builder, and so the call,
         // as unreachable: kept so.
@@ -418,6 +426,17 @@ fn plain(base: &url::Url, path: &str) -> bool {
 /// A byte the URL parser leaves as it is in a path (no percent-encoding, no normalisation).
 fn kept_in_path(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"-._~:,/@!$&'()*+;=".contains(&byte)
+}
+
+/// The authority of `base` and its `Host` header as hyper's client writes it: the host, and the
+/// port unless it is the scheme's default.
+fn host_header(base: &url::Url) -> Option<(hyper::http::uri::Authority, HeaderValue)> {
+    let uri = hyper::Uri::try_from(base.as_str()).ok()?;
+    let host = match base.port() {
+        Some(port) => format!("{}:{port}", base.host_str()?),
+        None => base.host_str()?.to_string(),
+    };
+    Some((uri.authority()?.clone(), HeaderValue::try_from(host).ok()?))
 }
 
 /// The REST calls' connection pool, set up as reqwest set up its own (`oauth::no_redirects`): TCP
@@ -508,6 +527,23 @@ mod tests {
         for odd in ["http://127.0.0.1:8091/crm/rest", "http://127.0.0.1:8091/crm/rest/?a=b", "http://h/crm/rest/#f"] {
             let odd = url::Url::parse(odd).unwrap();
             assert_eq!(vendor_url(&odd, "v2/contacts").unwrap(), odd.join("v2/contacts").unwrap(), "{odd}");
+        }
+    }
+
+    #[test]
+    fn the_host_header_is_the_bases_host_with_its_port_unless_it_is_the_schemes_default() {
+        for (base, host) in [
+            ("http://127.0.0.1:8091/crm/rest/", "127.0.0.1:8091"),
+            ("https://api.infusionsoft.com/crm/rest/", "api.infusionsoft.com"),
+            ("https://API.Example.com:443/crm/rest/", "api.example.com"),
+            ("http://example.com:80/rest/", "example.com"),
+            ("http://example.com:443/rest/", "example.com:443"),
+            ("http://user:secret@[::1]:8080/rest/", "[::1]:8080"),
+        ] {
+            let (authority, header) = host_header(&url::Url::parse(base).unwrap()).expect(base);
+            assert_eq!(header, host, "{base}");
+            let uri = vendor_uri(&url::Url::parse(base).unwrap(), "v2/contacts", &[]).unwrap();
+            assert_eq!(uri.authority(), Some(&authority), "{base}");
         }
     }
 
