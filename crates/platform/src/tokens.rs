@@ -211,16 +211,16 @@ fn still_valid(instance: &InstanceRecord) -> bool {
     instance.access_expires_at.is_none_or(|expires_at| expires_at > Utc::now())
 }
 
+/// Whether `instance`'s access token, which the caller found stored, is due a proactive refresh.
 fn token_due(instance: &InstanceRecord) -> bool {
     let interval = instance
         .configuration
         .get("oauth.user.refresh_interval")
         .and_then(|text| text.parse::<i64>().ok())
         .unwrap_or(DEFAULT_REFRESH_INTERVAL_SECS);
-    // `TokenTimes::expires_at: None` means "no access token" (refresh at once). A token whose
-    // lifetime the vendor did not state is used until the interval, the refresh-token age or a 401.
-    let expires_at =
-        instance.secrets.get(ACCESS_TOKEN_KEY).map(|_| instance.access_expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC));
+    // A token whose lifetime the vendor did not state is used until the interval, the
+    // refresh-token age or a 401.
+    let expires_at = Some(instance.access_expires_at.unwrap_or(DateTime::<Utc>::MAX_UTC));
     let times = TokenTimes {
         expires_at,
         refreshed_at: instance.refreshed_at.unwrap_or(instance.created_at),
