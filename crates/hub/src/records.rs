@@ -2,6 +2,8 @@
 //! of a child object under a parent record (`orders/{id}/items`). An update writes the fields it
 //! names: the vendor has no whole-record replace, and the platforms' PUT behaved the same.
 
+use std::fmt::Write as _;
+
 use connector::reqwest::Method;
 use connector::{VendorError, VendorRequest};
 use mapping::{needs_current, to_hub, to_vendor, ObjectDef, Operation, WriteMode};
@@ -194,9 +196,16 @@ fn item<'a>(
     Ok((resolved, item_path(resolved.definition, &parent_id, record_id(id)?)))
 }
 
-/// `{resource}/{id}`, with `{parentId}` filled for child objects.
+/// `{resource}/{id}`, with `{parentId}` filled for child objects (only their resources have a
+/// `{`: searching every resource for the placeholder cost more than the rest of this).
 fn item_path(definition: &ObjectDef, parent_id: &str, id: u64) -> String {
-    format!("{}/{id}", definition.resource.replace("{parentId}", parent_id))
+    let mut path = match definition.resource.contains('{') {
+        true => definition.resource.replace("{parentId}", parent_id),
+        false => definition.resource.clone(),
+    };
+    // Writing to a `String` does not fail.
+    let _ = write!(path, "/{id}");
+    path
 }
 
 fn object_body(body: Value) -> Result<Map<String, Value>, HubError> {
@@ -228,4 +237,21 @@ fn drop_matching_id(definition: &ObjectDef, fields: &mut Map<String, Value>, id:
 fn record(session: &Session<'_>, object: Resolved<'_>, vendor: &Value) -> Value {
     let definition = object.definition;
     object.present(shape(to_hub(definition, vendor), &definition.id_field, session.drop_nulls, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use mapping::ObjectCatalog;
+
+    use super::*;
+
+    #[test]
+    fn item_paths_put_the_id_after_the_resource_and_the_parent_in_its_placeholder() {
+        let catalog = ObjectCatalog::builtin();
+        let (_, contacts) = catalog.object("infusionsoftcrm", "contacts").unwrap();
+        assert_eq!(item_path(contacts, "", 7), "v2/contacts/7");
+        let mut child = contacts.clone();
+        child.resource = "v2/orders/{parentId}/payments".into();
+        assert_eq!(item_path(&child, "12", 7), "v2/orders/12/payments/7");
+    }
 }
