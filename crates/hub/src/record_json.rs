@@ -194,12 +194,6 @@ impl<'k> ParsedKeys<'k> {
     }
 }
 
-/// Whether two keys are equal, their length and first byte compared before the rest: most keys
-/// differ in one of those, and a call to `memcmp` for every pair of equal length cost more.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
-}
-
 /// The first key of `steps` when they are a two-step path this reader follows: `key.leaf` (a key
 /// of the object under `key`) or `key[property=value].leaf` (a key of the array's selected
 /// element), as the nested fields of contacts are (`addresses[field=BILLING].line1`, `company.id`).
@@ -223,7 +217,7 @@ fn nested_only_keys(object: &ObjectDef) -> Vec<&str> {
             None => whole.push(field.path.top_key()),
         }
     }
-    nested.retain(|key| !whole.iter().any(|other| same(other, key)));
+    nested.retain(|key| !whole.contains(key));
     nested
 }
 
@@ -258,9 +252,9 @@ impl<'a> RawRecord<'a> {
     }
 
     /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map
-    /// keeps).
+    /// keeps). Found by equality, which most keys fail on their length alone.
     fn get(&self, key: &str) -> Option<&Entry<'a>> {
-        self.entries.iter().rev().find(|(name, _)| same(name, key)).map(|(_, entry)| entry)
+        self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, entry)| entry)
     }
 
     /// The text of `key`'s value (`Some(None)`: no such key); `None` when it was read one level
@@ -317,7 +311,7 @@ struct RawObject<'a> {
 impl<'a> RawObject<'a> {
     /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map keeps).
     fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.entries.iter().rev().find(|(name, _)| same(name, key)).map(|(_, value)| *value)
+        self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, value)| *value)
     }
 }
 
@@ -345,7 +339,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
         while let Some(key) = map.next_key::<&'de str>()? {
-            let entry = match self.nested.iter().any(|nested| same(nested, key)) {
+            let entry = match self.nested.contains(&key) {
                 true => Entry::Nested(map.next_value()?),
                 false => Entry::Text(map.next_value()?),
             };
