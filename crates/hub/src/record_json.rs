@@ -221,7 +221,8 @@ fn nested_only_keys(object: &ObjectDef) -> Vec<&str> {
     nested
 }
 
-/// The vendor's record as its top-level keys: each value as its text, or, for the keys two-step paths read, as keys and text one level down.
+/// The vendor's record as its top-level keys: each value as its text, or, for the keys only
+/// two-step paths read, as keys and text one level down.
 struct RawRecord<'a> {
     entries: Vec<(&'a str, Entry<'a>)>,
 }

@@ -204,7 +204,7 @@ where
 /// `name=value`, the value's `Debug` text (quoted for a string), separated by spaces; the `log`
 /// crate's metadata fields left out. Written without that format's per-field machinery (the name
 /// and `=` each formatted through a style, integers through `fmt`), which cost 2,850 instructions
-/// for a request line's five fields against 2,000 here; an error field is still written by
+/// for a request line's five fields against 1,700 here; an error field is still written by
 /// `DefaultFields`' own visitor, with its sources.
 struct TextFieldWriter<'a> {
     writer: Writer<'a>,
@@ -547,7 +547,8 @@ mod tests {
             "quote \" backslash \\ newline \n tab \t esc \x1b[2J bell \u{7} del \u{7f} c1 \u{85} nul \0 é \u{1F600}";
         let with_source = Failed(Some(std::io::Error::other("the disk \x1b is full")));
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(method = %"GET", path = %"/elements/api-v2/hubs/crm/raw/v2/contacts/7", status = 200u16, latency_ms = 0u64, "request");
+            let path = "/elements/api-v2/hubs/crm/raw/v2/contacts/7";
+            tracing::info!(method = %"GET", path = %path, status = 200u16, latency_ms = 0u64, "request");
             tracing::warn!(text = hostile, shown = %hostile, debugged = ?hostile, "message {hostile} and {}", 7);
             tracing::warn!(
                 plain = "a b",
