@@ -158,6 +158,22 @@ pub struct CallContext<'a> {
     pub log_id: i64,
 }
 
+impl<'a> CallContext<'a> {
+    /// An interactive call by `client_id` with `tokens`: the limiter's default wait, no observer,
+    /// no account expected and no instance. Set the other fields with struct update syntax.
+    pub fn interactive(client_id: &'a str, tokens: &'a dyn TokenSource) -> Self {
+        CallContext {
+            client_id,
+            tokens,
+            priority: Priority::Interactive,
+            max_wait: None,
+            observer: None,
+            account: None,
+            log_id: 0,
+        }
+    }
+}
+
 impl std::fmt::Debug for CallContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallContext")

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector::rate_limit::Priority;
 use connector::{CallContext, CallObserver, VendorError, VendorRequest};
 use hub::{Hub, HubError, ListParams, Position, Session, Target};
 use serde_json::Value;
@@ -52,13 +51,8 @@ impl VendorSource {
             drop_nulls: false,
             common: None,
             call: CallContext {
-                client_id: &self.access.client_id,
-                tokens: self.access.tokens.as_ref(),
-                priority: Priority::Interactive,
-                max_wait: None,
                 observer: Some(self.counter.as_ref()),
-                account: None,
-                log_id: 0,
+                ..CallContext::interactive(&self.access.client_id, self.access.tokens.as_ref())
             },
         }
     }

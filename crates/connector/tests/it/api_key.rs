@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
-use connector::rate_limit::{Priority, VendorRateLimiter};
+use connector::rate_limit::VendorRateLimiter;
 use connector::{CallContext, CredentialScheme, StaticTokens, TokenSource, VendorClient, VendorError, VendorRequest};
 use domain::vendor_limits::VendorLimits;
 use domain::Secret;
@@ -36,15 +36,7 @@ async fn issue_key(sim: &RunningSim) -> Secret {
 }
 
 fn context(tokens: &dyn TokenSource) -> CallContext<'_> {
-    CallContext {
-        client_id: "api-key",
-        tokens,
-        priority: Priority::Interactive,
-        max_wait: None,
-        observer: None,
-        account: None,
-        log_id: 0,
-    }
+    CallContext::interactive("api-key", tokens)
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
-use connector::rate_limit::{Priority, VendorRateLimiter};
+use connector::rate_limit::VendorRateLimiter;
 use connector::{CallContext, StaticTokens, VendorClient, VendorRequest};
 use domain::vendor_limits::VendorLimits;
 use domain::Secret;
@@ -38,15 +38,7 @@ async fn a_call_names_the_rest_bases_host_and_port_once_in_its_host_header() {
     let client =
         VendorClient::new(VendorEndpoints::simulator(&base).unwrap(), limiter, Duration::from_secs(10)).unwrap();
     let tokens = StaticTokens::new(Secret::new("token-1"));
-    let context = CallContext {
-        client_id: "client",
-        tokens: &tokens,
-        priority: Priority::Interactive,
-        max_wait: None,
-        observer: None,
-        account: None,
-        log_id: 0,
-    };
+    let context = CallContext::interactive("client", &tokens);
 
     let answer = client.send_json(&context, &VendorRequest::new(Method::GET, "v2/contacts/7")).await.unwrap();
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
-use connector::rate_limit::{Priority, VendorRateLimiter};
+use connector::rate_limit::VendorRateLimiter;
 use connector::{CallContext, StaticTokens, VendorClient, VendorError};
 use domain::vendor_limits::VendorLimits;
 use domain::Secret;
@@ -41,15 +41,7 @@ impl Setup {
             element_key: "infusionsoftcrm",
             drop_nulls: true,
             common: None,
-            call: CallContext {
-                client_id: CLIENT_ID,
-                tokens: &self.tokens,
-                priority: Priority::Interactive,
-                max_wait: None,
-                observer: None,
-                account: None,
-                log_id: 1,
-            },
+            call: CallContext { log_id: 1, ..CallContext::interactive(CLIENT_ID, &self.tokens) },
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
 use connector::oauth::{ClientCredentials, OAuthClient};
-use connector::rate_limit::{Priority, VendorRateLimiter};
+use connector::rate_limit::VendorRateLimiter;
 use connector::{CallContext, TokenError, VendorClient, VendorError, VendorRequest};
 use domain::token_rules::{RefreshOutcome, TokenGrant};
 use domain::vendor_limits::VendorLimits;
@@ -65,15 +65,7 @@ impl Vendor {
 
     /// `GET v2/contacts?page_size=1` with `access`'s tokens.
     async fn call(&self, access: &VendorAccess) -> Result<Value, VendorError> {
-        let context = CallContext {
-            client_id: &access.client_id,
-            tokens: access.tokens.as_ref(),
-            priority: Priority::Interactive,
-            max_wait: None,
-            observer: None,
-            account: None,
-            log_id: 0,
-        };
+        let context = CallContext::interactive(&access.client_id, access.tokens.as_ref());
         let request = VendorRequest::new(Method::GET, "v2/contacts").query("page_size", "1");
         self.client.send_json(&context, &request).await
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector::endpoints::VendorEndpoints;
-use connector::rate_limit::{Priority, VendorRateLimiter};
+use connector::rate_limit::VendorRateLimiter;
 use connector::{CallContext, StaticTokens, VendorClient};
 use domain::vendor_limits::VendorLimits;
 use domain::Secret;
@@ -69,15 +69,7 @@ impl Sim {
             element_key: element,
             drop_nulls: false,
             common: None,
-            call: CallContext {
-                client_id: CLIENT_ID,
-                tokens: &tokens,
-                priority: Priority::Interactive,
-                max_wait: None,
-                observer: None,
-                account: None,
-                log_id: 0,
-            },
+            call: CallContext::interactive(CLIENT_ID, &tokens),
         };
         let mut records = Vec::new();
         let mut next = None;
