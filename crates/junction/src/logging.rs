@@ -98,24 +98,33 @@ where
         // Events from the `log` crate name their own target and level.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        // Spans a library opened (Junction opens none), outermost first: each one's name and its
+        // fields as the field formatter wrote them. None, and so no allocation, on most lines.
+        let spans: Vec<LibrarySpan> = ctx
+            .event_scope()
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+            .map(|span| {
+                let fields = span.extensions().get::<FormattedFields<N>>().map(|fields| fields.fields.clone());
+                LibrarySpan { name: span.metadata().name(), fields: fields.unwrap_or_default() }
+            })
+            .collect();
         match self.json {
-            true => json_line(ctx, writer, event, meta),
-            false => text_line(ctx, writer, event, meta),
+            true => json_line(writer, event, meta, &spans),
+            false => text_line(writer, event, meta, &spans),
         }
     }
 }
 
+/// A span a library opened: its name, and its fields as the subscriber's field formatter wrote
+/// them (`JsonFields`' object for JSON lines).
+struct LibrarySpan {
+    name: &'static str,
+    fields: String,
+}
+
 /// `timestamp LEVEL request{request_id=.. instance_id=..}:span{fields}: target: message fields`.
-fn text_line<S, N>(
-    ctx: &FmtContext<'_, S, N>,
-    mut writer: Writer<'_>,
-    event: &Event<'_>,
-    meta: &Metadata<'_>,
-) -> fmt::Result
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
+fn text_line(mut writer: Writer<'_>, event: &Event<'_>, meta: &Metadata<'_>, spans: &[LibrarySpan]) -> fmt::Result {
     // Each line's constant parts and its numbers written as they are rather than through `fmt`,
     // which cost some 200 instructions for each piece formatted.
     write_timestamp(SystemTime::now(), &mut writer)?;
@@ -131,17 +140,15 @@ where
         }
         writer.write_str("}:")
     });
-    let mut any_span = in_request.transpose()?.is_some();
-    for span in ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
-        writer.write_str(span.metadata().name())?;
-        let extensions = span.extensions();
-        if let Some(fields) = extensions.get::<FormattedFields<N>>().filter(|fields| !fields.is_empty()) {
-            write!(writer, "{{{fields}}}")?;
+    let in_request = in_request.transpose()?.is_some();
+    for span in spans {
+        writer.write_str(span.name)?;
+        if !span.fields.is_empty() {
+            write!(writer, "{{{}}}", span.fields)?;
         }
         writer.write_char(':')?;
-        any_span = true;
     }
-    if any_span {
+    if in_request || !spans.is_empty() {
         writer.write_char(' ')?;
     }
     writer.write_str(meta.target())?;
@@ -155,16 +162,7 @@ where
 /// `{"timestamp":..,"level":..,"fields":{..},"target":..,"span":{..},"spans":[..]}`: `span` is the
 /// innermost span, `spans` all of them from the outermost, as tracing-subscriber's JSON writes
 /// them, with the request being served, if any, outermost.
-fn json_line<S, N>(
-    ctx: &FmtContext<'_, S, N>,
-    mut writer: Writer<'_>,
-    event: &Event<'_>,
-    meta: &Metadata<'_>,
-) -> fmt::Result
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
+fn json_line(mut writer: Writer<'_>, event: &Event<'_>, meta: &Metadata<'_>, spans: &[LibrarySpan]) -> fmt::Result {
     writer.write_str("{\"timestamp\":\"")?;
     write_timestamp(SystemTime::now(), &mut writer)?;
     writer.write_str("\",\"level\":\"")?;
@@ -175,14 +173,12 @@ where
     fields.result?;
     writer.write_str("},\"target\":")?;
     write_json_string(&mut writer, meta.target())?;
-    // Spans a library opened (none of Junction's own), as objects.
-    let mut library: Vec<String> = Vec::new();
-    for span in ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
-        let extensions = span.extensions();
-        let fields = extensions.get::<FormattedFields<N>>().map_or("", |fields| fields.fields.as_str());
-        let inner = fields.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or("");
+    // The library's spans as objects: their fields and their name.
+    let mut library: Vec<String> = Vec::with_capacity(spans.len());
+    for span in spans {
+        let inner = span.fields.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or("");
         let mut object = format!("{{{inner}{}\"name\":", if inner.is_empty() { "" } else { "," });
-        write_json_string(&mut object, span.metadata().name())?;
+        write_json_string(&mut object, span.name)?;
         object.push('}');
         library.push(object);
     }
