@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod oauth;
 pub mod rate_limit;
 pub mod shared_budget;
+mod thread_connections;
 pub mod token_file;
 pub mod token_memory;
 pub mod token_refresh;

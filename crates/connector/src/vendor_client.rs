@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::endpoints::VendorEndpoints;
 use crate::rate_limit::{account_of, CountedAgainst, Priority, VendorRateLimiter};
+use crate::thread_connections;
 use crate::tokens::{AccessToken, CredentialScheme, TokenError, TokenSource};
 
 /// Retries of an idempotent call after a vendor 5xx or a transport failure.
@@ -188,19 +189,13 @@ impl std::fmt::Debug for CallContext<'_> {
 /// an `https` base (the same rustls, ring and Mozilla roots reqwest uses for the OAuth calls).
 type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-thread_local! {
-    /// This thread's own pool, on a thread that asked for one ([`keep_connections_on_this_thread`]).
-    static THIS_THREADS_POOL: std::cell::RefCell<Option<Pool>> = const { std::cell::RefCell::new(None) };
-}
-
 /// From now on, the REST calls made on this thread go through connections of its own, opened and
-/// driven on this thread, whichever [`VendorClient`] makes them. For a thread that runs a
-/// current-thread runtime of its own (`junction serve`'s HTTP threads): a connection another
-/// thread's runtime drives would need that thread for every call made on it. Fails as
-/// [`VendorClient::new`] does.
+/// driven on this thread, whichever [`VendorClient`] makes them ([`thread_connections`]). For a
+/// thread that runs a current-thread runtime of its own (`junction serve`'s HTTP threads): a
+/// connection another thread's runtime drives would need that thread for every call made on it.
+/// Fails as [`VendorClient::new`] does.
 pub fn keep_connections_on_this_thread() -> Result<(), ClientStartError> {
-    let own = pool()?;
-    THIS_THREADS_POOL.with(|slot| *slot.borrow_mut() = Some(own));
+    thread_connections::keep_on_this_thread(connector()?);
     Ok(())
 }
 
@@ -220,8 +215,8 @@ pub struct VendorClient {
     /// The vendor account each instance's answers last named (`x-keap-tenant-id`), kept only
     /// while the limiter counts per account.
     accounts: Mutex<HashMap<i64, Arc<str>>>,
-    /// The REST base's authority and the `Host` header for it, written once: hyper's client would
-    /// format it for every call (2,270 instructions), and still does for another authority.
+    /// The REST base's authority and the `Host` header for it, written once rather than for every
+    /// call (2,270 instructions); a call to another authority has its own written for it.
     host: Option<(hyper::http::uri::Authority, HeaderValue)>,
 }
 
@@ -238,7 +233,9 @@ impl VendorClient {
         limiter: Arc<VendorRateLimiter>,
         timeout: Duration,
     ) -> Result<Self, ClientStartError> {
-        let host = host_header(&endpoints.api_base);
+        let host = hyper::Uri::try_from(endpoints.api_base.as_str())
+            .ok()
+            .and_then(|base| Some((base.authority()?.clone(), host_header(&base)?)));
         Ok(VendorClient { http: pool()?, timeout, endpoints, limiter, accounts: Mutex::default(), host })
     }
 
@@ -359,12 +356,13 @@ impl VendorClient {
         scheme: CredentialScheme,
     ) -> Result<VendorReply, VendorError> {
         let uri = vendor_uri(&self.endpoints.api_base, &request.path, &request.query)?;
-        let host = self.host.as_ref().filter(|(authority, _)| uri.authority() == Some(authority));
+        let host = match &self.host {
+            Some((authority, host)) if uri.authority() == Some(authority) => host.clone(),
+            _ => host_header(&uri).ok_or(VendorError::InvalidPath)?,
+        };
         let mut builder = hyper::Request::builder().method(request.method.clone()).uri(uri);
         let headers = builder.headers_mut().ok_or(VendorError::InvalidPath)?;
-        if let Some((_, host)) = host {
-            headers.insert(header::HOST, host.clone());
-        }
+        headers.insert(header::HOST, host);
         headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         // A token or media type no header can carry failed reqwest's builder, and so the call,
         // as unreachable: kept so.
@@ -386,11 +384,13 @@ impl VendorClient {
         };
         let call = builder.body(body).map_err(|_| VendorError::InvalidPath)?;
         let exchange = async {
-            // The future owns what it needs: no pool is cloned, and nothing stays borrowed.
-            let sent = THIS_THREADS_POOL.with(|slot| slot.borrow().as_ref().unwrap_or(&self.http).request(call));
-            let response = sent.await.map_err(|_| VendorError::Unreachable)?;
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(|_| VendorError::Unreachable)?.to_bytes();
+            let (parts, body) = if thread_connections::kept_here() {
+                thread_connections::exchange(call).await?
+            } else {
+                let response = self.http.request(call).await.map_err(|_| VendorError::Unreachable)?;
+                let (parts, body) = response.into_parts();
+                (parts, body.collect().await.map_err(|_| VendorError::Unreachable)?.to_bytes())
+            };
             Ok(VendorReply { status: parts.status.as_u16(), headers: parts.headers, body })
         };
         // The whole call, its body included, as reqwest's `timeout` bounded it.
@@ -444,22 +444,37 @@ fn kept_in_path(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"-._~:,/@!$&'()*+;=".contains(&byte)
 }
 
-/// The authority of `base` and its `Host` header as hyper's client writes it: the host, and the
+/// The `Host` header of a call to `uri`, as hyper's pooled client writes it: the host, and the
 /// port unless it is the scheme's default.
-fn host_header(base: &url::Url) -> Option<(hyper::http::uri::Authority, HeaderValue)> {
-    let uri = hyper::Uri::try_from(base.as_str()).ok()?;
-    let host = match base.port() {
-        Some(port) => format!("{}:{port}", base.host_str()?),
-        None => base.host_str()?.to_string(),
+fn host_header(uri: &hyper::Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default_port = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
     };
-    Some((uri.authority()?.clone(), HeaderValue::try_from(host).ok()?))
+    let value = match uri.port_u16().filter(|port| Some(*port) != default_port) {
+        Some(port) => HeaderValue::try_from(format!("{host}:{port}")),
+        None => HeaderValue::try_from(host),
+    };
+    value.ok()
 }
 
-/// The REST calls' connection pool, set up as reqwest set up its own (`oauth::no_redirects`): TCP
-/// keep-alive every 15 s (3 probes), `TCP_NODELAY`, a 30 s user timeout, idle connections kept
-/// 90 s; rustls with the process's crypto provider (ring unless another was installed), the safe
-/// protocol versions, Mozilla's roots and ALPN `http/1.1`.
+/// The REST calls' connection pool: hyper-util's, over [`connector`], its idle connections kept
+/// 90 s ([`thread_connections::IDLE_TIMEOUT`]).
 fn pool() -> Result<Pool, ClientStartError> {
+    Ok(Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(thread_connections::IDLE_TIMEOUT)
+        .build(connector()?))
+}
+
+/// How the REST calls connect, set up as reqwest set up its own (`oauth::no_redirects`): TCP
+/// keep-alive every 15 s (3 probes), `TCP_NODELAY`, a 30 s user timeout; rustls with the
+/// process's crypto provider (ring unless another was installed), the safe protocol versions,
+/// Mozilla's roots and ALPN `http/1.1`.
+fn connector() -> Result<HttpsConnector<HttpConnector>, ClientStartError> {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -477,12 +492,7 @@ fn pool() -> Result<Pool, ClientStartError> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     // `https` and `http` both (the simulator is plain HTTP). Not through hyper-rustls's builder,
     // which refuses a configuration with ALPN set and, HTTP/1.1 alone, would send none.
-    let https = HttpsConnector::from((tcp, tls));
-    Ok(Client::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(https))
+    Ok(HttpsConnector::from((tcp, tls)))
 }
 
 /// `Bearer <token>` marked sensitive, as reqwest's `bearer_auth` wrote it; `None` for a token no
@@ -547,7 +557,7 @@ mod tests {
     }
 
     #[test]
-    fn the_host_header_is_the_bases_host_with_its_port_unless_it_is_the_schemes_default() {
+    fn the_host_header_is_the_calls_host_with_its_port_unless_it_is_the_schemes_default() {
         for (base, host) in [
             ("http://127.0.0.1:8091/crm/rest/", "127.0.0.1:8091"),
             ("https://api.infusionsoft.com/crm/rest/", "api.infusionsoft.com"),
@@ -556,10 +566,8 @@ mod tests {
             ("http://example.com:443/rest/", "example.com:443"),
             ("http://user:secret@[::1]:8080/rest/", "[::1]:8080"),
         ] {
-            let (authority, header) = host_header(&url::Url::parse(base).unwrap()).expect(base);
-            assert_eq!(header, host, "{base}");
             let uri = vendor_uri(&url::Url::parse(base).unwrap(), "v2/contacts", &[]).unwrap();
-            assert_eq!(uri.authority(), Some(&authority), "{base}");
+            assert_eq!(host_header(&uri).expect(base), host, "{base}");
         }
     }
 
