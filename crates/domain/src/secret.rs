@@ -23,14 +23,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `presented` is this secret, compared in constant time as `==` compares.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    }
 }
 
 /// Constant-time equality: every byte is compared whatever the first difference (only the
 /// lengths, which are not secret for generated tokens, can end it early).
 impl PartialEq for Secret {
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+        self.matches(&other.0)
     }
 }
 
@@ -70,6 +75,8 @@ mod tests {
         assert_eq!(Secret::new("abc"), Secret::new("abc"));
         assert_ne!(Secret::new("abc"), Secret::new("abd"));
         assert_ne!(Secret::new("abc"), Secret::new("abcd"));
+        assert!(Secret::new("abc").matches("abc"));
+        assert!(!Secret::new("abc").matches("abC") && !Secret::new("abc").matches("ab"));
     }
 
     #[test]

@@ -49,15 +49,17 @@ pub struct HubAuth {
     pub instance: Arc<InstanceRecord>,
 }
 
-fn credentials(parts: &Parts) -> Result<Credentials, ApiError> {
+/// The `Authorization` header's text, or a 401 naming what is wrong with it.
+fn header_text(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("Missing Authorization header".into()))?;
-    let text = header
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("Invalid Authorization header: not visible ASCII".into()))?;
-    Ok(auth_header::parse(text).map_err(domain::DomainError::from)?)
+    header.to_str().map_err(|_| ApiError::Unauthorized("Invalid Authorization header: not visible ASCII".into()))
+}
+
+fn credentials(parts: &Parts) -> Result<Credentials, ApiError> {
+    Ok(auth_header::parse(header_text(parts)?).map_err(domain::DomainError::from)?)
 }
 
 impl FromRequestParts<AppState> for PlatformAuth {
@@ -81,13 +83,15 @@ impl FromRequestParts<AppState> for HubAuth {
         if let Some(ConsoleCaller(instance)) = parts.extensions.get::<ConsoleCaller>() {
             return admit(Arc::clone(instance));
         }
-        let credentials = credentials(parts)?;
-        let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
-        let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
-        if let Some(instance) = state.platform.callers.get(&credentials) {
+        let header = header_text(parts)?;
+        // A header admitted within the cache's TTL is not parsed again.
+        if let Some(instance) = state.platform.callers.get(header) {
             request_id::record_instance(instance.id);
             return Ok(HubAuth { instance });
         }
+        let credentials = auth_header::parse(header).map_err(domain::DomainError::from)?;
+        let user_secret = credentials.require(Part::User).map_err(domain::DomainError::from)?;
+        let token = credentials.require(Part::Element).map_err(domain::DomainError::from)?;
         let epoch = state.platform.callers.epoch();
         let caller = match &credentials.organization {
             Some(org_secret) => state.platform.store.authenticate(user_secret, org_secret).await?,
@@ -104,7 +108,7 @@ impl FromRequestParts<AppState> for HubAuth {
             return Err(ApiError::NotFound("No such instance".into()));
         }
         let admitted = admit(Arc::new(instance))?;
-        state.platform.callers.put(credentials, Arc::clone(&admitted.instance), epoch);
+        state.platform.callers.put(header, Arc::clone(&admitted.instance), epoch);
         Ok(admitted)
     }
 }

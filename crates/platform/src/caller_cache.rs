@@ -1,6 +1,9 @@
 //! Hub callers recently authenticated, so that a busy instance does not cost two database reads
-//! and a decryption on every hub call: the user (and organization) secret and the instance token of
-//! a call map to the instance record read for them, for at most [`TTL`].
+//! and a decryption on every hub call: the `Authorization` header of a call (its user, perhaps
+//! organization, secret and its instance token) maps to the instance record read for it, for at
+//! most [`TTL`]. A hit needs no parse of the header either: the same text parsed and was admitted
+//! when the entry was put (2,000 instructions a hub call, BENCHMARKS.md "The vendor's connections
+//! kept per thread").
 //!
 //! Staleness is bounded and safe: this node forgets everything after any write to an instance
 //! through the platform API (the HTTP layer clears it after every write under `/instances`, also when that request is cancelled)
@@ -9,10 +12,11 @@
 //! another node has already replaced costs one vendor 401, after which the refresh path finds the
 //! stored pair newer and uses it without asking the vendor.
 //!
-//! An entry keeps the credentials it was admitted with, and a hit requires them all equal to the
-//! call's, compared in constant time ([`Secret`]'s equality): the map's key is only a keyed hash
-//! of the credentials (SipHash under this process's random key, which no caller can aim
-//! collisions at), a way to find the entry, never a proof. A SHA-256 digest was the key before: a
+//! An entry keeps the header it was admitted with, and a hit requires it equal to the call's,
+//! compared in constant time ([`Secret::matches`]): the map's key is only a keyed hash of the
+//! header (SipHash under this process's random key, which no caller can aim collisions at), a way
+//! to find the entry, never a proof. The same credentials written another way (another order,
+//! other separators) are another entry. A SHA-256 digest was the key before: a
 //! twentieth of a raw passthrough's instructions, for a property the comparison now gives. The
 //! price is that the secrets of the callers of the last [`TTL`] stay in this process's memory, as
 //! the requests themselves put them there.
@@ -22,7 +26,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::auth_header::Credentials;
 use domain::Secret;
 use store::{InstanceId, InstanceRecord};
 
@@ -43,38 +46,34 @@ pub struct CallerCache {
 struct Entries {
     /// Bumped by every forget: a record read before a forget is never put back after it.
     epoch: u64,
-    /// By the keyed hash of the credentials: when each entry was read from the store, the
-    /// credentials it was read for, and what was read.
+    /// By the keyed hash of the header: when each entry was read from the store, the header it
+    /// was read for, and what was read.
     map: HashMap<u64, Entry>,
 }
 
 #[derive(Debug)]
 struct Entry {
     at: Instant,
-    credentials: Credentials,
+    header: Secret,
     instance: Arc<InstanceRecord>,
 }
 
 impl CallerCache {
-    fn key(&self, credentials: &Credentials) -> u64 {
-        self.hasher.hash_one((
-            exposed(&credentials.user),
-            exposed(&credentials.organization),
-            exposed(&credentials.element),
-        ))
+    fn key(&self, header: &str) -> u64 {
+        self.hasher.hash_one(header)
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The instance cached for exactly these `credentials` (every part equal, compared in constant
-    /// time), if it is younger than [`TTL`].
-    pub fn get(&self, credentials: &Credentials) -> Option<Arc<InstanceRecord>> {
-        let key = self.key(credentials);
+    /// The instance cached for exactly this `Authorization` header (compared in constant time),
+    /// if it is younger than [`TTL`].
+    pub fn get(&self, header: &str) -> Option<Arc<InstanceRecord>> {
+        let key = self.key(header);
         let entries = self.entries();
         let entry = entries.map.get(&key).filter(|entry| entry.at.elapsed() < TTL)?;
-        same(&entry.credentials, credentials).then(|| Arc::clone(&entry.instance))
+        entry.header.matches(header).then(|| Arc::clone(&entry.instance))
     }
 
     /// The current epoch: read it before reading the store, hand it to [`CallerCache::put`].
@@ -82,10 +81,10 @@ impl CallerCache {
         self.entries().epoch
     }
 
-    /// Caches `instance` for `credentials`, unless something was forgotten since `epoch` was read
-    /// (the record may be older than that forget).
-    pub fn put(&self, credentials: Credentials, instance: Arc<InstanceRecord>, epoch: u64) {
-        let key = self.key(&credentials);
+    /// Caches `instance` for the `Authorization` header it was admitted with, unless something was
+    /// forgotten since `epoch` was read (the record may be older than that forget).
+    pub fn put(&self, header: &str, instance: Arc<InstanceRecord>, epoch: u64) {
+        let key = self.key(header);
         let mut entries = self.entries();
         if entries.epoch != epoch {
             return;
@@ -93,7 +92,7 @@ impl CallerCache {
         if entries.map.len() >= CAPACITY {
             entries.map.clear();
         }
-        entries.map.insert(key, Entry { at: Instant::now(), credentials, instance });
+        entries.map.insert(key, Entry { at: Instant::now(), header: Secret::new(header), instance });
     }
 
     /// Forgets instance `id` (its tokens changed).
@@ -110,34 +109,9 @@ impl CallerCache {
     }
 }
 
-fn exposed(part: &Option<Secret>) -> Option<&str> {
-    part.as_ref().map(Secret::expose)
-}
-
-/// Every part equal, each compared in constant time and all of them compared whatever the first
-/// difference (`&`, not `&&`). Whether a part was sent at all is no secret.
-fn same(cached: &Credentials, presented: &Credentials) -> bool {
-    let part = |a: &Option<Secret>, b: &Option<Secret>| match (a, b) {
-        (Some(a), Some(b)) => a == b,
-        (None, None) => true,
-        _ => false,
-    };
-    part(&cached.user, &presented.user)
-        & part(&cached.organization, &presented.organization)
-        & part(&cached.element, &presented.element)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn credentials(user: &str, organization: Option<&str>, element: &str) -> Credentials {
-        Credentials {
-            user: Some(Secret::new(user)),
-            organization: organization.map(Secret::new),
-            element: Some(Secret::new(element)),
-        }
-    }
 
     fn instance() -> Arc<InstanceRecord> {
         let now = chrono::Utc::now();
@@ -163,31 +137,34 @@ mod tests {
     }
 
     #[test]
-    fn a_hit_needs_every_part_equal() {
+    fn a_hit_needs_the_same_header_byte_for_byte() {
         let cache = CallerCache::default();
-        cache.put(credentials("u", Some("o"), "t"), instance(), cache.epoch());
-        assert!(cache.get(&credentials("u", Some("o"), "t")).is_some());
+        cache.put("User u, Organization o, Element t", instance(), cache.epoch());
+        assert!(cache.get("User u, Organization o, Element t").is_some());
         for other in [
-            credentials("v", Some("o"), "t"),
-            credentials("u", Some("p"), "t"),
-            credentials("u", None, "t"),
-            credentials("u", Some("o"), "s"),
-            credentials("u", Some("o"), "t2"),
+            "User v, Organization o, Element t",
+            "User u, Organization p, Element t",
+            "User u, Element t",
+            "User u, Organization o, Element s",
+            "User u, Organization o, Element t2",
+            "User u, Organization o, Element T",
+            "Element t, User u, Organization o",
+            "User u,Organization o,Element t",
         ] {
-            assert!(cache.get(&other).is_none());
+            assert!(cache.get(other).is_none(), "{other}");
         }
     }
 
     #[test]
     fn a_colliding_key_is_not_a_hit() {
-        // The map finds an entry by hash only: plant another caller's entry under the key of these
-        // credentials, as a hash collision would.
+        // The map finds an entry by hash only: plant another caller's entry under the key of this
+        // header, as a hash collision would.
         let cache = CallerCache::default();
-        let presented = credentials("u", None, "t");
-        let key = cache.key(&presented);
-        let planted = Entry { at: Instant::now(), credentials: credentials("x", None, "t"), instance: instance() };
+        let presented = "User u, Element t";
+        let key = cache.key(presented);
+        let planted = Entry { at: Instant::now(), header: Secret::new("User x, Element t"), instance: instance() };
         cache.entries().map.insert(key, planted);
-        assert!(cache.get(&presented).is_none());
+        assert!(cache.get(presented).is_none());
     }
 
     #[test]
@@ -195,7 +172,7 @@ mod tests {
         let cache = CallerCache::default();
         let epoch = cache.epoch();
         cache.forget_instance(InstanceId::new(7));
-        cache.put(credentials("u", None, "t"), instance(), epoch);
-        assert!(cache.get(&credentials("u", None, "t")).is_none());
+        cache.put("User u, Element t", instance(), epoch);
+        assert!(cache.get("User u, Element t").is_none());
     }
 }
