@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
 use domain::InstanceId;
 use tokio::task::futures::TaskLocalFuture;
@@ -28,6 +28,8 @@ use crate::hooks::{AfterResponse, Step};
 
 /// The response header carrying the request id.
 pub const HEADER: &str = "elements-request-id";
+/// [`HEADER`] as a header name, made once rather than parsed on every response.
+const HEADER_NAME: HeaderName = HeaderName::from_static(HEADER);
 
 tokio::task_local! {
     static REQUEST: RequestContext;
@@ -126,7 +128,7 @@ pub struct Served {
 impl Step for Served {
     fn after(self, response: &mut Response) {
         if let Some(value) = self.header {
-            response.headers_mut().insert(HEADER, value);
+            response.headers_mut().insert(HEADER_NAME, value);
         }
         // Inside the scope: the line carries the request id, and the instance when one was resolved.
         tracing::info!(
