@@ -2,7 +2,8 @@
 //! ([`endpoints`]), its OAuth 2.0 token endpoint ([`oauth`]), its rate limits ([`rate_limit`]),
 //! where a call's credential comes from ([`tokens`]; refreshed by [`token_refresh`] from a
 //! [`token_file`] or [`token_memory`]) and the one way a REST call is made ([`vendor_client`]:
-//! limiter, token, retries, typed errors). It speaks HTTP and nothing else: what an answer means
+//! limiter, token, retries, typed errors; over a thread's own connections where the thread keeps
+//! them, `thread_connections`). It speaks HTTP and nothing else: what an answer means
 //! for an instance is decided by `domain::token_rules`, and where an instance's tokens are kept is
 //! the store's business. No axum, no SQL.
 

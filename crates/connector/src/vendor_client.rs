@@ -190,7 +190,7 @@ impl std::fmt::Debug for CallContext<'_> {
 type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// From now on, the REST calls made on this thread go through connections of its own, opened and
-/// driven on this thread, whichever [`VendorClient`] makes them ([`thread_connections`]). For a
+/// driven on this thread, whichever [`VendorClient`] makes them (`thread_connections`). For a
 /// thread that runs a current-thread runtime of its own (`junction serve`'s HTTP threads): a
 /// connection another thread's runtime drives would need that thread for every call made on it.
 /// Fails as [`VendorClient::new`] does.
@@ -201,9 +201,10 @@ pub fn keep_connections_on_this_thread() -> Result<(), ClientStartError> {
 
 /// The vendor's REST API, shared by every caller in the process.
 ///
-/// The REST calls go through hyper's client rather than reqwest's: reqwest's request builder,
-/// URL handling and boxed layers were a sixth of a raw passthrough's instructions (BENCHMARKS.md
-/// "The hot path"). What reqwest gave is kept: no redirect is ever followed (hyper's client follows
+/// The REST calls go through hyper rather than reqwest: reqwest's request builder, URL handling
+/// and boxed layers were a sixth of a raw passthrough's instructions (BENCHMARKS.md "The hot
+/// path"). On a thread that keeps connections of its own ([`keep_connections_on_this_thread`]),
+/// through those; on any other, through hyper-util's pooled client. What reqwest gave is kept: no redirect is ever followed (hyper's client follows
 /// none), the whole call (answer and body) is bounded by the timeout, the same TCP and TLS
 /// settings, and `Accept: */*`.
 #[derive(Debug)]
