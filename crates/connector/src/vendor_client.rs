@@ -204,9 +204,9 @@ pub fn keep_connections_on_this_thread() -> Result<(), ClientStartError> {
 /// The REST calls go through hyper rather than reqwest: reqwest's request builder, URL handling
 /// and boxed layers were a sixth of a raw passthrough's instructions (BENCHMARKS.md "The hot
 /// path"). On a thread that keeps connections of its own ([`keep_connections_on_this_thread`]),
-/// through those; on any other, through hyper-util's pooled client. What reqwest gave is kept: no redirect is ever followed (hyper's client follows
-/// none), the whole call (answer and body) is bounded by the timeout, the same TCP and TLS
-/// settings, and `Accept: */*`.
+/// through those; on any other, through hyper-util's pooled client. What reqwest gave is kept: no
+/// redirect is ever followed (hyper follows none), the whole call (answer and body) is bounded by
+/// the timeout, the same TCP and TLS settings, and `Accept: */*`.
 #[derive(Debug)]
 pub struct VendorClient {
     http: Pool,
@@ -406,8 +406,8 @@ fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
 }
 
 /// The REST base taken apart once, when a plain path (see [`plain_path`]) is simply appended to
-/// it (its path ends with `/`, and it has no query or fragment): its scheme and authority, its path,
-/// and the `Host` header of its calls. Putting a call's URI together from these parses only the
+/// it (its path ends with `/`, and it has no query or fragment): its scheme and authority, its
+/// path, and the `Host` header of its calls. Putting a call's URI together from these parses only the
 /// path (about 1,800 instructions a call went to formatting and parsing the whole URI again).
 #[derive(Debug)]
 struct RestBase {
