@@ -79,8 +79,7 @@ pub const API_PREFIX: &str = api!("");
 
 /// The whole HTTP surface: the API under [`API_PREFIX`], the probes at the root.
 pub fn router(state: AppState) -> Router {
-    let hub = hub::routes().route_layer(hub::request_triggers::FireLayer::new(state.clone()));
-    let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub);
+    let api = Router::new().merge(elements::routes()).merge(instances::routes()).merge(hub::routes());
     let api = api.merge(organizations::routes()).merge(api_docs::routes()).merge(instance_events::routes());
     let api = api.merge(event_hooks::routes()).merge(common_resources::routes());
     let api = api.merge(formulas::routes());
@@ -98,8 +97,10 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        // Outermost first: metrics, the request id (its span and log line), forgetting cached hub
-        // callers after instance writes, the body limit. Composed into one layer rather than given
+        // Outermost first: metrics, the request id (its log context and line), forgetting cached
+        // hub callers after instance writes, the body limit, the formula runs a hub request
+        // triggers (for the hub's routes only; a `route_layer` on them was one more boxed level
+        // for every hub call). Composed into one layer rather than given
         // to `Router::layer` one by one: each `layer` call wraps every route in another boxed,
         // cloneable service, and every wrapper clones the boxes inside it on each call, which at
         // four levels was some forty allocations per request; and tower services rather than
@@ -110,7 +111,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(HookLayer(metrics::Track(Arc::clone(&state.platform.metrics))))
                 .layer(request_id::AssignLayer)
                 .layer(HookLayer(caller_cache::ForgetOnInstanceWrites(Arc::clone(&state.platform.callers))))
-                .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
+                .layer(hub::request_triggers::FireLayer::new(state.clone())),
         )
         .with_state(state)
 }

@@ -1,13 +1,16 @@
 //! Hub requests that start formula runs (the `elementRequest` trigger; the rules and the node's
-//! table are `platform::formulas::request_triggers`'s). A layer on the hub routes: after a
-//! successful answer for an instance some formula instance watches, the answer's body is read (and
-//! sent on unchanged) and the matching runs are created in the background. An answer for an
-//! instance nothing watches passes through untouched.
+//! table are `platform::formulas::request_triggers`'s). A layer around every route that acts on
+//! the hub's (those under `/hubs/` and `/objects`): after a successful answer for an instance some
+//! formula instance watches, the answer's body is read (and sent on unchanged) and the matching
+//! runs are created in the background. An answer for an instance nothing watches passes through
+//! untouched.
 //!
 //! A tower layer rather than `axum::middleware::from_fn`: while no formula uses the trigger (one
 //! atomic read), a request goes straight to the route, with no boxed future, no boxed `Next` and
 //! no clone of the route's boxed services, which `from_fn` paid on every call (about 1,500
-//! instructions of a hub call, BENCHMARKS.md "The hot path").
+//! instructions of a hub call, BENCHMARKS.md "The hot path"). It is one of the router's own
+//! layers, composed with the others, rather than a `route_layer` on the hub's routes, which wrapped
+//! each of them in one more boxed service, cloned and its future boxed on every hub call.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -25,7 +28,7 @@ use tower::{Layer, Service, ServiceExt};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The layer: [`Fire`] around each hub route.
+/// The layer: [`Fire`] around each route.
 #[derive(Clone)]
 pub struct FireLayer(AppState);
 
@@ -43,7 +46,7 @@ impl<S> Layer<S> for FireLayer {
     }
 }
 
-/// A hub route, and the formula runs its successful answers may start.
+/// A route, and the formula runs its successful answers may start if it is one of the hub's.
 #[derive(Clone)]
 pub struct Fire<S> {
     inner: S,
@@ -64,7 +67,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if !self.state.platform.request_triggers.any() {
+        if !self.state.platform.request_triggers.any() || !hub_route(request.uri().path()) {
             return Either::Left(self.inner.call(request));
         }
         // The instance that was made ready serves this request; a fresh clone waits for the next.
@@ -73,6 +76,12 @@ where
         let state = self.state.clone();
         Either::Right(Box::pin(async move { Ok(fire(state, request, ready).await) }))
     }
+}
+
+/// Whether `path` is one the hub's routes serve: under `/hubs/`, or `/objects` and under it.
+fn hub_route(path: &str) -> bool {
+    let Some(path) = path.strip_prefix(crate::API_PREFIX) else { return false };
+    path.starts_with("/hubs/") || path == "/objects" || path.starts_with("/objects/")
 }
 
 /// Serves `request` through `route`, then starts the runs its answer triggers.
@@ -115,4 +124,22 @@ where
     let platform = state.platform.clone();
     tokio::spawn(async move { platform.fire_request_triggers(fired).await });
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hub_routes_are_those_under_hubs_and_objects() {
+        for hub in ["/hubs/crm/contacts", "/hubs/crm/raw/v2/contacts/7", "/objects", "/objects/contacts/metadata"] {
+            assert!(hub_route(&format!("{}{hub}", crate::API_PREFIX)), "{hub}");
+        }
+        for other in ["/instances", "/objectsx", "/hubs", "/formulas/1/instances", "/elements/infusionsoftcrm"] {
+            assert!(!hub_route(&format!("{}{other}", crate::API_PREFIX)), "{other}");
+        }
+        for outside in ["/hubs/crm/contacts", "/healthz", "/console/hubs/crm"] {
+            assert!(!hub_route(outside), "{outside}");
+        }
+    }
 }
