@@ -99,9 +99,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         // Outermost first: metrics, the request id (its log context and line), forgetting cached
         // hub callers after instance writes, the body limit, the formula runs a hub request
-        // triggers (for the hub's routes only; a `route_layer` on them was one more boxed level
-        // for every hub call). Composed into one layer rather than given
-        // to `Router::layer` one by one: each `layer` call wraps every route in another boxed,
+        // triggers (it acts on the hub's routes alone; as a `route_layer` on them it was one more
+        // boxed level on every hub call). Composed into one layer rather than given to
+        // `Router::layer` one by one: each `layer` call wraps every route in another boxed,
         // cloneable service, and every wrapper clones the boxes inside it on each call, which at
         // four levels was some forty allocations per request; and tower services rather than
         // `from_fn`, which boxed a future and a clone of the route per layer per request
