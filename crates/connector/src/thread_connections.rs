@@ -47,7 +47,6 @@ struct Connections {
 }
 
 /// Where a connection goes: a scheme and an authority.
-#[derive(Clone)]
 struct Origin {
     scheme: Scheme,
     authority: Authority,
