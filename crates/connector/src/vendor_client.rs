@@ -405,7 +405,7 @@ fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
     Ok(url)
 }
 
-/// The REST base taken apart once, when a plain path (see [`plain_path`]) is simply appended to
+/// The REST base taken apart once, when a plain path (see [`plain`]) is simply appended to
 /// it (its path ends with `/`, and it has no query or fragment): its scheme and authority, its
 /// path, and the `Host` header of its calls. Putting a call's URI together from these parses only the
 /// path (about 1,800 instructions a call went to formatting and parsing the whole URI again).
@@ -442,7 +442,9 @@ fn call_target(
     path: &str,
     query: &[(String, String)],
 ) -> Result<(hyper::Uri, HeaderValue), VendorError> {
-    if let Some(rest) = rest.filter(|_| query.is_empty() && plain_path(path) && path.bytes().all(kept_in_path)) {
+    if let Some(rest) =
+        rest.filter(|_| query.is_empty() && path.bytes().all(kept_in_path) && relative_without_dots(path))
+    {
         let mut parts = hyper::http::uri::Parts::default();
         parts.scheme = Some(rest.scheme.clone());
         parts.authority = Some(rest.authority.clone());
@@ -463,14 +465,17 @@ fn call_target(
 /// A relative path with no dot segment, query, fragment, backslash or escape, under a base whose
 /// path ends with `/` and that has no query or fragment: appending it to the base is resolving it.
 fn plain(base: &url::Url, path: &str) -> bool {
-    base.path().ends_with('/') && base.query().is_none() && base.fragment().is_none() && plain_path(path)
+    base.path().ends_with('/')
+        && base.query().is_none()
+        && base.fragment().is_none()
+        && relative_without_dots(path)
+        && !path.contains(['?', '#', '\\', '%'])
 }
 
-/// A relative path with no dot segment, query, fragment, backslash or escape.
-fn plain_path(path: &str) -> bool {
-    !path.starts_with('/')
-        && !path.split('/').any(|segment| segment == "." || segment == "..")
-        && !path.contains(['?', '#', '\\', '%'])
+/// A relative path with no dot segment. (A path whose every byte is [`kept_in_path`] has no query,
+/// fragment, backslash or escape either: [`call_target`] checks that instead.)
+fn relative_without_dots(path: &str) -> bool {
+    !path.starts_with('/') && !path.split('/').any(|segment| segment == "." || segment == "..")
 }
 
 /// A byte the URL parser leaves as it is in a path (no percent-encoding, no normalisation).
