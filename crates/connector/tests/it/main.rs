@@ -4,8 +4,7 @@
 mod api_key;
 mod common;
 mod rate_limit;
-mod request_head;
-mod thread_connections;
 mod token_endpoint;
 mod token_file;
 mod token_memory;
+mod vendor_wire;
