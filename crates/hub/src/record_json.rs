@@ -2,22 +2,28 @@
 //! the vendor's JSON text: the same bytes as [`mapping::to_hub`], then [`crate::shape::shape`], then
 //! serialized, without the vendor's record built as a tree nor the hub's.
 //!
-//! The vendor's record is read as its top-level keys and the text of each value, borrowed from the
-//! answer. A field read as the vendor has it (one key, no money, no conversion, a value already of
-//! the field's type and written as serde_json would write it again: a string without escapes, an
-//! integer, `true` or `false`) is copied as that text. A field two steps down (`company.id`,
-//! `addresses[field=BILLING].line1`) is found the same way one level further: a top-level value
-//! only such fields read is read as keys and text in the same pass as the answer, once for all the
-//! fields under it. Every other field parses only the value of its top-level key and goes through
-//! [`mapping::read::hub_value_of`], the tree path's own code. An answer that is not a JSON object,
-//! or that has a key written with escapes where it is read as keys, is left to the tree path
-//! ([`write`] returns `None`).
+//! The vendor's record is read as the text of each top-level value a field reads, borrowed from
+//! the answer; other values are skipped. A field read as the vendor has it (one key, no money, no
+//! conversion, a value already of the field's type and written as serde_json would write it
+//! again: a string without escapes, an integer, `true` or `false`) is copied as that text. A field
+//! two steps down (`company.id`, `addresses[field=BILLING].line1`) is found the same way one level
+//! further: a top-level value only such fields read is read as keys and text in the same pass as
+//! the answer, once for all the fields under it, and each selection (`[field=BILLING]`) is made
+//! once. Every other field parses only the value of its top-level key and goes through
+//! [`mapping::read::hub_value_of`], the tree path's own code. Which keys are read how and where
+//! each field finds its value is the object's [`ReadPlan`], kept for the objects of the built-in
+//! catalog: a read looks each of the answer's keys up once, rather than each field searching the
+//! answer's keys. An answer that is not a JSON object, or that has a key written with escapes where
+//! it is read as keys, is left to the tree path ([`write`] returns `None`).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
 
+use foldhash::fast::RandomState;
 use mapping::path::{selector_matches, Step};
 use mapping::read::hub_value_of;
-use mapping::{FieldType, ObjectDef};
+use mapping::{FieldDef, FieldType, ObjectCatalog, ObjectDef};
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -30,51 +36,58 @@ use crate::shape::GENERIC_ID;
 pub fn write(object: &ObjectDef, vendor: &[u8], drop_nulls: bool) -> Option<Vec<u8>> {
     // Checked as UTF-8 once, so that the keys and values borrowed from it are not each checked again.
     let text = std::str::from_utf8(vendor).ok()?;
-    let nested = nested_only_keys(object);
-    let record = RawRecord::parse(text, &nested)?;
-    let mut parsed = ParsedKeys::default();
-    let mut values: Vec<(&str, Out<'_>)> = Vec::with_capacity(object.fields.len());
-    for field in &object.fields {
-        let out = match field.path.single_key() {
-            Some(key) if field.money.is_none() && field.conversion.is_none() => match record.raw(key)? {
+    let owned;
+    let plan = match ReadPlan::kept(object) {
+        Some(plan) => plan,
+        None => {
+            owned = ReadPlan::new(object);
+            &owned
+        }
+    };
+    let values = RawRecord::parse(text, plan)?;
+    let chosen: Vec<Option<&RawObject<'_>>> =
+        plan.selections.iter().map(|selection| values.select(selection)).collect();
+    let mut parsed: Vec<Option<Option<Value>>> = Vec::new();
+    let mut outs: Vec<Out<'_>> = Vec::with_capacity(object.fields.len());
+    for (field, source) in object.fields.iter().zip(&plan.sources) {
+        let out = match *source {
+            Source::Whole { slot } => match values.raw(slot)? {
                 None => Out::Null,
-                Some(raw) if copies_as_is(field.field_type, raw.get()) => Out::Text(raw.get()),
-                Some(raw) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
+                Some(raw) => copied(field, raw)?,
             },
-            _ => match record.leaf(field.path.steps()) {
-                Some(None) => Out::Null,
-                Some(Some(raw))
-                    if field.money.is_none()
-                        && field.conversion.is_none()
-                        && copies_as_is(field.field_type, raw.get()) =>
-                {
-                    Out::Text(raw.get())
-                }
-                Some(Some(raw)) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
-                None => match parsed.top(&record, field.path.top_key())? {
+            Source::Leaf { slot, selection, leaf, copies } => {
+                match values.leaf(slot, selection.map(|at| chosen[at]), leaf) {
                     None => Out::Null,
-                    Some(top) => {
-                        Out::of(field.path.get_from_top(top).map_or(Value::Null, |value| hub_value_of(field, value)))
-                    }
-                },
+                    Some(raw) if copies => copied(field, raw)?,
+                    Some(raw) => Out::of(hub_value_of(field, &serde_json::from_str(raw.get()).ok()?)),
+                }
+            }
+            Source::Tree { slot } => match values.parsed(slot, &mut parsed)? {
+                None => Out::Null,
+                Some(top) => {
+                    Out::of(field.path.get_from_top(top).map_or(Value::Null, |value| hub_value_of(field, value)))
+                }
             },
         };
-        values.push((field.name.as_str(), out));
+        outs.push(out);
     }
     // As `to_hub` collects into a map: ordered by name, the last of a name kept.
-    let order = object.fields_by_name();
-    let mut fields: Vec<(&str, &Out<'_>)> = Vec::with_capacity(order.len() + 1);
-    for (position, &at) in order.iter().enumerate() {
-        let (name, out) = &values[at];
-        if order.get(position + 1).is_none_or(|&next| values[next].0 != *name) {
-            fields.push((name, out));
-        }
-    }
+    let mut fields: Vec<(&str, &Out<'_>)> = Vec::with_capacity(plan.order.len() + 1);
+    fields.extend(plan.order.iter().map(|&at| (object.fields[at].name.as_str(), &outs[at])));
     add_generic_id(&mut fields, &object.id_field);
     if drop_nulls {
         fields.retain(|(_, out)| !out.is_null());
     }
     Some(written(&fields))
+}
+
+/// A field's value as the vendor's text when that is what the hub writes, else through
+/// [`hub_value_of`]; `None` when the text does not parse.
+fn copied<'a>(field: &FieldDef, raw: &'a RawValue) -> Option<Out<'a>> {
+    match copies_as_is(field.field_type, raw.get()) {
+        true => Some(Out::Text(raw.get())),
+        false => serde_json::from_str(raw.get()).ok().map(|value| Out::of(hub_value_of(field, &value))),
+    }
 }
 
 /// A field's value on its way out: the vendor's own text, or a value to serialize.
@@ -169,29 +182,109 @@ fn written(fields: &[(&str, &Out<'_>)]) -> Vec<u8> {
     out
 }
 
-/// The top-level values a field reads through a longer path, parsed once each.
-#[derive(Default)]
-struct ParsedKeys<'k> {
-    values: Vec<(&'k str, Option<Value>)>,
+/// How the records of one object are read: each top-level key a field reads, each selection
+/// two-step paths make, where each field's value comes from, and the fields' order in the answer.
+/// Worked out once for each object of the built-in catalog ([`ReadPlan::kept`]), which never
+/// changes, and on every call for any other object, which may.
+struct ReadPlan<'o> {
+    /// The top-level keys some field reads, each to its slot.
+    slots: HashMap<&'o str, usize, RandomState>,
+    /// By slot: whether only two-step paths read the key, so that its value is read as keys and
+    /// text one level down while the answer is read, rather than skipped as text and read again.
+    nested: Vec<bool>,
+    /// The selections two-step paths make (`addresses[field=BILLING]`), each made once per record.
+    selections: Vec<Selection<'o>>,
+    /// By field, in definition order.
+    sources: Vec<Source<'o>>,
+    /// The fields in the answer's order: by name, the last field of a name.
+    order: Vec<usize>,
 }
 
-impl<'k> ParsedKeys<'k> {
-    /// The parsed value of `key` in `record` (`Some(None)`: the record has no such key); `None`
-    /// when its text does not parse, which the parse of the whole answer would not have allowed.
-    fn top(&mut self, record: &RawRecord<'_>, key: &'k str) -> Option<Option<&Value>> {
-        let at = match self.values.iter().position(|(known, _)| *known == key) {
-            Some(at) => at,
-            None => {
-                let value = match record.raw(key)? {
-                    Some(raw) => Some(serde_json::from_str(raw.get()).ok()?),
-                    None => None,
-                };
-                self.values.push((key, value));
-                self.values.len() - 1
-            }
-        };
-        Some(self.values[at].1.as_ref())
+/// `key[property=value]`: the first element of the array under the key `slot` names whose
+/// `property` is `value`.
+struct Selection<'o> {
+    slot: usize,
+    property: &'o str,
+    value: &'o str,
+}
+
+/// Where a field's value comes from.
+#[derive(Clone, Copy)]
+enum Source<'o> {
+    /// A top-level key's whole value: the vendor's text when it is what the hub writes, else
+    /// through [`hub_value_of`].
+    Whole { slot: usize },
+    /// `key.leaf`, or `key[property=value].leaf` (`selection`), under a key only such paths read:
+    /// the vendor's text when `copies` (no money, no conversion) and it is what the hub writes.
+    Leaf { slot: usize, selection: Option<usize>, leaf: &'o str, copies: bool },
+    /// Any other path, or one with money or a conversion: the top-level value parsed once, and the
+    /// tree path's own code.
+    Tree { slot: usize },
+}
+
+impl<'o> ReadPlan<'o> {
+    /// `object`'s plan, when it is an object of the built-in catalog.
+    fn kept(object: &ObjectDef) -> Option<&'static ReadPlan<'static>> {
+        static BUILTIN: OnceLock<HashMap<usize, ReadPlan<'static>>> = OnceLock::new();
+        let builtin = BUILTIN.get_or_init(|| {
+            let every = ObjectCatalog::builtin().every_object();
+            every.into_iter().map(|object| (address(object), ReadPlan::new(object))).collect()
+        });
+        // The catalog is never freed nor changed: no other object has one of its addresses.
+        builtin.get(&address(object))
     }
+
+    fn new(object: &'o ObjectDef) -> Self {
+        let nested = nested_only_keys(object);
+        let mut plan = ReadPlan {
+            slots: HashMap::with_capacity_and_hasher(object.fields.len(), RandomState::default()),
+            nested: Vec::new(),
+            selections: Vec::new(),
+            sources: Vec::with_capacity(object.fields.len()),
+            order: Vec::with_capacity(object.fields.len()),
+        };
+        for field in &object.fields {
+            let top = field.path.top_key();
+            let slot = match plan.slots.get(top) {
+                Some(&slot) => slot,
+                None => {
+                    plan.slots.insert(top, plan.nested.len());
+                    plan.nested.push(nested.contains(&top));
+                    plan.nested.len() - 1
+                }
+            };
+            let copies = field.money.is_none() && field.conversion.is_none();
+            let source = match (field.path.steps(), plan.nested[slot]) {
+                ([Step::Key(_)], _) if copies => Source::Whole { slot },
+                ([Step::Key(_), Step::Key(leaf)], true) => Source::Leaf { slot, selection: None, leaf, copies },
+                ([Step::Select { property, value, .. }, Step::Key(leaf)], true) => {
+                    let known = plan.selections.iter().position(|selection| {
+                        selection.slot == slot && selection.property == property && selection.value == value
+                    });
+                    let selection = known.unwrap_or_else(|| {
+                        plan.selections.push(Selection { slot, property, value });
+                        plan.selections.len() - 1
+                    });
+                    Source::Leaf { slot, selection: Some(selection), leaf, copies }
+                }
+                _ => Source::Tree { slot },
+            };
+            plan.sources.push(source);
+        }
+        let by_name = object.fields_by_name();
+        for (position, &at) in by_name.iter().enumerate() {
+            let name = &object.fields[at].name;
+            if by_name.get(position + 1).is_none_or(|&next| object.fields[next].name != *name) {
+                plan.order.push(at);
+            }
+        }
+        plan
+    }
+}
+
+/// Where an object is: the built-in catalog's plans are kept by it.
+fn address(object: &ObjectDef) -> usize {
+    std::ptr::from_ref(object) as usize
 }
 
 /// The first key of `steps` when they are a two-step path this reader follows: `key.leaf` (a key
@@ -204,9 +297,7 @@ fn two_step_top(steps: &[Step]) -> Option<&str> {
     }
 }
 
-/// The top-level keys `object`'s fields read only through two-step paths. Their values are read
-/// as keys and text one level down while the answer is read, rather than skipped as text and read
-/// again: parsing them (into trees first, then twice) was the largest cost of a mapped read.
+/// The top-level keys `object`'s fields read only through two-step paths.
 fn nested_only_keys(object: &ObjectDef) -> Vec<&str> {
     let mut nested: Vec<&str> = Vec::new();
     let mut whole: Vec<&str> = Vec::with_capacity(object.fields.len());
@@ -221,10 +312,11 @@ fn nested_only_keys(object: &ObjectDef) -> Vec<&str> {
     nested
 }
 
-/// The vendor's record as its top-level keys: each value as its text, or, for the keys only
-/// two-step paths read, as keys and text one level down.
+/// The vendor's record as the values of the plan's keys, by slot: each as its text, or, for the
+/// keys only two-step paths read, as keys and text one level down. A key repeated keeps its last
+/// value, as a parse into a map does.
 struct RawRecord<'a> {
-    entries: Vec<(&'a str, Entry<'a>)>,
+    values: Vec<Option<Entry<'a>>>,
 }
 
 /// A top-level value.
@@ -243,52 +335,59 @@ enum Nested<'a> {
 }
 
 impl<'a> RawRecord<'a> {
-    /// `text` read as an object, the values of `nested` keys one level down; `None` when it is
-    /// not an object or has a key written with escapes at either level.
-    fn parse(text: &'a str, nested: &[&str]) -> Option<Self> {
+    /// `text` read as an object by `plan`; `None` when it is not an object or has a key written
+    /// with escapes at either level.
+    fn parse(text: &'a str, plan: &ReadPlan<'_>) -> Option<Self> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let entries = RecordSeed { nested }.deserialize(&mut deserializer).ok()?;
+        let values = RecordSeed { plan }.deserialize(&mut deserializer).ok()?;
         deserializer.end().ok()?;
-        Some(RawRecord { entries })
+        Some(RawRecord { values })
     }
 
-    /// The value of `key`; of the last one, when the vendor repeated it (as a parse into a map
-    /// keeps). Found by equality, which most keys fail on their length alone.
-    fn get(&self, key: &str) -> Option<&Entry<'a>> {
-        self.entries.iter().rev().find(|(name, _)| *name == key).map(|(_, entry)| entry)
-    }
-
-    /// The text of `key`'s value (`Some(None)`: no such key); `None` when it was read one level
-    /// down, which only fields that read it so do.
-    fn raw(&self, key: &str) -> Option<Option<&'a RawValue>> {
-        match self.get(key) {
+    /// The text of the value in `slot` (`Some(None)`: no such key); `None` when it was read one
+    /// level down, which the plan gives only to two-step paths.
+    fn raw(&self, slot: usize) -> Option<Option<&'a RawValue>> {
+        match &self.values[slot] {
             None => Some(None),
             Some(Entry::Text(raw)) => Some(Some(*raw)),
             Some(Entry::Nested(_)) => None,
         }
     }
 
-    /// The text at a two-step path (`Some(None)`: nothing there, as [`VendorPath::get_from_top`]
-    /// finds nothing), or `None` when this reader cannot tell and the tree must: another path, or
-    /// a top-level value read as text because another field reads it whole.
-    fn leaf(&self, steps: &[Step]) -> Option<Option<&'a RawValue>> {
-        let key = two_step_top(steps)?;
-        let [first, Step::Key(leaf)] = steps else { return None };
-        let nested = match self.get(key) {
-            None => return Some(None),
-            Some(Entry::Text(_)) => return None,
-            Some(Entry::Nested(nested)) => nested,
-        };
-        match (nested, first) {
-            (Nested::Object(object), Step::Key(_)) => Some(object.get(leaf)),
-            (Nested::Array(elements), Step::Select { property, value, .. }) => {
-                let chosen = elements
-                    .iter()
-                    .flatten()
-                    .find(|element| element.get(property).is_some_and(|found| property_is(found, value)));
-                Some(chosen.and_then(|element| element.get(leaf)))
-            }
-            _ => Some(None),
+    /// The value in `slot` parsed (`Some(None)`: no such key), parsed once for all the fields that
+    /// read it; `None` when its text does not parse, which the parse of the whole answer would not
+    /// have allowed.
+    fn parsed<'p>(&self, slot: usize, parsed: &'p mut Vec<Option<Option<Value>>>) -> Option<Option<&'p Value>> {
+        if parsed.len() <= slot {
+            parsed.resize_with(self.values.len(), || None);
+        }
+        if parsed[slot].is_none() {
+            let value = match self.raw(slot)? {
+                Some(raw) => Some(serde_json::from_str(raw.get()).ok()?),
+                None => None,
+            };
+            parsed[slot] = Some(value);
+        }
+        parsed[slot].as_ref().map(Option::as_ref)
+    }
+
+    /// The element `selection` picks, if any.
+    fn select(&self, selection: &Selection<'_>) -> Option<&RawObject<'a>> {
+        let Some(Entry::Nested(Nested::Array(elements))) = &self.values[selection.slot] else { return None };
+        elements
+            .iter()
+            .flatten()
+            .find(|element| element.get(selection.property).is_some_and(|found| property_is(found, selection.value)))
+    }
+
+    /// The text at a two-step path under `slot` (`None`: nothing there, as
+    /// [`VendorPath::get_from_top`] finds nothing): `leaf` of the object under the key, or of the
+    /// element `chosen` when the path selects one (`chosen` is `Some`).
+    fn leaf(&self, slot: usize, chosen: Option<Option<&RawObject<'a>>>, leaf: &str) -> Option<&'a RawValue> {
+        match (&self.values[slot], chosen) {
+            (Some(Entry::Nested(Nested::Object(object))), None) => object.get(leaf),
+            (Some(Entry::Nested(Nested::Array(_))), Some(element)) => element.and_then(|element| element.get(leaf)),
+            _ => None,
         }
     }
 }
@@ -316,37 +415,40 @@ impl<'a> RawObject<'a> {
     }
 }
 
-/// Reads the answer's object for [`RawRecord::parse`]: the `nested` keys' values one level down,
-/// the others as text.
-struct RecordSeed<'p> {
-    nested: &'p [&'p str],
+/// Reads the answer's object for [`RawRecord::parse`]: the values of the plan's keys into their
+/// slots, one level down for its nested keys, and every other value skipped.
+struct RecordSeed<'p, 'o> {
+    plan: &'p ReadPlan<'o>,
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = Vec<(&'de str, Entry<'de>)>;
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_> {
+    type Value = Vec<Option<Entry<'de>>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = Vec<(&'de str, Entry<'de>)>;
+impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
+    type Value = Vec<Option<Entry<'de>>>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(32));
+        let mut values: Vec<Option<Entry<'de>>> = Vec::with_capacity(self.plan.nested.len());
+        values.resize_with(self.plan.nested.len(), || None);
         while let Some(key) = map.next_key::<&'de str>()? {
-            let entry = match self.nested.contains(&key) {
-                true => Entry::Nested(map.next_value()?),
-                false => Entry::Text(map.next_value()?),
-            };
-            entries.push((key, entry));
+            match self.plan.slots.get(key) {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Some(&slot) if self.plan.nested[slot] => values[slot] = Some(Entry::Nested(map.next_value()?)),
+                Some(&slot) => values[slot] = Some(Entry::Text(map.next_value()?)),
+            }
         }
-        Ok(entries)
+        Ok(values)
     }
 }
 
@@ -470,14 +572,51 @@ mod tests {
         .unwrap()
     }
 
+    /// Every object of both catalogs, and their children.
     fn objects() -> Vec<(String, &'static ObjectDef)> {
         let catalog = ObjectCatalog::builtin();
-        ["infusionsoftcrm", "infusionsofterp"]
+        let mut objects: Vec<(String, &'static ObjectDef)> = ["infusionsoftcrm", "infusionsofterp"]
             .into_iter()
             .flat_map(|element| {
                 catalog.objects(element).map(move |(name, object)| (format!("{element}/{name}"), object))
             })
-            .collect()
+            .collect();
+        let mut next = 0;
+        while let Some((name, object)) = objects.get(next).cloned() {
+            objects.extend(object.children.iter().map(|(child, object)| (format!("{name}/{child}"), object)));
+            next += 1;
+        }
+        objects
+    }
+
+    #[test]
+    fn the_plans_of_the_builtin_objects_are_kept_and_any_other_objects_are_not() {
+        let objects = objects();
+        assert!(objects.iter().any(|(name, _)| name.matches('/').count() == 2), "children among them");
+        for (name, object) in &objects {
+            assert!(ReadPlan::kept(object).is_some(), "{name}");
+            let copy = (*object).clone();
+            assert!(ReadPlan::kept(&copy).is_none(), "{name}: a copy may be changed");
+        }
+    }
+
+    #[test]
+    fn a_copy_of_a_builtin_object_changed_afterwards_is_read_by_its_own_fields() {
+        let (_, contacts) = ObjectCatalog::builtin().object("infusionsoftcrm", "contacts").unwrap();
+        let text = br#"{"id": 7, "given_name": "Ada", "family_name": "Lovelace", "company": {"id": 3}}"#;
+        let mut changed = contacts.clone();
+        for field in &mut changed.fields {
+            match field.name.as_str() {
+                "FirstName" => field.path = mapping::VendorPath::parse("family_name").unwrap(),
+                "CompanyID" => field.name = "Employer".into(),
+                _ => {}
+            }
+        }
+        let fast = String::from_utf8(write(&changed, text, true).unwrap()).unwrap();
+        assert_eq!(fast, String::from_utf8(through_the_tree(&changed, text, true)).unwrap());
+        assert!(fast.contains(r#""Employer":3"#) && fast.contains(r#""FirstName":"Lovelace""#), "{fast}");
+        let builtin = String::from_utf8(write(contacts, text, true).unwrap()).unwrap();
+        assert!(builtin.contains(r#""CompanyID":3"#) && builtin.contains(r#""FirstName":"Ada""#), "{builtin}");
     }
 
     #[test]

@@ -59,6 +59,17 @@ impl ObjectCatalog {
     pub fn object(&self, element_key: &str, name: &str) -> Option<(&str, &ObjectDef)> {
         self.objects(element_key).find(|(object, _)| object.eq_ignore_ascii_case(name))
     }
+
+    /// Every object of every element and their children, at any depth.
+    pub fn every_object(&self) -> Vec<&ObjectDef> {
+        let mut every: Vec<&ObjectDef> = self.elements.values().flat_map(BTreeMap::values).collect();
+        let mut next = 0;
+        while let Some(object) = every.get(next) {
+            every.extend(object.children.values());
+            next += 1;
+        }
+        every
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +102,26 @@ mod tests {
         }
         assert!(catalog.object("infusionsoftcrm", "CONTACTS").is_some(), "names ignore case");
         assert!(catalog.object("nope", "contacts").is_none());
+    }
+
+    #[test]
+    fn every_object_lists_each_elements_objects_and_their_children() {
+        let catalog = ObjectCatalog::builtin();
+        let every = catalog.every_object();
+        let listed = |object: &ObjectDef| every.iter().any(|found| std::ptr::eq(*found, object));
+        let mut expected = 0;
+        for element in ["infusionsoftcrm", "infusionsofterp"] {
+            for (_, object) in catalog.objects(element) {
+                assert!(listed(object));
+                expected += 1;
+                for child in object.children.values() {
+                    assert!(listed(child));
+                    expected += 1 + child.children.len();
+                }
+            }
+        }
+        assert!(expected > catalog.objects("infusionsofterp").count() + 9, "children are among them");
+        assert_eq!(every.len(), expected);
     }
 
     #[test]
