@@ -20,8 +20,10 @@
 //! The body is the Prometheus text format 0.0.4 (`text/plain; version=0.0.4`), or OpenMetrics 1.0
 //! when the scraper's `Accept` asks for `application/openmetrics-text` (Prometheus does).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use connector::reqwest::{Method, StatusCode};
 use domain::token_rules::{RefreshOutcome, TransientCause};
@@ -36,6 +38,26 @@ use prometheus_client::registry::Registry;
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The `Content-Type` of OpenMetrics 1.0 text.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The most route series a thread keeps handles to; routes are templates, so a process has fewer.
+const KEPT_ROUTE_SERIES: usize = 512;
+
+thread_local! {
+    /// The handles to the series of the routes this thread has served: a request's counting then
+    /// neither builds its labels (two `String`s) nor hashes them in the families (two SipHash
+    /// lookups under a lock), 1,350 instructions a request. A handle shares its series' value.
+    static ROUTE_SERIES: RefCell<Vec<RouteSeries>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One route and method's series in one registry.
+struct RouteSeries {
+    registry: u64,
+    route: Box<str>,
+    method: &'static str,
+    latency: Histogram,
+    /// `junction_http_requests_total` by status.
+    by_status: Vec<(u16, Counter)>,
+}
 
 /// The `route` label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
@@ -122,6 +144,8 @@ struct RefreshLabels {
 /// The registry and the handles to every metric in it; one per process, shared through
 /// [`crate::Platform::metrics`].
 pub struct Metrics {
+    /// Tells this registry's series apart from another's in [`ROUTE_SERIES`] (tests run several).
+    id: u64,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
@@ -255,7 +279,9 @@ impl Metrics {
             "Formula step runs this node made, by step type and status (success, failed)",
             formula_steps.clone(),
         );
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             formula_executions,
             formula_steps,
@@ -274,11 +300,48 @@ impl Metrics {
         }
     }
 
-    /// Counts one served request and its latency.
+    /// Counts one served request and its latency, through the thread's handles to the route's
+    /// series ([`ROUTE_SERIES`]).
     pub fn record_request(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
-        let method = method_label(method);
-        self.requests.get_or_create(&RequestLabels { route: route.to_string(), method, status: status.as_u16() }).inc();
-        self.latency.get_or_create(&LatencyLabels { route: route.to_string(), method }).observe(seconds);
+        let (method, status) = (method_label(method), status.as_u16());
+        let counted = ROUTE_SERIES.try_with(|kept| {
+            let mut kept = kept.borrow_mut();
+            let known = kept
+                .iter()
+                .position(|series| series.registry == self.id && series.method == method && *series.route == *route);
+            let at = known.unwrap_or_else(|| {
+                if kept.len() >= KEPT_ROUTE_SERIES {
+                    kept.clear();
+                }
+                let latency = self.latency.get_or_create(&LatencyLabels { route: route.to_string(), method }).clone();
+                kept.push(RouteSeries {
+                    registry: self.id,
+                    route: route.into(),
+                    method,
+                    latency,
+                    by_status: Vec::new(),
+                });
+                kept.len() - 1
+            });
+            let series = &mut kept[at];
+            match series.by_status.iter().find(|(code, _)| *code == status) {
+                Some((_, requests)) => {
+                    requests.inc();
+                }
+                None => {
+                    let labels = RequestLabels { route: route.to_string(), method, status };
+                    let requests = self.requests.get_or_create(&labels).clone();
+                    requests.inc();
+                    series.by_status.push((status, requests));
+                }
+            }
+            series.latency.observe(seconds);
+        });
+        // Only while the thread is being torn down: through the families.
+        if counted.is_err() {
+            self.requests.get_or_create(&RequestLabels { route: route.to_string(), method, status }).inc();
+            self.latency.get_or_create(&LatencyLabels { route: route.to_string(), method }).observe(seconds);
+        }
     }
 
     /// Counts one vendor REST call: `status` is the vendor's answer, `None` when it did not answer.
@@ -458,6 +521,37 @@ mod tests {
         assert!(text.contains("junction_token_refreshes_total{trigger=\"background\",outcome=\"unchanged\"} 1\n"));
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
         assert!(metrics.openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn requests_count_by_route_method_and_status_in_each_registry_apart() {
+        let (first, second) = (Metrics::new(), Metrics::new());
+        for status in [StatusCode::OK, StatusCode::NOT_FOUND, StatusCode::OK] {
+            first.record_request("/hubs/{hub}/{object}", &Method::GET, status, 0.001);
+        }
+        first.record_request("/hubs/{hub}/{object}", &Method::POST, StatusCode::OK, 0.001);
+        first.record_request("/healthz", &Method::GET, StatusCode::OK, 0.001);
+        second.record_request("/healthz", &Method::GET, StatusCode::OK, 0.001);
+        let counted = |metrics: &Metrics, series: &str| {
+            let text = metrics.text();
+            let line = text.lines().find(|line| line.starts_with(series)).map(str::to_string);
+            line.and_then(|line| line.rsplit(' ').next().map(str::to_string))
+        };
+        let requests = "junction_http_requests_total{route=\"/hubs/{hub}/{object}\",method=";
+        assert_eq!(counted(&first, &format!("{requests}\"GET\",status=\"200\"}}")).as_deref(), Some("2"));
+        assert_eq!(counted(&first, &format!("{requests}\"GET\",status=\"404\"}}")).as_deref(), Some("1"));
+        assert_eq!(counted(&first, &format!("{requests}\"POST\",status=\"200\"}}")).as_deref(), Some("1"));
+        let latency = "junction_http_request_duration_seconds_count{route=\"/hubs/{hub}/{object}\",method=\"GET\"}";
+        assert_eq!(counted(&first, latency).as_deref(), Some("3"));
+        let health = "junction_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}";
+        assert_eq!(counted(&first, health).as_deref(), Some("1"));
+        assert_eq!(counted(&second, health).as_deref(), Some("1"));
+        assert_eq!(counted(&second, requests), None, "the other registry's routes are not in this one");
+        // From another thread, the same series.
+        std::thread::scope(|scope| {
+            scope.spawn(|| first.record_request("/healthz", &Method::GET, StatusCode::OK, 0.001));
+        });
+        assert_eq!(counted(&first, health).as_deref(), Some("2"));
     }
 
     #[test]
