@@ -32,12 +32,17 @@ async fn start(dir: &Path) -> Server {
 
 /// Starts the binary with `extra` flags, waits for its "listening" log line, and keeps its stderr.
 async fn start_with(dir: &Path, extra: &[&str]) -> (Server, common::StderrLines) {
+    start_logging(dir, extra, "info").await
+}
+
+/// [`start_with`], its log filtered by `rust_log`.
+async fn start_logging(dir: &Path, extra: &[&str], rust_log: &str) -> (Server, common::StderrLines) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_junction"));
     command
         .args(["serve", "--sandbox", "--bind", "127.0.0.1:0", "--sandbox-bind", "127.0.0.1:0"])
         .args(extra)
         .env("JUNCTION_DATABASE_URL", format!("sqlite://{}", dir.join("junction.db").display()))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", rust_log)
         .env_remove("JUNCTION_MASTER_KEY")
         .env_remove("JUNCTION_BOOTSTRAP_USER_SECRET")
         .env_remove("JUNCTION_BOOTSTRAP_ORG_SECRET")
@@ -163,11 +168,12 @@ fn bad_event_share_and_thread_flags_exit_non_zero_naming_the_flag() {
     }
 }
 
-/// What a server started with `flags` logged about one hub call (`GET /hubs/crm/contacts`): every
-/// stderr line until it stopped, the call's request id, and its instance id.
-async fn a_hub_call_logged(flags: &[&str]) -> (Vec<String>, String, i64) {
+/// What a server started with `flags` and `RUST_LOG=rust_log` logged about one hub call (`GET
+/// /hubs/crm/contacts`): every stderr line until it stopped, the call's request id, and its
+/// instance id.
+async fn a_hub_call_logged(flags: &[&str], rust_log: &str) -> (Vec<String>, String, i64) {
     let dir = temp_dir();
-    let (server, stderr) = start_with(&dir, flags).await;
+    let (server, stderr) = start_logging(&dir, flags, rust_log).await;
     let platform_auth = format!(
         "User {}, Organization {}",
         secret_after(&server.stdout, "User secret:"),
@@ -206,7 +212,7 @@ async fn a_hub_call_logged(flags: &[&str]) -> (Vec<String>, String, i64) {
 
 #[tokio::test]
 async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_hub_call() {
-    let (lines, request_id, instance_id) = a_hub_call_logged(&["--log-format", "json"]).await;
+    let (lines, request_id, instance_id) = a_hub_call_logged(&["--log-format", "json"], "info").await;
     let lines: Vec<Value> =
         lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
     for line in &lines {
@@ -230,7 +236,7 @@ async fn json_logs_carry_the_request_id_and_the_instance_id_on_every_line_of_a_h
 
 #[tokio::test]
 async fn text_logs_name_the_request_and_its_instance_before_the_target() {
-    let (lines, request_id, instance_id) = a_hub_call_logged(&[]).await;
+    let (lines, request_id, instance_id) = a_hub_call_logged(&[], "info").await;
     let span = format!(" INFO request{{request_id={request_id} instance_id={instance_id}}}: http_api::request_id: ");
     let line = lines.iter().find(|line| line.contains(&span)).unwrap_or_else(|| panic!("{span} in {lines:#?}"));
     // `2026-12-06T01:02:03.456789Z  INFO request{...}: target: message fields`
@@ -245,6 +251,17 @@ async fn text_logs_name_the_request_and_its_instance_before_the_target() {
     assert!(!line.contains("pageSize"), "no query string: {line}");
     let outside = lines.iter().find(|line| line.contains("junction listening")).expect("the listening line");
     assert!(!outside.contains("request{"), "a line outside a request names none: {outside}");
+}
+
+#[tokio::test]
+async fn request_lines_are_filtered_by_rust_log_as_any_other_line() {
+    for format in ["text", "json"] {
+        let (lines, request_id, _) =
+            a_hub_call_logged(&["--log-format", format], "info,http_api::request_id=warn").await;
+        assert!(lines.iter().any(|line| line.contains("junction listening")), "{format}: {lines:#?}");
+        let of_the_call = lines.iter().find(|line| line.contains(&request_id));
+        assert!(of_the_call.is_none(), "{format}: no request line: {of_the_call:?}");
+    }
 }
 
 #[test]
