@@ -24,7 +24,13 @@ target/release/examples/hyper_floor`), run as `junction serve` runs its HTTP thr
 routing, authentication, limits, metrics or log line; its CPU per call over nginx's is what the
 HTTP stack itself costs, and the rest of Junction's is Junction's own.
 
+`--against BINARY` also serves the same two Junction cases from another build (`raw (against)`,
+`mapped (against)`) at the same time, on the same simulator, their rounds interleaved with the
+others: on a host whose load comes and goes, two builds compared in one run see the same host,
+where two runs minutes apart need not. Its ratios to nginx's are printed per round too.
+
 Usage: scripts/hotpath.py [--binary target/release/junction] [--rounds 3] [--seconds 5] [--floor BINARY]
+       [--against BINARY]
 Needs wrk and nginx (Debian: `apt-get install nginx-light wrk`). Junction's log level is its
 default (info) unless RUST_LOG is set in the environment.
 
@@ -246,6 +252,15 @@ http {{
 """
 
 
+def serve(binary, port, sim_url, workdir, name, env):
+    """`junction serve` from `binary` on a fresh SQLite database, pointed at the simulator."""
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    return start([binary, "serve", "--bind", f"127.0.0.1:{port}",
+                  "--database", f"sqlite://{os.path.join(workdir, f'{name}.db')}",
+                  "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
+                  "--refresh-period", "0", "--bulk-concurrency", "0"], env, log)
+
+
 def footprint(binary, sim_url, workdir, env):
     """Exec to ready (ms) and idle RSS (MB) of a fresh `junction serve` on SQLite."""
     port = free_port()
@@ -342,6 +357,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--floor", metavar="BINARY", help="also load examples/hyper_floor.rs, built in release")
+    parser.add_argument("--against", metavar="BINARY", help="also load another junction build's raw and mapped cases")
     parser.add_argument("--only", choices=["load", "footprint"], help="run one part alone")
     parser.add_argument("--callgrind", metavar="DIR", help="count instructions per call instead (dumps into DIR)")
     args = parser.parse_args()
@@ -379,12 +395,12 @@ def main():
             file.write(NGINX_CONF.format(dir=workdir, sim=sim_port, port=nginx_port))
         nginx = start(["nginx", "-c", os.path.join(workdir, "nginx.conf"), "-p", workdir], env)
         processes.append(nginx)
-        junction_log = open(os.path.join(workdir, "junction.log"), "w")
-        junction = start([binary, "serve", "--bind", f"127.0.0.1:{junction_port}",
-                          "--database", f"sqlite://{os.path.join(workdir, 'junction.db')}",
-                          "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
-                          "--refresh-period", "0", "--bulk-concurrency", "0"], env, junction_log)
+        junction = serve(binary, junction_port, sim_url, workdir, "junction", env)
         processes.append(junction)
+        if args.against:
+            against_port = free_port()
+            against = serve(os.path.abspath(args.against), against_port, sim_url, workdir, "against", env)
+            processes.append(against)
         if args.floor:
             floor_port = free_port()
             floor = start([os.path.abspath(args.floor), f"127.0.0.1:{floor_port}", f"{sim_url}/crm/rest"], env)
@@ -402,6 +418,14 @@ def main():
             ("raw", "Junction raw `GET /hubs/crm/raw/v2/contacts/7`", f"http://127.0.0.1:{junction_port}/elements/api-v2/hubs/crm/raw/v2/contacts/7", hub, [junction.pid]),
             ("mapped", "Junction mapped `GET /hubs/crm/contacts/7`", f"http://127.0.0.1:{junction_port}/elements/api-v2/hubs/crm/contacts/7", hub, [junction.pid]),
         ]
+        if args.against:
+            wait_ready(against_port, "/readyz")
+            against_hub = f"User {USER_SECRET}, Element {provision(against_port, sim_port)}"
+            against_base = f"http://127.0.0.1:{against_port}/elements/api-v2/hubs/crm"
+            cases += [
+                ("raw (against)", f"{args.against}: raw", f"{against_base}/raw/v2/contacts/7", against_hub, [against.pid]),
+                ("mapped (against)", f"{args.against}: mapped", f"{against_base}/contacts/7", against_hub, [against.pid]),
+            ]
         if args.floor:
             cases.insert(2, ("floor", "hyper alone (`examples/hyper_floor.rs`), the raw call's GET", f"http://127.0.0.1:{floor_port}/elements/api-v2/hubs/crm/raw/v2/contacts/7", bearer, [floor.pid]))
         for _, _, url, auth, _ in cases:  # warm-up: connections, caches, the first token use
@@ -453,6 +477,10 @@ def main():
         for key, p50 in [("raw", r_p50), ("mapped", m_p50)]:
             extra = (p50 - direct_p50) - (n_p50 - direct_p50)
             print(f"{key} added p50 at 1 connection minus nginx's: {extra:+.3f} ms (goal <= 0.1: {goal(extra <= 0.1)})")
+        if args.against:
+            for key in ["raw", "raw (against)", "mapped", "mapped (against)"]:
+                ratios = ", ".join(f"{cpu / nginx_cpu:.2f}" for (_, cpu, *_), (_, nginx_cpu, *_) in zip(loaded[key], loaded["nginx"]))
+                print(f"{key} CPU/call vs nginx's in the same round: {ratios} (median {summary[key][1] / n_cpu:.2f} x)")
         if args.floor:
             f_rate, f_cpu, _, _ = summary["floor"]
             print(f"hyper alone CPU/call vs nginx: {f_cpu / n_cpu:.2f} x, throughput {f_rate / n_rate:.2f} x; "
