@@ -150,13 +150,8 @@ fn request_line(out: &mut String, line: &RequestLine<'_>, json: bool) -> fmt::Re
     out.write_str(padded(Level::INFO))?;
     out.write_char(' ')?;
     let in_request = http_api::request_id::in_request(|id, instance| {
-        out.write_str("request{request_id=")?;
-        out.write_str(id)?;
-        if let Some(instance) = instance {
-            out.write_str(" instance_id=")?;
-            out.write_str(itoa::Buffer::new().format(instance.get()))?;
-        }
-        out.write_str("}: ")
+        write_request_span(out, id, instance)?;
+        out.write_char(' ')
     });
     in_request.transpose()?;
     let fields = [": request method=", line.method, " path=", line.path, " status=", status, " latency_ms=", latency];
@@ -216,15 +211,7 @@ fn text_line(mut writer: Writer<'_>, event: &Event<'_>, meta: &Metadata<'_>, spa
     writer.write_char(' ')?;
     writer.write_str(padded(*meta.level()))?;
     writer.write_char(' ')?;
-    let in_request = http_api::request_id::in_request(|id, instance| {
-        writer.write_str("request{request_id=")?;
-        writer.write_str(id)?;
-        if let Some(instance) = instance {
-            writer.write_str(" instance_id=")?;
-            writer.write_str(itoa::Buffer::new().format(instance.get()))?;
-        }
-        writer.write_str("}:")
-    });
+    let in_request = http_api::request_id::in_request(|id, instance| write_request_span(&mut writer, id, instance));
     let in_request = in_request.transpose()?.is_some();
     for span in spans {
         writer.write_str(span.name)?;
@@ -495,6 +482,17 @@ fn padded(level: Level) -> &'static str {
         Level::WARN => " WARN",
         Level::ERROR => "ERROR",
     }
+}
+
+/// The request being served as a text span: `request{request_id=.. instance_id=..}:`.
+fn write_request_span(writer: &mut impl fmt::Write, id: &str, instance: Option<InstanceId>) -> fmt::Result {
+    writer.write_str("request{request_id=")?;
+    writer.write_str(id)?;
+    if let Some(instance) = instance {
+        writer.write_str(" instance_id=")?;
+        writer.write_str(itoa::Buffer::new().format(instance.get()))?;
+    }
+    writer.write_str("}:")
 }
 
 /// The request being served as a JSON span object: its id (hex digits) and instance (a number).
