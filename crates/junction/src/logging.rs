@@ -135,13 +135,7 @@ fn request_line(out: &mut String, line: &RequestLine<'_>, json: bool) -> fmt::Re
         }
         out.write_str("},\"target\":")?;
         write_json_string(out, LINE_TARGET)?;
-        let in_request = http_api::request_id::in_request(|id, instance| {
-            out.write_str(",\"span\":")?;
-            write_request_object(out, id, instance)?;
-            out.write_str(",\"spans\":[")?;
-            write_request_object(out, id, instance)?;
-            out.write_char(']')
-        });
+        let in_request = http_api::request_id::in_request(|id, instance| write_request_spans(out, id, instance, &[]));
         in_request.transpose()?;
         return out.write_str("}\n");
     }
@@ -254,20 +248,8 @@ fn json_line(mut writer: Writer<'_>, event: &Event<'_>, meta: &Metadata<'_>, spa
         object.push('}');
         library.push(object);
     }
-    let in_request = http_api::request_id::in_request(|id, instance| {
-        writer.write_str(",\"span\":")?;
-        match library.last() {
-            Some(innermost) => writer.write_str(innermost)?,
-            None => write_request_object(&mut writer, id, instance)?,
-        }
-        writer.write_str(",\"spans\":[")?;
-        write_request_object(&mut writer, id, instance)?;
-        for object in &library {
-            writer.write_char(',')?;
-            writer.write_str(object)?;
-        }
-        writer.write_char(']')
-    });
+    let in_request =
+        http_api::request_id::in_request(|id, instance| write_request_spans(&mut writer, id, instance, &library));
     match (in_request, library.last()) {
         (Some(written), _) => written?,
         (None, Some(innermost)) => write!(writer, ",\"span\":{innermost},\"spans\":[{}]", library.join(","))?,
@@ -493,6 +475,28 @@ fn write_request_span(writer: &mut impl fmt::Write, id: &str, instance: Option<I
         writer.write_str(itoa::Buffer::new().format(instance.get()))?;
     }
     writer.write_str("}:")
+}
+
+/// `,"span":..,"spans":[..]` of a JSON line logged while a request is served: the request
+/// outermost, then the library's spans (as objects, outermost first), the innermost as `span`.
+fn write_request_spans(
+    writer: &mut impl fmt::Write,
+    id: &str,
+    instance: Option<InstanceId>,
+    library: &[String],
+) -> fmt::Result {
+    writer.write_str(",\"span\":")?;
+    match library.last() {
+        Some(innermost) => writer.write_str(innermost)?,
+        None => write_request_object(writer, id, instance)?,
+    }
+    writer.write_str(",\"spans\":[")?;
+    write_request_object(writer, id, instance)?;
+    for object in library {
+        writer.write_char(',')?;
+        writer.write_str(object)?;
+    }
+    writer.write_char(']')
 }
 
 /// The request being served as a JSON span object: its id (hex digits) and instance (a number).
