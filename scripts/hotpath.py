@@ -252,10 +252,11 @@ http {{
 """
 
 
-def serve(binary, port, sim_url, workdir, name, env):
-    """`junction serve` from `binary` on a fresh SQLite database, pointed at the simulator."""
+def serve(binary, port, sim_url, workdir, name, env, wrapper=()):
+    """`junction serve` from `binary` (run by `wrapper`, if any) on a fresh SQLite database, pointed
+    at the simulator, with no background workers."""
     log = open(os.path.join(workdir, f"{name}.log"), "w")
-    return start([binary, "serve", "--bind", f"127.0.0.1:{port}",
+    return start([*wrapper, binary, "serve", "--bind", f"127.0.0.1:{port}",
                   "--database", f"sqlite://{os.path.join(workdir, f'{name}.db')}",
                   "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
                   "--refresh-period", "0", "--bulk-concurrency", "0"], env, log)
@@ -297,25 +298,21 @@ def callgrind(binary, directory, sim_url, sim_port, workdir, env, floor=None):
     """Instructions per call of `junction serve` under callgrind, raw and mapped (and of the floor)."""
     os.makedirs(directory, exist_ok=True)
     port = free_port()
-    log = open(os.path.join(workdir, "junction-callgrind.log"), "w")
-    serve = start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out.%p",
-                   binary, "serve", "--bind", f"127.0.0.1:{port}",
-                   "--database", f"sqlite://{os.path.join(workdir, 'callgrind.db')}",
-                   "--sandbox-url", sim_url, "--vendor-limits", "off", "--event-tick-ms", "0",
-                   "--refresh-period", "0", "--bulk-concurrency", "0"], env, log)
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out.%p"]
+    served = serve(binary, port, sim_url, workdir, "junction-callgrind", env, valgrind)
     try:
         wait_ready(port, "/readyz", deadline_s=300, interval=0.5)
         hub = f"User {USER_SECRET}, Element {provision(port, sim_port)}"
         base = f"http://127.0.0.1:{port}/elements/api-v2/hubs/crm"
         counted = {}
         for key, url in [("raw", f"{base}/raw/v2/contacts/7"), ("mapped", f"{base}/contacts/7")]:
-            counted[key] = count_calls(serve, directory, url, hub)
+            counted[key] = count_calls(served, directory, url, hub)
     finally:
-        stop(serve)
+        stop(served)
     if floor:
         port = free_port()
-        proxy = start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out.%p",
-                       os.path.abspath(floor), f"127.0.0.1:{port}", f"{sim_url}/crm/rest"], env, log)
+        log = open(os.path.join(workdir, "floor-callgrind.log"), "w")
+        proxy = start([*valgrind, os.path.abspath(floor), f"127.0.0.1:{port}", f"{sim_url}/crm/rest"], env, log)
         try:
             wait_listening(port, "hyper_floor", deadline_s=300)
             url = f"http://127.0.0.1:{port}/elements/api-v2/hubs/crm/raw/v2/contacts/7"
