@@ -19,8 +19,9 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::http::uri::{Authority, Scheme};
 use hyper::{Request, Uri};
@@ -47,9 +48,10 @@ struct Connections {
 }
 
 /// Where a connection goes: a scheme and an authority.
-struct Origin {
-    scheme: Scheme,
-    authority: Authority,
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) scheme: Scheme,
+    pub(crate) authority: Authority,
 }
 
 /// The same scheme and the authority written the same way: byte for byte, rather than
@@ -78,24 +80,19 @@ pub(crate) fn kept_here() -> bool {
     THIS_THREADS.try_with(|slot| slot.borrow().is_some()).unwrap_or(false)
 }
 
-/// Sends `request` (an absolute URI and its `Host` header) on one of this thread's connections to
-/// its origin, opening one if none is idle, and reads the whole answer. On a thread that keeps
+/// Sends `request` (in origin form: its path and query, and its `Host` header) on one of this
+/// thread's connections to `origin`, opening one if none is idle, and reads the whole answer. On a thread that keeps
 /// none, fails as unreachable.
 pub(crate) async fn exchange(
-    request: Request<Full<Bytes>>,
+    origin: &Origin,
+    mut request: Request<Full<Bytes>>,
 ) -> Result<(hyper::http::response::Parts, Bytes), VendorError> {
-    let (mut parts, body) = request.into_parts();
-    let origin = Origin {
-        scheme: parts.uri.scheme().cloned().ok_or(VendorError::InvalidPath)?,
-        authority: parts.uri.authority().cloned().ok_or(VendorError::InvalidPath)?,
-    };
-    // On the connection the request line names the path and query alone (origin form).
-    parts.uri = parts.uri.path_and_query().cloned().map(Uri::from).unwrap_or_default();
-    let mut request = Request::from_parts(parts, body);
     loop {
-        let (mut sender, reused) = match checkout(&origin) {
+        let (mut sender, reused) = match checkout(origin) {
             Some(sender) => (sender, true),
-            None => (connect(&origin).await?, false),
+            // Boxed: a connection's handshake holds its stream (TLS state included), and inline it
+            // would make every call's future that much larger to build and move.
+            None => (Box::pin(connect(origin)).await?, false),
         };
         // A reused connection may still be finishing its last exchange, or be closing.
         if sender.ready().await.is_err() {
@@ -107,7 +104,7 @@ pub(crate) async fn exchange(
         match sender.try_send_request(request).await {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let body = body.collect().await.map_err(|_| VendorError::Unreachable)?.to_bytes();
+                let body = whole_body(body).await?;
                 checkin(origin, sender);
                 return Ok((parts, body));
             }
@@ -118,6 +115,24 @@ pub(crate) async fn exchange(
             },
         }
     }
+}
+
+/// An answer's whole body: its one data frame as it came (as an answer of known length comes),
+/// else its frames joined. `BodyExt::collect` listed even the one frame and took it back out.
+async fn whole_body(mut body: Incoming) -> Result<Bytes, VendorError> {
+    let mut one = None;
+    let mut joined = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| VendorError::Unreachable)?.into_data() else { continue };
+        match one.take() {
+            None if joined.is_empty() => one = Some(data),
+            first => {
+                joined.extend_from_slice(&first.unwrap_or_default());
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(one.unwrap_or_else(|| joined.freeze()))
 }
 
 /// The most recently used open connection to `origin` idle on this thread, if any.
@@ -144,14 +159,14 @@ fn checkout(origin: &Origin) -> Option<Sender> {
 
 /// Keeps `sender` for the next call to `origin`, and lets go of the connections that have been
 /// idle too long.
-fn checkin(origin: Origin, sender: Sender) {
+fn checkin(origin: &Origin, sender: Sender) {
     let _ = THIS_THREADS.try_with(|slot| {
         let mut slot = slot.borrow_mut();
         let Some(connections) = slot.as_mut() else { return };
-        let position = match connections.idle.iter().position(|(known, _)| *known == origin) {
+        let position = match connections.idle.iter().position(|(known, _)| known == origin) {
             Some(position) => position,
             None => {
-                connections.idle.push((origin, VecDeque::new()));
+                connections.idle.push((origin.clone(), VecDeque::new()));
                 connections.idle.len() - 1
             }
         };

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use domain::token_rules;
 use http_body_util::{BodyExt, Full};
+use hyper::http::uri::PathAndQuery;
 use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -26,7 +27,7 @@ use serde_json::Value;
 
 use crate::endpoints::VendorEndpoints;
 use crate::rate_limit::{account_of, CountedAgainst, Priority, VendorRateLimiter};
-use crate::thread_connections;
+use crate::thread_connections::{self, Origin};
 use crate::tokens::{AccessToken, CredentialScheme, TokenError, TokenSource};
 
 /// Retries of an idempotent call after a vendor 5xx or a transport failure.
@@ -353,7 +354,12 @@ impl VendorClient {
         token: &AccessToken,
         scheme: CredentialScheme,
     ) -> Result<VendorReply, VendorError> {
-        let (uri, host) = call_target(&self.endpoints.api_base, self.rest.as_ref(), &request.path, &request.query)?;
+        let Target { origin, path_and_query, host } =
+            call_target(&self.endpoints.api_base, self.rest.as_ref(), &request.path, &request.query)?;
+        // A thread's own connections take the request line's origin form; the pool, the whole URI.
+        let kept_here = thread_connections::kept_here();
+        let uri =
+            if kept_here { hyper::Uri::from(path_and_query) } else { Target::uri(origin.clone(), path_and_query)? };
         let mut builder = hyper::Request::builder().method(request.method.clone()).uri(uri);
         let headers = builder.headers_mut().ok_or(VendorError::InvalidPath)?;
         headers.insert(header::HOST, host);
@@ -378,8 +384,8 @@ impl VendorClient {
         };
         let call = builder.body(body).map_err(|_| VendorError::InvalidPath)?;
         let exchange = async {
-            let (parts, body) = if thread_connections::kept_here() {
-                thread_connections::exchange(call).await?
+            let (parts, body) = if kept_here {
+                thread_connections::exchange(&origin, call).await?
             } else {
                 let response = self.http.request(call).await.map_err(|_| VendorError::Unreachable)?;
                 let (parts, body) = response.into_parts();
@@ -411,8 +417,7 @@ fn vendor_url(base: &url::Url, path: &str) -> Result<url::Url, VendorError> {
 /// path (about 1,800 instructions a call went to formatting and parsing the whole URI again).
 #[derive(Debug)]
 struct RestBase {
-    scheme: hyper::http::uri::Scheme,
-    authority: hyper::http::uri::Authority,
+    origin: Origin,
     path: String,
     host: HeaderValue,
 }
@@ -423,35 +428,46 @@ impl RestBase {
             return None;
         }
         let uri = hyper::Uri::try_from(base.as_str()).ok()?;
-        Some(RestBase {
-            scheme: uri.scheme()?.clone(),
-            authority: uri.authority()?.clone(),
-            path: base.path().to_string(),
-            host: host_header(&uri)?,
-        })
+        let origin = Origin { scheme: uri.scheme()?.clone(), authority: uri.authority()?.clone() };
+        Some(RestBase { origin, path: base.path().to_string(), host: host_header(&uri)? })
     }
 }
 
-/// The URI a call goes to and its `Host` header: [`vendor_url`], then the query form-encoded (as
-/// reqwest's `query` wrote it). Without a query, a plain path made only of characters a URL path
-/// keeps as they are (the engine's paths, the raw passthrough's) is put together from the
-/// [`RestBase`]'s parts, which is what `vendor_url` gives, without building a `Url`.
+/// Where a call goes: its origin, the path and query its request line names (origin form, as a
+/// thread's own connections send it), and its `Host` header.
+struct Target {
+    origin: Origin,
+    path_and_query: PathAndQuery,
+    host: HeaderValue,
+}
+
+impl Target {
+    /// The call's absolute URI, as the pooled client takes it.
+    fn uri(origin: Origin, path_and_query: PathAndQuery) -> Result<hyper::Uri, VendorError> {
+        let mut parts = hyper::http::uri::Parts::default();
+        parts.scheme = Some(origin.scheme);
+        parts.authority = Some(origin.authority);
+        parts.path_and_query = Some(path_and_query);
+        hyper::Uri::from_parts(parts).map_err(|_| VendorError::InvalidPath)
+    }
+}
+
+/// Where a call goes ([`Target`]): [`vendor_url`], then the query form-encoded (as reqwest's
+/// `query` wrote it). Without a query, a plain path made only of characters a URL path keeps as
+/// they are (the engine's paths, the raw passthrough's) is put together from the [`RestBase`]'s
+/// parts, which is what `vendor_url` gives, without building a `Url` or parsing a whole URI.
 fn call_target(
     base: &url::Url,
     rest: Option<&RestBase>,
     path: &str,
     query: &[(String, String)],
-) -> Result<(hyper::Uri, HeaderValue), VendorError> {
+) -> Result<Target, VendorError> {
     if let Some(rest) =
         rest.filter(|_| query.is_empty() && path.bytes().all(kept_in_path) && relative_without_dots(path))
     {
-        let mut parts = hyper::http::uri::Parts::default();
-        parts.scheme = Some(rest.scheme.clone());
-        parts.authority = Some(rest.authority.clone());
-        let path = hyper::http::uri::PathAndQuery::try_from([rest.path.as_str(), path].concat());
-        parts.path_and_query = Some(path.map_err(|_| VendorError::InvalidPath)?);
-        let uri = hyper::Uri::from_parts(parts).map_err(|_| VendorError::InvalidPath)?;
-        return Ok((uri, rest.host.clone()));
+        let path_and_query =
+            PathAndQuery::try_from([rest.path.as_str(), path].concat()).map_err(|_| VendorError::InvalidPath)?;
+        return Ok(Target { origin: rest.origin.clone(), path_and_query, host: rest.host.clone() });
     }
     let mut url = vendor_url(base, path)?;
     if !query.is_empty() {
@@ -459,7 +475,12 @@ fn call_target(
     }
     let uri = hyper::Uri::try_from(String::from(url)).map_err(|_| VendorError::InvalidPath)?;
     let host = host_header(&uri).ok_or(VendorError::InvalidPath)?;
-    Ok((uri, host))
+    let parts = uri.into_parts();
+    let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else {
+        return Err(VendorError::InvalidPath);
+    };
+    let path_and_query = parts.path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/"));
+    Ok(Target { origin: Origin { scheme, authority }, path_and_query, host })
 }
 
 /// A relative path with no dot segment, query, fragment, backslash or escape, under a base whose
@@ -607,12 +628,12 @@ mod tests {
             ("http://user:secret@[::1]:8080/rest/", "[::1]:8080"),
         ] {
             let base = url::Url::parse(base).unwrap();
-            let (uri, header) = call_target(&base, RestBase::of(&base).as_ref(), "v2/contacts", &[]).unwrap();
-            assert_eq!(header, host, "{base}");
+            let target = call_target(&base, RestBase::of(&base).as_ref(), "v2/contacts", &[]).unwrap();
+            assert_eq!(target.host, host, "{base}");
+            let uri = Target::uri(target.origin, target.path_and_query).unwrap();
             assert_eq!(host_header(&uri).unwrap(), host, "{base}");
             // Through `Url::join`, as a path that is not plain goes.
-            let (_, header) = call_target(&base, None, "v2/contacts", &[]).unwrap();
-            assert_eq!(header, host, "{base}");
+            assert_eq!(call_target(&base, None, "v2/contacts", &[]).unwrap().host, host, "{base}");
         }
     }
 
@@ -641,7 +662,8 @@ mod tests {
                     expected.query_pairs_mut().extend_pairs(pairs);
                 }
                 for rest in [rest.as_ref(), None] {
-                    let (uri, _) = call_target(&base, rest, path, pairs).unwrap();
+                    let target = call_target(&base, rest, path, pairs).unwrap();
+                    let uri = Target::uri(target.origin, target.path_and_query).unwrap();
                     assert_eq!(uri.to_string(), String::from(expected.clone()), "{path} {pairs:?}");
                 }
             }

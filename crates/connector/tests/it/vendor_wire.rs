@@ -26,6 +26,8 @@ enum Then {
     Answer,
     /// Answers `{}` and closes the connection without saying so first.
     AnswerAndClose,
+    /// Answers `{"a":[1,2]}` in three chunks written apart, and keeps the connection open.
+    AnswerInChunks,
     /// Never answers.
     Hang,
 }
@@ -111,6 +113,15 @@ async fn serve_connection(mut socket: TcpStream, connection: usize, then: fn(usi
         if then == Then::Hang {
             std::future::pending::<()>().await;
         }
+        if then == Then::AnswerInChunks {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            for chunk in ["5\r\n{\"a\":\r\n", "5\r\n[1,2]\r\n", "1\r\n}\r\n0\r\n\r\n"] {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                socket.write_all(chunk.as_bytes()).await.unwrap();
+            }
+            continue;
+        }
         let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
         socket.write_all(answer.as_bytes()).await.unwrap();
         if then == Then::AnswerAndClose {
@@ -154,6 +165,18 @@ async fn a_threads_own_connection_carries_call_after_call_in_origin_form_with_on
 
     assert_eq!(vendor.accepted(), 1);
     vendor.assert_every_head_names_the_path_the_host_and_the_token();
+}
+
+#[tokio::test]
+async fn an_answer_in_chunks_is_read_whole_and_its_connection_kept() {
+    keep_connections_on_this_thread().unwrap();
+    let vendor = Vendor::start(|_, _| Then::AnswerInChunks, Duration::from_secs(10)).await;
+
+    for _ in 0..3 {
+        assert_eq!(vendor.call(Method::GET, None).await.unwrap(), serde_json::json!({"a": [1, 2]}));
+    }
+
+    assert_eq!(vendor.accepted(), 1);
 }
 
 #[tokio::test]
