@@ -17,7 +17,7 @@
 //! per-event machinery (its dispatch, its field visitors through `fmt`), which cost 3,600
 //! instructions a request, a sixth of Junction's own work on a raw passthrough.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -27,6 +27,8 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
 use domain::InstanceId;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
@@ -43,32 +45,50 @@ tokio::task_local! {
 
 /// What every log line of a request names: its id, and its instance once known.
 pub struct RequestContext {
-    id: String,
+    id: RequestId,
     instance: Cell<Option<InstanceId>>,
+}
+
+/// A request id: the platforms' 24 hex digits, kept inline.
+#[derive(Clone, Copy)]
+struct RequestId([u8; 24]);
+
+impl RequestId {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
 }
 
 /// The id of the request being served, or a fresh one outside a request.
 pub fn current() -> String {
-    REQUEST.try_with(|request| request.id.clone()).unwrap_or_else(|_| generate())
+    REQUEST.try_with(|request| request.id.as_str().to_string()).unwrap_or_else(|_| generate().as_str().to_string())
 }
 
 /// The request being served, if any, as its id and its instance: what the log formatter writes
 /// as the `request` span of each line.
 pub fn in_request<R>(write: impl FnOnce(&str, Option<InstanceId>) -> R) -> Option<R> {
-    REQUEST.try_with(|request| write(&request.id, request.instance.get())).ok()
+    REQUEST.try_with(|request| write(request.id.as_str(), request.instance.get())).ok()
 }
 
-fn generate() -> String {
+thread_local! {
+    /// Each thread's generator of request ids, seeded from the operating system's. Ids need to
+    /// differ, not to be secret: they name requests in logs and error bodies and grant nothing.
+    /// A small generator's two words a request, where the thread's cryptographic one cost 570
+    /// instructions (BENCHMARKS.md "The raw passthrough ahead of the router").
+    static IDS: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
+}
+
+fn generate() -> RequestId {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes: [u8; 12] = rand::random();
-    // Per request: two table lookups a byte, not a `format!` each (a tenth of the raw
-    // passthrough's instructions went to the twelve of them; BENCHMARKS.md "The hot path").
-    let mut id = String::with_capacity(24);
-    for byte in bytes {
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    let bytes: [u8; 12] = IDS.with(|ids| ids.borrow_mut().random());
+    // Two table lookups a byte, not a `format!` each (a tenth of the raw passthrough's
+    // instructions went to the twelve of them; BENCHMARKS.md "The hot path").
+    let mut id = [0; 24];
+    for (digits, byte) in id.chunks_exact_mut(2).zip(bytes) {
+        digits[0] = HEX[usize::from(byte >> 4)];
+        digits[1] = HEX[usize::from(byte & 0x0f)];
     }
-    id
+    RequestId(id)
 }
 
 /// A request's log line, as [`write_lines_with`]'s writer gets it.
@@ -130,12 +150,8 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let id = generate();
-        let served = Served {
-            header: HeaderValue::from_str(&id).ok(),
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            started: Instant::now(),
-        };
+        let served =
+            Served { id, method: request.method().clone(), uri: request.uri().clone(), started: Instant::now() };
         // The route's future does its work when polled, and the log line is written after it:
         // both inside the scope.
         let answer = AfterResponse::new(self.inner.call(request), Some(served));
@@ -145,7 +161,7 @@ where
 
 /// A request being served, for its response's header and log line.
 pub struct Served {
-    header: Option<HeaderValue>,
+    id: RequestId,
     method: Method,
     uri: Uri,
     started: Instant,
@@ -153,7 +169,7 @@ pub struct Served {
 
 impl Step for Served {
     fn after(self, response: &mut Response) {
-        if let Some(value) = self.header {
+        if let Ok(value) = HeaderValue::from_bytes(&self.id.0) {
             response.headers_mut().insert(HEADER_NAME, value);
         }
         // Inside the scope: the line carries the request id, and the instance when one was resolved.
@@ -192,15 +208,17 @@ mod tests {
 
     #[test]
     fn ids_are_24_hex_digits_and_differ() {
-        let (a, b) = (generate(), generate());
-        assert_eq!(a.len(), 24);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
+        let ids: std::collections::BTreeSet<String> = (0..1000).map(|_| generate().as_str().to_string()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| id.len() == 24 && id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))));
+        let other_thread = std::thread::spawn(|| generate().as_str().to_string()).join().unwrap();
+        assert!(!ids.contains(&other_thread), "each thread's generator has a seed of its own");
     }
 
     #[tokio::test]
     async fn the_current_id_and_instance_are_the_scoped_ones() {
-        let context = RequestContext { id: "abc".to_string(), instance: Cell::new(None) };
+        let id = generate();
+        let context = RequestContext { id, instance: Cell::new(None) };
         let seen = REQUEST
             .scope(context, async {
                 let before = in_request(|id, instance| (id.to_string(), instance));
@@ -208,7 +226,8 @@ mod tests {
                 (current(), before, in_request(|_, instance| instance))
             })
             .await;
-        assert_eq!(seen, ("abc".to_string(), Some(("abc".to_string(), None)), Some(Some(InstanceId::new(7)))));
+        let id = id.as_str().to_string();
+        assert_eq!(seen, (id.clone(), Some((id, None)), Some(Some(InstanceId::new(7)))));
         assert_eq!(in_request(|_, _| ()), None, "outside a request there is none");
     }
 }
