@@ -156,7 +156,7 @@ impl Bench {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            let _ = axum::serve(listener, http_api::router(state)).await;
+            let _ = axum::serve(listener, axum::ServiceExt::into_make_service(http_api::app(state))).await;
         });
         Bench {
             sim,

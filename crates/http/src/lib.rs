@@ -3,6 +3,8 @@
 //! and the health probes.
 //!
 //! # Layout
+//! - [`app`]: the surface as the server runs it: the [`router`], with the hub's raw passthrough
+//!   served ahead of it;
 //! - [`state`]: the one [`AppState`] every handler receives (the `platform::Platform` inside);
 //! - [`error`]: the one error type, mapped to a status and the JSON error body once, and the one
 //!   place where the engine's typed errors (`HubError`, `VendorError`, `TokenError`,
@@ -38,6 +40,7 @@ macro_rules! api {
 }
 
 pub mod api_docs;
+pub mod app;
 pub mod auth;
 pub mod caller_cache;
 pub mod common_resources;
@@ -68,9 +71,14 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use caller_cache::ForgetOnInstanceWrites;
 use hooks::HookLayer;
+use hub::request_triggers::FireLayer;
+use request_id::AssignLayer;
+use tower::layer::util::{Identity, Stack};
 use tower::ServiceBuilder;
 
+pub use app::{app, App};
 pub use error::ApiError;
 pub use state::AppState;
 
@@ -97,22 +105,33 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        // Outermost first: metrics, the request id (its log context and line), forgetting cached
-        // hub callers after instance writes, the body limit, the formula runs a hub request
-        // triggers (it acts on the hub's routes alone; as a `route_layer` on them it was one more
-        // boxed level on every hub call). Composed into one layer rather than given to
-        // `Router::layer` one by one: each `layer` call wraps every route in another boxed,
-        // cloneable service, and every wrapper clones the boxes inside it on each call, which at
-        // four levels was some forty allocations per request; and tower services rather than
-        // `from_fn`, which boxed a future and a clone of the route per layer per request
-        // (BENCHMARKS.md "The hot path").
-        .layer(
-            ServiceBuilder::new()
-                .layer(HookLayer(metrics::Track(Arc::clone(&state.platform.metrics))))
-                .layer(request_id::AssignLayer)
-                .layer(HookLayer(caller_cache::ForgetOnInstanceWrites(Arc::clone(&state.platform.callers))))
-                .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
-                .layer(hub::request_triggers::FireLayer::new(state.clone())),
-        )
+        .layer(hooks(&state, metrics::Track::matched(Arc::clone(&state.platform.metrics))))
         .with_state(state)
+}
+
+/// The router's own layers, outermost first: the requests' metrics, the request id (its log
+/// context and line), forgetting cached hub callers after instance writes, the body limit, the
+/// formula runs a hub request triggers (it acts on the hub's routes alone; as a `route_layer` on
+/// them it was one more boxed level on every hub call).
+pub(crate) type Hooks = Stack<
+    FireLayer,
+    Stack<
+        DefaultBodyLimit,
+        Stack<HookLayer<ForgetOnInstanceWrites>, Stack<AssignLayer, Stack<HookLayer<metrics::Track>, Identity>>>,
+    >,
+>;
+
+/// The layers every route runs under ([`Hooks`]), counted by `track`. Composed into one layer
+/// rather than given to `Router::layer` one by one: each `layer` call wraps every route in another
+/// boxed, cloneable service, and every wrapper clones the boxes inside it on each call, which at
+/// four levels was some forty allocations per request; and tower services rather than `from_fn`,
+/// which boxed a future and a clone of the route per layer per request (BENCHMARKS.md "The hot
+/// path").
+pub(crate) fn hooks(state: &AppState, track: metrics::Track) -> ServiceBuilder<Hooks> {
+    ServiceBuilder::new()
+        .layer(HookLayer(track))
+        .layer(AssignLayer)
+        .layer(HookLayer(ForgetOnInstanceWrites(Arc::clone(&state.platform.callers))))
+        .layer(DefaultBodyLimit::max(json_body::BODY_LIMIT))
+        .layer(FireLayer::new(state.clone()))
 }

@@ -36,30 +36,63 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
 
-/// Middleware: counts every request by route template, method and status, and its latency.
+/// Middleware: counts every request by route template, method and status, and its latency. The
+/// template is the one axum matched, or the one given when the request is routed without axum
+/// ([`crate::app`]).
 #[derive(Clone)]
-pub struct Track(pub Arc<Metrics>);
+pub struct Track {
+    metrics: Arc<Metrics>,
+    route: Option<&'static str>,
+}
+
+impl Track {
+    /// Counts requests under the route axum matched for them.
+    pub fn matched(metrics: Arc<Metrics>) -> Self {
+        Track { metrics, route: None }
+    }
+
+    /// Counts every request under `route`.
+    pub fn on(metrics: Arc<Metrics>, route: &'static str) -> Self {
+        Track { metrics, route: Some(route) }
+    }
+}
 
 /// A request being counted.
 pub struct Counted {
     metrics: Arc<Metrics>,
-    route: Option<MatchedPath>,
+    route: Route,
     method: Method,
     started: Instant,
+}
+
+/// The route a request is counted under.
+enum Route {
+    Matched(MatchedPath),
+    Known(&'static str),
+    Unmatched,
 }
 
 impl Hook for Track {
     type Step = Counted;
 
     fn before(&self, request: &Request) -> Option<Counted> {
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        Some(Counted { metrics: Arc::clone(&self.0), route, method: request.method().clone(), started: Instant::now() })
+        let route = match (self.route, request.extensions().get::<MatchedPath>()) {
+            (Some(route), _) => Route::Known(route),
+            (None, Some(matched)) => Route::Matched(matched.clone()),
+            (None, None) => Route::Unmatched,
+        };
+        let metrics = Arc::clone(&self.metrics);
+        Some(Counted { metrics, route, method: request.method().clone(), started: Instant::now() })
     }
 }
 
 impl Step for Counted {
     fn after(self, response: &mut Response) {
-        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let route = match &self.route {
+            Route::Matched(matched) => matched.as_str(),
+            Route::Known(route) => route,
+            Route::Unmatched => UNMATCHED,
+        };
         self.metrics.record_request(route, &self.method, response.status(), self.started.elapsed().as_secs_f64());
     }
 }

@@ -16,9 +16,14 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
+use std::convert::Infallible;
+
 use anyhow::Context;
-use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::ServiceExt;
 use tokio::sync::{mpsc, watch};
+use tower::Service;
 
 /// Listening sockets on one address, one per HTTP thread, not yet served.
 pub struct Listeners {
@@ -80,6 +85,17 @@ fn socket(addr: SocketAddr, shared: bool) -> io::Result<tokio::net::TcpSocket> {
     Ok(socket)
 }
 
+/// What the threads serve: `http_api::App`, or any router.
+pub trait Served:
+    Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+}
+
+impl<S> Served for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+}
+
 /// The HTTP threads, serving.
 pub struct HttpThreads {
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -90,17 +106,17 @@ pub struct HttpThreads {
 }
 
 impl HttpThreads {
-    /// Serves `router` on every socket of `listeners`, each on a thread of its own.
-    pub fn start(listeners: Listeners, router: Router) -> io::Result<HttpThreads> {
+    /// Serves `service` on every socket of `listeners`, each on a thread of its own.
+    pub fn start<S: Served>(listeners: Listeners, service: S) -> io::Result<HttpThreads> {
         let (stop, stopping) = watch::channel(false);
         let (exit, exiting) = watch::channel(false);
         let (done, served) = mpsc::unbounded_channel();
         let mut threads = Vec::new();
         for (index, socket) in listeners.sockets.into_iter().enumerate() {
-            let (router, stopping, exiting, done) = (router.clone(), stopping.clone(), exiting.clone(), done.clone());
+            let (service, stopping, exiting, done) = (service.clone(), stopping.clone(), exiting.clone(), done.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("junction-http-{index}"))
-                .spawn(move || run_thread(socket, router, stopping, exiting, done))?;
+                .spawn(move || run_thread(socket, service, stopping, exiting, done))?;
             threads.push(thread);
         }
         Ok(HttpThreads { threads, served, stop, exit })
@@ -137,9 +153,9 @@ impl HttpThreads {
 
 /// One HTTP thread: its runtime serves `socket` until told to stop, reports how the server ended,
 /// and keeps running (for connections other runtimes' tasks use) until told to exit.
-fn run_thread(
+fn run_thread<S: Served>(
     socket: std::net::TcpListener,
-    router: Router,
+    service: S,
     mut stopping: watch::Receiver<bool>,
     mut exiting: watch::Receiver<bool>,
     done: mpsc::UnboundedSender<io::Result<()>>,
@@ -161,7 +177,7 @@ fn run_thread(
             let stopped = async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             };
-            axum::serve(listener, router).with_graceful_shutdown(stopped).await
+            axum::serve(listener, service.into_make_service()).with_graceful_shutdown(stopped).await
         }
         .await;
         let _ = done.send(served);
@@ -176,6 +192,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use axum::routing::get;
+    use axum::Router;
 
     use super::*;
 

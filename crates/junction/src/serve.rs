@@ -240,7 +240,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::shutdown_signal().await;
         drop(stop);
     };
-    let mut http = HttpThreads::start(listeners, http_api::router(state)).context("cannot start the HTTP threads")?;
+    let mut http = HttpThreads::start(listeners, http_api::app(state)).context("cannot start the HTTP threads")?;
     let served = http.serve_until(shutdown).await;
     drop(stopped);
     // The shutdown future (and `stop` with it) is dropped by now.

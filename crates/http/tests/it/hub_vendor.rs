@@ -370,3 +370,85 @@ async fn ping_answers_with_latency_and_502_when_the_vendor_fails() {
     clear_faults(&stack).await;
     assert_instance_still_valid(&stack, id, &token).await;
 }
+
+/// A server of `http_api::router` alone (no raw passthrough ahead of it) on `stack`'s platform.
+async fn router_alone(stack: &Stack) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = http_api::AppState::new(stack.platform.clone()).with_public_url(&stack.base);
+    tokio::spawn(async move { axum::serve(listener, http_api::router(state)).await });
+    base
+}
+
+/// What a client sees of an answer, but for what differs between two calls anyway: the request
+/// id (header and error body), the date, and the values (not the names) of the vendor's rate-limit
+/// headers.
+async fn seen(answer: reqwest::Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let headers = answer
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "elements-request-id" | "date"))
+        .map(|(name, value)| {
+            let value = if name.as_str().starts_with("x-keap-") { "" } else { value.to_str().unwrap_or("?") };
+            (name.to_string(), value.to_string())
+        })
+        .collect();
+    let status = answer.status().as_u16();
+    let mut body = answer.bytes().await.expect("body").to_vec();
+    if let Ok(Value::Object(mut error)) = serde_json::from_slice::<Value>(&body) {
+        if error.contains_key("requestId") {
+            error.insert("requestId".into(), Value::Null);
+            body = serde_json::to_vec(&error).expect("JSON");
+        }
+    }
+    (status, headers, body)
+}
+
+/// A call: its method, its path under the API, its `Authorization`, its body and media type.
+type Call<'a> = (Method, &'a str, Option<&'a str>, Option<(&'a str, Vec<u8>)>);
+
+#[tokio::test]
+async fn raw_calls_answer_the_same_ahead_of_the_router_as_through_it() {
+    let stack = Stack::start().await;
+    let (_, token) = instance_on(&stack).await;
+    let router = router_alone(&stack).await;
+    let auth = stack.hub_auth(&token);
+    let oversized = vec![b'x'; 2 * 1024 * 1024];
+    let calls: Vec<Call> = vec![
+        (Method::GET, "/hubs/crm/raw/v2/contacts?page_size=2", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v1/contacts/1", Some(&auth), None),
+        (Method::GET, "/hubs/anything/raw/v2/contacts/99999999", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v2/contacts?page_size=%zz", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v2/%63ontacts/1", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v2/contacts%FF", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v2/../../token", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/", Some(&auth), None),
+        (Method::GET, "/hubs/crm/raw/v2/contacts/1", None, None),
+        (Method::GET, "/hubs/crm/raw/v2/contacts/1", Some("User nobody, Element nothing"), None),
+        (Method::HEAD, "/hubs/crm/raw/v2/contacts/1", Some(&auth), None),
+        (
+            Method::POST,
+            "/hubs/crm/raw/v2/contacts",
+            Some(&auth),
+            Some(("application/json", b"{\"no_such_field\":1}".to_vec())),
+        ),
+        (Method::PUT, "/hubs/crm/raw/v2/contacts/1", Some(&auth), Some(("text/plain", b"not json".to_vec()))),
+        (Method::POST, "/hubs/crm/raw/v2/contacts", Some(&auth), Some(("application/json", oversized))),
+        (Method::DELETE, "/hubs/crm/raw/v2/contacts/99999999", Some(&auth), None),
+    ];
+    for (method, path, authorization, body) in calls {
+        let mut answers = Vec::new();
+        for base in [&stack.base, &router] {
+            let url = format!("{base}/elements/api-v2{path}");
+            let mut request = stack.http.request(method.clone(), url);
+            if let Some(authorization) = authorization {
+                request = request.header("authorization", authorization);
+            }
+            if let Some((content_type, body)) = &body {
+                request = request.header("content-type", *content_type).body(body.clone());
+            }
+            answers.push(seen(request.send().await.expect("call")).await);
+        }
+        assert_eq!(answers[0], answers[1], "{method} {path}");
+    }
+}

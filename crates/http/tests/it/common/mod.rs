@@ -151,7 +151,7 @@ impl Stack {
             .with_public_url(&format!("http://{addr}"))
             .with_cors_origins(options.cors_origins);
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, http_api::router(state)).await;
+            let _ = axum::serve(listener, axum::ServiceExt::into_make_service(http_api::app(state))).await;
             drop(runners);
             drop(formula_runners);
         });
