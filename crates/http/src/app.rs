@@ -1,7 +1,7 @@
 //! The HTTP surface as the server runs it: [`App`], the [`router`](crate::router) with the hub's
 //! raw passthrough (`ANY /hubs/{hub}/raw/{*path}`) served ahead of it.
 //!
-//! A raw call is the hottest request there is, and axum's routing was a fifth of Junction's own
+//! A raw call is the hottest request there is, and axum's routing was a quarter of Junction's own
 //! work on it: the route lookup and its URL parameters (two allocations each), the clones of the
 //! boxed route and method services, three boxed futures, the extractors' copies of the path
 //! (BENCHMARKS.md "The raw passthrough ahead of the router"). Here its path is taken apart by

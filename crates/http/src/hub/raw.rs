@@ -3,8 +3,7 @@
 //! the headers a client can use (content type, the vendor's rate-limit headers, `Retry-After`,
 //! `Location`). The engine refuses paths that would leave the vendor's REST base.
 
-use axum::body::Body;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};

@@ -87,6 +87,18 @@ async fn browser_clients_of_configured_origins_get_cors_answers() {
     assert_eq!(preflight.headers()["access-control-allow-origin"], "https://app.example.com");
     let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
     assert!(allowed.contains("authorization"), "{allowed}");
+    // A raw passthrough, which the router serves while origins are configured, answers CORS too.
+    let token = stack.create_instance().await["token"].as_str().unwrap().to_string();
+    let raw = stack
+        .http
+        .get(stack.api("/hubs/crm/raw/v2/contacts/1"))
+        .header("authorization", stack.hub_auth(&token))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::OK);
+    assert_eq!(raw.headers()["access-control-allow-origin"], "https://app.example.com");
     // Another origin is not allowed.
     let other = stack.http.get(stack.api("/elements")).header("origin", "https://evil.example").send().await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
