@@ -81,8 +81,8 @@ pub(crate) fn kept_here() -> bool {
 }
 
 /// Sends `request` (in origin form: its path and query, and its `Host` header) on one of this
-/// thread's connections to `origin`, opening one if none is idle, and reads the whole answer. On a thread that keeps
-/// none, fails as unreachable.
+/// thread's connections to `origin`, opening one if none is idle, and reads the whole answer. On a
+/// thread that keeps none, fails as unreachable.
 pub(crate) async fn exchange(
     origin: &Origin,
     mut request: Request<Full<Bytes>>,

@@ -73,7 +73,7 @@ pub fn in_request<R>(write: impl FnOnce(&str, Option<InstanceId>) -> R) -> Optio
 thread_local! {
     /// Each thread's generator of request ids, seeded from the operating system's. Ids need to
     /// differ, not to be secret: they name requests in logs and error bodies and grant nothing.
-    /// A small generator's two words a request, where the thread's cryptographic one cost 570
+    /// A small generator draws two words a request, where the thread's cryptographic one cost 570
     /// instructions (BENCHMARKS.md "The raw passthrough ahead of the router").
     static IDS: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
 }
