@@ -65,11 +65,10 @@ pub struct Counted {
     started: Instant,
 }
 
-/// The route a request is counted under.
+/// The route a request is counted under: the one axum matched, or a known one (`unmatched` too).
 enum Route {
     Matched(MatchedPath),
     Known(&'static str),
-    Unmatched,
 }
 
 impl Hook for Track {
@@ -79,7 +78,7 @@ impl Hook for Track {
         let route = match (self.route, request.extensions().get::<MatchedPath>()) {
             (Some(route), _) => Route::Known(route),
             (None, Some(matched)) => Route::Matched(matched.clone()),
-            (None, None) => Route::Unmatched,
+            (None, None) => Route::Known(UNMATCHED),
         };
         let metrics = Arc::clone(&self.metrics);
         Some(Counted { metrics, route, method: request.method().clone(), started: Instant::now() })
@@ -91,7 +90,6 @@ impl Step for Counted {
         let route = match &self.route {
             Route::Matched(matched) => matched.as_str(),
             Route::Known(route) => route,
-            Route::Unmatched => UNMATCHED,
         };
         self.metrics.record_request(route, &self.method, response.status(), self.started.elapsed().as_secs_f64());
     }
